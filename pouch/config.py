@@ -1,0 +1,74 @@
+"""Daemon configuration and the on-disk layout derived from it.
+
+``--root`` (default /var/lib/pouch) holds what must survive a reboot: the
+metadata database, blobs, snapshots, container logs and per-container files.
+``--exec-root`` (default /var/run/pouch) holds what lives and dies with the
+host's uptime: OCI bundles, conmon sockets and fifos, exit files, netns files.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+DEFAULT_HOST = "unix:///var/run/pouchd.sock"
+DEFAULT_ROOT = "/var/lib/pouch"
+DEFAULT_EXEC_ROOT = "/var/run/pouch"
+
+
+@dataclass(frozen=True)
+class DaemonConfig:
+    host: str = DEFAULT_HOST
+    root: str = DEFAULT_ROOT
+    exec_root: str = DEFAULT_EXEC_ROOT
+    runtimes: dict[str, str] = field(default_factory=lambda: {"runc": "/usr/bin/runc"})
+    default_runtime: str = "runc"
+    conmon_path: str = "/usr/bin/conmon"
+    bridge_name: str = "p0"
+    bridge_subnet: str = "192.168.5.0/24"
+    cni_plugin_dirs: tuple[str, ...] = ("/usr/lib/cni", "/opt/cni/bin")
+    log_max_size: int = 10 * 1024 * 1024
+    debug: bool = False
+
+    @property
+    def socket_path(self) -> str:
+        return self.host.removeprefix("unix://")
+
+    # --- persistent layout (root) ---
+    @property
+    def db_path(self) -> str:
+        return os.path.join(self.root, "pouch.db")
+
+    @property
+    def content_dir(self) -> str:
+        return os.path.join(self.root, "content")
+
+    @property
+    def snapshots_dir(self) -> str:
+        return os.path.join(self.root, "snapshots")
+
+    def container_dir(self, container_id: str) -> str:
+        """Per-container persistent files: log, hosts, resolv.conf, hostname, rootfs mountpoint."""
+        return os.path.join(self.root, "containers", container_id)
+
+    # --- volatile layout (exec_root) ---
+    def bundle_dir(self, container_id: str) -> str:
+        """OCI bundle: config.json, pidfiles, conmon's ctl/winsz fifos."""
+        return os.path.join(self.exec_root, "bundles", container_id)
+
+    @property
+    def exits_dir(self) -> str:
+        return os.path.join(self.exec_root, "exits")
+
+    @property
+    def sockets_dir(self) -> str:
+        return os.path.join(self.exec_root, "sockets")
+
+    @property
+    def netns_dir(self) -> str:
+        return os.path.join(self.exec_root, "netns")
+
+    @property
+    def cni_dir(self) -> str:
+        """CNI conflists and host-local IPAM state, per daemon."""
+        return os.path.join(self.root, "cni")

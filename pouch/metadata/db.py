@@ -1,0 +1,136 @@
+"""The metadata database: the only module that imports sqlite3.
+
+One SQLite file in WAL mode. The schema is versioned with ``PRAGMA user_version``
+and brought up to date by the ordered ``MIGRATIONS`` list: migration N takes the
+schema from version N to N+1 and runs in one transaction with the version bump.
+Every state change goes through ``Database.transaction()`` so it is atomic.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+
+MIGRATIONS: list[str] = [
+    # 0 -> 1: images, tags, snapshots, containers
+    """
+    CREATE TABLE images (
+        id         TEXT PRIMARY KEY,          -- sha256:... of the image config blob
+        config     BLOB NOT NULL,             -- the image config JSON, as stored in content/
+        manifest   TEXT NOT NULL DEFAULT '',  -- digest of the manifest, '' when imported
+        created    TEXT NOT NULL,             -- when the image entered this store (RFC 3339)
+        size       INTEGER NOT NULL DEFAULT 0 -- unpacked size in bytes
+    );
+    CREATE TABLE image_tags (
+        name      TEXT PRIMARY KEY,           -- normalised reference: docker.io/library/busybox:latest
+        image_id  TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE
+    );
+    CREATE INDEX image_tags_by_image ON image_tags(image_id);
+    CREATE TABLE snapshots (
+        chain_id  TEXT PRIMARY KEY,           -- OCI ChainID of the layer stack ending here
+        parent    TEXT NOT NULL DEFAULT '',   -- chain id of the parent, '' for a base layer
+        dir       TEXT NOT NULL,              -- directory name under snapshots/
+        diff_id   TEXT NOT NULL,
+        size      INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE containers (
+        id        TEXT PRIMARY KEY,
+        name      TEXT NOT NULL UNIQUE,
+        image_id  TEXT NOT NULL,
+        image_ref TEXT NOT NULL,
+        created   TEXT NOT NULL,
+        options   TEXT NOT NULL,              -- CreateOptions as JSON
+        state     TEXT NOT NULL,              -- ContainerState as JSON
+        network   TEXT NOT NULL DEFAULT '',   -- NetworkAttachment as JSON, '' when none
+        restart_count INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX containers_by_image ON containers(image_id);
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class Database:
+    """A thread-safe handle on the metadata database.
+
+    sqlite3 connections are shared between the daemon's threads under one lock;
+    writes are short, so serialising them costs nothing measurable.
+    """
+
+    def __init__(self, path: str) -> None:
+        os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
+        self.path = path
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute("PRAGMA foreign_keys=ON")
+        migrate(self._conn)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """``with db.transaction() as tx: tx.execute(...)`` — all or nothing."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            else:
+                self._conn.execute("COMMIT")
+
+    def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    def query_one(self, sql: str, params: tuple | dict = ()) -> sqlite3.Row | None:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchone()
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def migrate(conn: sqlite3.Connection, migrations: list[str] = MIGRATIONS) -> int:
+    """Apply every migration the database has not seen yet; return the new version."""
+    version = schema_version(conn)
+    if version > len(migrations):
+        raise RuntimeError(f"database schema version {version} is newer than this pouchd ({len(migrations)})")
+    for index in range(version, len(migrations)):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _split_statements(migrations[index]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {index + 1}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    return schema_version(conn)
+
+
+def _split_statements(script: str) -> list[str]:
+    """Split a migration script into statements (executescript would commit on its own)."""
+    statements, current = [], []
+    for line in script.splitlines():
+        current.append(line)
+        candidate = "\n".join(current)
+        if sqlite3.complete_statement(candidate):
+            if candidate.strip():
+                statements.append(candidate)
+            current = []
+    rest = "\n".join(current).strip()
+    if rest:
+        statements.append(rest)
+    return statements

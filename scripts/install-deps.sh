@@ -1,0 +1,27 @@
+#!/bin/bash
+# Install what Pouch needs on Debian 12: the OCI runtimes, conmon, CNI plugins,
+# iptables, dumb-init, busybox-static (demo and test images), and the Python
+# package with its test extras in .venv/ (built from Debian's python3 so that
+# `pouch` starts fast). Idempotent: a second run installs nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(runc crun conmon dumb-init containernetworking-plugins iptables busybox-static
+          iproute2 util-linux python3-venv python3-dev)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    echo "installing Debian packages: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+stamp=.venv/.installed
+if [[ ! -x .venv/bin/python || ! -f $stamp || pyproject.toml -nt $stamp ]]; then
+    [[ -x .venv/bin/python ]] || /usr/bin/python3 -m venv .venv
+    .venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
+    touch "$stamp"
+fi
