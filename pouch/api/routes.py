@@ -1,0 +1,429 @@
+"""The Docker Engine API routes: thin handlers over the services.
+
+Each handler reads the request (query, JSON body, stream), calls one service
+method and converts the result to Docker's JSON. No engine logic lives here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+
+from pouch import API_VERSION, MIN_API_VERSION, __version__
+from pouch.api import convert, image_json
+from pouch.api.framing import encode_frame
+from pouch.api.server import Hijack, Request, Response, Router, empty_response, json_response, stream_response
+from pouch.errors import InvalidArgument, NotFound
+
+
+def build_router(engine) -> Router:
+    router = Router()
+    system = SystemRoutes(engine)
+    containers = ContainerRoutes(engine)
+    images = ImageRoutes(engine)
+    execs = ExecRoutes(engine)
+    add = router.add
+    add("GET", "/_ping", system.ping)
+    add("HEAD", "/_ping", system.ping)
+    add("GET", "/version", system.version)
+    add("GET", "/info", system.info)
+
+    add("POST", "/containers/create", containers.create)
+    add("GET", "/containers/json", containers.list)
+    add("GET", "/containers/{id}/json", containers.inspect)
+    add("POST", "/containers/{id}/start", containers.start)
+    add("POST", "/containers/{id}/stop", containers.stop)
+    add("POST", "/containers/{id}/restart", containers.restart)
+    add("POST", "/containers/{id}/kill", containers.kill)
+    add("POST", "/containers/{id}/pause", containers.pause)
+    add("POST", "/containers/{id}/unpause", containers.unpause)
+    add("POST", "/containers/{id}/rename", containers.rename)
+    add("POST", "/containers/{id}/wait", containers.wait)
+    add("POST", "/containers/{id}/resize", containers.resize)
+    add("POST", "/containers/{id}/attach", containers.attach)
+    add("DELETE", "/containers/{id}", containers.remove)
+    add("GET", "/containers/{id}/logs", containers.logs)
+    add("GET", "/containers/{id}/top", containers.top)
+    add("POST", "/containers/{id}/exec", execs.create)
+    add("POST", "/exec/{id}/start", execs.start)
+    add("POST", "/exec/{id}/resize", execs.resize)
+    add("GET", "/exec/{id}/json", execs.inspect)
+
+    add("GET", "/images/json", images.list)
+    add("POST", "/images/load", images.load)
+    add("POST", "/images/create", images.create)
+    add("GET", "/images/{name:path}/json", images.inspect)
+    add("POST", "/images/{name:path}/tag", images.tag)
+    add("DELETE", "/images/{name:path}", images.remove)
+    return router
+
+
+class SystemRoutes:
+    def __init__(self, engine) -> None:
+        self.engine = engine
+
+    def ping(self, req: Request) -> Response:
+        return Response(
+            status=200,
+            headers=[("Content-Type", "text/plain; charset=utf-8"), ("Cache-Control", "no-cache, no-store, must-revalidate")],
+            body=b"OK",
+        )
+
+    def version(self, req: Request) -> Response:
+        uname = os.uname()
+        return json_response({
+            "Platform": {"Name": "Pouch Engine"},
+            "Components": [{"Name": "Engine", "Version": __version__,
+                            "Details": {"ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION,
+                                        "Os": "linux", "Arch": _go_arch(), "KernelVersion": uname.release,
+                                        "PythonVersion": platform.python_version()}}],
+            "Version": __version__,
+            "ApiVersion": API_VERSION,
+            "MinAPIVersion": MIN_API_VERSION,
+            "GitCommit": "",
+            "GoVersion": "python" + platform.python_version(),
+            "Os": "linux",
+            "Arch": _go_arch(),
+            "KernelVersion": uname.release,
+            "BuildTime": "",
+        })
+
+    def info(self, req: Request) -> Response:
+        engine = self.engine
+        containers = engine.containers.list()
+        states = [c.state.status.value for c in containers]
+        config = engine.config
+        return json_response({
+            "ID": _daemon_id(config.root),
+            "Containers": len(containers),
+            "ContainersRunning": states.count("running"),
+            "ContainersPaused": states.count("paused"),
+            "ContainersStopped": len(containers) - states.count("running") - states.count("paused"),
+            "Images": len(engine.images.list_images()),
+            "Driver": "overlay2",
+            "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"]],
+            "Plugins": {"Volume": [], "Network": ["bridge", "host", "none", "container"], "Authorization": None,
+                        "Log": ["k8s-file"]},
+            "MemoryLimit": True, "SwapLimit": False, "KernelMemory": False, "CpuCfsPeriod": True, "CpuCfsQuota": True,
+            "CPUShares": True, "CPUSet": True, "PidsLimit": True, "IPv4Forwarding": True, "BridgeNfIptables": True,
+            "BridgeNfIp6tables": True, "Debug": config.debug, "NFd": len(os.listdir("/proc/self/fd")),
+            "OomKillDisable": True, "NGoroutines": 0, "SystemTime": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "LoggingDriver": "k8s-file", "CgroupDriver": "cgroupfs", "CgroupVersion": _cgroup_version(),
+            "NEventsListener": 0, "KernelVersion": os.uname().release, "OperatingSystem": _os_name(),
+            "OSVersion": "", "OSType": "linux", "Architecture": os.uname().machine, "IndexServerAddress": "",
+            "RegistryConfig": {"AllowNondistributableArtifactsCIDRs": [], "AllowNondistributableArtifactsHostnames": [],
+                               "InsecureRegistryCIDRs": ["127.0.0.0/8"], "IndexConfigs": {}, "Mirrors": []},
+            "NCPU": os.cpu_count() or 1, "MemTotal": _mem_total(), "GenericResources": None,
+            "DockerRootDir": config.root, "HttpProxy": "", "HttpsProxy": "", "NoProxy": "",
+            "Name": os.uname().nodename, "Labels": [], "ExperimentalBuild": False, "ServerVersion": __version__,
+            "Runtimes": {name: {"path": path} for name, path in config.runtimes.items()},
+            "DefaultRuntime": config.default_runtime, "Swarm": {"LocalNodeState": "inactive"},
+            "LiveRestoreEnabled": True, "Isolation": "", "InitBinary": "dumb-init",
+            "ContainerdCommit": {"ID": "", "Expected": ""}, "RuncCommit": {"ID": "", "Expected": ""},
+            "InitCommit": {"ID": "", "Expected": ""},
+            "SecurityOptions": ["name=seccomp,profile=default"], "Warnings": [],
+        })
+
+
+class ContainerRoutes:
+    def __init__(self, engine) -> None:
+        self.engine = engine
+        self.service = engine.containers
+
+    def _inspect(self, c) -> dict:
+        svc = self.service
+        image = self.engine.images.get(c.image_id)
+        paths = convert.InspectPaths(
+            resolv_conf=svc.etc_path(c, "resolv.conf"),
+            hostname=svc.etc_path(c, "hostname"),
+            hosts=svc.etc_path(c, "hosts"),
+            log=svc.log_path(c),
+            rootfs=svc.rootfs_path(c),
+            upper=self.engine.images.rw_dirs(c.id)[0] if hasattr(self.engine.images, "rw_dirs") else "",
+        )
+        return convert.container_inspect(c, image.image_config, paths, exec_ids=self.engine.execs.ids_for(c.id))
+
+    def create(self, req: Request) -> Response:
+        body = req.json()
+        opts = convert.create_options_from_docker(body, req.query_str("name"))
+        if not opts.runtime or opts.runtime == "runc" and "runc" not in self.engine.config.runtimes:
+            opts = _replace(opts, runtime=self.engine.config.default_runtime)
+        c = self.service.create(opts)
+        return json_response({"Id": c.id, "Warnings": []}, status=201)
+
+    def list(self, req: Request) -> Response:
+        show_all = req.query_bool("all")
+        limit = req.query_int("limit", None)
+        filters = convert.parse_filters(req.query_str("filters"))
+        out = []
+        images = self.engine.images
+        for c in self.service.list():
+            if not show_all and not c.state.status.is_active() and not filters.get("status") and limit is None:
+                continue
+            if filters and not convert.container_matches(filters, c, images.get_or_none(c.image_id)):
+                continue
+            out.append(c)
+        if limit is not None and limit > 0:
+            out = out[:limit]
+        return json_response([self._summary(c) for c in out])
+
+    def _summary(self, c) -> dict:
+        image = self.engine.images.get_or_none(c.image_id)
+        image_config = image.image_config if image else None
+        return convert.container_summary(c, image_config)
+
+    def inspect(self, req: Request) -> Response:
+        return json_response(self._inspect(self.service.get(req.params["id"])))
+
+    def start(self, req: Request) -> Response:
+        self.service.start(req.params["id"])
+        return empty_response(204)
+
+    def stop(self, req: Request) -> Response:
+        self.service.stop(req.params["id"], req.query_int("t", None))
+        return empty_response(204)
+
+    def restart(self, req: Request) -> Response:
+        self.service.restart(req.params["id"], req.query_int("t", None))
+        return empty_response(204)
+
+    def kill(self, req: Request) -> Response:
+        self.service.kill(req.params["id"], req.query_str("signal") or None)
+        return empty_response(204)
+
+    def pause(self, req: Request) -> Response:
+        self.service.pause(req.params["id"])
+        return empty_response(204)
+
+    def unpause(self, req: Request) -> Response:
+        self.service.unpause(req.params["id"])
+        return empty_response(204)
+
+    def rename(self, req: Request) -> Response:
+        name = req.query_str("name")
+        if not name:
+            raise InvalidArgument("name is required")
+        self.service.rename(req.params["id"], name)
+        return empty_response(204)
+
+    def remove(self, req: Request) -> Response:
+        self.service.remove(req.params["id"], force=req.query_bool("force"), volumes=req.query_bool("v"))
+        return empty_response(204)
+
+    def top(self, req: Request) -> Response:
+        return json_response(self.service.top(req.params["id"], req.query_str("ps_args") or "-ef"))
+
+    def wait(self, req: Request) -> Response:
+        c = self.service.get(req.params["id"])
+        condition = req.query_str("condition") or "not-running"
+        if condition not in ("not-running", "next-exit", "removed"):
+            raise InvalidArgument(f"invalid condition: {condition}")
+        service = self.service
+
+        def body():
+            # the generator is first advanced after the 200 headers are flushed
+            yield b""
+            try:
+                code = service.wait(c.id, condition)
+            except NotFound:
+                code = service._last_exit.get(c.id, 0)
+            yield json.dumps({"StatusCode": code, "Error": None}).encode() + b"\n"
+
+        return stream_response(body(), content_type="application/json")
+
+    def resize(self, req: Request) -> Response:
+        from pouch.services import streams
+
+        streams.resize_container(self.engine, self.service.get(req.params["id"]), req.query_int("h", 0), req.query_int("w", 0))
+        return empty_response(200)
+
+    def attach(self, req: Request) -> Response:
+        from pouch.services import streams
+
+        c = self.service.get(req.params["id"])
+        handler = streams.attach_handler(
+            self.engine, c,
+            stdin=req.query_bool("stdin"), stdout=req.query_bool("stdout"), stderr=req.query_bool("stderr"),
+            logs=req.query_bool("logs"), stream=req.query_bool("stream"),
+        )
+        content_type = "application/vnd.docker.raw-stream" if c.options.tty else "application/vnd.docker.multiplexed-stream"
+        return Hijack(handler=handler, content_type=content_type)
+
+    def logs(self, req: Request) -> Response:
+        from pouch.services import streams
+
+        c = self.service.get(req.params["id"])
+        stdout, stderr = req.query_bool("stdout"), req.query_bool("stderr")
+        if not stdout and not stderr:
+            raise InvalidArgument("You must choose at least one stream")
+        tail_text = req.query_str("tail") or "all"
+        if tail_text == "all":
+            tail = None
+        elif tail_text.lstrip("-").isdigit():
+            tail = max(int(tail_text), 0) if int(tail_text) >= 0 else None
+        else:
+            raise InvalidArgument(f"invalid value for tail: {tail_text}")
+        chunks = streams.log_chunks(
+            self.engine, c, stdout=stdout, stderr=stderr, follow=req.query_bool("follow"),
+            since=_parse_time(req.query_str("since")), until=_parse_time(req.query_str("until")),
+            timestamps=req.query_bool("timestamps"), tail=tail,
+        )
+        content_type = "application/vnd.docker.raw-stream" if c.options.tty else "application/vnd.docker.multiplexed-stream"
+        return stream_response(chunks, content_type=content_type)
+
+
+class ExecRoutes:
+    def __init__(self, engine) -> None:
+        self.engine = engine
+
+    def create(self, req: Request) -> Response:
+        exec_id = self.engine.execs.create(req.params["id"], req.json())
+        return json_response({"Id": exec_id}, status=201)
+
+    def start(self, req: Request) -> Response:
+        body = req.json()
+        execs = self.engine.execs
+        session = execs.get(req.params["id"])
+        if body.get("Detach"):
+            execs.start_detached(session.id)
+            return empty_response(200)
+        handler = execs.attach_handler(session.id)
+        content_type = "application/vnd.docker.raw-stream" if session.tty else "application/vnd.docker.multiplexed-stream"
+        return Hijack(handler=handler, content_type=content_type)
+
+    def resize(self, req: Request) -> Response:
+        self.engine.execs.resize(req.params["id"], req.query_int("h", 0), req.query_int("w", 0))
+        return empty_response(200)
+
+    def inspect(self, req: Request) -> Response:
+        return json_response(self.engine.execs.inspect(req.params["id"]))
+
+
+class ImageRoutes:
+    def __init__(self, engine) -> None:
+        self.engine = engine
+        self.images = engine.images
+
+    def list(self, req: Request) -> Response:
+        containers = self.engine.containers.list()
+        out = []
+        for record in self.images.list_images():
+            summary = image_json.image_summary(record)
+            summary["Containers"] = sum(1 for c in containers if c.image_id == record.id)
+            out.append(summary)
+        return json_response(out)
+
+    def inspect(self, req: Request) -> Response:
+        return json_response(image_json.image_inspect(self.images.get(req.params["name"])))
+
+    def tag(self, req: Request) -> Response:
+        repo = req.query_str("repo")
+        if not repo:
+            raise InvalidArgument("repository name must have at least one component")
+        tag = req.query_str("tag") or "latest"
+        self.images.tag(req.params["name"], f"{repo}:{tag}")
+        return empty_response(201)
+
+    def remove(self, req: Request) -> Response:
+        from pouch.metadata import containers as store
+
+        result = self.images.remove(
+            req.params["name"], force=req.query_bool("force"),
+            containers_using=lambda image_id: store.ids_using_image(self.engine.db, image_id),
+        )
+        return json_response(result)
+
+    def load(self, req: Request) -> Response:
+        names = self.images.load(req.stream())
+        quiet = req.query_bool("quiet")
+
+        def body():
+            for name in names:
+                yield json.dumps({"stream": f"Loaded image: {name}\n"}).encode() + b"\r\n"
+
+        return stream_response(body() if not quiet else iter([b""]), content_type="application/json")
+
+    def create(self, req: Request) -> Response:
+        if req.query_str("fromImage"):
+            ref = req.query_str("fromImage") + (":" + req.query_str("tag") if req.query_str("tag") else "")
+            raise NotFound(
+                f"pull access denied for {ref}: pulling from registries is not supported yet; "
+                "use 'pouch load' or 'pouch import'"
+            )
+        source = req.query_str("fromSrc")
+        if source != "-":
+            raise InvalidArgument("fromSrc must be '-' (the request body); importing from a URL is not supported")
+        repo = req.query_str("repo")
+        tag = req.query_str("tag")
+        reference = f"{repo}:{tag}" if repo and tag else (repo or None)
+        changes = req.query.get("changes", [])
+        image_id = self.images.import_rootfs(req.stream(), reference, changes, req.query_str("message"))
+
+        def body():
+            yield json.dumps({"status": image_id}).encode() + b"\r\n"
+
+        return stream_response(body(), content_type="application/json")
+
+
+def _replace(opts, **changes):
+    import dataclasses
+
+    return dataclasses.replace(opts, **changes)
+
+
+def _parse_time(value: str) -> float | None:
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise InvalidArgument(f"invalid time value: {value}") from None
+
+
+def _go_arch() -> str:
+    return {"x86_64": "amd64", "aarch64": "arm64"}.get(os.uname().machine, os.uname().machine)
+
+
+def _cgroup_version() -> str:
+    return "2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "1"
+
+
+def _mem_total() -> int:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _os_name() -> str:
+    try:
+        with open("/etc/os-release") as f:
+            for line in f:
+                if line.startswith("PRETTY_NAME="):
+                    return line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return "Linux"
+
+
+def _daemon_id(root: str) -> str:
+    path = os.path.join(root, "engine-id")
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except FileNotFoundError:
+        import uuid
+
+        value = str(uuid.uuid4())
+        with open(path, "w") as f:
+            f.write(value)
+        return value
+
+
+__all__ = ["build_router", "encode_frame"]

@@ -1,0 +1,161 @@
+"""pouchd: configuration, wiring, startup recovery, the serve loop.
+
+Containers are supervised by conmon, not by pouchd: stopping or killing the
+daemon leaves them running, and the next start re-attaches to them
+(``ContainerService.recover``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import logging
+import os
+import signal
+import sys
+import threading
+from dataclasses import dataclass
+
+from pouch import __version__
+from pouch.config import DEFAULT_EXEC_ROOT, DEFAULT_HOST, DEFAULT_ROOT, DaemonConfig
+
+log = logging.getLogger("pouchd")
+
+
+def parse_args(argv: list[str] | None = None) -> DaemonConfig:
+    parser = argparse.ArgumentParser(prog="pouchd", description="The Pouch container engine daemon")
+    parser.add_argument("-H", "--host", default=os.environ.get("POUCH_HOST", DEFAULT_HOST),
+                        help="unix socket to listen on (default %(default)s)")
+    parser.add_argument("--root", default=DEFAULT_ROOT, help="persistent state directory (default %(default)s)")
+    parser.add_argument("--exec-root", default=DEFAULT_EXEC_ROOT, help="volatile state directory (default %(default)s)")
+    parser.add_argument("--add-runtime", action="append", default=[], metavar="NAME=PATH",
+                        help="register an OCI runtime (repeatable), e.g. crun=/usr/bin/crun")
+    parser.add_argument("--default-runtime", default="runc")
+    parser.add_argument("--bridge-name", default="p0", help="the default bridge network's interface (default %(default)s)")
+    parser.add_argument("--bip", default="192.168.5.0/24", help="the default bridge network's subnet (default %(default)s)")
+    parser.add_argument("--log-max-size", default="10m", help="container log size before rotation (default %(default)s)")
+    parser.add_argument("-D", "--debug", action="store_true", help="debug logging")
+    parser.add_argument("-v", "--version", action="version", version=f"pouchd version {__version__}")
+    args = parser.parse_args(argv)
+
+    host = args.host if "://" in args.host else "unix://" + args.host
+    if not host.startswith("unix://"):
+        parser.error(f"only unix:// hosts are supported: {args.host}")
+    runtimes = {"runc": "/usr/bin/runc"}
+    for item in args.add_runtime:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            parser.error(f"--add-runtime takes NAME=PATH: {item}")
+        if not os.access(path, os.X_OK):
+            parser.error(f"--add-runtime {name}: {path} is not an executable")
+        runtimes[name] = path
+    if args.default_runtime not in runtimes:
+        parser.error(f"--default-runtime {args.default_runtime} is not a registered runtime")
+    return DaemonConfig(
+        host=host,
+        root=os.path.abspath(args.root),
+        exec_root=os.path.abspath(args.exec_root),
+        runtimes=runtimes,
+        default_runtime=args.default_runtime,
+        bridge_name=args.bridge_name,
+        bridge_subnet=args.bip,
+        log_max_size=parse_size(args.log_max_size),
+        debug=args.debug,
+    )
+
+
+def parse_size(text: str) -> int:
+    units = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2, "g": 1024**3, "gb": 1024**3}
+    text = text.strip().lower()
+    number = text.rstrip("kmgb")
+    unit = text[len(number):]
+    if not number or unit not in units:
+        raise SystemExit(f"pouchd: invalid size: {text}")
+    return int(float(number) * units[unit])
+
+
+@dataclass
+class Engine:
+    """Everything pouchd wires together; tests and the API get services from here."""
+
+    config: DaemonConfig
+    db: object
+    images: object
+    runtime: object
+    network: object
+    containers: object
+    execs: object
+
+
+def build_engine(config: DaemonConfig) -> Engine:
+    from pouch.images.service import ImageService
+    from pouch.metadata.db import Database
+    from pouch.network.manager import NetworkManager
+    from pouch.runtime.conmon import ConmonRuntime
+    from pouch.services.containers import ContainerService
+    from pouch.services.execs import ExecService
+
+    for path in (config.root, config.exec_root):
+        os.makedirs(path, mode=0o711, exist_ok=True)
+    db = Database(config.db_path)
+    images = ImageService(db, config)
+    runtime = ConmonRuntime(config)
+    network = NetworkManager(config)
+    network.ensure_ready()
+    containers = ContainerService(config, db, images, runtime, network)
+    execs = ExecService(config, containers, runtime)
+    return Engine(config, db, images, runtime, network, containers, execs)
+
+
+def lock_root(config: DaemonConfig) -> int:
+    """One daemon per root: a second pouchd on the same --root refuses to start."""
+    os.makedirs(config.root, mode=0o711, exist_ok=True)
+    fd = os.open(os.path.join(config.root, "pouchd.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise SystemExit(f"pouchd: another pouchd is using {config.root}") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    return fd
+
+
+def main(argv: list[str] | None = None) -> None:
+    config = parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if config.debug else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if os.geteuid() != 0:
+        raise SystemExit("pouchd: must run as root")
+    lock_root(config)
+    engine = build_engine(config)
+    engine.containers.monitor.start()
+    engine.containers.recover()
+
+    from pouch.api.routes import build_router
+    from pouch.api.server import Server
+
+    os.makedirs(os.path.dirname(config.socket_path) or "/", exist_ok=True)
+    server = Server(config.socket_path, build_router(engine))
+
+    def shutdown(signum, _frame) -> None:
+        log.info("received %s, shutting down (containers keep running)", signal.Signals(signum).name)
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    log.info("pouchd %s listening on %s (root %s)", __version__, config.host, config.root)
+    try:
+        server.serve_forever()
+    finally:
+        engine.containers.monitor.stop()
+        try:
+            os.unlink(config.socket_path)
+        except FileNotFoundError:
+            pass
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,182 @@
+"""Networking of one container, by network mode: the only entry point services use.
+
+- ``bridge``: a fresh netns (lo up) attached to the daemon's bridge by CNI
+  (bridge + host-local, portmap, firewall). The ADD result is cached in
+  ``cni_dir/results/<id>.json`` (like libcni's cache) so DEL gets ``prevResult``
+  and the port mappings it was created with, even after a daemon restart.
+- ``none``: a fresh netns with only ``lo`` up.
+- ``host``: nothing; the container stays in the host's netns (``None``).
+- ``container:X``: the caller resolves X and passes its netns path; the
+  attachment points there and owns nothing.
+
+Setup runs inside an ExitStack: a failure undoes every step done so far.
+Teardown is idempotent and tolerates vanished state (netns gone after a reboot,
+no cached result after a crash between ADD and the cache write).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import socket
+from collections.abc import Sequence
+from dataclasses import replace
+
+from pouch.config import DaemonConfig
+from pouch.errors import InvalidArgument
+from pouch.models import NetworkAttachment, PortBinding
+from pouch.network import cni, netns
+from pouch.network.etcfiles import (  # noqa: F401  (re-exported: the per-container files)
+    build_hostname,
+    build_hosts,
+    build_resolv_conf,
+    write_hostname,
+    write_hosts,
+    write_resolv_conf,
+)
+
+log = logging.getLogger(__name__)
+
+IP_FORWARD = "/proc/sys/net/ipv4/ip_forward"
+
+
+def parse_mode(mode: str) -> tuple[str, str]:
+    """``bridge|default|none|host|container:X`` -> (kind, X)."""
+    if mode in ("", "default", "bridge"):
+        return "bridge", ""
+    if mode in ("none", "host"):
+        return mode, ""
+    kind, sep, target = mode.partition(":")
+    if kind == "container" and sep and target:
+        return "container", target
+    raise InvalidArgument(f"network mode {mode!r} is not supported (bridge, none, host, container:NAME)")
+
+
+def resolve_host_ports(bindings: Sequence[PortBinding]) -> tuple[PortBinding, ...]:
+    """Give every ``-p containerPort`` without a host port a free one chosen by the kernel."""
+    out = []
+    for b in bindings:
+        if not b.host_port:
+            kind = socket.SOCK_DGRAM if b.protocol == "udp" else socket.SOCK_STREAM
+            with socket.socket(socket.AF_INET, kind) as s:
+                s.bind((b.host_ip or "0.0.0.0", 0))
+                b = replace(b, host_port=s.getsockname()[1])
+        out.append(b)
+    return tuple(out)
+
+
+class NetworkManager:
+    def __init__(self, config: DaemonConfig) -> None:
+        self.config = config
+        self.conflist = cni.build_conflist(
+            config.bridge_name, config.bridge_subnet, os.path.join(config.cni_dir, "ipam")
+        )
+
+    # ------------------------------------------------------------------ layout
+    @property
+    def conflist_path(self) -> str:
+        return os.path.join(self.config.cni_dir, f"{self.conflist['name']}.conflist")
+
+    @property
+    def gateway(self) -> str:
+        """The bridge's address: what ``--add-host x:host-gateway`` resolves to."""
+        return cni.gateway_of(self.config.bridge_subnet)
+
+    def netns_path(self, container_id: str) -> str:
+        return os.path.join(self.config.netns_dir, container_id)
+
+    def _result_path(self, container_id: str) -> str:
+        return os.path.join(self.config.cni_dir, "results", f"{container_id}.json")
+
+    def _invocation(self, container_id: str, netns_path: str) -> cni.Invocation:
+        return cni.Invocation(container_id, netns_path, tuple(self.config.cni_plugin_dirs))
+
+    # ------------------------------------------------------------------ lifecycle
+    def ensure_ready(self) -> None:
+        """Daemon startup: conflist on disk, IPv4 forwarding on, shared netns dir."""
+        os.makedirs(os.path.join(self.config.cni_dir, "results"), exist_ok=True)
+        from pouch.network.etcfiles import write_file_atomic
+
+        write_file_atomic(self.conflist_path, json.dumps(self.conflist, indent=2) + "\n")
+        with open(IP_FORWARD, "r+") as f:
+            if f.read().strip() != "1":
+                f.seek(0)
+                f.write("1")
+        netns.ensure_netns_dir(self.config.netns_dir)
+
+    def setup(
+        self,
+        container_id: str,
+        mode: str,
+        port_bindings: Sequence[PortBinding] = (),
+        other_netns: str | None = None,
+    ) -> NetworkAttachment | None:
+        """Give the container its network; on failure nothing is left behind."""
+        kind, _ = parse_mode(mode)
+        if kind == "host":
+            return None
+        if kind == "container":
+            if not other_netns:
+                raise InvalidArgument(f"network mode {mode!r}: the container has no network namespace")
+            return NetworkAttachment(network="container", netns_path=other_netns)
+        path = self.netns_path(container_id)
+        with contextlib.ExitStack() as undo:
+            netns.create_netns(path)
+            undo.callback(netns.delete_netns, path)
+            if kind == "none":
+                attachment = NetworkAttachment(network="none", netns_path=path)
+            else:
+                attachment = self._cni_add(undo, container_id, path, resolve_host_ports(port_bindings))
+            undo.pop_all()
+        return attachment
+
+    def _cni_add(self, undo: contextlib.ExitStack, container_id: str, path: str,
+                 bindings: tuple[PortBinding, ...]) -> NetworkAttachment:
+        inv = self._invocation(container_id, path)
+        runtime_config = cni.build_runtime_config(bindings)
+        # registered before ADD: a plugin failing half-way may have done part of its work
+        progress: dict = {"result": None}
+        undo.callback(lambda: cni.exec_del(self.conflist, inv, runtime_config, progress["result"]))
+        progress["result"] = cni.exec_add(self.conflist, inv, runtime_config, progress)
+        attachment = cni.parse_result(progress["result"], path, bindings)
+        cache = self._result_path(container_id)
+        from pouch.network.etcfiles import write_file_atomic
+
+        write_file_atomic(cache, json.dumps({"result": progress["result"], "runtimeConfig": runtime_config}), 0o600)
+        undo.callback(_unlink, cache)
+        return attachment
+
+    def teardown(self, container_id: str, attachment: NetworkAttachment | None) -> None:
+        """Undo :meth:`setup`; idempotent, tolerant of state that is already gone.
+
+        CNI DEL failures are logged, not raised: a container must stay removable.
+        """
+        if attachment is not None and attachment.network == "container":
+            return  # the netns belongs to the other container
+        path = self.netns_path(container_id)
+        if attachment is None or attachment.network == cni.NETWORK:
+            self._cni_del(container_id, path, attachment)
+        netns.delete_netns(path)
+
+    def _cni_del(self, container_id: str, path: str, attachment: NetworkAttachment | None) -> None:
+        cache_path = self._result_path(container_id)
+        try:
+            with open(cache_path, encoding="utf-8") as f:
+                cache = json.load(f)
+            prev, runtime_config = cache["result"], cache.get("runtimeConfig") or {}
+        except (FileNotFoundError, ValueError, KeyError):
+            if attachment is None:
+                return  # never attached (or already torn down): nothing to DEL
+            prev = cni.synthesize_result(attachment)
+            runtime_config = cni.build_runtime_config(attachment.port_bindings)
+        errors = cni.exec_del(self.conflist, self._invocation(container_id, path), runtime_config, prev)
+        if errors:
+            log.warning("container %s: CNI DEL left %d error(s); first: %s", container_id[:12], len(errors), errors[0])
+        _unlink(cache_path)
+
+
+def _unlink(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)

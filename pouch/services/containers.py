@@ -1,0 +1,544 @@
+"""Container use cases: create, start, stop, kill, remove, pause, rename, wait, top.
+
+The service orchestrates the storage, network and runtime layers; it speaks
+internal models only (no HTTP). Each multi-step operation runs inside an
+``ExitStack`` whose undo callbacks are dropped (``pop_all``) only when every
+step succeeded, so a failed create or start leaves no mount, netns, runc state
+or store entry behind.
+
+Concurrency: a per-container lock serialises lifecycle transitions; waiting
+for a state change (``wait``, ``stop``) happens outside that lock on one
+condition variable that every state change notifies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import resource
+import secrets
+import shutil
+import signal as signal_module
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime, timezone
+
+from pouch import mount as mounts
+from pouch.config import DaemonConfig
+from pouch.errors import Conflict, InvalidArgument, NotFound, NotModified, PouchError
+from pouch.metadata import containers as store
+from pouch.metadata.db import Database
+from pouch.models import DEFAULT_STOP_TIMEOUT, Container, ContainerState, CreateOptions, Status
+from pouch.services.attachgate import AttachGate
+from pouch.services.monitor import ExitMonitor
+from pouch.services.names import random_name
+
+log = logging.getLogger(__name__)
+
+RLIMITS = {
+    "RLIMIT_NOFILE": resource.RLIMIT_NOFILE,
+    "RLIMIT_NPROC": resource.RLIMIT_NPROC,
+}
+
+
+def now_rfc3339() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_signal(value: str | int | None, default: int = signal_module.SIGKILL) -> int:
+    """Docker's signal spellings: ``9``, ``KILL``, ``SIGKILL``, ``SIGRTMIN+3``."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, int) or str(value).isdigit():
+        number = int(value)
+        if not 0 < number < signal_module.NSIG:
+            raise InvalidArgument(f"Invalid signal: {value}")
+        return number
+    name = str(value).upper()
+    if not name.startswith("SIG"):
+        name = "SIG" + name
+    if name.startswith("SIGRTMIN+") or name.startswith("SIGRTMAX-"):
+        base, _, offset = name.partition("+" if "+" in name else "-")
+        if offset.isdigit():
+            number = signal_module.SIGRTMIN + int(offset) if base == "SIGRTMIN" else signal_module.SIGRTMAX - int(offset)
+            return int(number)
+    try:
+        return int(signal_module.Signals[name])
+    except KeyError:
+        raise InvalidArgument(f"Invalid signal: {value}") from None
+
+
+class ContainerService:
+    def __init__(self, config: DaemonConfig, db: Database, images, runtime, network) -> None:
+        self.config = config
+        self.db = db
+        self.images = images
+        self.runtime = runtime
+        self.network = network
+        self.attach_gate = AttachGate()
+        self.monitor = ExitMonitor(self._handle_exit)
+        self._locks: dict[str, threading.RLock] = {}
+        self._locks_guard = threading.Lock()
+        self._changed = threading.Condition()
+        self._last_exit: dict[str, int] = {}  # exit codes of removed containers, for wait?condition=removed
+
+    # ----------------------------------------------------------------- helpers
+    @contextlib.contextmanager
+    def _locked(self, container_id: str) -> Iterator[None]:
+        with self._locks_guard:
+            lock = self._locks.setdefault(container_id, threading.RLock())
+        with lock:
+            yield
+
+    def _notify(self) -> None:
+        with self._changed:
+            self._changed.notify_all()
+
+    def get(self, ref: str) -> Container:
+        return store.lookup(self.db, ref)
+
+    def list(self) -> list[Container]:
+        return store.list_all(self.db)
+
+    def log_path(self, c: Container) -> str:
+        return os.path.join(self.config.container_dir(c.id), "ctr.log")
+
+    def rootfs_path(self, c: Container) -> str:
+        return os.path.join(self.config.container_dir(c.id), "rootfs")
+
+    def etc_path(self, c: Container, name: str) -> str:
+        return os.path.join(self.config.container_dir(c.id), name)
+
+    def _save(self, c: Container) -> None:
+        store.save_state(self.db, c)
+        self._notify()
+
+    # ------------------------------------------------------------------ create
+    def create(self, opts: CreateOptions) -> Container:
+        image = self.images.get(opts.image)
+        if opts.runtime not in self.config.runtimes:
+            raise InvalidArgument(f"Unknown runtime specified {opts.runtime}")
+        validate_network_mode(opts.network_mode)
+        for bind in opts.binds:
+            if not os.path.isabs(bind.source):
+                raise InvalidArgument(f"invalid mount config: bind source path must be absolute: {bind.source}")
+            if not os.path.exists(bind.source):
+                raise InvalidArgument(f"invalid mount config for type \"bind\": bind source path does not exist: {bind.source}")
+        container_id = secrets.token_hex(32)
+        name = opts.name or self._unused_name()
+        c = Container(
+            id=container_id,
+            name=name,
+            image_id=image.id,
+            image_ref=opts.image,
+            created=now_rfc3339(),
+            options=opts,
+            state=ContainerState(),
+        )
+        with contextlib.ExitStack() as undo:
+            cdir = self.config.container_dir(container_id)
+            os.makedirs(os.path.join(cdir, "rootfs"), mode=0o700)
+            undo.callback(shutil.rmtree, cdir, ignore_errors=True)
+            self.images.prepare_rw(container_id)
+            undo.callback(self.images.remove_rw, container_id)
+            store.insert(self.db, c)
+            undo.pop_all()
+        log.info("created container %s (%s) from %s", c.id[:12], c.name, opts.image)
+        return c
+
+    def _unused_name(self) -> str:
+        for _ in range(20):
+            name = random_name()
+            try:
+                store.lookup(self.db, name)
+            except NotFound:
+                return name
+        return random_name() + "_" + secrets.token_hex(2)
+
+    # ------------------------------------------------------------------- start
+    def start(self, ref: str) -> None:
+        c = self.get(ref)
+        with self._locked(c.id):
+            c = self.get(c.id)
+            if c.state.status in (Status.RUNNING, Status.RESTARTING):
+                raise NotModified("container already started")
+            if c.state.status == Status.PAUSED:
+                raise Conflict(f"cannot start a paused container {c.name}, try unpause instead")
+            if c.state.status in (Status.REMOVING, Status.DEAD):
+                raise Conflict(f"container {c.name} is marked for removal and cannot be started")
+            try:
+                self._start_locked(c)
+            except PouchError as err:
+                c.state.error = err.message
+                store.save_state(self.db, c)
+                raise
+        self._notify()
+
+    def _start_locked(self, c: Container) -> None:
+        from pouch.oci.spec import SpecInput, generate_spec
+        from pouch.oci.seccomp import resolve_seccomp
+        from pouch.oci.user import read_user_files, resolve_user
+
+        opts = c.options
+        image = self.images.get(c.image_id)
+        runtime_path = self.config.runtimes[opts.runtime]
+        rootfs = self.rootfs_path(c)
+        bundle = self.config.bundle_dir(c.id)
+        with contextlib.ExitStack() as undo:
+            # 1. root filesystem
+            if not mounts.is_mountpoint(rootfs):
+                mounts.mount(self.images.rootfs_mount(c.image_id, c.id), rootfs)
+                undo.callback(mounts.unmount, rootfs)
+            # 2. network
+            other_netns = self._joined_netns(c)
+            attachment = self.network.setup(c.id, opts.network_mode, opts.port_bindings, other_netns)
+            undo.callback(self.network.teardown, c.id, attachment)
+            hostname = self._hostname(c)
+            self._write_etc_files(c, attachment, hostname)
+            # 3. OCI bundle
+            passwd, group = read_user_files(rootfs)
+            user = resolve_user(opts.user or image.image_config.user, passwd, group)
+            os.makedirs(bundle, mode=0o700, exist_ok=True)
+            undo.callback(shutil.rmtree, bundle, ignore_errors=True)
+            netns = None if opts.network_mode == "host" else (attachment.netns_path if attachment else other_netns)
+            spec = generate_spec(
+                SpecInput(
+                    container_id=c.id,
+                    options=opts,
+                    image=image.image_config,
+                    rootfs=rootfs,
+                    hostname=hostname,
+                    etc_files={
+                        "/etc/hostname": self.etc_path(c, "hostname"),
+                        "/etc/hosts": self.etc_path(c, "hosts"),
+                        "/etc/resolv.conf": self.etc_path(c, "resolv.conf"),
+                    },
+                    netns=netns,
+                    user=user,
+                    cgroups_path=f"/pouch/{c.id}",
+                    host_rlimits={name: resource.getrlimit(number) for name, number in RLIMITS.items()},
+                    seccomp=resolve_seccomp(opts),
+                    init_path=shutil.which("dumb-init") or "" if opts.init else "",
+                )
+            )
+            write_json_atomic(os.path.join(bundle, "config.json"), spec)
+            # 4. conmon + runc create, then let attached clients connect, then runc start
+            created = self.runtime.create(
+                c.id,
+                bundle_dir=bundle,
+                runtime_path=runtime_path,
+                log_path=self.log_path(c),
+                tty=opts.tty,
+                stdin=opts.open_stdin,
+                log_max_size=self.config.log_max_size,
+            )
+            undo.callback(self.runtime.delete, c.id, True)
+            self.monitor.watch(c.id, created.conmon_pid)
+            self.attach_gate.open_and_wait(c.id, timeout=5.0)
+            try:
+                self.runtime.start(c.id)
+            finally:
+                self.attach_gate.close(c.id)
+            c.state = ContainerState(
+                status=Status.RUNNING,
+                pid=created.pid,
+                conmon_pid=created.conmon_pid,
+                started_at=now_rfc3339(),
+            )
+            c.network = attachment
+            store.save_state(self.db, c)
+            undo.pop_all()
+        log.info("started container %s (pid %d)", c.id[:12], c.state.pid)
+
+    def _joined_netns(self, c: Container) -> str | None:
+        mode = c.options.network_mode
+        if not mode.startswith("container:"):
+            return None
+        other = self.get(mode.split(":", 1)[1])
+        if other.id == c.id:
+            raise InvalidArgument("cannot join own network namespace")
+        if other.state.status != Status.RUNNING:
+            raise Conflict(f"cannot join network of a non running container: {other.name}")
+        if other.network and other.network.netns_path:
+            return other.network.netns_path
+        return f"/proc/{other.state.pid}/ns/net"
+
+    def _hostname(self, c: Container) -> str:
+        if c.options.network_mode == "host" and not c.options.hostname:
+            return os.uname().nodename
+        return c.options.hostname or c.id[:12]
+
+    def _write_etc_files(self, c: Container, attachment, hostname: str) -> None:
+        from pouch.network import etcfiles
+
+        opts = c.options
+        ip = attachment.ip_address if attachment else ""
+        etcfiles.write_hostname(self.etc_path(c, "hostname"), hostname)
+        etcfiles.write_hosts(self.etc_path(c, "hosts"), hostname, ip, opts.extra_hosts, host_network=opts.network_mode == "host")
+        etcfiles.write_resolv_conf(
+            self.etc_path(c, "resolv.conf"), opts.dns, opts.dns_search, opts.dns_options, host_network=opts.network_mode == "host"
+        )
+
+    # -------------------------------------------------------------------- exit
+    def _handle_exit(self, container_id: str) -> None:
+        """conmon exited: record the exit code, tear the container's runtime down."""
+        with self._locked(container_id):
+            c = store.get(self.db, container_id)
+            if c is None or not c.state.status.is_active():
+                return
+            status = self.runtime.exit_status(container_id)
+            self._teardown_runtime(c)
+            c.state.status = Status.EXITED
+            c.state.pid = 0
+            c.state.conmon_pid = 0
+            c.state.exit_code = status.code if status else 255
+            c.state.finished_at = status.finished_at if status else now_rfc3339()
+            c.state.oom_killed = bool(self.runtime.oom_killed(container_id)) if hasattr(self.runtime, "oom_killed") else False
+            if status is None:
+                c.state.error = "container state was lost (conmon exited without an exit code)"
+            c.network = None
+            store.save_state(self.db, c)
+            self._last_exit[c.id] = c.state.exit_code
+        self._notify()
+        log.info("container %s exited with %d", container_id[:12], c.state.exit_code)
+        if c.options.auto_remove:
+            with contextlib.suppress(NotFound):
+                self.remove(container_id, force=True)
+
+    def _teardown_runtime(self, c: Container) -> None:
+        """Undo what start did; every step tolerates being already undone."""
+        for step in (
+            lambda: self.runtime.delete(c.id, True),
+            lambda: self.network.teardown(c.id, c.network),
+            lambda: mounts.unmount(self.rootfs_path(c)) if mounts.is_mountpoint(self.rootfs_path(c)) else None,
+            lambda: shutil.rmtree(self.config.bundle_dir(c.id), ignore_errors=True),
+        ):
+            try:
+                step()
+            except Exception:
+                log.exception("cleaning up container %s", c.id[:12])
+
+    # ---------------------------------------------------------------- recovery
+    def recover(self) -> None:
+        """After a daemon (re)start: re-watch live containers, settle the dead ones."""
+        for c in store.list_all(self.db):
+            if c.state.status == Status.REMOVING:
+                self._finish_remove(c)
+                continue
+            if not c.state.status.is_active():
+                continue
+            if c.state.conmon_pid and self.runtime.conmon_alive(c.state.conmon_pid, c.id):
+                self.monitor.watch(c.id, c.state.conmon_pid)
+            else:
+                self._handle_exit(c.id)
+
+    # ------------------------------------------------------- stop, kill, wait
+    def wait_for(self, predicate, timeout: float | None) -> bool:
+        with self._changed:
+            return self._changed.wait_for(predicate, timeout)
+
+    def _is_stopped(self, container_id: str) -> bool:
+        c = store.get(self.db, container_id)
+        return c is None or not c.state.status.is_active()
+
+    def stop(self, ref: str, timeout: int | None = None) -> None:
+        c = self.get(ref)
+        if not c.state.status.is_active():
+            raise NotModified("container already stopped")
+        if timeout is None:
+            timeout = c.options.stop_timeout if c.options.stop_timeout is not None else DEFAULT_STOP_TIMEOUT
+        image = self.images.get(c.image_id)
+        stop_signal = parse_signal(c.options.stop_signal or image.image_config.stop_signal, signal_module.SIGTERM)
+        with self._locked(c.id):
+            c = self.get(c.id)
+            c.state.stopped_by_user = True
+            store.save_state(self.db, c)
+            self._signal(c, stop_signal)
+            if c.state.status == Status.PAUSED:
+                with contextlib.suppress(PouchError):
+                    self.runtime.resume(c.id)
+        if timeout < 0 or not self.wait_for(lambda: self._is_stopped(c.id), timeout):
+            log.info("container %s did not stop within %ss, killing it", c.id[:12], timeout)
+            with self._locked(c.id):
+                self._signal(self.get(c.id), signal_module.SIGKILL)
+            if not self.wait_for(lambda: self._is_stopped(c.id), 30):
+                raise PouchError(f"container {c.name} did not stop after SIGKILL")
+
+    def _signal(self, c: Container, sig: int) -> None:
+        if not c.state.status.is_active():
+            return
+        try:
+            self.runtime.kill(c.id, sig, all=sig == signal_module.SIGKILL)
+        except PouchError:
+            if self.runtime.state(c.id) is not None:
+                raise
+
+    def kill(self, ref: str, sig: str | int | None) -> None:
+        number = parse_signal(sig, signal_module.SIGKILL)
+        c = self.get(ref)
+        if not c.state.status.is_active():
+            raise Conflict(f"Cannot kill container: {c.name}: Container {c.id} is not running")
+        with self._locked(c.id):
+            c = self.get(c.id)
+            if number in (signal_module.SIGKILL, signal_module.SIGTERM, signal_module.SIGINT):
+                c.state.stopped_by_user = True
+                store.save_state(self.db, c)
+            self._signal(c, number)
+
+    def restart(self, ref: str, timeout: int | None = None) -> None:
+        c = self.get(ref)
+        if c.state.status.is_active():
+            self.stop(c.id, timeout)
+        self.start(c.id)
+
+    def wait(self, ref: str, condition: str = "not-running") -> int:
+        """Block until the container reaches ``condition``; return its exit code.
+
+        ``not-running`` returns at once for a stopped container; ``next-exit``
+        waits for the end of the next run (starting from a created container
+        counts); ``removed`` waits until the container is gone (``--rm``).
+        """
+        c = self.get(ref)
+        if condition not in ("not-running", "next-exit", "removed", ""):
+            raise InvalidArgument(f"invalid condition: {condition}")
+        if condition == "removed":
+            self.wait_for(lambda: store.get(self.db, c.id) is None, None)
+        elif condition == "next-exit":
+            running_since = c.state.started_at if c.state.status.is_active() else None
+
+            def exited_next() -> bool:
+                now = store.get(self.db, c.id)
+                if now is None:
+                    return True
+                if running_since is None:
+                    return now.state.status == Status.EXITED and now.state.started_at != c.state.started_at
+                return not now.state.status.is_active()
+
+            self.wait_for(exited_next, None)
+        else:
+            self.wait_for(lambda: self._is_stopped(c.id), None)
+        now = store.get(self.db, c.id)
+        if now is not None:
+            return now.state.exit_code
+        return self._last_exit.get(c.id, 0)
+
+    # ----------------------------------------------------------- pause, rename
+    def pause(self, ref: str) -> None:
+        c = self.get(ref)
+        with self._locked(c.id):
+            c = self.get(c.id)
+            if c.state.status == Status.PAUSED:
+                raise Conflict(f"Container {c.id} is already paused")
+            if c.state.status != Status.RUNNING:
+                raise Conflict(f"Container {c.id} is not running")
+            self.runtime.pause(c.id)
+            c.state.status = Status.PAUSED
+            self._save(c)
+
+    def unpause(self, ref: str) -> None:
+        c = self.get(ref)
+        with self._locked(c.id):
+            c = self.get(c.id)
+            if c.state.status != Status.PAUSED:
+                raise Conflict(f"Container {c.id} is not paused")
+            self.runtime.resume(c.id)
+            c.state.status = Status.RUNNING
+            self._save(c)
+
+    def rename(self, ref: str, new_name: str) -> None:
+        from pouch.api.convert import validate_container_name
+
+        new_name = validate_container_name(new_name)
+        c = self.get(ref)
+        if c.name == new_name:
+            raise InvalidArgument("Renaming a container with the same name as its current name")
+        store.rename(self.db, c.id, new_name)
+
+    # ------------------------------------------------------------------ remove
+    def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
+        c = self.get(ref)
+        if c.state.status.is_active():
+            if not force:
+                raise Conflict(
+                    f"You cannot remove a {c.state.status.value} container {c.id}. "
+                    "Stop the container before attempting removal or force remove"
+                )
+            with self._locked(c.id):
+                self._signal(self.get(c.id), signal_module.SIGKILL)
+            if not self.wait_for(lambda: self._is_stopped(c.id), 30):
+                raise PouchError(f"could not kill container {c.name}")
+        with self._locked(c.id):
+            c = store.get(self.db, c.id)
+            if c is None:
+                return
+            c.state.status = Status.REMOVING
+            store.save_state(self.db, c)
+            self._finish_remove(c)
+        self._notify()
+
+    def _finish_remove(self, c: Container) -> None:
+        self._teardown_runtime(c)
+        with contextlib.suppress(Exception):
+            self.images.remove_rw(c.id)
+        shutil.rmtree(self.config.container_dir(c.id), ignore_errors=True)
+        store.delete(self.db, c.id)
+        with self._locks_guard:
+            self._locks.pop(c.id, None)
+        log.info("removed container %s", c.id[:12])
+
+    # --------------------------------------------------------------------- top
+    def top(self, ref: str, ps_args: str = "-ef") -> dict:
+        c = self.get(ref)
+        if not c.state.status.is_active():
+            raise Conflict(f"Container {c.id} is not running")
+        pids = set(self.runtime.processes(c.id))
+        try:
+            out = subprocess.run(["ps", *ps_args.split()], capture_output=True, text=True, check=True).stdout
+        except (OSError, subprocess.CalledProcessError) as err:
+            raise InvalidArgument(f"Error running ps: {err}") from None
+        return parse_ps_output(out, pids)
+
+
+def parse_ps_output(output: str, pids: set[int]) -> dict:
+    """Docker's top: keep the ``ps`` rows whose PID column is one of the container's pids."""
+    lines = [line for line in output.splitlines() if line.strip()]
+    if not lines:
+        return {"Titles": [], "Processes": []}
+    titles = lines[0].split()
+    if "PID" not in titles:
+        raise InvalidArgument("Couldn't find PID field in ps output")
+    pid_index = titles.index("PID")
+    processes = []
+    for line in lines[1:]:
+        fields = line.split(None, len(titles) - 1)
+        if len(fields) > pid_index and fields[pid_index].isdigit() and int(fields[pid_index]) in pids:
+            processes.append(fields)
+    return {"Titles": titles, "Processes": processes}
+
+
+def validate_network_mode(mode: str) -> None:
+    if mode in ("bridge", "none", "host"):
+        return
+    if mode.startswith("container:") and mode.split(":", 1)[1]:
+        return
+    raise NotFound(f"network {mode} not found")
+
+
+def write_json_atomic(path: str, data: dict) -> None:
+    import json
+
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f)
+    os.replace(tmp, path)
+
+
+def elapsed_since(rfc3339: str) -> float:
+    try:
+        then = datetime.strptime(rfc3339[:26].rstrip("Z"), "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return 0.0
+    return time.time() - then.timestamp()
