@@ -34,6 +34,7 @@ from pouch.network.etcfiles import (  # noqa: F401  (re-exported: the per-contai
     build_resolv_conf,
     write_hostname,
     write_hosts,
+    write_file_atomic,
     write_resolv_conf,
 )
 
@@ -97,8 +98,6 @@ class NetworkManager:
     def ensure_ready(self) -> None:
         """Daemon startup: conflist on disk, IPv4 forwarding on, shared netns dir."""
         os.makedirs(os.path.join(self.config.cni_dir, "results"), exist_ok=True)
-        from pouch.network.etcfiles import write_file_atomic
-
         write_file_atomic(self.conflist_path, json.dumps(self.conflist, indent=2) + "\n")
         with open(IP_FORWARD, "r+") as f:
             if f.read().strip() != "1":
@@ -136,17 +135,20 @@ class NetworkManager:
                  bindings: tuple[PortBinding, ...]) -> NetworkAttachment:
         inv = self._invocation(container_id, path)
         runtime_config = cni.build_runtime_config(bindings)
-        # registered before ADD: a plugin failing half-way may have done part of its work
-        progress: dict = {"result": None}
-        undo.callback(lambda: cni.exec_del(self.conflist, inv, runtime_config, progress["result"]))
-        progress["result"] = cni.exec_add(self.conflist, inv, runtime_config, progress)
-        attachment = cni.parse_result(progress["result"], path, bindings)
+        # cached before ADD too (without a result), so a daemon dying mid-ADD leaves
+        # teardown enough to DEL what the plugins did
         cache = self._result_path(container_id)
-        from pouch.network.etcfiles import write_file_atomic
-
-        write_file_atomic(cache, json.dumps({"result": progress["result"], "runtimeConfig": runtime_config}), 0o600)
+        self._write_cache(cache, None, runtime_config)
         undo.callback(_unlink, cache)
+        result = cni.exec_add(self.conflist, inv, runtime_config)
+        undo.callback(cni.exec_del, self.conflist, inv, runtime_config, result)
+        attachment = cni.parse_result(result, path, bindings)
+        self._write_cache(cache, result, runtime_config)
         return attachment
+
+    @staticmethod
+    def _write_cache(path: str, result: dict | None, runtime_config: dict) -> None:
+        write_file_atomic(path, json.dumps({"result": result, "runtimeConfig": runtime_config}), 0o600)
 
     def teardown(self, container_id: str, attachment: NetworkAttachment | None) -> None:
         """Undo :meth:`setup`; idempotent, tolerant of state that is already gone.
@@ -171,7 +173,10 @@ class NetworkManager:
                 return  # never attached (or already torn down): nothing to DEL
             prev = cni.synthesize_result(attachment)
             runtime_config = cni.build_runtime_config(attachment.port_bindings)
+        had_netns = netns.netns_exists(path)
         errors = cni.exec_del(self.conflist, self._invocation(container_id, path), runtime_config, prev)
+        if not had_netns:
+            cni.remove_ipmasq_leftovers(self.conflist["name"], container_id)
         if errors:
             log.warning("container %s: CNI DEL left %d error(s); first: %s", container_id[:12], len(errors), errors[0])
         _unlink(cache_path)

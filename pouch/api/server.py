@@ -1,0 +1,758 @@
+"""HTTP/1.1 server for the Docker Engine API on a unix socket.
+
+h11 does the protocol (bytes in, events out); this module only moves bytes between
+h11 and a blocking socket, one thread per connection, with keep-alive.
+
+Glossary:
+
+* **route** — ``(method, pattern, handler)``; a pattern like ``/containers/{id}/json``
+  where ``{id}`` matches one path segment and ``{name:path}`` any number of them.
+* **stream response** — a body of unknown length sent with chunked transfer
+  encoding; status line and headers are flushed before the body iterable is first
+  advanced, and each chunk is flushed as it is produced.
+* **hijack** — attach and exec start take over the raw socket after the response
+  head (``101 UPGRADED`` when the client asked ``Connection: Upgrade`` /
+  ``Upgrade: tcp``, else a bare ``200 OK`` for old clients). See the Docker Engine
+  API, "Hijacking".
+"""
+
+from __future__ import annotations
+
+import email.utils
+import io
+import json
+import logging
+import os
+import re
+import select
+import selectors
+import socket
+import stat
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, unquote
+
+import h11
+
+from pouch import API_VERSION, MIN_API_VERSION, __version__
+from pouch.errors import InvalidArgument, PouchError
+
+log = logging.getLogger(__name__)
+
+RECV_SIZE = 64 * 1024
+MAX_HEADER_SIZE = 256 * 1024  # X-Registry-Auth and X-Registry-Config can be large
+MAX_BODY = 64 * 1024 * 1024  # Request.body()/json(); use stream() for uploads
+DRAIN_LIMIT = 256 * 1024  # unread request body we swallow to keep a connection alive
+
+_VERSION_PREFIX = re.compile(r"^/v([0-9]+(?:\.[0-9]+)*)(/.*)?$")
+_TRUE = {"1", "true", "True", "TRUE"}
+_FALSE = {"0", "false", "False", "FALSE", ""}
+
+
+class PayloadTooLarge(PouchError):
+    status = 413
+
+
+class ClientDisconnected(ConnectionError):
+    """The client went away while we were reading its request body."""
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+# --- request ---------------------------------------------------------------------------
+
+
+class BodyReader(io.RawIOBase):
+    """The request body as a readable stream: ``read(n)`` returns b"" at the end.
+
+    Reads pull h11 ``Data`` events off the connection on demand, so an upload of
+    any size needs no more memory than one socket read. Sends ``100 Continue``
+    first if the client is waiting for it.
+    """
+
+    def __init__(self, conn: "_Connection") -> None:
+        super().__init__()
+        self._conn = conn
+        self._pending = memoryview(b"")
+        self._eof = False
+
+    def readable(self) -> bool:
+        return True
+
+    def _fill(self) -> bool:
+        while not self._pending:
+            if self._eof:
+                return False
+            data = self._conn.next_body_data()
+            if data is None:
+                self._eof = True
+                return False
+            self._pending = memoryview(data)
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if not self._fill():
+            return 0
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            return self.readall()
+        if size == 0 or not self._fill():
+            return b""
+        chunk = bytes(self._pending[:size])
+        self._pending = self._pending[len(chunk) :]
+        return chunk
+
+    def readall(self) -> bytes:
+        parts = []
+        while self._fill():
+            parts.append(bytes(self._pending))
+            self._pending = memoryview(b"")
+        return b"".join(parts)
+
+    @property
+    def at_eof(self) -> bool:
+        return self._eof and not self._pending
+
+
+@dataclass
+class Request:
+    method: str
+    path: str  # version prefix stripped, percent-decoded
+    params: dict[str, str]
+    query: dict[str, list[str]]
+    headers: dict[str, str]  # lower-case keys
+    api_version: str
+    _reader: BodyReader | None = field(default=None, repr=False)
+    _sock: socket.socket | None = field(default=None, repr=False)
+    _body: bytes | None = field(default=None, repr=False)
+
+    # -- body --
+    def stream(self) -> BodyReader | io.BytesIO:
+        """The request body as a stream (chunked or Content-Length); b"" at the end."""
+        if self._body is not None:
+            return io.BytesIO(self._body)
+        if self._reader is None:
+            return io.BytesIO(b"")
+        return self._reader
+
+    def body(self, limit: int = MAX_BODY) -> bytes:
+        """The whole body; PayloadTooLarge (413) beyond ``limit`` bytes."""
+        if self._body is None:
+            reader = self.stream()
+            parts, total = [], 0
+            while chunk := reader.read(RECV_SIZE):
+                total += len(chunk)
+                if total > limit:
+                    raise PayloadTooLarge(f"request body larger than {limit} bytes")
+                parts.append(chunk)
+            self._body = b"".join(parts)
+        return self._body
+
+    def json(self) -> Any:
+        """The body parsed as JSON; ``{}`` for an empty body."""
+        raw = self.body()
+        if not raw.strip():
+            return {}
+        try:
+            return json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as err:
+            raise InvalidArgument(f"invalid JSON in request body: {err}") from None
+
+    # -- query --
+    def query_str(self, name: str, default: str = "") -> str:
+        values = self.query.get(name)
+        return values[-1] if values else default
+
+    def query_bool(self, name: str, default: bool = False) -> bool:
+        """Docker's boolean query values: 1/true/True are true, 0/false/False/empty false."""
+        values = self.query.get(name)
+        if not values:
+            return default
+        value = values[-1]
+        if value in _TRUE:
+            return True
+        if value in _FALSE:
+            return False
+        raise InvalidArgument(f"invalid boolean value for query parameter {name!r}: {value!r}")
+
+    def query_int(self, name: str, default: int | None = None) -> int | None:
+        values = self.query.get(name)
+        if not values or values[-1] == "":
+            return default
+        try:
+            return int(values[-1])
+        except ValueError:
+            raise InvalidArgument(f"invalid integer value for query parameter {name!r}: {values[-1]!r}") from None
+
+    def query_json(self, name: str, default: Any = None) -> Any:
+        values = self.query.get(name)
+        if not values or values[-1] == "":
+            return default
+        try:
+            return json.loads(values[-1])
+        except ValueError as err:
+            raise InvalidArgument(f"invalid JSON in query parameter {name!r}: {err}") from None
+
+    # -- connection --
+    def disconnected(self) -> bool:
+        """True once the client has closed the connection completely (not a half-close).
+
+        For long waits (``/containers/{id}/wait``, ``logs?follow``): poll this between
+        waits to stop early. Never blocks.
+        """
+        if self._sock is None:
+            return False
+        try:
+            poller = select.poll()
+            poller.register(self._sock, select.POLLHUP | select.POLLERR)
+            return any(ev & (select.POLLHUP | select.POLLERR | select.POLLNVAL) for _, ev in poller.poll(0))
+        except (OSError, ValueError):
+            return True
+
+
+# --- responses -------------------------------------------------------------------------
+
+
+@dataclass
+class Response:
+    status: int = 200
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes | Iterable[bytes] = b""
+
+
+@dataclass
+class Hijack(Response):
+    """Take over the socket after the response head; see the module docstring."""
+
+    handler: Callable[[socket.socket, bytes], None] = field(kw_only=True)
+    content_type: str = field(kw_only=True, default="application/vnd.docker.raw-stream")
+
+
+def json_response(obj: Any, status: int = 200) -> Response:
+    body = json.dumps(obj).encode() + b"\n"
+    return Response(status, [("Content-Type", "application/json")], body)
+
+
+def empty_response(status: int = 204) -> Response:
+    return Response(status, [], b"")
+
+
+def stream_response(chunks: Iterable[bytes], content_type: str = "application/json", status: int = 200) -> Response:
+    return Response(status, [("Content-Type", content_type)], chunks)
+
+
+def error_response(status: int, message: str) -> Response:
+    return json_response({"message": message}, status)
+
+
+# --- routing ---------------------------------------------------------------------------
+
+Handler = Callable[[Request], Response]
+_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(:path)?\}")
+
+
+@dataclass(frozen=True)
+class _Route:
+    method: str
+    pattern: str
+    regex: re.Pattern[str]
+    handler: Handler
+    order: tuple[int, int, int]
+
+
+class Router:
+    """Maps ``(method, path)`` to handlers.
+
+    Segment parameters win over ``{name:path}`` ones, and among equals the pattern
+    with more literal text wins, so ``/images/{name:path}/json`` is preferred to
+    ``/images/{name:path}`` for ``GET /images/a/b/json``.
+    """
+
+    def __init__(self) -> None:
+        self._routes: list[_Route] = []
+
+    def add(self, method: str, pattern: str, handler: Handler) -> None:
+        regex, pos, path_params, literal = "", 0, 0, 0
+        for m in _PARAM.finditer(pattern):
+            regex += re.escape(pattern[pos : m.start()])
+            literal += m.start() - pos
+            if m.group(2):
+                regex += f"(?P<{m.group(1)}>.+)"
+                path_params += 1
+            else:
+                regex += f"(?P<{m.group(1)}>[^/]+)"
+            pos = m.end()
+        regex += re.escape(pattern[pos:])
+        literal += len(pattern) - pos
+        order = (path_params, -literal, len(self._routes))
+        self._routes.append(_Route(method.upper(), pattern, re.compile(f"^{regex}$"), handler, order))
+        self._routes.sort(key=lambda r: r.order)
+
+    def resolve(self, method: str, raw_path: str) -> tuple[Handler, dict[str, str]] | tuple[None, list[str]]:
+        """``(handler, params)``, or ``(None, allowed_methods)`` (empty: no such path)."""
+        allowed: list[str] = []
+        fallback: tuple[Handler, dict[str, str]] | None = None
+        for route in self._routes:
+            m = route.regex.match(raw_path)
+            if not m:
+                continue
+            params = {k: unquote(v) for k, v in m.groupdict().items()}
+            if route.method == method:
+                return route.handler, params
+            if method == "HEAD" and route.method == "GET" and fallback is None:
+                fallback = (route.handler, params)
+            if route.method not in allowed:
+                allowed.append(route.method)
+        if fallback is not None:
+            return fallback
+        return None, allowed
+
+
+# --- the connection --------------------------------------------------------------------
+
+
+def _default_headers() -> list[tuple[str, str]]:
+    return [
+        ("Api-Version", API_VERSION),
+        ("Docker-Experimental", "false"),
+        ("Ostype", "linux"),
+        ("Server", f"Pouch/{__version__}"),
+        ("Date", email.utils.formatdate(usegmt=True)),
+    ]
+
+
+def _merge_headers(extra: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    names = {name.lower() for name, _ in extra}
+    return [h for h in _default_headers() if h[0].lower() not in names] + list(extra)
+
+
+class _Abort(Exception):
+    """Stop serving this connection now (the peer is gone or the stream broke)."""
+
+
+class _Connection:
+    """One client connection: a loop of h11 request/response cycles."""
+
+    def __init__(self, server: "Server", sock: socket.socket) -> None:
+        self.server = server
+        self.sock = sock
+        self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEADER_SIZE)
+
+    # -- IO between the socket and h11 --
+    def _receive(self) -> None:
+        try:
+            data = self.sock.recv(RECV_SIZE)
+        except OSError:
+            data = b""
+        self.h11.receive_data(data)
+
+    def _next_event(self) -> Any:
+        while True:
+            event = self.h11.next_event()
+            if event is h11.NEED_DATA:
+                self._receive()
+                continue
+            return event
+
+    def _send(self, event: Any) -> None:
+        data = self.h11.send(event)
+        if data:
+            try:
+                self.sock.sendall(data)
+            except OSError as err:
+                self.h11.send_failed()
+                raise _Abort(f"send failed: {err}") from None
+
+    def next_body_data(self) -> bytes | None:
+        """The next piece of the current request body, or None at its end."""
+        if self.h11.they_are_waiting_for_100_continue:
+            self._send(h11.InformationalResponse(status_code=100, headers=_default_headers()))
+        if self.h11.their_state is not h11.SEND_BODY:
+            return None
+        try:
+            event = self._next_event()
+        except h11.RemoteProtocolError as err:
+            raise ClientDisconnected(f"bad request body: {err}") from None
+        if isinstance(event, h11.Data):
+            return bytes(event.data)
+        if isinstance(event, h11.EndOfMessage):
+            return None
+        raise ClientDisconnected("client closed the connection in the middle of the request body")
+
+    def _drain_body(self, limit: int) -> bool:
+        """Read and drop the rest of the request body; False if more than ``limit``."""
+        seen = 0
+        try:
+            while (data := self.next_body_data()) is not None:
+                seen += len(data)
+                if seen > limit:
+                    return False
+        except ClientDisconnected:
+            return False
+        return True
+
+    # -- the request/response loop --
+    def run(self) -> None:
+        try:
+            while True:
+                try:
+                    event = self._next_event()
+                except h11.RemoteProtocolError as err:
+                    self._reject(err)
+                    return
+                if isinstance(event, h11.ConnectionClosed) or event is h11.PAUSED:
+                    return
+                if not isinstance(event, h11.Request):
+                    return
+                if not self._cycle(event):
+                    return
+                if self.h11.our_state is h11.MUST_CLOSE or self.h11.their_state is not h11.DONE:
+                    return
+                self.h11.start_next_cycle()
+        except (_Abort, ClientDisconnected) as err:
+            log.debug("connection aborted: %s", err)
+        except Exception:  # noqa: BLE001 - a bug must not kill the daemon
+            log.exception("unexpected error on API connection")
+        finally:
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+
+    def _reject(self, err: h11.RemoteProtocolError) -> None:
+        if self.h11.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
+            return
+        resp = error_response(err.error_status_hint, f"bad request: {err}")
+        try:
+            self._send_response(resp, head=False)
+        except (_Abort, h11.LocalProtocolError):
+            pass
+
+    def _cycle(self, event: h11.Request) -> bool:
+        """Serve one request; False to close the connection afterwards."""
+        started = time.monotonic()
+        method = event.method.decode("ascii", "replace").upper()
+        target = event.target.decode("ascii", "replace")
+        request, handler, resp = self._route(event, method, target)
+        if request is not None and handler is not None:
+            resp = self._call(request, handler)
+        assert resp is not None
+        keep = True
+        if isinstance(resp, Hijack):
+            self._hijack(request, resp)
+            keep = False
+        else:
+            keep = self._finish_request_body()
+            self._send_response(resp, head=method == "HEAD")
+        log.debug("%s %s -> %d (%.1f ms)", method, target, resp.status, (time.monotonic() - started) * 1000)
+        return keep
+
+    def _route(
+        self, event: h11.Request, method: str, target: str
+    ) -> tuple[Request | None, Handler | None, Response | None]:
+        raw_path, _, raw_query = target.partition("?")
+        version = API_VERSION
+        m = _VERSION_PREFIX.match(raw_path)
+        if m:
+            version, raw_path = m.group(1), m.group(2) or "/"
+            try:
+                vt = _version_tuple(version)
+            except ValueError:
+                return None, None, error_response(400, f"invalid API version {version!r}")
+            if vt > _version_tuple(API_VERSION):
+                return None, None, error_response(
+                    400, f"client version {version} is too new. Maximum supported API version is {API_VERSION}"
+                )
+            if vt < _version_tuple(MIN_API_VERSION):
+                return None, None, error_response(
+                    400,
+                    f"client version {version} is too old. Minimum supported API version is {MIN_API_VERSION}, "
+                    "please upgrade your client to a newer version",
+                )
+        handler, found = self.server.router.resolve(method, raw_path)
+        if handler is None:
+            if found:
+                resp = error_response(405, f"method {method} not allowed for {raw_path}")
+                resp.headers.append(("Allow", ", ".join(found)))
+                return None, None, resp
+            return None, None, error_response(404, "page not found")
+        headers: dict[str, str] = {}
+        for name, value in event.headers:
+            key = name.decode("latin-1").lower()
+            val = value.decode("latin-1")
+            headers[key] = f"{headers[key]}, {val}" if key in headers else val
+        request = Request(
+            method=method,
+            path=unquote(raw_path),
+            params=found,  # type: ignore[arg-type]
+            query=parse_qs(raw_query, keep_blank_values=True),
+            headers=headers,
+            api_version=version,
+            _reader=BodyReader(self),
+            _sock=self.sock,
+        )
+        return request, handler, None
+
+    def _call(self, request: Request, handler: Handler) -> Response:
+        try:
+            resp = handler(request)
+            if not isinstance(resp, Response):
+                raise TypeError(f"handler for {request.method} {request.path} returned {type(resp).__name__}")
+            return resp
+        except PouchError as err:
+            log.debug("%s %s: %s %s", request.method, request.path, err.status, err.message)
+            return error_response(err.status, err.message)
+        except ClientDisconnected:
+            raise
+        except Exception as err:  # noqa: BLE001
+            log.exception("error handling %s %s", request.method, request.path)
+            return error_response(500, str(err) or type(err).__name__)
+
+    def _finish_request_body(self) -> bool:
+        """Skip an unread request body; False if the connection cannot be reused."""
+        if self.h11.their_state is h11.SEND_BODY:
+            if self.h11.they_are_waiting_for_100_continue:
+                # The client has not sent the body; h11 will mark the connection
+                # not reusable once we answer, so do not ask for it.
+                return False
+            return self._drain_body(DRAIN_LIMIT)
+        return True
+
+    def _send_response(self, resp: Response, head: bool) -> None:
+        headers = _merge_headers(resp.headers)
+        body = resp.body
+        no_body = head or resp.status in (204, 304) or 100 <= resp.status < 200
+        if isinstance(body, (bytes, bytearray, memoryview)):
+            if resp.status not in (204, 304) and not any(n.lower() == "content-length" for n, _ in headers):
+                headers.append(("Content-Length", str(len(body))))
+            self._send(h11.Response(status_code=resp.status, headers=headers))
+            if body and not no_body:
+                self._send(h11.Data(data=bytes(body)))
+            self._send(h11.EndOfMessage())
+            return
+        # A streamed body: head first (flushed by sendall), then each chunk as produced.
+        self._send(h11.Response(status_code=resp.status, headers=headers))
+        try:
+            if not no_body:
+                self._pump(body)
+        finally:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+        self._send(h11.EndOfMessage())
+
+    def _pump(self, body: Iterable[bytes]) -> None:
+        iterator: Iterator[bytes] = iter(body)
+        while True:
+            try:
+                chunk = next(iterator)
+            except StopIteration:
+                return
+            except Exception as err:  # noqa: BLE001 - status already sent: cut the stream
+                log.exception("error while streaming a response")
+                raise _Abort(f"stream failed: {err}") from None
+            if chunk:
+                self._send(h11.Data(data=bytes(chunk)))
+
+    def _hijack(self, request: Request | None, resp: Hijack) -> None:
+        assert request is not None
+        if not self._drain_body(MAX_BODY):
+            raise _Abort("could not read the request body before hijacking")
+        wants_upgrade = "upgrade" in request.headers.get("connection", "").lower() and request.headers.get(
+            "upgrade", ""
+        ).lower() == "tcp"
+        headers = [h for h in resp.headers if h[0].lower() != "content-type"]
+        headers = _merge_headers([("Content-Type", resp.content_type)] + headers)
+        if wants_upgrade and self.h11.their_state is h11.MIGHT_SWITCH_PROTOCOL:
+            headers += [("Connection", "Upgrade"), ("Upgrade", "tcp")]
+            self._send(h11.InformationalResponse(status_code=101, headers=headers, reason=b"UPGRADED"))
+        else:
+            head = "HTTP/1.1 200 OK\r\n" + "".join(f"{n}: {v}\r\n" for n, v in headers) + "\r\n"
+            try:
+                self.sock.sendall(head.encode("latin-1"))
+            except OSError as err:
+                raise _Abort(f"send failed: {err}") from None
+        leftover, _closed = self.h11.trailing_data
+        try:
+            resp.handler(self.sock, bytes(leftover))
+        except Exception:  # noqa: BLE001
+            log.exception("error in hijacked stream for %s %s", request.method, request.path)
+
+
+# --- the server ------------------------------------------------------------------------
+
+
+def _bind_path(sock: socket.socket, path: str) -> None:
+    """Bind, using /proc/self/fd to shorten paths longer than sun_path allows."""
+    if len(os.fsencode(path)) < 100:
+        sock.bind(path)
+        return
+    dirfd = os.open(os.path.dirname(path), os.O_PATH | os.O_DIRECTORY)
+    try:
+        sock.bind(f"/proc/self/fd/{dirfd}/{os.path.basename(path)}")
+    finally:
+        os.close(dirfd)
+
+
+def _check_stale(path: str) -> None:
+    """Raise if ``path`` is in use or is not a socket; a dead socket may be replaced."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(st.st_mode):
+        raise PouchError(f"{path} exists and is not a socket")
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.settimeout(1.0)
+    try:
+        probe.connect(path)
+    except OSError:
+        return  # nobody listening: stale, replaced by the rename
+    finally:
+        probe.close()
+    raise PouchError(f"another daemon is listening on {path}")
+
+
+def create_unix_listener(path: str, mode: int = 0o660, backlog: int = 128) -> tuple[socket.socket, int]:
+    """A listening socket at ``path`` with exactly ``mode``, and its inode.
+
+    The socket is bound inside a fresh 0700 directory next to ``path``, chmod-ed, then
+    renamed into place, so it is never reachable with a wider mode, the parent's mode
+    is not touched and a stale socket is replaced atomically.
+    """
+    path = os.path.abspath(path)
+    _check_stale(path)
+    tmpdir = tempfile.mkdtemp(prefix=".pouchd-", dir=os.path.dirname(path))
+    tmp_path = os.path.join(tmpdir, "s")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        _bind_path(sock, tmp_path)
+        os.chmod(tmp_path, mode)
+        sock.listen(backlog)
+        os.rename(tmp_path, path)
+        inode = os.lstat(path).st_ino
+    except BaseException:
+        sock.close()
+        if os.path.lexists(tmp_path):
+            os.unlink(tmp_path)
+        raise
+    finally:
+        os.rmdir(tmpdir)
+    return sock, inode
+
+
+class Server:
+    """Accepts connections on a unix socket, one thread per connection."""
+
+    def __init__(self, socket_path: str, router: Router, mode: int = 0o660) -> None:
+        self.socket_path = os.path.abspath(socket_path)
+        self.router = router
+        self._listener, self._inode = create_unix_listener(self.socket_path, mode)
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._lock = threading.Lock()
+        self._connections: dict[socket.socket, threading.Thread] = {}
+        self._stopping = threading.Event()
+        self._stopped = threading.Event()
+        self._serving: int | None = None
+        self._closed = False
+
+    def serve_forever(self) -> None:
+        if self._closed:
+            raise RuntimeError("server is shut down")
+        self._serving = threading.get_ident()
+        log.info("API listening on %s", self.socket_path)
+        try:
+            with selectors.DefaultSelector() as sel:
+                sel.register(self._listener, selectors.EVENT_READ)
+                sel.register(self._wake_r, selectors.EVENT_READ)
+                while not self._stopping.is_set():
+                    for key, _ in sel.select():
+                        if key.fileobj is self._listener and not self._stopping.is_set():
+                            self._accept()
+        finally:
+            self._stopped.set()
+            if self._stopping.is_set():
+                self._close_listener()
+
+    def _accept(self) -> None:
+        try:
+            sock, _ = self._listener.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as err:
+            log.warning("accept failed: %s", err)
+            time.sleep(0.05)  # e.g. EMFILE: do not spin
+            return
+        sock.setblocking(True)
+        conn = _Connection(self, sock)
+        thread = threading.Thread(target=self._run_connection, args=(conn,), name="pouch-api-conn", daemon=True)
+        with self._lock:
+            self._connections[sock] = thread
+        thread.start()
+
+    def _run_connection(self, conn: _Connection) -> None:
+        try:
+            conn.run()
+        finally:
+            with self._lock:
+                self._connections.pop(conn.sock, None)
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Stop accepting, close every connection, join their threads, remove the socket.
+
+        Safe to call from another thread, from a signal handler running in the
+        serving thread (the socket is then closed when ``serve_forever`` returns),
+        or without ``serve_forever`` ever having run.
+        """
+        self._stopping.set()
+        try:
+            self._wake_w.send(b"x")
+        except OSError:
+            pass
+        in_serving_thread = self._serving == threading.get_ident()
+        if self._serving is not None and not in_serving_thread:
+            self._stopped.wait(timeout)
+        with self._lock:
+            connections = list(self._connections.items())
+        for sock, _ in connections:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        deadline = time.monotonic() + timeout
+        for _, thread in connections:
+            if thread is not threading.current_thread():
+                thread.join(max(0.0, deadline - time.monotonic()))
+        if not in_serving_thread or self._stopped.is_set():
+            self._close_listener()
+
+    def _close_listener(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._listener.close()
+        self._wake_r.close()
+        self._wake_w.close()
+        try:
+            if os.lstat(self.socket_path).st_ino == self._inode:
+                os.unlink(self.socket_path)
+        except FileNotFoundError:
+            pass
+
+    def __enter__(self) -> "Server":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()

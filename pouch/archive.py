@@ -1,0 +1,326 @@
+"""Safe unpacking of image layers (OCI image-spec ``layer.md``) for overlayfs.
+
+A layer is a tar stream, plain or gzip-compressed. Unpacking it
+
+* converts OCI whiteouts to what overlayfs understands: ``.wh.NAME`` becomes a
+  character device 0:0 named ``NAME``; ``.wh..wh..opq`` marks its directory
+  opaque with the xattr ``trusted.overlay.opaque=y``; other ``.wh..wh.*`` names
+  (AUFS bookkeeping) are skipped;
+* refuses any entry that could write outside the root: absolute names, ``..``
+  components, paths through a symlink (whether placed earlier in the layer or
+  already in the target) and hard links whose target is outside the layer --
+  the error names the entry;
+* keeps modes, numeric owners, mtimes, xattrs (``SCHILY.xattr.*`` PAX records,
+  except ``trusted.overlay.*`` which would change overlay semantics), device
+  nodes, fifos and hard links within the layer;
+* hashes while it reads: the *diffID* is the sha256 of the uncompressed tar,
+  the *digest* that of the bytes as given (the blob digest when compressed).
+
+:func:`unpack_layer` works in a temporary sibling of the destination and only
+renames it into place when every entry was applied and the digests matched: a
+failure leaves nothing behind. ``tarfile`` is used as a parser only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import gzip
+import hashlib
+import logging
+import os
+import shutil
+import stat
+import tarfile
+import tempfile
+import zlib
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from pouch.errors import InvalidArgument
+
+log = logging.getLogger(__name__)
+
+CHUNK = 1024 * 1024
+WHITEOUT_PREFIX = ".wh."
+WHITEOUT_META_PREFIX = ".wh..wh."
+WHITEOUT_OPAQUE = ".wh..wh..opq"
+OPAQUE_XATTR = "trusted.overlay.opaque"
+_PAX_XATTR = "SCHILY.xattr."
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+class Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class UnpackResult:
+    diff_id: str  # sha256 of the uncompressed tar stream
+    digest: str  # sha256 of the stream as given
+    size: int  # bytes of regular-file content
+
+
+class _HashingReader:
+    """Pass-through reader that hashes and counts everything read through it."""
+
+    def __init__(self, raw: Readable) -> None:
+        self.raw = raw
+        self.hasher = hashlib.sha256()
+        self.count = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.raw.read(size)
+        self.hasher.update(data)
+        self.count += len(data)
+        return data
+
+    def drain(self) -> None:
+        while self.read(CHUNK):
+            pass
+
+    @property
+    def digest(self) -> str:
+        return "sha256:" + self.hasher.hexdigest()
+
+
+class _PrefixedReader:
+    """A reader that first returns bytes already peeked from ``raw``."""
+
+    def __init__(self, prefix: bytes, raw: Readable) -> None:
+        self.prefix = prefix
+        self.raw = raw
+
+    def read(self, size: int = -1) -> bytes:
+        if self.prefix:
+            if size < 0:
+                data, self.prefix = self.prefix + self.raw.read(), b""
+                return data
+            data, self.prefix = self.prefix[:size], self.prefix[size:]
+            return data
+        return self.raw.read(size)
+
+
+def _read_exactly(reader: Readable, size: int) -> bytes:
+    out = b""
+    while len(out) < size:
+        chunk = reader.read(size - len(out))
+        if not chunk:
+            break
+        out += chunk
+    return out
+
+
+def decompressed(reader: Readable) -> Readable:
+    """Return a reader of the uncompressed bytes of ``reader`` (gzip detected by magic)."""
+    head = _read_exactly(reader, 4)
+    prefixed = _PrefixedReader(head, reader)
+    if head.startswith(_GZIP_MAGIC):
+        return gzip.GzipFile(fileobj=prefixed, mode="rb")  # type: ignore[arg-type]
+    if head.startswith(_ZSTD_MAGIC):
+        raise InvalidArgument("zstd-compressed layers are not supported")
+    return prefixed
+
+
+@dataclass
+class _Unpacker:
+    root: str
+    deferred_dir_times: list[tuple[str, int]] = field(default_factory=list)
+    size: int = 0
+
+    # --- path resolution -------------------------------------------------
+    @staticmethod
+    def clean(name: str, entry: str) -> list[str]:
+        if name.startswith("/"):
+            raise InvalidArgument(f"refusing layer entry {entry!r}: absolute path")
+        parts = [p for p in name.split("/") if p not in ("", ".")]
+        if ".." in parts:
+            raise InvalidArgument(f"refusing layer entry {entry!r}: path escapes the layer root")
+        return parts
+
+    def parent_dir(self, parts: list[str], entry: str, create: bool = True) -> str:
+        """The directory that holds ``parts[-1]``; never through a symlink."""
+        current = self.root
+        for index, component in enumerate(parts[:-1]):
+            nxt = os.path.join(current, component)
+            try:
+                st = os.lstat(nxt)
+            except FileNotFoundError:
+                if not create:
+                    raise InvalidArgument(f"refusing layer entry {entry!r}: {'/'.join(parts)} does not exist in the layer") from None
+                os.mkdir(nxt, 0o755)
+                current = nxt
+                continue
+            rel = "/".join(parts[: index + 1])
+            if stat.S_ISLNK(st.st_mode):
+                raise InvalidArgument(f"refusing layer entry {entry!r}: path goes through symlink {rel}")
+            if not stat.S_ISDIR(st.st_mode):
+                raise InvalidArgument(f"refusing layer entry {entry!r}: {rel} is not a directory")
+            current = nxt
+        return current
+
+    # --- entries -----------------------------------------------------------
+    def apply(self, tf: tarfile.TarFile, member: tarfile.TarInfo) -> None:
+        entry = member.name
+        parts = self.clean(member.name, entry)
+        if not parts:  # the root itself ("./")
+            if member.isdir():
+                self.set_metadata(self.root, member)
+            return
+        parent = self.parent_dir(parts, entry)
+        base = parts[-1]
+        if base.startswith(WHITEOUT_PREFIX):
+            self.whiteout(parent, base, entry)
+            return
+        path = os.path.join(parent, base)
+        existing = _lstat(path)
+        if existing is not None and not (member.isdir() and stat.S_ISDIR(existing.st_mode)):
+            _remove(path, existing)
+        if member.isdir():
+            if existing is None or not stat.S_ISDIR(existing.st_mode):
+                os.mkdir(path, 0o700)
+        elif member.isreg():
+            self.write_file(tf, member, path)
+        elif member.issym():
+            os.symlink(member.linkname, path)
+        elif member.islnk():
+            self.hard_link(member, path, entry)
+            return  # shares the inode: metadata is the target's
+        elif member.ischr() or member.isblk():
+            kind = stat.S_IFCHR if member.ischr() else stat.S_IFBLK
+            os.mknod(path, kind | 0o600, os.makedev(member.devmajor, member.devminor))
+        elif member.isfifo():
+            os.mkfifo(path, 0o600)
+        else:
+            raise InvalidArgument(f"refusing layer entry {entry!r}: unsupported tar entry type {member.type!r}")
+        self.set_metadata(path, member)
+
+    def whiteout(self, parent: str, base: str, entry: str) -> None:
+        if base == WHITEOUT_OPAQUE:
+            os.setxattr(parent, OPAQUE_XATTR, b"y", follow_symlinks=False)
+            return
+        if base.startswith(WHITEOUT_META_PREFIX):
+            log.debug("skipping whiteout metadata entry %s", entry)
+            return
+        name = base[len(WHITEOUT_PREFIX) :]
+        if name in ("", ".", ".."):
+            raise InvalidArgument(f"refusing layer entry {entry!r}: invalid whiteout")
+        path = os.path.join(parent, name)
+        existing = _lstat(path)
+        if existing is not None:
+            _remove(path, existing)
+        os.mknod(path, stat.S_IFCHR, os.makedev(0, 0))
+
+    def write_file(self, tf: tarfile.TarFile, member: tarfile.TarInfo, path: str) -> None:
+        source = tf.extractfile(member)
+        assert source is not None
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            shutil.copyfileobj(source, out, CHUNK)
+        self.size += member.size
+
+    def hard_link(self, member: tarfile.TarInfo, path: str, entry: str) -> None:
+        target_parts = self.clean(member.linkname, entry)
+        if not target_parts:
+            raise InvalidArgument(f"refusing layer entry {entry!r}: hard link to the layer root")
+        target = os.path.join(self.parent_dir(target_parts, entry, create=False), target_parts[-1])
+        st = _lstat(target)
+        if st is None:
+            raise InvalidArgument(f"refusing layer entry {entry!r}: hard link target {member.linkname!r} is not in the layer")
+        if stat.S_ISDIR(st.st_mode):
+            raise InvalidArgument(f"refusing layer entry {entry!r}: hard link to a directory")
+        os.link(target, path, follow_symlinks=False)
+
+    # --- metadata ----------------------------------------------------------
+    def set_metadata(self, path: str, member: tarfile.TarInfo) -> None:
+        is_link = member.issym()
+        os.chown(path, member.uid, member.gid, follow_symlinks=False)
+        if not is_link:
+            os.chmod(path, member.mode & 0o7777)
+        for key, value in member.pax_headers.items():
+            if not key.startswith(_PAX_XATTR):
+                continue
+            name = key[len(_PAX_XATTR) :]
+            if name.startswith("trusted.overlay."):
+                log.debug("ignoring %s on %s", name, member.name)
+                continue
+            raw = value.encode("utf-8", "surrogateescape")
+            try:
+                os.setxattr(path, name, raw, follow_symlinks=False)
+            except OSError as exc:
+                if exc.errno in (errno.ENOTSUP, errno.EPERM) and is_link:
+                    continue
+                raise InvalidArgument(f"layer entry {member.name!r}: cannot set xattr {name}: {exc.strerror}") from exc
+        mtime_ns = int(member.mtime * 1_000_000_000)
+        if member.isdir():
+            self.deferred_dir_times.append((path, mtime_ns))
+        else:
+            os.utime(path, ns=(mtime_ns, mtime_ns), follow_symlinks=False)
+
+    def finish(self) -> None:
+        """Directory mtimes last: creating children would bump them."""
+        for path, mtime_ns in reversed(self.deferred_dir_times):
+            os.utime(path, ns=(mtime_ns, mtime_ns), follow_symlinks=False)
+
+
+def _lstat(path: str) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except FileNotFoundError:
+        return None
+
+
+def _remove(path: str, st: os.stat_result) -> None:
+    if stat.S_ISDIR(st.st_mode):
+        shutil.rmtree(path)
+    else:
+        os.unlink(path)
+
+
+def unpack_into(stream: Readable, root: str) -> UnpackResult:
+    """Apply the layer ``stream`` to the (fresh, private) directory ``root``."""
+    raw = _HashingReader(stream)
+    try:
+        plain = _HashingReader(decompressed(raw))
+        unpacker = _Unpacker(root)
+        with tarfile.open(fileobj=plain, mode="r|") as tf:  # type: ignore[call-overload]
+            for member in tf:
+                unpacker.apply(tf, member)
+        plain.drain()
+        raw.drain()
+        unpacker.finish()
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise InvalidArgument(f"invalid layer archive: {exc}") from exc
+    return UnpackResult(diff_id=plain.digest, digest=raw.digest, size=unpacker.size)
+
+
+def unpack_layer(
+    stream: Readable,
+    dest: str,
+    *,
+    expected_diff_id: str | None = None,
+    expected_digest: str | None = None,
+) -> UnpackResult:
+    """Unpack ``stream`` to the new directory ``dest``, all or nothing.
+
+    ``expected_diff_id``/``expected_digest`` are verified before ``dest``
+    appears; a mismatch raises :class:`InvalidArgument` naming both digests.
+    """
+    if os.path.lexists(dest):
+        raise FileExistsError(errno.EEXIST, "destination exists", dest)
+    tmp = tempfile.mkdtemp(prefix=".unpack-", dir=os.path.dirname(dest) or ".")
+    try:
+        os.chmod(tmp, 0o755)
+        result = unpack_into(stream, tmp)
+        if expected_diff_id is not None and result.diff_id != expected_diff_id:
+            raise InvalidArgument(f"layer diffID mismatch: expected {expected_diff_id}, got {result.diff_id}")
+        if expected_digest is not None and result.digest != expected_digest:
+            raise InvalidArgument(f"layer digest mismatch: expected {expected_digest}, got {result.digest}")
+        os.rename(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            shutil.rmtree(tmp)
+        raise
+    return result

@@ -1,0 +1,343 @@
+"""Output formatting: docker-like tables, human durations and sizes, and a small
+Go ``text/template`` subset for ``--format``. Pure functions, unit-tested.
+
+Sources mirrored: go-units ``HumanDuration`` / ``HumanSizeWithPrecision`` /
+``BytesSize``; docker/cli ``formatter`` (``ps`` and ``images`` columns, tabwriter
+with minwidth 10 and padding 3, ``Ellipsis``, ``DisplayablePorts``).
+"""
+
+from __future__ import annotations
+
+import json
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+
+# ---------------------------------------------------------------------------
+# humans
+
+def human_duration(seconds: float) -> str:
+    """go-units ``HumanDuration``: ``3 seconds``, ``About a minute``, ``2 weeks``."""
+    secs = int(seconds)
+    if secs < 1:
+        return "Less than a second"
+    if secs == 1:
+        return "1 second"
+    if secs < 60:
+        return f"{secs} seconds"
+    minutes = int(seconds / 60)
+    if minutes == 1:
+        return "About a minute"
+    if minutes < 60:
+        return f"{minutes} minutes"
+    hours = int(seconds / 3600 + 0.5)
+    if hours == 1:
+        return "About an hour"
+    if hours < 48:
+        return f"{hours} hours"
+    if hours < 24 * 7 * 2:
+        return f"{hours // 24} days"
+    if hours < 24 * 30 * 2:
+        return f"{hours // 24 // 7} weeks"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24 // 30} months"
+    return f"{int(seconds / 3600) // 24 // 365} years"
+
+
+_DECIMAL = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
+_BINARY = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")
+
+
+def _go_g(value: float, precision: int) -> str:
+    """Go's ``%.<p>g`` (same as C's except the exponent needs no zero padding)."""
+    text = f"{value:.{precision}g}"
+    if "e" in text:
+        mant, exp = text.split("e")
+        sign = exp[0]
+        digits = exp[1:].lstrip("0") or "0"
+        text = f"{mant}e{sign}{digits.zfill(2)}"
+    return text
+
+
+def human_size(size: float, precision: int = 3) -> str:
+    """go-units ``HumanSizeWithPrecision`` (decimal units): ``4.26MB``; docker
+    ``images`` uses precision 3, ``HumanSize`` is precision 4."""
+    i = 0
+    while size >= 1000.0 and i < len(_DECIMAL) - 1:
+        size /= 1000.0
+        i += 1
+    return f"{_go_g(size, precision)}{_DECIMAL[i]}"
+
+
+def bytes_size(size: float) -> str:
+    """go-units ``BytesSize`` (binary units): ``1.953GiB``, as ``docker info`` prints memory."""
+    i = 0
+    while size >= 1024.0 and i < len(_BINARY) - 1:
+        size /= 1024.0
+        i += 1
+    return f"{_go_g(size, 4)}{_BINARY[i]}"
+
+
+def since(created: float, now: float) -> str:
+    return f"{human_duration(now - created)} ago"
+
+
+def ellipsis(text: str, width: int) -> str:
+    """docker ``formatter.Ellipsis``: cut to ``width`` characters, the last one ``…``."""
+    if len(text) <= width:
+        return text
+    if width <= 0:
+        return ""
+    return text[: width - 1] + "…"
+
+
+def short_id(ident: str, trunc: bool = True) -> str:
+    ident = ident.removeprefix("sha256:")
+    return ident[:12] if trunc else ident
+
+
+# ---------------------------------------------------------------------------
+# tables
+
+def table(header: list[str], rows: list[list[str]], *, minwidth: int = 10, padding: int = 3) -> str:
+    """Columns laid out like Go's ``tabwriter.NewWriter(out, minwidth, 1, padding, ' ', 0)``:
+    every cell but the last is padded to max(width + padding, minwidth)."""
+    all_rows = [header] + rows
+    ncols = max(len(r) for r in all_rows)
+    widths = [0] * ncols
+    for row in all_rows:
+        for i, cell in enumerate(row[:-1]):
+            widths[i] = max(widths[i], len(cell) + padding, minwidth)
+    lines = []
+    for row in all_rows:
+        cells = [cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])]
+        cells.append(row[-1] if row else "")
+        lines.append("".join(cells))
+    return "\n".join(lines) + "\n"
+
+
+def display_ports(ports: list[dict[str, Any]]) -> str:
+    """docker ``DisplayablePorts``: ``0.0.0.0:8080->80/tcp, 443/tcp`` (sorted, ranges not merged)."""
+    items = []
+    for p in ports or []:
+        proto = p.get("Type", "tcp")
+        private = p.get("PrivatePort")
+        public = p.get("PublicPort")
+        if public:
+            ip = p.get("IP", "")  # docker 20.10 prints IPv6 unbracketed: :::8080->80/tcp
+            items.append(((0, ip, public, private), f"{ip}:{public}->{private}/{proto}"))
+        else:
+            items.append(((1, "", 0, private or 0), f"{private}/{proto}"))
+    seen: list[str] = []
+    for _, text in sorted(items, key=lambda x: x[0]):
+        if text not in seen:
+            seen.append(text)
+    return ", ".join(seen)
+
+
+def ps_table(containers: list[dict[str, Any]], now: float, *, trunc: bool = True) -> str:
+    header = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]
+    rows = []
+    for c in containers:
+        image = c.get("Image", "")
+        if trunc and image.startswith("sha256:"):
+            image = short_id(image)
+        command = c.get("Command", "")
+        if trunc:
+            command = ellipsis(command, 20)
+        names = [n.lstrip("/") for n in c.get("Names") or []]
+        if trunc:
+            names = [n for n in names if "/" not in n][:1] or names[:1]
+        rows.append([
+            short_id(c.get("Id", ""), trunc),
+            image,
+            json.dumps(command, ensure_ascii=False),
+            since(c.get("Created", now), now),
+            c.get("Status", ""),
+            display_ports(c.get("Ports") or []),
+            ",".join(names),
+        ])
+    return table(header, rows)
+
+
+def split_repo_tag(ref: str) -> tuple[str, str]:
+    """``localhost:5000/app:v1`` -> (``localhost:5000/app``, ``v1``); no tag -> ``<none>``."""
+    if "@" in ref:
+        return ref.split("@", 1)[0], "<none>"
+    slash = ref.rfind("/")
+    colon = ref.rfind(":")
+    if colon > slash:
+        return ref[:colon], ref[colon + 1:]
+    return ref, "<none>"
+
+
+def images_table(images: list[dict[str, Any]], now: float, *, trunc: bool = True) -> str:
+    header = ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]
+    rows = []
+    for img in images:
+        tags = [t for t in img.get("RepoTags") or [] if t != "<none>:<none>"]
+        if not tags:
+            digests = [d for d in img.get("RepoDigests") or [] if d != "<none>@<none>"]
+            pairs = [(split_repo_tag(d)[0], "<none>") for d in digests[:1]] or [("<none>", "<none>")]
+        else:
+            pairs = [split_repo_tag(t) for t in tags]
+        for repo, tag in pairs:
+            rows.append([
+                repo, tag,
+                short_id(img.get("Id", ""), trunc) if trunc else img.get("Id", ""),
+                since(img.get("Created", now), now),
+                human_size(img.get("Size", 0)),
+            ])
+    return table(header, rows)
+
+
+# ---------------------------------------------------------------------------
+# Go template subset: {{.A.B}}, {{json .A}}, {{index .A "k"}}, {{upper/lower/title}},
+# {{join .List ","}}, {{.}}, {{println ...}}; text outside actions is copied.
+
+class TemplateError(ValueError):
+    pass
+
+
+def go_value(value: Any) -> str:
+    """How Go's fmt prints a decoded-JSON value (``%v``)."""
+    if value is None:
+        return "<nil>"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return str(int(value)) if abs(value) < 1e21 else f"{value:g}"
+    if isinstance(value, dict):
+        return "map[" + " ".join(f"{k}:{go_value(value[k])}" for k in sorted(value)) + "]"
+    if isinstance(value, list):
+        return "[" + " ".join(go_value(v) for v in value) + "]"
+    return str(value)
+
+
+_MISSING = object()
+
+
+def _lookup(data: Any, path: str) -> Any:
+    if path == ".":
+        return data
+    cur = data
+    for part in path.lstrip(".").split("."):
+        if isinstance(cur, dict):
+            cur = cur.get(part, _MISSING)
+            if cur is _MISSING:
+                return _MISSING
+        elif cur is _MISSING or cur is None:
+            return _MISSING
+        else:
+            raise TemplateError(f"can't evaluate field {part} in type {type(cur).__name__}")
+    return cur
+
+
+def _tokens(action: str) -> list[str]:
+    out, i = [], 0
+    while i < len(action):
+        c = action[i]
+        if c.isspace():
+            i += 1
+        elif c in "\"`":
+            j = action.find(c, i + 1)
+            if j < 0:
+                raise TemplateError(f"unterminated quoted string in {action!r}")
+            out.append(action[i:j + 1])
+            i = j + 1
+        else:
+            j = i
+            while j < len(action) and not action[j].isspace():
+                j += 1
+            out.append(action[i:j])
+            i = j
+    return out
+
+
+def _arg(token: str, data: Any) -> Any:
+    if token.startswith(".") or token == ".":
+        return _lookup(data, token)
+    if token[0] in "\"`":
+        return json.loads(token) if token[0] == '"' else token[1:-1]
+    if token.lstrip("-").isdigit():
+        return int(token)
+    raise TemplateError(f'function "{token}" not defined')
+
+
+def _show(value: Any) -> str:
+    return "<no value>" if value is _MISSING else go_value(value)
+
+
+def _eval(action: str, data: Any) -> str:
+    tokens = _tokens(action)
+    if not tokens:
+        raise TemplateError("missing value for command")
+    fn, args = tokens[0], tokens[1:]
+    if fn.startswith(".") or fn[0] in "\"`":
+        if args:
+            raise TemplateError(f"can't give argument to non-function {fn}")
+        return _show(_arg(fn, data))
+    values = [_arg(a, data) for a in args]
+    values = [None if v is _MISSING else v for v in values]
+    if fn == "json":
+        if len(values) != 1:
+            raise TemplateError("wrong number of args for json: want 1")
+        return json.dumps(values[0], ensure_ascii=False, separators=(",", ":"))
+    if fn == "index":
+        cur = values[0]
+        for key in values[1:]:
+            try:
+                cur = cur[key]
+            except (KeyError, IndexError, TypeError):
+                cur = None if isinstance(cur, dict) else _MISSING
+                if cur is _MISSING:
+                    raise TemplateError(f"error calling index: index out of range: {key}") from None
+        return _show(cur)
+    if fn in ("upper", "lower", "title"):
+        text = go_value(values[0])
+        return {"upper": text.upper, "lower": text.lower, "title": text.title}[fn]()
+    if fn == "join":
+        return values[1].join(go_value(v) for v in values[0] or [])
+    if fn in ("print", "println"):
+        return " ".join(go_value(v) for v in values) + ("\n" if fn == "println" else "")
+    if fn == "len":
+        return str(len(values[0] or []))
+    raise TemplateError(f'function "{fn}" not defined')
+
+
+def render_template(template: str, data: Any) -> str:
+    """Execute a Go-template subset against decoded JSON (docker ``--format``)."""
+    out = []
+    pos = 0
+    while True:
+        start = template.find("{{", pos)
+        if start < 0:
+            out.append(template[pos:])
+            break
+        end = template.find("}}", start)
+        if end < 0:
+            raise TemplateError("unclosed action")
+        text = template[pos:start]
+        inner = template[start + 2:end]
+        if inner.startswith("-"):  # {{- trims preceding space
+            text = text.rstrip()
+            inner = inner[1:]
+        trim_after = inner.endswith("-")
+        if trim_after:
+            inner = inner[:-1]
+        out.append(text)
+        out.append(_eval(inner.strip(), data))
+        pos = end + 2
+        if trim_after:
+            while pos < len(template) and template[pos].isspace():
+                pos += 1
+    return "".join(out)
+
+
+def pretty_json(value: Any) -> str:
+    """``docker inspect`` output: a JSON array indented by 4 spaces."""
+    return json.dumps(value, indent=4, ensure_ascii=False)

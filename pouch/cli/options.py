@@ -1,0 +1,500 @@
+"""``run``/``create`` flags -> the Docker Engine API ``POST /containers/create`` body.
+
+Pure functions only (the environment and file reads are injected or explicit),
+so every flag is unit-tested without a daemon. The wire shape is Docker Engine
+API v1.41 ``ContainerConfig`` + ``HostConfig``; the parsing rules follow the
+docker CLI (``opts/``, ``nat.ParsePortSpec``, ``go-units.RAMInBytes``,
+``opts.ParseEnvFile``) so the same command line builds the same request.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pouch.cli.flags import BOOL, INT, LIST, STR, F, UsageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import Any
+
+    from pouch.cli.flags import Flag
+
+
+class OptionError(UsageError):
+    """A flag value that does not parse (``invalid argument ...``)."""
+
+
+CREATE_FLAGS: list[Flag] = [
+    F("-a", "--attach", kind=LIST, help="Attach to STDIN, STDOUT or STDERR"),
+    F("--add-host", kind=LIST, help="Add a custom host-to-IP mapping (host:ip)"),
+    F("--cap-add", kind=LIST, help="Add Linux capabilities"),
+    F("--cap-drop", kind=LIST, help="Drop Linux capabilities"),
+    F("--cpu-shares", kind=INT, help="CPU shares (relative weight)"),
+    F("--cpus", kind=STR, help="Number of CPUs", metavar="decimal"),
+    F("--dns", kind=LIST, help="Set custom DNS servers"),
+    F("--dns-option", kind=LIST, help="Set DNS options"),
+    F("--dns-search", kind=LIST, help="Set custom DNS search domains"),
+    F("--domainname", kind=STR, help="Container NIS domain name"),
+    F("--entrypoint", kind=STR, help="Overwrite the default ENTRYPOINT of the image"),
+    F("-e", "--env", kind=LIST, help="Set environment variables"),
+    F("--env-file", kind=LIST, help="Read in a file of environment variables"),
+    F("--expose", kind=LIST, help="Expose a port or a range of ports"),
+    F("--group-add", kind=LIST, help="Add additional groups to join"),
+    F("-h", "--hostname", kind=STR, help="Container host name"),
+    F("--init", help="Run an init inside the container that forwards signals and reaps processes"),
+    F("--initscript", kind=STR, help="Initial script executed in container (rich mode)"),
+    F("-i", "--interactive", help="Keep STDIN open even if not attached"),
+    F("--ipc", kind=STR, help="IPC mode to use"),
+    F("-l", "--label", kind=LIST, help="Set meta data on a container"),
+    F("-m", "--memory", kind=STR, help="Memory limit", metavar="bytes"),
+    F("--name", kind=STR, help="Assign a name to the container"),
+    F("--network", "--net", kind=STR, help="Connect a container to a network", metavar="network"),
+    F("--pid", kind=STR, help="PID namespace to use"),
+    F("--privileged", help="Give extended privileges to this container"),
+    F("-p", "--publish", kind=LIST, help="Publish a container's port(s) to the host"),
+    F("-P", "--publish-all", help="Publish all exposed ports to random ports"),
+    F("--read-only", help="Mount the container's root filesystem as read only"),
+    F("--restart", kind=STR, help="Restart policy to apply when a container exits", default="no"),
+    F("--rich", help="Start a rich container (PouchContainer)"),
+    F("--rich-mode", kind=STR, help="Rich container mode: dumb-init, sbin-init or systemd"),
+    F("--rm", help="Automatically remove the container when it exits"),
+    F("--runtime", kind=STR, help="Runtime to use for this container"),
+    F("--security-opt", kind=LIST, help="Security Options"),
+    F("--shm-size", kind=STR, help="Size of /dev/shm", metavar="bytes"),
+    F("--stop-signal", kind=STR, help="Signal to stop a container"),
+    F("--stop-timeout", kind=INT, help="Timeout (in seconds) to stop a container"),
+    F("--sysctl", kind=LIST, help="Sysctl options"),
+    F("--tmpfs", kind=LIST, help="Mount a tmpfs directory"),
+    F("-t", "--tty", help="Allocate a pseudo-TTY"),
+    F("-u", "--user", kind=STR, help="Username or UID (format: <name|uid>[:<group|gid>])"),
+    F("-v", "--volume", kind=LIST, help="Bind mount a volume"),
+    F("--volumes-from", kind=LIST, help="Mount volumes from the specified container(s)"),
+    F("-w", "--workdir", kind=STR, help="Working directory inside the container"),
+]
+RUN_FLAGS: list[Flag] = sorted(
+    CREATE_FLAGS + [
+        F("-d", "--detach", help="Run container in background and print container ID"),
+        F("--sig-proxy", help="Proxy received signals to the process", default=True),
+    ],
+    key=lambda f: f.names[-1].lstrip("-"),
+)
+
+_PROTOS = ("tcp", "udp", "sctp")
+_RAM_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+
+
+# ---------------------------------------------------------------------------
+# small parsers (each mirrors one docker CLI helper)
+
+def parse_ram(value: str) -> int:
+    """go-units ``RAMInBytes``: ``128m`` -> 134217728; binary units, optional ``i``/``b``."""
+    text = value.strip()
+    num = text.rstrip("bBiI" + "kKmMgGtTpP")
+    suffix = text[len(num):].strip().lower()
+    num = num.strip()
+    unit = suffix[:1] if suffix and suffix[0] in "kmgtp" else ""
+    rest = suffix[len(unit):]
+    if rest not in ("", "b", "i", "ib") or (rest == "i" and not unit):
+        raise OptionError(f"invalid size: '{value}'")
+    try:
+        size = float(num)
+    except ValueError:
+        raise OptionError(f"invalid size: '{value}'") from None
+    if size < 0 or not num or not num[0].isdigit():
+        raise OptionError(f"invalid size: '{value}'")
+    return int(size * _RAM_UNITS[unit])
+
+
+def parse_env_list(values: list[str], environ: Mapping[str, str]) -> list[str]:
+    """``-e KEY=v`` kept as is; ``-e KEY`` takes KEY from the environment (or is sent bare)."""
+    out = []
+    for value in values:
+        key, eq, _ = value.partition("=")
+        if not key:
+            raise OptionError(f"invalid environment variable: {value}")
+        if not eq and key in environ:
+            value = f"{key}={environ[key]}"
+        out.append(value)
+    return out
+
+
+def parse_env_file(text: str, environ: Mapping[str, str], filename: str = "") -> list[str]:
+    """docker ``opts.ParseEnvFile``: one ``KEY=VALUE`` a line, ``#`` comments and
+    blank lines skipped, ``KEY`` alone takes the value from the environment (and
+    is dropped when unset); variable names may not contain whitespace."""
+    out = []
+    text = text.removeprefix("\ufeff")
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = raw.lstrip()
+        if not line or line.startswith("#"):
+            continue
+        key, eq, value = line.partition("=")
+        if not key:
+            raise OptionError(f"no variable name on line '{raw}'")
+        if any(c.isspace() for c in key):
+            raise OptionError(f"variable '{key}' contains whitespaces")
+        if eq:
+            out.append(f"{key}={value}")
+        elif key in environ:
+            out.append(f"{key}={environ[key]}")
+    return out
+
+
+def parse_labels(values: list[str]) -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for value in values:
+        key, _, val = value.partition("=")
+        if not key:
+            raise OptionError(f"invalid label: {value}")
+        labels[key] = val
+    return labels
+
+
+def _parse_port_range(text: str, what: str) -> tuple[int, int]:
+    start, dash, end = text.partition("-")
+    try:
+        lo = int(start)
+        hi = int(end) if dash else lo
+    except ValueError:
+        raise OptionError(f"invalid {what}: {text}") from None
+    if not (0 <= lo <= 65535 and 0 <= hi <= 65535) or hi < lo:
+        raise OptionError(f"invalid {what}: {text}")
+    return lo, hi
+
+
+def parse_publish(spec: str) -> list[tuple[str, dict[str, str]]]:
+    """docker ``nat.ParsePortSpec``: ``[ip:][hostPort:]containerPort[/proto]``.
+
+    Returns ``[("80/tcp", {"HostIp": ..., "HostPort": ...}), ...]``; ranges
+    (``8000-8001:80-81``) expand pairwise; ``[::1]:8080:80`` takes IPv6."""
+    raw, slash, proto = spec.rpartition("/") if "/" in spec else (spec, "", "tcp")
+    proto = proto.lower() if slash else "tcp"
+    if proto not in _PROTOS:
+        raise OptionError(f"invalid proto: {proto}")
+    parts = raw.split(":")
+    if len(parts) == 1:
+        ip, host, container = "", "", parts[0]
+    elif len(parts) == 2:
+        ip, host, container = "", parts[0], parts[1]
+    elif len(parts) == 3:
+        ip, host, container = parts
+    else:  # bare IPv6 address: everything but the last two parts
+        ip, host, container = ":".join(parts[:-2]), parts[-2], parts[-1]
+    if ip.startswith("[") and ip.endswith("]"):
+        ip = ip[1:-1]
+    if ip and not _valid_ip(ip):
+        raise OptionError(f"invalid IP address: {ip}")
+    if not container:
+        raise OptionError(f"no port specified: {spec}<empty>")
+    c_lo, c_hi = _parse_port_range(container, "containerPort")
+    h_lo = h_hi = 0
+    if host:
+        h_lo, h_hi = _parse_port_range(host, "hostPort")
+        if (h_hi - h_lo) != (c_hi - c_lo) and c_hi != c_lo:
+            raise OptionError(f"invalid ranges specified for container and host Ports: {container} and {host}")
+    out = []
+    for i in range(c_hi - c_lo + 1):
+        if not host:
+            host_port = ""
+        elif c_hi == c_lo and h_hi != h_lo:
+            host_port = f"{h_lo}-{h_hi}"  # one container port, any host port of a range
+        else:
+            host_port = str(h_lo + i)
+        out.append((f"{c_lo + i}/{proto}", {"HostIp": ip, "HostPort": host_port}))
+    return out
+
+
+def _valid_ip(text: str) -> bool:
+    parts = text.split(".")
+    if len(parts) == 4:
+        return all(p.isdigit() and int(p) <= 255 for p in parts)
+    if ":" in text:
+        return all(c in "0123456789abcdefABCDEF:." for c in text)
+    return False
+
+
+def parse_expose(spec: str) -> list[str]:
+    port, slash, proto = spec.partition("/")
+    proto = proto.lower() if slash else "tcp"
+    if proto not in _PROTOS:
+        raise OptionError(f"invalid proto: {proto}")
+    lo, hi = _parse_port_range(port, "range format for --expose specification")
+    return [f"{p}/{proto}" for p in range(lo, hi + 1)]
+
+
+def parse_restart(value: str) -> dict[str, Any]:
+    name, _, count = value.partition(":")
+    if name not in ("", "no", "always", "unless-stopped", "on-failure"):
+        raise OptionError(f"invalid restart policy {value}")
+    if count and name != "on-failure":
+        raise OptionError(f"maximum retry count cannot be used with restart policy '{name}'")
+    try:
+        retries = int(count) if count else 0
+    except ValueError:
+        raise OptionError(f"maximum retry count must be an integer: {count}") from None
+    return {"Name": "" if name == "no" else name, "MaximumRetryCount": retries}
+
+
+def parse_security_opts(values: list[str], read_file: Callable[[str], str]) -> list[str]:
+    """``seccomp=/path/profile.json`` is inlined like docker does; others pass through."""
+    out = []
+    for value in values:
+        key, eq, arg = value.partition("=")
+        if not eq:
+            key, eq, arg = value.partition(":")
+        if key == "seccomp" and eq and arg not in ("unconfined", "builtin") and not arg.lstrip().startswith("{"):
+            try:
+                profile = read_file(arg)
+            except OSError as e:
+                raise OptionError(f"opening seccomp profile ({arg}) failed: {e.strerror or e}") from None
+            value = f"seccomp={profile}"
+        out.append(value)
+    return out
+
+
+def parse_cpus(value: str) -> int:
+    try:
+        cpus = float(value)
+    except ValueError:
+        raise OptionError(f"failed to parse {value} as a rational number") from None
+    if cpus < 0:
+        raise OptionError(f"invalid value: {value}")
+    return int(round(cpus * 1e9))
+
+
+def parse_add_host(value: str) -> str:
+    """``host:ip`` (docker 20.10) or ``host=ip`` (newer docker) -> ``host:ip``."""
+    if "=" in value:
+        name, _, ip = value.partition("=")
+    else:
+        name, sep, ip = value.partition(":")
+        if not sep:
+            raise OptionError(f"bad format for add-host: {value!r}")
+    if not name or not ip:
+        raise OptionError(f"bad format for add-host: {value!r}")
+    return f"{name}:{ip.strip('[]')}"
+
+
+# ---------------------------------------------------------------------------
+
+def _read_text(path: str) -> str:
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def build_create_body(opts: dict[str, Any], image: str, cmd: list[str], *,
+                      run: bool = False,
+                      environ: Mapping[str, str] | None = None,
+                      read_file: Callable[[str], str] = _read_text) -> dict[str, Any]:
+    """Parsed ``run``/``create`` flags -> ``POST /containers/create`` JSON body.
+
+    ``run`` selects docker's ``run`` defaults (``-d`` attaches nothing, ``-i``
+    sets StdinOnce); ``create`` keeps docker's ``create`` attach defaults. The ``--name`` goes in the query
+    string, not here (see :func:`create_params`)."""
+    env = dict(os.environ) if environ is None else environ
+    get = opts.get
+    detach = bool(run and get("detach"))
+    if get("rm") and get("restart") not in (None, "", "no"):
+        raise OptionError("Conflicting options: --restart and --rm")
+
+    env_list: list[str] = []
+    for path in get("env_file") or []:
+        try:
+            env_list += parse_env_file(read_file(path), env, path)
+        except OSError as e:
+            raise OptionError(f"open {path}: {e.strerror or e}") from None
+    env_list += parse_env_list(get("env") or [], env)
+
+    attach = [a.lower() for a in get("attach") or []]
+    for a in attach:
+        if a not in ("stdin", "stdout", "stderr"):
+            raise OptionError(f"valid streams are STDIN, STDOUT and STDERR: {a}")
+    interactive = bool(get("interactive"))
+    if detach:
+        if attach:
+            raise OptionError("Conflicting options: -a and -d")
+        a_in = a_out = a_err = False
+    elif attach:
+        a_in, a_out, a_err = "stdin" in attach, "stdout" in attach, "stderr" in attach
+    else:
+        a_in, a_out, a_err = interactive, True, True
+
+    exposed: dict[str, dict] = {}
+    bindings: dict[str, list[dict[str, str]]] = {}
+    for spec in get("expose") or []:
+        for port in parse_expose(spec):
+            exposed[port] = {}
+    for spec in get("publish") or []:
+        for port, binding in parse_publish(spec):
+            exposed[port] = {}
+            bindings.setdefault(port, []).append(binding)
+
+    binds: list[str] = []
+    volumes: dict[str, dict] = {}
+    for spec in get("volume") or []:
+        if ":" in spec:
+            binds.append(spec)
+        elif spec.startswith("/"):
+            volumes[spec] = {}  # anonymous volume, like docker
+        else:
+            raise OptionError(f"invalid volume specification: '{spec}'")
+
+    tmpfs: dict[str, str] = {}
+    for spec in get("tmpfs") or []:
+        dest, _, mount_opts = spec.partition(":")
+        if not dest.startswith("/"):
+            raise OptionError(f"invalid mount path for --tmpfs: {spec}")
+        tmpfs[dest] = mount_opts
+
+    sysctls: dict[str, str] = {}
+    for spec in get("sysctl") or []:
+        key, eq, val = spec.partition("=")
+        if not eq or not key:
+            raise OptionError(f"sysctl '{spec}' is not whitelisted")
+        sysctls[key] = val
+
+    config: dict[str, Any] = {
+        "Hostname": get("hostname") or "",
+        "Domainname": get("domainname") or "",
+        "User": get("user") or "",
+        "AttachStdin": a_in,
+        "AttachStdout": a_out,
+        "AttachStderr": a_err,
+        "Tty": bool(get("tty")),
+        "OpenStdin": interactive,
+        "StdinOnce": bool(run and interactive and a_in and not detach),
+        "Env": env_list,
+        "Cmd": cmd or None,
+        "Image": image,
+        "Volumes": volumes or None,
+        "WorkingDir": get("workdir") or "",
+        "Entrypoint": [get("entrypoint")] if get("entrypoint") is not None else None,
+        "Labels": parse_labels(get("label") or []),
+    }
+    if exposed:
+        config["ExposedPorts"] = exposed
+    if get("stop_signal"):
+        config["StopSignal"] = get("stop_signal")
+    if get("stop_timeout") is not None:
+        config["StopTimeout"] = get("stop_timeout")
+    if get("rich") or get("rich_mode"):  # PouchContainer's rich-container fields
+        config["Rich"] = True
+        if get("rich_mode"):
+            config["RichMode"] = get("rich_mode")
+    if get("initscript"):
+        config["InitScript"] = get("initscript")
+
+    host: dict[str, Any] = {
+        "Binds": binds or None,
+        "NetworkMode": get("network") or "default",
+        "PortBindings": bindings,
+        "RestartPolicy": parse_restart(get("restart") or "no"),
+        "AutoRemove": bool(get("rm")),
+        "VolumesFrom": get("volumes_from") or None,
+        "CapAdd": get("cap_add") or None,
+        "CapDrop": get("cap_drop") or None,
+        "Dns": get("dns") or [],
+        "DnsOptions": get("dns_option") or [],
+        "DnsSearch": get("dns_search") or [],
+        "ExtraHosts": [parse_add_host(h) for h in get("add_host") or []] or None,
+        "GroupAdd": get("group_add") or None,
+        "IpcMode": get("ipc") or "",
+        "PidMode": get("pid") or "",
+        "Privileged": bool(get("privileged")),
+        "PublishAllPorts": bool(get("publish_all")),
+        "ReadonlyRootfs": bool(get("read_only")),
+        "SecurityOpt": parse_security_opts(get("security_opt") or [], read_file) or None,
+    }
+    if tmpfs:
+        host["Tmpfs"] = tmpfs
+    if sysctls:
+        host["Sysctls"] = sysctls
+    if get("runtime"):
+        host["Runtime"] = get("runtime")
+    if get("shm_size"):
+        host["ShmSize"] = parse_ram(get("shm_size"))
+    if get("memory"):
+        host["Memory"] = parse_ram(get("memory"))
+    if get("cpus"):
+        host["NanoCpus"] = parse_cpus(get("cpus"))
+    if get("cpu_shares") is not None:
+        host["CpuShares"] = get("cpu_shares")
+    if get("init"):
+        host["Init"] = True
+    config["HostConfig"] = host
+    return config
+
+
+def create_params(opts: dict[str, Any]) -> dict[str, Any]:
+    return {"name": opts.get("name") or None}
+
+
+def parse_filters(values: list[str]) -> dict[str, list[str]]:
+    """``--filter k=v`` (repeatable) -> the API's ``filters`` map (JSON-encoded by the client)."""
+    out: dict[str, list[str]] = {}
+    for value in values:
+        key, eq, val = value.partition("=")
+        if not eq or not key:
+            raise OptionError(f"bad format of filter (expected name=value): {value}")
+        out.setdefault(key.strip().lower(), []).append(val)
+    return out
+
+
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_go_duration(text: str) -> float:
+    """Go ``time.ParseDuration`` (``1h30m``, ``10s``, ``1.5h``) -> seconds."""
+    rest = text.strip()
+    if rest in ("0", ""):
+        if rest == "":
+            raise OptionError(f'time: invalid duration "{text}"')
+        return 0.0
+    total = 0.0
+    while rest:
+        i = 0
+        while i < len(rest) and (rest[i].isdigit() or rest[i] == "."):
+            i += 1
+        if i == 0:
+            raise OptionError(f'time: invalid duration "{text}"')
+        number = rest[:i]
+        rest = rest[i:]
+        for unit in ("ns", "us", "µs", "ms", "s", "m", "h"):
+            if rest.startswith(unit) and not (unit in ("m",) and rest.startswith("ms")):
+                total += float(number) * _DURATION_UNITS[unit]
+                rest = rest[len(unit):]
+                break
+        else:
+            raise OptionError(f'time: missing unit in duration "{text}"')
+    return total
+
+
+def parse_since(value: str, now: float) -> str:
+    """docker ``--since``/``--until``: a unix timestamp (``1700000000[.5]``), an
+    RFC 3339 date, or a duration relative to ``now`` (``10m``) -> the API's
+    ``seconds[.nanoseconds]`` string."""
+    text = value.strip()
+    try:
+        float(text)
+        return text
+    except ValueError:
+        pass
+    if text and text[-1] in "smhu" and text[0].isdigit():
+        return _fmt_ts(now - parse_go_duration(text))
+    from datetime import datetime, timezone  # only on this path
+
+    iso = text.replace("Z", "+00:00")
+    try:
+        dt = datetime.fromisoformat(iso)
+    except ValueError:
+        raise OptionError(f"invalid value for \"since\": failed to parse value as time or duration: \"{value}\"") from None
+    if dt.tzinfo is None:
+        dt = dt.astimezone()  # docker: local time when no zone is given
+    return _fmt_ts(dt.astimezone(timezone.utc).timestamp())
+
+
+def _fmt_ts(ts: float) -> str:
+    secs = int(ts)
+    nanos = int(round((ts - secs) * 1e9))
+    return f"{secs}.{nanos:09d}"

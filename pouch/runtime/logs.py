@@ -1,0 +1,270 @@
+"""Reading conmon's k8s-file container logs (how pouchd serves ``docker logs``).
+
+Format (CRI logging, one record per line)::
+
+    2026-11-25T18:57:57.719352609+00:00 stdout F hello
+    <RFC3339Nano timestamp>             <stream> <tag> <message without its newline>
+
+Tag ``F`` ends a line (the message was followed by a newline in the container's
+output, or by nothing if the container closed the stream); ``P`` is a partial
+line that the following records of the same stream continue (conmon splits at
+its 8 KiB read buffer and when a read ends without a newline).
+
+Rotation: with ``--log-size-max N`` conmon 2.1.x does not keep old files: when
+the next write would push the file past N bytes it opens ``<path>.tmp`` with
+O_TRUNC and renames it over ``<path>``, so the log starts again empty (a new
+inode). Output written before that is gone. A following reader sees the inode
+change, finishes the old file it still has open, and continues at the start of
+the new one. (An in-place truncation is handled too: position > size → rewind.)
+
+Docker's json-file driver is not what conmon writes; this module is the whole
+translation. Parsing is pure (parse_line, merge_partials); read_logs does IO.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+STREAMS = ("stdout", "stderr")
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    stream: str  # "stdout" | "stderr"
+    timestamp: float  # epoch seconds
+    data: bytes  # the line including its "\n" (none for a final unterminated chunk)
+    time_ns: int = 0  # the same instant in epoch nanoseconds (for --timestamps)
+    partial: bool = False  # True for a raw P record (parse_line), never after merging
+
+    def rfc3339(self) -> str:
+        """Docker's --timestamps form: 2006-01-02T15:04:05.000000000Z."""
+        secs, ns = divmod(self.time_ns, 1_000_000_000)
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{ns:09d}Z"
+
+
+def parse_timestamp_ns(text: str) -> int:
+    """RFC 3339 with up to nanosecond precision → epoch nanoseconds."""
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    frac = 0
+    if "." in text:
+        head, rest = text.split(".", 1)
+        i = 0
+        while i < len(rest) and rest[i].isdigit():
+            i += 1
+        digits, zone = rest[:i], rest[i:]
+        frac = int((digits + "000000000")[:9]) if digits else 0
+        text = head + zone
+    dt = datetime.fromisoformat(text)
+    return int(dt.timestamp()) * 1_000_000_000 + frac
+
+
+def parse_line(line: bytes) -> LogEntry | None:
+    """One k8s-file record (without or with its trailing newline) → LogEntry.
+
+    Returns None for a malformed record. F records get their newline back.
+    """
+    if line.endswith(b"\n"):
+        line = line[:-1]
+    parts = line.split(b" ", 3)
+    if len(parts) < 3:
+        return None
+    ts, stream, tag = parts[0], parts[1], parts[2]
+    msg = parts[3] if len(parts) == 4 else b""
+    if stream not in (b"stdout", b"stderr") or tag not in (b"P", b"F"):
+        return None
+    try:
+        ns = parse_timestamp_ns(ts.decode("ascii"))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    partial = tag == b"P"
+    return LogEntry(stream.decode(), ns / 1e9, msg if partial else msg + b"\n", ns, partial)
+
+
+class PartialMerger:
+    """Joins P records with their continuation, per stream (pure state machine)."""
+
+    def __init__(self) -> None:
+        self._pending: dict[str, LogEntry] = {}
+
+    def feed(self, entry: LogEntry) -> LogEntry | None:
+        """Returns a complete line, or None while a line is still partial."""
+        prev = self._pending.pop(entry.stream, None)
+        if prev is not None:  # keep the first chunk's timestamp, like docker
+            entry = LogEntry(entry.stream, prev.timestamp, prev.data + entry.data, prev.time_ns, entry.partial)
+        if entry.partial:
+            self._pending[entry.stream] = entry
+            return None
+        return entry
+
+    def flush(self) -> list[LogEntry]:
+        """Pending partial lines, as they are (no newline added)."""
+        out = [LogEntry(e.stream, e.timestamp, e.data, e.time_ns) for e in self._pending.values()]
+        self._pending.clear()
+        return sorted(out, key=lambda e: e.time_ns)
+
+    def has_pending(self) -> bool:
+        return bool(self._pending)
+
+
+def merge_partials(entries: Iterable[LogEntry]) -> Iterator[LogEntry]:
+    merger = PartialMerger()
+    for entry in entries:
+        if (merged := merger.feed(entry)) is not None:
+            yield merged
+    yield from merger.flush()
+
+
+def parse_log(data: bytes) -> list[LogEntry]:
+    """A whole k8s-file's bytes → merged entries (pure; for tests and small logs)."""
+    raw = (parse_line(line) for line in data.split(b"\n") if line)
+    return list(merge_partials(e for e in raw if e is not None))
+
+
+def _keep(entry: LogEntry, since: float | None) -> bool:
+    return since is None or entry.timestamp >= since
+
+
+def _past(entry: LogEntry, until: float | None) -> bool:
+    return until is not None and entry.timestamp > until
+
+
+class _LogFile:
+    """An open log file read record by record, surviving conmon's rotation."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.f = None
+        self.buf = b""
+        self.open()
+
+    def open(self) -> bool:
+        try:
+            self.f = open(self.path, "rb")  # noqa: SIM115
+        except FileNotFoundError:
+            self.f = None
+            return False
+        self.buf = b""
+        return True
+
+    def read_records(self) -> list[bytes]:
+        """Complete records available now (partial trailing bytes are kept)."""
+        if self.f is None and not self.open():
+            return []
+        assert self.f is not None
+        chunk = self.f.read()
+        if not chunk:
+            return []
+        self.buf += chunk
+        *lines, self.buf = self.buf.split(b"\n")
+        return [line for line in lines if line]
+
+    def replaced(self) -> bool:
+        """True when conmon renamed a new file over the path, or truncated ours."""
+        if self.f is None:
+            return os.path.exists(self.path)
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return False
+        mine = os.fstat(self.f.fileno())
+        if (st.st_ino, st.st_dev) != (mine.st_ino, mine.st_dev):
+            return True
+        if mine.st_size < self.f.tell():  # truncated in place
+            self.f.seek(0)
+            self.buf = b""
+        return False
+
+    def reopen(self) -> None:
+        self.close()
+        self.open()
+
+    def close(self) -> None:
+        if self.f is not None:
+            self.f.close()
+            self.f = None
+
+
+def read_logs(
+    path: str,
+    since: float | None = None,
+    until: float | None = None,
+    tail: int | None = None,
+    follow: bool = False,
+    should_stop: Callable[[], bool] = lambda: True,
+    poll_interval: float = 0.1,
+    partial_flush_after: float = 0.5,
+) -> Iterator[LogEntry]:
+    """Entries of a k8s-file log, partial records merged into lines.
+
+    since/until: epoch seconds, inclusive bounds on the entry timestamp.
+    tail: only the last N entries of what is in the file now (None = all).
+    follow: keep reading appended data until ``should_stop()`` is true and the
+    file is drained (the caller's should_stop says "container exited").
+    A partial line at the end of the file is emitted after
+    ``partial_flush_after`` seconds without its continuation (so a prompt or
+    a progress bar without newline still shows) or at the end.
+    """
+    lf = _LogFile(path)
+    merger = PartialMerger()
+    try:
+        backlog: Iterable[LogEntry]
+        first: list[LogEntry] = []
+        for rec in lf.read_records():
+            entry = parse_line(rec)
+            if entry is not None and (merged := merger.feed(entry)) is not None:
+                first.append(merged)
+        if not follow:
+            first.extend(merger.flush())
+        backlog = [e for e in first if _keep(e, since) and not _past(e, until)]
+        if tail is not None:
+            backlog = collections.deque(backlog, maxlen=max(tail, 0)) if tail >= 0 else backlog
+        yield from backlog
+        if not follow or any(_past(e, until) for e in first):
+            return
+        yield from _follow(lf, merger, since, until, should_stop, poll_interval, partial_flush_after)
+    finally:
+        lf.close()
+
+
+def _follow(
+    lf: _LogFile,
+    merger: PartialMerger,
+    since: float | None,
+    until: float | None,
+    should_stop: Callable[[], bool],
+    poll_interval: float,
+    partial_flush_after: float,
+) -> Iterator[LogEntry]:
+    last_data = time.monotonic()
+    while True:
+        stopping = should_stop()  # sample before reading: what is written before it counts
+        records = lf.read_records()
+        if not records and lf.replaced():
+            records = lf.read_records()  # the rest of the old file, then switch
+            lf.reopen()
+            records += lf.read_records()
+        if records:
+            last_data = time.monotonic()
+        for rec in records:
+            entry = parse_line(rec)
+            if entry is None or (merged := merger.feed(entry)) is None:
+                continue
+            if _past(merged, until):
+                return
+            if _keep(merged, since):
+                yield merged
+        if records:
+            continue
+        if merger.has_pending() and (stopping or time.monotonic() - last_data >= partial_flush_after):
+            for e in merger.flush():
+                if _keep(e, since) and not _past(e, until):
+                    yield e
+        if stopping:
+            return
+        time.sleep(poll_interval)

@@ -1,0 +1,188 @@
+"""Fixtures that start a real pouchd on a temporary root and socket.
+
+The daemon gets its own bridge name and subnet, so a test run never touches a
+pouchd the machine may already run. Teardown removes every container, stops the
+daemon by its PID, and checks that no mount is left below the test root.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+VENV_BIN = os.path.join(REPO, ".venv", "bin")
+POUCH = os.path.join(VENV_BIN, "pouch")
+POUCHD = os.path.join(VENV_BIN, "pouchd")
+CACHE = os.environ.get("POUCH_TEST_CACHE", "/var/cache/pouch-tests")
+
+
+def _missing_prereqs() -> str:
+    if os.geteuid() != 0:
+        return "integration tests need root"
+    for tool in ("runc", "conmon"):
+        if not shutil.which(tool):
+            return f"{tool} is not installed"
+    if not os.path.exists(POUCHD):
+        return "pouchd is not installed in .venv"
+    return ""
+
+
+def pytest_collection_modifyitems(config, items):
+    reason = _missing_prereqs()
+    for item in items:
+        if "integration" in str(item.fspath):
+            item.add_marker(pytest.mark.integration)
+            if reason:
+                item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(scope="session")
+def busybox_tar() -> str:
+    """A busybox rootfs tarball built from Debian's busybox-static, cached between runs."""
+    os.makedirs(CACHE, exist_ok=True)
+    path = os.path.join(CACHE, "busybox-rootfs.tar")
+    if not os.path.exists(path) or os.path.getmtime(path) < os.path.getmtime("/bin/busybox"):
+        subprocess.run([os.path.join(REPO, "scripts", "mkbusybox-rootfs.sh"), path + ".tmp"], check=True)
+        os.replace(path + ".tmp", path)
+    return path
+
+
+def mounts_below(path: str) -> list[str]:
+    with open("/proc/self/mountinfo") as f:
+        return [line.split()[4] for line in f if line.split()[4].startswith(path.rstrip("/") + "/")]
+
+
+class Daemon:
+    """A pouchd under test, with helpers to drive it through its CLI."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.root = os.path.join(base, "root")
+        self.exec_root = os.path.join(base, "run")
+        self.sock = os.path.join(base, "pouchd.sock")
+        self.host = "unix://" + self.sock
+        self.log = os.path.join(base, "pouchd.log")
+        n = random.randint(1, 250)
+        self.bridge = f"pt{os.getpid() % 10000}{n}"[:15]
+        self.subnet = f"10.{random.randint(200, 250)}.{n}.0/24"
+        self.proc: subprocess.Popen | None = None
+        self.env = dict(os.environ, POUCH_HOST=self.host)
+
+    def start(self) -> None:
+        logf = open(self.log, "ab")
+        self.proc = subprocess.Popen(
+            [POUCHD, "-H", self.host, "--root", self.root, "--exec-root", self.exec_root,
+             "--bridge-name", self.bridge, "--bip", self.subnet, "--debug"],
+            stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"pouchd exited with {self.proc.returncode}:\n{self.read_log()}")
+            if os.path.exists(self.sock) and self.cli("version", check=False).returncode == 0:
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"pouchd did not come up:\n{self.read_log()}")
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+        self.proc = None
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+        self.proc = None
+
+    def read_log(self) -> str:
+        try:
+            with open(self.log, errors="replace") as f:
+                return f.read()[-5000:]
+        except FileNotFoundError:
+            return ""
+
+    def cli(self, *args: str, input: bytes | str | None = None, timeout: float = 60, check: bool = True,
+            text: bool = True) -> subprocess.CompletedProcess:
+        if isinstance(input, str) and not text:
+            input = input.encode()
+        result = subprocess.run([POUCH, *args], input=input, capture_output=True, timeout=timeout, env=self.env,
+                                text=text)
+        if check and result.returncode != 0:
+            raise AssertionError(f"pouch {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def docker(self, *args: str, input: str | None = None, timeout: float = 60, check: bool = True) -> subprocess.CompletedProcess:
+        result = subprocess.run(["docker", "-H", self.host, *args], input=input, capture_output=True, text=True,
+                                timeout=timeout, env=dict(os.environ, DOCKER_CONFIG=os.path.join(self.base, "docker")))
+        if check and result.returncode != 0:
+            raise AssertionError(f"docker {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def remove_all_containers(self) -> None:
+        ids = self.cli("ps", "-aq", "--no-trunc", check=False).stdout.split()
+        if ids:
+            self.cli("rm", "-f", *ids, check=False)
+
+
+@pytest.fixture(scope="session")
+def daemon(tmp_path_factory, busybox_tar):
+    """One pouchd for the session, with the busybox image imported as busybox:latest."""
+    d = Daemon(str(tmp_path_factory.mktemp("pouchd")))
+    d.start()
+    try:
+        d.cli("import", busybox_tar, "busybox:latest", "--change", 'CMD ["sh"]')
+        yield d
+    finally:
+        try:
+            d.remove_all_containers()
+        finally:
+            d.stop()
+            cleanup_daemon_leftovers(d)
+
+
+def cleanup_daemon_leftovers(d: Daemon) -> None:
+    """Remove what a daemon leaves on the host by design (its bridge), and fail loudly on leaks."""
+    leaked = mounts_below(d.base)
+    for target in reversed(leaked):
+        subprocess.run(["umount", "-l", target], check=False)
+    subprocess.run(["ip", "link", "delete", d.bridge], check=False, capture_output=True)
+    try:
+        from pouch.network.manager import remove_network_leftovers  # type: ignore[attr-defined]
+    except ImportError:
+        remove_network_leftovers = None
+    if remove_network_leftovers:
+        remove_network_leftovers(d.bridge, d.subnet)
+    assert not leaked, f"mounts left behind: {leaked}"
+
+
+@pytest.fixture
+def fresh_daemon(tmp_path, busybox_tar):
+    """A daemon of the test's own, for tests that kill or restart it."""
+    d = Daemon(str(tmp_path))
+    d.start()
+    try:
+        d.cli("import", busybox_tar, "busybox:latest", "--change", 'CMD ["sh"]')
+        yield d
+    finally:
+        if d.proc is None:
+            d.start()
+        try:
+            d.remove_all_containers()
+        finally:
+            d.stop()
+            cleanup_daemon_leftovers(d)

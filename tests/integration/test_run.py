@@ -1,0 +1,263 @@
+"""`pouch run` and the container life cycle, driven through the pouch CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+
+def inspect(daemon, name: str) -> dict:
+    return json.loads(daemon.cli("inspect", name).stdout)[0]
+
+
+def test_run_prints_output_and_returns_exit_code(daemon):
+    result = daemon.cli("run", "--rm", "busybox", "sh", "-c", "echo hello; echo oops >&2; exit 3", check=False)
+    assert result.returncode == 3
+    assert result.stdout == "hello\n"
+    assert "oops" in result.stderr
+
+
+def test_rm_leaves_no_container(daemon):
+    daemon.cli("run", "--rm", "--name", "gone", "busybox", "true")
+    assert "gone" not in daemon.cli("ps", "-a").stdout
+
+
+def test_env_workdir_user_hostname_labels(daemon, tmp_path):
+    env_file = tmp_path / "env"
+    env_file.write_text("# comment\nFROM_FILE=yes\n")
+    out = daemon.cli(
+        "run", "--rm", "-e", "A=1", "--env-file", str(env_file), "-w", "/tmp", "-u", "1000:1000",
+        "--hostname", "pouchy", "-l", "team=ops", "busybox",
+        "sh", "-c", 'echo "$A $FROM_FILE $container"; pwd; id -u; id -g; hostname; cat /etc/hostname',
+    ).stdout.split("\n")
+    assert out[:6] == ["1 yes pouch", "/tmp", "1000", "1000", "pouchy", "pouchy"]
+
+
+def test_user_by_name_from_image_passwd(daemon):
+    assert daemon.cli("run", "--rm", "-u", "pouch", "busybox", "id", "-un").stdout.strip() == "pouch"
+
+
+def test_unknown_user_is_a_clear_error(daemon):
+    result = daemon.cli("run", "--rm", "-u", "nosuchuser", "busybox", "true", check=False)
+    assert result.returncode != 0
+    assert "nosuchuser" in result.stderr
+
+
+def test_entrypoint_override(daemon):
+    assert daemon.cli("run", "--rm", "--entrypoint", "echo", "busybox", "a", "b").stdout == "a b\n"
+
+
+def test_detached_logs_stop_and_exit_code(daemon):
+    cid = daemon.cli("run", "-d", "--name", "logger", "busybox", "sh", "-c",
+                     "trap 'echo bye; exit 42' TERM; echo started; while true; do sleep 0.1; done").stdout.strip()
+    assert len(cid) == 64
+    deadline = time.time() + 10
+    while "started" not in daemon.cli("logs", "logger").stdout and time.time() < deadline:
+        time.sleep(0.1)
+    assert inspect(daemon, "logger")["State"]["Status"] == "running"
+    daemon.cli("stop", "-t", "5", "logger")
+    state = inspect(daemon, "logger")["State"]
+    assert state["Status"] == "exited"
+    assert state["ExitCode"] == 42
+    assert daemon.cli("logs", "logger").stdout == "started\nbye\n"
+    daemon.cli("rm", "logger")
+
+
+def test_stop_timeout_falls_back_to_kill(daemon):
+    daemon.cli("run", "-d", "--name", "stubborn", "busybox", "sh", "-c", "trap '' TERM; while true; do sleep 0.1; done")
+    start = time.monotonic()
+    daemon.cli("stop", "-t", "1", "stubborn")
+    assert time.monotonic() - start < 8
+    assert inspect(daemon, "stubborn")["State"]["ExitCode"] == 137
+    daemon.cli("rm", "stubborn")
+
+
+def test_kill_pause_unpause_restart_rename(daemon):
+    daemon.cli("run", "-d", "--name", "lc", "busybox", "sleep", "1000")
+    daemon.cli("pause", "lc")
+    assert inspect(daemon, "lc")["State"]["Status"] == "paused"
+    assert inspect(daemon, "lc")["State"]["Paused"] is True
+    daemon.cli("unpause", "lc")
+    assert inspect(daemon, "lc")["State"]["Status"] == "running"
+    daemon.cli("rename", "lc", "lc2")
+    pid_before = inspect(daemon, "lc2")["State"]["Pid"]
+    daemon.cli("restart", "-t", "1", "lc2")
+    state = inspect(daemon, "lc2")["State"]
+    assert state["Status"] == "running" and state["Pid"] != pid_before
+    daemon.cli("kill", "-s", "KILL", "lc2")
+    daemon.cli("wait", "lc2")
+    assert inspect(daemon, "lc2")["State"]["ExitCode"] == 137
+    daemon.cli("rm", "lc2")
+
+
+def test_remove_running_needs_force(daemon):
+    daemon.cli("run", "-d", "--name", "busy", "busybox", "sleep", "1000")
+    result = daemon.cli("rm", "busy", check=False)
+    assert result.returncode != 0
+    assert "cannot remove a running container" in result.stderr.lower() or "stop the container" in result.stderr.lower()
+    daemon.cli("rm", "-f", "busy")
+    assert daemon.cli("inspect", "busy", check=False).returncode != 0
+
+
+def test_name_conflict(daemon):
+    daemon.cli("create", "--name", "twin", "busybox", "true")
+    result = daemon.cli("create", "--name", "twin", "busybox", "true", check=False)
+    assert result.returncode != 0
+    assert "already in use" in result.stderr
+    daemon.cli("rm", "twin")
+
+
+def test_no_such_image_and_container(daemon):
+    result = daemon.cli("run", "--rm", "nosuchimage:1", "true", check=False)
+    assert result.returncode == 125
+    assert "nosuchimage" in result.stderr
+    result = daemon.cli("inspect", "nosuchcontainer", check=False)
+    assert result.returncode != 0 and "nosuchcontainer" in result.stderr
+
+
+def test_create_start_attach(daemon):
+    daemon.cli("create", "--name", "later", "busybox", "sh", "-c", "echo from-start; exit 5")
+    assert inspect(daemon, "later")["State"]["Status"] == "created"
+    result = daemon.cli("start", "-a", "later", check=False)
+    assert result.stdout == "from-start\n"
+    assert result.returncode == 5
+    daemon.cli("rm", "later")
+
+
+def test_interactive_stdin(daemon):
+    result = daemon.cli("run", "--rm", "-i", "busybox", "sh", "-c", "tr a-z A-Z", input="shout\n")
+    assert result.stdout == "SHOUT\n"
+
+
+def test_tty_run(daemon):
+    # a tty needs a terminal on our side: script(1) gives the CLI one
+    result = daemon.cli("run", "--rm", "-t", "busybox", "sh", "-c", "tty; echo done", check=False)
+    # without a local terminal the CLI must still run the container with a pty inside
+    assert "/dev/pts/" in result.stdout or "/dev/console" in result.stdout
+
+
+def test_exec(daemon):
+    daemon.cli("run", "-d", "--name", "ex", "-e", "FOO=bar", "busybox", "sleep", "1000")
+    assert daemon.cli("exec", "ex", "sh", "-c", "echo $FOO; pwd").stdout == "bar\n/\n"
+    assert daemon.cli("exec", "-w", "/tmp", "-u", "1000", "-e", "X=y", "ex", "sh", "-c", "echo $X; pwd; id -u").stdout == "y\n/tmp\n1000\n"
+    assert daemon.cli("exec", "ex", "sh", "-c", "exit 9", check=False).returncode == 9
+    assert daemon.cli("exec", "-i", "ex", "cat", input="through stdin\n").stdout == "through stdin\n"
+    daemon.cli("exec", "-d", "ex", "sh", "-c", "echo detached > /tmp/marker")
+    time.sleep(0.5)
+    assert daemon.cli("exec", "ex", "cat", "/tmp/marker").stdout == "detached\n"
+    top = daemon.cli("top", "ex").stdout
+    assert "sleep 1000" in top
+    daemon.cli("rm", "-f", "ex")
+
+
+def test_ps_filters_and_quiet(daemon):
+    daemon.cli("run", "-d", "--name", "ps-running", "-l", "role=web", "busybox", "sleep", "1000")
+    daemon.cli("create", "--name", "ps-created", "busybox", "true")
+    running = daemon.cli("ps", "--format", "{{.Names}}", check=False)
+    listing = daemon.cli("ps").stdout
+    assert "ps-running" in listing and "ps-created" not in listing
+    assert "ps-created" in daemon.cli("ps", "-a").stdout
+    quiet = daemon.cli("ps", "-aq", "--filter", "label=role=web").stdout.split()
+    assert len(quiet) == 1 and len(quiet[0]) == 12
+    assert daemon.cli("ps", "-a", "--filter", "status=created", "-q", "--no-trunc").stdout.split() == [
+        inspect(daemon, "ps-created")["Id"]]
+    assert len(daemon.cli("ps", "-a", "-n", "1", "-q").stdout.split()) == 1
+    del running
+    daemon.cli("rm", "-f", "ps-running", "ps-created")
+
+
+def test_bind_mounts_tmpfs_readonly(daemon, tmp_path):
+    (tmp_path / "in.txt").write_text("from host\n")
+    out = daemon.cli("run", "--rm", "-v", f"{tmp_path}:/data", "-v", f"{tmp_path}:/ro:ro", "--tmpfs", "/scratch",
+                     "busybox", "sh", "-c",
+                     "cat /data/in.txt; echo written > /data/out.txt; touch /ro/x 2>/dev/null || echo ro-refused; "
+                     "grep ' /scratch ' /proc/mounts | cut -d' ' -f3").stdout
+    assert out == "from host\nro-refused\ntmpfs\n"
+    assert (tmp_path / "out.txt").read_text() == "written\n"
+    out = daemon.cli("run", "--rm", "--read-only", "busybox", "sh", "-c", "touch /x 2>/dev/null || echo ro-root").stdout
+    assert out == "ro-root\n"
+
+
+def test_default_security(daemon):
+    out = daemon.cli("run", "--rm", "busybox", "sh", "-c",
+                     "grep CapEff /proc/self/status; cat /proc/kcore 2>&1 | head -c 0; "
+                     "grep Seccomp: /proc/self/status; grep ' /dev/shm ' /proc/mounts").stdout
+    assert "CapEff:\t00000000a80425fb" in out
+    assert "Seccomp:\t2" in out
+    assert "size=65536k" in out
+    priv = daemon.cli("run", "--rm", "--privileged", "busybox", "grep", "CapEff", "/proc/self/status").stdout
+    assert "0000000000000000" not in priv and "00000000a80425fb" not in priv
+    added = daemon.cli("run", "--rm", "--cap-add", "NET_ADMIN", "--cap-drop", "CHOWN", "busybox", "grep", "CapEff",
+                       "/proc/self/status").stdout
+    assert "00000000a80435fa" in added
+    nnp = daemon.cli("run", "--rm", "--security-opt", "no-new-privileges", "busybox", "grep", "NoNewPrivs",
+                     "/proc/self/status").stdout
+    assert "NoNewPrivs:\t1" in nnp
+    unconfined = daemon.cli("run", "--rm", "--security-opt", "seccomp=unconfined", "busybox", "grep", "Seccomp:",
+                            "/proc/self/status").stdout
+    assert "Seccomp:\t0" in unconfined
+
+
+def test_network_modes(daemon):
+    bridge = daemon.cli("run", "--rm", "busybox", "ip", "-o", "-4", "addr", "show", "eth0").stdout
+    prefix = daemon.subnet.rsplit(".", 1)[0]
+    assert f"inet {prefix}." in bridge
+    none = daemon.cli("run", "--rm", "--network", "none", "busybox", "ip", "-o", "link").stdout
+    assert "lo" in none and "eth0" not in none
+    host = daemon.cli("run", "--rm", "--network", "host", "busybox", "hostname").stdout.strip()
+    assert host == os.uname().nodename
+    daemon.cli("run", "-d", "--name", "netowner", "busybox", "sleep", "1000")
+    owner_ip = inspect(daemon, "netowner")["NetworkSettings"]["IPAddress"]
+    joined = daemon.cli("run", "--rm", "--network", "container:netowner", "busybox", "ip", "-o", "-4", "addr",
+                        "show", "eth0").stdout
+    assert owner_ip and owner_ip in joined
+    daemon.cli("rm", "-f", "netowner")
+
+
+def test_port_publish(daemon):
+    daemon.cli("run", "-d", "--name", "web", "-p", "127.0.0.1:18089:80", "busybox", "sh", "-c",
+               "echo -e 'HTTP/1.0 200 OK\\r\\n\\r\\nhello from pouch' > /tmp/r; while true; do nc -l -p 80 < /tmp/r; done")
+    import socket
+    deadline = time.time() + 10
+    data = b""
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", 18089), timeout=2) as s:
+                s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                data = s.recv(4096)
+                if data:
+                    break
+        except OSError:
+            time.sleep(0.2)
+    assert b"hello from pouch" in data
+    ports = inspect(daemon, "web")["NetworkSettings"]["Ports"]
+    assert ports["80/tcp"][0]["HostPort"] == "18089"
+    daemon.cli("rm", "-f", "web")
+
+
+def test_logs_tail_timestamps_follow(daemon):
+    daemon.cli("run", "-d", "--name", "lines", "busybox", "sh", "-c", "for i in 1 2 3 4 5; do echo line$i; done; sleep 1; echo late")
+    deadline = time.time() + 10
+    while "line5" not in daemon.cli("logs", "lines").stdout and time.time() < deadline:
+        time.sleep(0.1)
+    assert daemon.cli("logs", "--tail", "2", "lines").stdout == "line4\nline5\n"
+    stamped = daemon.cli("logs", "-t", "--tail", "1", "lines").stdout
+    assert stamped.endswith(" line5\n") and stamped[:4].isdigit()
+    followed = daemon.cli("logs", "-f", "lines", timeout=20).stdout
+    assert followed.endswith("line5\nlate\n")
+    daemon.cli("rm", "lines")
+
+
+def test_failed_start_leaves_nothing(daemon):
+    from tests.integration.conftest import mounts_below
+
+    before = set(mounts_below(daemon.base))
+    result = daemon.cli("run", "--name", "broken", "busybox", "/no/such/binary", check=False)
+    assert result.returncode != 0
+    assert "no/such/binary" in result.stderr
+    assert set(mounts_below(daemon.base)) == before
+    state = inspect(daemon, "broken")["State"]
+    assert state["Status"] in ("created", "exited")
+    assert not os.listdir(os.path.join(daemon.exec_root, "netns")) if os.path.isdir(os.path.join(daemon.exec_root, "netns")) else True
+    daemon.cli("rm", "broken")
