@@ -314,10 +314,10 @@ def unpack_layer(
     try:
         os.chmod(tmp, 0o755)
         result = unpack_into(stream, tmp)
-        if expected_diff_id is not None and result.diff_id != expected_diff_id:
-            raise InvalidArgument(f"layer diffID mismatch: expected {expected_diff_id}, got {result.diff_id}")
         if expected_digest is not None and result.digest != expected_digest:
             raise InvalidArgument(f"layer digest mismatch: expected {expected_digest}, got {result.digest}")
+        if expected_diff_id is not None and result.diff_id != expected_diff_id:
+            raise InvalidArgument(f"layer diffID mismatch: expected {expected_diff_id}, got {result.diff_id}")
         os.rename(tmp, dest)
     except BaseException:
         with contextlib.suppress(OSError):

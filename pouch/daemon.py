@@ -104,6 +104,7 @@ def build_engine(config: DaemonConfig) -> Engine:
     network.ensure_ready()
     containers = ContainerService(config, db, images, runtime, network)
     execs = ExecService(config, containers, runtime)
+    containers.on_removed = execs.forget_container
     return Engine(config, db, images, runtime, network, containers, execs)
 
 

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(runc crun conmon dumb-init containernetworking-plugins iptables busybox-static
+PACKAGES=(runc crun conmon dumb-init tini containernetworking-plugins iptables busybox-static
           iproute2 util-linux python3-venv python3-dev)
 
 missing=()

@@ -11,6 +11,7 @@ busybox=/bin/busybox
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 mkdir -p "$dir"/{bin,sbin,etc,dev,proc,sys,tmp,root,home/pouch,var/log,usr/bin,usr/sbin,run}
+chmod 755 "$dir"
 chmod 1777 "$dir/tmp"
 cp "$busybox" "$dir/bin/busybox"
 for applet in $("$busybox" --list-full); do

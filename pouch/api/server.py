@@ -18,6 +18,7 @@ Glossary:
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import io
 import json
@@ -49,8 +50,7 @@ MAX_BODY = 64 * 1024 * 1024  # Request.body()/json(); use stream() for uploads
 DRAIN_LIMIT = 256 * 1024  # unread request body we swallow to keep a connection alive
 
 _VERSION_PREFIX = re.compile(r"^/v([0-9]+(?:\.[0-9]+)*)(/.*)?$")
-_TRUE = {"1", "true", "True", "TRUE"}
-_FALSE = {"0", "false", "False", "FALSE", ""}
+_FALSE = {"", "0", "no", "false", "none"}  # moby httputils.BoolValue, case-insensitive
 
 
 class PayloadTooLarge(PouchError):
@@ -175,16 +175,11 @@ class Request:
         return values[-1] if values else default
 
     def query_bool(self, name: str, default: bool = False) -> bool:
-        """Docker's boolean query values: 1/true/True are true, 0/false/False/empty false."""
+        """moby's ``BoolValue``: "", 0, no, false, none (any case) are false, anything else true."""
         values = self.query.get(name)
         if not values:
             return default
-        value = values[-1]
-        if value in _TRUE:
-            return True
-        if value in _FALSE:
-            return False
-        raise InvalidArgument(f"invalid boolean value for query parameter {name!r}: {value!r}")
+        return values[-1].strip().lower() not in _FALSE
 
     def query_int(self, name: str, default: int | None = None) -> int | None:
         values = self.query.get(name)
@@ -448,14 +443,14 @@ class _Connection:
         if request is not None and handler is not None:
             resp = self._call(request, handler)
         assert resp is not None
-        keep = True
+        status = resp.status
         if isinstance(resp, Hijack):
-            self._hijack(request, resp)
+            status = self._hijack(request, resp)
             keep = False
         else:
             keep = self._finish_request_body()
             self._send_response(resp, head=method == "HEAD")
-        log.debug("%s %s -> %d (%.1f ms)", method, target, resp.status, (time.monotonic() - started) * 1000)
+        log.debug("%s %s -> %d (%.1f ms)", method, target, status, (time.monotonic() - started) * 1000)
         return keep
 
     def _route(
@@ -565,7 +560,8 @@ class _Connection:
             if chunk:
                 self._send(h11.Data(data=bytes(chunk)))
 
-    def _hijack(self, request: Request | None, resp: Hijack) -> None:
+    def _hijack(self, request: Request | None, resp: Hijack) -> int:
+        """Send the head, run ``resp.handler`` on the raw socket; returns the status sent."""
         assert request is not None
         if not self._drain_body(MAX_BODY):
             raise _Abort("could not read the request body before hijacking")
@@ -577,7 +573,9 @@ class _Connection:
         if wants_upgrade and self.h11.their_state is h11.MIGHT_SWITCH_PROTOCOL:
             headers += [("Connection", "Upgrade"), ("Upgrade", "tcp")]
             self._send(h11.InformationalResponse(status_code=101, headers=headers, reason=b"UPGRADED"))
+            status = 101
         else:
+            status = 200
             head = "HTTP/1.1 200 OK\r\n" + "".join(f"{n}: {v}\r\n" for n, v in headers) + "\r\n"
             try:
                 self.sock.sendall(head.encode("latin-1"))
@@ -588,19 +586,21 @@ class _Connection:
             resp.handler(self.sock, bytes(leftover))
         except Exception:  # noqa: BLE001
             log.exception("error in hijacked stream for %s %s", request.method, request.path)
+        return status
 
 
 # --- the server ------------------------------------------------------------------------
 
 
-def _bind_path(sock: socket.socket, path: str) -> None:
-    """Bind, using /proc/self/fd to shorten paths longer than sun_path allows."""
+@contextlib.contextmanager
+def _unix_address(path: str) -> Iterator[str]:
+    """``path``, or a /proc/self/fd alias of it when it is longer than sun_path allows."""
     if len(os.fsencode(path)) < 100:
-        sock.bind(path)
+        yield path
         return
-    dirfd = os.open(os.path.dirname(path), os.O_PATH | os.O_DIRECTORY)
+    dirfd = os.open(os.path.dirname(path) or ".", os.O_PATH | os.O_DIRECTORY)
     try:
-        sock.bind(f"/proc/self/fd/{dirfd}/{os.path.basename(path)}")
+        yield f"/proc/self/fd/{dirfd}/{os.path.basename(path)}"
     finally:
         os.close(dirfd)
 
@@ -616,9 +616,12 @@ def _check_stale(path: str) -> None:
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     probe.settimeout(1.0)
     try:
-        probe.connect(path)
-    except OSError:
+        with _unix_address(path) as address:
+            probe.connect(address)
+    except (ConnectionRefusedError, FileNotFoundError):
         return  # nobody listening: stale, replaced by the rename
+    except OSError as err:
+        raise PouchError(f"cannot tell whether {path} is in use: {err}") from None
     finally:
         probe.close()
     raise PouchError(f"another daemon is listening on {path}")
@@ -637,7 +640,8 @@ def create_unix_listener(path: str, mode: int = 0o660, backlog: int = 128) -> tu
     tmp_path = os.path.join(tmpdir, "s")
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        _bind_path(sock, tmp_path)
+        with _unix_address(tmp_path) as address:
+            sock.bind(address)
         os.chmod(tmp_path, mode)
         sock.listen(backlog)
         os.rename(tmp_path, path)

@@ -22,7 +22,14 @@ _FALSE = {"0", "f", "F", "false", "FALSE", "False"}
 
 
 class UsageError(Exception):
-    """Bad command line; the CLI prints it with a hint and exits 125."""
+    """Bad command line; the CLI prints it with a hint and exits ``code``
+    (125 for flags like docker; 1 for a wrong argument count). ``hinted``:
+    the message already carries its ``See 'pouch X --help'.`` hint."""
+
+    def __init__(self, message: str, code: int = 125, hinted: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.hinted = hinted
 
 
 class Flag:

@@ -76,7 +76,7 @@ def parse_key_values(instruction: str, args: str) -> list[tuple[str, str]]:
     if not args:
         raise InvalidArgument(f"{instruction} requires at least one argument")
     first, _, rest = args.partition(" ")
-    if "=" not in first.split('"')[0].split("'")[0]:
+    if "=" not in first:
         rest = rest.strip()
         if not rest:
             raise InvalidArgument(f"{instruction} {first}: must have two arguments")

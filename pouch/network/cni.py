@@ -22,6 +22,7 @@ import ipaddress
 import json
 import logging
 import os
+import re
 import shlex
 import subprocess
 import time
@@ -220,6 +221,45 @@ def ipmasq_cleanup_commands(nat_rules: str, chain: str) -> list[list[str]]:
             cmds.append(["iptables", "-w", "-t", "nat", "-D", *args[1:]])
     cmds.append(["iptables", "-w", "-t", "nat", "-F", chain])
     cmds.append(["iptables", "-w", "-t", "nat", "-X", chain])
+    return cmds
+
+
+_PER_CONTAINER_CHAIN = re.compile(r"^CNI-(DN-)?[0-9a-f]{16,}$")
+
+
+def _in_subnet(value: str, subnet: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+    try:
+        net = ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return False
+    return net.version == subnet.version and net.subnet_of(subnet)  # type: ignore[arg-type]
+
+
+def leftover_commands(table: str, rules: str, bridge: str, subnet: str) -> list[list[str]]:
+    """iptables argv lists removing what the plugins of network ``pouch-<bridge>`` left
+    in ``table`` (``iptables-save -t <table>`` output): rules naming the bridge, an
+    address of ``subnet`` or the network in their comment, and the per-container chains
+    (``CNI-<hash>``, ``CNI-DN-<hash>``) they jump to. Shared chains stay."""
+    net = ipaddress.ip_network(subnet, strict=False)
+    tag = f'name: "{network_name(bridge)}"'
+    parsed = [shlex.split(line) for line in rules.splitlines() if line.startswith("-A ")]
+
+    def ours(args: list[str]) -> bool:
+        for flag, value in zip(args, args[1:]):
+            if flag in ("-s", "-d") and _in_subnet(value, net):
+                return True
+            if flag in ("-i", "-o") and value == bridge:
+                return True
+            if flag == "--comment" and tag in value:
+                return True
+        return False
+
+    matched = [args for args in parsed if ours(args)]
+    doomed = {args[-1] for args in matched if args[-2] == "-j" and _PER_CONTAINER_CHAIN.match(args[-1])}
+    ipt = ["iptables", "-w", "-t", table]
+    cmds = [[*ipt, "-D", *args[1:]] for args in matched if args[1] not in doomed]
+    cmds += [[*ipt, "-F", chain] for chain in sorted(doomed)]
+    cmds += [[*ipt, "-X", chain] for chain in sorted(doomed)]
     return cmds
 
 

@@ -167,8 +167,9 @@ def write_hosts(path: str, hostname: str, ip_address: str = "", extra_hosts: Seq
     write_file_atomic(path, build_hosts(hostname, ip_address, extra_hosts, domainname, host_gateway_ip, host_hosts))
 
 
-def write_resolv_conf(path: str, host_network: bool = False, dns: Sequence[str] = (), dns_search: Sequence[str] = (),
-                      dns_options: Sequence[str] = (), host_resolv_path: str = "/etc/resolv.conf") -> None:
+def write_resolv_conf(path: str, dns: Sequence[str] = (), dns_search: Sequence[str] = (),
+                      dns_options: Sequence[str] = (), host_network: bool = False,
+                      host_resolv_path: str = "/etc/resolv.conf") -> None:
     write_file_atomic(path, build_resolv_conf(_read(host_resolv_path), host_network, dns, dns_search, dns_options))
 
 

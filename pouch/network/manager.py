@@ -20,7 +20,9 @@ import contextlib
 import json
 import logging
 import os
+import shlex
 import socket
+import subprocess
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -121,6 +123,10 @@ class NetworkManager:
                 raise InvalidArgument(f"network mode {mode!r}: the container has no network namespace")
             return NetworkAttachment(network="container", netns_path=other_netns)
         path = self.netns_path(container_id)
+        if os.path.lexists(path) or os.path.exists(self._result_path(container_id)):
+            # left over by a daemon that died before tearing the container down
+            log.info("container %s: removing stale network state", container_id[:12])
+            self.teardown(container_id, None)
         with contextlib.ExitStack() as undo:
             netns.create_netns(path)
             undo.callback(netns.delete_netns, path)
@@ -180,6 +186,20 @@ class NetworkManager:
         if errors:
             log.warning("container %s: CNI DEL left %d error(s); first: %s", container_id[:12], len(errors), errors[0])
         _unlink(cache_path)
+
+
+def remove_network_leftovers(bridge: str, subnet: str) -> list[str]:
+    """Remove iptables rules and per-container chains a daemon's network left behind
+    (tests, ``pouchd`` uninstall); returns the commands run, so tests can assert it is
+    empty. The bridge link and the plugins' shared chains are not touched."""
+    env = {"PATH": cni.PLUGIN_PATH_ENV}
+    done = []
+    for table in ("filter", "nat"):
+        save = subprocess.run(["iptables-save", "-t", table], capture_output=True, text=True, env=env, check=False)
+        for argv in cni.leftover_commands(table, save.stdout, bridge, subnet):
+            subprocess.run(argv, capture_output=True, env=env, check=False)
+            done.append(shlex.join(argv))
+    return done
 
 
 def _unlink(path: str) -> None:

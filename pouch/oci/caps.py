@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from pouch.errors import InvalidArgument
+from pouch.models import CreateOptions
 
 #: Docker's default capability set (moby ``oci/caps/defaults.go``), in Docker's order:
 #: exactly what dockerd 20.10 puts in bounding/effective/permitted for a plain ``docker run``.
@@ -94,7 +95,7 @@ def normalize_capability(name: str) -> str:
     if not upper.startswith("CAP_"):
         upper = "CAP_" + upper
     if upper not in _KNOWN:
-        raise InvalidArgument(f"unknown capability: {name!r}")
+        raise InvalidArgument(f"unknown capability: \"{upper}\"")
     return upper
 
 
@@ -125,6 +126,21 @@ def apply_cap_changes(default: Sequence[str], add: Iterable[str], drop: Iterable
         return list(adds)
     caps = [c for c in normalize_capabilities(default) if c not in drops]
     caps.extend(c for c in adds if c not in caps)
+    return caps
+
+
+def resolve_capabilities(options: CreateOptions, host_capabilities: Iterable[str] | None = None) -> list[str]:
+    """A container's capability set: every capability when privileged, else Docker's
+    defaults tweaked by ``--cap-add``/``--cap-drop``; then clamped to
+    ``host_capabilities`` (the daemon's bounding set, see :func:`read_host_capabilities`)
+    when given, because runc can't grant a capability the daemon doesn't hold."""
+    if options.privileged:
+        caps = list(ALL_CAPABILITIES)
+    else:
+        caps = apply_cap_changes(DEFAULT_CAPABILITIES, options.cap_add, options.cap_drop)
+    if host_capabilities is not None:
+        allowed = set(host_capabilities)
+        caps = [c for c in caps if c in allowed]
     return caps
 
 

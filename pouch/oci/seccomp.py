@@ -32,7 +32,8 @@ from importlib import resources
 from typing import Any
 
 from pouch.errors import InvalidArgument
-from pouch.oci.caps import DEFAULT_CAPABILITIES, normalize_capability
+from pouch.models import CreateOptions
+from pouch.oci.caps import DEFAULT_CAPABILITIES, normalize_capability, resolve_capabilities
 from pouch.oci.security import SECCOMP_DEFAULT, SECCOMP_UNCONFINED, parse_security_opts
 
 #: ``uname -m`` -> the architecture names used by ``includes.arches`` (Go's GOARCH names).
@@ -200,23 +201,29 @@ def parse_seccomp_opt(
     try:
         return render_profile(source, capabilities, arch)
     except InvalidArgument as e:
-        raise InvalidArgument(f"{e.message} (in {value if not value.lstrip().startswith('{') else 'inline profile'})") from e
+        where = "the inline profile" if value.lstrip().startswith("{") else value
+        raise InvalidArgument(f"{e.message} (in {where})") from e
 
 
 def resolve_seccomp(
-    security_opts: Iterable[str],
-    capabilities: Sequence[str],
-    privileged: bool = False,
+    options: CreateOptions,
+    capabilities: Sequence[str] | None = None,
     read_file: ReadFile = _read_text,
     arch: str | None = None,
+    host_capabilities: Iterable[str] | None = None,
 ) -> dict | None:
     """The ``linux.seccomp`` section for a container, as ``SpecInput.seccomp`` wants it:
-    None when privileged (Docker never confines privileged containers) or unconfined."""
-    if privileged:
+    None when privileged (Docker never confines privileged containers) or with
+    ``seccomp=unconfined``; else the chosen profile rendered for the container's
+    capabilities (by default computed from ``options``, clamped to ``host_capabilities``
+    exactly as ``generate_spec`` does when given the same host set)."""
+    if options.privileged:
         # Still parse, so that a bad option is reported even for --privileged.
-        parse_security_opts(security_opts)
+        parse_security_opts(options.security_opt)
         return None
-    chosen = parse_seccomp_opt(security_opts, read_file, capabilities, arch)
+    if capabilities is None:
+        capabilities = resolve_capabilities(options, host_capabilities)
+    chosen = parse_seccomp_opt(options.security_opt, read_file, capabilities, arch)
     if chosen == SECCOMP_DEFAULT:
         return default_profile(capabilities, arch)
     return chosen  # type: ignore[return-value]

@@ -39,13 +39,18 @@ import select
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pouch import errors
 from pouch.config import DaemonConfig
 from pouch.runtime import _proc
 from pouch.runtime.runc import OCIRuntimeError, Runc, parse_runtime_error
+
+if TYPE_CHECKING:
+    from pouch.runtime.attach import AttachConnection
+    from pouch.runtime.exec import ExecHandle
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +60,8 @@ ATTACH_SOCKET = "attach"
 CTL_FIFO = "ctl"
 WINSZ_FIFO = "winsz"
 OOM_FILE = "oom"
-CONMON_ARTEFACTS = (PIDFILE, CONMON_PIDFILE, ATTACH_SOCKET, CTL_FIFO, WINSZ_FIFO, OOM_FILE)
+RUNTIME_FILE = "runtime.json"  # which OCI runtime (path, state root) created the container
+CONMON_ARTEFACTS = (PIDFILE, CONMON_PIDFILE, ATTACH_SOCKET, CTL_FIFO, WINSZ_FIFO, OOM_FILE, RUNTIME_FILE)
 
 CREATE_TIMEOUT = 60.0
 
@@ -225,8 +231,7 @@ class ConmonProcess:
     sync: SyncReader
     start_w: int
     attach: SyncReader | None = None
-    stderr: bytes = b""
-    _closers: list[Callable[[], None]] = field(default_factory=list)
+    stderr: bytes = b""  # what conmon said before detaching its stdio (warnings)
 
     def close(self) -> None:
         self.sync.close()
@@ -343,8 +348,29 @@ class ConmonRuntime:
             self.runtime_path = config.runtimes[self.runtime_name]
         except KeyError:
             raise errors.InvalidArgument(f"unknown runtime: {self.runtime_name}") from None
-        self.state_root = os.path.join(config.exec_root, "runtime", self.runtime_name)
+        self.state_root = self.state_root_for(self.runtime_name)
         self.runc = Runc(self.runtime_path, self.state_root)
+
+    def state_root_for(self, runtime_name: str) -> str:
+        return os.path.join(self.config.exec_root, "runtime", runtime_name)
+
+    def _runtime_for_path(self, runtime_path: str | None) -> Runc:
+        if not runtime_path or runtime_path == self.runtime_path:
+            return self.runc
+        names = [n for n, p in self.config.runtimes.items() if p == runtime_path]
+        name = names[0] if names else os.path.basename(runtime_path)
+        return Runc(runtime_path, self.state_root_for(name))
+
+    def runc_for(self, container_id: str) -> Runc:
+        """The runtime a container was created with (recorded in its bundle)."""
+        try:
+            with open(os.path.join(self.bundle_dir(container_id), RUNTIME_FILE)) as f:
+                recorded = json.load(f)
+        except (FileNotFoundError, ValueError):
+            return self.runc
+        if (recorded.get("path"), recorded.get("root")) == (self.runc.path, self.runc.root):
+            return self.runc
+        return Runc(recorded["path"], recorded["root"])
 
     # -- paths
     def bundle_dir(self, container_id: str) -> str:
@@ -362,6 +388,8 @@ class ConmonRuntime:
         container_id: str,
         log_path: str,
         *,
+        bundle_dir: str | None = None,
+        runtime_path: str | None = None,
         tty: bool = False,
         stdin: bool = False,
         leave_stdin_open: bool = False,
@@ -375,19 +403,27 @@ class ConmonRuntime:
         listening and conmon is logging to ``log_path`` (k8s-file). On failure
         nothing is left: no runtime state, no conmon, no sockets or fifos.
         ``log_max_size``: None → config.log_max_size; 0 or negative → unlimited.
+        ``bundle_dir`` may be given but must be config.bundle_dir(id) (conmon's
+        files are found there later); ``runtime_path`` selects another
+        configured runtime (its state root is <exec_root>/runtime/<name>).
         """
         bundle = self.bundle_dir(container_id)
-        self._check_create_inputs(container_id, bundle)
-        for d in (self.config.exits_dir, self.config.sockets_dir, self.state_root, os.path.dirname(log_path)):
+        if bundle_dir is not None and os.path.realpath(bundle_dir) != os.path.realpath(bundle):
+            raise errors.InvalidArgument(f"bundle for {container_id} must be {bundle}, not {bundle_dir}")
+        runc = self._runtime_for_path(runtime_path)
+        self._check_create_inputs(container_id, bundle, runc)
+        for d in (self.config.exits_dir, self.config.sockets_dir, runc.root, os.path.dirname(log_path)):
             os.makedirs(d, mode=0o700, exist_ok=True)
         self._remove_conmon_files(container_id)  # stale files of a previous run (restart)
+        with open(os.path.join(bundle, RUNTIME_FILE), "w") as f:
+            json.dump({"path": runc.path, "root": runc.root}, f)
         max_size = self.config.log_max_size if log_max_size is None else log_max_size
         args = ConmonArgs(
             conmon_path=self.config.conmon_path,
             container_id=container_id,
             cuuid=container_id,
-            runtime_path=self.runtime_path,
-            runtime_root=self.state_root,
+            runtime_path=runc.path,
+            runtime_root=runc.root,
             bundle_dir=bundle,
             pidfile=os.path.join(bundle, PIDFILE),
             conmon_pidfile=os.path.join(bundle, CONMON_PIDFILE),
@@ -405,6 +441,8 @@ class ConmonRuntime:
         with contextlib.ExitStack() as rollback:
             rollback.callback(self._rollback_create, container_id)
             cp = spawn_conmon(conmon_argv(args), cwd=bundle)
+            if cp.stderr:
+                log.debug("conmon for %s: %s", container_id, cp.stderr.decode("utf-8", "replace").strip())
             try:
                 msg = cp.sync.read_message(timeout)
             except TimeoutError:
@@ -423,13 +461,13 @@ class ConmonRuntime:
                   time.monotonic() - started)
         return CreatedContainer(pid=msg.value, conmon_pid=cp.conmon_pid)
 
-    def _check_create_inputs(self, container_id: str, bundle: str) -> None:
+    def _check_create_inputs(self, container_id: str, bundle: str, runc: Runc) -> None:
         if not os.path.isfile(os.path.join(bundle, "config.json")):
             raise errors.InvalidArgument(f"no OCI bundle for {container_id}: {bundle}/config.json is missing")
-        for what, path in (("conmon", self.config.conmon_path), ("OCI runtime", self.runtime_path)):
+        for what, path in (("conmon", self.config.conmon_path), ("OCI runtime", runc.path)):
             if not os.access(path, os.X_OK):
                 raise OCIRuntimeError(f"{what} not found or not executable: {path}")
-        if self.runc.state(container_id) is not None:
+        if runc.state(container_id) is not None:
             raise errors.Conflict(f"container {container_id} already exists in the runtime")
 
     def _rollback_create(self, container_id: str) -> None:
@@ -437,7 +475,7 @@ class ConmonRuntime:
         if conmon_pid is not None:
             kill_conmon(conmon_pid, container_id)
         with contextlib.suppress(errors.PouchError):
-            self.runc.delete(container_id, force=True)
+            self.runc_for(container_id).delete(container_id, force=True)
         self._remove_conmon_files(container_id)
 
     def _remove_conmon_files(self, container_id: str) -> None:
@@ -449,16 +487,16 @@ class ConmonRuntime:
         _remove(os.path.join(self.config.sockets_dir, container_id))
 
     def start(self, container_id: str) -> None:
-        self.runc.start(container_id)
+        self.runc_for(container_id).start(container_id)
 
     def kill(self, container_id: str, sig: int | str = "SIGTERM", all: bool = False) -> None:  # noqa: A002
-        self.runc.kill(container_id, sig, all_processes=all)
+        self.runc_for(container_id).kill(container_id, sig, all_processes=all)
 
     def pause(self, container_id: str) -> None:
-        self.runc.pause(container_id)
+        self.runc_for(container_id).pause(container_id)
 
     def resume(self, container_id: str) -> None:
-        self.runc.resume(container_id)
+        self.runc_for(container_id).resume(container_id)
 
     def delete(self, container_id: str, force: bool = False, timeout: float = 10.0) -> None:
         """Remove runtime state and conmon's files; no-op for an unknown container.
@@ -467,7 +505,8 @@ class ConmonRuntime:
         finish (so it has written the exit file) and then removes the exit file
         too: read exit_status() before delete.
         """
-        self.runc.delete(container_id, force=force)
+        runc = self.runc_for(container_id)
+        runc.delete(container_id, force=force)
         conmon_pid = self.conmon_pid(container_id)
         if conmon_pid is not None and self.conmon_alive(conmon_pid, container_id):
             if not _proc.wait_pid_exit(conmon_pid, timeout):
@@ -476,13 +515,21 @@ class ConmonRuntime:
 
     # -- queries
     def state(self, container_id: str) -> dict | None:
-        return self.runc.state(container_id)
+        return self.runc_for(container_id).state(container_id)
 
     def processes(self, container_id: str) -> list[int]:
-        return self.runc.ps(container_id)
+        return self.runc_for(container_id).ps(container_id)
 
     def list(self) -> list[dict]:
-        return self.runc.list()
+        """runc's list for every runtime state root of this daemon."""
+        out = self.runc.list() if os.path.isdir(self.state_root) else []
+        root = os.path.dirname(self.state_root)
+        for name in sorted(os.listdir(root)) if os.path.isdir(root) else []:
+            if name != self.runtime_name:
+                path = self.config.runtimes.get(name)
+                if path and os.access(path, os.X_OK):
+                    out += Runc(path, os.path.join(root, name)).list()
+        return out
 
     def exit_status(self, container_id: str) -> ExitStatus | None:
         path = self.exit_file(container_id)
@@ -514,7 +561,8 @@ class ConmonRuntime:
         return _proc.wait_pid_exit(conmon_pid, timeout)
 
     # -- stdio
-    def attach(self, container_id: str):  # type: ignore[no-untyped-def]
+    def attach(self, container_id: str) -> AttachConnection:
+        """Connect to the container's attach socket (works from create on)."""
         from pouch.runtime.attach import AttachConnection
 
         return AttachConnection.connect(self.bundle_dir(container_id))
@@ -531,7 +579,7 @@ class ConmonRuntime:
 
     # -- exec
     def exec_process(self, container_id: str, process_spec: dict, *, tty: bool = False, stdin: bool = False,
-                     detach: bool = False, exec_id: str | None = None):  # type: ignore[no-untyped-def]
+                     detach: bool = False, exec_id: str | None = None) -> ExecHandle:
         from pouch.runtime.exec import exec_process
 
         return exec_process(self, container_id, process_spec, tty=tty, stdin=stdin, detach=detach, exec_id=exec_id)

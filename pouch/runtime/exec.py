@@ -128,6 +128,7 @@ def exec_process(
         raise errors.NotFound(f"no such container: {container_id}")
     if state.get("status") != "running":
         raise errors.Conflict(f"container {container_id} is not running (status {state.get('status')})")
+    runc = runtime.runc_for(container_id)
     exec_id = exec_id or secrets.token_hex(16)
     directory = exec_dir(runtime, container_id, exec_id)
     spec = dict(process_spec)
@@ -144,8 +145,8 @@ def exec_process(
             conmon_path=runtime.config.conmon_path,
             container_id=container_id,
             cuuid=exec_id,
-            runtime_path=runtime.runtime_path,
-            runtime_root=runtime.state_root,
+            runtime_path=runc.path,
+            runtime_root=runc.root,
             bundle_dir=directory,
             pidfile=os.path.join(directory, PIDFILE),
             conmon_pidfile=os.path.join(directory, CONMON_PIDFILE),

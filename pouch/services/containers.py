@@ -83,6 +83,8 @@ class ContainerService:
         self._locks: dict[str, threading.RLock] = {}
         self._locks_guard = threading.Lock()
         self._changed = threading.Condition()
+        self.on_removed = None  # callback(container_id), e.g. to drop exec sessions
+        self.host_capabilities: tuple[str, ...] | None = None  # the daemon's bounding set, read once
         self._last_exit: dict[str, int] = {}  # exit codes of removed containers, for wait?condition=removed
 
     # ----------------------------------------------------------------- helpers
@@ -179,10 +181,13 @@ class ContainerService:
 
     def _start_locked(self, c: Container) -> None:
         from pouch.oci.spec import SpecInput, generate_spec
+        from pouch.oci.caps import read_host_capabilities
         from pouch.oci.seccomp import resolve_seccomp
         from pouch.oci.user import read_user_files, resolve_user
 
         opts = c.options
+        if self.host_capabilities is None:
+            self.host_capabilities = tuple(read_host_capabilities())
         image = self.images.get(c.image_id)
         runtime_path = self.config.runtimes[opts.runtime]
         rootfs = self.rootfs_path(c)
@@ -220,8 +225,9 @@ class ContainerService:
                     user=user,
                     cgroups_path=f"/pouch/{c.id}",
                     host_rlimits={name: resource.getrlimit(number) for name, number in RLIMITS.items()},
-                    seccomp=resolve_seccomp(opts),
-                    init_path=shutil.which("dumb-init") or "" if opts.init else "",
+                    seccomp=resolve_seccomp(opts, host_capabilities=self.host_capabilities),
+                    init_path=find_static_init() if opts.init else "",
+                    host_capabilities=self.host_capabilities,
                 )
             )
             write_json_atomic(os.path.join(bundle, "config.json"), spec)
@@ -233,6 +239,7 @@ class ContainerService:
                 log_path=self.log_path(c),
                 tty=opts.tty,
                 stdin=opts.open_stdin,
+                leave_stdin_open=opts.open_stdin and not opts.stdin_once,
                 log_max_size=self.config.log_max_size,
             )
             undo.callback(self.runtime.delete, c.id, True)
@@ -277,7 +284,10 @@ class ContainerService:
         opts = c.options
         ip = attachment.ip_address if attachment else ""
         etcfiles.write_hostname(self.etc_path(c, "hostname"), hostname)
-        etcfiles.write_hosts(self.etc_path(c, "hosts"), hostname, ip, opts.extra_hosts, host_network=opts.network_mode == "host")
+        etcfiles.write_hosts(
+            self.etc_path(c, "hosts"), hostname, ip, opts.extra_hosts, domainname=opts.domainname,
+            host_gateway_ip=self.network.gateway, host_network=opts.network_mode == "host",
+        )
         etcfiles.write_resolv_conf(
             self.etc_path(c, "resolv.conf"), opts.dns, opts.dns_search, opts.dns_options, host_network=opts.network_mode == "host"
         )
@@ -485,6 +495,8 @@ class ContainerService:
             self.images.remove_rw(c.id)
         shutil.rmtree(self.config.container_dir(c.id), ignore_errors=True)
         store.delete(self.db, c.id)
+        if self.on_removed:
+            self.on_removed(c.id)
         with self._locks_guard:
             self._locks.pop(c.id, None)
         log.info("removed container %s", c.id[:12])
@@ -500,6 +512,14 @@ class ContainerService:
         except (OSError, subprocess.CalledProcessError) as err:
             raise InvalidArgument(f"Error running ps: {err}") from None
         return parse_ps_output(out, pids)
+
+
+def find_static_init() -> str:
+    """``--init``: a statically linked init, so it runs in images without a libc (Docker's docker-init is tini)."""
+    for candidate in ("/usr/bin/tini-static", "/usr/bin/docker-init"):
+        if os.access(candidate, os.X_OK):
+            return candidate
+    raise InvalidArgument("--init needs a static init binary: install Debian's tini package (tini-static)")
 
 
 def parse_ps_output(output: str, pids: set[int]) -> dict:

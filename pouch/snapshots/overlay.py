@@ -37,6 +37,7 @@ import shutil
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from pouch.archive import Readable, unpack_layer
 from pouch.errors import Conflict, InvalidArgument, NotFound
@@ -74,7 +75,13 @@ def check_media_type(media_type: str) -> None:
 
 
 @dataclass(frozen=True)
-class RwDirs:
+class AppliedLayer:
+    chain_id: str
+    diff_id: str
+    created: bool  # False when the snapshot existed already
+
+
+class RwDirs(NamedTuple):
     upper: str
     work: str
 
@@ -133,11 +140,23 @@ class OverlaySnapshotter:
         ``stream``; otherwise the layer is unpacked, its diffID (and blob
         ``digest`` if given) verified, and the snapshot committed.
         """
+        return self.apply(parent_chain_id, stream, media_type, diff_id=diff_id, digest=digest).chain_id
+
+    def apply(
+        self,
+        parent_chain_id: str,
+        stream: Readable,
+        media_type: str = "",
+        *,
+        diff_id: str | None = None,
+        digest: str | None = None,
+    ) -> AppliedLayer:
+        """:meth:`apply_layer`, also telling the diffID and whether the snapshot is new."""
         check_media_type(media_type)
         if diff_id is not None:
             known = chain_id(parent_chain_id, diff_id)
             if self.exists(known):
-                return known
+                return AppliedLayer(known, diff_id, False)
         if parent_chain_id:
             self.stat(parent_chain_id)
         snap_dir = self._claim_dir()
@@ -147,7 +166,7 @@ class OverlaySnapshotter:
             with self._lock:
                 if self.exists(new_id):  # applied meanwhile, or diffID was not given
                     shutil.rmtree(snap_dir)
-                    return new_id
+                    return AppliedLayer(new_id, result.diff_id, False)
                 row = SnapshotRow(new_id, parent_chain_id, os.path.basename(snap_dir), result.diff_id, result.size)
                 with self.db.transaction() as tx:
                     store.insert_snapshot(tx, row)
@@ -155,7 +174,7 @@ class OverlaySnapshotter:
             shutil.rmtree(snap_dir, ignore_errors=True)
             raise
         log.debug("committed snapshot %s in %s", new_id, snap_dir)
-        return new_id
+        return AppliedLayer(new_id, result.diff_id, True)
 
     def _claim_dir(self) -> str:
         with self._lock:
@@ -231,10 +250,14 @@ class OverlaySnapshotter:
                     parents.append(f.read().strip())
         return parents
 
-    def prepare_rw(self, container_key: str, parent_chain_id: str = "") -> RwDirs:
-        """Create (or reuse) the writable layer of ``container_key``."""
+    def rw_dirs(self, container_key: str) -> RwDirs:
         base = self._rw_dir(container_key)
-        dirs = RwDirs(os.path.join(base, "upper"), os.path.join(base, "work"))
+        return RwDirs(os.path.join(base, "upper"), os.path.join(base, "work"))
+
+    def prepare_rw(self, container_key: str, parent_chain_id: str = "") -> RwDirs:
+        """Create (or reuse) the writable layer of ``container_key``; record its parent stack."""
+        base = self._rw_dir(container_key)
+        dirs = self.rw_dirs(container_key)
         os.makedirs(base, mode=0o711, exist_ok=True)
         for path in (dirs.upper, dirs.work):
             with contextlib.suppress(FileExistsError):

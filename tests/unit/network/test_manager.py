@@ -15,7 +15,7 @@ import pytest
 from pouch.errors import InvalidArgument
 from pouch.models import PortBinding
 from pouch.network import cni, netns
-from pouch.network.manager import NetworkManager, parse_mode, resolve_host_ports
+from pouch.network.manager import NetworkManager, parse_mode, remove_network_leftovers, resolve_host_ports
 
 CID_A = "a" * 64
 CID_B = "b" * 64
@@ -191,11 +191,12 @@ def test_failed_setup_mid_chain_leaves_nothing(no_leaks, tmp_path):
 
 def test_plugin_error_names_plugin_and_message(net_env):
     inv = cni.Invocation(CID_A, "/nonexistent/netns", ("/usr/lib/cni",))
-    conf = {"cniVersion": cni.CNI_VERSION, "name": "x", "type": "bridge", "bridge": "ptbad0", "ipam": {}}
+    conf = {"cniVersion": cni.CNI_VERSION, "name": "x", "type": "host-local", "ipam": {"type": "host-local"}}
     with pytest.raises(cni.CNIError) as info:
-        cni.exec_plugin("bridge", "ADD", conf, inv)
-    assert info.value.plugin == "bridge" and info.value.command == "ADD"
-    assert info.value.msg and info.value.message.startswith("CNI plugin bridge ADD failed: ")
+        cni.exec_plugin("host-local", "ADD", conf, inv)
+    assert (info.value.plugin, info.value.command, info.value.msg) == ("host-local", "ADD", "no IP ranges specified")
+    assert info.value.message == "CNI plugin host-local ADD failed: no IP ranges specified"
+    assert info.value.status == 500
 
 
 def test_setup_teardown_timing(no_leaks, capsys):
@@ -233,3 +234,24 @@ def test_resolve_host_ports_keeps_given_and_fills_zero():
     out = resolve_host_ports([given, PortBinding(53, protocol="udp", host_ip="127.0.0.1")])
     assert out[0] == given
     assert out[1].host_port > 0 and out[1].protocol == "udp" and out[1].host_ip == "127.0.0.1"
+
+
+def test_remove_network_leftovers(no_leaks):
+    """A daemon killed with a container attached: its rules can be swept by bridge + subnet."""
+    env = no_leaks
+    att = env.manager.setup(CID_A, "bridge", [PortBinding(80)])
+    before_sweep = env.snapshot()["iptables"]
+    done = remove_network_leftovers(env.config.bridge_name, env.config.bridge_subnet)
+    assert len(done) >= 6  # masq rule + chain, dnat rule + chain, two firewall rules
+    assert env.snapshot()["iptables"] < before_sweep
+    assert remove_network_leftovers(env.config.bridge_name, env.config.bridge_subnet) == []
+    env.manager.teardown(CID_A, att)  # still fine with the rules gone
+
+
+def test_setup_replaces_stale_state(no_leaks):
+    """A daemon that died with the container attached left netns, IP and cache behind."""
+    env = no_leaks
+    env.manager.setup(CID_A, "bridge", [PortBinding(80)])
+    att = env.manager.setup(CID_A, "bridge", [PortBinding(80)])
+    assert len(env.allocations()) == 1
+    env.manager.teardown(CID_A, att)

@@ -1,0 +1,297 @@
+"""Container verbs that are plain request/response (plus ``logs``): ps, stop,
+kill, restart, rm, pause, unpause, wait, rename, top, logs, inspect."""
+
+from __future__ import annotations
+
+import time
+
+from pouch.cli.client import APIError, CLIError, quote_name
+from pouch.cli.flags import INT, LIST, STR, F
+from pouch.cli.format import TemplateError, ps_table, render_template, pretty_json, short_id, table
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from pouch.cli.main import Context
+
+
+def for_each(ctx: Context, names: list[str], action: Callable[[str], Any], *, echo: bool = True) -> int:
+    """Run ``action(name)`` for every name like docker does: print the name on
+    success, the daemon's message on failure, carry on, exit 1 if any failed."""
+    failed = False
+    for name in names:
+        try:
+            result = action(name)
+        except CLIError as e:
+            ctx.err(e.message)
+            failed = True
+            continue
+        if echo:
+            ctx.out(name if result is None else str(result))
+    return 1 if failed else 0
+
+
+def _call(ctx: Context, method: str, path: str, params: dict[str, Any] | None = None) -> None:
+    ctx.client.request(method, path, params=params).read()
+
+
+def _c(name: str) -> str:
+    return f"/containers/{quote_name(name)}"
+
+
+# ---------------------------------------------------------------------------
+
+PS_FLAGS = [
+    F("-a", "--all", help="Show all containers (default shows just running)"),
+    F("-f", "--filter", kind=LIST, help="Filter output based on conditions provided"),
+    F("--format", kind=STR, help="Pretty-print containers using a Go template"),
+    F("-n", "--last", kind=INT, default=-1, help="Show n last created containers (includes all states)"),
+    F("-l", "--latest", help="Show the latest created container (includes all states)"),
+    F("--no-trunc", help="Don't truncate output"),
+    F("-q", "--quiet", help="Only display container IDs"),
+    F("-s", "--size", help="Display total file sizes"),
+]
+
+
+def ps_template_fields(c: dict[str, Any], now: float, trunc: bool) -> dict[str, Any]:
+    """The names docker's ``ps --format`` knows (``{{.ID}}``, ``{{.Names}}``...)."""
+    from pouch.cli.format import display_ports, ellipsis, since
+
+    command = c.get("Command", "")
+    labels = c.get("Labels") or {}
+    return {
+        "ID": short_id(c.get("Id", ""), trunc),
+        "Image": c.get("Image", ""),
+        "Command": '"' + (ellipsis(command, 20) if trunc else command) + '"',
+        "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S %z %Z", time.localtime(c.get("Created", now))),
+        "RunningFor": since(c.get("Created", now), now),
+        "Ports": display_ports(c.get("Ports") or []),
+        "State": c.get("State", ""),
+        "Status": c.get("Status", ""),
+        "Size": c.get("SizeRw", ""),
+        "Names": ",".join(n.lstrip("/") for n in c.get("Names") or []),
+        "Labels": ",".join(f"{k}={v}" for k, v in sorted(labels.items())),
+        "Mounts": ",".join(m.get("Name") or m.get("Source", "") for m in c.get("Mounts") or []),
+        "Networks": ",".join(sorted(((c.get("NetworkSettings") or {}).get("Networks") or {}).keys())),
+    }
+
+
+def cmd_ps(ctx: Context, argv: list[str]) -> int:
+    from pouch.cli.options import parse_filters
+
+    opts, _ = ctx.parse("[OPTIONS]", "List containers", PS_FLAGS, argv, max_args=0)
+    limit = 1 if opts["latest"] else opts["last"]
+    params = {
+        "all": True if opts["all"] or limit > 0 else None,
+        "limit": limit if limit > 0 else None,
+        "size": True if opts["size"] else None,
+        "filters": parse_filters(opts["filter"]) or None,
+    }
+    containers = ctx.client.get("/containers/json", params) or []
+    trunc = not opts["no_trunc"]
+    if opts["quiet"]:
+        for c in containers:
+            ctx.out(short_id(c.get("Id", ""), trunc))
+        return 0
+    now = time.time()
+    if opts["format"] and opts["format"] != "table":
+        return _print_templated(ctx, opts["format"], [ps_template_fields(c, now, trunc) for c in containers])
+    ctx.stdout.write(ps_table(containers, now, trunc=trunc))
+    return 0
+
+
+def _print_templated(ctx: Context, template: str, items: list[Any]) -> int:
+    if template.startswith("table "):
+        raise CLIError("table formats are not supported yet; use a plain template")
+    try:
+        for item in items:
+            ctx.out(render_template(template, item))
+    except TemplateError as e:
+        raise CLIError(f"template: {e}") from None
+    return 0
+
+
+# ---------------------------------------------------------------------------
+
+def cmd_stop(ctx: Context, argv: list[str]) -> int:
+    opts, args = ctx.parse("[OPTIONS] CONTAINER [CONTAINER...]", "Stop one or more running containers",
+                           [F("-t", "--time", kind=INT, help="Seconds to wait for stop before killing it")],
+                           argv, min_args=1)
+    params = {"t": opts["time"]}
+    return for_each(ctx, args, lambda n: _call(ctx, "POST", f"{_c(n)}/stop", params))
+
+
+def cmd_restart(ctx: Context, argv: list[str]) -> int:
+    opts, args = ctx.parse("[OPTIONS] CONTAINER [CONTAINER...]", "Restart one or more containers",
+                           [F("-t", "--time", kind=INT, help="Seconds to wait for stop before killing the container")],
+                           argv, min_args=1)
+    params = {"t": opts["time"]}
+    return for_each(ctx, args, lambda n: _call(ctx, "POST", f"{_c(n)}/restart", params))
+
+
+def cmd_kill(ctx: Context, argv: list[str]) -> int:
+    opts, args = ctx.parse("[OPTIONS] CONTAINER [CONTAINER...]", "Kill one or more running containers",
+                           [F("-s", "--signal", kind=STR, default="KILL", help='Signal to send to the container')],
+                           argv, min_args=1)
+    params = {"signal": opts["signal"]}
+    return for_each(ctx, args, lambda n: _call(ctx, "POST", f"{_c(n)}/kill", params))
+
+
+def cmd_rm(ctx: Context, argv: list[str]) -> int:
+    opts, args = ctx.parse("[OPTIONS] CONTAINER [CONTAINER...]", "Remove one or more containers",
+                           [F("-f", "--force", help="Force the removal of a running container (uses SIGKILL)"),
+                            F("-v", "--volumes", help="Remove anonymous volumes associated with the container")],
+                           argv, min_args=1)
+    params = {"force": True if opts["force"] else None, "v": True if opts["volumes"] else None}
+    return for_each(ctx, args, lambda n: _call(ctx, "DELETE", _c(n), params))
+
+
+def cmd_pause(ctx: Context, argv: list[str]) -> int:
+    _, args = ctx.parse("CONTAINER [CONTAINER...]", "Pause all processes within one or more containers", [], argv, min_args=1)
+    return for_each(ctx, args, lambda n: _call(ctx, "POST", f"{_c(n)}/pause"))
+
+
+def cmd_unpause(ctx: Context, argv: list[str]) -> int:
+    _, args = ctx.parse("CONTAINER [CONTAINER...]", "Unpause all processes within one or more containers", [], argv, min_args=1)
+    return for_each(ctx, args, lambda n: _call(ctx, "POST", f"{_c(n)}/unpause"))
+
+
+def cmd_wait(ctx: Context, argv: list[str]) -> int:
+    _, args = ctx.parse("CONTAINER [CONTAINER...]", "Block until one or more containers stop, then print their exit codes",
+                        [], argv, min_args=1)
+    return for_each(ctx, args, lambda n: (ctx.client.post(f"{_c(n)}/wait") or {}).get("StatusCode", 0))
+
+
+def cmd_rename(ctx: Context, argv: list[str]) -> int:
+    _, args = ctx.parse("CONTAINER NEW_NAME", "Rename a container", [], argv, min_args=2, max_args=2)
+    old, new = args
+    if not new.strip():
+        raise CLIError("Error: Neither old nor new names may be empty")
+    try:
+        ctx.client.request("POST", f"{_c(old)}/rename", params={"name": new}).read()
+    except APIError as e:
+        raise CLIError(f"{e.message}\nError: failed to rename container named {old}") from None
+    return 0
+
+
+def cmd_top(ctx: Context, argv: list[str]) -> int:
+    _, args = ctx.parse("CONTAINER [ps OPTIONS]", "Display the running processes of a container", [], argv,
+                        interspersed=False, min_args=1)
+    params = {"ps_args": " ".join(args[1:]) or None}
+    result = ctx.client.get(f"{_c(args[0])}/top", params) or {}
+    rows = [[str(v) for v in proc] for proc in result.get("Processes") or []]
+    ctx.stdout.write(table(list(result.get("Titles") or []), rows, minwidth=20))
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# logs
+
+LOGS_FLAGS = [
+    F("--details", help="Show extra details provided to logs"),
+    F("-f", "--follow", help="Follow log output"),
+    F("--since", kind=STR, help="Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)"),
+    F("-n", "--tail", kind=STR, default="all", help="Number of lines to show from the end of the logs"),
+    F("-t", "--timestamps", help="Show timestamps"),
+    F("--until", kind=STR, help="Show logs before a timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)"),
+]
+
+
+def cmd_logs(ctx: Context, argv: list[str]) -> int:
+    import sys
+
+    from pouch.cli.options import parse_since
+    from pouch.cli.stream import copy_output
+
+    opts, args = ctx.parse("[OPTIONS] CONTAINER", "Fetch the logs of a container", LOGS_FLAGS, argv,
+                           min_args=1, max_args=1)
+    client = ctx.client
+    info = client.get(f"{_c(args[0])}/json")
+    now = time.time()
+    params = {
+        "stdout": True, "stderr": True,
+        "follow": True if opts["follow"] else None,
+        "tail": opts["tail"],
+        "since": parse_since(opts["since"], now) if opts["since"] else None,
+        "until": parse_since(opts["until"], now) if opts["until"] else None,
+        "timestamps": True if opts["timestamps"] else None,
+        "details": True if opts["details"] else None,
+    }
+    resp = client.request("GET", f"{_c(info['Id'])}/logs", params=params)
+    tty = bool((info.get("Config") or {}).get("Tty"))
+    copy_output(resp.iter_chunks(), tty=tty, stdout=sys.stdout.buffer, stderr=sys.stderr.buffer)
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# inspect
+
+INSPECT_FLAGS = [
+    F("-f", "--format", kind=STR, help="Format the output using the given Go template"),
+    F("-s", "--size", help="Display total file sizes if the type is container"),
+    F("--type", kind=STR, help="Return JSON for specified type"),
+]
+
+
+def inspect_objects(ctx: Context, names: list[str], kind: str | None, size: bool = False
+                    ) -> tuple[list[Any], list[str]]:
+    """Look each name up as a container and/or an image (docker's order);
+    return (found objects, error lines)."""
+    found, errors = [], []
+    for name in names:
+        obj = None
+        last: APIError | None = None
+        for what in ([kind] if kind else ["container", "image"]):
+            path = f"{_c(name)}/json" if what == "container" else f"/images/{quote_name(name)}/json"
+            params = {"size": True} if size and what == "container" else None
+            try:
+                obj = ctx.client.get(path, params)
+                break
+            except APIError as e:
+                if e.status != 404:
+                    raise
+                last = e
+        if obj is None:
+            if kind and last is not None:
+                errors.append(f"Error: No such {kind}: {name}")
+            else:
+                errors.append(f"Error: No such object: {name}")
+        else:
+            found.append(obj)
+    return found, errors
+
+
+def print_inspect(ctx: Context, objects: list[Any], template: str | None) -> None:
+    if template:
+        try:
+            for obj in objects:
+                ctx.out(render_template(template, obj))
+        except TemplateError as e:
+            raise CLIError(f"template parsing error: template: inspect: {e}") from None
+    else:
+        ctx.out(pretty_json(objects))
+
+
+def inspect_verb(ctx: Context, argv: list[str], kind: str | None, synopsis: str, description: str) -> int:
+    spec = INSPECT_FLAGS if kind is None else [f for f in INSPECT_FLAGS if f.dest != "type" and (kind == "container" or f.dest != "size")]
+    opts, args = ctx.parse(synopsis, description, spec, argv, min_args=1)
+    kind = kind or opts.get("type") or None
+    if kind not in (None, "container", "image"):
+        raise CLIError(f'"{kind}" is not a valid value for --type')
+    found, errors = inspect_objects(ctx, args, kind, bool(opts.get("size")))
+    if found or not opts["format"]:
+        print_inspect(ctx, found, opts["format"])
+    for line in errors:
+        ctx.err(line)
+    return 1 if errors else 0
+
+
+def cmd_inspect(ctx: Context, argv: list[str]) -> int:
+    return inspect_verb(ctx, argv, None, "[OPTIONS] NAME|ID [NAME|ID...]", "Return low-level information on Pouch objects")
+
+
+def cmd_container_inspect(ctx: Context, argv: list[str]) -> int:
+    return inspect_verb(ctx, argv, "container", "[OPTIONS] CONTAINER [CONTAINER...]",
+                        "Display detailed information on one or more containers")
