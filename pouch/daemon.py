@@ -99,6 +99,7 @@ def build_engine(config: DaemonConfig) -> Engine:
         os.makedirs(path, mode=0o711, exist_ok=True)
     db = Database(config.db_path)
     images = ImageService(db, config)
+    images.recover()
     runtime = ConmonRuntime(config)
     network = NetworkManager(config)
     network.ensure_ready()

@@ -141,7 +141,7 @@ class ContainerRoutes:
             hosts=svc.etc_path(c, "hosts"),
             log=svc.log_path(c),
             rootfs=svc.rootfs_path(c),
-            upper=self.engine.images.rw_dirs(c.id)[0] if hasattr(self.engine.images, "rw_dirs") else "",
+            upper=self.engine.images.rw_dirs(c.id)[0],
         )
         return convert.container_inspect(c, image.image_config, paths, exec_ids=self.engine.execs.ids_for(c.id))
 
@@ -341,7 +341,8 @@ class ImageRoutes:
 
         def body():
             for name in names:
-                yield json.dumps({"stream": f"Loaded image: {name}\n"}).encode() + b"\r\n"
+                label = "Loaded image ID" if name.startswith("sha256:") else "Loaded image"
+                yield json.dumps({"stream": f"{label}: {name}\n"}).encode() + b"\r\n"
 
         return stream_response(body() if not quiet else iter([b""]), content_type="application/json")
 

@@ -144,7 +144,7 @@ class ContainerService:
             cdir = self.config.container_dir(container_id)
             os.makedirs(os.path.join(cdir, "rootfs"), mode=0o700)
             undo.callback(shutil.rmtree, cdir, ignore_errors=True)
-            self.images.prepare_rw(container_id)
+            self.images.prepare_rw(container_id, image.id)
             undo.callback(self.images.remove_rw, container_id)
             store.insert(self.db, c)
             undo.pop_all()
