@@ -517,7 +517,7 @@ def host_config(options: CreateOptions) -> dict[str, Any]:
     out: dict[str, Any] = {
         "Binds": _or_null(format_bind(b) for b in options.binds),
         "ContainerIDFile": "",
-        "LogConfig": {"Type": "k8s-file", "Config": {}},
+        "LogConfig": {"Type": "json-file", "Config": {}},  # served as Docker json-file logs through the API (conmon stores k8s-file)
         "NetworkMode": options.network_mode,
         "PortBindings": port_bindings,
         "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},

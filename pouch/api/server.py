@@ -48,6 +48,7 @@ RECV_SIZE = 64 * 1024
 MAX_HEADER_SIZE = 256 * 1024  # X-Registry-Auth and X-Registry-Config can be large
 MAX_BODY = 64 * 1024 * 1024  # Request.body()/json(); use stream() for uploads
 DRAIN_LIMIT = 256 * 1024  # unread request body we swallow to keep a connection alive
+ERROR_DRAIN_LIMIT = 16 * 1024**3  # after an error, the rest of an upload is read and dropped
 
 _VERSION_PREFIX = re.compile(r"^/v([0-9]+(?:\.[0-9]+)*)(/.*)?$")
 _FALSE = {"", "0", "no", "false", "none"}  # moby httputils.BoolValue, case-insensitive
@@ -448,7 +449,8 @@ class _Connection:
             status = self._hijack(request, resp)
             keep = False
         else:
-            keep = self._finish_request_body()
+            # an upload refused half-way: read the rest so the client gets to see the error
+            keep = self._finish_request_body(ERROR_DRAIN_LIMIT if resp.status >= 400 else DRAIN_LIMIT)
             self._send_response(resp, head=method == "HEAD")
         log.debug("%s %s -> %d (%.1f ms)", method, target, status, (time.monotonic() - started) * 1000)
         return keep
@@ -514,14 +516,14 @@ class _Connection:
             log.exception("error handling %s %s", request.method, request.path)
             return error_response(500, str(err) or type(err).__name__)
 
-    def _finish_request_body(self) -> bool:
+    def _finish_request_body(self, limit: int = 0) -> bool:
         """Skip an unread request body; False if the connection cannot be reused."""
         if self.h11.their_state is h11.SEND_BODY:
             if self.h11.they_are_waiting_for_100_continue:
                 # The client has not sent the body; h11 will mark the connection
                 # not reusable once we answer, so do not ask for it.
                 return False
-            return self._drain_body(DRAIN_LIMIT)
+            return self._drain_body(limit or DRAIN_LIMIT)
         return True
 
     def _send_response(self, resp: Response, head: bool) -> None:

@@ -6,7 +6,7 @@ import os
 import sys
 import time
 
-from pouch.cli.client import APIError, CLIError, quote_name
+from pouch.cli.client import CLIError, quote_name
 from pouch.cli.flags import LIST, STR, F
 from pouch.cli.format import images_table, short_id, split_repo_tag
 
@@ -209,8 +209,6 @@ def cmd_import(ctx: Context, argv: list[str]) -> int:
         resp = ctx.client.request("POST", "/images/create", params=params, body=body,
                                   headers={"Content-Type": "application/x-tar"} if body is not None else None)
         print_json_messages(ctx, _json_lines(resp))
-    except APIError:
-        raise
     finally:
         if body is not None and body is not sys.stdin.buffer:
             body.close()

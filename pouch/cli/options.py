@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-from pouch.cli.flags import BOOL, INT, LIST, STR, F, UsageError
+from pouch.cli.flags import INT, LIST, STR, F, UsageError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -48,6 +48,10 @@ def now_rfc3339() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def rfc3339_of(epoch_seconds: float) -> str:
+    return datetime.fromtimestamp(epoch_seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def parse_signal(value: str | int | None, default: int = signal_module.SIGKILL) -> int:
     """Docker's signal spellings: ``9``, ``KILL``, ``SIGKILL``, ``SIGRTMIN+3``."""
     if value is None or value == "":
@@ -305,7 +309,7 @@ class ContainerService:
             c.state.pid = 0
             c.state.conmon_pid = 0
             c.state.exit_code = status.code if status else 255
-            c.state.finished_at = status.finished_at if status else now_rfc3339()
+            c.state.finished_at = rfc3339_of(status.finished_at) if status else now_rfc3339()
             c.state.oom_killed = bool(self.runtime.oom_killed(container_id)) if hasattr(self.runtime, "oom_killed") else False
             if status is None:
                 c.state.error = "container state was lost (conmon exited without an exit code)"

@@ -252,12 +252,14 @@ def test_logs_tail_timestamps_follow(daemon):
 def test_failed_start_leaves_nothing(daemon):
     from tests.integration.conftest import mounts_below
 
+    netns_dir = os.path.join(daemon.exec_root, "netns")
     before = set(mounts_below(daemon.base))
+    netns_before = set(os.listdir(netns_dir))
     result = daemon.cli("run", "--name", "broken", "busybox", "/no/such/binary", check=False)
     assert result.returncode != 0
     assert "no/such/binary" in result.stderr
     assert set(mounts_below(daemon.base)) == before
     state = inspect(daemon, "broken")["State"]
     assert state["Status"] in ("created", "exited")
-    assert not os.listdir(os.path.join(daemon.exec_root, "netns")) if os.path.isdir(os.path.join(daemon.exec_root, "netns")) else True
+    assert set(os.listdir(netns_dir)) == netns_before
     daemon.cli("rm", "broken")

@@ -129,16 +129,19 @@ class FakeDaemon:
             except OSError:
                 return
             self._conns.append(conn)
-            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+            seq = len(self._conns)
+            threading.Thread(target=self._handle, args=(conn, seq), daemon=True).start()
 
-    def _handle(self, conn):
+    def _handle(self, conn, seq):
         try:
             req, rest = read_request(conn)
             if req is None:
                 return
             req.leftover = rest
+            req.seq = seq  # connection order: what the client sent first comes first
             with self._lock:
                 self.requests.append(req)
+                self.requests.sort(key=lambda r: r.seq)
             for method, pattern, handler in self.routes:
                 if method == req.method and pattern.match(req.path):
                     break

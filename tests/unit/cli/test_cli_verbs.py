@@ -6,8 +6,6 @@ import os
 import socket
 import threading
 
-import pytest
-
 from pouch.cli.main import main, resolve
 from pouch.cli.stream import encode_frame, start_stdin_pump
 
