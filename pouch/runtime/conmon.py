@@ -434,7 +434,7 @@ class ConmonRuntime:
             tty=tty,
             stdin=stdin,
             leave_stdin_open=leave_stdin_open,
-            log_level="debug" if self.config.debug else "warning",
+            log_level="warning",
             exit_command=tuple(exit_command),
         )
         started = time.monotonic()

@@ -157,7 +157,7 @@ def exec_process(
             stdin=stdin and attach,
             exec_spec=spec_path,
             exec_attach=attach,
-            log_level="debug" if runtime.config.debug else "warning",
+            log_level="warning",
         )
         cp = spawn_conmon(conmon_argv(args), cwd=directory, want_attach_pipe=attach)
         rollback.callback(kill_conmon, cp.conmon_pid, exec_id)

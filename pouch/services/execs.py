@@ -159,13 +159,33 @@ class ExecService:
         threading.Thread(target=self._finish, args=(session, handle), name=f"exec-{exec_id[:12]}", daemon=True).start()
 
     def attach_handler(self, exec_id: str):
-        """Start the session now (so errors answer the request), stream it in the hijack."""
+        """Check the session now (so errors answer the request), run it in the hijack.
+
+        The process starts only after the 101 head went out, as with dockerd:
+        clients that read the head with a buffered reader would otherwise lose
+        output arriving in the same read. Errors starting the process go to the
+        stream, and the exit code says what happened (126, 127 like Docker).
+        """
+        from pouch.api.framing import encode_frame
+        from pouch.errors import PouchError
         from pouch.services.streams import pump
 
         session = self.get(exec_id)
-        handle = self._start(session, detach=False)
+        if session.started:
+            raise Conflict(f"Error: Exec command {session.id} has already run")
+        c = self.containers.get(session.container_id)
+        if c.state.status != Status.RUNNING:
+            raise Conflict(f"Container {c.id} is not running")
 
         def handler(client, leftover: bytes) -> None:
+            try:
+                handle = self._start(session, detach=False)
+            except PouchError as err:
+                session.exit_code = getattr(err, "exit_code_hint", None) or 126
+                session.running = False
+                message = (err.message + "\n").encode()
+                client.sendall(message if session.tty else encode_frame(2, message))
+                return
             try:
                 pump(handle.connection, client, leftover, tty=session.tty, stdin=session.attach_stdin,
                      stdout=session.attach_stdout, stderr=session.attach_stderr)
