@@ -588,7 +588,22 @@ class _Connection:
             resp.handler(self.sock, bytes(leftover))
         except Exception:  # noqa: BLE001
             log.exception("error in hijacked stream for %s %s", request.method, request.path)
+        _linger_close(self.sock)
         return status
+
+
+def _linger_close(sock: socket.socket, timeout: float = 2.0) -> None:
+    """End a hijacked stream gracefully: send FIN, then drop what the client still sends
+    until it closes too. Closing with unread input would make the kernel send a RST,
+    and the client could lose output it has not read yet."""
+    try:
+        sock.shutdown(socket.SHUT_WR)
+        sock.settimeout(timeout)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and sock.recv(65536):
+            pass
+    except OSError:
+        pass
 
 
 # --- the server ------------------------------------------------------------------------
