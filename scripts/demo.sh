@@ -29,7 +29,7 @@ echo "+ pouch run --rm busybox ..."
 $POUCH run --rm --name pouch-demo busybox sh -c '
     echo "Hello from a Pouch container!"
     echo "  hostname:  $(hostname)"
-    echo "  pid 1:     $(cat /proc/1/cmdline | tr "\0" " ")"
+    echo "  pid:       $$ (its own pid namespace)"
     echo "  address:   $(ip -o -4 addr show eth0 | awk "{print \$4}")"
     echo "  user:      $(id)"
     echo "  env:       container=$container"'

@@ -24,11 +24,11 @@ import logging
 import os
 import re
 import shlex
-import subprocess
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from pouch import process
 from pouch.errors import Internal
 from pouch.models import NetworkAttachment, PortBinding
 
@@ -269,12 +269,11 @@ def leftover_commands(table: str, rules: str, bridge: str, subnet: str) -> list[
 def remove_ipmasq_leftovers(network: str, container_id: str) -> None:
     """Remove the bridge plugin's masquerade chain of a container whose netns vanished
     (its DEL then skips the chain: it learns the addresses from the netns)."""
-    env = {"PATH": PLUGIN_PATH_ENV}
-    save = subprocess.run(["iptables-save", "-t", "nat"], capture_output=True, text=True, env=env, check=False)
-    for argv in ipmasq_cleanup_commands(save.stdout, ipmasq_chain_name(network, container_id)):
-        proc = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
-        if proc.returncode != 0:
-            log.warning("%s: %s", shlex.join(argv), proc.stderr.strip())
+    save = process.run(["iptables-save", "-t", "nat"])
+    for argv in ipmasq_cleanup_commands(save.stdout.decode(), ipmasq_chain_name(network, container_id)):
+        result = process.run(argv)
+        if not result.ok:
+            log.warning("%s: %s", shlex.join(argv), result.stderr.decode(errors="replace").strip())
 
 
 @dataclass(frozen=True)
@@ -309,9 +308,7 @@ def exec_plugin(plugin: str, command: str, conf: dict, inv: Invocation) -> dict 
     """Run one plugin binary; return its parsed stdout (ADD result) or None (DEL/CHECK)."""
     path = find_plugin(plugin, inv.plugin_dirs)
     started = time.perf_counter()
-    proc = subprocess.run(
-        [path], input=json.dumps(conf).encode(), env=inv.env(command), capture_output=True, close_fds=True, check=False
-    )
+    proc = process.run([path], input=json.dumps(conf).encode(), env=inv.env(command))
     log.debug("cni %s %s %s: rc=%d in %.1f ms", plugin, command, inv.container_id[:12], proc.returncode,
               (time.perf_counter() - started) * 1000)
     if proc.returncode != 0:

@@ -22,10 +22,10 @@ import logging
 import os
 import shlex
 import socket
-import subprocess
 from collections.abc import Sequence
 from dataclasses import replace
 
+from pouch import process
 from pouch.config import DaemonConfig
 from pouch.errors import InvalidArgument
 from pouch.models import NetworkAttachment, PortBinding
@@ -192,12 +192,11 @@ def remove_network_leftovers(bridge: str, subnet: str) -> list[str]:
     """Remove iptables rules and per-container chains a daemon's network left behind
     (tests, ``pouchd`` uninstall); returns the commands run, so tests can assert it is
     empty. The bridge link and the plugins' shared chains are not touched."""
-    env = {"PATH": cni.PLUGIN_PATH_ENV}
     done = []
     for table in ("filter", "nat"):
-        save = subprocess.run(["iptables-save", "-t", table], capture_output=True, text=True, env=env, check=False)
-        for argv in cni.leftover_commands(table, save.stdout, bridge, subnet):
-            subprocess.run(argv, capture_output=True, env=env, check=False)
+        save = process.run(["iptables-save", "-t", table])
+        for argv in cni.leftover_commands(table, save.stdout.decode(), bridge, subnet):
+            process.run(argv)
             done.append(shlex.join(argv))
     return done
 

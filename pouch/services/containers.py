@@ -20,13 +20,13 @@ import resource
 import secrets
 import shutil
 import signal as signal_module
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
 
 from pouch import mount as mounts
+from pouch import process
 from pouch.config import DaemonConfig
 from pouch.errors import Conflict, InvalidArgument, NotFound, NotModified, PouchError
 from pouch.metadata import containers as store
@@ -511,11 +511,10 @@ class ContainerService:
         if not c.state.status.is_active():
             raise Conflict(f"Container {c.id} is not running")
         pids = set(self.runtime.processes(c.id))
-        try:
-            out = subprocess.run(["ps", *ps_args.split()], capture_output=True, text=True, check=True).stdout
-        except (OSError, subprocess.CalledProcessError) as err:
-            raise InvalidArgument(f"Error running ps: {err}") from None
-        return parse_ps_output(out, pids)
+        result = process.run(["ps", *ps_args.split()])
+        if not result.ok:
+            raise InvalidArgument(f"Error running ps: {result.stderr.decode(errors='replace').strip()}")
+        return parse_ps_output(result.stdout.decode(errors="replace"), pids)
 
 
 def find_static_init() -> str:
