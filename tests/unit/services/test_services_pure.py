@@ -1,0 +1,94 @@
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from pouch.errors import InvalidArgument, NotFound
+from pouch.services.attachgate import AttachGate
+from pouch.services.containers import parse_ps_output, parse_signal, validate_network_mode
+from pouch.services.execs import ExecSession, exec_process_spec
+from pouch.services.monitor import ExitMonitor
+
+
+@pytest.mark.parametrize("text,number", [
+    ("9", 9), ("KILL", signal.SIGKILL), ("sigterm", signal.SIGTERM), ("SIGINT", signal.SIGINT),
+    ("SIGRTMIN+3", signal.SIGRTMIN + 3), ("RTMIN+3", signal.SIGRTMIN + 3), ("", signal.SIGKILL), (None, signal.SIGKILL),
+])
+def test_parse_signal(text, number):
+    assert parse_signal(text) == number
+
+
+@pytest.mark.parametrize("text", ["SIGNOPE", "0", "999", "-1"])
+def test_parse_signal_rejects(text):
+    with pytest.raises(InvalidArgument, match="Invalid signal"):
+        parse_signal(text)
+
+
+def test_parse_ps_output_keeps_only_container_pids():
+    out = "UID PID PPID C STIME TTY TIME CMD\nroot 1 0 0 10:00 ? 00:00:01 /sbin/init\nroot 4242 4200 0 10:01 ? 00:00:00 sleep 1000\n"
+    top = parse_ps_output(out, {4242})
+    assert top["Titles"] == ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
+    assert top["Processes"] == [["root", "4242", "4200", "0", "10:01", "?", "00:00:00", "sleep 1000"]]
+
+
+def test_network_modes():
+    for mode in ("bridge", "none", "host", "container:web"):
+        validate_network_mode(mode)
+    with pytest.raises(NotFound, match="network mynet not found"):
+        validate_network_mode("mynet")
+
+
+def test_attach_gate_lets_start_wait_for_attachers():
+    gate = AttachGate()
+    connected = []
+
+    def attacher():
+        assert gate.wait_open("c1", timeout=5)
+        time.sleep(0.05)
+        connected.append(True)
+        gate.connected("c1")
+
+    t = threading.Thread(target=attacher)
+    t.start()
+    time.sleep(0.05)
+    gate.open_and_wait("c1", timeout=5)
+    assert connected == [True]  # start went on only after the client connected
+    t.join()
+    gate.close("c1")
+    assert not gate.wait_open("c1", timeout=0.01)
+
+
+def test_exit_monitor_reports_exited_processes():
+    seen = []
+    done = threading.Event()
+    monitor = ExitMonitor(lambda cid: (seen.append(cid), done.set()))
+    monitor.start()
+    pid = os.fork()
+    if pid == 0:
+        time.sleep(0.1)
+        os._exit(0)
+    try:
+        monitor.watch("abc", pid)
+        os.waitpid(pid, 0)
+        assert done.wait(5)
+        assert seen == ["abc"]
+    finally:
+        monitor.stop()
+
+
+def test_exec_process_spec_overrides_the_container_process():
+    from pouch.oci.user import ResolvedUser
+
+    container = {"args": ["sleep", "1"], "env": ["PATH=/bin", "A=1"], "cwd": "/", "user": {"uid": 0, "gid": 0},
+                 "terminal": False, "capabilities": {"bounding": ["CAP_KILL"]}}
+    session = ExecSession(id="e", container_id="c", cmd=["sh", "-c", "echo"], env=["A=2", "B=3"], user="1000",
+                          workdir="/tmp", tty=True, attach_stdin=True, attach_stdout=True, attach_stderr=True)
+    spec = exec_process_spec(container, session, ResolvedUser(1000, 1000, ()))
+    assert spec["args"] == ["sh", "-c", "echo"]
+    assert spec["env"][:3] == ["PATH=/bin", "A=2", "B=3"] and "TERM=xterm" in spec["env"]
+    assert spec["cwd"] == "/tmp" and spec["terminal"] is True
+    assert spec["user"]["uid"] == 1000
+    assert spec["capabilities"] == {"bounding": ["CAP_KILL"]}
+    assert container["args"] == ["sleep", "1"]  # the container's own process is untouched
