@@ -22,7 +22,8 @@ import logging
 import os
 import shlex
 import socket
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from pouch import process
@@ -113,14 +114,25 @@ class NetworkManager:
         mode: str,
         port_bindings: Sequence[PortBinding] = (),
         other_netns: str | None = None,
+        alongside: Callable[[str | None], None] | None = None,
     ) -> NetworkAttachment | None:
-        """Give the container its network; on failure nothing is left behind."""
+        """Give the container its network; on failure nothing is left behind.
+
+        ``alongside(netns_path)`` (optional) runs in the calling thread once the
+        namespace exists (None for the host's), while the CNI plugins configure it
+        on another: the caller creates the container in the meantime. If either
+        fails, the network is undone and the error raised.
+        """
         kind, _ = parse_mode(mode)
         if kind == "host":
+            if alongside:
+                alongside(None)
             return None
         if kind == "container":
             if not other_netns:
                 raise InvalidArgument(f"network mode {mode!r}: the container has no network namespace")
+            if alongside:
+                alongside(other_netns)
             return NetworkAttachment(network="container", netns_path=other_netns)
         path = self.netns_path(container_id)
         if os.path.lexists(path) or os.path.exists(self._result_path(container_id)):
@@ -132,8 +144,28 @@ class NetworkManager:
             undo.callback(netns.delete_netns, path)
             if kind == "none":
                 attachment = NetworkAttachment(network="none", netns_path=path)
+                if alongside:
+                    alongside(path)
             else:
-                attachment = self._cni_add(undo, container_id, path, resolve_host_ports(port_bindings))
+                bindings = resolve_host_ports(port_bindings)
+                outcome: dict[str, object] = {}
+
+                def add() -> None:
+                    try:
+                        outcome["attachment"] = self._cni_add(undo, container_id, path, bindings)
+                    except BaseException as err:  # noqa: BLE001 - re-raised in the caller's thread
+                        outcome["error"] = err
+
+                worker = threading.Thread(target=add, name=f"cni-add-{container_id[:12]}")
+                worker.start()
+                try:
+                    if alongside:
+                        alongside(path)
+                finally:
+                    worker.join()
+                if "error" in outcome:
+                    raise outcome["error"]  # type: ignore[misc]
+                attachment = outcome["attachment"]  # type: ignore[assignment]
             undo.pop_all()
         return attachment
 

@@ -184,70 +184,62 @@ class ContainerService:
         self._notify()
 
     def _start_locked(self, c: Container) -> None:
-        from pouch.oci.spec import SpecInput, generate_spec
+        """Mount, network, bundle, conmon + runc create, attach gate, runc start.
+
+        The CNI plugins configure the container's netns while conmon and runc
+        create the container in it (``NetworkManager.setup(alongside=...)``); the
+        address they hand out is written into /etc/hosts in place afterwards, before
+        the container's process runs.
+        """
         from pouch.oci.caps import read_host_capabilities
-        from pouch.oci.seccomp import resolve_seccomp
         from pouch.oci.user import read_user_files, resolve_user
 
         opts = c.options
         if self.host_capabilities is None:
             self.host_capabilities = tuple(read_host_capabilities())
         image = self.images.get(c.image_id)
-        runtime_path = self.config.runtimes[opts.runtime]
         rootfs = self.rootfs_path(c)
         bundle = self.config.bundle_dir(c.id)
+        hostname = self._hostname(c)
+        created = None
         with contextlib.ExitStack() as undo:
-            # 1. root filesystem
+            # 1. root filesystem and the files the container gets from pouchd
             if not mounts.is_mountpoint(rootfs):
                 mounts.mount(self.images.rootfs_mount(c.image_id, c.id), rootfs)
                 undo.callback(mounts.unmount, rootfs)
-            # 2. network
-            other_netns = self._joined_netns(c)
-            attachment = self.network.setup(c.id, opts.network_mode, opts.port_bindings, other_netns)
-            undo.callback(self.network.teardown, c.id, attachment)
-            hostname = self._hostname(c)
-            self._write_etc_files(c, attachment, hostname)
-            # 3. OCI bundle
             passwd, group = read_user_files(rootfs)
             user = resolve_user(opts.user or image.image_config.user, passwd, group)
-            os.makedirs(bundle, mode=0o700, exist_ok=True)
-            undo.callback(shutil.rmtree, bundle, ignore_errors=True)
-            netns = None if opts.network_mode == "host" else (attachment.netns_path if attachment else other_netns)
-            spec = generate_spec(
-                SpecInput(
-                    container_id=c.id,
-                    options=opts,
-                    image=image.image_config,
-                    rootfs=rootfs,
-                    hostname=hostname,
-                    etc_files={
-                        "/etc/hostname": self.etc_path(c, "hostname"),
-                        "/etc/hosts": self.etc_path(c, "hosts"),
-                        "/etc/resolv.conf": self.etc_path(c, "resolv.conf"),
-                    },
-                    netns=netns,
-                    user=user,
-                    cgroups_path=f"/pouch/{c.id}",
-                    host_rlimits={name: resource.getrlimit(number) for name, number in RLIMITS.items()},
-                    seccomp=resolve_seccomp(opts, host_capabilities=self.host_capabilities),
-                    init_path=find_static_init() if opts.init else "",
-                    host_capabilities=self.host_capabilities,
+            self._write_etc_files(c, None, hostname)
+            other_netns = self._joined_netns(c)
+
+            # 2. network, and meanwhile the bundle and conmon + runc create
+            def create_container(netns_path: str | None) -> None:
+                nonlocal created
+                os.makedirs(bundle, mode=0o700, exist_ok=True)
+                undo.callback(shutil.rmtree, bundle, ignore_errors=True)
+                spec = self._spec(c, image.image_config, rootfs, hostname, netns_path, user)
+                write_json_atomic(os.path.join(bundle, "config.json"), spec)
+                created = self.runtime.create(
+                    c.id,
+                    bundle_dir=bundle,
+                    runtime_path=self.config.runtimes[opts.runtime],
+                    log_path=self.log_path(c),
+                    tty=opts.tty,
+                    stdin=opts.open_stdin,
+                    leave_stdin_open=opts.open_stdin and not opts.stdin_once,
+                    log_max_size=self.config.log_max_size,
                 )
-            )
-            write_json_atomic(os.path.join(bundle, "config.json"), spec)
-            # 4. conmon + runc create, then let attached clients connect, then runc start
-            created = self.runtime.create(
-                c.id,
-                bundle_dir=bundle,
-                runtime_path=runtime_path,
-                log_path=self.log_path(c),
-                tty=opts.tty,
-                stdin=opts.open_stdin,
-                leave_stdin_open=opts.open_stdin and not opts.stdin_once,
-                log_max_size=self.config.log_max_size,
-            )
-            undo.callback(self.runtime.delete, c.id, True)
+                undo.callback(self.runtime.delete, c.id, True)
+
+            attachment = self.network.setup(c.id, opts.network_mode, opts.port_bindings, other_netns,
+                                            alongside=create_container)
+            undo.callback(self.network.teardown, c.id, attachment)
+            assert created is not None
+            if attachment and attachment.ip_address:
+                self._write_etc_files(c, attachment, hostname, in_place=True)
             self.monitor.watch(c.id, created.conmon_pid)
+
+            # 3. let attached clients connect, then run the process
             self.attach_gate.open_and_wait(c.id, timeout=5.0)
             try:
                 self.runtime.start(c.id)
@@ -263,6 +255,33 @@ class ContainerService:
             store.save_state(self.db, c)
             undo.pop_all()
         log.info("started container %s (pid %d)", c.id[:12], c.state.pid)
+
+    def _spec(self, c: Container, image_config, rootfs: str, hostname: str, netns_path: str | None, user) -> dict:
+        from pouch.oci.seccomp import resolve_seccomp
+        from pouch.oci.spec import SpecInput, generate_spec
+
+        opts = c.options
+        return generate_spec(
+            SpecInput(
+                container_id=c.id,
+                options=opts,
+                image=image_config,
+                rootfs=rootfs,
+                hostname=hostname,
+                etc_files={
+                    "/etc/hostname": self.etc_path(c, "hostname"),
+                    "/etc/hosts": self.etc_path(c, "hosts"),
+                    "/etc/resolv.conf": self.etc_path(c, "resolv.conf"),
+                },
+                netns=None if opts.network_mode == "host" else netns_path,
+                user=user,
+                cgroups_path=f"/pouch/{c.id}",
+                host_rlimits={name: resource.getrlimit(number) for name, number in RLIMITS.items()},
+                seccomp=resolve_seccomp(opts, host_capabilities=self.host_capabilities),
+                init_path=find_static_init() if opts.init else "",
+                host_capabilities=self.host_capabilities,
+            )
+        )
 
     def _joined_netns(self, c: Container) -> str | None:
         mode = c.options.network_mode
@@ -282,16 +301,26 @@ class ContainerService:
             return os.uname().nodename
         return c.options.hostname or c.id[:12]
 
-    def _write_etc_files(self, c: Container, attachment, hostname: str) -> None:
+    def _write_etc_files(self, c: Container, attachment, hostname: str, in_place: bool = False) -> None:
+        """/etc/hostname, /etc/resolv.conf and /etc/hosts of the container.
+
+        ``in_place``: only /etc/hosts is rewritten, into the same inode, because it is
+        already bind-mounted into the created container.
+        """
         from pouch.network import etcfiles
 
         opts = c.options
-        ip = attachment.ip_address if attachment else ""
-        etcfiles.write_hostname(self.etc_path(c, "hostname"), hostname)
-        etcfiles.write_hosts(
-            self.etc_path(c, "hosts"), hostname, ip, opts.extra_hosts, domainname=opts.domainname,
-            host_gateway_ip=self.network.gateway, host_network=opts.network_mode == "host",
+        hosts = etcfiles.build_hosts(
+            hostname, attachment.ip_address if attachment else "", opts.extra_hosts, domainname=opts.domainname,
+            host_gateway_ip=self.network.gateway, host_hosts=_read_text("/etc/hosts") if opts.network_mode == "host" else None,
         )
+        if in_place:
+            with open(self.etc_path(c, "hosts"), "r+") as f:
+                f.write(hosts)
+                f.truncate()
+            return
+        etcfiles.write_file_atomic(self.etc_path(c, "hosts"), hosts)
+        etcfiles.write_hostname(self.etc_path(c, "hostname"), hostname)
         etcfiles.write_resolv_conf(
             self.etc_path(c, "resolv.conf"), opts.dns, opts.dns_search, opts.dns_options, host_network=opts.network_mode == "host"
         )
@@ -515,6 +544,14 @@ class ContainerService:
         if not result.ok:
             raise InvalidArgument(f"Error running ps: {result.stderr.decode(errors='replace').strip()}")
         return parse_ps_output(result.stdout.decode(errors="replace"), pids)
+
+
+def _read_text(path: str) -> str | None:
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return None
 
 
 def find_static_init() -> str:
