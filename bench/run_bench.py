@@ -201,6 +201,12 @@ class PodmanEngine(Engine):
     name = "podman"
     supervisor_name = "conmon"
 
+    def remove(self, ids: list[str]) -> None:
+        # `podman rm -f` stops with the 10 s timeout first (sleep as PID 1 ignores
+        # SIGTERM); -t 0 kills at once, as `docker rm -f` does
+        for i in range(0, len(ids), 50):
+            self.call("rm", "-f", "-t", "0", *ids[i:i + 50], check=False, timeout=300)
+
 
 def podman_engine() -> PodmanEngine:
     # Without systemd: cgroupfs + file events (podman usually detects both; be explicit).
@@ -309,24 +315,83 @@ REQ_RE = re.compile(r"DEBUG pouch\.api\.server: (\w+) (\S+) -> (\d+) \(([\d.]+) 
 ID_RE = re.compile(r"/[0-9a-f]{12,64}(?=/|$|\?)")
 
 
-def request_timings(log: str, offset: int) -> dict[str, list[float]]:
+def log_lines(log: str, window: tuple[int, int]) -> list[str]:
+    with open(log, "rb") as f:
+        f.seek(window[0])
+        return f.read(window[1] - window[0]).decode("utf-8", "replace").splitlines()
+
+
+def request_timings(lines: list[str]) -> dict[str, list[float]]:
     by_route: dict[str, list[float]] = defaultdict(list)
-    with open(log, errors="replace") as f:
-        f.seek(offset)
-        for line in f:
-            m = REQ_RE.search(line)
-            if not m:
-                continue
-            path = re.sub(r"^/v[\d.]+", "", m.group(2))
-            path = ID_RE.sub("/{id}", path)
-            path = re.sub(r"([?&][^=&]+=)[0-9a-f]{12,64}", r"\1{id}", path)
-            by_route[f"{m.group(1)} {path}"].append(float(m.group(4)))
+    for line in lines:
+        m = REQ_RE.search(line)
+        if not m:
+            continue
+        path = re.sub(r"^/v[\d.]+", "", m.group(2))
+        path = ID_RE.sub("/{id}", path)
+        path = re.sub(r"([?&][^=&]+=)[0-9a-f]{12,64}", r"\1{id}", path)
+        by_route[f"{m.group(1)} {path}"].append(float(m.group(4)))
     return by_route
+
+
+LINE_RE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3}) \w+ ([\w.]+): (.*)$")
+
+
+def normalise(msg: str) -> str:
+    msg = re.sub(r"/v[\d.]+/", "/", msg)
+    msg = re.sub(r"\[(.{0,200}?)\]", lambda m: "[" + " ".join(
+        os.path.basename(a.strip("'")) for a in m.group(1).split(", ")[:1]) + " ...]", msg)  # exec [argv]
+    msg = re.sub(r"[0-9a-f]{12,64}", "{id}", msg)
+    msg = re.sub(r"\(\w+_\w+\)", "", msg)  # random names
+    msg = re.sub(r"/tmp/pouch-bench-\w+", "", msg)
+    msg = re.sub(r"(pid[= ])\d+", r"\1N", msg)
+    msg = re.sub(r"conmon=\d+", "conmon=N", msg)
+    msg = re.sub(r"in [\d.]+ ?m?s", "in T", msg)
+    msg = re.sub(r"\([\d.]+ ms\)", "(T)", msg)
+    msg = re.sub(r"\?.*? ->", " ->", msg) if msg.startswith(("POST", "GET", "DELETE")) and "wait" not in msg \
+        else msg
+    return msg[:70]
+
+
+def step_breakdown(lines: list[str]) -> list[tuple[str, float, float]]:
+    """One pouch `run --rm` = the log lines from `created container` to its
+    `wait?condition=removed` reply. Every line is a step; its cost is the time
+    since the previous line (ms, median over the runs with the usual sequence)."""
+    runs: list[list[tuple[float, str]]] = []
+    cur: list[tuple[float, str]] | None = None
+    for line in lines:
+        m = LINE_RE.match(line)
+        if not m:
+            continue
+        t = time.mktime(time.strptime(m.group(1), "%Y-%m-%d %H:%M:%S")) + int(m.group(2)) / 1000
+        msg = m.group(4)
+        if "pouch.services.containers" == m.group(3) and msg.startswith("created container"):
+            cur = []
+        if cur is None:
+            continue
+        cur.append((t, normalise(msg)))
+        if "wait?condition=removed ->" in msg:
+            runs.append(cur)
+            cur = None
+    if not runs:
+        return []
+    seqs = defaultdict(list)
+    for r in runs:
+        seqs[tuple(msg for _, msg in r)].append(r)
+    usual = max(seqs.values(), key=len)
+    out = []
+    for i, (_, msg) in enumerate(usual[0]):
+        deltas = [(r[i][0] - r[i - 1][0]) * 1000 if i else 0.0 for r in usual]
+        since = [(r[i][0] - r[0][0]) * 1000 for r in usual]
+        out.append((msg, statistics.median(deltas), statistics.median(since)))
+    return out
 
 
 # ---------------------------------------------------------------- phases
 
-def time_cases(engines: list[Engine], runs: int, token: str) -> dict[str, dict[str, list[float]]]:
+def time_cases(engines: list[Engine], runs: int, token: str, daemon: "ThrowAwayPouchd | None",
+               windows: dict[str, tuple[int, int]]) -> dict[str, dict[str, list[float]]]:
+    """Median-able timings per case and engine; windows[case] = pouchd log span of the timed runs."""
     results: dict[str, dict[str, list[float]]] = {}
     for case, args in CASES.items():
         args = [args[0], "--label", f"{LABEL_KEY}={token}", *args[1:]]
@@ -338,6 +403,7 @@ def time_cases(engines: list[Engine], runs: int, token: str) -> dict[str, dict[s
             else:
                 live.append(engine)
         times: dict[str, list[float]] = {e.name: [] for e in live}
+        log_start = daemon.log_offset() if daemon else 0
         for _ in range(runs):  # interleaved, so drift hits every engine alike
             for engine in live:
                 argv = engine.argv(args)
@@ -345,6 +411,8 @@ def time_cases(engines: list[Engine], runs: int, token: str) -> dict[str, dict[s
                 subprocess.run(argv, check=True, capture_output=True, env=engine.env, timeout=120)
                 times[engine.name].append(time.perf_counter() - start)
         results[case] = times
+        if daemon:
+            windows[case] = (log_start, daemon.log_offset())
     return results
 
 
@@ -432,10 +500,10 @@ def print_memory(mem: dict[str, dict], names: list[str]) -> None:
         print(f"  pouchd with {mem['pouch']['n']}: {pd:.1f} MB -> {'ok' if pd < TARGET_DAEMON_MB else 'MISS'}")
 
 
-def print_requests(by_route: dict[str, list[float]], runs_per_case: int) -> None:
+def print_requests(case: str, by_route: dict[str, list[float]]) -> None:
     if not by_route:
         return
-    print("\n== pouchd per-request time during the timed runs (from its --debug log), ms ==")
+    print(f"\n== pouchd per-request time, {case} (from its --debug log), ms ==")
     print(f"{'request':58s}{'count':>7s}{'median':>9s}{'p90':>9s}{'max':>9s}")
     for route, t in sorted(by_route.items(), key=lambda kv: -statistics.median(kv[1]) * len(kv[1])):
         t = sorted(t)
@@ -443,6 +511,29 @@ def print_requests(by_route: dict[str, list[float]], runs_per_case: int) -> None
         print(f"{route[:58]:58s}{len(t):7d}{statistics.median(t):9.1f}{p90:9.1f}{t[-1]:9.1f}")
     print("(a hijacked attach or a blocking wait lasts as long as the container; "
           "the request latencies overlap)")
+
+
+def print_steps(case: str, steps: list[tuple[str, float, float]]) -> None:
+    if not steps:
+        return
+    print(f"\n== pouchd steps of one `{case}` (log timestamps, 1 ms resolution), ms ==")
+    print(f"{'+ms':>6s}{'at':>7s}  step (the +ms is spent before the line is logged)")
+    for msg, delta, since in steps:
+        print(f"{delta:6.0f}{since:7.0f}  {msg}")
+
+
+def cli_floor(engines: list[Engine], runs: int) -> dict[str, float]:
+    """Median of `<cli> version`: CLI start-up plus one round trip to the engine."""
+    out = {}
+    for engine in engines:
+        argv = engine.argv(["version"])
+        times = []
+        for _ in range(max(3, runs)):
+            start = time.perf_counter()
+            subprocess.run(argv, capture_output=True, env=engine.env, timeout=60)
+            times.append(time.perf_counter() - start)
+        out[engine.name] = statistics.median(times)
+    return out
 
 
 # ---------------------------------------------------------------- main
@@ -495,11 +586,16 @@ def main() -> int:
         names = [e.name for e in engines]
 
         print(f"engines: {', '.join(names)}; runs: {args.runs}; containers: {args.containers}")
-        offset = daemon.log_offset() if daemon else 0
-        results = time_cases(engines, args.runs, token)
-        by_route = request_timings(daemon.log, offset) if daemon else {}
+        windows: dict[str, tuple[int, int]] = {}
+        results = time_cases(engines, args.runs, token, daemon, windows)
+        floor = cli_floor(engines, args.runs)
         print_times(results, names, args.runs)
-        print_requests(by_route, args.runs)
+        print("CLI floor, `<cli> version` median: " + ", ".join(f"{n} {t * 1000:.0f} ms" for n, t in floor.items()))
+        if daemon:
+            for case, window in windows.items():
+                lines = log_lines(daemon.log, window)
+                print_requests(case, request_timings(lines))
+                print_steps(case, step_breakdown(lines))
 
         mem: dict[str, dict] = {}
         if args.containers > 0:

@@ -75,12 +75,13 @@ def gateway_of(subnet: str) -> str:
 def build_conflist(bridge_name: str, subnet: str, ipam_data_dir: str, tuning_sysctls: dict[str, str] | None = None) -> dict:
     """The conflist of the default bridge network.
 
-    bridge (gateway on the bridge, masquerade, hairpin so a container reaches
-    its own published ports) with host-local IPAM kept in ``ipam_data_dir``;
-    portmap for ``-p`` (``snat`` so 127.0.0.1:<port> works: the plugin sets
-    route_localnet on the bridge and masquerades localhost sources); firewall so
-    forwarded traffic of the containers is accepted under a DROP FORWARD policy;
-    optionally tuning for in-container sysctls.
+    bridge (gateway on the bridge, hairpin so a container reaches its own
+    published ports) with host-local IPAM kept in ``ipam_data_dir``; portmap for
+    ``-p`` (``snat`` so 127.0.0.1:<port> works: the plugin sets route_localnet on
+    the bridge and masquerades localhost sources); optionally tuning for
+    in-container sysctls. Outbound NAT and forwarding are not per container:
+    they are a few static rules per network (``manager.static_rules``), as Docker
+    does, which keeps ``run`` and ``rm`` free of per-container iptables work.
     """
     net = ipaddress.ip_network(subnet, strict=False)
     plugins: list[dict] = [
@@ -88,7 +89,7 @@ def build_conflist(bridge_name: str, subnet: str, ipam_data_dir: str, tuning_sys
             "type": "bridge",
             "bridge": bridge_name,
             "isGateway": True,
-            "ipMasq": True,
+            "ipMasq": False,  # one MASQUERADE rule per network instead (manager.static_rules)
             "hairpinMode": True,
             "ipam": {
                 "type": "host-local",
@@ -98,7 +99,6 @@ def build_conflist(bridge_name: str, subnet: str, ipam_data_dir: str, tuning_sys
             },
         },
         {"type": "portmap", "capabilities": {"portMappings": True}, "snat": True},
-        {"type": "firewall", "backend": "iptables"},
     ]
     if tuning_sysctls:
         plugins.append({"type": "tuning", "sysctl": dict(tuning_sysctls)})

@@ -58,6 +58,59 @@ def parse_mode(mode: str) -> tuple[str, str]:
     raise InvalidArgument(f"network mode {mode!r} is not supported (bridge, none, host, container:NAME)")
 
 
+FORWARD_CHAIN_PARENT = {"filter": "FORWARD", "nat": "POSTROUTING"}
+
+
+def static_chain(bridge: str) -> str:
+    return f"POUCH-{bridge}"
+
+
+def static_rules(bridge: str, subnet: str) -> dict[str, list[list[str]]]:
+    """The rules every container of the network shares, by table (pure).
+
+    filter (jumped to first from FORWARD, so a DROP policy or Docker's chains do
+    not get in the way): replies to the containers, connections to published
+    ports (DNAT), and everything the containers send. nat (from POSTROUTING):
+    masquerade what leaves the subnet through another interface.
+    """
+    return {
+        "filter": [
+            ["-o", bridge, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"],
+            ["-o", bridge, "-m", "conntrack", "--ctstate", "DNAT", "-j", "ACCEPT"],
+            ["-i", bridge, "-j", "ACCEPT"],
+        ],
+        "nat": [["-s", subnet, "!", "-o", bridge, "-j", "MASQUERADE"]],
+    }
+
+
+def install_static_rules(bridge: str, subnet: str) -> None:
+    """Create (or refresh) the network's chains and the jumps to them; idempotent."""
+    chain = static_chain(bridge)
+    for table, rules in static_rules(bridge, subnet).items():
+        ipt = ["iptables", "-w", "-t", table]
+        if not process.run([*ipt, "-N", chain]).ok:
+            process.run([*ipt, "-F", chain])
+        for rule in rules:
+            result = process.run([*ipt, "-A", chain, *rule])
+            if not result.ok:
+                raise InvalidArgument(f"iptables: {result.stderr.decode(errors='replace').strip()}")
+        parent = FORWARD_CHAIN_PARENT[table]
+        if not process.run([*ipt, "-C", parent, "-j", chain]).ok:
+            process.run([*ipt, "-I", parent, "1", "-j", chain])
+
+
+def remove_static_rules(bridge: str) -> list[str]:
+    chain = static_chain(bridge)
+    done = []
+    for table, parent in FORWARD_CHAIN_PARENT.items():
+        ipt = ["iptables", "-w", "-t", table]
+        while process.run([*ipt, "-D", parent, "-j", chain]).ok:
+            done.append(shlex.join([*ipt, "-D", parent, "-j", chain]))
+        if process.run([*ipt, "-F", chain]).ok and process.run([*ipt, "-X", chain]).ok:
+            done.append(shlex.join([*ipt, "-X", chain]))
+    return done
+
+
 def resolve_host_ports(bindings: Sequence[PortBinding]) -> tuple[PortBinding, ...]:
     """Give every ``-p containerPort`` without a host port a free one chosen by the kernel."""
     out = []
@@ -107,6 +160,7 @@ class NetworkManager:
                 f.seek(0)
                 f.write("1")
         netns.ensure_netns_dir(self.config.netns_dir)
+        install_static_rules(self.config.bridge_name, self.config.bridge_subnet)
 
     def setup(
         self,
@@ -223,8 +277,9 @@ class NetworkManager:
 def remove_network_leftovers(bridge: str, subnet: str) -> list[str]:
     """Remove iptables rules and per-container chains a daemon's network left behind
     (tests, ``pouchd`` uninstall); returns the commands run, so tests can assert it is
-    empty. The bridge link and the plugins' shared chains are not touched."""
-    done = []
+    empty. The network's static chains go too; the bridge link and the plugins'
+    shared chains are not touched."""
+    done = remove_static_rules(bridge)
     for table in ("filter", "nat"):
         save = process.run(["iptables-save", "-t", table])
         for argv in cni.leftover_commands(table, save.stdout.decode(), bridge, subnet):

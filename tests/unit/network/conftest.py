@@ -26,7 +26,7 @@ import pytest
 from pouch.config import DaemonConfig
 from pouch.models import PortBinding
 from pouch.network import netns
-from pouch.network.manager import IP_FORWARD, NetworkManager
+from pouch.network.manager import IP_FORWARD, NetworkManager, remove_network_leftovers
 
 PLUGIN_DIR = "/usr/lib/cni"
 ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
@@ -142,6 +142,7 @@ def net_env():
         for name in os.listdir(config.netns_dir) if os.path.isdir(config.netns_dir) else ():
             netns.delete_netns(os.path.join(config.netns_dir, name))
         _run("ip", "link", "del", bridge, check=False)
+        remove_network_leftovers(bridge, config.bridge_subnet)
         _remove_shared_chains(before)
         with open(IP_FORWARD, "w") as f:
             f.write(ip_forward)

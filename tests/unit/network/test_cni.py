@@ -16,10 +16,10 @@ CONFLIST = cni.build_conflist("p0", "192.168.5.0/24", "/var/lib/pouch/cni/ipam")
 def test_conflist_shape():
     assert CONFLIST["cniVersion"] == "1.0.0"
     assert CONFLIST["name"] == "pouch-p0"
-    assert [p["type"] for p in CONFLIST["plugins"]] == ["bridge", "portmap", "firewall"]
+    assert [p["type"] for p in CONFLIST["plugins"]] == ["bridge", "portmap"]
     bridge = CONFLIST["plugins"][0]
     assert bridge["bridge"] == "p0"
-    assert bridge["isGateway"] and bridge["ipMasq"] and bridge["hairpinMode"]
+    assert bridge["isGateway"] and not bridge["ipMasq"] and bridge["hairpinMode"]
     assert bridge["ipam"] == {
         "type": "host-local",
         "ranges": [[{"subnet": "192.168.5.0/24", "gateway": "192.168.5.1"}]],
@@ -27,7 +27,6 @@ def test_conflist_shape():
         "dataDir": "/var/lib/pouch/cni/ipam",
     }
     assert CONFLIST["plugins"][1] == {"type": "portmap", "capabilities": {"portMappings": True}, "snat": True}
-    assert CONFLIST["plugins"][2] == {"type": "firewall", "backend": "iptables"}
     json.dumps(CONFLIST)  # serialisable
 
 
@@ -51,7 +50,7 @@ def test_port_mappings():
 
 def test_plugin_config_injects_name_version_capabilities_and_prev_result():
     rc = {"portMappings": [{"hostPort": 1, "containerPort": 2, "protocol": "tcp", "hostIP": ""}], "bandwidth": {}}
-    bridge, portmap, _ = CONFLIST["plugins"]
+    bridge, portmap = CONFLIST["plugins"]
     conf = cni.plugin_config(CONFLIST, bridge, rc, None)
     assert conf["name"] == "pouch-p0" and conf["cniVersion"] == "1.0.0"
     assert "runtimeConfig" not in conf and "prevResult" not in conf
@@ -62,7 +61,7 @@ def test_plugin_config_injects_name_version_capabilities_and_prev_result():
 
 
 def test_active_conflist_skips_portmap_without_mappings():
-    assert [p["type"] for p in cni.active_conflist(CONFLIST, {})["plugins"]] == ["bridge", "firewall"]
+    assert [p["type"] for p in cni.active_conflist(CONFLIST, {})["plugins"]] == ["bridge"]
     rc = cni.build_runtime_config([PortBinding(80, host_port=8080)])
     assert cni.active_conflist(CONFLIST, rc) == CONFLIST
 
