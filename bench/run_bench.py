@@ -27,6 +27,7 @@ Usage: .venv/bin/python bench/run_bench.py [--runs 10] [--containers 100]
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import re
 import resource
@@ -339,8 +340,17 @@ LINE_RE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3}) \w+ ([\w.]+): (
 
 def normalise(msg: str) -> str:
     msg = re.sub(r"/v[\d.]+/", "/", msg)
-    msg = re.sub(r"\[(.{0,200}?)\]", lambda m: "[" + " ".join(
-        os.path.basename(a.strip("'")) for a in m.group(1).split(", ")[:1]) + " ...]", msg)  # exec [argv]
+    m = re.search(r"exec (\[.*\])", msg)
+    if m:  # exec [argv] -> exec runc delete --force
+        try:
+            argv = ast.literal_eval(m.group(1))
+            words = [os.path.basename(argv[0])]
+            if words[0] in ("runc", "crun"):
+                rest = [a for a in argv[1:] if not a.startswith("/")]
+                words += [a for a in rest if not a.startswith("--root")][:2]
+            msg = msg[:m.start()] + "exec " + " ".join(words)
+        except (ValueError, SyntaxError, IndexError):
+            pass
     msg = re.sub(r"[0-9a-f]{12,64}", "{id}", msg)
     msg = re.sub(r"\(\w+_\w+\)", "", msg)  # random names
     msg = re.sub(r"/tmp/pouch-bench-\w+", "", msg)

@@ -467,7 +467,7 @@ class ConmonRuntime:
         for what, path in (("conmon", self.config.conmon_path), ("OCI runtime", runc.path)):
             if not os.access(path, os.X_OK):
                 raise OCIRuntimeError(f"{what} not found or not executable: {path}")
-        if runc.state(container_id) is not None:
+        if os.path.exists(os.path.join(runc.root, container_id, "state.json")):  # runc's own state file
             raise errors.Conflict(f"container {container_id} already exists in the runtime")
 
     def _rollback_create(self, container_id: str) -> None:

@@ -523,7 +523,8 @@ class ContainerService:
         self._notify()
 
     def _finish_remove(self, c: Container) -> None:
-        self._teardown_runtime(c)
+        if os.path.exists(self.config.bundle_dir(c.id)) or mounts.is_mountpoint(self.rootfs_path(c)):
+            self._teardown_runtime(c)  # not torn down yet (a crash, or removal during start)
         with contextlib.suppress(Exception):
             self.images.remove_rw(c.id)
         shutil.rmtree(self.config.container_dir(c.id), ignore_errors=True)
