@@ -31,6 +31,7 @@ import ast
 import os
 import re
 import resource
+import shlex
 import shutil
 import signal
 import statistics
@@ -129,6 +130,29 @@ def mounts_under(path: str) -> list[str]:
             if mnt == path or mnt.startswith(path + "/"):
                 out.append(mnt)
     return out
+
+
+def remove_iptables_chain(chain: str) -> None:
+    """Delete every rule jumping to `chain`, then the chain itself, in every table."""
+    try:
+        dump = subprocess.run(["iptables-save"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return
+    table = ""
+    jumps: list[tuple[str, list[str]]] = []
+    tables = set()
+    for line in dump.splitlines():
+        if line.startswith("*"):
+            table = line[1:]
+        elif line.startswith(f":{chain} "):
+            tables.add(table)
+        elif line.startswith("-A ") and line.split()[1] != chain and line.endswith(f"-j {chain}"):
+            jumps.append((table, shlex.split(line)))
+    for table, rule in jumps:
+        subprocess.run(["iptables", "-t", table, "-D", *rule[1:]], capture_output=True)
+    for table in tables:
+        subprocess.run(["iptables", "-t", table, "-F", chain], capture_output=True)
+        subprocess.run(["iptables", "-t", table, "-X", chain], capture_output=True)
 
 
 def mb(kib: float) -> str:
@@ -296,8 +320,10 @@ class ThrowAwayPouchd:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
-        if self.proc is not None and os.path.exists(f"/sys/class/net/{BRIDGE}"):  # ours only if we started
-            subprocess.run(["ip", "link", "delete", BRIDGE], capture_output=True)
+        if self.proc is not None:  # bridge and chains are ours only if we started pouchd
+            if os.path.exists(f"/sys/class/net/{BRIDGE}"):
+                subprocess.run(["ip", "link", "delete", BRIDGE], capture_output=True)
+            remove_iptables_chain(f"POUCH-{BRIDGE}")  # pouchd leaves its per-network chain behind
         for mnt in sorted(mounts_under(self.base), key=len, reverse=True):
             subprocess.run(["umount", "-l", mnt], capture_output=True)
         if mounts_under(self.base):
@@ -620,6 +646,9 @@ def main() -> int:
     except BenchError as err:
         print(f"bench: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt as err:
+        print(f"bench: interrupted ({err or 'SIGINT'}); cleaning up", file=sys.stderr)
+        return 130
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # no second ^C half-way through cleanup
         signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -22,6 +22,9 @@ fi
 stamp=.venv/.installed
 if [[ ! -x .venv/bin/python || ! -f $stamp || pyproject.toml -nt $stamp ]]; then
     [[ -x .venv/bin/python ]] || /usr/bin/python3 -m venv .venv
-    .venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
+    # compat mode: a plain path entry instead of an import hook, which costs `pouch` ~9 ms a start
+    .venv/bin/pip install -q --disable-pip-version-check -e '.[test]' --config-settings editable_mode=compat
     touch "$stamp"
 fi
+# bytecode ahead of time: `pouch` reads it even where PYTHONDONTWRITEBYTECODE keeps Python from writing it
+.venv/bin/python -m compileall -q pouch >/dev/null

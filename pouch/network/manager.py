@@ -188,6 +188,11 @@ class NetworkManager:
             if alongside:
                 alongside(other_netns)
             return NetworkAttachment(network="container", netns_path=other_netns)
+        if kind == "none":
+            # the runtime makes a fresh namespace with only lo up: nothing to name or undo
+            if alongside:
+                alongside("")
+            return NetworkAttachment(network="none", netns_path="")
         path = self.netns_path(container_id)
         if os.path.lexists(path) or os.path.exists(self._result_path(container_id)):
             # left over by a daemon that died before tearing the container down
@@ -196,30 +201,25 @@ class NetworkManager:
         with contextlib.ExitStack() as undo:
             netns.create_netns(path)
             undo.callback(netns.delete_netns, path)
-            if kind == "none":
-                attachment = NetworkAttachment(network="none", netns_path=path)
+            bindings = resolve_host_ports(port_bindings)
+            outcome: dict[str, object] = {}
+
+            def add() -> None:
+                try:
+                    outcome["attachment"] = self._cni_add(undo, container_id, path, bindings)
+                except BaseException as err:  # noqa: BLE001 - re-raised in the caller's thread
+                    outcome["error"] = err
+
+            worker = threading.Thread(target=add, name=f"cni-add-{container_id[:12]}")
+            worker.start()
+            try:
                 if alongside:
                     alongside(path)
-            else:
-                bindings = resolve_host_ports(port_bindings)
-                outcome: dict[str, object] = {}
-
-                def add() -> None:
-                    try:
-                        outcome["attachment"] = self._cni_add(undo, container_id, path, bindings)
-                    except BaseException as err:  # noqa: BLE001 - re-raised in the caller's thread
-                        outcome["error"] = err
-
-                worker = threading.Thread(target=add, name=f"cni-add-{container_id[:12]}")
-                worker.start()
-                try:
-                    if alongside:
-                        alongside(path)
-                finally:
-                    worker.join()
-                if "error" in outcome:
-                    raise outcome["error"]  # type: ignore[misc]
-                attachment = outcome["attachment"]  # type: ignore[assignment]
+            finally:
+                worker.join()
+            if "error" in outcome:
+                raise outcome["error"]  # type: ignore[misc]
+            attachment = outcome["attachment"]  # type: ignore[assignment]
             undo.pop_all()
         return attachment
 
@@ -247,8 +247,8 @@ class NetworkManager:
 
         CNI DEL failures are logged, not raised: a container must stay removable.
         """
-        if attachment is not None and attachment.network == "container":
-            return  # the netns belongs to the other container
+        if attachment is not None and attachment.network in ("container", "none"):
+            return  # the netns belongs to the other container, or to the runtime
         path = self.netns_path(container_id)
         if attachment is None or attachment.network == cni.NETWORK:
             self._cni_del(container_id, path, attachment)
