@@ -27,7 +27,8 @@ class DaemonConfig:
     bridge_name: str = "p0"
     bridge_subnet: str = "192.168.5.0/24"
     cni_plugin_dirs: tuple[str, ...] = ("/usr/lib/cni", "/opt/cni/bin")
-    log_max_size: int = 10 * 1024 * 1024
+    log_max_size: int = 10 * 1024 * 1024  # a container log is rotated past this size
+    log_max_files: int = 2  # the current log and one rotated file
     debug: bool = False
 
     @property

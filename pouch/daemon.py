@@ -34,6 +34,8 @@ def parse_args(argv: list[str] | None = None) -> DaemonConfig:
     parser.add_argument("--bridge-name", default="p0", help="the default bridge network's interface (default %(default)s)")
     parser.add_argument("--bip", default="192.168.5.0/24", help="the default bridge network's subnet (default %(default)s)")
     parser.add_argument("--log-max-size", default="10m", help="container log size before rotation (default %(default)s)")
+    parser.add_argument("--log-max-files", type=int, default=2,
+                        help="log files kept per container, the current one included (default %(default)s)")
     parser.add_argument("-D", "--debug", action="store_true", help="debug logging")
     parser.add_argument("-v", "--version", action="version", version=f"pouchd version {__version__}")
     args = parser.parse_args(argv)
@@ -60,6 +62,7 @@ def parse_args(argv: list[str] | None = None) -> DaemonConfig:
         bridge_name=args.bridge_name,
         bridge_subnet=args.bip,
         log_max_size=parse_size(args.log_max_size),
+        log_max_files=max(1, args.log_max_files),
         debug=args.debug,
     )
 
@@ -134,6 +137,7 @@ def main(argv: list[str] | None = None) -> None:
     engine = build_engine(config)
     engine.containers.monitor.start()
     engine.containers.recover()
+    engine.containers.log_rotator.start()
 
     from pouch.api.routes import build_router
     from pouch.api.server import Server

@@ -26,7 +26,7 @@ from __future__ import annotations
 import collections
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -199,11 +199,14 @@ def read_logs(
     should_stop: Callable[[], bool] = lambda: True,
     poll_interval: float = 0.1,
     partial_flush_after: float = 0.5,
+    rotated: Sequence[str] = (),
 ) -> Iterator[LogEntry]:
     """Entries of a k8s-file log, partial records merged into lines.
 
     since/until: epoch seconds, inclusive bounds on the entry timestamp.
     tail: only the last N entries of what is in the file now (None = all).
+    rotated: older files of the same log (pouchd's rotation), oldest first,
+    read before ``path``.
     follow: keep reading appended data until ``should_stop()`` is true and the
     file is drained (the caller's should_stop says "container exited").
     A partial line at the end of the file is emitted after
@@ -215,7 +218,15 @@ def read_logs(
     try:
         backlog: Iterable[LogEntry]
         first: list[LogEntry] = []
-        for rec in lf.read_records():
+        records: list[bytes] = []
+        for older in rotated:
+            try:
+                with open(older, "rb") as f:
+                    records.extend(line for line in f.read().split(b"\n") if line)
+            except FileNotFoundError:
+                continue
+        records.extend(lf.read_records())
+        for rec in records:
             entry = parse_line(rec)
             if entry is not None and (merged := merger.feed(entry)) is not None:
                 first.append(merged)

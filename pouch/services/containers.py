@@ -33,6 +33,7 @@ from pouch.metadata import containers as store
 from pouch.metadata.db import Database
 from pouch.models import DEFAULT_STOP_TIMEOUT, Container, ContainerState, CreateOptions, Status
 from pouch.services.attachgate import AttachGate
+from pouch.services.logrotate import LogRotator, rotated_paths
 from pouch.services.monitor import ExitMonitor
 from pouch.services.names import random_name
 
@@ -84,6 +85,7 @@ class ContainerService:
         self.network = network
         self.attach_gate = AttachGate()
         self.monitor = ExitMonitor(self._handle_exit)
+        self.log_rotator = LogRotator(config.log_max_size, config.log_max_files, self._running_logs, runtime.reopen_log)
         self._locks: dict[str, threading.RLock] = {}
         self._locks_guard = threading.Lock()
         self._changed = threading.Condition()
@@ -111,6 +113,12 @@ class ContainerService:
 
     def log_path(self, c: Container) -> str:
         return os.path.join(self.config.container_dir(c.id), "ctr.log")
+
+    def rotated_log_paths(self, c: Container) -> list[str]:
+        return rotated_paths(self.log_path(c), self.config.log_max_files)
+
+    def _running_logs(self) -> list[tuple[str, str]]:
+        return [(c.id, self.log_path(c)) for c in store.list_all(self.db) if c.state.status.is_active()]
 
     def rootfs_path(self, c: Container) -> str:
         return os.path.join(self.config.container_dir(c.id), "rootfs")
@@ -227,7 +235,9 @@ class ContainerService:
                     tty=opts.tty,
                     stdin=opts.open_stdin,
                     leave_stdin_open=opts.open_stdin and not opts.stdin_once,
-                    log_max_size=self.config.log_max_size,
+                    # pouchd rotates (services/logrotate.py); conmon's own limit would cut the
+                    # log short: it counts every byte written since it started, reopens included
+                    log_max_size=0,
                 )
                 undo.callback(self.runtime.delete, c.id, True)
 

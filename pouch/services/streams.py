@@ -135,7 +135,8 @@ def log_chunks(engine, c: Container, *, stdout: bool, stderr: bool, follow: bool
     def stopped() -> bool:
         return svc._is_stopped(c.id)
 
-    for entry in read_logs(svc.log_path(c), since=since, until=until, tail=tail, follow=follow, should_stop=stopped):
+    for entry in read_logs(svc.log_path(c), since=since, until=until, tail=tail, follow=follow, should_stop=stopped,
+                           rotated=svc.rotated_log_paths(c)):
         is_err = entry.stream == "stderr"
         if (is_err and not stderr) or (not is_err and not stdout):
             continue

@@ -63,8 +63,9 @@ def mounts_below(path: str) -> list[str]:
 class Daemon:
     """A pouchd under test, with helpers to drive it through its CLI."""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, extra_args: tuple[str, ...] = ()) -> None:
         self.base = base
+        self.extra_args = extra_args
         self.root = os.path.join(base, "root")
         self.exec_root = os.path.join(base, "run")
         self.sock = os.path.join(base, "pouchd.sock")
@@ -80,7 +81,7 @@ class Daemon:
         logf = open(self.log, "ab")
         self.proc = subprocess.Popen(
             [POUCHD, "-H", self.host, "--root", self.root, "--exec-root", self.exec_root,
-             "--bridge-name", self.bridge, "--bip", self.subnet, "--debug"],
+             "--bridge-name", self.bridge, "--bip", self.subnet, "--debug", *self.extra_args],
             stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )
         deadline = time.monotonic() + 20
