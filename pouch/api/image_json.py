@@ -93,3 +93,74 @@ def image_inspect(record: ImageRecord) -> dict:
         "RootFS": {"Type": "layers", "Layers": list(record.diff_ids)},
         "Metadata": {"LastTagTime": oci.ZERO_TIME},
     }
+
+
+# --- GET /images/json?filters= ------------------------------------------------------------
+
+IMAGE_FILTERS = frozenset({"reference", "dangling", "label"})
+
+
+def check_image_filters(filters: dict[str, list[str]]) -> None:
+    """Raise InvalidArgument for what ``docker images --filter`` would reject."""
+    from pouch.errors import InvalidArgument
+
+    for key, values in filters.items():
+        if key not in IMAGE_FILTERS:
+            raise InvalidArgument(f"invalid filter '{key}'")
+        if key == "dangling" and any(v not in ("true", "false", "1", "0") for v in values):
+            raise InvalidArgument(f"invalid filter 'dangling={values[0]}'")
+
+
+def _glob(pattern: str, text: str) -> bool:
+    """Go's ``path.Match``: ``*`` and ``?`` do not cross ``/``; ``[...]`` classes."""
+    import re
+
+    out, i = [], 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "*":
+            out.append("[^/]*")
+        elif ch == "?":
+            out.append("[^/]")
+        elif ch == "[" and "]" in pattern[i + 1:]:
+            end = pattern.index("]", i + 1)
+            body = pattern[i + 1:end]
+            out.append("[" + ("^" + body[1:] if body.startswith("^") else re.escape(body).replace("\\-", "-")) + "]")
+            i = end
+        else:
+            out.append(re.escape(ch))
+        i += 1
+    return re.fullmatch("".join(out), text) is not None
+
+
+def reference_matches(pattern: str, familiar_tag: str) -> bool:
+    """moby's ``reference.FamiliarMatch``: the pattern against ``repo:tag``, then against ``repo``."""
+    if _glob(pattern, familiar_tag):
+        return True
+    repo = familiar_tag.rsplit(":", 1)[0] if ":" in familiar_tag.rsplit("/", 1)[-1] else familiar_tag
+    return _glob(pattern, repo)
+
+
+def image_matches(filters: dict[str, list[str]], summary: dict) -> bool:
+    """Whether one ``ImageSummary`` passes ``filters`` (values of one key OR, keys AND)."""
+    tags = [t for t in summary.get("RepoTags") or [] if t != "<none>:<none>"]
+    if "reference" in filters and not any(reference_matches(p, t) for p in filters["reference"] for t in tags):
+        return False
+    if "dangling" in filters:
+        want = filters["dangling"][0] in ("true", "1")
+        if want != (not tags):
+            return False
+    labels = summary.get("Labels") or {}
+    for want_label in filters.get("label", []):
+        key, eq, value = want_label.partition("=")
+        if key not in labels or (eq and labels[key] != value):
+            return False
+    return True
+
+
+def filter_summaries(filters: dict[str, list[str]], summaries: list[dict]) -> list[dict]:
+    """``GET /images/json`` filtering; raises InvalidArgument for an unknown filter."""
+    check_image_filters(filters)
+    if not filters:
+        return summaries
+    return [s for s in summaries if image_matches(filters, s)]

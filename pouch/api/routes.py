@@ -308,12 +308,13 @@ class ImageRoutes:
 
     def list(self, req: Request) -> Response:
         containers = self.engine.containers.list()
+        filters = convert.parse_filters(req.query_str("filters"))
         out = []
         for record in self.images.list_images():
             summary = image_json.image_summary(record)
             summary["Containers"] = sum(1 for c in containers if c.image_id == record.id)
             out.append(summary)
-        return json_response(out)
+        return json_response(image_json.filter_summaries(filters, out) if filters else out)
 
     def inspect(self, req: Request) -> Response:
         return json_response(image_json.image_inspect(self.images.get(req.params["name"])))

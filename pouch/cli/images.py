@@ -50,16 +50,21 @@ def cmd_images(ctx: Context, argv: list[str]) -> int:
     if opts["format"] and opts["format"] != "table":
         from pouch.cli.containers import _print_templated
 
-        return _print_templated(ctx, opts["format"], [_image_fields(img, trunc) for img in images])
+        return _print_templated(ctx, opts["format"], [row for img in images for row in _image_rows(img, trunc)])
     ctx.stdout.write(images_table(images, time.time(), trunc=trunc))
     return 0
 
 
-def _image_fields(img: dict[str, Any], trunc: bool) -> dict[str, Any]:
+def _image_rows(img: dict[str, Any], trunc: bool) -> list[dict[str, Any]]:
+    """The template fields of an image, one row per repository:tag like the table (and docker)."""
+    tags = [t for t in img.get("RepoTags") or [] if t != "<none>:<none>"]
+    pairs = [split_repo_tag(t) for t in tags] or [("<none>", "<none>")]
+    return [_image_fields(img, trunc, repo, tag) for repo, tag in pairs]
+
+
+def _image_fields(img: dict[str, Any], trunc: bool, repo: str, tag: str) -> dict[str, Any]:
     from pouch.cli.format import human_size, since
 
-    tags = [t for t in img.get("RepoTags") or [] if t != "<none>:<none>"]
-    repo, tag = split_repo_tag(tags[0]) if tags else ("<none>", "<none>")
     now = time.time()
     return {
         "ID": short_id(img.get("Id", ""), trunc) if trunc else img.get("Id", ""),

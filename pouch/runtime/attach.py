@@ -129,6 +129,12 @@ class AttachConnection:
             with contextlib.suppress(OSError):
                 self.sock.shutdown(socket.SHUT_WR)
 
+    def stop_output(self) -> None:
+        """End the output side of this connection (``recv`` returns None) without
+        closing the container's stdin, as a detaching client does."""
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RD)
+
     def close(self) -> None:
         self.sock.close()
 

@@ -168,7 +168,7 @@ class ExecService:
         """
         from pouch.api.framing import encode_frame
         from pouch.errors import PouchError
-        from pouch.services.streams import pump
+        from pouch.services.streams import on_input_eof, pump
 
         session = self.get(exec_id)
         if session.started:
@@ -188,7 +188,8 @@ class ExecService:
                 return
             try:
                 pump(handle.connection, client, leftover, tty=session.tty, stdin=session.attach_stdin,
-                     stdout=session.attach_stdout, stderr=session.attach_stderr)
+                     stdout=session.attach_stdout, stderr=session.attach_stderr,
+                     on_eof=on_input_eof(session.tty, stdin_once=True, exec_session=True))
             finally:
                 self._finish(session, handle)
 

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterator
 
 from pouch.api.framing import encode_frame
-from pouch.errors import Conflict
+from pouch.errors import Conflict, PouchError
 from pouch.models import Container, Status
 
 log = logging.getLogger(__name__)
@@ -27,9 +27,25 @@ CONMON_STDOUT, CONMON_STDERR = 2, 3
 DOCKER_STDOUT, DOCKER_STDERR = 1, 2
 
 
+# What happens when the client's input ends (it half-closes the connection):
+CLOSE_STDIN = "close-stdin"  # the process's stdin is closed, its output flows to the end (StdinOnce, exec -i)
+KEEP_OUTPUT = "keep-output"  # nothing: the output flows to the end (exec -it: a terminal has no EOF)
+END_OUTPUT = "end-output"  # the stream ends and the process keeps its stdin (attach without StdinOnce)
+END_OUTPUT_GRACE = 0.3  # seconds of output still forwarded after the input ended, with END_OUTPUT
+
+
+def on_input_eof(tty: bool, stdin_once: bool, exec_session: bool) -> str:
+    """Docker's rule: close stdin only for StdinOnce without a TTY; otherwise an attach
+    ends, while an exec session's output is kept to its end."""
+    if stdin_once and not tty:
+        return CLOSE_STDIN
+    return KEEP_OUTPUT if exec_session else END_OUTPUT
+
+
 def pump(conn, client: socket.socket, leftover: bytes, *, tty: bool, stdin: bool, stdout: bool = True,
-         stderr: bool = True, close_stdin_on_eof: bool = True) -> None:
-    """Copy output to ``client`` and (with ``stdin``) input to ``conn`` until the output ends."""
+         stderr: bool = True, on_eof: str = CLOSE_STDIN) -> None:
+    """Copy output to ``client`` and (with ``stdin``) input to ``conn`` until the output ends;
+    ``on_eof`` says what the end of the client's input does."""
     output_done = threading.Event()
     wake_r, wake_w = os.pipe()
 
@@ -61,27 +77,36 @@ def pump(conn, client: socket.socket, leftover: bytes, *, tty: bool, stdin: bool
     reader.start()
     try:
         if stdin:
-            if leftover:
-                conn.send(leftover)
-            while not output_done.is_set():
-                ready, _, _ = select.select([client, wake_r], [], [])
-                if wake_r in ready:
-                    break
-                try:
-                    data = client.recv(32768)
-                except OSError:
-                    break
-                if not data:
-                    if close_stdin_on_eof:
-                        with contextlib.suppress(OSError):
-                            conn.close_stdin()
-                    break
-                conn.send(data)
-        reader.join()
+            _copy_input(conn, client, leftover, wake_r, on_eof)
     finally:
+        reader.join()
         conn.close()
         os.close(wake_r)
         os.close(wake_w)
+
+
+def _copy_input(conn, client: socket.socket, leftover: bytes, wake_r: int, on_eof: str) -> None:
+    """Client input to the container until the output ends or the input does."""
+    try:
+        if leftover:
+            conn.send(leftover)
+        while True:
+            ready, _, _ = select.select([client, wake_r], [], [])
+            if wake_r in ready:
+                return  # output ended: the process is gone
+            data = client.recv(32768)
+            if not data:
+                break
+            conn.send(data)
+    except (PouchError, OSError):
+        return  # the container's stdin is gone (it exited): nothing more to deliver
+    if on_eof == CLOSE_STDIN:
+        with contextlib.suppress(OSError):
+            conn.close_stdin()
+    elif on_eof == END_OUTPUT:
+        # the answer to the last input may still be on its way: a short grace period
+        select.select([wake_r], [], [], END_OUTPUT_GRACE)
+        conn.stop_output()
 
 
 def _client_gone(client: socket.socket) -> bool:
@@ -120,7 +145,7 @@ def attach_handler(engine, c: Container, *, stdin: bool, stdout: bool, stderr: b
                 svc.attach_gate.connected(c.id)
         opts = c.options
         pump(conn, client, leftover, tty=opts.tty, stdin=stdin and opts.open_stdin, stdout=stdout, stderr=stderr,
-             close_stdin_on_eof=opts.stdin_once)
+             on_eof=on_input_eof(opts.tty, opts.stdin_once, exec_session=False))
 
     return handler
 

@@ -7,6 +7,7 @@ daemon by its PID, and checks that no mount is left below the test root.
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import shutil
@@ -60,6 +61,9 @@ def mounts_below(path: str) -> list[str]:
         return [line.split()[4] for line in f if line.split()[4].startswith(path.rstrip("/") + "/")]
 
 
+_DAEMON_NUMBERS = itertools.cycle(random.sample(range(1, 251), 250))
+
+
 class Daemon:
     """A pouchd under test, with helpers to drive it through its CLI."""
 
@@ -71,7 +75,7 @@ class Daemon:
         self.sock = os.path.join(base, "pouchd.sock")
         self.host = "unix://" + self.sock
         self.log = os.path.join(base, "pouchd.log")
-        n = random.randint(1, 250)
+        n = next(_DAEMON_NUMBERS)  # distinct for every daemon of this run: bridges and subnets never collide
         self.bridge = f"pt{os.getpid() % 10000}{n}"[:15]
         self.subnet = f"10.{random.randint(200, 250)}.{n}.0/24"
         self.proc: subprocess.Popen | None = None

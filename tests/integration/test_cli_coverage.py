@@ -1,0 +1,492 @@
+"""The rest of the issue's verbs and flags, end to end through the pouch CLI
+(and, where the issue asks for it, the docker CLI): what a user sees."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+from tests.integration.conftest import POUCH
+
+needs_docker = pytest.mark.skipif(shutil.which("docker") is None, reason="the docker CLI is not installed")
+needs_script = pytest.mark.skipif(shutil.which("script") is None, reason="script(1) is missing")
+
+
+def inspect(daemon, name: str) -> dict:
+    return json.loads(daemon.cli("inspect", name).stdout)[0]
+
+
+def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
+
+
+def wait_logs(daemon, name: str, text: str, timeout: float = 10.0) -> str:
+    out = wait_for(lambda: (lambda o: o if text in o else "")(daemon.cli("logs", name).stdout), timeout)
+    assert text in out, f"{text!r} never showed in the logs of {name}"
+    return out
+
+
+def in_terminal(command: str, input: str | None = None, timeout: float = 30) -> subprocess.CompletedProcess:
+    """Run ``command`` with a pseudo-terminal as its stdin/stdout (script(1))."""
+    return subprocess.run(["script", "-qec", command, "/dev/null"], input=input, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+class Streaming:
+    """A CLI process whose output we read line by line with a deadline; killed at exit."""
+
+    def __init__(self, argv: list[str], env: dict[str, str] | None = None, stdin: int | None = None) -> None:
+        self.proc = subprocess.Popen(argv, stdin=stdin if stdin is not None else subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        self.buf = b""
+
+    def read_until(self, text: bytes, timeout: float = 10.0) -> bytes:
+        import select
+
+        assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        while text not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            ready, _, _ = select.select([fd], [], [], left)
+            if not ready:
+                break
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            self.buf += chunk
+        return self.buf
+
+    def __enter__(self) -> Streaming:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+
+# --- images -------------------------------------------------------------------------------
+
+
+def test_import_entrypoint_and_cmd_changes(daemon, busybox_tar):
+    daemon.cli("import", busybox_tar, "withep:v1", "--change", 'ENTRYPOINT ["echo", "ep"]', "--change", 'CMD ["dflt"]')
+    try:
+        assert daemon.cli("run", "--rm", "withep:v1").stdout == "ep dflt\n"
+        assert daemon.cli("run", "--rm", "withep:v1", "given").stdout == "ep given\n"
+        config = json.loads(daemon.cli("image", "inspect", "withep:v1").stdout)[0]["Config"]
+        assert config["Entrypoint"] == ["echo", "ep"] and config["Cmd"] == ["dflt"]
+        listing = daemon.cli("images").stdout.splitlines()
+        assert listing[0].split()[:3] == ["REPOSITORY", "TAG", "IMAGE"]
+        assert any(line.split()[:2] == ["withep", "v1"] for line in listing)
+        short_id = json.loads(daemon.cli("image", "inspect", "withep:v1").stdout)[0]["Id"].split(":")[1][:12]
+        assert short_id in daemon.cli("images", "-q").stdout.split()
+    finally:
+        daemon.cli("rmi", "withep:v1")
+    assert daemon.cli("image", "inspect", "withep:v1", check=False).returncode != 0
+
+
+def test_image_stopsignal_honoured_by_stop(daemon, busybox_tar):
+    daemon.cli("import", busybox_tar, "sigint:v1", "--change", "STOPSIGNAL SIGINT")
+    try:
+        daemon.cli("run", "-d", "--name", "imgsig", "sigint:v1", "sh", "-c",
+                   "trap 'echo got-int; exit 11' INT; echo ready; while true; do sleep 0.1; done")
+        wait_logs(daemon, "imgsig", "ready")
+        daemon.cli("stop", "-t", "5", "imgsig")
+        assert inspect(daemon, "imgsig")["State"]["ExitCode"] == 11
+        assert "got-int" in daemon.cli("logs", "imgsig").stdout
+    finally:
+        daemon.cli("rm", "-f", "imgsig", check=False)
+        daemon.cli("rmi", "sigint:v1", check=False)
+
+
+def test_images_format_lists_every_tag(daemon):
+    daemon.cli("tag", "busybox", "twotags/bb:v1")
+    try:
+        rows = daemon.cli("images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}").stdout.splitlines()
+        ids = {row.split()[1] for row in rows if row.split()[0] in ("busybox:latest", "twotags/bb:v1")}
+        assert {row.split()[0] for row in rows} >= {"busybox:latest", "twotags/bb:v1"}
+        assert len(ids) == 1
+    finally:
+        daemon.cli("rmi", "twotags/bb:v1")
+
+
+def test_images_reference_and_filters(daemon, busybox_tar):
+    daemon.cli("import", busybox_tar, "filtered/one:v1", "--change", "LABEL kind=filtered")
+    try:
+        fmt = ("--format", "{{.Repository}}:{{.Tag}}")
+        assert daemon.cli("images", *fmt, "filtered/one").stdout.split() == ["filtered/one:v1"]
+        assert daemon.cli("images", *fmt, "--filter", "reference=filtered/*").stdout.split() == ["filtered/one:v1"]
+        assert daemon.cli("images", *fmt, "--filter", "label=kind=filtered").stdout.split() == ["filtered/one:v1"]
+        assert daemon.cli("images", *fmt, "nosuchrepo").stdout == ""
+        result = daemon.cli("images", "--filter", "colour=red", check=False)
+        assert result.returncode != 0 and "colour" in result.stderr
+    finally:
+        daemon.cli("rmi", "filtered/one:v1")
+
+
+# --- run flags ----------------------------------------------------------------------------
+
+
+def test_run_labels_hostname_name_visible_in_inspect_and_ps(daemon):
+    daemon.cli("run", "-d", "--name", "labelled", "-l", "team=ops", "-l", "tier=web", "--hostname", "box1",
+               "busybox", "sleep", "1000")
+    try:
+        info = inspect(daemon, "labelled")
+        assert info["Name"] == "/labelled"
+        assert info["Config"]["Labels"] == {"team": "ops", "tier": "web"}
+        assert info["Config"]["Hostname"] == "box1"
+        assert daemon.cli("ps", "-q", "--filter", "name=labelled").stdout.strip() == info["Id"][:12]
+        assert daemon.cli("ps", "-q", "--filter", "label=tier=web", "--no-trunc").stdout.strip() == info["Id"]
+        line = [ln for ln in daemon.cli("ps", "--no-trunc").stdout.splitlines() if "labelled" in ln][0]
+        assert info["Id"] in line and '"sleep 1000"' in line
+    finally:
+        daemon.cli("rm", "-f", "labelled")
+
+
+def test_run_detached_interactive_tty_flags(daemon):
+    cid = daemon.cli("run", "-dit", "--name", "dit", "busybox", "sh").stdout.strip()
+    try:
+        config = inspect(daemon, "dit")["Config"]
+        assert config["Tty"] is True and config["OpenStdin"] is True
+        assert inspect(daemon, "dit")["State"]["Running"] is True  # sh keeps reading its open tty
+        assert daemon.cli("exec", "dit", "sh", "-c", "readlink /proc/1/fd/0").stdout.startswith("/dev/pts/")
+    finally:
+        daemon.cli("rm", "-f", cid)
+
+
+def test_publish_udp(daemon):
+    """``-p ip:host:ctr/udp``: a datagram to the host port reaches the container and the reply comes back.
+    busybox has no UDP server, so the host's python3 runs inside through a read-only bind mount of /usr."""
+    server = ("import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('0.0.0.0', 5000))\n"
+              "print('ready', flush=True)\nwhile True:\n    d, a = s.recvfrom(100); s.sendto(b'pong:' + d, a)\n")
+    daemon.cli("run", "-d", "--name", "udp", "-p", "127.0.0.1:18091:5000/udp", "-v", "/usr:/hostusr:ro",
+               "-e", "PYTHONHOME=/hostusr", "busybox", "/hostusr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+               "--library-path", "/hostusr/lib/x86_64-linux-gnu", "/hostusr/bin/python3", "-c", server)
+    try:
+        wait_logs(daemon, "udp", "ready")
+        assert inspect(daemon, "udp")["NetworkSettings"]["Ports"]["5000/udp"] == [
+            {"HostIp": "127.0.0.1", "HostPort": "18091"}]
+        reply = b""
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(0.5)
+            for _ in range(10):
+                s.sendto(b"ping", ("127.0.0.1", 18091))
+                try:
+                    reply = s.recvfrom(100)[0]
+                    break
+                except TimeoutError:
+                    continue
+        assert reply == b"pong:ping"
+    finally:
+        daemon.cli("rm", "-f", "udp")
+
+
+def test_stop_signal_flag_honoured_by_stop(daemon):
+    daemon.cli("run", "-d", "--name", "usr1", "--stop-signal", "USR1", "busybox", "sh", "-c",
+               "trap 'echo got-usr1; exit 7' USR1; echo ready; while true; do sleep 0.1; done")
+    try:
+        wait_logs(daemon, "usr1", "ready")
+        assert inspect(daemon, "usr1")["Config"]["StopSignal"] in ("USR1", "SIGUSR1")
+        daemon.cli("stop", "-t", "5", "usr1")
+        assert inspect(daemon, "usr1")["State"]["ExitCode"] == 7
+        assert daemon.cli("logs", "usr1").stdout == "ready\ngot-usr1\n"
+    finally:
+        daemon.cli("rm", "-f", "usr1")
+
+
+def test_stop_timeout_flag_is_the_default_for_stop(daemon):
+    daemon.cli("run", "-d", "--name", "st1", "--stop-timeout", "1", "busybox", "sh", "-c",
+               "trap '' TERM; echo ready; while true; do sleep 0.1; done")
+    try:
+        wait_logs(daemon, "st1", "ready")
+        assert inspect(daemon, "st1")["Config"]["StopTimeout"] == 1
+        started = time.monotonic()
+        daemon.cli("stop", "st1")  # no -t: the container's own 1 s, not docker's 10 s
+        assert time.monotonic() - started < 6
+        assert inspect(daemon, "st1")["State"]["ExitCode"] == 137
+    finally:
+        daemon.cli("rm", "-f", "st1")
+
+
+# --- life cycle verbs ---------------------------------------------------------------------
+
+
+def test_start_attach_interactive(daemon):
+    daemon.cli("create", "-i", "--name", "sai", "busybox", "sh", "-c", "read line; echo got:$line; exit 4")
+    try:
+        result = daemon.cli("start", "-a", "-i", "sai", input="typed\n", check=False, timeout=20)
+        assert result.stdout == "got:typed\n"
+        assert result.returncode == 4
+        assert inspect(daemon, "sai")["State"]["Status"] == "exited"
+    finally:
+        daemon.cli("rm", "-f", "sai")
+
+
+def test_wait_prints_exit_code_and_restart_runs_again(daemon):
+    daemon.cli("run", "-d", "--name", "w1", "busybox", "sh", "-c", "echo run; exit 3")
+    try:
+        assert daemon.cli("wait", "w1").stdout.strip() == "3"
+        daemon.cli("restart", "w1")
+        assert daemon.cli("wait", "w1").stdout.strip() == "3"
+        assert daemon.cli("logs", "w1").stdout == "run\nrun\n"
+        assert inspect(daemon, "w1")["RestartCount"] in (0, 1)  # docker counts only policy restarts
+    finally:
+        daemon.cli("rm", "-f", "w1")
+
+
+def test_kill_with_signal_name_and_number(daemon):
+    daemon.cli("run", "-d", "--name", "k1", "busybox", "sh", "-c",
+               "trap 'echo hup' HUP; trap 'exit 5' USR2; echo ready; while true; do sleep 0.1; done")
+    try:
+        wait_logs(daemon, "k1", "ready")
+        daemon.cli("kill", "-s", "HUP", "k1")
+        wait_logs(daemon, "k1", "hup")
+        assert inspect(daemon, "k1")["State"]["Running"] is True
+        daemon.cli("kill", "--signal", "12", "k1")  # SIGUSR2
+        assert daemon.cli("wait", "k1").stdout.strip() == "5"
+        result = daemon.cli("kill", "k1", check=False)
+        assert result.returncode != 0 and "not running" in result.stderr
+    finally:
+        daemon.cli("rm", "-f", "k1")
+
+
+def test_rm_volumes_flag_and_multiple(daemon):
+    daemon.cli("create", "--name", "rmv1", "busybox", "true")
+    daemon.cli("create", "--name", "rmv2", "busybox", "true")
+    out = daemon.cli("rm", "-v", "rmv1", "rmv2").stdout
+    assert out.split() == ["rmv1", "rmv2"]
+    names = daemon.cli("ps", "-a", "--format", "{{.Names}}").stdout.split()
+    assert "rmv1" not in names and "rmv2" not in names
+    result = daemon.cli("rm", "rmv1", check=False)
+    assert result.returncode != 0 and "No such container: rmv1" in result.stderr
+
+
+def test_ps_last_and_all(daemon):
+    ids = [daemon.cli("create", "--name", f"psn{i}", "busybox", "true").stdout.strip() for i in range(3)]
+    try:
+        last_two = daemon.cli("ps", "-n", "2", "-q", "--no-trunc").stdout.split()
+        assert last_two == [ids[2], ids[1]]
+        running = daemon.cli("ps", "-q").stdout.split()
+        assert not any(i[:12] in running for i in ids)
+        listing = daemon.cli("ps", "-a").stdout
+        assert all(f"psn{i}" in listing for i in range(3)) and "Created" in listing
+    finally:
+        daemon.cli("rm", "-f", *ids)
+
+
+def test_logs_since(daemon):
+    daemon.cli("run", "-d", "--name", "since", "busybox", "sh", "-c", "echo early; sleep 1.5; echo late")
+    try:
+        wait_logs(daemon, "since", "early")
+        time.sleep(0.5)
+        cut = time.time()
+        assert daemon.cli("wait", "since").stdout.strip() == "0"
+        assert daemon.cli("logs", "since").stdout == "early\nlate\n"
+        assert daemon.cli("logs", "--since", f"{cut:.3f}", "since").stdout == "late\n"
+        rfc3339 = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(cut)) + f".{int(cut % 1 * 1e9):09d}Z"
+        assert daemon.cli("logs", "--since", rfc3339, "since").stdout == "late\n"
+        assert daemon.cli("logs", "--since", "1h", "since").stdout == "early\nlate\n"
+        stamped = daemon.cli("logs", "-t", "--since", f"{cut:.3f}", "since").stdout
+        assert stamped.endswith("Z late\n")
+    finally:
+        daemon.cli("rm", "-f", "since")
+
+
+def test_logs_follow_sees_new_output_and_ends_with_container(daemon):
+    daemon.cli("run", "-d", "--name", "follow", "busybox", "sh", "-c",
+               "echo one; while [ ! -f /tmp/go ]; do sleep 0.05; done; echo two")
+    try:
+        with Streaming([POUCH, "logs", "-f", "follow"], env=daemon.env) as s:
+            assert b"one\n" in s.read_until(b"one\n")
+            daemon.cli("exec", "follow", "touch", "/tmp/go")
+            assert s.read_until(b"two\n").endswith(b"one\ntwo\n")
+            assert s.proc.wait(10) == 0
+    finally:
+        daemon.cli("rm", "-f", "follow")
+
+
+def test_attach_sees_new_output(daemon):
+    daemon.cli("run", "-d", "--name", "ticker", "busybox", "sh", "-c",
+               "i=0; while true; do echo tick$i; i=$((i+1)); sleep 0.1; done")
+    try:
+        wait_logs(daemon, "ticker", "tick1")
+        already = daemon.cli("logs", "ticker").stdout.split()
+        with Streaming([POUCH, "attach", "--no-stdin", "ticker"], env=daemon.env) as s:
+            out = s.read_until(b"\n", timeout=10)
+            first = out.decode().split()[0]
+            assert first.startswith("tick")
+            # attach shows only what comes after it, not the log history
+            assert int(first[4:]) >= int(already[-1][4:])
+    finally:
+        daemon.cli("rm", "-f", "ticker")
+
+
+def test_attach_stdin_reaches_container(daemon):
+    daemon.cli("run", "-d", "-i", "--name", "echoer", "busybox", "sh", "-c",
+               "while read l; do echo got:$l; done")
+    try:
+        with Streaming([POUCH, "attach", "echoer"], env=daemon.env, stdin=subprocess.PIPE) as s:
+            assert s.proc.stdin is not None
+            s.proc.stdin.write(b"hello\n")
+            s.proc.stdin.flush()
+            assert b"got:hello\n" in s.read_until(b"got:hello\n")
+    finally:
+        daemon.cli("rm", "-f", "echoer")
+
+
+def test_attach_returns_when_stdin_ends(daemon):
+    daemon.cli("run", "-d", "-i", "--name", "echoer2", "busybox", "sh", "-c", "while read l; do echo got:$l; done")
+    try:
+        with Streaming([POUCH, "attach", "--sig-proxy=false", "echoer2"], env=daemon.env,
+                       stdin=subprocess.PIPE) as s:
+            assert s.proc.stdin is not None
+            s.proc.stdin.write(b"once\n")
+            s.proc.stdin.close()
+            assert b"got:once\n" in s.read_until(b"got:once\n")
+            try:
+                s.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                pytest.fail("pouch attach kept running after its stdin ended")
+        assert inspect(daemon, "echoer2")["State"]["Running"] is True  # the container's stdin stays open
+    finally:
+        daemon.cli("rm", "-f", "echoer2")
+
+
+def test_rename_pause_top_report_errors(daemon):
+    daemon.cli("run", "-d", "--name", "rn1", "busybox", "sleep", "1000")
+    try:
+        daemon.cli("rename", "rn1", "rn2")
+        assert inspect(daemon, "rn2")["Name"] == "/rn2"
+        assert daemon.cli("inspect", "rn1", check=False).returncode != 0
+        top = daemon.cli("top", "rn2").stdout.splitlines()
+        assert "PID" in top[0] and any("sleep 1000" in line for line in top[1:])
+        daemon.cli("pause", "rn2")
+        assert "Paused" in daemon.cli("ps", "--filter", "name=rn2").stdout
+        result = daemon.cli("exec", "rn2", "true", check=False)
+        assert result.returncode != 0 and "paused" in result.stderr.lower()
+        daemon.cli("unpause", "rn2")
+        assert daemon.cli("exec", "rn2", "echo", "back").stdout == "back\n"
+    finally:
+        daemon.cli("rm", "-f", "rn2", check=False)
+
+
+# --- terminals ----------------------------------------------------------------------------
+
+
+@needs_script
+def test_run_it_under_a_terminal(daemon):
+    result = in_terminal(f"{POUCH} -H {daemon.host} run -it --rm busybox sh -c 'tty; stty size; exit 6'")
+    assert "/dev/pts/" in result.stdout
+    assert result.returncode == 6
+
+
+@needs_script
+def test_run_it_interactive_shell_under_a_terminal(daemon):
+    result = in_terminal(f"{POUCH} -H {daemon.host} run -it --rm busybox sh",
+                         input="echo in-$((6*7))-tty\nexit 3\n")
+    assert "in-42-tty" in result.stdout
+    assert result.returncode == 3
+
+
+@needs_script
+def test_exec_it_under_a_terminal(daemon):
+    daemon.cli("run", "-d", "--name", "ext", "busybox", "sleep", "1000")
+    try:
+        result = in_terminal(f"{POUCH} -H {daemon.host} exec -it ext sh -c 'sleep 0.2; tty; exit 2'")
+        assert "/dev/pts/" in result.stdout
+        assert result.returncode == 2
+        result = in_terminal(f"{POUCH} -H {daemon.host} exec -t ext sh -c 'tty'")
+        assert "/dev/pts/" in result.stdout
+    finally:
+        daemon.cli("rm", "-f", "ext")
+
+
+def test_tty_without_local_terminal_is_refused_with_stdin(daemon):
+    result = daemon.cli("run", "-it", "--rm", "busybox", "true", check=False)
+    assert result.returncode != 0
+    assert "the input device is not a TTY" in result.stderr
+
+
+# --- system -------------------------------------------------------------------------------
+
+
+def test_version_and_info(daemon):
+    version = daemon.cli("version").stdout
+    assert "Server: Pouch Engine" in version and "API version:      1.41" in version
+    info = daemon.cli("info").stdout
+    assert "Runtimes: runc" in info and "Default Runtime: runc" in info
+    assert "Storage Driver: overlay2" in info
+    assert f"Pouch Root Dir: {daemon.root}" in info
+
+
+def test_host_flag_and_pouch_host_variable(daemon):
+    env = {k: v for k, v in os.environ.items() if k != "POUCH_HOST"}
+    via_flag = subprocess.run([POUCH, "-H", daemon.host, "ps", "-a"], capture_output=True, text=True, env=env,
+                              timeout=30)
+    assert via_flag.returncode == 0 and via_flag.stdout.startswith("CONTAINER ID")
+    via_env = subprocess.run([POUCH, "ps", "-a"], capture_output=True, text=True, timeout=30,
+                             env=dict(env, POUCH_HOST=daemon.host))
+    assert via_env.returncode == 0 and via_env.stdout == via_flag.stdout
+    # -H wins over the variable
+    wrong = dict(env, POUCH_HOST="unix:///nonexistent/pouchd.sock")
+    assert subprocess.run([POUCH, "-H", daemon.host, "version"], capture_output=True, env=wrong,
+                          timeout=30).returncode == 0
+    missing = subprocess.run([POUCH, "ps"], capture_output=True, text=True, env=wrong, timeout=30)
+    assert missing.returncode != 0
+    assert "/nonexistent/pouchd.sock" in missing.stderr and "Traceback" not in missing.stderr
+
+
+# --- the docker CLI -----------------------------------------------------------------------
+
+
+@needs_docker
+@needs_script
+def test_docker_run_it_rm_shell(daemon):
+    cfg = os.path.join(daemon.base, "docker")
+    result = in_terminal(f"DOCKER_CONFIG={cfg} docker -H {daemon.host} run -it --rm --name dkit busybox sh",
+                         input="echo via-$((40+2))-docker\nexit 5\n")
+    assert "via-42-docker" in result.stdout
+    assert result.returncode == 5
+    assert "dkit" not in daemon.docker("ps", "-a").stdout
+
+
+@needs_docker
+def test_docker_attach_sees_new_output(daemon):
+    daemon.docker("run", "-d", "--name", "dkat", "busybox", "sh", "-c",
+                  "i=0; while true; do echo dtick$i; i=$((i+1)); sleep 0.1; done")
+    try:
+        wait_logs(daemon, "dkat", "dtick1")
+        env = dict(os.environ, DOCKER_CONFIG=os.path.join(daemon.base, "docker"))
+        with Streaming(["docker", "-H", daemon.host, "attach", "--no-stdin", "dkat"], env=env) as s:
+            assert s.read_until(b"\n").startswith(b"dtick")
+    finally:
+        daemon.docker("rm", "-f", "dkat")
+
+
+@needs_docker
+def test_docker_ps_images_inspect_formats(daemon):
+    daemon.docker("run", "-d", "--name", "dkps", "-l", "k=v", "busybox", "sleep", "1000")
+    try:
+        assert daemon.docker("ps", "--filter", "name=dkps", "--format",
+                             "{{.Names}} {{.Image}} {{.Label \"k\"}}").stdout.splitlines() == [
+            "dkps busybox v"]
+        assert "busybox:latest" in daemon.docker("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
+        assert daemon.docker("inspect", "-f", "{{.Config.Labels.k}} {{.State.Running}}", "dkps").stdout == "v true\n"
+        assert daemon.docker("image", "inspect", "-f", "{{.Os}}", "busybox").stdout == "linux\n"
+    finally:
+        daemon.docker("rm", "-f", "dkps")
