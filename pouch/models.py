@@ -93,6 +93,33 @@ class PortBinding:
     host_port: int = 0
 
 
+class RichMode(StrEnum):
+    """What runs as pid 1 of a rich container."""
+
+    DUMB_INIT = "dumb-init"  # the host's dumb-init (a static build), bind-mounted read-only
+    SBIN_INIT = "sbin-init"  # the image's /sbin/init (systemd mode when that is systemd)
+    SYSTEMD = "systemd"  # the image's systemd
+
+
+@dataclass(frozen=True)
+class RichOptions:
+    """``--rich`` and its companions: the rich-container part of a create request."""
+
+    mode: RichMode = RichMode.DUMB_INIT
+    init_script: str = ""  # a path inside the container, run as the first prestart hook
+    prestart_hooks: tuple[str, ...] = ()  # shell commands run inside, after init is up, before the app
+    poststop_hooks: tuple[str, ...] = ()  # shell commands run inside after the app exits
+    ops_dir: str = ""  # host directory shown read-only at /.pouch/ops
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "RichOptions":
+        data = dict(data)
+        data["mode"] = RichMode(data.get("mode") or RichMode.DUMB_INIT)
+        for key in ("prestart_hooks", "poststop_hooks"):
+            data[key] = tuple(data.get(key) or ())
+        return cls(**data)
+
+
 class NetworkMode(StrEnum):
     BRIDGE = "bridge"
     NONE = "none"
@@ -143,6 +170,8 @@ class CreateOptions:
     dns_search: tuple[str, ...] = ()
     dns_options: tuple[str, ...] = ()
     extra_hosts: tuple[str, ...] = ()  # "name:ip"
+    rich: RichOptions | None = None  # None: a plain container
+    enable_lxcfs: bool = False
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -152,6 +181,7 @@ class CreateOptions:
         data = dict(data)
         data["binds"] = tuple(BindMount(**b) for b in data.get("binds") or ())
         data["port_bindings"] = tuple(PortBinding(**p) for p in data.get("port_bindings") or ())
+        data["rich"] = RichOptions.from_dict(data["rich"]) if data.get("rich") else None
         for key in ("cmd", "entrypoint"):
             data[key] = _tuple_or_none(data.get(key))
         known = {f.name for f in dataclasses.fields(cls)}

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(runc crun conmon dumb-init tini containernetworking-plugins iptables busybox-static
-          iproute2 util-linux python3-venv python3-dev)
+          iproute2 util-linux procps python3-venv python3-dev gcc libc6-dev)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -28,3 +28,17 @@ if [[ ! -x .venv/bin/python || ! -f $stamp || pyproject.toml -nt $stamp ]]; then
 fi
 # bytecode ahead of time: `pouch` reads it even where PYTHONDONTWRITEBYTECODE keeps Python from writing it
 .venv/bin/python -m compileall -q pouch >/dev/null
+
+# A static dumb-init for rich containers (Debian's is dynamically linked, so it cannot be
+# pid 1 of an image without a libc): built from the upstream source of the same release.
+DUMB_INIT=.venv/libexec/pouch/dumb-init
+if [[ ! -x $DUMB_INIT ]]; then
+    echo "building a static dumb-init"
+    src=$(mktemp -d)
+    .venv/bin/pip download -q --disable-pip-version-check --no-deps --no-binary :all: -d "$src" dumb-init==1.2.5.post1
+    tar -xzf "$src"/dumb-init-*.tar.gz -C "$src"
+    mkdir -p "$(dirname "$DUMB_INIT")"
+    gcc -static -Os -o "$DUMB_INIT.tmp" "$src"/dumb-init-*/dumb-init.c
+    mv "$DUMB_INIT.tmp" "$DUMB_INIT"
+    rm -rf "$src"
+fi

@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from pouch import reference
+from pouch.api.rich_json import rich_config_fields, rich_from_docker, rich_host_config_fields
 from pouch.errors import InvalidArgument
 from pouch.models import (
     DEFAULT_SHM_SIZE,
@@ -327,6 +328,7 @@ def create_options_from_docker(body: Mapping[str, Any], name: str = "") -> Creat
     init = host.get("Init")
     if init is not None and not isinstance(init, bool):
         raise InvalidArgument("HostConfig.Init: expected a boolean")
+    rich, enable_lxcfs = rich_from_docker(body, host)
 
     return CreateOptions(
         image=image,
@@ -359,6 +361,8 @@ def create_options_from_docker(body: Mapping[str, Any], name: str = "") -> Creat
         stop_timeout=stop_timeout,
         auto_remove=_get_bool(host, "AutoRemove", "HostConfig.AutoRemove"),
         shm_size=shm_size,
+        rich=rich,
+        enable_lxcfs=enable_lxcfs,
         init=bool(init),
         dns=tuple(_parse_ip(d, "HostConfig.Dns") for d in _get_str_list(host, "Dns", "HostConfig.Dns")),
         dns_search=_get_str_list(host, "DnsSearch", "HostConfig.DnsSearch"),
@@ -569,6 +573,7 @@ def host_config(options: CreateOptions) -> dict[str, Any]:
     }
     if options.tmpfs:
         out["Tmpfs"] = dict(options.tmpfs)
+    out.update(rich_host_config_fields(options))
     return out
 
 
@@ -603,6 +608,7 @@ def container_config(c: Container, image: ImageConfig) -> dict[str, Any]:
         out["StopSignal"] = stop_signal
     if o.stop_timeout is not None:
         out["StopTimeout"] = o.stop_timeout
+    out.update(rich_config_fields(o))
     return out
 
 

@@ -43,7 +43,9 @@ CREATE_FLAGS: list[Flag] = [
     F("--group-add", kind=LIST, help="Add additional groups to join"),
     F("-h", "--hostname", kind=STR, help="Container host name"),
     F("--init", help="Run an init inside the container that forwards signals and reaps processes"),
-    F("--initscript", kind=STR, help="Initial script executed in container (rich mode)"),
+    F("--initscript", kind=STR, help="Script inside the container run before the app (rich mode)"),
+    F("--enable-lxcfs", "--enableLxcfs", dest="enable_lxcfs",
+      help="Show the container's limits in /proc (meminfo, cpuinfo...) through lxcfs"),
     F("-i", "--interactive", help="Keep STDIN open even if not attached"),
     F("--ipc", kind=STR, help="IPC mode to use"),
     F("-l", "--label", kind=LIST, help="Set meta data on a container"),
@@ -56,8 +58,11 @@ CREATE_FLAGS: list[Flag] = [
     F("-P", "--publish-all", help="Publish all exposed ports to random ports"),
     F("--read-only", help="Mount the container's root filesystem as read only"),
     F("--restart", kind=STR, help="Restart policy to apply when a container exits", default="no"),
-    F("--rich", help="Start a rich container (PouchContainer)"),
-    F("--rich-mode", kind=STR, help="Rich container mode: dumb-init, sbin-init or systemd"),
+    F("--ops-dir", kind=STR, help="Host directory of ops components shown read-only in a rich container"),
+    F("--poststop-hook", kind=LIST, help="Command run inside a rich container after the app exits"),
+    F("--prestart-hook", kind=LIST, help="Command run inside a rich container before the app starts"),
+    F("--rich", help="Start a rich container: an init as pid 1, the app as a supervised service"),
+    F("--rich-mode", kind=STR, help="Rich container mode: dumb-init (default), sbin-init or systemd"),
     F("--rm", help="Automatically remove the container when it exits"),
     F("--runtime", kind=STR, help="Runtime to use for this container"),
     F("--security-opt", kind=LIST, help="Security Options"),
@@ -378,12 +383,17 @@ def build_create_body(opts: dict[str, Any], image: str, cmd: list[str], *,
         config["StopSignal"] = get("stop_signal")
     if get("stop_timeout") is not None:
         config["StopTimeout"] = get("stop_timeout")
-    if get("rich") or get("rich_mode"):  # PouchContainer's rich-container fields
+    # PouchContainer's rich-container fields; the daemon validates them (e.g. a mode without --rich)
+    if get("rich"):
         config["Rich"] = True
-        if get("rich_mode"):
-            config["RichMode"] = get("rich_mode")
+    if get("rich_mode"):
+        config["RichMode"] = get("rich_mode")
     if get("initscript"):
         config["InitScript"] = get("initscript")
+    if get("prestart_hook"):
+        config["PrestartHooks"] = list(get("prestart_hook"))
+    if get("poststop_hook"):
+        config["PoststopHooks"] = list(get("poststop_hook"))
 
     host: dict[str, Any] = {
         "Binds": binds or None,
@@ -391,6 +401,8 @@ def build_create_body(opts: dict[str, Any], image: str, cmd: list[str], *,
         "PortBindings": bindings,
         "RestartPolicy": parse_restart(get("restart") or "no"),
         "AutoRemove": bool(get("rm")),
+        "OpsDir": get("ops_dir") or "",
+        "EnableLxcfs": bool(get("enable_lxcfs")),
         "VolumesFrom": get("volumes_from") or None,
         "CapAdd": get("cap_add") or None,
         "CapDrop": get("cap_drop") or None,

@@ -14,6 +14,7 @@ condition variable that every state change notifies.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import resource
@@ -141,6 +142,8 @@ class ContainerService:
                 raise InvalidArgument(f"invalid mount config: bind source path must be absolute: {bind.source}")
             if not os.path.exists(bind.source):
                 raise InvalidArgument(f"invalid mount config for type \"bind\": bind source path does not exist: {bind.source}")
+        if opts.rich:
+            check_rich_create(opts.rich, image)
         container_id = secrets.token_hex(32)
         name = opts.name or self._unused_name()
         c = Container(
@@ -226,6 +229,8 @@ class ContainerService:
                 os.makedirs(bundle, mode=0o700, exist_ok=True)
                 undo.callback(shutil.rmtree, bundle, ignore_errors=True)
                 spec = self._spec(c, image.image_config, rootfs, hostname, netns_path, user)
+                if opts.rich:
+                    spec = self._rich_spec(c, spec, rootfs)
                 write_json_atomic(os.path.join(bundle, "config.json"), spec)
                 created = self.runtime.create(
                     c.id,
@@ -255,6 +260,9 @@ class ContainerService:
                 self.runtime.start(c.id)
             finally:
                 self.attach_gate.close(c.id)
+            if opts.rich:
+                undo.callback(self._kill_quietly, c.id)
+                self._run_prestart_hooks(c)
             c.state = ContainerState(
                 status=Status.RUNNING,
                 pid=created.pid,
@@ -265,6 +273,63 @@ class ContainerService:
             store.save_state(self.db, c)
             undo.pop_all()
         log.info("started container %s (pid %d)", c.id[:12], c.state.pid)
+
+    def _rich_spec(self, c: Container, spec: dict, rootfs: str) -> dict:
+        """Host side of a rich container: the launcher and hook files, a fresh run dir;
+        then pid 1 and the mounts in the spec."""
+        from pouch.rich import launcher, layout
+        from pouch.rich.spec import RichSpecInput, resolve_executable, with_rich
+
+        rich = c.options.rich
+        cdir = self.config.container_dir(c.id)
+        rich_dir, run_dir = layout.host_rich_dir(cdir), layout.host_run_dir(cdir)
+        shutil.rmtree(run_dir, ignore_errors=True)
+        shutil.rmtree(rich_dir, ignore_errors=True)
+        os.makedirs(run_dir, mode=0o755)
+        os.makedirs(rich_dir, mode=0o755)
+        with open(os.path.join(rich_dir, "launch.sh"), "w") as f:
+            f.write(launcher.launch_script())
+        for index, command in enumerate(rich.poststop_hooks):
+            with open(os.path.join(rich_dir, f"poststop-{index:03d}"), "w") as f:
+                f.write(launcher.hook_file(command))
+        if not (rich.init_script or rich.prestart_hooks):
+            open(os.path.join(run_dir, layout.GO_FILE), "w").close()  # nothing to wait for
+        process = spec["process"]
+        process["args"][0] = resolve_executable(rootfs, process["args"][0], process["env"], process.get("cwd", "/"))
+        return with_rich(spec, RichSpecInput(rich, layout.find_static_dumb_init(), layout.find_static_busybox(),
+                                             rich_dir, run_dir))
+
+    def _run_prestart_hooks(self, c: Container) -> None:
+        """``--initscript`` then each ``--prestart-hook``, inside the container as root;
+        the first that fails fails the start, with its output in the error."""
+        from pouch.rich import launcher, layout
+
+        rich = c.options.rich
+        commands = ([(f"--initscript {rich.init_script}", launcher.init_script_argv(rich.init_script))]
+                    if rich.init_script else [])
+        commands += [(f"--prestart-hook {hook!r}", launcher.prestart_argv(hook)) for hook in rich.prestart_hooks]
+        if commands:
+            with open(os.path.join(self.config.bundle_dir(c.id), "config.json")) as f:
+                process = dict(json.load(f)["process"])
+            for label, argv in commands:
+                code, output = self._exec_collect(c.id, dict(process, args=argv, user={"uid": 0, "gid": 0},
+                                                             terminal=False))
+                if code != 0:
+                    raise InvalidArgument(f"{label} failed with exit code {code}: {output.strip()}")
+            open(os.path.join(layout.host_run_dir(self.config.container_dir(c.id)), layout.GO_FILE), "w").close()
+
+    def _exec_collect(self, container_id: str, process: dict) -> tuple[int, str]:
+        handle = self.runtime.exec_process(container_id, process, tty=False, stdin=False, detach=False)
+        try:
+            out, err = handle.connection.read_all()
+            code = handle.wait(60)
+        finally:
+            handle.remove()
+        return code, (out + err).decode(errors="replace")
+
+    def _kill_quietly(self, container_id: str) -> None:
+        with contextlib.suppress(PouchError):
+            self.runtime.kill(container_id, signal_module.SIGKILL, all=True)
 
     def _spec(self, c: Container, image_config, rootfs: str, hostname: str, netns_path: str | None, user) -> dict:
         from pouch.oci.seccomp import resolve_seccomp
@@ -409,6 +474,8 @@ class ContainerService:
             c = self.get(c.id)
             c.state.stopped_by_user = True
             store.save_state(self.db, c)
+            if c.options.rich:
+                self._mark_stopping(c)
             self._signal(c, stop_signal)
             if c.state.status == Status.PAUSED:
                 with contextlib.suppress(PouchError):
@@ -419,6 +486,14 @@ class ContainerService:
                 self._signal(self.get(c.id), signal_module.SIGKILL)
             if not self.wait_for(lambda: self._is_stopped(c.id), 30):
                 raise PouchError(f"container {c.name} did not stop after SIGKILL")
+
+    def _mark_stopping(self, c: Container) -> None:
+        """Tell the launcher the app is being stopped (POUCH_EXIT_REASON=stopped)."""
+        from pouch.rich import layout
+
+        run_dir = layout.host_run_dir(self.config.container_dir(c.id))
+        if os.path.isdir(run_dir):
+            open(os.path.join(run_dir, layout.STOPPING_FILE), "w").close()
 
     def _signal(self, c: Container, sig: int) -> None:
         if not c.state.status.is_active():
@@ -563,6 +638,31 @@ def _read_text(path: str) -> str | None:
             return f.read()
     except OSError:
         return None
+
+
+def check_rich_create(rich, image) -> None:
+    """Refuse at create what cannot run: a mode whose init the image lacks, a missing
+    ops dir, no static dumb-init on the host."""
+    from pouch.models import RichMode
+    from pouch.oci.user import resolve_in_root
+    from pouch.rich import layout
+    from pouch.rich.spec import image_check, needs_launcher
+
+    def has_path(path: str) -> bool:
+        return any(os.path.lexists(resolve_in_root(layer, path)) for layer in image.layer_dirs)
+
+    problem = image_check(rich.mode, has_path)
+    if problem:
+        raise InvalidArgument(problem)
+    if rich.mode != RichMode.DUMB_INIT:
+        raise InvalidArgument(f"rich mode {rich.mode.value} is not supported yet; use dumb-init")
+    if rich.mode == RichMode.DUMB_INIT and not layout.find_static_dumb_init():
+        raise InvalidArgument("rich mode dumb-init needs a static dumb-init: run scripts/install-deps.sh "
+                              f"(looked in {', '.join(layout.static_dumb_init_candidates())})")
+    if needs_launcher(rich) and not layout.find_static_busybox():
+        raise InvalidArgument("rich containers with hooks or ops components need Debian's busybox-static")
+    if rich.ops_dir and not os.path.isdir(rich.ops_dir):
+        raise InvalidArgument(f"--ops-dir {rich.ops_dir}: no such directory on the host")
 
 
 def find_static_init() -> str:

@@ -1,0 +1,43 @@
+"""Where Pouch's rich-container parts appear inside the container and live on the host."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+IN_ROOT = "/.pouch"
+IN_BIN = IN_ROOT + "/bin"  # read-only: dumb-init, busybox (static host binaries)
+IN_DUMB_INIT = IN_BIN + "/dumb-init"
+IN_BUSYBOX = IN_BIN + "/busybox"
+IN_RICH = IN_ROOT + "/rich"  # read-only: launch.sh, the poststop hook files
+IN_LAUNCHER = IN_RICH + "/launch.sh"
+IN_RUN = IN_ROOT + "/run"  # read-write, shared with pouchd: go, stopping
+IN_OPS = IN_ROOT + "/ops"  # read-only: the ops components directory
+
+GO_FILE = "go"  # pouchd creates it once the prestart hooks succeeded: the app may start
+STOPPING_FILE = "stopping"  # pouchd creates it before it sends the stop signal
+
+
+def host_rich_dir(container_dir: str) -> str:
+    return os.path.join(container_dir, "rich")
+
+
+def host_run_dir(container_dir: str) -> str:
+    return os.path.join(container_dir, "rich-run")
+
+
+def static_dumb_init_candidates() -> list[str]:
+    """Where ``scripts/install-deps.sh`` puts the static dumb-init (Debian's is dynamic)."""
+    return [os.path.join(sys.prefix, "libexec", "pouch", "dumb-init"), "/usr/libexec/pouch/dumb-init"]
+
+
+def find_static_dumb_init() -> str:
+    for path in static_dumb_init_candidates():
+        if os.access(path, os.X_OK):
+            return path
+    return ""
+
+
+def find_static_busybox() -> str:
+    """Debian's busybox-static: runs the launcher in images that have no shell."""
+    return "/bin/busybox" if os.access("/bin/busybox", os.X_OK) else ""

@@ -1,0 +1,152 @@
+"""Rich containers in dumb-init mode: init as pid 1, hooks inside, ops components."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tarfile
+import time
+
+import pytest
+
+
+def inspect(daemon, name):
+    return json.loads(daemon.cli("inspect", name).stdout)[0]
+
+
+ORPHANS = "(sh -c 'sleep 0.5 &' &); exec sleep 100"  # a grandchild orphaned to pid 1 exits after the exec
+
+
+def zombies(daemon, name) -> list[str]:
+    out = daemon.cli("exec", name, "ps", "-o", "stat,comm").stdout.splitlines()[1:]
+    return [line for line in out if line.split()[0].startswith("Z")]
+
+
+def test_dumb_init_is_pid_1_and_reaps_orphans_a_plain_container_does_not(daemon):
+    daemon.cli("run", "-d", "--name", "plain-z", "busybox", "sh", "-c", ORPHANS)
+    daemon.cli("run", "-d", "--name", "rich-z", "--rich", "busybox", "sh", "-c", ORPHANS)
+    try:
+        time.sleep(1.2)
+        assert zombies(daemon, "plain-z"), "the plain container's pid 1 (sleep) should leave the zombie"
+        assert zombies(daemon, "rich-z") == []
+        pid1 = daemon.cli("exec", "rich-z", "cat", "/proc/1/cmdline").stdout.split("\0")[0]
+        assert pid1 == "/.pouch/bin/dumb-init"
+        config = inspect(daemon, "rich-z")["Config"]
+        assert config["Rich"] is True and config["RichMode"] == "dumb-init"
+    finally:
+        daemon.cli("rm", "-f", "plain-z", "rich-z")
+
+
+def test_dumb_init_binary_is_bind_mounted_read_only(daemon):
+    out = daemon.cli("run", "--rm", "--rich", "busybox", "sh", "-c",
+                     "grep ' /.pouch/bin/dumb-init ' /proc/mounts; echo x > /.pouch/bin/dumb-init || echo refused").stdout
+    assert " ro," in out.splitlines()[0] and out.splitlines()[-1] == "refused"
+
+
+def test_signals_are_forwarded_and_exit_code_kept(daemon):
+    daemon.cli("run", "-d", "--rich", "--name", "rich-sig", "busybox", "sh", "-c",
+               "trap 'echo got-term; exit 7' TERM; while true; do sleep 0.1; done")
+    try:
+        time.sleep(0.5)
+        daemon.cli("stop", "-t", "5", "rich-sig")
+        assert inspect(daemon, "rich-sig")["State"]["ExitCode"] == 7
+        assert "got-term" in daemon.cli("logs", "rich-sig").stdout
+    finally:
+        daemon.cli("rm", "-f", "rich-sig")
+
+
+def test_prestart_hooks_run_inside_before_the_app(daemon):
+    out = daemon.cli("run", "--rm", "--rich", "--prestart-hook", "echo first > /tmp/order",
+                     "--prestart-hook", "echo second >> /tmp/order; id -u >> /tmp/order",
+                     "-u", "1000", "busybox", "sh", "-c", "cat /tmp/order; id -u").stdout
+    assert out == "first\nsecond\n0\n1000\n"
+
+
+def test_failing_prestart_hook_fails_the_start_with_its_output(daemon):
+    result = daemon.cli("run", "--name", "rich-fail", "--rich", "--prestart-hook", "echo cannot-prepare; exit 5",
+                        "busybox", "sh", "-c", "echo app-ran", check=False)
+    try:
+        assert result.returncode != 0
+        assert "exit code 5" in result.stderr and "cannot-prepare" in result.stderr
+        assert "app-ran" not in result.stdout
+        assert inspect(daemon, "rich-fail")["State"]["Status"] in ("created", "exited")
+        assert not os.listdir(os.path.join(daemon.exec_root, "bundles")) or all(
+            not name.startswith(inspect(daemon, "rich-fail")["Id"]) for name in os.listdir(os.path.join(daemon.exec_root, "bundles")))
+    finally:
+        daemon.cli("rm", "-f", "rich-fail")
+
+
+def test_initscript_runs_first(daemon, tmp_path):
+    script = tmp_path / "init.sh"
+    script.write_text("echo from-initscript > /tmp/init-ran\n")
+    out = daemon.cli("run", "--rm", "--rich", "-v", f"{tmp_path}:/opt/ops:ro", "--initscript", "/opt/ops/init.sh",
+                     "busybox", "cat", "/tmp/init-ran").stdout
+    assert out == "from-initscript\n"
+
+
+def test_poststop_hooks_see_exit_code_and_reason(daemon, tmp_path):
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    hook = 'echo "$POUCH_EXIT_CODE $POUCH_EXIT_REASON" >> /out/reasons'
+    daemon.cli("run", "--rm", "--rich", "-v", f"{out_dir}:/out", "--poststop-hook", hook, "busybox", "sh", "-c",
+               "exit 4", check=False)
+    daemon.cli("run", "-d", "--name", "rich-stop", "--rich", "-v", f"{out_dir}:/out", "--poststop-hook", hook,
+               "busybox", "sleep", "100")
+    try:
+        time.sleep(0.3)
+        daemon.cli("stop", "rich-stop")
+        daemon.cli("run", "-d", "--name", "rich-killed", "--rich", "-v", f"{out_dir}:/out", "--poststop-hook", hook,
+                   "busybox", "sh", "-c", "kill -9 $$")
+        daemon.cli("wait", "rich-killed")
+    finally:
+        daemon.cli("rm", "-f", "rich-stop", "rich-killed")
+    assert (out_dir / "reasons").read_text().splitlines() == ["4 exited", "143 stopped", "137 signaled"]
+
+
+def test_ops_components_run_beside_the_app_and_are_restarted(daemon, tmp_path):
+    ops = tmp_path / "ops"
+    ops.mkdir()
+    agent = ops / "agent"
+    agent.write_text("#!/bin/sh\necho beat >> /tmp/agent.log\nsleep 0.2\n")
+    agent.chmod(0o755)
+    (ops / "README").write_text("not executable: not started\n")
+    daemon.cli("run", "-d", "--name", "rich-ops", "--rich", "--ops-dir", str(ops), "busybox", "sleep", "100")
+    try:
+        time.sleep(1.5)
+        beats = daemon.cli("exec", "rich-ops", "cat", "/tmp/agent.log").stdout.split()
+        assert len(beats) >= 2  # restarted after each exit
+        assert daemon.cli("exec", "rich-ops", "sh", "-c", "touch /.pouch/ops/x 2>/dev/null || echo ro").stdout == "ro\n"
+        assert inspect(daemon, "rich-ops")["HostConfig"]["OpsDir"] == str(ops)
+    finally:
+        daemon.cli("rm", "-f", "rich-ops")
+
+
+def test_image_without_a_shell(daemon, tmp_path):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        tar.add("/bin/busybox", arcname="busybox")
+    rootfs = tmp_path / "noshell.tar"
+    rootfs.write_bytes(buf.getvalue())
+    daemon.cli("import", str(rootfs), "noshell:1")
+    try:
+        out = daemon.cli("run", "--rm", "--rich", "--poststop-hook", "echo hook-ran", "noshell:1",
+                         "/busybox", "echo", "no shell needed")
+        assert out.stdout == "no shell needed\nhook-ran\n"  # the poststop hook's output is the container's too
+        assert daemon.cli("run", "--rm", "noshell:1", "/busybox", "test", "-e", "/bin/sh", check=False).returncode == 1
+    finally:
+        daemon.cli("rmi", "noshell:1")
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--rich-mode", "dumb-init"], "needs --rich"),
+    (["--prestart-hook", "true"], "needs --rich"),
+    (["--rich", "--rich-mode", "upstart"], "unknown rich mode 'upstart'"),
+    (["--rich", "--rich-mode", "systemd"], "needs systemd in the image"),
+    (["--rich", "--ops-dir", "/no/such/ops"], "no such directory"),
+])
+def test_bad_rich_options_are_refused_at_create(daemon, args, message):
+    before = daemon.cli("ps", "-aq").stdout
+    result = daemon.cli("create", *args, "busybox", "true", check=False)
+    assert result.returncode != 0 and message in result.stderr
+    assert daemon.cli("ps", "-aq").stdout == before
