@@ -29,6 +29,7 @@ class DaemonConfig:
     cni_plugin_dirs: tuple[str, ...] = ("/usr/lib/cni", "/opt/cni/bin")
     log_max_size: int = 10 * 1024 * 1024  # a container log is rotated past this size
     log_max_files: int = 2  # the current log and one rotated file
+    hooks_dir: str = "/etc/pouch/hooks.d"  # host OCI hooks (oci-hooks(5) JSON files)
     debug: bool = False
 
     @property

@@ -36,6 +36,8 @@ def parse_args(argv: list[str] | None = None) -> DaemonConfig:
     parser.add_argument("--log-max-size", default="10m", help="container log size before rotation (default %(default)s)")
     parser.add_argument("--log-max-files", type=int, default=2,
                         help="log files kept per container, the current one included (default %(default)s)")
+    parser.add_argument("--hooks-dir", default="/etc/pouch/hooks.d",
+                        help="host OCI hooks, one oci-hooks(5) JSON file each (default %(default)s)")
     parser.add_argument("-D", "--debug", action="store_true", help="debug logging")
     parser.add_argument("-v", "--version", action="version", version=f"pouchd version {__version__}")
     args = parser.parse_args(argv)
@@ -63,6 +65,7 @@ def parse_args(argv: list[str] | None = None) -> DaemonConfig:
         bridge_subnet=args.bip,
         log_max_size=parse_size(args.log_max_size),
         log_max_files=max(1, args.log_max_files),
+        hooks_dir=os.path.abspath(args.hooks_dir),
         debug=args.debug,
     )
 

@@ -33,6 +33,7 @@ from pouch.errors import Conflict, InvalidArgument, NotFound, NotModified, Pouch
 from pouch.metadata import containers as store
 from pouch.metadata.db import Database
 from pouch.models import DEFAULT_STOP_TIMEOUT, Container, ContainerState, CreateOptions, Status
+from pouch.hooks.ocihooks import inject_hooks, load_hooks
 from pouch.services.attachgate import AttachGate
 from pouch.services.logrotate import LogRotator, rotated_paths
 from pouch.services.monitor import ExitMonitor
@@ -191,6 +192,9 @@ class ContainerService:
             except PouchError as err:
                 c.state.error = err.message
                 store.save_state(self.db, c)
+                if c.options.auto_remove:  # as dockerd: a --rm container that cannot start is removed
+                    with contextlib.suppress(PouchError):
+                        self.remove(c.id, force=True)
                 raise
         self._notify()
 
@@ -231,6 +235,7 @@ class ContainerService:
                 spec = self._spec(c, image.image_config, rootfs, hostname, netns_path, user)
                 if opts.rich:
                     spec = self._rich_spec(c, spec, rootfs)
+                inject_hooks(spec, load_hooks(self.config.hooks_dir), has_bind_mounts=bool(opts.binds))
                 write_json_atomic(os.path.join(bundle, "config.json"), spec)
                 created = self.runtime.create(
                     c.id,
