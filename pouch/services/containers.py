@@ -242,7 +242,7 @@ class ContainerService:
                     bundle_dir=bundle,
                     runtime_path=self.config.runtimes[opts.runtime],
                     log_path=self.log_path(c),
-                    tty=opts.tty,
+                    tty=opts.tty or self._is_systemd(c),  # systemd mode: runc binds the terminal at /dev/console
                     stdin=opts.open_stdin,
                     leave_stdin_open=opts.open_stdin and not opts.stdin_once,
                     # pouchd rotates (services/logrotate.py); conmon's own limit would cut the
@@ -292,6 +292,8 @@ class ContainerService:
         shutil.rmtree(rich_dir, ignore_errors=True)
         os.makedirs(run_dir, mode=0o755)
         os.makedirs(rich_dir, mode=0o755)
+        if self._is_systemd(c):
+            return self._systemd_spec(c, spec, rootfs, rich_dir, run_dir)
         with open(os.path.join(rich_dir, "launch.sh"), "w") as f:
             f.write(launcher.launch_script())
         for index, command in enumerate(rich.poststop_hooks):
@@ -303,6 +305,66 @@ class ContainerService:
         process["args"][0] = resolve_executable(rootfs, process["args"][0], process["env"], process.get("cwd", "/"))
         return with_rich(spec, RichSpecInput(rich, layout.find_static_dumb_init(), layout.find_static_busybox(),
                                              rich_dir, run_dir))
+
+    def _is_systemd(self, c: Container) -> bool:
+        from pouch.models import RichMode
+
+        rich = c.options.rich
+        if rich is None or rich.mode == RichMode.DUMB_INIT:
+            return False
+        return rich.mode == RichMode.SYSTEMD or image_init_is_systemd(self.images.get(c.image_id))
+
+    def _systemd_spec(self, c: Container, spec: dict, rootfs: str, rich_dir: str, run_dir: str) -> dict:
+        from pouch.models import RichMode
+        from pouch.oci.user import resolve_in_root
+        from pouch.rich import layout, launcher, systemd
+        from pouch.rich.spec import resolve_executable
+
+        rich = c.options.rich
+        process = spec["process"]
+        init = "/sbin/init" if rich.mode == RichMode.SBIN_INIT else "/lib/systemd/systemd"
+        app = list(process["args"])
+        if app and app[0] in ("/sbin/init", "/lib/systemd/systemd", "/usr/lib/systemd/systemd", "init", "systemd"):
+            app = []  # the command is the init itself: no app unit
+        if app:
+            app[0] = resolve_executable(rootfs, app[0], process["env"], process.get("cwd", "/"))
+        cgroup_dir = ""
+        if os.path.isdir("/sys/fs/cgroup/systemd"):
+            cgroup_dir = os.path.join("/sys/fs/cgroup/systemd", spec["linux"]["cgroupsPath"].lstrip("/"))
+            os.makedirs(cgroup_dir, exist_ok=True)
+        machine_id_file = resolve_in_root(rootfs, "/etc/machine-id")
+        if os.path.islink(machine_id_file):
+            os.unlink(machine_id_file)
+        with open(machine_id_file, "w") as f:
+            f.write(systemd.machine_id(c.id))
+        inp = systemd.SystemdInput(
+            rich=rich, container_id=c.id, init=init, app=tuple(app), busybox=layout.find_static_busybox(),
+            host_rich_dir=rich_dir, host_run_dir=run_dir,
+            cgroup_systemd_dir=cgroup_dir,
+            user_targets=frozenset([b.target for b in c.options.binds] + list(c.options.tmpfs)),
+        )
+        user = process.get("user", {})
+        if app and user.get("uid", 0) != 0:
+            check_user_known_to_systemd(rootfs, user.get("uid", 0), c.options.user)
+        files = {
+            "app.env": systemd.environment_file(process["env"]),
+            systemd.APP_UNIT: systemd.app_unit(app, process.get("cwd", "/"), user.get("uid", 0), user.get("gid", 0)),
+            "poststop.sh": systemd.poststop_script(),
+        }
+        files.update({f"poststop-{i:03d}": launcher.hook_file(h) for i, h in enumerate(rich.poststop_hooks)})
+        for name, content in files.items():
+            with open(os.path.join(rich_dir, name), "w") as f:
+                f.write(content)
+        if not (rich.init_script or rich.prestart_hooks):
+            open(os.path.join(run_dir, layout.GO_FILE), "w").close()
+        ops_names = os.listdir(rich.ops_dir) if rich.ops_dir else []
+        for link, target in systemd.rootfs_files(inp, ops_names).items():
+            host_link = resolve_in_root(rootfs, link)
+            os.makedirs(os.path.dirname(host_link), exist_ok=True)
+            if os.path.lexists(host_link):
+                os.unlink(host_link)
+            os.symlink(target, host_link)
+        return systemd.with_systemd(spec, inp)
 
     def _run_prestart_hooks(self, c: Container) -> None:
         """``--initscript`` then each ``--prestart-hook``, inside the container as root;
@@ -474,7 +536,8 @@ class ContainerService:
         if timeout is None:
             timeout = c.options.stop_timeout if c.options.stop_timeout is not None else DEFAULT_STOP_TIMEOUT
         image = self.images.get(c.image_id)
-        stop_signal = parse_signal(c.options.stop_signal or image.image_config.stop_signal, signal_module.SIGTERM)
+        default_signal = "SIGRTMIN+3" if self._is_systemd(c) else "SIGTERM"
+        stop_signal = parse_signal(c.options.stop_signal or image.image_config.stop_signal or default_signal)
         with self._locked(c.id):
             c = self.get(c.id)
             c.state.stopped_by_user = True
@@ -659,8 +722,9 @@ def check_rich_create(rich, image) -> None:
     problem = image_check(rich.mode, has_path)
     if problem:
         raise InvalidArgument(problem)
-    if rich.mode != RichMode.DUMB_INIT:
-        raise InvalidArgument(f"rich mode {rich.mode.value} is not supported yet; use dumb-init")
+    if rich.mode == RichMode.SBIN_INIT and not image_init_is_systemd(image):
+        raise InvalidArgument("rich mode sbin-init with a /sbin/init that is not systemd is not supported yet; "
+                              "use dumb-init")
     if rich.mode == RichMode.DUMB_INIT and not layout.find_static_dumb_init():
         raise InvalidArgument("rich mode dumb-init needs a static dumb-init: run scripts/install-deps.sh "
                               f"(looked in {', '.join(layout.static_dumb_init_candidates())})")
@@ -668,6 +732,27 @@ def check_rich_create(rich, image) -> None:
         raise InvalidArgument("rich containers with hooks or ops components need Debian's busybox-static")
     if rich.ops_dir and not os.path.isdir(rich.ops_dir):
         raise InvalidArgument(f"--ops-dir {rich.ops_dir}: no such directory on the host")
+
+
+def check_user_known_to_systemd(rootfs: str, uid: int, spec: str) -> None:
+    """systemd runs a unit only as a user its passwd database knows (217/USER otherwise)."""
+    from pouch.oci.user import parse_passwd, read_user_files
+
+    passwd, _ = read_user_files(rootfs)
+    if not any(entry.uid == uid for entry in parse_passwd(passwd)):
+        raise InvalidArgument(f"rich mode systemd: user {spec!r} (uid {uid}) is not in the image's /etc/passwd, "
+                              "and systemd runs the app's unit only as a user it knows")
+
+
+def image_init_is_systemd(image) -> bool:
+    """Whether the image's /sbin/init is systemd (then sbin-init mode is systemd mode)."""
+    from pouch.oci.user import resolve_in_root
+
+    for layer in image.layer_dirs:
+        path = resolve_in_root(layer, "/sbin/init")
+        if os.path.lexists(path):
+            return os.path.basename(path) == "systemd"
+    return False
 
 
 def find_static_init() -> str:

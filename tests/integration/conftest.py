@@ -56,6 +56,18 @@ def busybox_tar() -> str:
     return path
 
 
+@pytest.fixture(scope="session")
+def debian_systemd_tar() -> str:
+    """A Debian bookworm rootfs with systemd, cron, rsyslog and openssh-server (debootstrap, cached)."""
+    os.makedirs(CACHE, exist_ok=True)
+    path = os.path.join(CACHE, "debian-systemd.tar")
+    result = subprocess.run([os.path.join(REPO, "scripts", "mkdebian-systemd-rootfs.sh"), path],
+                            capture_output=True, text=True)
+    if result.returncode != 0 or not os.path.exists(path):
+        pytest.fail(f"could not build the systemd test image: {result.stderr[-2000:]}")
+    return path
+
+
 def mounts_below(path: str) -> list[str]:
     with open("/proc/self/mountinfo") as f:
         return [line.split()[4] for line in f if line.split()[4].startswith(path.rstrip("/") + "/")]

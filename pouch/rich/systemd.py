@@ -1,0 +1,186 @@
+"""systemd mode: the image's systemd as pid 1, without ``--privileged``.
+
+What systemd needs from the engine, following systemd's container interface:
+- ``container=pouch`` and ``container_uuid`` in its environment, a fresh
+  /etc/machine-id (written into the container's own layer: a bind mount would make
+  systemd-machine-id-commit fail), tmpfs on /run, /run/lock, /tmp and /var/log/journal (unless
+  the user mounts them), SIGRTMIN+3 to stop;
+- a cgroup tree it may write, and only its own: a cgroup namespace, the
+  controllers read-only as for any container, and the container's own
+  ``name=systemd`` cgroup (cgroup v1 hybrid host) bind-mounted read-write at
+  /sys/fs/cgroup/systemd (podman binds the host's whole hierarchy there);
+- a console: the container gets a terminal, which runc binds at /dev/console.
+
+The image's CMD becomes ``pouch-app.service``: it waits until pouchd has run the
+prestart hooks, runs with the container's Env, WorkingDir and User, writes to
+/dev/console (so ``pouch logs`` shows it), runs the poststop hooks in
+ExecStopPost, and when it ends, systemd exits with its exit status
+(SuccessAction/FailureAction=exit), which becomes the container's.
+
+Pure functions build the unit, the environment file and the spec changes; the
+service writes the files.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from pouch.models import RichOptions
+from pouch.rich import layout
+
+APP_UNIT = "pouch-app.service"
+SYSTEMD_STOP_SIGNAL = "SIGRTMIN+3"
+SYSTEMD_ARGS = ("--show-status=false", "--log-level=warning")
+SYSTEMD_TMPFS = ("/run", "/run/lock", "/tmp", "/var/log/journal")
+UNIT_SUFFIXES = (".service", ".timer", ".socket", ".path", ".target")
+
+
+@dataclass(frozen=True)
+class SystemdInput:
+    rich: RichOptions
+    container_id: str
+    init: str  # systemd inside the container: /sbin/init or /lib/systemd/systemd
+    app: tuple[str, ...]  # the app's argv ("" when the command is the init itself)
+    busybox: str
+    host_rich_dir: str
+    host_run_dir: str
+    cgroup_systemd_dir: str  # host path of the container's name=systemd cgroup, "" on cgroup v2
+    user_targets: frozenset[str] = field(default_factory=frozenset)  # mount points the user set up
+
+
+def systemd_quote(arg: str) -> str:
+    """One ExecStart= argument: double-quoted, with systemd's escapes and specifiers neutralised."""
+    escaped = arg.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return '"' + escaped.replace("%", "%%").replace("$", "$$") + '"'
+
+
+def environment_file(env: Sequence[str]) -> str:
+    """EnvironmentFile= content: one KEY="value" per line, so =, quotes, $ and spaces survive."""
+    lines = []
+    for item in env:
+        key, _, value = item.partition("=")
+        if not key:
+            continue
+        value = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        lines.append(f'{key}="{value}"')
+    return "\n".join(lines) + "\n"
+
+
+def app_unit(app: Sequence[str], cwd: str, uid: int, gid: int) -> str:
+    busybox, run = layout.IN_BUSYBOX, layout.IN_RUN
+    wait_for_go = f"while [ ! -e {run}/{layout.GO_FILE} ]; do {busybox} usleep 10000; done"
+    return "\n".join([
+        "[Unit]",
+        "Description=The container's application (Pouch rich container)",
+        "After=basic.target",
+        "SuccessAction=exit",
+        "FailureAction=exit",
+        "",
+        "[Service]",
+        "Type=exec",
+        f"ExecStartPre=+{busybox} sh -c {systemd_quote(wait_for_go)}",
+        f"ExecStartPre=-+{busybox} stty -F /dev/console -onlcr",
+        "ExecStart=" + " ".join(systemd_quote(a) for a in app),
+        f"ExecStopPost=+{busybox} sh {layout.IN_RICH}/poststop.sh",
+        f"WorkingDirectory={cwd or '/'}",
+        f"User={uid}",
+        f"Group={gid}",
+        f"EnvironmentFile={layout.IN_RICH}/app.env",
+        "StandardInput=null",
+        "StandardOutput=file:/dev/console",
+        "StandardError=file:/dev/console",
+        "TimeoutStartSec=infinity",
+        "",
+        "[Install]",
+        "WantedBy=multi-user.target",
+        "",
+    ])
+
+
+POSTSTOP_SH = r"""# Pouch: run the poststop hooks after the app's unit stopped (ExecStopPost=).
+B=@BUSYBOX@
+code=$EXIT_STATUS
+reason=exited
+if [ "$EXIT_CODE" != exited ]; then
+    reason=signaled
+    code=$((128 + $($B kill -l "$EXIT_STATUS" 2>/dev/null || echo 0)))
+fi
+[ -e @RUN@/@STOPPING@ ] && reason=stopped
+for hook in @RICH@/poststop-*; do
+    [ -f "$hook" ] || continue
+    POUCH_EXIT_CODE=$code POUCH_EXIT_REASON=$reason $B sh "$hook" >/dev/console 2>&1
+done
+exit 0
+"""
+
+
+def poststop_script() -> str:
+    return (POSTSTOP_SH.replace("@BUSYBOX@", layout.IN_BUSYBOX).replace("@RUN@", layout.IN_RUN)
+            .replace("@STOPPING@", layout.STOPPING_FILE).replace("@RICH@", layout.IN_RICH))
+
+
+def machine_id(container_id: str) -> str:
+    return container_id[:32] + "\n"
+
+
+def ops_units(names: Sequence[str]) -> list[str]:
+    """The systemd units among the ops directory's files, started beside the app."""
+    return sorted(n for n in names if n.endswith(UNIT_SUFFIXES))
+
+
+def _bind(source: str, target: str, read_only: bool = True) -> dict:
+    return {"destination": target, "type": "bind", "source": source,
+            "options": ["rbind", "nosuid", "nodev", "ro" if read_only else "rw"]}
+
+
+def _tmpfs(target: str) -> dict:
+    return {"destination": target, "type": "tmpfs", "source": "tmpfs",
+            "options": ["rw", "rprivate", "nosuid", "nodev", "tmpcopyup"]}
+
+
+def with_systemd(spec: dict, inp: SystemdInput) -> dict:
+    process = spec["process"]
+    process["args"] = [inp.init, *SYSTEMD_ARGS]
+    process["terminal"] = True
+    process["user"] = {"uid": 0, "gid": 0}  # systemd is root; the app's unit has the container's user
+    process["cwd"] = "/"
+    env = [e for e in process["env"] if not e.startswith("container_uuid=")]
+    process["env"] = env + [f"container_uuid={inp.container_id[:32]}"]
+    mounts = [m for m in spec.get("mounts", []) if m["destination"] != "/sys/fs/cgroup/systemd"]
+    mounts += [_tmpfs(t) for t in SYSTEMD_TMPFS if t not in inp.user_targets]
+    if inp.cgroup_systemd_dir:
+        mounts.append(_bind(inp.cgroup_systemd_dir, "/sys/fs/cgroup/systemd", read_only=False))
+    mounts += [
+        _bind(inp.busybox, layout.IN_BUSYBOX),
+        _bind(inp.host_rich_dir, layout.IN_RICH),
+        _bind(inp.host_run_dir, layout.IN_RUN, read_only=False),
+    ]
+    if inp.rich.ops_dir:
+        mounts.append(_bind(inp.rich.ops_dir, layout.IN_OPS))
+    spec["mounts"] = mounts
+    linux = spec.setdefault("linux", {})
+    namespaces = linux.setdefault("namespaces", [])
+    if not any(ns["type"] == "cgroup" for ns in namespaces):
+        namespaces.append({"type": "cgroup"})
+    spec.setdefault("annotations", {})["org.opencontainers.image.stopSignal"] = SYSTEMD_STOP_SIGNAL
+    return spec
+
+
+# units that would fight over the console the container's log is made of
+MASKED_UNITS = ("console-getty.service", "getty@tty1.service")
+
+
+def rootfs_files(inp: SystemdInput, ops_names: Sequence[str]) -> dict[str, str]:
+    """Symlinks to create in the container's /etc/systemd/system (path -> target): the
+    app's unit and the ops units, enabled for multi-user.target; getty on the console masked."""
+    base = "/etc/systemd/system"
+    links: dict[str, str] = {os.path.join(base, unit): "/dev/null" for unit in MASKED_UNITS}
+    units = ([(APP_UNIT, f"{layout.IN_RICH}/{APP_UNIT}")] if inp.app else [])
+    units += [(name, f"{layout.IN_OPS}/{name}") for name in ops_units(ops_names)]
+    for name, target in units:
+        links[os.path.join(base, name)] = target
+        if name.endswith(".service") or name.endswith(".timer") or name.endswith(".socket"):
+            links[os.path.join(base, "multi-user.target.wants", name)] = target
+    return links
