@@ -43,6 +43,7 @@ def build_router(engine) -> Router:
     add("POST", "/containers/{id}/wait", containers.wait)
     add("POST", "/containers/{id}/resize", containers.resize)
     add("POST", "/containers/{id}/attach", containers.attach)
+    add("POST", "/containers/{id}/update", containers.update)
     add("DELETE", "/containers/{id}", containers.remove)
     add("GET", "/containers/{id}/logs", containers.logs)
     add("GET", "/containers/{id}/top", containers.top)
@@ -207,6 +208,20 @@ class ContainerRoutes:
             raise InvalidArgument("name is required")
         self.service.rename(req.params["id"], name)
         return empty_response(204)
+
+    def update(self, req: Request) -> Response:
+        """Docker's update endpoint; ``Env`` is Pouch's (PouchContainer's ``update --env``).
+        Resource and restart-policy changes are not supported yet and say so."""
+        body = req.json()
+        env = body.pop("Env", None)
+        unsupported = sorted(k for k, v in body.items() if v not in (None, 0, "", [], {}, False))
+        if unsupported:
+            raise InvalidArgument(f"updating {', '.join(unsupported)} is not supported yet")
+        if env is not None:
+            if not isinstance(env, list) or not all(isinstance(e, str) for e in env):
+                raise InvalidArgument("Env must be a list of KEY=VALUE strings")
+            self.service.update_env(req.params["id"], env)
+        return json_response({"Warnings": []})
 
     def remove(self, req: Request) -> Response:
         self.service.remove(req.params["id"], force=req.query_bool("force"), volumes=req.query_bool("v"))

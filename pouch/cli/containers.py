@@ -176,6 +176,16 @@ def cmd_rename(ctx: Context, argv: list[str]) -> int:
     return 0
 
 
+def cmd_update(ctx: Context, argv: list[str]) -> int:
+    from pouch.cli.flags import LIST, F
+
+    opts, args = ctx.parse("[OPTIONS] CONTAINER [CONTAINER...]", "Update the configuration of one or more containers",
+                           [F("-e", "--env", kind=LIST, help="Set environment variables (KEY=VALUE)")], argv,
+                           min_args=1)
+    body = {"Env": list(opts["env"])} if opts["env"] else {}
+    return for_each(ctx, args, lambda n: (ctx.client.post(f"{_c(n)}/update", body=body), n)[1])
+
+
 def cmd_top(ctx: Context, argv: list[str]) -> int:
     _, args = ctx.parse("CONTAINER [ps OPTIONS]", "Display the running processes of a container", [], argv,
                         interspersed=False, min_args=1)

@@ -48,6 +48,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "tag": ("images", "cmd_tag", "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"),
     "top": ("containers", "cmd_top", "Display the running processes of a container"),
     "unpause": ("containers", "cmd_unpause", "Unpause all processes within one or more containers"),
+    "update": ("containers", "cmd_update", "Update the configuration of one or more containers"),
     "version": ("system", "cmd_version", "Show the Pouch version information"),
     "wait": ("containers", "cmd_wait", "Block until one or more containers stop, then print their exit codes"),
 }
@@ -58,7 +59,7 @@ MANAGEMENT: dict[str, dict[str, str]] = {
         "attach": "attach", "create": "create", "exec": "exec", "inspect": "container-inspect",
         "kill": "kill", "logs": "logs", "ls": "ps", "list": "ps", "ps": "ps", "pause": "pause",
         "rename": "rename", "restart": "restart", "rm": "rm", "remove": "rm", "run": "run",
-        "start": "start", "stop": "stop", "top": "top", "unpause": "unpause", "wait": "wait",
+        "start": "start", "stop": "stop", "top": "top", "unpause": "unpause", "update": "update", "wait": "wait",
     },
     "image": {
         "import": "import", "inspect": "image-inspect", "load": "load", "ls": "images",

@@ -72,6 +72,12 @@ def save_state(db: Database, c: Container) -> None:
             raise NotFound(f"No such container: {c.id}")
 
 
+def save_options(db: Database, c: Container) -> None:
+    """Persist changed create options (``pouch update``)."""
+    with db.transaction() as tx:
+        tx.execute("UPDATE containers SET options = ? WHERE id = ?", (json.dumps(c.options.to_dict()), c.id))
+
+
 def rename(db: Database, container_id: str, new_name: str) -> None:
     try:
         with db.transaction() as tx:

@@ -292,6 +292,7 @@ class ContainerService:
         shutil.rmtree(rich_dir, ignore_errors=True)
         os.makedirs(run_dir, mode=0o755)
         os.makedirs(rich_dir, mode=0o755)
+        write_profile_env(rootfs, spec["process"]["env"])
         if self._is_systemd(c):
             return self._systemd_spec(c, spec, rootfs, rich_dir, run_dir)
         with open(os.path.join(rich_dir, "launch.sh"), "w") as f:
@@ -653,6 +654,27 @@ class ContainerService:
             raise InvalidArgument("Renaming a container with the same name as its current name")
         store.rename(self.db, c.id, new_name)
 
+    # ------------------------------------------------------------------ update
+    def update_env(self, ref: str, env: list[str]) -> None:
+        """``pouch update --env K=V``: the container's environment changes for what starts
+        next (exec, the next start) and, in a running rich container, for login sessions."""
+        import dataclasses
+
+        from pouch.oci.spec import merge_env, resolve_env
+
+        for item in env:
+            if not item or item.startswith("="):
+                raise InvalidArgument(f"invalid environment variable: {item!r}")
+        c = self.get(ref)
+        with self._locked(c.id):
+            c = self.get(c.id)
+            c.options = dataclasses.replace(c.options, env=tuple(merge_env(list(c.options.env), env)))
+            store.save_options(self.db, c)
+            rootfs = self.rootfs_path(c)
+            if c.options.rich and c.state.status.is_active() and mounts.is_mountpoint(rootfs):
+                image = self.images.get(c.image_id)
+                write_profile_env(rootfs, resolve_env(c.options, image.image_config, self._hostname(c)))
+
     # ------------------------------------------------------------------ remove
     def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
         c = self.get(ref)
@@ -732,6 +754,20 @@ def check_rich_create(rich, image) -> None:
         raise InvalidArgument("rich containers with hooks or ops components need Debian's busybox-static")
     if rich.ops_dir and not os.path.isdir(rich.ops_dir):
         raise InvalidArgument(f"--ops-dir {rich.ops_dir}: no such directory on the host")
+
+
+def write_profile_env(rootfs: str, env: list[str]) -> None:
+    """/etc/profile.d/pouch-env.sh in the container's own layer (see ``rich.profile``)."""
+    from pouch.oci.user import resolve_in_root
+    from pouch.rich.profile import PROFILE_PATH, profile_env
+
+    path = resolve_in_root(rootfs, PROFILE_PATH)
+    if os.path.islink(path):
+        os.unlink(path)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + ".tmp", "w") as f:
+        f.write(profile_env(env))
+    os.replace(path + ".tmp", path)
 
 
 def check_user_known_to_systemd(rootfs: str, uid: int, spec: str) -> None:

@@ -141,3 +141,18 @@ def test_unknown_user_is_a_clear_error(sysd):
         assert result.returncode != 0 and "4242" in result.stderr and "passwd" in result.stderr
     finally:
         d.cli("rm", "-f", "sd7")
+
+
+def test_login_sessions_see_the_environment_and_update_changes_it(sysd):
+    d = sysd
+    d.cli("run", "-d", "--name", "sd8", "--rich", "--rich-mode", "systemd", "-e", "GREETING=it's a \"$test\" = ok",
+          "debian-systemd:bookworm", "sleep", "1000")
+    try:
+        login = ["exec", "sd8", "env", "-i", "bash", "-lc", 'printf "%s|%s" "$GREETING" "$ADDED"']
+        assert d.cli(*login).stdout == "it's a \"$test\" = ok|"
+        d.cli("update", "--env", "ADDED=later value", "sd8")
+        assert d.cli(*login).stdout == "it's a \"$test\" = ok|later value"
+        assert "ADDED=later value" in inspect(d, "sd8")["Config"]["Env"]
+        assert d.cli("update", "--env", "=bad", "sd8", check=False).returncode != 0
+    finally:
+        d.cli("rm", "-f", "sd8")
