@@ -125,6 +125,7 @@ class SystemRoutes:
             "ContainerdCommit": {"ID": "", "Expected": ""}, "RuncCommit": {"ID": "", "Expected": ""},
             "InitCommit": {"ID": "", "Expected": ""},
             "SecurityOptions": ["name=seccomp,profile=default"], "Warnings": [],
+            **rich_info(),
         })
 
 
@@ -381,6 +382,21 @@ class ImageRoutes:
             yield json.dumps({"status": image_id}).encode() + b"\r\n"
 
         return stream_response(body(), content_type="application/json")
+
+
+def rich_info() -> dict:
+    """What ``info`` says of rich containers: the modes and what they need on this host."""
+    from pouch.rich import layout
+
+    lxcfs = os.path.ismount("/var/lib/lxcfs")
+    return {
+        "RichContainer": {
+            "Modes": ["dumb-init", "sbin-init", "systemd"],
+            "DumbInit": layout.find_static_dumb_init(),
+            "Busybox": layout.find_static_busybox(),
+            "Lxcfs": {"Available": lxcfs, "Mountpoint": "/var/lib/lxcfs" if lxcfs else ""},
+        },
+    }
 
 
 def _replace(opts, **changes):

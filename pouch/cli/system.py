@@ -117,6 +117,11 @@ def format_info(info: dict[str, Any], debug: bool = False) -> str:
         lines.append(f"  {key}: {value}")
     if g("Runtimes"):
         lines.append(f" Runtimes: {' '.join(sorted(g('Runtimes')))}")
+    rich = g("RichContainer") or {}
+    if rich:
+        lxcfs = rich.get("Lxcfs") or {}
+        lines.append(f" Rich Container Modes: {' '.join(rich.get('Modes') or [])}")
+        lines.append(f" Lxcfs: {'available at ' + lxcfs.get('Mountpoint', '') if lxcfs.get('Available') else 'not available'}")
     more = [("Default Runtime", "DefaultRuntime"), ("Init Binary", "InitBinary"), ("Security Options", None),
             ("Kernel Version", "KernelVersion"), ("Operating System", "OperatingSystem"), ("OSType", "OSType"),
             ("Architecture", "Architecture"), ("CPUs", "NCPU"), ("Total Memory", "MemTotal"), ("Name", "Name"),
