@@ -270,7 +270,7 @@ class ThrowAwayPouchd:
         self.env = dict(os.environ, POUCH_HOST=self.host)
         self.proc: subprocess.Popen | None = None
 
-    def start(self, tarball: str) -> None:
+    def start(self, tarball: str, ref: str = "busybox:latest") -> None:
         if os.path.exists(f"/sys/class/net/{BRIDGE}"):
             raise BenchError(f"bridge {BRIDGE} already exists: another bench running? (ip link delete {BRIDGE})")
         with open(self.log, "wb") as logf:
@@ -283,8 +283,8 @@ class ThrowAwayPouchd:
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise BenchError(f"pouchd did not come up; log:\n{self.log_tail()}")
             time.sleep(0.05)
-        subprocess.run([POUCH, "-H", self.host, "import", tarball, "busybox:latest"],
-                       check=True, capture_output=True)
+        subprocess.run([POUCH, "-H", self.host, "import", tarball, ref],
+                       check=True, capture_output=True, timeout=600)
 
     def log_tail(self, n: int = 30) -> str:
         try:

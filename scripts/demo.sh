@@ -33,6 +33,37 @@ $POUCH run --rm --name pouch-demo busybox sh -c '
     echo "  address:   $(ip -o -4 addr show eth0 | awk "{print \$4}")"
     echo "  user:      $(id)"
     echo "  env:       container=$container"'
+
+# The rich container: a Debian image whose systemd is pid 1, without --privileged, with the
+# services a legacy VM workload expects (cron, rsyslog, sshd) and the app as a supervised unit.
+DEBIAN_TAR=${POUCH_DEMO_CACHE:-/var/cache/pouch}/debian-systemd.tar
+mkdir -p "$(dirname "$DEBIAN_TAR")"
+scripts/mkdebian-systemd-rootfs.sh "$DEBIAN_TAR"
+if ! $POUCH image inspect debian-systemd:bookworm >/dev/null 2>&1; then
+    $POUCH import "$DEBIAN_TAR" debian-systemd:bookworm --message "Debian bookworm with systemd, cron, rsyslog, sshd"
+fi
+$POUCH rm -f rich-demo >/dev/null 2>&1 || true
+echo
+echo "+ pouch run -d --name rich-demo --rich --rich-mode systemd debian-systemd:bookworm <legacy app>"
+$POUCH run -d --name rich-demo --rich --rich-mode systemd debian-systemd:bookworm \
+    sh -c 'while true; do echo "legacy app: serving requests at $(date +%T)"; sleep 5; done' >/dev/null
+state=
+for _ in $(seq 100); do
+    state=$($POUCH exec rich-demo systemctl is-system-running 2>/dev/null || true)
+    [[ $state == running ]] && break
+    sleep 0.1
+done
+echo "+ pouch exec rich-demo systemctl is-system-running      -> $state"
+echo "+ pouch exec rich-demo systemctl is-active cron rsyslog ssh pouch-app"
+$POUCH exec rich-demo systemctl is-active cron rsyslog ssh pouch-app | paste -sd' ' | sed 's/^/    /'
+echo "+ pouch exec rich-demo ps -e -o pid,comm     (pid 1 is systemd)"
+$POUCH exec rich-demo ps -e -o pid,comm | head -12 | sed 's/^/    /'
+echo "+ pouch inspect -f '{{.HostConfig.Privileged}}' rich-demo -> $($POUCH inspect -f '{{.HostConfig.Privileged}}' rich-demo)"
+sleep 1
+echo "+ pouch logs rich-demo      (the app's output)"
+$POUCH logs rich-demo | grep "legacy app" | tail -2 | sed 's/^/    /'
 echo
 $POUCH ps -a
-echo "pouchd is running on $POUCH_HOST; try: $POUCH run -it --rm busybox sh"
+echo
+echo "pouchd is running on $POUCH_HOST (log: /var/log/pouchd.log); rich-demo keeps running."
+echo "try: $POUCH exec -it rich-demo bash    or    $POUCH run -it --rm busybox sh"
