@@ -152,6 +152,12 @@ def with_systemd(spec: dict, inp: SystemdInput) -> dict:
     mounts += [_tmpfs(t) for t in SYSTEMD_TMPFS if t not in inp.user_targets]
     if inp.cgroup_systemd_dir:
         mounts.append(_bind(inp.cgroup_systemd_dir, "/sys/fs/cgroup/systemd", read_only=False))
+    else:
+        # pure cgroup v2: with the cgroup namespace, /sys/fs/cgroup is the container's own subtree,
+        # which systemd must be able to write (as podman's --systemd=always does)
+        for m in mounts:
+            if m["destination"] == "/sys/fs/cgroup":
+                m["options"] = [o for o in m.get("options", []) if o != "ro"] + ["rw"]
     mounts += [
         _bind(inp.busybox, layout.IN_BUSYBOX),
         _bind(inp.host_rich_dir, layout.IN_RICH),

@@ -1,0 +1,62 @@
+from pouch.models import RichOptions
+from pouch.rich import layout
+from pouch.rich.systemd import (APP_UNIT, SystemdInput, app_unit, environment_file, machine_id, ops_units,
+                                rootfs_files, systemd_quote, with_systemd)
+
+
+def base_spec():
+    return {"process": {"args": ["sh"], "env": ["PATH=/bin", "container=pouch"], "user": {"uid": 1000, "gid": 1000},
+                        "cwd": "/srv"},
+            "mounts": [{"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+                        "options": ["ro", "nosuid"]},
+                       {"destination": "/tmp", "type": "bind", "source": "/host/tmp", "options": ["rbind"]}],
+            "linux": {"namespaces": [{"type": "pid"}]}}
+
+
+def inp(cgroup_dir="/sys/fs/cgroup/systemd/pouch/abc", **rich):
+    return SystemdInput(RichOptions(**rich), "ab" * 32, "/sbin/init", ("/bin/app",), "/bin/busybox", "/h/rich",
+                        "/h/run", cgroup_dir, frozenset({"/tmp"}))
+
+
+def test_spec_for_cgroup_v1_hybrid():
+    spec = with_systemd(base_spec(), inp())
+    p = spec["process"]
+    assert p["args"][0] == "/sbin/init" and p["terminal"] is True and p["user"] == {"uid": 0, "gid": 0}
+    assert f"container_uuid={'ab' * 16}" in p["env"]
+    targets = [m["destination"] for m in spec["mounts"]]
+    assert "/run" in targets and "/run/lock" in targets and "/var/log/journal" in targets
+    assert targets.count("/tmp") == 1  # the user's own /tmp mount wins
+    cg = next(m for m in spec["mounts"] if m["destination"] == "/sys/fs/cgroup/systemd")
+    assert cg["source"] == "/sys/fs/cgroup/systemd/pouch/abc" and "rw" in cg["options"]
+    assert "ro" in next(m for m in spec["mounts"] if m["destination"] == "/sys/fs/cgroup")["options"]
+    assert {"type": "cgroup"} in spec["linux"]["namespaces"]
+
+
+def test_spec_for_cgroup_v2_makes_the_namespaced_tree_writable():
+    spec = with_systemd(base_spec(), inp(cgroup_dir=""))
+    cgroup = next(m for m in spec["mounts"] if m["destination"] == "/sys/fs/cgroup")
+    assert "ro" not in cgroup["options"] and "rw" in cgroup["options"]
+    assert not any(m["destination"] == "/sys/fs/cgroup/systemd" for m in spec["mounts"])
+
+
+def test_unit_quotes_arguments_and_runs_as_the_containers_user():
+    unit = app_unit(["/bin/sh", "-c", 'echo "$HOME" 100%'], "/srv", 1000, 100)
+    assert 'ExecStart="/bin/sh" "-c" "echo \\"$$HOME\\" 100%%"' in unit
+    assert "User=1000" in unit and "Group=100" in unit and "WorkingDirectory=/srv" in unit
+    assert "SuccessAction=exit" in unit.split("[Service]")[0]  # [Unit] options
+    assert "StandardOutput=file:/dev/console" in unit
+    assert systemd_quote("a b") == '"a b"'
+
+
+def test_environment_file_keeps_tricky_values():
+    assert environment_file(['A=x "y" $z', "B=", "=bad"]) == 'A="x \\"y\\" $z"\nB=""\n'
+
+
+def test_rootfs_links_enable_the_app_and_ops_units_and_mask_getty():
+    links = rootfs_files(inp(ops_dir="/ops"), ["agent.service", "README", "tick.timer"])
+    assert links[f"/etc/systemd/system/{APP_UNIT}"] == f"{layout.IN_RICH}/{APP_UNIT}"
+    assert links["/etc/systemd/system/multi-user.target.wants/agent.service"] == f"{layout.IN_OPS}/agent.service"
+    assert links["/etc/systemd/system/console-getty.service"] == "/dev/null"
+    assert not any("README" in k for k in links)
+    assert ops_units(["a.service", "b.sh"]) == ["a.service"]
+    assert machine_id("f" * 64) == "f" * 32 + "\n"
