@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import time
 
 
@@ -263,4 +264,12 @@ def test_failed_start_leaves_nothing(daemon):
     state = inspect(daemon, "broken")["State"]
     assert state["Status"] in ("created", "exited")
     assert set(os.listdir(netns_dir)) == netns_before
+    cid = inspect(daemon, "broken")["Id"]
+    assert result.returncode == 127  # docker's code for a command that cannot be found
+    for controller in ("memory", "pids", "cpu", "systemd"):
+        assert not os.path.exists(f"/sys/fs/cgroup/{controller}/pouch/{cid}"), controller
+    runc_state = subprocess.run(["runc", "--root", os.path.join(daemon.exec_root, "runtime", "runc"), "list", "-q"],
+                                capture_output=True, text=True).stdout.split()
+    assert cid not in runc_state
+    assert not os.path.exists(os.path.join(daemon.exec_root, "bundles", cid))
     daemon.cli("rm", "broken")
