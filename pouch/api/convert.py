@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from pouch import reference
+from pouch.humanize import human_duration
 from pouch.api.rich_json import rich_config_fields, rich_from_docker, rich_host_config_fields
 from pouch.errors import InvalidArgument
 from pouch.models import (
@@ -690,34 +691,6 @@ def container_inspect(
 
 
 # --- GET /containers/json ---------------------------------------------------------------------
-
-
-def human_duration(seconds: float) -> str:
-    """go-units ``HumanDuration``: "Less than a second" ... "N years"."""
-    secs = int(seconds)
-    if secs < 1:
-        return "Less than a second"
-    if secs == 1:
-        return "1 second"
-    if secs < 60:
-        return f"{secs} seconds"
-    minutes = int(seconds // 60)
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    hours = int(seconds / 3600 + 0.5)  # time.Duration.Round(time.Hour)
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 7 * 2:
-        return f"{hours // 24} days"
-    if hours < 24 * 30 * 2:
-        return f"{hours // 24 // 7} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24 // 30} months"
-    return f"{int(seconds // 3600) // 24 // 365} years"
 
 
 def parse_time(value: str) -> float | None:

@@ -9,6 +9,7 @@ with minwidth 10 and padding 3, ``Ellipsis``, ``DisplayablePorts``).
 from __future__ import annotations
 
 import json
+from pouch.humanize import human_duration  # noqa: F401  (re-exported for the verbs)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -17,34 +18,6 @@ if TYPE_CHECKING:
 
 # ---------------------------------------------------------------------------
 # humans
-
-def human_duration(seconds: float) -> str:
-    """go-units ``HumanDuration``: ``3 seconds``, ``About a minute``, ``2 weeks``."""
-    secs = int(seconds)
-    if secs < 1:
-        return "Less than a second"
-    if secs == 1:
-        return "1 second"
-    if secs < 60:
-        return f"{secs} seconds"
-    minutes = int(seconds / 60)
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    hours = int(seconds / 3600 + 0.5)
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 7 * 2:
-        return f"{hours // 24} days"
-    if hours < 24 * 30 * 2:
-        return f"{hours // 24 // 7} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24 // 30} months"
-    return f"{int(seconds / 3600) // 24 // 365} years"
-
 
 _DECIMAL = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
 _BINARY = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")
