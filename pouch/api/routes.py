@@ -12,7 +12,8 @@ import platform
 import time
 
 from pouch import API_VERSION, MIN_API_VERSION, __version__
-from pouch.api import convert, image_json
+from pouch.api import container_json, convert, image_json
+from pouch.api import filters as list_filters
 from pouch.api.framing import encode_frame
 from pouch.api.server import Hijack, Request, Response, Router, empty_response, json_response, stream_response
 from pouch.errors import InvalidArgument, NotFound
@@ -137,7 +138,7 @@ class ContainerRoutes:
     def _inspect(self, c) -> dict:
         svc = self.service
         image = self.engine.images.get(c.image_id)
-        paths = convert.InspectPaths(
+        paths = container_json.InspectPaths(
             resolv_conf=svc.etc_path(c, "resolv.conf"),
             hostname=svc.etc_path(c, "hostname"),
             hosts=svc.etc_path(c, "hosts"),
@@ -145,7 +146,7 @@ class ContainerRoutes:
             rootfs=svc.rootfs_path(c),
             upper=self.engine.images.rw_dirs(c.id)[0],
         )
-        return convert.container_inspect(c, image.image_config, paths, exec_ids=self.engine.execs.ids_for(c.id))
+        return container_json.container_inspect(c, image.image_config, paths, exec_ids=self.engine.execs.ids_for(c.id))
 
     def create(self, req: Request) -> Response:
         body = req.json()
@@ -158,13 +159,13 @@ class ContainerRoutes:
     def list(self, req: Request) -> Response:
         show_all = req.query_bool("all")
         limit = req.query_int("limit", None)
-        filters = convert.parse_filters(req.query_str("filters"))
+        filters = list_filters.parse_filters(req.query_str("filters"))
         out = []
         images = self.engine.images
         for c in self.service.list():
             if not show_all and not c.state.status.is_active() and not filters.get("status") and limit is None:
                 continue
-            if filters and not convert.container_matches(filters, c, images.get_or_none(c.image_id)):
+            if filters and not list_filters.container_matches(filters, c, images.get_or_none(c.image_id)):
                 continue
             out.append(c)
         if limit is not None and limit > 0:
@@ -174,7 +175,7 @@ class ContainerRoutes:
     def _summary(self, c) -> dict:
         image = self.engine.images.get_or_none(c.image_id)
         image_config = image.image_config if image else None
-        return convert.container_summary(c, image_config)
+        return container_json.container_summary(c, image_config)
 
     def inspect(self, req: Request) -> Response:
         return json_response(self._inspect(self.service.get(req.params["id"])))
@@ -324,7 +325,7 @@ class ImageRoutes:
 
     def list(self, req: Request) -> Response:
         containers = self.engine.containers.list()
-        filters = convert.parse_filters(req.query_str("filters"))
+        filters = list_filters.parse_filters(req.query_str("filters"))
         out = []
         for record in self.images.list_images():
             summary = image_json.image_summary(record)

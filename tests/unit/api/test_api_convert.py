@@ -6,20 +6,18 @@ import json
 
 import pytest
 
-from pouch.api.convert import (
+from pouch.api.convert import create_options_from_docker, parse_bind
+from pouch.api.container_json import (
     InspectPaths,
     container_inspect,
-    container_matches,
     container_summary,
-    create_options_from_docker,
     effective_command,
-    human_duration,
     merge_env,
-    parse_bind,
-    parse_filters,
     parse_time,
     status_text,
 )
+from pouch.api.filters import container_matches, parse_filters
+from pouch.humanize import human_duration
 from pouch.errors import InvalidArgument
 from pouch.models import (
     DEFAULT_SHM_SIZE,
