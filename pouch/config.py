@@ -30,6 +30,8 @@ class DaemonConfig:
     log_max_size: int = 10 * 1024 * 1024  # a container log is rotated past this size
     log_max_files: int = 2  # the current log and one rotated file
     hooks_dir: str = "/etc/pouch/hooks.d"  # host OCI hooks (oci-hooks(5) JSON files)
+    enable_lxcfs: bool = False  # lxcfs: pouchd keeps it mounted at /var/lib/lxcfs (pouch/rich/lxcfsd.py)
+    lxcfs_path: str = "/usr/bin/lxcfs"
     debug: bool = False
 
     @property

@@ -38,6 +38,10 @@ def parse_args(argv: list[str] | None = None) -> DaemonConfig:
                         help="log files kept per container, the current one included (default %(default)s)")
     parser.add_argument("--hooks-dir", default="/etc/pouch/hooks.d",
                         help="host OCI hooks, one oci-hooks(5) JSON file each (default %(default)s)")
+    # lxcfs (pouch/rich/lxcfsd.py)
+    parser.add_argument("--enable-lxcfs", "--enableLxcfs", dest="enable_lxcfs", action="store_true",
+                        help="start and watch lxcfs, for containers run with --enable-lxcfs")
+    parser.add_argument("--lxcfs", default="/usr/bin/lxcfs", help="the lxcfs binary (default %(default)s)")
     parser.add_argument("-D", "--debug", action="store_true", help="debug logging")
     parser.add_argument("-v", "--version", action="version", version=f"pouchd version {__version__}")
     args = parser.parse_args(argv)
@@ -66,6 +70,8 @@ def parse_args(argv: list[str] | None = None) -> DaemonConfig:
         log_max_size=parse_size(args.log_max_size),
         log_max_files=max(1, args.log_max_files),
         hooks_dir=os.path.abspath(args.hooks_dir),
+        enable_lxcfs=args.enable_lxcfs,
+        lxcfs_path=args.lxcfs,
         debug=args.debug,
     )
 
@@ -91,6 +97,7 @@ class Engine:
     network: object
     containers: object
     execs: object
+    lxcfs: object = None  # LxcfsSupervisor with --enable-lxcfs
 
 
 def build_engine(config: DaemonConfig) -> Engine:
@@ -112,7 +119,14 @@ def build_engine(config: DaemonConfig) -> Engine:
     containers = ContainerService(config, db, images, runtime, network)
     execs = ExecService(config, containers, runtime)
     containers.on_removed = execs.forget_container
-    return Engine(config, db, images, runtime, network, containers, execs)
+    lxcfs = None
+    if config.enable_lxcfs:  # lxcfs: started and watched by pouchd (pouch/rich/lxcfsd.py)
+        from pouch.rich.lxcfs import lxcfs_pids
+        from pouch.rich.lxcfsd import LxcfsSupervisor
+
+        lxcfs = containers.lxcfs = LxcfsSupervisor(config.lxcfs_path, config.exec_root,
+                                                   lambda: lxcfs_pids(containers.list()))
+    return Engine(config, db, images, runtime, network, containers, execs, lxcfs)
 
 
 def lock_root(config: DaemonConfig) -> int:
@@ -141,6 +155,11 @@ def main(argv: list[str] | None = None) -> None:
     engine.containers.monitor.start()
     engine.containers.recover()
     engine.containers.log_rotator.start()
+    if engine.lxcfs:
+        try:
+            engine.lxcfs.start()
+        except Exception as err:  # noqa: BLE001 - one readable line, as for the other startup failures
+            raise SystemExit(f"pouchd: lxcfs: {err}") from None
 
     from pouch.api.routes import build_router
     from pouch.api.server import Server
@@ -159,6 +178,8 @@ def main(argv: list[str] | None = None) -> None:
         server.serve_forever()
     finally:
         engine.containers.monitor.stop()
+        if engine.lxcfs:
+            engine.lxcfs.stop()  # lxcfs itself keeps running for the containers
         try:
             os.unlink(config.socket_path)
         except FileNotFoundError:

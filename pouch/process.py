@@ -114,3 +114,13 @@ def read_int_file(path: str) -> int | None:
         return int(text)
     except ValueError:
         return None
+
+
+def spawn_detached(argv: list[str], log_path: str) -> None:
+    """Start ``argv`` as a daemon: in its own session, reparented to init at once
+    (``setsid --fork``), stdin /dev/null, stdout and stderr appended to ``log_path``.
+    pouchd is never its parent, so it outlives pouchd and needs no reaping."""
+    log.debug("spawn %s", argv)
+    with open(log_path, "ab") as out:
+        subprocess.run(["setsid", "--fork", *argv], stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                       env=scrubbed_env(), check=True, timeout=30)

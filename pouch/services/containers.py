@@ -94,6 +94,7 @@ class ContainerService:
         self.on_removed = None  # callback(container_id), e.g. to drop exec sessions
         self.host_capabilities: tuple[str, ...] | None = None  # the daemon's bounding set, read once
         self._last_exit: dict[str, int] = {}  # exit codes of removed containers, for wait?condition=removed
+        self.lxcfs = None  # LxcfsSupervisor with pouchd --enable-lxcfs (pouch/rich/lxcfsd.py)
 
     # ----------------------------------------------------------------- helpers
     @contextlib.contextmanager
@@ -145,6 +146,9 @@ class ContainerService:
                 raise InvalidArgument(f"invalid mount config for type \"bind\": bind source path does not exist: {bind.source}")
         if opts.rich:
             check_rich_create(opts.rich, image)
+        if opts.enable_lxcfs:  # lxcfs: refused when no lxcfs is there
+            from pouch.rich.lxcfsd import lxcfs_root_for
+            lxcfs_root_for(self.lxcfs)
         container_id = secrets.token_hex(32)
         name = opts.name or self._unused_name()
         c = Container(
@@ -235,6 +239,10 @@ class ContainerService:
                 spec = self._spec(c, image.image_config, rootfs, hostname, netns_path, user)
                 if opts.rich:
                     spec = self._rich_spec(c, spec, rootfs)
+                if opts.enable_lxcfs:  # lxcfs: /proc files with the container's limits
+                    from pouch.rich.lxcfs import with_lxcfs
+                    from pouch.rich.lxcfsd import lxcfs_root_for
+                    spec = with_lxcfs(spec, lxcfs_root_for(self.lxcfs))
                 inject_hooks(spec, load_hooks(self.config.hooks_dir), has_bind_mounts=bool(opts.binds))
                 write_json_atomic(os.path.join(bundle, "config.json"), spec)
                 created = self.runtime.create(
