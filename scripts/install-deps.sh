@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(runc crun conmon dumb-init tini containernetworking-plugins iptables busybox-static
-          iproute2 util-linux procps python3-venv python3-dev gcc libc6-dev)
+          iproute2 util-linux procps python3-venv python3-dev gcc libc6-dev lxcfs)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

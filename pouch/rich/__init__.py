@@ -7,6 +7,9 @@ Glossary:
   busybox (so the image needs no shell) that starts the ops components, waits for
   pouchd to run the prestart hooks, runs the app, then the poststop hooks, and
   exits with the app's code.
+- *inittab entries*: in sbin-init mode with busybox's init, the same jobs (ops
+  components, the app, the poststop hooks) as entries of a generated /etc/inittab
+  (``sbininit``).
 - *ops components*: the operations team's agents, a host directory shown
   read-only at /.pouch/ops in every rich container.
 - *prestart hooks* run inside the container (pouchd execs them) after init is up

@@ -303,6 +303,8 @@ class ContainerService:
         write_profile_env(rootfs, spec["process"]["env"])
         if self._is_systemd(c):
             return self._systemd_spec(c, spec, rootfs, rich_dir, run_dir)
+        if self._is_sbin_init(c):  # sbin-init mode, busybox init (rich/sbininit.py)
+            return self._sbin_init_spec(c, spec, rootfs, rich_dir, run_dir)
         with open(os.path.join(rich_dir, "launch.sh"), "w") as f:
             f.write(launcher.launch_script())
         for index, command in enumerate(rich.poststop_hooks):
@@ -322,6 +324,39 @@ class ContainerService:
         if rich is None or rich.mode == RichMode.DUMB_INIT:
             return False
         return rich.mode == RichMode.SYSTEMD or image_init_is_systemd(self.images.get(c.image_id))
+
+    # --- sbin-init mode with busybox init (rich/sbininit.py) ---
+    def _is_sbin_init(self, c: Container) -> bool:
+        from pouch.models import RichMode
+
+        rich = c.options.rich
+        return rich is not None and rich.mode == RichMode.SBIN_INIT and not self._is_systemd(c)
+
+    def _sbin_init_spec(self, c: Container, spec: dict, rootfs: str, rich_dir: str, run_dir: str) -> dict:
+        from pouch.oci.user import resolve_in_root
+        from pouch.rich import layout, sbininit
+        from pouch.rich.spec import resolve_executable
+
+        process = spec["process"]
+        app = sbininit.app_argv(process["args"])
+        if app:
+            app[0] = resolve_executable(rootfs, app[0], process["env"], process.get("cwd", "/"))
+        user = process.get("user", {})
+        inp = sbininit.SbinInitInput(
+            rich=c.options.rich, app=tuple(app), env=tuple(process["env"]), cwd=process.get("cwd", "/"),
+            uid=user.get("uid", 0), gid=user.get("gid", 0),
+            ops_names=tuple(sbininit.ops_executables(c.options.rich.ops_dir)),
+            image_inittab=_read_text(resolve_in_root(rootfs, sbininit.INITTAB)),
+            image_has_rc=os.path.isfile(resolve_in_root(rootfs, sbininit.DEFAULT_RC)),
+            busybox=layout.find_static_busybox(), host_rich_dir=rich_dir, host_run_dir=run_dir,
+        )
+        for name, content in sbininit.rich_files(inp).items():
+            with open(os.path.join(rich_dir, name), "w") as f:
+                f.write(content)
+        if not (c.options.rich.init_script or c.options.rich.prestart_hooks):
+            open(os.path.join(run_dir, layout.GO_FILE), "w").close()
+        return sbininit.with_sbin_init(spec, inp)
+    # --- end sbin-init mode ---
 
     def _systemd_spec(self, c: Container, spec: dict, rootfs: str, rich_dir: str, run_dir: str) -> dict:
         from pouch.models import RichMode
@@ -489,6 +524,10 @@ class ContainerService:
             c.state.pid = 0
             c.state.conmon_pid = 0
             c.state.exit_code = status.code if status else 255
+            if c.options.rich:  # sbin-init mode: busybox init cannot exit with the app's code (rich/sbininit.py)
+                from pouch.rich import layout, sbininit
+                app_code = sbininit.read_exit_code(layout.host_run_dir(self.config.container_dir(c.id)))
+                c.state.exit_code = c.state.exit_code if app_code is None else app_code
             c.state.finished_at = rfc3339_of(status.finished_at) if status else now_rfc3339()
             c.state.oom_killed = bool(self.runtime.oom_killed(container_id)) if hasattr(self.runtime, "oom_killed") else False
             if status is None:
@@ -545,7 +584,7 @@ class ContainerService:
         if timeout is None:
             timeout = c.options.stop_timeout if c.options.stop_timeout is not None else DEFAULT_STOP_TIMEOUT
         image = self.images.get(c.image_id)
-        default_signal = "SIGRTMIN+3" if self._is_systemd(c) else "SIGTERM"
+        default_signal = "SIGRTMIN+3" if self._is_systemd(c) else "SIGUSR2" if self._is_sbin_init(c) else "SIGTERM"
         stop_signal = parse_signal(c.options.stop_signal or image.image_config.stop_signal or default_signal)
         with self._locked(c.id):
             c = self.get(c.id)
@@ -753,8 +792,12 @@ def check_rich_create(rich, image) -> None:
     if problem:
         raise InvalidArgument(problem)
     if rich.mode == RichMode.SBIN_INIT and not image_init_is_systemd(image):
-        raise InvalidArgument("rich mode sbin-init with a /sbin/init that is not systemd is not supported yet; "
-                              "use dumb-init")
+        from pouch.rich.sbininit import is_busybox_init  # sbin-init mode: busybox init (rich/sbininit.py)
+        if not is_busybox_init(image.layer_dirs):
+            raise InvalidArgument("rich mode sbin-init supports a systemd or busybox /sbin/init; this image's is "
+                                  "neither (sysvinit is not supported yet): use dumb-init")
+        if not layout.find_static_busybox():
+            raise InvalidArgument("rich mode sbin-init needs Debian's busybox-static on the host")
     if rich.mode == RichMode.DUMB_INIT and not layout.find_static_dumb_init():
         raise InvalidArgument("rich mode dumb-init needs a static dumb-init: run scripts/install-deps.sh "
                               f"(looked in {', '.join(layout.static_dumb_init_candidates())})")
