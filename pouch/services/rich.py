@@ -1,0 +1,269 @@
+"""The host side of rich containers, for the container service.
+
+What pouchd does around a rich container's life: refuse at create what cannot
+run, write the launcher, unit, inittab and hook files and rewrite the spec at
+start (by mode: ``rich.spec`` for dumb-init, ``rich.systemd``, ``rich.sbininit``),
+run the prestart hooks inside once init is up, mark a stop so poststop hooks see
+``stopped``. The pure parts live in ``pouch.rich``; this module does the IO.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal as signal_module
+
+from pouch.config import DaemonConfig
+from pouch.errors import InvalidArgument, PouchError
+from pouch.models import Container
+
+
+class RichContainers:
+    def __init__(self, config: DaemonConfig, images, runtime) -> None:
+        self.config = config
+        self.images = images
+        self.runtime = runtime
+
+    def prepare_spec(self, c: Container, spec: dict, rootfs: str) -> dict:
+        """Host side of a rich container: the launcher and hook files, a fresh run dir;
+        then pid 1 and the mounts in the spec."""
+        from pouch.rich import launcher, layout
+        from pouch.rich.spec import RichSpecInput, resolve_executable, with_rich
+
+        rich = c.options.rich
+        cdir = self.config.container_dir(c.id)
+        rich_dir, run_dir = layout.host_rich_dir(cdir), layout.host_run_dir(cdir)
+        shutil.rmtree(run_dir, ignore_errors=True)
+        shutil.rmtree(rich_dir, ignore_errors=True)
+        os.makedirs(run_dir, mode=0o755)
+        os.makedirs(rich_dir, mode=0o755)
+        write_profile_env(rootfs, spec["process"]["env"])
+        if self.is_systemd(c):
+            return self._systemd_spec(c, spec, rootfs, rich_dir, run_dir)
+        if self.is_sbin_init(c):  # sbin-init mode, busybox init (rich/sbininit.py)
+            return self._sbin_init_spec(c, spec, rootfs, rich_dir, run_dir)
+        with open(os.path.join(rich_dir, "launch.sh"), "w") as f:
+            f.write(launcher.launch_script())
+        for index, command in enumerate(rich.poststop_hooks):
+            with open(os.path.join(rich_dir, f"poststop-{index:03d}"), "w") as f:
+                f.write(launcher.hook_file(command))
+        if not (rich.init_script or rich.prestart_hooks):
+            open(os.path.join(run_dir, layout.GO_FILE), "w").close()  # nothing to wait for
+        process = spec["process"]
+        process["args"][0] = resolve_executable(rootfs, process["args"][0], process["env"], process.get("cwd", "/"))
+        return with_rich(spec, RichSpecInput(rich, layout.find_static_dumb_init(), layout.find_static_busybox(),
+                                             rich_dir, run_dir))
+
+    def is_systemd(self, c: Container) -> bool:
+        from pouch.models import RichMode
+
+        rich = c.options.rich
+        if rich is None or rich.mode == RichMode.DUMB_INIT:
+            return False
+        return rich.mode == RichMode.SYSTEMD or image_init_is_systemd(self.images.get(c.image_id))
+
+    # --- sbin-init mode with busybox init (rich/sbininit.py) ---
+    def is_sbin_init(self, c: Container) -> bool:
+        from pouch.models import RichMode
+
+        rich = c.options.rich
+        return rich is not None and rich.mode == RichMode.SBIN_INIT and not self.is_systemd(c)
+
+    def _sbin_init_spec(self, c: Container, spec: dict, rootfs: str, rich_dir: str, run_dir: str) -> dict:
+        from pouch.oci.user import resolve_in_root
+        from pouch.rich import layout, sbininit
+        from pouch.rich.spec import resolve_executable
+
+        process = spec["process"]
+        app = sbininit.app_argv(process["args"])
+        if app:
+            app[0] = resolve_executable(rootfs, app[0], process["env"], process.get("cwd", "/"))
+        user = process.get("user", {})
+        inp = sbininit.SbinInitInput(
+            rich=c.options.rich, app=tuple(app), env=tuple(process["env"]), cwd=process.get("cwd", "/"),
+            uid=user.get("uid", 0), gid=user.get("gid", 0),
+            ops_names=tuple(sbininit.ops_executables(c.options.rich.ops_dir)),
+            image_inittab=_read_text(resolve_in_root(rootfs, sbininit.INITTAB)),
+            image_has_rc=os.path.isfile(resolve_in_root(rootfs, sbininit.DEFAULT_RC)),
+            busybox=layout.find_static_busybox(), host_rich_dir=rich_dir, host_run_dir=run_dir,
+        )
+        for name, content in sbininit.rich_files(inp).items():
+            with open(os.path.join(rich_dir, name), "w") as f:
+                f.write(content)
+        if not (c.options.rich.init_script or c.options.rich.prestart_hooks):
+            open(os.path.join(run_dir, layout.GO_FILE), "w").close()
+        return sbininit.with_sbin_init(spec, inp)
+    # --- end sbin-init mode ---
+
+    def _systemd_spec(self, c: Container, spec: dict, rootfs: str, rich_dir: str, run_dir: str) -> dict:
+        from pouch.models import RichMode
+        from pouch.oci.user import resolve_in_root
+        from pouch.rich import layout, launcher, systemd
+        from pouch.rich.spec import resolve_executable
+
+        rich = c.options.rich
+        process = spec["process"]
+        init = "/sbin/init" if rich.mode == RichMode.SBIN_INIT else "/lib/systemd/systemd"
+        app = list(process["args"])
+        if app and app[0] in ("/sbin/init", "/lib/systemd/systemd", "/usr/lib/systemd/systemd", "init", "systemd"):
+            app = []  # the command is the init itself: no app unit
+        if app:
+            app[0] = resolve_executable(rootfs, app[0], process["env"], process.get("cwd", "/"))
+        cgroup_dir = ""
+        if os.path.isdir("/sys/fs/cgroup/systemd"):
+            cgroup_dir = os.path.join("/sys/fs/cgroup/systemd", spec["linux"]["cgroupsPath"].lstrip("/"))
+            os.makedirs(cgroup_dir, exist_ok=True)
+        machine_id_file = resolve_in_root(rootfs, "/etc/machine-id")
+        if os.path.islink(machine_id_file):
+            os.unlink(machine_id_file)
+        with open(machine_id_file, "w") as f:
+            f.write(systemd.machine_id(c.id))
+        inp = systemd.SystemdInput(
+            rich=rich, container_id=c.id, init=init, app=tuple(app), busybox=layout.find_static_busybox(),
+            host_rich_dir=rich_dir, host_run_dir=run_dir,
+            cgroup_systemd_dir=cgroup_dir,
+            user_targets=frozenset([b.target for b in c.options.binds] + list(c.options.tmpfs)),
+        )
+        user = process.get("user", {})
+        if app and user.get("uid", 0) != 0:
+            check_user_known_to_systemd(rootfs, user.get("uid", 0), c.options.user)
+        files = {
+            "app.env": systemd.environment_file(process["env"]),
+            systemd.APP_UNIT: systemd.app_unit(app, process.get("cwd", "/"), user.get("uid", 0), user.get("gid", 0)),
+            "poststop.sh": systemd.poststop_script(),
+        }
+        files.update({f"poststop-{i:03d}": launcher.hook_file(h) for i, h in enumerate(rich.poststop_hooks)})
+        for name, content in files.items():
+            with open(os.path.join(rich_dir, name), "w") as f:
+                f.write(content)
+        if not (rich.init_script or rich.prestart_hooks):
+            open(os.path.join(run_dir, layout.GO_FILE), "w").close()
+        ops_names = os.listdir(rich.ops_dir) if rich.ops_dir else []
+        for link, target in systemd.rootfs_files(inp, ops_names).items():
+            host_link = resolve_in_root(rootfs, link)
+            os.makedirs(os.path.dirname(host_link), exist_ok=True)
+            if os.path.lexists(host_link):
+                os.unlink(host_link)
+            os.symlink(target, host_link)
+        return systemd.with_systemd(spec, inp)
+
+    def run_prestart_hooks(self, c: Container) -> None:
+        """``--initscript`` then each ``--prestart-hook``, inside the container as root;
+        the first that fails fails the start, with its output in the error."""
+        from pouch.rich import launcher, layout
+
+        rich = c.options.rich
+        commands = ([(f"--initscript {rich.init_script}", launcher.init_script_argv(rich.init_script))]
+                    if rich.init_script else [])
+        commands += [(f"--prestart-hook {hook!r}", launcher.prestart_argv(hook)) for hook in rich.prestart_hooks]
+        if commands:
+            with open(os.path.join(self.config.bundle_dir(c.id), "config.json")) as f:
+                process = dict(json.load(f)["process"])
+            for label, argv in commands:
+                code, output = self._exec_collect(c.id, dict(process, args=argv, user={"uid": 0, "gid": 0},
+                                                             terminal=False))
+                if code != 0:
+                    raise InvalidArgument(f"{label} failed with exit code {code}: {output.strip()}")
+            open(os.path.join(layout.host_run_dir(self.config.container_dir(c.id)), layout.GO_FILE), "w").close()
+
+    def _exec_collect(self, container_id: str, process: dict) -> tuple[int, str]:
+        handle = self.runtime.exec_process(container_id, process, tty=False, stdin=False, detach=False)
+        try:
+            out, err = handle.connection.read_all()
+            code = handle.wait(60)
+        finally:
+            handle.remove()
+        return code, (out + err).decode(errors="replace")
+
+    def kill_quietly(self, container_id: str) -> None:
+        with contextlib.suppress(PouchError):
+            self.runtime.kill(container_id, signal_module.SIGKILL, all=True)
+
+    def app_exit_code(self, c: Container) -> int | None:
+        """The app's exit code where pid 1 cannot exit with it (sbin-init mode: busybox init)."""
+        from pouch.rich import layout, sbininit
+
+        return sbininit.read_exit_code(layout.host_run_dir(self.config.container_dir(c.id)))
+
+    def mark_stopping(self, c: Container) -> None:
+        """Tell the launcher the app is being stopped (POUCH_EXIT_REASON=stopped)."""
+        from pouch.rich import layout
+
+        run_dir = layout.host_run_dir(self.config.container_dir(c.id))
+        if os.path.isdir(run_dir):
+            open(os.path.join(run_dir, layout.STOPPING_FILE), "w").close()
+
+
+def check_rich_create(rich, image) -> None:
+    """Refuse at create what cannot run: a mode whose init the image lacks, a missing
+    ops dir, no static dumb-init on the host."""
+    from pouch.models import RichMode
+    from pouch.oci.user import resolve_in_root
+    from pouch.rich import layout
+    from pouch.rich.spec import image_check, needs_launcher
+
+    def has_path(path: str) -> bool:
+        return any(os.path.lexists(resolve_in_root(layer, path)) for layer in image.layer_dirs)
+
+    problem = image_check(rich.mode, has_path)
+    if problem:
+        raise InvalidArgument(problem)
+    if rich.mode == RichMode.SBIN_INIT and not image_init_is_systemd(image):
+        from pouch.rich.sbininit import is_busybox_init  # sbin-init mode: busybox init (rich/sbininit.py)
+        if not is_busybox_init(image.layer_dirs):
+            raise InvalidArgument("rich mode sbin-init supports a systemd or busybox /sbin/init; this image's is "
+                                  "neither (sysvinit is not supported yet): use dumb-init")
+        if not layout.find_static_busybox():
+            raise InvalidArgument("rich mode sbin-init needs Debian's busybox-static on the host")
+    if rich.mode == RichMode.DUMB_INIT and not layout.find_static_dumb_init():
+        raise InvalidArgument("rich mode dumb-init needs a static dumb-init: run scripts/install-deps.sh "
+                              f"(looked in {', '.join(layout.static_dumb_init_candidates())})")
+    if needs_launcher(rich) and not layout.find_static_busybox():
+        raise InvalidArgument("rich containers with hooks or ops components need Debian's busybox-static")
+    if rich.ops_dir and not os.path.isdir(rich.ops_dir):
+        raise InvalidArgument(f"--ops-dir {rich.ops_dir}: no such directory on the host")
+
+
+def write_profile_env(rootfs: str, env: list[str]) -> None:
+    """/etc/profile.d/pouch-env.sh in the container's own layer (see ``rich.profile``)."""
+    from pouch.oci.user import resolve_in_root
+    from pouch.rich.profile import PROFILE_PATH, profile_env
+
+    path = resolve_in_root(rootfs, PROFILE_PATH)
+    if os.path.islink(path):
+        os.unlink(path)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + ".tmp", "w") as f:
+        f.write(profile_env(env))
+    os.replace(path + ".tmp", path)
+
+
+def check_user_known_to_systemd(rootfs: str, uid: int, spec: str) -> None:
+    """systemd runs a unit only as a user its passwd database knows (217/USER otherwise)."""
+    from pouch.oci.user import parse_passwd, read_user_files
+
+    passwd, _ = read_user_files(rootfs)
+    if not any(entry.uid == uid for entry in parse_passwd(passwd)):
+        raise InvalidArgument(f"rich mode systemd: user {spec!r} (uid {uid}) is not in the image's /etc/passwd, "
+                              "and systemd runs the app's unit only as a user it knows")
+
+
+def image_init_is_systemd(image) -> bool:
+    """Whether the image's /sbin/init is systemd (then sbin-init mode is systemd mode)."""
+    from pouch.oci.user import resolve_in_root
+
+    for layer in image.layer_dirs:
+        path = resolve_in_root(layer, "/sbin/init")
+        if os.path.lexists(path):
+            return os.path.basename(path) == "systemd"
+    return False
+
+
+def _read_text(path: str) -> str | None:
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return None
