@@ -8,12 +8,15 @@ daemon by its PID, and checks that no mount is left below the test root.
 from __future__ import annotations
 
 import itertools
+import contextlib
 import os
 import random
 import shutil
 import signal
 import subprocess
 import time
+
+from collections.abc import Iterator
 
 import pytest
 
@@ -155,20 +158,31 @@ class Daemon:
             self.cli("rm", "-f", *ids, check=False)
 
 
-@pytest.fixture(scope="session")
-def daemon(tmp_path_factory, busybox_tar):
-    """One pouchd for the session, with the busybox image imported as busybox:latest."""
-    d = Daemon(str(tmp_path_factory.mktemp("pouchd")))
+@contextlib.contextmanager
+def running_daemon(base: str, busybox_tar: str, extra_args: tuple[str, ...] = ()) -> Iterator[Daemon]:
+    """A started pouchd with busybox:latest imported; on exit its containers are removed, it is
+    stopped by its PID and what it left on the host is checked and cleaned."""
+    os.makedirs(base, exist_ok=True)
+    d = Daemon(base, extra_args=extra_args)
     d.start()
     try:
         d.cli("import", busybox_tar, "busybox:latest", "--change", 'CMD ["sh"]')
         yield d
     finally:
+        if d.proc is None:  # a test killed it
+            d.start()
         try:
             d.remove_all_containers()
         finally:
             d.stop()
             cleanup_daemon_leftovers(d)
+
+
+@pytest.fixture(scope="session")
+def daemon(tmp_path_factory, busybox_tar):
+    """One pouchd for the session, with the busybox image imported as busybox:latest."""
+    with running_daemon(str(tmp_path_factory.mktemp("pouchd")), busybox_tar) as d:
+        yield d
 
 
 def cleanup_daemon_leftovers(d: Daemon) -> None:
@@ -191,16 +205,5 @@ def cleanup_daemon_leftovers(d: Daemon) -> None:
 @pytest.fixture
 def fresh_daemon(tmp_path, busybox_tar):
     """A daemon of the test's own, for tests that kill or restart it."""
-    d = Daemon(str(tmp_path))
-    d.start()
-    try:
-        d.cli("import", busybox_tar, "busybox:latest", "--change", 'CMD ["sh"]')
+    with running_daemon(str(tmp_path), busybox_tar) as d:
         yield d
-    finally:
-        if d.proc is None:
-            d.start()
-        try:
-            d.remove_all_containers()
-        finally:
-            d.stop()
-            cleanup_daemon_leftovers(d)

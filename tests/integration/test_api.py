@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from tests.integration.conftest import POUCH, Daemon, cleanup_daemon_leftovers
+from tests.integration.conftest import POUCH, running_daemon
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):
@@ -156,17 +156,8 @@ def test_exec_tty_output_survives_client_input_and_eof(daemon):
 @pytest.fixture
 def runtime_daemon(tmp_path, busybox_tar):
     """A daemon with runc registered a second time as ``runc2`` (crun 1.8 refuses this host's cgroup layout)."""
-    d = Daemon(str(tmp_path), extra_args=("--add-runtime", "runc2=/usr/bin/runc"))
-    d.start()
-    try:
-        d.cli("import", busybox_tar, "busybox:latest", "--change", 'CMD ["sh"]')
+    with running_daemon(str(tmp_path), busybox_tar, ("--add-runtime", "runc2=/usr/bin/runc")) as d:
         yield d
-    finally:
-        try:
-            d.remove_all_containers()
-        finally:
-            d.stop()
-            cleanup_daemon_leftovers(d)
 
 
 def test_add_runtime_and_run_with_it(runtime_daemon):

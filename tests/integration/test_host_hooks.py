@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 
 import pytest
 
-from tests.integration.conftest import Daemon, cleanup_daemon_leftovers
+from tests.integration.conftest import running_daemon
 
 
 @pytest.fixture
@@ -24,18 +23,8 @@ def hooked_daemon(tmp_path, busybox_tar):
         (hooks / f"10-{stage}.json").write_text(json.dumps({
             "version": "1.0.0", "hook": {"path": str(script), "args": ["hook.sh", stage]},
             "when": {"annotations": {"^io\\.pouch\\.container\\.name$": "^hooked"}}, "stages": [stage]}))
-    d = Daemon(str(tmp_path / "d"), extra_args=("--hooks-dir", str(hooks)))
-    os.makedirs(d.base)
-    d.start()
-    try:
-        d.cli("import", busybox_tar, "busybox:latest")
+    with running_daemon(str(tmp_path / "d"), busybox_tar, ("--hooks-dir", str(hooks))) as d:
         yield d, record
-    finally:
-        try:
-            d.remove_all_containers()
-        finally:
-            d.stop()
-            cleanup_daemon_leftovers(d)
 
 
 def stages_seen(record) -> list[tuple[str, str]]:

@@ -7,22 +7,13 @@ import time
 
 import pytest
 
-from tests.integration.conftest import Daemon, cleanup_daemon_leftovers
+from tests.integration.conftest import running_daemon
 
 
 @pytest.fixture
 def small_log_daemon(tmp_path, busybox_tar):
-    d = Daemon(str(tmp_path), extra_args=("--log-max-size", "2k", "--log-max-files", "3"))
-    d.start()
-    try:
-        d.cli("import", busybox_tar, "busybox:latest")
+    with running_daemon(str(tmp_path), busybox_tar, ("--log-max-size", "2k", "--log-max-files", "3")) as d:
         yield d
-    finally:
-        try:
-            d.remove_all_containers()
-        finally:
-            d.stop()
-            cleanup_daemon_leftovers(d)
 
 
 def test_logs_rotate_by_size_and_stay_readable(small_log_daemon):
