@@ -32,6 +32,9 @@ class DaemonConfig:
     hooks_dir: str = "/etc/pouch/hooks.d"  # host OCI hooks (oci-hooks(5) JSON files)
     enable_lxcfs: bool = False  # lxcfs: pouchd keeps it mounted at /var/lib/lxcfs (pouch/rich/lxcfsd.py)
     lxcfs_path: str = "/usr/bin/lxcfs"
+    insecure_registries: tuple[str, ...] = ()  # HOST[:PORT] or CIDR spoken to over plain HTTP (pouch/registry)
+    registry_mirrors: tuple[str, ...] = ()  # mirror URLs for docker.io
+    registry_timeout: float = 30.0  # seconds, each registry socket operation
     debug: bool = False
 
     @property

@@ -42,6 +42,13 @@ def parse_args(argv: list[str] | None = None) -> DaemonConfig:
     parser.add_argument("--enable-lxcfs", "--enableLxcfs", dest="enable_lxcfs", action="store_true",
                         help="start and watch lxcfs, for containers run with --enable-lxcfs")
     parser.add_argument("--lxcfs", default="/usr/bin/lxcfs", help="the lxcfs binary (default %(default)s)")
+    # registries (pouch/registry)
+    parser.add_argument("--insecure-registry", action="append", default=[], metavar="HOST[:PORT]|CIDR",
+                        help="a registry spoken to over plain HTTP (loopback registries always are)")
+    parser.add_argument("--registry-mirror", action="append", default=[], metavar="URL",
+                        help="a mirror tried before Docker Hub for docker.io images")
+    parser.add_argument("--registry-timeout", type=float, default=30.0,
+                        help="seconds before a silent registry is given up (default %(default)s)")
     parser.add_argument("-D", "--debug", action="store_true", help="debug logging")
     parser.add_argument("-v", "--version", action="version", version=f"pouchd version {__version__}")
     args = parser.parse_args(argv)
@@ -72,8 +79,22 @@ def parse_args(argv: list[str] | None = None) -> DaemonConfig:
         hooks_dir=os.path.abspath(args.hooks_dir),
         enable_lxcfs=args.enable_lxcfs,
         lxcfs_path=args.lxcfs,
+        insecure_registries=tuple(args.insecure_registry),
+        registry_mirrors=tuple(_mirror(parser, m) for m in args.registry_mirror),
+        registry_timeout=args.registry_timeout,
         debug=args.debug,
     )
+
+
+def _mirror(parser: argparse.ArgumentParser, url: str) -> str:
+    from pouch.errors import InvalidArgument
+    from pouch.registry.endpoints import validate_mirror
+
+    try:
+        return validate_mirror(url)
+    except InvalidArgument as exc:
+        parser.error(exc.message)
+        raise
 
 
 def parse_size(text: str) -> int:

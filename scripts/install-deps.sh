@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(runc crun conmon dumb-init tini containernetworking-plugins iptables busybox-static
-          iproute2 util-linux procps python3-venv python3-dev gcc libc6-dev lxcfs)
+          iproute2 util-linux procps python3-venv python3-dev gcc libc6-dev lxcfs
+          docker-registry apache2-utils)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

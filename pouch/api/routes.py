@@ -12,7 +12,7 @@ import platform
 import time
 
 from pouch import API_VERSION, MIN_API_VERSION, __version__
-from pouch.api import container_json, convert, image_json
+from pouch.api import container_json, convert, image_json, registry_routes
 from pouch.api import filters as list_filters
 from pouch.api.framing import encode_frame
 from pouch.api.server import Hijack, Request, Response, Router, empty_response, json_response, stream_response
@@ -58,7 +58,12 @@ def build_router(engine) -> Router:
     add("POST", "/images/create", images.create)
     add("GET", "/images/{name:path}/json", images.inspect)
     add("POST", "/images/{name:path}/tag", images.tag)
+    add("POST", "/images/{name:path}/push", lambda req: registry_routes.push(engine, req))
+    add("POST", "/auth", lambda req: registry_routes.auth(engine, req))
     add("DELETE", "/images/{name:path}", images.remove)
+    from pouch.api.lifecycle_routes import add_lifecycle_routes  # commit, diff, export, history, save, prune
+
+    add_lifecycle_routes(router, engine)
     return router
 
 
@@ -365,11 +370,7 @@ class ImageRoutes:
 
     def create(self, req: Request) -> Response:
         if req.query_str("fromImage"):
-            ref = req.query_str("fromImage") + (":" + req.query_str("tag") if req.query_str("tag") else "")
-            raise NotFound(
-                f"pull access denied for {ref}: pulling from registries is not supported yet; "
-                "use 'pouch load' or 'pouch import'"
-            )
+            return registry_routes.pull(self.engine, req)
         source = req.query_str("fromSrc")
         if source != "-":
             raise InvalidArgument("fromSrc must be '-' (the request body); importing from a URL is not supported")

@@ -27,22 +27,31 @@ DEFAULT_HOST = "unix:///var/run/pouchd.sock"  # == pouch.config.DEFAULT_HOST (im
 # verb -> (module under pouch.cli, function, one-line description)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "attach": ("run", "cmd_attach", "Attach local standard input, output, and error streams to a running container"),
+    "commit": ("lifecycle", "cmd_commit", "Create a new image from a container's changes"),
     "create": ("run", "cmd_create", "Create a new container"),
+    "diff": ("lifecycle", "cmd_diff", "Inspect changes to files or directories on a container's filesystem"),
     "exec": ("run", "cmd_exec", "Run a command in a running container"),
+    "export": ("lifecycle", "cmd_export", "Export a container's filesystem as a tar archive"),
+    "history": ("lifecycle", "cmd_history", "Show the history of an image"),
     "images": ("images", "cmd_images", "List images"),
     "import": ("images", "cmd_import", "Import the contents from a tarball to create a filesystem image"),
     "info": ("system", "cmd_info", "Display system-wide information"),
     "inspect": ("containers", "cmd_inspect", "Return low-level information on Pouch objects"),
     "kill": ("containers", "cmd_kill", "Kill one or more running containers"),
     "load": ("images", "cmd_load", "Load an image from a tar archive or STDIN"),
+    "login": ("registry", "cmd_login", "Log in to a registry"),
+    "logout": ("registry", "cmd_logout", "Log out from a registry"),
     "logs": ("containers", "cmd_logs", "Fetch the logs of a container"),
     "pause": ("containers", "cmd_pause", "Pause all processes within one or more containers"),
     "ps": ("containers", "cmd_ps", "List containers"),
+    "pull": ("registry", "cmd_pull", "Pull an image from a registry"),
+    "push": ("registry", "cmd_push", "Push an image to a registry"),
     "rename": ("containers", "cmd_rename", "Rename a container"),
     "restart": ("containers", "cmd_restart", "Restart one or more containers"),
     "rm": ("containers", "cmd_rm", "Remove one or more containers"),
     "rmi": ("images", "cmd_rmi", "Remove one or more images"),
     "run": ("run", "cmd_run", "Run a command in a new container"),
+    "save": ("lifecycle", "cmd_save", "Save one or more images to a tar archive (streamed to STDOUT by default)"),
     "start": ("run", "cmd_start", "Start one or more stopped containers"),
     "stop": ("containers", "cmd_stop", "Stop one or more running containers"),
     "tag": ("images", "cmd_tag", "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"),
@@ -60,14 +69,17 @@ MANAGEMENT: dict[str, dict[str, str]] = {
         "kill": "kill", "logs": "logs", "ls": "ps", "list": "ps", "ps": "ps", "pause": "pause",
         "rename": "rename", "restart": "restart", "rm": "rm", "remove": "rm", "run": "run",
         "start": "start", "stop": "stop", "top": "top", "unpause": "unpause", "update": "update", "wait": "wait",
+        "commit": "commit", "diff": "diff", "export": "export",
     },
     "image": {
         "import": "import", "inspect": "image-inspect", "load": "load", "ls": "images",
-        "list": "images", "rm": "rmi", "remove": "rmi", "tag": "tag",
+        "list": "images", "rm": "rmi", "remove": "rmi", "tag": "tag", "pull": "pull", "push": "push",
+        "history": "history", "save": "save", "prune": "image-prune",  # local image life cycle
     },
     "system": {"info": "info", "version": "version"},
 }
 COMMANDS["container-inspect"] = ("containers", "cmd_container_inspect", "Display detailed information on one or more containers")
+COMMANDS["image-prune"] = ("lifecycle", "cmd_image_prune", "Remove unused images")
 COMMANDS["image-inspect"] = ("images", "cmd_image_inspect", "Display detailed information on one or more images")
 
 

@@ -25,11 +25,11 @@ from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 
 from pouch import reference
-from pouch.archive import Readable
+from pouch.archive import Readable, open_decompressed
 from pouch.config import DaemonConfig
 from pouch.content import ContentStore
 from pouch.errors import Conflict, InvalidArgument, NotFound
-from pouch.images import oci
+from pouch.images import blobs, oci
 from pouch.images.bundle import Bundle, ImagePlan, read_plans
 from pouch.images.changes import apply_changes
 from pouch.images.record import ImageRecord
@@ -197,15 +197,27 @@ class ImageService:
     def _apply_layers(self, bundle: Bundle, plan: ImagePlan, rollback: ExitStack) -> str:
         parent = ""
         for layer, diff_id in zip(plan.layers, plan.diff_ids):
+            # keep the exact layer blob (push and save need it), verified, then unpack from it
+            digest = self._store_layer_blob(lambda: bundle.open(layer.member), layer.digest, rollback)
             if self.snapshots.exists(chain_id(parent, diff_id)):
                 parent = chain_id(parent, diff_id)
                 continue
-            with bundle.open(layer.member) as stream:
-                applied = self.snapshots.apply(parent, stream, layer.media_type, diff_id=diff_id, digest=layer.digest)
+            with self.content.open(digest) as stream:
+                applied = self.snapshots.apply(parent, stream, layer.media_type, diff_id=diff_id)
             if applied.created:
                 rollback.callback(self.snapshots.remove, applied.chain_id)
             parent = applied.chain_id
         return parent
+
+    def _store_layer_blob(self, open_stream: Callable, digest: str | None, rollback: ExitStack) -> str:
+        """Write a layer blob to the content store (verified when ``digest`` is known); its digest."""
+        if digest and self.content.exists(digest):
+            return digest
+        with open_stream() as stream:
+            written = self.content.write(stream, digest).digest
+        if not self._blob_in_use(written):
+            rollback.callback(self.content.delete, written)
+        return written
 
     def _store_blob(self, data: bytes, rollback: ExitStack) -> None:
         digest = sha256_digest(data)
@@ -222,7 +234,13 @@ class ImageService:
             raise InvalidArgument("refusing to create a tag with a digest reference")
         image_config = apply_changes(changes)
         with self._lock, ExitStack() as rollback:
-            applied = self.snapshots.apply("", stream, oci.MEDIA_OCI_LAYER)
+            # the uncompressed layer tar is kept as a blob named by its diffID (push and save need it)
+            with open_decompressed(stream) as tar:
+                layer = self.content.write(tar).digest
+            if not self._blob_in_use(layer):
+                rollback.callback(self.content.delete, layer)
+            with self.content.open(layer) as blob:
+                applied = self.snapshots.apply("", blob, oci.MEDIA_OCI_LAYER, diff_id=layer)
             if applied.created:
                 rollback.callback(self.snapshots.remove, applied.chain_id)
             created = oci.now_rfc3339()
@@ -291,14 +309,17 @@ class ImageService:
         with self.db.transaction() as tx:
             store.delete_image(tx, record.id)
         records = [*records, {"Deleted": record.id}]
-        for digest in (record.id, record.manifest_digest):
-            if digest and not self._blob_in_use(digest):
+        for digest in blobs.owned_blobs(self.content, record.id, record.config, record.manifest_digest):
+            if not self._blob_in_use(digest):
                 self.content.delete(digest)
         removed = self.snapshots.remove_unused(self._chain_ids_in_use())
         return records + [{"Deleted": chain} for chain in removed]
 
     def _blob_in_use(self, digest: str) -> bool:
-        return any(row.id == digest or row.manifest == digest for row in store.list_images(self.db))
+        return any(
+            digest in blobs.owned_blobs(self.content, row.id, json.loads(row.config), row.manifest)
+            for row in store.list_images(self.db)
+        )
 
     def _chain_ids_in_use(self) -> list[str]:
         tops = []

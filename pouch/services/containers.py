@@ -251,7 +251,7 @@ class ContainerService:
                     bundle_dir=bundle,
                     runtime_path=self.config.runtimes[opts.runtime],
                     log_path=self.log_path(c),
-                    tty=opts.tty or self.rich.is_systemd(c),  # systemd mode: runc binds the terminal at /dev/console
+                    tty=opts.tty or self.rich.needs_console(c),  # systemd, sysvinit: runc binds it at /dev/console
                     stdin=opts.open_stdin,
                     leave_stdin_open=opts.open_stdin and not opts.stdin_once,
                     # pouchd rotates (services/logrotate.py); conmon's own limit would cut the
@@ -429,7 +429,7 @@ class ContainerService:
         if timeout is None:
             timeout = c.options.stop_timeout if c.options.stop_timeout is not None else DEFAULT_STOP_TIMEOUT
         image = self.images.get(c.image_id)
-        default_signal = "SIGRTMIN+3" if self.rich.is_systemd(c) else "SIGUSR2" if self.rich.is_sbin_init(c) else "SIGTERM"
+        default_signal = self.rich.stop_signal(c)  # SIGTERM, or the rich mode's init's poweroff
         stop_signal = parse_signal(c.options.stop_signal or image.image_config.stop_signal or default_signal)
         with self._locked(c.id):
             c = self.get(c.id)

@@ -64,16 +64,36 @@ class RichContainers:
             return False
         return rich.mode == RichMode.SYSTEMD or image_init_is_systemd(self.images.get(c.image_id))
 
-    # --- sbin-init mode with busybox init (rich/sbininit.py) ---
+    # --- sbin-init mode with busybox init (rich/sbininit.py) or sysvinit (rich/sysvinit.py) ---
     def is_sbin_init(self, c: Container) -> bool:
         from pouch.models import RichMode
 
         rich = c.options.rich
         return rich is not None and rich.mode == RichMode.SBIN_INIT and not self.is_systemd(c)
 
+    def is_sysvinit(self, c: Container) -> bool:
+        """sbin-init mode with sysvinit as the image's init (rich/sysvinit.py)."""
+        from pouch.rich.sysvinit import is_sysvinit
+
+        return self.is_sbin_init(c) and is_sysvinit(self.images.get(c.image_id).layer_dirs)
+
+    def needs_console(self, c: Container) -> bool:
+        """Whether pid 1 gives its services the console (systemd, sysvinit): the container gets a terminal."""
+        return self.is_systemd(c) or self.is_sysvinit(c)
+
+    def stop_signal(self, c: Container) -> str:
+        """The default stop signal: the init's own poweroff."""
+        from pouch.rich import sbininit, sysvinit
+
+        if self.is_systemd(c):
+            return "SIGRTMIN+3"
+        if self.is_sbin_init(c):
+            return sysvinit.STOP_SIGNAL if self.is_sysvinit(c) else sbininit.STOP_SIGNAL
+        return "SIGTERM"
+
     def _sbin_init_spec(self, c: Container, spec: dict, rootfs: str, rich_dir: str, run_dir: str) -> dict:
         from pouch.oci.user import resolve_in_root
-        from pouch.rich import layout, sbininit
+        from pouch.rich import layout, sbininit, sysvinit
         from pouch.rich.spec import resolve_executable
 
         process = spec["process"]
@@ -89,12 +109,13 @@ class RichContainers:
             image_has_rc=os.path.isfile(resolve_in_root(rootfs, sbininit.DEFAULT_RC)),
             busybox=layout.find_static_busybox(), host_rich_dir=rich_dir, host_run_dir=run_dir,
         )
-        for name, content in sbininit.rich_files(inp).items():
+        flavour = sysvinit if self.is_sysvinit(c) else sbininit
+        for name, content in flavour.rich_files(inp).items():
             with open(os.path.join(rich_dir, name), "w") as f:
                 f.write(content)
         if not (c.options.rich.init_script or c.options.rich.prestart_hooks):
             open(os.path.join(run_dir, layout.GO_FILE), "w").close()
-        return sbininit.with_sbin_init(spec, inp)
+        return sysvinit.with_sysvinit(spec, inp) if flavour is sysvinit else sbininit.with_sbin_init(spec, inp)
     # --- end sbin-init mode ---
 
     def _systemd_spec(self, c: Container, spec: dict, rootfs: str, rich_dir: str, run_dir: str) -> dict:
@@ -182,7 +203,7 @@ class RichContainers:
             self.runtime.kill(container_id, signal_module.SIGKILL, all=True)
 
     def app_exit_code(self, c: Container) -> int | None:
-        """The app's exit code where pid 1 cannot exit with it (sbin-init mode: busybox init)."""
+        """The app's exit code where pid 1 cannot exit with it (sbin-init mode: busybox init, sysvinit)."""
         from pouch.rich import layout, sbininit
 
         return sbininit.read_exit_code(layout.host_run_dir(self.config.container_dir(c.id)))
@@ -212,9 +233,10 @@ def check_rich_create(rich, image) -> None:
         raise InvalidArgument(problem)
     if rich.mode == RichMode.SBIN_INIT and not image_init_is_systemd(image):
         from pouch.rich.sbininit import is_busybox_init  # sbin-init mode: busybox init (rich/sbininit.py)
-        if not is_busybox_init(image.layer_dirs):
-            raise InvalidArgument("rich mode sbin-init supports a systemd or busybox /sbin/init; this image's is "
-                                  "neither (sysvinit is not supported yet): use dumb-init")
+        from pouch.rich.sysvinit import is_sysvinit  # or sysvinit (rich/sysvinit.py)
+        if not (is_busybox_init(image.layer_dirs) or is_sysvinit(image.layer_dirs)):
+            raise InvalidArgument("rich mode sbin-init supports a systemd, sysvinit or busybox /sbin/init; "
+                                  "this image's is none of them: use dumb-init")
         if not layout.find_static_busybox():
             raise InvalidArgument("rich mode sbin-init needs Debian's busybox-static on the host")
     if rich.mode == RichMode.DUMB_INIT and not layout.find_static_dumb_init():

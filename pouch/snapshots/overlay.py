@@ -70,8 +70,9 @@ def chain_ids(diff_ids: Iterable[str]) -> list[str]:
 
 
 def check_media_type(media_type: str) -> None:
-    if "zstd" in media_type:
-        raise InvalidArgument(f"unsupported layer media type {media_type}: zstd is not supported")
+    """Layers are tar streams, plain, gzip or zstd (detected by their magic bytes)."""
+    if media_type and not any(t in media_type for t in ("tar", "layer")):
+        raise InvalidArgument(f"unsupported layer media type {media_type}")
 
 
 @dataclass(frozen=True)

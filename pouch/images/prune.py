@@ -1,0 +1,48 @@
+"""``docker image prune``: remove dangling images, or with ``-a`` every image no container uses.
+
+Dangling means without a tag (Docker's ``dangling=true``). Each image goes through
+``ImageService.remove`` (so its unused layers go too); the space reclaimed is the
+size of the layer snapshots that were removed. :func:`prune_candidates` is pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from pouch.errors import InvalidArgument, PouchError
+
+
+def parse_prune_filters(filters: dict[str, list[str]]) -> bool:
+    """The ``filters`` of ``POST /images/prune`` -> dangling only? (``dangling=false`` is ``-a``)."""
+    for key in filters:
+        if key != "dangling":
+            raise InvalidArgument(f"invalid filter '{key}' (image prune supports dangling)")
+    values = filters.get("dangling") or ["true"]
+    if values[0] not in ("true", "false", "1", "0"):
+        raise InvalidArgument(f"invalid filter 'dangling={values[0]}'")
+    return values[0] in ("true", "1")
+
+
+def prune_candidates(records: Iterable, used_image_ids: set[str], dangling_only: bool) -> list:
+    """The images to remove: unused ones, and with ``dangling_only`` only those without a tag."""
+    return [r for r in records if r.id not in used_image_ids and (not dangling_only or not r.repo_tags)]
+
+
+def prune_images(images, containers_using: Callable[[str], list[str]], dangling_only: bool) -> dict:
+    """``{"ImagesDeleted": [...], "SpaceReclaimed": n}``."""
+    from pouch.metadata import images as store
+
+    deleted: list[dict] = []
+    reclaimed = 0
+    with images._lock:
+        sizes = {row.chain_id: row.size for row in store.list_snapshots(images.db)}
+        records = images.list_images()
+        used = {r.id for r in records if containers_using(r.id)}
+        for record in prune_candidates(records, used, dangling_only):
+            try:
+                items = images.remove(record.id, force=True, containers_using=containers_using)
+            except PouchError:
+                continue  # removed or taken meanwhile
+            deleted += items
+            reclaimed += sum(sizes.get(item.get("Deleted", ""), 0) for item in items if item.get("Deleted") != record.id)
+    return {"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed}

@@ -1,0 +1,209 @@
+"""pull / push / login against Debian's docker-registry on loopback (plain, htpasswd, Bearer front)."""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+import socket
+import stat
+import threading
+
+import pytest
+
+from tests.integration.registry_support import Registry, TokenFront
+
+from tests.integration.conftest import running_daemon
+
+pytestmark = pytest.mark.skipif(not os.path.exists("/usr/bin/docker-registry"), reason="docker-registry not installed")
+
+
+@pytest.fixture
+def registry(tmp_path):
+    r = Registry(str(tmp_path / "registry")).start()
+    yield r
+    r.stop()
+
+
+def _store_state(d) -> dict:
+    root = d.root
+    return {
+        "images": sorted(d.cli("images", "-q", "--no-trunc").stdout.split()),
+        "blobs": sorted(os.listdir(os.path.join(root, "content", "blobs", "sha256"))),
+        "ingest": os.listdir(os.path.join(root, "content", "ingest")),
+        "snapshots": sorted(n for n in os.listdir(os.path.join(root, "snapshots")) if n.isdigit()),
+        "tmp": os.listdir(os.path.join(root, "tmp")),
+    }
+
+
+def _push(d, name, env=None) -> str:
+    d.cli("tag", "busybox:latest", name)
+    out = d.cli("push", name).stdout
+    d.cli("rmi", name)
+    return out
+
+
+def test_push_remove_pull_run(daemon, registry, tmp_path):
+    name = f"{registry.host}/test/busybox:v1"
+    out = _push(daemon, name)
+    assert "Pushed" in out and "v1: digest: sha256:" in out
+    out = daemon.cli("pull", name).stdout
+    assert "Pull complete" in out or "Already exists" in out
+    assert "Digest: sha256:" in out and f"Status: Downloaded newer image for {name}" in out
+    run = daemon.cli("run", "--rm", name, "echo", "pulled-ok")
+    assert "pulled-ok" in run.stdout
+    again = daemon.cli("pull", name).stdout
+    assert "Image is up to date" in again
+    # a second push finds every layer there
+    assert "Layer already exists" in daemon.cli("push", name).stdout
+    # by digest
+    digest = [l for l in out.splitlines() if l.startswith("Digest: ")][0].split()[1]
+    daemon.cli("rmi", name)
+    daemon.cli("pull", f"{registry.host}/test/busybox@{digest}")
+    inspect = json.loads(daemon.cli("image", "inspect", f"{registry.host}/test/busybox@{digest}").stdout)
+    assert inspect[0]["RepoDigests"] == [f"{registry.host}/test/busybox@{digest}"]
+    daemon.cli("rmi", f"{registry.host}/test/busybox@{digest}")
+
+
+def _small_image(daemon, tmp_path, name: str) -> None:
+    """An image of its own (one small layer no other image has), pushed and removed locally."""
+    import io
+    import tarfile
+
+    path = tmp_path / "small.tar"
+    with tarfile.open(path, "w") as tf:
+        data = os.urandom(200_000)
+        info = tarfile.TarInfo("random.bin")
+        info.size = len(data)
+        tf.addfile(info, io.BytesIO(data))
+    daemon.cli("import", str(path), name)
+    daemon.cli("push", name)
+    daemon.cli("rmi", name)
+
+
+def test_pull_unknown_and_corrupt_leave_store_unchanged(daemon, registry, tmp_path):
+    name = f"{registry.host}/test/corrupt:v1"
+    _small_image(daemon, tmp_path, name)
+    before = _store_state(daemon)
+    missing = daemon.cli("pull", f"{registry.host}/test/corrupt:nope", check=False)
+    assert missing.returncode != 0 and "not found" in missing.stderr
+    # corrupt the layer blob in the registry's storage: the registry serves it as is
+    blobs = glob.glob(os.path.join(registry.base, "data/docker/registry/v2/blobs/sha256/*/*/data"))
+    layer = max(blobs, key=os.path.getsize)
+    with open(layer, "r+b") as f:
+        f.seek(1000)
+        f.write(b"corrupted!")
+    bad = daemon.cli("pull", name, check=False)
+    assert bad.returncode != 0
+    assert "test/corrupt:v1" in bad.stderr and "digest mismatch" in bad.stderr
+    assert _store_state(daemon) == before
+
+
+def _serve_forever(handler_bytes: bytes | None):
+    """A loopback socket that answers every request with ``handler_bytes`` (None: never answers)."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)
+    conns = []
+
+    def loop():
+        while True:
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            conns.append(c)
+            if handler_bytes is not None:
+                c.recv(65536)
+                c.sendall(handler_bytes)
+                c.close()
+
+    threading.Thread(target=loop, daemon=True).start()
+    return srv, conns
+
+
+def test_registry_500_and_timeout(tmp_path, busybox_tar):
+    body = b'{"errors":[{"code":"UNKNOWN","message":"boom"}]}'
+    srv500, _ = _serve_forever(b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\n"
+                               b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+    silent, conns = _serve_forever(None)
+    try:
+        with running_daemon(str(tmp_path / "d"), busybox_tar, ("--registry-timeout", "1")) as d:
+            before = _store_state(d)
+            r = d.cli("pull", f"127.0.0.1:{srv500.getsockname()[1]}/x/y:1", check=False)
+            assert r.returncode != 0 and "x/y:1" in r.stderr and "500" in r.stderr and "boom" in r.stderr
+            r = d.cli("pull", f"127.0.0.1:{silent.getsockname()[1]}/x/y:1", check=False)
+            assert r.returncode != 0 and "x/y:1" in r.stderr and "timed out" in r.stderr
+            assert _store_state(d) == before
+    finally:
+        srv500.close()
+        silent.close()
+        for c in conns:
+            c.close()
+
+
+def test_basic_auth_login_push_pull(daemon, tmp_path):
+    reg = Registry(str(tmp_path / "registry"), htpasswd=("alice", "s3cret")).start()
+    env_config = str(tmp_path / "pouchcfg")
+    daemon.env["POUCH_CONFIG"] = env_config
+    try:
+        name = f"{reg.host}/private/busybox:v1"
+        daemon.cli("tag", "busybox:latest", name)
+        denied = daemon.cli("push", name, check=False)
+        assert denied.returncode != 0 and "denied" in denied.stderr
+        wrong = daemon.cli("login", "-u", "alice", "-p", "nope", reg.host, check=False)
+        assert wrong.returncode != 0 and "login" in wrong.stderr
+        assert "Login Succeeded" in daemon.cli("login", "-u", "alice", "--password-stdin", reg.host,
+                                               input="s3cret\n").stdout
+        cfg = os.path.join(env_config, "config.json")
+        assert stat.S_IMODE(os.stat(cfg).st_mode) == 0o600
+        assert reg.host in json.load(open(cfg))["auths"]
+        daemon.cli("push", name)
+        daemon.cli("rmi", name)
+        daemon.cli("pull", name)
+        assert "auth-ok" in daemon.cli("run", "--rm", name, "echo", "auth-ok").stdout
+        daemon.cli("logout", reg.host)
+        daemon.cli("rmi", name)
+        anon = daemon.cli("pull", name, check=False)
+        assert anon.returncode != 0 and "pouch login" in anon.stderr
+    finally:
+        daemon.env.pop("POUCH_CONFIG", None)
+        reg.stop()
+
+
+def test_bearer_token_flow(daemon, registry, tmp_path):
+    front = TokenFront(registry.host, users={"bob": "pw"}).start()
+    daemon.env["POUCH_CONFIG"] = str(tmp_path / "pouchcfg")
+    try:
+        name = f"{front.host}/tok/busybox:v1"
+        daemon.cli("login", "-u", "bob", "-p", "pw", front.host)
+        _push(daemon, name)
+        daemon.cli("pull", name)
+        scopes = [s for q in front.token_requests for s in q.get("scope", [])]
+        assert "repository:tok/busybox:pull,push" in scopes and "repository:tok/busybox:pull" in scopes
+        assert all(q.get("service") == ["pouch-test"] for q in front.token_requests)
+        daemon.cli("rmi", name)
+    finally:
+        daemon.env.pop("POUCH_CONFIG", None)
+        front.stop()
+
+
+def test_docker_cli_and_docker_py_pull(daemon, registry):
+    import docker
+
+    name = f"{registry.host}/test/dockercli:v1"
+    _push(daemon, name)
+    out = daemon.docker("pull", name).stdout
+    assert "Pull complete" in out or "Already exists" in out
+    assert "Digest: sha256:" in out
+    daemon.cli("rmi", name)
+    client = docker.DockerClient(base_url=daemon.host)
+    try:
+        image = client.images.pull(f"{registry.host}/test/dockercli", tag="v1")
+        assert name in image.tags
+        lines = list(client.api.push(f"{registry.host}/test/dockercli", tag="v1", stream=True, decode=True))
+        assert any("aux" in l for l in lines), lines
+    finally:
+        client.close()
+    daemon.cli("rmi", name)
