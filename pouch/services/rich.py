@@ -180,6 +180,8 @@ class RichContainers:
                     if rich.init_script else [])
         commands += [(f"--prestart-hook {hook!r}", launcher.prestart_argv(hook)) for hook in rich.prestart_hooks]
         if commands:
+            if self.is_sysvinit(c):  # after the image's boot (rcS, rc 2), which may clean /tmp
+                self._wait_booted(c)
             with open(os.path.join(self.config.bundle_dir(c.id), "config.json")) as f:
                 process = dict(json.load(f)["process"])
             for label, argv in commands:
@@ -188,6 +190,25 @@ class RichContainers:
                 if code != 0:
                     raise InvalidArgument(f"{label} failed with exit code {code}: {output.strip()}")
             open(os.path.join(layout.host_run_dir(self.config.container_dir(c.id)), layout.GO_FILE), "w").close()
+
+    def _wait_booted(self, c: Container, timeout: float = 120) -> None:
+        """Until sysvinit has run the image's boot entries (rich/sysvinit.py's ``booted`` file)."""
+        import itertools
+        import time
+
+        from pouch.rich import layout, sysvinit
+
+        booted = os.path.join(layout.host_run_dir(self.config.container_dir(c.id)), sysvinit.BOOTED_FILE)
+        deadline = time.monotonic() + timeout
+        for tick in itertools.count():
+            if os.path.exists(booted):
+                return
+            if time.monotonic() > deadline:
+                raise InvalidArgument(f"sysvinit did not finish booting within {timeout:.0f}s: "
+                                      "the prestart hooks did not run (see pouch logs)")
+            if tick % 20 == 19 and (self.runtime.state(c.id) or {}).get("status") != "running":
+                raise InvalidArgument("sysvinit ended while booting: the prestart hooks did not run (see pouch logs)")
+            time.sleep(0.05)
 
     def _exec_collect(self, container_id: str, process: dict) -> tuple[int, str]:
         handle = self.runtime.exec_process(container_id, process, tty=False, stdin=False, detach=False)

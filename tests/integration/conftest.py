@@ -70,6 +70,18 @@ def debian_systemd_tar() -> str:
     return path
 
 
+@pytest.fixture(scope="session")
+def debian_sysvinit_tar() -> str:
+    """A Debian bookworm rootfs whose /sbin/init is sysvinit (debootstrap, cached)."""
+    os.makedirs(CACHE, exist_ok=True)
+    path = os.path.join(CACHE, "debian-sysvinit.tar")
+    result = subprocess.run([os.path.join(REPO, "scripts", "mkdebian-sysvinit-rootfs.sh"), path],
+                            capture_output=True, text=True)
+    if result.returncode != 0 or not os.path.exists(path):
+        pytest.fail(f"could not build the sysvinit test image: {result.stderr[-2000:]}")
+    return path
+
+
 def mounts_below(path: str) -> list[str]:
     with open("/proc/self/mountinfo") as f:
         return [line.split()[4] for line in f if line.split()[4].startswith(path.rstrip("/") + "/")]
