@@ -64,6 +64,9 @@ def build_router(engine) -> Router:
     from pouch.api.lifecycle_routes import add_lifecycle_routes  # commit, diff, export, history, save, prune
 
     add_lifecycle_routes(router, engine)
+    from pouch.api.build_routes import add_build_routes  # POST /build
+
+    add_build_routes(router, engine)
     return router
 
 
@@ -332,7 +335,10 @@ class ImageRoutes:
         containers = self.engine.containers.list()
         filters = list_filters.parse_filters(req.query_str("filters"))
         out = []
+        hidden = set() if req.query_bool("all") else _build_steps(self.images)
         for record in self.images.list_images():
+            if record.id in hidden and not record.repo_tags and not record.repo_digests:
+                continue  # an untagged step image of `pouch build` (Docker lists them with -a)
             summary = image_json.image_summary(record)
             summary["Containers"] = sum(1 for c in containers if c.image_id == record.id)
             out.append(summary)
@@ -461,3 +467,9 @@ def _daemon_id(root: str) -> str:
 
 
 __all__ = ["build_router", "encode_frame"]
+
+
+def _build_steps(images) -> set[str]:
+    from pouch.metadata import build_cache
+
+    return build_cache.cached_image_ids(images.db)

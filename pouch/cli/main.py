@@ -27,6 +27,7 @@ DEFAULT_HOST = "unix:///var/run/pouchd.sock"  # == pouch.config.DEFAULT_HOST (im
 # verb -> (module under pouch.cli, function, one-line description)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "attach": ("run", "cmd_attach", "Attach local standard input, output, and error streams to a running container"),
+    "build": ("build", "cmd_build", "Build an image from a Dockerfile"),
     "commit": ("lifecycle", "cmd_commit", "Create a new image from a container's changes"),
     "create": ("run", "cmd_create", "Create a new container"),
     "diff": ("lifecycle", "cmd_diff", "Inspect changes to files or directories on a container's filesystem"),
@@ -72,7 +73,7 @@ MANAGEMENT: dict[str, dict[str, str]] = {
         "commit": "commit", "diff": "diff", "export": "export",
     },
     "image": {
-        "import": "import", "inspect": "image-inspect", "load": "load", "ls": "images",
+        "build": "build", "import": "import", "inspect": "image-inspect", "load": "load", "ls": "images",
         "list": "images", "rm": "rmi", "remove": "rmi", "tag": "tag", "pull": "pull", "push": "push",
         "history": "history", "save": "save", "prune": "image-prune",  # local image life cycle
     },

@@ -49,6 +49,15 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX containers_by_image ON containers(image_id);
     """,
+    # 1 -> 2: the layer cache of `pouch build`
+    """
+    CREATE TABLE build_cache (
+        key       TEXT NOT NULL,              -- sha256 of parent image id, instruction, files hash
+        image_id  TEXT NOT NULL,              -- an image that step produced (the newest row wins)
+        PRIMARY KEY (key, image_id)
+    );
+    CREATE INDEX build_cache_by_image ON build_cache(image_id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,120 @@
+"""``POST /build`` (Docker Engine API v1.41, the legacy builder's wire format).
+
+The body is the build context as a tar (plain or compressed, as the docker CLI
+and docker-py send it); it is unpacked under the image store's tmp dir (names
+kept inside it), the Dockerfile is parsed before the answer starts (a bad one is
+a 400), then the steps stream as JSON lines; a failure mid-build ends the stream
+with ``{"errorDetail": {"message": m}, "error": m}``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+from collections.abc import Iterator
+
+from pouch.api.server import Request, Response, Router, stream_response
+from pouch.errors import InvalidArgument, PouchError
+
+log = logging.getLogger(__name__)
+
+
+def add_build_routes(router: Router, engine) -> None:
+    routes = BuildRoutes(engine)
+    router.add("POST", "/build", routes.build)
+
+
+def _json_map(req: Request, name: str) -> dict[str, str]:
+    raw = req.query_str(name)
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise InvalidArgument(f"{name}: invalid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise InvalidArgument(f"{name} must be a JSON object")
+    return {str(k): "" if v is None else str(v) for k, v in value.items()}
+
+
+def build_options(req: Request):
+    from pouch.build.builder import BuildOptions
+
+    if req.query_str("remote"):
+        raise InvalidArgument("building from a remote context is not supported yet")
+    return BuildOptions(
+        tags=tuple(t for t in req.query.get("t", []) if t),
+        dockerfile=req.query_str("dockerfile") or "Dockerfile",
+        build_args=_json_map(req, "buildargs"),
+        target=req.query_str("target"),
+        no_cache=req.query_bool("nocache"),
+        remove=req.query_bool("rm", True),
+        force_remove=req.query_bool("forcerm"),
+        labels=_json_map(req, "labels"),
+    )
+
+
+def _unpack_context(stream, target: str) -> None:
+    """The context tar (plain or gzip) unpacked safely: no entry lands outside ``target``."""
+    from pouch.archive import unpack_into
+
+    unpack_into(stream, target)
+
+
+def _lines(messages: Iterator[dict], quiet: bool) -> Iterator[bytes]:
+    for msg in messages:
+        if quiet and "stream" in msg and not msg["stream"].startswith("Successfully"):
+            continue
+        yield json.dumps(msg).encode() + b"\r\n"
+
+
+class BuildRoutes:
+    def __init__(self, engine) -> None:
+        self.engine = engine
+
+    def build(self, req: Request) -> Response:
+        from pouch.build.builder import Builder
+
+        opts = build_options(req)
+        work = tempfile.mkdtemp(prefix="build-context-", dir=self.engine.images.tmp_dir)
+        try:
+            _unpack_context(req.stream(), work)
+            builder = Builder(self.engine, work, opts, pull=self._puller())
+            builder.pull_missing()
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            raise
+        return stream_response(self._run(builder, work, req.query_bool("q")))
+
+    def _puller(self):
+        from pouch.api.registry_routes import registry_service
+        from pouch.registry.auth import Credentials
+
+        def pull(name: str) -> list[dict]:
+            events: list[dict] = []
+            registry_service(self.engine).pull(name, Credentials(), "", events.append)
+            return events
+
+        return pull
+
+    def _run(self, builder, work: str, quiet: bool) -> Iterator[bytes]:
+        try:
+            yield from _lines(builder.run(), quiet)
+        except PouchError as exc:
+            log.info("build failed: %s", exc)
+            message = str(exc)
+            yield json.dumps({"errorDetail": {"message": message, **_code(exc)}, "error": message}).encode() + b"\r\n"
+        except Exception as exc:  # noqa: BLE001 - a bug must still end the stream readably
+            log.exception("build failed")
+            message = f"build failed: {exc}"
+            yield json.dumps({"errorDetail": {"message": message}, "error": message}).encode() + b"\r\n"
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _code(exc: PouchError) -> dict:
+    from pouch.build.builder import BuildError
+
+    return {"code": exc.code} if isinstance(exc, BuildError) else {}

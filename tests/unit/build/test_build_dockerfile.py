@@ -1,0 +1,47 @@
+import pytest
+
+from pouch.build.dockerfile import parse
+from pouch.errors import InvalidArgument
+
+
+def test_continuations_comments_and_forms():
+    text = (
+        "# a comment\n"
+        "FROM busybox AS base\n"
+        "\n"
+        "RUN echo one \\\n"
+        "    # a comment inside the continuation\n"
+        "    two\n"
+        'CMD ["echo", "hi"]\n'
+        "cmd echo shell form\n"
+        "COPY --from=base --chown=1:2 /a /b\n"
+    )
+    instrs = parse(text)
+    assert [i.keyword for i in instrs] == ["FROM", "RUN", "CMD", "CMD", "COPY"]
+    assert instrs[0].args == "busybox AS base" and instrs[0].line == 2
+    assert instrs[1].args == "echo one     two"
+    assert instrs[1].json_args is None
+    assert instrs[2].json_args == ("echo", "hi")
+    assert instrs[3].json_args is None and instrs[3].args == "echo shell form"
+    assert instrs[4].flag("from") == "base" and instrs[4].flag("chown") == "1:2" and instrs[4].args == "/a /b"
+
+
+def test_escape_directive():
+    instrs = parse("# escape=`\nFROM busybox\nRUN dir c:\\ `\n  && echo done\n")
+    assert instrs[1].args == "dir c:\\   && echo done"
+
+
+def test_directive_only_at_top():
+    instrs = parse("FROM busybox\n# escape=`\nRUN a \\\n b\n")
+    assert instrs[1].args == "a  b"
+
+
+def test_invalid_json_is_shell_form():
+    assert parse('CMD ["unterminated\n')[0].json_args is None
+
+
+def test_unknown_instruction_and_flag():
+    with pytest.raises(InvalidArgument, match="unknown instruction: BOGUS"):
+        parse("FROM busybox\nBOGUS x\n")
+    with pytest.raises(InvalidArgument, match="Unknown flag: nope"):
+        parse("FROM busybox\nCOPY --nope=1 a b\n")
