@@ -359,13 +359,13 @@ class ContainerService:
 
     # -------------------------------------------------------------------- exit
     def _handle_exit(self, container_id: str) -> None:
-        """conmon exited: record the exit code, tear the container's runtime down."""
+        """conmon exited: record the exit code, tear the container's runtime down
+        (an ``--rm`` container: remove it first, tear down after)."""
         with self._locked(container_id):
             c = store.get(self.db, container_id)
             if c is None or not c.state.status.is_active():
                 return
             status = self.runtime.exit_status(container_id)
-            self._teardown_runtime(c)
             c.state.status = Status.EXITED
             c.state.pid = 0
             c.state.conmon_pid = 0
@@ -377,31 +377,82 @@ class ContainerService:
             c.state.oom_killed = bool(self.runtime.oom_killed(container_id))
             if status is None:
                 c.state.error = "container state was lost (conmon exited without an exit code)"
-            c.network = None
-            store.save_state(self.db, c)
             self._last_exit[c.id] = c.state.exit_code
+            log.info("container %s exited with %d", container_id[:12], c.state.exit_code)
+            if c.options.auto_remove:
+                self._remove_after_exit(c)
+            else:
+                self._teardown_runtime(c)
+                c.network = None
+                store.save_state(self.db, c)
         self._notify()
-        log.info("container %s exited with %d", container_id[:12], c.state.exit_code)
-        if c.options.auto_remove:
-            with contextlib.suppress(NotFound):
-                self.remove(container_id, force=True)
 
     def _teardown_runtime(self, c: Container) -> None:
+        self._teardown(c.id, c.network)
+
+    def _teardown(self, container_id: str, attachment) -> None:
         """Undo what start did; every step tolerates being already undone."""
+        rootfs = os.path.join(self.config.container_dir(container_id), "rootfs")
         for step in (
-            lambda: self.runtime.delete(c.id, True),
-            lambda: self.network.teardown(c.id, c.network),
-            lambda: mounts.unmount(self.rootfs_path(c)) if mounts.is_mountpoint(self.rootfs_path(c)) else None,
-            lambda: shutil.rmtree(self.config.bundle_dir(c.id), ignore_errors=True),
+            lambda: self.runtime.delete(container_id, True),
+            lambda: self.network.teardown(container_id, attachment),
+            lambda: mounts.unmount(rootfs) if mounts.is_mountpoint(rootfs) else None,
+            lambda: shutil.rmtree(self.config.bundle_dir(container_id), ignore_errors=True),
         ):
             try:
                 step()
             except Exception:
-                log.exception("cleaning up container %s", c.id[:12])
+                log.exception("cleaning up container %s", container_id[:12])
+
+    def _pending_marker(self, container_id: str) -> str:
+        return os.path.join(self.config.root, "pending-removal", container_id + ".json")
+
+    def _remove_after_exit(self, c: Container) -> None:
+        """An exited ``--rm`` container: gone for clients at once (its name free, ``wait
+        ?condition=removed`` answered), then torn down. A marker file under --root lets
+        ``recover`` finish the teardown if the daemon dies in between."""
+        marker = self._pending_marker(c.id)
+        os.makedirs(os.path.dirname(marker), mode=0o700, exist_ok=True)
+        write_json_atomic(marker, {"network": c.network.to_dict() if c.network else None})
+        store.delete(self.db, c.id)
+        self._notify()
+        self._teardown(c.id, c.network)
+        self._drop_container_files(c.id)
+        os.unlink(marker)
+        log.info("removed container %s", c.id[:12])
+
+    def _drop_container_files(self, container_id: str) -> None:
+        with contextlib.suppress(Exception):
+            self.images.remove_rw(container_id)
+        shutil.rmtree(self.config.container_dir(container_id), ignore_errors=True)
+        if self.on_removed:
+            self.on_removed(container_id)
+        with self._locks_guard:
+            self._locks.pop(container_id, None)
+
+    def _finish_pending_removals(self) -> None:
+        import json
+
+        from pouch.models import NetworkAttachment
+
+        directory = os.path.join(self.config.root, "pending-removal")
+        for name in os.listdir(directory) if os.path.isdir(directory) else ():
+            container_id = name.removesuffix(".json")
+            try:
+                with open(os.path.join(directory, name)) as f:
+                    data = json.load(f)
+                attachment = NetworkAttachment.from_dict(data["network"]) if data.get("network") else None
+            except (OSError, ValueError, KeyError, TypeError):
+                attachment = None
+            if store.get(self.db, container_id) is None:
+                self._teardown(container_id, attachment)
+                self._drop_container_files(container_id)
+            os.unlink(os.path.join(directory, name))
 
     # ---------------------------------------------------------------- recovery
     def recover(self) -> None:
         """After a daemon (re)start: re-watch live containers, settle the dead ones."""
+        self._finish_pending_removals()
         for c in store.list_all(self.db):
             if c.state.status == Status.REMOVING:
                 self._finish_remove(c)
@@ -584,14 +635,8 @@ class ContainerService:
     def _finish_remove(self, c: Container) -> None:
         if os.path.exists(self.config.bundle_dir(c.id)) or mounts.is_mountpoint(self.rootfs_path(c)):
             self._teardown_runtime(c)  # not torn down yet (a crash, or removal during start)
-        with contextlib.suppress(Exception):
-            self.images.remove_rw(c.id)
-        shutil.rmtree(self.config.container_dir(c.id), ignore_errors=True)
         store.delete(self.db, c.id)
-        if self.on_removed:
-            self.on_removed(c.id)
-        with self._locks_guard:
-            self._locks.pop(c.id, None)
+        self._drop_container_files(c.id)
         log.info("removed container %s", c.id[:12])
 
     # --------------------------------------------------------------------- top

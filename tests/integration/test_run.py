@@ -22,6 +22,12 @@ def test_run_prints_output_and_returns_exit_code(daemon):
 def test_rm_leaves_no_container(daemon):
     daemon.cli("run", "--rm", "--name", "gone", "busybox", "true")
     assert "gone" not in daemon.cli("ps", "-a").stdout
+    assert daemon.cli("run", "--rm", "--name", "gone", "busybox", "sh", "-c", "exit 3", check=False).returncode == 3
+    pending = os.path.join(daemon.root, "pending-removal")
+    deadline = time.time() + 5
+    while os.path.isdir(pending) and os.listdir(pending) and time.time() < deadline:
+        time.sleep(0.05)
+    assert not os.path.isdir(pending) or not os.listdir(pending)  # the teardowns finished
 
 
 def test_env_workdir_user_hostname_labels(daemon, tmp_path):
