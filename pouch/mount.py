@@ -190,3 +190,31 @@ def mounted(m: Mount, target: str) -> Iterator[str]:
         yield target
     finally:
         unmount(target)
+
+
+@contextlib.contextmanager
+def mounted_layers(lowerdirs: Sequence[str], parent: str, prefix: str) -> Iterator[str]:
+    """Layer directories (top first) mounted read-only on a fresh directory under ``parent``:
+    a bind for one, an overlay for several, an empty directory for none. On exit the mount
+    goes (lazily if it is busy) and the directory is removed with rmdir only, never rmtree,
+    which could reach through a mount that failed to go."""
+    import tempfile
+
+    target = tempfile.mkdtemp(prefix=prefix, dir=parent)
+    is_mounted = False
+    try:
+        if len(lowerdirs) == 1:
+            mount(Mount("bind", lowerdirs[0], "/", ("bind", "ro")), target)
+            is_mounted = True
+        elif lowerdirs:
+            mount(Mount("overlay", "overlay", "/", (*overlay_options(lowerdirs), "ro")), target)
+            is_mounted = True
+        yield target
+    finally:
+        if is_mounted:
+            try:
+                unmount(target)
+            except Internal:
+                unmount(target, lazy=True)
+        with contextlib.suppress(OSError):
+            os.rmdir(target)

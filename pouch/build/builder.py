@@ -35,7 +35,6 @@ from pouch.images.commit import store_commit
 from pouch.images.layertar import write_layer
 from pouch.metadata import build_cache
 from pouch.models import CreateOptions
-from pouch.types import Mount
 
 log = logging.getLogger(__name__)
 
@@ -398,25 +397,7 @@ def _keep_parent_modes(staging: str, layer_dirs: list[str]) -> None:
     os.chmod(staging, 0o755)
 
 
-@contextlib.contextmanager
-def _mounted_layers(images, chain: str) -> Iterator[str]:
+def _mounted_layers(images, chain: str):
     """A stage's root filesystem, mounted read-only on a temporary directory."""
     lowers = images.snapshots.lowerdirs(chain) if chain else []
-    target = tempfile.mkdtemp(prefix="build-from-", dir=images.tmp_dir)
-    mounted = False
-    try:
-        if len(lowers) == 1:
-            mounts.mount(Mount("bind", lowers[0], "/", ("bind", "ro")), target)
-            mounted = True
-        elif lowers:
-            mounts.mount(Mount("overlay", "overlay", "/", (*mounts.overlay_options(lowers), "ro")), target)
-            mounted = True
-        yield target
-    finally:
-        if mounted:
-            try:
-                mounts.unmount(target)
-            except PouchError:
-                mounts.unmount(target, lazy=True)
-        with contextlib.suppress(OSError):
-            os.rmdir(target)
+    return mounts.mounted_layers(lowers, images.tmp_dir, "build-from-")

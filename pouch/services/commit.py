@@ -29,7 +29,6 @@ from pouch.images.artefacts import select_container_files
 from pouch.images.diff import container_changes
 from pouch.images.layertar import tar_stream, write_layer
 from pouch.models import Status
-from pouch.types import Mount
 
 log = logging.getLogger(__name__)
 
@@ -123,21 +122,5 @@ def _export_chunks(containers, images, c, layer_dirs) -> Iterator[bytes]:
         return
     upper = images.rw_dirs(c.id).upper
     lowers = [upper, *layer_dirs] if os.path.isdir(upper) else list(layer_dirs)
-    target = tempfile.mkdtemp(prefix=f"export-{c.id[:12]}-", dir=images.tmp_dir)
-    mounted = False
-    try:
-        if len(lowers) == 1:
-            mounts.mount(Mount("bind", lowers[0], "/", ("bind", "ro")), target)
-            mounted = True
-        elif lowers:
-            mounts.mount(Mount("overlay", "overlay", "/", (*mounts.overlay_options(lowers), "ro")), target)
-            mounted = True
+    with mounts.mounted_layers(lowers, images.tmp_dir, f"export-{c.id[:12]}-") as target:
         yield from tar_stream(target, overlay=False, include_root=True)
-    finally:
-        if mounted:
-            try:
-                mounts.unmount(target)
-            except PouchError:
-                mounts.unmount(target, lazy=True)
-        with contextlib.suppress(OSError):
-            os.rmdir(target)  # never rmtree: it would reach through a mount that failed to go
