@@ -19,6 +19,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from pouch.errors import InvalidArgument
@@ -61,16 +62,21 @@ def _int_or_none(text: str) -> int | None:
     return int(text) if text.isdigit() else None
 
 
-def parse_passwd(text: str) -> list[PasswdEntry]:
-    """passwd(5) lines ``name:password:uid:gid:gecos:home:shell``; malformed lines are skipped."""
-    entries = []
+def _records(text: str, min_fields: int) -> Iterator[list[str]]:
+    """The colon-separated fields of each line with at least ``min_fields``; blank lines and comments skipped."""
     for line in text.splitlines():
         line = line.strip()
         if not line or line.startswith("#"):
             continue
         fields = line.split(":")
-        if len(fields) < 4:
-            continue
+        if len(fields) >= min_fields:
+            yield fields
+
+
+def parse_passwd(text: str) -> list[PasswdEntry]:
+    """passwd(5) lines ``name:password:uid:gid:gecos:home:shell``; malformed lines are skipped."""
+    entries = []
+    for fields in _records(text, 4):
         uid, gid = _int_or_none(fields[2]), _int_or_none(fields[3])
         if uid is None or gid is None:
             continue
@@ -81,13 +87,7 @@ def parse_passwd(text: str) -> list[PasswdEntry]:
 def parse_group(text: str) -> list[GroupEntry]:
     """group(5) lines ``name:password:gid:member,member``; malformed lines are skipped."""
     entries = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        fields = line.split(":")
-        if len(fields) < 3:
-            continue
+    for fields in _records(text, 3):
         gid = _int_or_none(fields[2])
         if gid is None:
             continue
