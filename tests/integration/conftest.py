@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import contextlib
+import json
 import os
 import random
 import shutil
@@ -80,6 +81,16 @@ def debian_sysvinit_tar() -> str:
     if result.returncode != 0 or not os.path.exists(path):
         pytest.fail(f"could not build the sysvinit test image: {result.stderr[-2000:]}")
     return path
+
+
+def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05):
+    """Poll ``predicate`` until it returns something truthy or ``timeout`` passes; return its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
 
 
 def mounts_below(path: str) -> list[str]:
@@ -163,6 +174,10 @@ class Daemon:
         if check and result.returncode != 0:
             raise AssertionError(f"docker {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
         return result
+
+    def inspect(self, name: str) -> dict:
+        """``pouch inspect NAME``, parsed."""
+        return json.loads(self.cli("inspect", name).stdout)[0]
 
     def remove_all_containers(self) -> None:
         ids = self.cli("ps", "-aq", "--no-trunc", check=False).stdout.split()

@@ -13,23 +13,13 @@ import time
 
 import pytest
 
-from tests.integration.conftest import POUCH
+from tests.integration.conftest import POUCH, wait_for
 
 needs_docker = pytest.mark.skipif(shutil.which("docker") is None, reason="the docker CLI is not installed")
 needs_script = pytest.mark.skipif(shutil.which("script") is None, reason="script(1) is missing")
 
 
-def inspect(daemon, name: str) -> dict:
-    return json.loads(daemon.cli("inspect", name).stdout)[0]
 
-
-def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
 
 
 def wait_logs(daemon, name: str, text: str, timeout: float = 10.0) -> str:
@@ -107,7 +97,7 @@ def test_image_stopsignal_honoured_by_stop(daemon, busybox_tar):
                    "trap 'echo got-int; exit 11' INT; echo ready; while true; do sleep 0.1; done")
         wait_logs(daemon, "imgsig", "ready")
         daemon.cli("stop", "-t", "5", "imgsig")
-        assert inspect(daemon, "imgsig")["State"]["ExitCode"] == 11
+        assert daemon.inspect("imgsig")["State"]["ExitCode"] == 11
         assert "got-int" in daemon.cli("logs", "imgsig").stdout
     finally:
         daemon.cli("rm", "-f", "imgsig", check=False)
@@ -146,7 +136,7 @@ def test_run_labels_hostname_name_visible_in_inspect_and_ps(daemon):
     daemon.cli("run", "-d", "--name", "labelled", "-l", "team=ops", "-l", "tier=web", "--hostname", "box1",
                "busybox", "sleep", "1000")
     try:
-        info = inspect(daemon, "labelled")
+        info = daemon.inspect("labelled")
         assert info["Name"] == "/labelled"
         assert info["Config"]["Labels"] == {"team": "ops", "tier": "web"}
         assert info["Config"]["Hostname"] == "box1"
@@ -161,9 +151,9 @@ def test_run_labels_hostname_name_visible_in_inspect_and_ps(daemon):
 def test_run_detached_interactive_tty_flags(daemon):
     cid = daemon.cli("run", "-dit", "--name", "dit", "busybox", "sh").stdout.strip()
     try:
-        config = inspect(daemon, "dit")["Config"]
+        config = daemon.inspect("dit")["Config"]
         assert config["Tty"] is True and config["OpenStdin"] is True
-        assert inspect(daemon, "dit")["State"]["Running"] is True  # sh keeps reading its open tty
+        assert daemon.inspect("dit")["State"]["Running"] is True  # sh keeps reading its open tty
         assert daemon.cli("exec", "dit", "sh", "-c", "readlink /proc/1/fd/0").stdout.startswith("/dev/pts/")
     finally:
         daemon.cli("rm", "-f", cid)
@@ -179,7 +169,7 @@ def test_publish_udp(daemon):
                "--library-path", "/hostusr/lib/x86_64-linux-gnu", "/hostusr/bin/python3", "-c", server)
     try:
         wait_logs(daemon, "udp", "ready")
-        assert inspect(daemon, "udp")["NetworkSettings"]["Ports"]["5000/udp"] == [
+        assert daemon.inspect("udp")["NetworkSettings"]["Ports"]["5000/udp"] == [
             {"HostIp": "127.0.0.1", "HostPort": "18091"}]
         reply = b""
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
@@ -201,9 +191,9 @@ def test_stop_signal_flag_honoured_by_stop(daemon):
                "trap 'echo got-usr1; exit 7' USR1; echo ready; while true; do sleep 0.1; done")
     try:
         wait_logs(daemon, "usr1", "ready")
-        assert inspect(daemon, "usr1")["Config"]["StopSignal"] in ("USR1", "SIGUSR1")
+        assert daemon.inspect("usr1")["Config"]["StopSignal"] in ("USR1", "SIGUSR1")
         daemon.cli("stop", "-t", "5", "usr1")
-        assert inspect(daemon, "usr1")["State"]["ExitCode"] == 7
+        assert daemon.inspect("usr1")["State"]["ExitCode"] == 7
         assert daemon.cli("logs", "usr1").stdout == "ready\ngot-usr1\n"
     finally:
         daemon.cli("rm", "-f", "usr1")
@@ -214,11 +204,11 @@ def test_stop_timeout_flag_is_the_default_for_stop(daemon):
                "trap '' TERM; echo ready; while true; do sleep 0.1; done")
     try:
         wait_logs(daemon, "st1", "ready")
-        assert inspect(daemon, "st1")["Config"]["StopTimeout"] == 1
+        assert daemon.inspect("st1")["Config"]["StopTimeout"] == 1
         started = time.monotonic()
         daemon.cli("stop", "st1")  # no -t: the container's own 1 s, not docker's 10 s
         assert time.monotonic() - started < 6
-        assert inspect(daemon, "st1")["State"]["ExitCode"] == 137
+        assert daemon.inspect("st1")["State"]["ExitCode"] == 137
     finally:
         daemon.cli("rm", "-f", "st1")
 
@@ -232,7 +222,7 @@ def test_start_attach_interactive(daemon):
         result = daemon.cli("start", "-a", "-i", "sai", input="typed\n", check=False, timeout=20)
         assert result.stdout == "got:typed\n"
         assert result.returncode == 4
-        assert inspect(daemon, "sai")["State"]["Status"] == "exited"
+        assert daemon.inspect("sai")["State"]["Status"] == "exited"
     finally:
         daemon.cli("rm", "-f", "sai")
 
@@ -244,7 +234,7 @@ def test_wait_prints_exit_code_and_restart_runs_again(daemon):
         daemon.cli("restart", "w1")
         assert daemon.cli("wait", "w1").stdout.strip() == "3"
         assert daemon.cli("logs", "w1").stdout == "run\nrun\n"
-        assert inspect(daemon, "w1")["RestartCount"] in (0, 1)  # docker counts only policy restarts
+        assert daemon.inspect("w1")["RestartCount"] in (0, 1)  # docker counts only policy restarts
     finally:
         daemon.cli("rm", "-f", "w1")
 
@@ -256,7 +246,7 @@ def test_kill_with_signal_name_and_number(daemon):
         wait_logs(daemon, "k1", "ready")
         daemon.cli("kill", "-s", "HUP", "k1")
         wait_logs(daemon, "k1", "hup")
-        assert inspect(daemon, "k1")["State"]["Running"] is True
+        assert daemon.inspect("k1")["State"]["Running"] is True
         daemon.cli("kill", "--signal", "12", "k1")  # SIGUSR2
         assert daemon.cli("wait", "k1").stdout.strip() == "5"
         result = daemon.cli("kill", "k1", check=False)
@@ -362,7 +352,7 @@ def test_attach_returns_when_stdin_ends(daemon):
                 s.proc.wait(5)
             except subprocess.TimeoutExpired:
                 pytest.fail("pouch attach kept running after its stdin ended")
-        assert inspect(daemon, "echoer2")["State"]["Running"] is True  # the container's stdin stays open
+        assert daemon.inspect("echoer2")["State"]["Running"] is True  # the container's stdin stays open
     finally:
         daemon.cli("rm", "-f", "echoer2")
 
@@ -371,7 +361,7 @@ def test_rename_pause_top_report_errors(daemon):
     daemon.cli("run", "-d", "--name", "rn1", "busybox", "sleep", "1000")
     try:
         daemon.cli("rename", "rn1", "rn2")
-        assert inspect(daemon, "rn2")["Name"] == "/rn2"
+        assert daemon.inspect("rn2")["Name"] == "/rn2"
         assert daemon.cli("inspect", "rn1", check=False).returncode != 0
         top = daemon.cli("top", "rn2").stdout.splitlines()
         assert "PID" in top[0] and any("sleep 1000" in line for line in top[1:])

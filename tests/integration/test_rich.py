@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import io
-import json
 import os
 import tarfile
 import time
 
 import pytest
 
-
-def inspect(daemon, name):
-    return json.loads(daemon.cli("inspect", name).stdout)[0]
 
 
 ORPHANS = "(sh -c 'sleep 0.5 &' &); exec sleep 100"  # a grandchild orphaned to pid 1 exits after the exec
@@ -32,7 +28,7 @@ def test_dumb_init_is_pid_1_and_reaps_orphans_a_plain_container_does_not(daemon)
         assert zombies(daemon, "rich-z") == []
         pid1 = daemon.cli("exec", "rich-z", "cat", "/proc/1/cmdline").stdout.split("\0")[0]
         assert pid1 == "/.pouch/bin/dumb-init"
-        config = inspect(daemon, "rich-z")["Config"]
+        config = daemon.inspect("rich-z")["Config"]
         assert config["Rich"] is True and config["RichMode"] == "dumb-init"
     finally:
         daemon.cli("rm", "-f", "plain-z", "rich-z")
@@ -50,7 +46,7 @@ def test_signals_are_forwarded_and_exit_code_kept(daemon):
     try:
         time.sleep(0.5)
         daemon.cli("stop", "-t", "5", "rich-sig")
-        assert inspect(daemon, "rich-sig")["State"]["ExitCode"] == 7
+        assert daemon.inspect("rich-sig")["State"]["ExitCode"] == 7
         assert "got-term" in daemon.cli("logs", "rich-sig").stdout
     finally:
         daemon.cli("rm", "-f", "rich-sig")
@@ -70,9 +66,9 @@ def test_failing_prestart_hook_fails_the_start_with_its_output(daemon):
         assert result.returncode != 0
         assert "exit code 5" in result.stderr and "cannot-prepare" in result.stderr
         assert "app-ran" not in result.stdout
-        assert inspect(daemon, "rich-fail")["State"]["Status"] in ("created", "exited")
+        assert daemon.inspect("rich-fail")["State"]["Status"] in ("created", "exited")
         assert not os.listdir(os.path.join(daemon.exec_root, "bundles")) or all(
-            not name.startswith(inspect(daemon, "rich-fail")["Id"]) for name in os.listdir(os.path.join(daemon.exec_root, "bundles")))
+            not name.startswith(daemon.inspect("rich-fail")["Id"]) for name in os.listdir(os.path.join(daemon.exec_root, "bundles")))
     finally:
         daemon.cli("rm", "-f", "rich-fail")
 
@@ -117,7 +113,7 @@ def test_ops_components_run_beside_the_app_and_are_restarted(daemon, tmp_path):
         beats = daemon.cli("exec", "rich-ops", "cat", "/tmp/agent.log").stdout.split()
         assert len(beats) >= 2  # restarted after each exit
         assert daemon.cli("exec", "rich-ops", "sh", "-c", "touch /.pouch/ops/x 2>/dev/null || echo ro").stdout == "ro\n"
-        assert inspect(daemon, "rich-ops")["HostConfig"]["OpsDir"] == str(ops)
+        assert daemon.inspect("rich-ops")["HostConfig"]["OpsDir"] == str(ops)
     finally:
         daemon.cli("rm", "-f", "rich-ops")
 

@@ -3,25 +3,16 @@ entry whose output, exit code, env, user and workdir are the container's; hooks;
 
 from __future__ import annotations
 
-import json
+from tests.integration.conftest import wait_for
+
 import time
 
-
-def inspect(daemon, name):
-    return json.loads(daemon.cli("inspect", name).stdout)[0]
 
 
 def sbin_init(*args: str) -> list[str]:
     return ["--rich", "--rich-mode", "sbin-init", *args]
 
 
-def wait_for(predicate, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
 
 
 def test_busybox_init_is_pid_1_and_the_app_its_output_and_code_the_containers(daemon):
@@ -34,13 +25,13 @@ def test_busybox_init_is_pid_1_and_the_app_its_output_and_code_the_containers(da
         inittab = d.cli("exec", "si1", "cat", "/etc/inittab").stdout
         assert "::once:/.pouch/bin/busybox sh /.pouch/rich/app.sh" in inittab
         assert d.cli("exec", "si1", "sh", "-c", "echo x >> /etc/inittab || echo ro").stdout.strip().endswith("ro")
-        assert inspect(d, "si1")["Config"]["RichMode"] == "sbin-init"
+        assert d.inspect("si1")["Config"]["RichMode"] == "sbin-init"
     finally:
         d.cli("rm", "-f", "si1")
     out = d.cli("run", "--name", "si2", *sbin_init(), "busybox", "sh", "-c", "echo bye; exit 7", check=False)
     try:
         assert out.returncode == 7 and "bye" in out.stdout
-        state = inspect(d, "si2")["State"]
+        state = d.inspect("si2")["State"]
         assert (state["Status"], state["ExitCode"]) == ("exited", 7)
     finally:
         d.cli("rm", "-f", "si2")
@@ -82,7 +73,7 @@ def test_poststop_hooks_see_exited_and_stopped_and_stop_is_clean(daemon, tmp_pat
         start = time.monotonic()
         d.cli("stop", "-t", "8", "si-stop")
         assert time.monotonic() - start < 7, "pouch stop fell back to SIGKILL"
-        state = inspect(d, "si-stop")["State"]
+        state = d.inspect("si-stop")["State"]
         assert (state["Status"], state["ExitCode"]) == ("exited", 9)
         assert "got-term" in d.cli("logs", "si-stop").stdout
     finally:

@@ -3,7 +3,6 @@ the image's services up, the app as a unit whose output and exit code are the co
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
@@ -15,9 +14,6 @@ def sysd(daemon, debian_systemd_tar):
         daemon.cli("import", debian_systemd_tar, "debian-systemd:bookworm")
     return daemon
 
-
-def inspect(daemon, name):
-    return json.loads(daemon.cli("inspect", name).stdout)[0]
 
 
 def wait_running(daemon, name, timeout=30.0) -> tuple[str, float]:
@@ -39,7 +35,7 @@ def test_systemd_boots_unprivileged_with_the_images_services(sysd):
         state, _ = wait_running(d, "sd1")
         assert state == "running", d.cli("exec", "sd1", "systemctl", "--failed", "--no-pager", check=False).stdout
         assert d.cli("exec", "sd1", "systemctl", "is-active", "cron", "rsyslog", "ssh").stdout.split() == ["active"] * 3
-        assert inspect(d, "sd1")["HostConfig"]["Privileged"] is False
+        assert d.inspect("sd1")["HostConfig"]["Privileged"] is False
         assert d.cli("exec", "sd1", "cat", "/proc/1/comm").stdout.strip() == "systemd"
         env = d.cli("exec", "sd1", "sh", "-c", "tr '\\0' '\\n' < /proc/1/environ").stdout.split()
         assert "container=pouch" in env and f"container_uuid={cid[:32]}" in env
@@ -67,7 +63,7 @@ def test_app_env_user_workdir_and_exit_code_become_the_containers(sysd):
           "sh", "-c", 'echo "as $(id -un) in $(pwd): $TRICKY"; exit 7')
     try:
         d.cli("wait", "sd2", timeout=60)
-        state = inspect(d, "sd2")["State"]
+        state = d.inspect("sd2")["State"]
         assert (state["Status"], state["ExitCode"]) == ("exited", 7)
         assert 'as nobody in /tmp: a "b" $c=d e\n' in d.cli("logs", "sd2").stdout
     finally:
@@ -152,7 +148,7 @@ def test_login_sessions_see_the_environment_and_update_changes_it(sysd):
         assert d.cli(*login).stdout == "it's a \"$test\" = ok|"
         d.cli("update", "--env", "ADDED=later value", "sd8")
         assert d.cli(*login).stdout == "it's a \"$test\" = ok|later value"
-        assert "ADDED=later value" in inspect(d, "sd8")["Config"]["Env"]
+        assert "ADDED=later value" in d.inspect("sd8")["Config"]["Env"]
         assert d.cli("update", "--env", "=bad", "sd8", check=False).returncode != 0
     finally:
         d.cli("rm", "-f", "sd8")

@@ -4,10 +4,11 @@ ops; a stop within the timeout (the host-side reaper ends init, which cannot end
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
+
+from tests.integration.conftest import wait_for
 
 IMAGE = "debian-sysvinit:test"
 
@@ -20,27 +21,17 @@ def d(daemon, debian_sysvinit_tar):
     daemon.cli("rmi", IMAGE, check=False)
 
 
-def inspect(daemon, name):
-    return json.loads(daemon.cli("inspect", name).stdout)[0]
-
 
 def sbin_init(*args: str) -> list[str]:
     return ["--rich", "--rich-mode", "sbin-init", *args]
 
 
-def wait_for(predicate, timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
 
 
 def test_sysvinit_is_pid_1_and_the_app_its_output_and_code_the_containers(d):
     d.cli("run", "-d", "--name", "sv1", *sbin_init(), IMAGE, "sh", "-c", "echo app-is-up; sleep 1000")
     try:
-        assert wait_for(lambda: "app-is-up" in d.cli("logs", "sv1").stdout)
+        assert wait_for(lambda: "app-is-up" in d.cli("logs", "sv1").stdout, 15)
         assert d.cli("exec", "sv1", "cat", "/proc/1/comm").stdout.strip() == "init"
         assert d.cli("exec", "sv1", "readlink", "/proc/1/exe").stdout.strip() == "/usr/sbin/init"
         assert d.cli("exec", "sv1", "sh", "-c", "grep -c INIT_VERSION=sysvinit /proc/1/exe").stdout.strip() == "1"
@@ -55,7 +46,7 @@ def test_sysvinit_is_pid_1_and_the_app_its_output_and_code_the_containers(d):
     out = d.cli("run", "--name", "sv2", *sbin_init(), IMAGE, "sh", "-c", "echo bye; exit 7", check=False)
     try:
         assert out.returncode == 7 and "bye" in out.stdout
-        state = inspect(d, "sv2")["State"]
+        state = d.inspect("sv2")["State"]
         assert (state["Status"], state["ExitCode"]) == ("exited", 7)
     finally:
         d.cli("rm", "-f", "sv2")
@@ -93,11 +84,11 @@ def test_poststop_hooks_see_exited_and_stopped_and_stop_is_clean(d, tmp_path):
           IMAGE, "sh", "-c", "trap 'echo got-term; exit 9' TERM; while true; do sleep 0.1; done")
     try:
         assert wait_for(lambda: d.cli("exec", "sv-stop", "test", "-e", "/.pouch/run/app.pid",
-                                      check=False).returncode == 0)
+                                      check=False).returncode == 0, 15)
         start = time.monotonic()
         d.cli("stop", "-t", "8", "sv-stop")
         assert time.monotonic() - start < 7, "pouch stop fell back to SIGKILL"
-        state = inspect(d, "sv-stop")["State"]
+        state = d.inspect("sv-stop")["State"]
         assert (state["Status"], state["ExitCode"]) == ("exited", 9)
         assert "got-term" in d.cli("logs", "sv-stop").stdout
     finally:
@@ -108,11 +99,11 @@ def test_poststop_hooks_see_exited_and_stopped_and_stop_is_clean(d, tmp_path):
 def test_init_alone_stops_cleanly(d):
     d.cli("run", "-d", "--name", "sv-init", *sbin_init(), IMAGE, "/sbin/init")
     try:
-        assert wait_for(lambda: "runlevel: 2" in d.cli("logs", "sv-init").stdout)
+        assert wait_for(lambda: "runlevel: 2" in d.cli("logs", "sv-init").stdout, 15)
         start = time.monotonic()
         d.cli("stop", "-t", "8", "sv-init")
         assert time.monotonic() - start < 7
-        assert inspect(d, "sv-init")["State"]["ExitCode"] == 0
+        assert d.inspect("sv-init")["State"]["ExitCode"] == 0
     finally:
         d.cli("rm", "-f", "sv-init")
 
@@ -126,7 +117,7 @@ def test_ops_components_run_and_are_respawned(d, tmp_path):
     (ops / "README").write_text("not executable: not started\n")
     d.cli("run", "-d", "--name", "sv-ops", *sbin_init("--ops-dir", str(ops)), IMAGE, "sleep", "100")
     try:
-        assert wait_for(lambda: len(d.cli("exec", "sv-ops", "cat", "/tmp/agent.log", check=False).stdout.split()) >= 2)
+        assert wait_for(lambda: len(d.cli("exec", "sv-ops", "cat", "/tmp/agent.log", check=False).stdout.split()) >= 2, 15)
         assert "README" not in d.cli("exec", "sv-ops", "cat", "/etc/inittab").stdout
     finally:
         d.cli("rm", "-f", "sv-ops")

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import time
 
-
-def inspect(daemon, name: str) -> dict:
-    return json.loads(daemon.cli("inspect", name).stdout)[0]
 
 
 def test_run_prints_output_and_returns_exit_code(daemon):
@@ -62,9 +58,9 @@ def test_detached_logs_stop_and_exit_code(daemon):
     deadline = time.time() + 10
     while "started" not in daemon.cli("logs", "logger").stdout and time.time() < deadline:
         time.sleep(0.1)
-    assert inspect(daemon, "logger")["State"]["Status"] == "running"
+    assert daemon.inspect("logger")["State"]["Status"] == "running"
     daemon.cli("stop", "-t", "5", "logger")
-    state = inspect(daemon, "logger")["State"]
+    state = daemon.inspect("logger")["State"]
     assert state["Status"] == "exited"
     assert state["ExitCode"] == 42
     assert daemon.cli("logs", "logger").stdout == "started\nbye\n"
@@ -76,25 +72,25 @@ def test_stop_timeout_falls_back_to_kill(daemon):
     start = time.monotonic()
     daemon.cli("stop", "-t", "1", "stubborn")
     assert time.monotonic() - start < 8
-    assert inspect(daemon, "stubborn")["State"]["ExitCode"] == 137
+    assert daemon.inspect("stubborn")["State"]["ExitCode"] == 137
     daemon.cli("rm", "stubborn")
 
 
 def test_kill_pause_unpause_restart_rename(daemon):
     daemon.cli("run", "-d", "--name", "lc", "busybox", "sleep", "1000")
     daemon.cli("pause", "lc")
-    assert inspect(daemon, "lc")["State"]["Status"] == "paused"
-    assert inspect(daemon, "lc")["State"]["Paused"] is True
+    assert daemon.inspect("lc")["State"]["Status"] == "paused"
+    assert daemon.inspect("lc")["State"]["Paused"] is True
     daemon.cli("unpause", "lc")
-    assert inspect(daemon, "lc")["State"]["Status"] == "running"
+    assert daemon.inspect("lc")["State"]["Status"] == "running"
     daemon.cli("rename", "lc", "lc2")
-    pid_before = inspect(daemon, "lc2")["State"]["Pid"]
+    pid_before = daemon.inspect("lc2")["State"]["Pid"]
     daemon.cli("restart", "-t", "1", "lc2")
-    state = inspect(daemon, "lc2")["State"]
+    state = daemon.inspect("lc2")["State"]
     assert state["Status"] == "running" and state["Pid"] != pid_before
     daemon.cli("kill", "-s", "KILL", "lc2")
     daemon.cli("wait", "lc2")
-    assert inspect(daemon, "lc2")["State"]["ExitCode"] == 137
+    assert daemon.inspect("lc2")["State"]["ExitCode"] == 137
     daemon.cli("rm", "lc2")
 
 
@@ -125,7 +121,7 @@ def test_no_such_image_and_container(daemon):
 
 def test_create_start_attach(daemon):
     daemon.cli("create", "--name", "later", "busybox", "sh", "-c", "echo from-start; exit 5")
-    assert inspect(daemon, "later")["State"]["Status"] == "created"
+    assert daemon.inspect("later")["State"]["Status"] == "created"
     result = daemon.cli("start", "-a", "later", check=False)
     assert result.stdout == "from-start\n"
     assert result.returncode == 5
@@ -168,8 +164,8 @@ def test_ps_filters_and_quiet(daemon):
     quiet = daemon.cli("ps", "-aq", "--filter", "label=role=web").stdout.split()
     assert len(quiet) == 1 and len(quiet[0]) == 12
     created = daemon.cli("ps", "-a", "--filter", "status=created", "-q", "--no-trunc").stdout.split()
-    assert inspect(daemon, "ps-created")["Id"] in created
-    assert inspect(daemon, "ps-running")["Id"] not in created
+    assert daemon.inspect("ps-created")["Id"] in created
+    assert daemon.inspect("ps-running")["Id"] not in created
     assert len(daemon.cli("ps", "-a", "-n", "1", "-q").stdout.split()) == 1
     del running
     daemon.cli("rm", "-f", "ps-running", "ps-created")
@@ -216,7 +212,7 @@ def test_network_modes(daemon):
     host = daemon.cli("run", "--rm", "--network", "host", "busybox", "hostname").stdout.strip()
     assert host == os.uname().nodename
     daemon.cli("run", "-d", "--name", "netowner", "busybox", "sleep", "1000")
-    owner_ip = inspect(daemon, "netowner")["NetworkSettings"]["IPAddress"]
+    owner_ip = daemon.inspect("netowner")["NetworkSettings"]["IPAddress"]
     joined = daemon.cli("run", "--rm", "--network", "container:netowner", "busybox", "ip", "-o", "-4", "addr",
                         "show", "eth0").stdout
     assert owner_ip and owner_ip in joined
@@ -239,7 +235,7 @@ def test_port_publish(daemon):
         except OSError:
             time.sleep(0.2)
     assert b"hello from pouch" in data
-    ports = inspect(daemon, "web")["NetworkSettings"]["Ports"]
+    ports = daemon.inspect("web")["NetworkSettings"]["Ports"]
     assert ports["80/tcp"][0]["HostPort"] == "18089"
     daemon.cli("rm", "-f", "web")
 
@@ -267,10 +263,10 @@ def test_failed_start_leaves_nothing(daemon):
     assert result.returncode != 0
     assert "no/such/binary" in result.stderr
     assert set(mounts_below(daemon.base)) == before
-    state = inspect(daemon, "broken")["State"]
+    state = daemon.inspect("broken")["State"]
     assert state["Status"] in ("created", "exited")
     assert set(os.listdir(netns_dir)) == netns_before
-    cid = inspect(daemon, "broken")["Id"]
+    cid = daemon.inspect("broken")["Id"]
     assert result.returncode == 127  # docker's code for a command that cannot be found
     for controller in ("memory", "pids", "cpu", "systemd"):
         assert not os.path.exists(f"/sys/fs/cgroup/{controller}/pouch/{cid}"), controller
