@@ -574,6 +574,20 @@ def cli_floor(engines: list[Engine], runs: int) -> dict[str, float]:
 
 # ---------------------------------------------------------------- main
 
+def prepare_to_run() -> bool:
+    """Benchmarks need root; SIGTERM/SIGHUP become KeyboardInterrupt so the cleanup in
+    the callers' finally clauses runs."""
+    if os.geteuid() != 0:
+        print("run as root", file=sys.stderr)
+        return False
+
+    def interrupted(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+    signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGHUP, interrupted)
+    return True
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=10)
@@ -582,15 +596,8 @@ def main() -> int:
     parser.add_argument("--keep-log", action="store_true", help="keep pouchd's --debug log in /tmp")
     args = parser.parse_args()
     wanted = [e.strip() for e in args.engines.split(",") if e.strip()]
-    if os.geteuid() != 0:
-        print("run as root", file=sys.stderr)
+    if not prepare_to_run():
         return 2
-
-    # SIGTERM/SIGHUP -> KeyboardInterrupt, so the finally clauses run
-    def interrupted(signum, _frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-    signal.signal(signal.SIGTERM, interrupted)
-    signal.signal(signal.SIGHUP, interrupted)
 
     token = uuid.uuid4().hex[:12]
     workdir = tempfile.mkdtemp(prefix="pouch-bench-img-")

@@ -126,14 +126,8 @@ def main() -> int:
     parser.add_argument("--keep-log", action="store_true", help="keep pouchd's --debug log in /tmp")
     args = parser.parse_args()
     wanted = [e.strip() for e in args.engines.split(",") if e.strip()]
-    if os.geteuid() != 0:
-        print("run as root", file=sys.stderr)
+    if not rb.prepare_to_run():
         return 2
-
-    def interrupted(signum, _frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-    signal.signal(signal.SIGTERM, interrupted)
-    signal.signal(signal.SIGHUP, interrupted)
 
     token = uuid.uuid4().hex[:12]
     daemon: rb.ThrowAwayPouchd | None = None
