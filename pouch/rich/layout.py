@@ -41,3 +41,9 @@ def find_static_dumb_init() -> str:
 def find_static_busybox() -> str:
     """Debian's busybox-static: runs the launcher in images that have no shell."""
     return "/bin/busybox" if os.access("/bin/busybox", os.X_OK) else ""
+
+
+def bind_mount(source: str, target: str, read_only: bool = True) -> dict:
+    """An OCI spec mount showing a host file or directory of Pouch's inside the container."""
+    return {"destination": target, "type": "bind", "source": source,
+            "options": ["rbind", "nosuid", "nodev", "ro" if read_only else "rw"]}

@@ -188,10 +188,6 @@ def rich_files(inp: SbinInitInput) -> dict[str, str]:
     return files
 
 
-def _bind(source: str, target: str, read_only: bool = True) -> dict:
-    return {"destination": target, "type": "bind", "source": source,
-            "options": ["rbind", "nosuid", "nodev", "ro" if read_only else "rw"]}
-
 
 def with_sbin_init(spec: dict, inp: SbinInitInput) -> dict:
     """pid 1 is the image's /sbin/init, as root in /; the generated inittab over /etc/inittab."""
@@ -201,13 +197,13 @@ def with_sbin_init(spec: dict, inp: SbinInitInput) -> dict:
     process["cwd"] = "/"
     mounts = [m for m in spec.get("mounts", []) if m["destination"] != INITTAB]
     mounts += [
-        _bind(os.path.join(inp.host_rich_dir, "inittab"), INITTAB),
-        _bind(inp.busybox, layout.IN_BUSYBOX),
-        _bind(inp.host_rich_dir, layout.IN_RICH),
-        _bind(inp.host_run_dir, layout.IN_RUN, read_only=False),
+        layout.bind_mount(os.path.join(inp.host_rich_dir, "inittab"), INITTAB),
+        layout.bind_mount(inp.busybox, layout.IN_BUSYBOX),
+        layout.bind_mount(inp.host_rich_dir, layout.IN_RICH),
+        layout.bind_mount(inp.host_run_dir, layout.IN_RUN, read_only=False),
     ]
     if inp.rich.ops_dir:
-        mounts.append(_bind(inp.rich.ops_dir, layout.IN_OPS))
+        mounts.append(layout.bind_mount(inp.rich.ops_dir, layout.IN_OPS))
     spec["mounts"] = mounts
     spec.setdefault("annotations", {})["org.opencontainers.image.stopSignal"] = STOP_SIGNAL
     return spec

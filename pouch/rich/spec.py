@@ -27,10 +27,6 @@ def needs_launcher(rich: RichOptions) -> bool:
     return bool(rich.prestart_hooks or rich.poststop_hooks or rich.init_script or rich.ops_dir)
 
 
-def _bind(source: str, target: str, read_only: bool = True) -> dict:
-    options = ["rbind", "nosuid", "nodev"] + (["ro"] if read_only else ["rw"])
-    return {"destination": target, "type": "bind", "source": source, "options": options}
-
 
 def with_rich(spec: dict, inp: RichSpecInput) -> dict:
     """pid 1 and the mounts of a dumb-init mode rich container (``process.args`` must
@@ -38,15 +34,15 @@ def with_rich(spec: dict, inp: RichSpecInput) -> dict:
     if inp.rich.mode != RichMode.DUMB_INIT:
         raise InvalidArgument(f"rich mode {inp.rich.mode.value} is not supported yet")
     app = list(spec["process"]["args"])
-    mounts = [_bind(inp.dumb_init, layout.IN_DUMB_INIT)]
+    mounts = [layout.bind_mount(inp.dumb_init, layout.IN_DUMB_INIT)]
     if needs_launcher(inp.rich):
         mounts += [
-            _bind(inp.busybox, layout.IN_BUSYBOX),
-            _bind(inp.host_rich_dir, layout.IN_RICH),
-            _bind(inp.host_run_dir, layout.IN_RUN, read_only=False),
+            layout.bind_mount(inp.busybox, layout.IN_BUSYBOX),
+            layout.bind_mount(inp.host_rich_dir, layout.IN_RICH),
+            layout.bind_mount(inp.host_run_dir, layout.IN_RUN, read_only=False),
         ]
         if inp.rich.ops_dir:
-            mounts.append(_bind(inp.rich.ops_dir, layout.IN_OPS))
+            mounts.append(layout.bind_mount(inp.rich.ops_dir, layout.IN_OPS))
         spec["process"]["args"] = [layout.IN_DUMB_INIT, "--", layout.IN_BUSYBOX, "sh", layout.IN_LAUNCHER, *app]
     else:
         spec["process"]["args"] = [layout.IN_DUMB_INIT, "--", *app]

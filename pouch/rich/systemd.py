@@ -130,10 +130,6 @@ def ops_units(names: Sequence[str]) -> list[str]:
     return sorted(n for n in names if n.endswith(UNIT_SUFFIXES))
 
 
-def _bind(source: str, target: str, read_only: bool = True) -> dict:
-    return {"destination": target, "type": "bind", "source": source,
-            "options": ["rbind", "nosuid", "nodev", "ro" if read_only else "rw"]}
-
 
 def _tmpfs(target: str) -> dict:
     return {"destination": target, "type": "tmpfs", "source": "tmpfs",
@@ -151,7 +147,7 @@ def with_systemd(spec: dict, inp: SystemdInput) -> dict:
     mounts = [m for m in spec.get("mounts", []) if m["destination"] != "/sys/fs/cgroup/systemd"]
     mounts += [_tmpfs(t) for t in SYSTEMD_TMPFS if t not in inp.user_targets]
     if inp.cgroup_systemd_dir:
-        mounts.append(_bind(inp.cgroup_systemd_dir, "/sys/fs/cgroup/systemd", read_only=False))
+        mounts.append(layout.bind_mount(inp.cgroup_systemd_dir, "/sys/fs/cgroup/systemd", read_only=False))
     else:
         # pure cgroup v2: with the cgroup namespace, /sys/fs/cgroup is the container's own subtree,
         # which systemd must be able to write (as podman's --systemd=always does)
@@ -159,12 +155,12 @@ def with_systemd(spec: dict, inp: SystemdInput) -> dict:
             if m["destination"] == "/sys/fs/cgroup":
                 m["options"] = [o for o in m.get("options", []) if o != "ro"] + ["rw"]
     mounts += [
-        _bind(inp.busybox, layout.IN_BUSYBOX),
-        _bind(inp.host_rich_dir, layout.IN_RICH),
-        _bind(inp.host_run_dir, layout.IN_RUN, read_only=False),
+        layout.bind_mount(inp.busybox, layout.IN_BUSYBOX),
+        layout.bind_mount(inp.host_rich_dir, layout.IN_RICH),
+        layout.bind_mount(inp.host_run_dir, layout.IN_RUN, read_only=False),
     ]
     if inp.rich.ops_dir:
-        mounts.append(_bind(inp.rich.ops_dir, layout.IN_OPS))
+        mounts.append(layout.bind_mount(inp.rich.ops_dir, layout.IN_OPS))
     spec["mounts"] = mounts
     linux = spec.setdefault("linux", {})
     namespaces = linux.setdefault("namespaces", [])
