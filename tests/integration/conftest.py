@@ -59,28 +59,26 @@ def busybox_tar() -> str:
     return path
 
 
+def cached_debootstrap_image(script: str, tarball: str, what: str) -> str:
+    """A Debian rootfs tarball built by ``scripts/<script>`` (debootstrap) and cached in CACHE."""
+    os.makedirs(CACHE, exist_ok=True)
+    path = os.path.join(CACHE, tarball)
+    result = subprocess.run([os.path.join(REPO, "scripts", script), path], capture_output=True, text=True)
+    if result.returncode != 0 or not os.path.exists(path):
+        pytest.fail(f"could not build the {what} test image: {result.stderr[-2000:]}")
+    return path
+
+
 @pytest.fixture(scope="session")
 def debian_systemd_tar() -> str:
     """A Debian bookworm rootfs with systemd, cron, rsyslog and openssh-server (debootstrap, cached)."""
-    os.makedirs(CACHE, exist_ok=True)
-    path = os.path.join(CACHE, "debian-systemd.tar")
-    result = subprocess.run([os.path.join(REPO, "scripts", "mkdebian-systemd-rootfs.sh"), path],
-                            capture_output=True, text=True)
-    if result.returncode != 0 or not os.path.exists(path):
-        pytest.fail(f"could not build the systemd test image: {result.stderr[-2000:]}")
-    return path
+    return cached_debootstrap_image("mkdebian-systemd-rootfs.sh", "debian-systemd.tar", "systemd")
 
 
 @pytest.fixture(scope="session")
 def debian_sysvinit_tar() -> str:
     """A Debian bookworm rootfs whose /sbin/init is sysvinit (debootstrap, cached)."""
-    os.makedirs(CACHE, exist_ok=True)
-    path = os.path.join(CACHE, "debian-sysvinit.tar")
-    result = subprocess.run([os.path.join(REPO, "scripts", "mkdebian-sysvinit-rootfs.sh"), path],
-                            capture_output=True, text=True)
-    if result.returncode != 0 or not os.path.exists(path):
-        pytest.fail(f"could not build the sysvinit test image: {result.stderr[-2000:]}")
-    return path
+    return cached_debootstrap_image("mkdebian-sysvinit-rootfs.sh", "debian-sysvinit.tar", "sysvinit")
 
 
 def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05):
