@@ -119,6 +119,7 @@ class Engine:
     containers: object
     execs: object
     lxcfs: object = None  # LxcfsSupervisor with --enable-lxcfs
+    events: object = None  # events.EventBus: what `GET /events` streams
 
 
 def build_engine(config: DaemonConfig) -> Engine:
@@ -127,17 +128,21 @@ def build_engine(config: DaemonConfig) -> Engine:
     from pouch.network.manager import NetworkManager
     from pouch.runtime.conmon import ConmonRuntime
     from pouch.services.containers import ContainerService
+    from pouch.events import EventBus
     from pouch.services.execs import ExecService
 
     for path in (config.root, config.exec_root):
         os.makedirs(path, mode=0o711, exist_ok=True)
     db = Database(config.db_path)
+    events = EventBus()
     images = ImageService(db, config)
+    images.events = events
     images.recover()
     runtime = ConmonRuntime(config)
     network = NetworkManager(config)
     network.ensure_ready()
     containers = ContainerService(config, db, images, runtime, network)
+    containers.events = network.events = events
     execs = ExecService(config, containers, runtime)
     containers.on_removed = execs.forget_container
     lxcfs = None
@@ -147,7 +152,7 @@ def build_engine(config: DaemonConfig) -> Engine:
 
         lxcfs = containers.lxcfs = LxcfsSupervisor(config.lxcfs_path, config.exec_root,
                                                    lambda: lxcfs_pids(containers.list()))
-    return Engine(config, db, images, runtime, network, containers, execs, lxcfs)
+    return Engine(config, db, images, runtime, network, containers, execs, lxcfs, events)
 
 
 def lock_root(config: DaemonConfig) -> int:

@@ -24,6 +24,7 @@ import threading
 from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 
+from pouch.events import EventBus
 from pouch import reference
 from pouch.archive import Readable, open_decompressed
 from pouch.config import DaemonConfig
@@ -49,6 +50,7 @@ ContainersUsing = Callable[[str], list[str]]
 
 class ImageService:
     def __init__(self, db: Database, config: DaemonConfig) -> None:
+        self.events = EventBus()  # the daemon's bus replaces it (daemon.build_engine)
         self.db = db
         self.config = config
         self.content = ContentStore(config.content_dir)

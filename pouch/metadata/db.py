@@ -58,6 +58,10 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX build_cache_by_image ON build_cache(image_id);
     """,
+    # 2 -> 3: volumes (reserved for the volumes work; empty until then)
+    "",
+    # 3 -> 4: user-defined networks (reserved for the networks work; empty until then)
+    "",
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

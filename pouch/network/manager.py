@@ -26,6 +26,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from pouch.events import EventBus
 from pouch import process
 from pouch.config import DaemonConfig
 from pouch.errors import InvalidArgument
@@ -126,6 +127,7 @@ def resolve_host_ports(bindings: Sequence[PortBinding]) -> tuple[PortBinding, ..
 
 class NetworkManager:
     def __init__(self, config: DaemonConfig) -> None:
+        self.events = EventBus()  # the daemon's bus replaces it (daemon.build_engine)
         self.config = config
         self.conflist = cni.build_conflist(
             config.bridge_name, config.bridge_subnet, os.path.join(config.cni_dir, "ipam")

@@ -25,6 +25,7 @@ import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
 
+from pouch.events import EventBus
 from pouch import mount as mounts
 from pouch import process
 from pouch.config import DaemonConfig
@@ -80,6 +81,7 @@ def parse_signal(value: str | int | None, default: int = signal_module.SIGKILL) 
 
 class ContainerService:
     def __init__(self, config: DaemonConfig, db: Database, images, runtime, network) -> None:
+        self.events = EventBus()  # the daemon's bus replaces it (daemon.build_engine)
         self.config = config
         self.db = db
         self.images = images
