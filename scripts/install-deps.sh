@@ -29,6 +29,20 @@ if [[ ! -x .venv/bin/python || ! -f $stamp || pyproject.toml -nt $stamp ]]; then
 fi
 # bytecode ahead of time: `pouch` reads it even where PYTHONDONTWRITEBYTECODE keeps Python from writing it
 .venv/bin/python -m compileall -q pouch >/dev/null
+# The `pouch` launcher: pip's imports `re` (5 ms with enum) and runs site (2.5 ms). The CLI needs
+# only the standard library and the pouch package, so `python -S` with the package's directory
+# on sys.path starts it in about half the time. (`pouchd` keeps pip's launcher.)
+pkg_parent=$(.venv/bin/python -c 'import os, pouch; print(os.path.dirname(os.path.dirname(pouch.__file__)))')
+cat > .venv/bin/pouch.new <<EOF
+#!$PWD/.venv/bin/python3 -S
+# written by scripts/install-deps.sh: a lean launcher for the pouch CLI (see there)
+import sys
+sys.path.insert(0, "$pkg_parent")
+from pouch.cli.main import main
+sys.exit(main())
+EOF
+chmod 755 .venv/bin/pouch.new
+mv -f .venv/bin/pouch.new .venv/bin/pouch
 
 # A static dumb-init for rich containers (Debian's is dynamically linked, so it cannot be
 # pid 1 of an image without a libc): built from the upstream source of the same release.

@@ -1,4 +1,5 @@
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,7 @@ from pouch.oci.caps import ALL_CAPABILITIES, DEFAULT_CAPABILITIES, apply_cap_cha
 from pouch.oci.seccomp import (
     default_profile,
     default_source,
+    host_unsupported_subarches,
     parse_seccomp_opt,
     render_profile,
     resolve_seccomp,
@@ -33,7 +35,7 @@ def test_default_caps_allow_exactly_what_docker_allows():
 
 
 def test_default_rendering_matches_docker_rules_entry_by_entry():
-    ours = default_profile(DEFAULT_CAPABILITIES, arch="amd64")
+    ours = default_profile(DEFAULT_CAPABILITIES, arch="amd64", unsupported_subarches=frozenset())
     assert ours["syscalls"] == REF_SECCOMP["syscalls"]
     assert ours["defaultAction"] == REF_SECCOMP["defaultAction"] == "SCMP_ACT_ERRNO"
     assert ours["defaultErrnoRet"] == 1  # EPERM, explicit
@@ -178,3 +180,24 @@ def test_resolve_seccomp_follows_the_options_capabilities():
     assert "mount" not in allowed(resolve_seccomp(admin, arch="amd64", host_capabilities=DEFAULT_CAPABILITIES))
     # explicit capabilities win
     assert "mount" not in allowed(resolve_seccomp(admin, DEFAULT_CAPABILITIES, arch="amd64"))
+
+
+def test_sub_architectures_the_kernel_cannot_run_are_left_out():
+    ours = default_profile(DEFAULT_CAPABILITIES, arch="amd64", unsupported_subarches=frozenset({"SCMP_ARCH_X32"}))
+    assert ours["architectures"] == ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"]
+    assert ours["syscalls"] == REF_SECCOMP["syscalls"]
+
+
+def test_an_explicit_architectures_list_is_kept_as_written():
+    source = {"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X32"], "syscalls": []}
+    rendered = render_profile(source, DEFAULT_CAPABILITIES, "amd64", frozenset({"SCMP_ARCH_X32"}))
+    assert rendered["architectures"] == ["SCMP_ARCH_X86_64", "SCMP_ARCH_X32"]
+
+
+def test_the_x32_probe_agrees_with_the_kernel():
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    runs_x32 = libc.syscall(ctypes.c_long(0x40000000 | 39)) == os.getpid()
+    assert ("SCMP_ARCH_X32" in host_unsupported_subarches()) == (not runs_x32)
