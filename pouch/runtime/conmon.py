@@ -279,12 +279,12 @@ def spawn_conmon(argv: list[str], cwd: str, *, want_attach_pipe: bool = False) -
             os.close(fd)
             fds.remove(fd)
         os.write(start_w, b"0")  # first start-pipe read: conmon goes on to fork
-        try:
-            rc = proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
+        # (a pidfd, not Popen.wait(timeout=): that one polls with sleeps and wakes up late)
+        if not _proc.wait_pid_exit(proc.pid, 30):
             proc.kill()
             proc.wait()
-            raise OCIRuntimeError("conmon did not fork away within 30s") from None
+            raise OCIRuntimeError("conmon did not fork away within 30s")
+        rc = proc.wait()
         stderr = _drain_nonblocking(proc.stderr)
         if rc != 0:
             raise OCIRuntimeError(f"conmon failed (exit {rc}): {stderr.decode('utf-8', 'replace').strip()}")

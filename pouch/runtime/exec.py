@@ -140,7 +140,7 @@ def exec_process(
         rollback.callback(remove_exec_dir, directory)
         spec_path = os.path.join(directory, "process.json")
         with open(spec_path, "w") as f:
-            json.dump(spec, f)
+            f.write(json.dumps(spec))  # json.dump encodes in pure Python
         args = ConmonArgs(
             conmon_path=runtime.config.conmon_path,
             container_id=container_id,

@@ -699,7 +699,7 @@ def write_json_atomic(path: str, data: dict) -> None:
 
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
-        json.dump(data, f)
+        f.write(json.dumps(data))  # not json.dump: that one encodes in pure Python (~2 ms for a spec)
     os.replace(tmp, path)
 
 
