@@ -98,6 +98,16 @@ class ContentStore:
             raise
         return Descriptor(media_type, actual, size)
 
+    def ingest_path(self, digest: str, suffix: str = ".partial") -> str:
+        """A file in ``ingest/`` named by ``digest``: a download kept to be resumed."""
+        return os.path.join(self.ingest_dir, check_digest(digest) + suffix)
+
+    def commit_file(self, path: str, digest: str) -> None:
+        """Move a file already verified as ``digest`` (in ``ingest/``) into the store."""
+        check_digest(digest)
+        os.chmod(path, 0o444)
+        os.rename(path, self.path(digest))
+
     def write_bytes(self, data: bytes, expected_digest: str | None = None, media_type: str = OCTET_STREAM) -> Descriptor:
         return self.write(io.BytesIO(data), expected_digest, media_type)
 

@@ -120,6 +120,7 @@ class Engine:
     execs: object
     lxcfs: object = None  # LxcfsSupervisor with --enable-lxcfs
     events: object = None  # events.EventBus: what `GET /events` streams
+    volumes: object = None  # volumes.service.VolumeService
 
 
 def build_engine(config: DaemonConfig) -> Engine:
@@ -139,10 +140,15 @@ def build_engine(config: DaemonConfig) -> Engine:
     images.events = events
     images.recover()
     runtime = ConmonRuntime(config)
-    network = NetworkManager(config)
+    network = NetworkManager(config, db)
     network.ensure_ready()
     containers = ContainerService(config, db, images, runtime, network)
     containers.events = network.events = events
+    network.containers = containers  # network connect/disconnect act on containers
+    from pouch.volumes.service import VolumeService
+
+    volumes = containers.volumes = VolumeService(config, db)  # -v, --mount, `pouch volume`
+    volumes.events = events
     execs = ExecService(config, containers, runtime)
     containers.on_removed = execs.forget_container
     lxcfs = None
@@ -152,7 +158,7 @@ def build_engine(config: DaemonConfig) -> Engine:
 
         lxcfs = containers.lxcfs = LxcfsSupervisor(config.lxcfs_path, config.exec_root,
                                                    lambda: lxcfs_pids(containers.list()))
-    return Engine(config, db, images, runtime, network, containers, execs, lxcfs, events)
+    return Engine(config, db, images, runtime, network, containers, execs, lxcfs, events, volumes=volumes)
 
 
 def lock_root(config: DaemonConfig) -> int:
@@ -204,6 +210,8 @@ def main(argv: list[str] | None = None) -> None:
         server.serve_forever()
     finally:
         engine.containers.monitor.stop()
+        engine.containers.timers.stop()  # pending restarts resume at the next start (recover)
+        engine.containers.events.close()
         if engine.lxcfs:
             engine.lxcfs.stop()  # lxcfs itself keeps running for the containers
         try:

@@ -84,6 +84,27 @@ class BindMount:
 
 
 @dataclass(frozen=True)
+class VolumeMount:
+    """A volume of the local driver mounted into the container (``pouch.volumes``):
+    ``-v NAME:/ctr``, ``-v /ctr`` and the image's VOLUME (anonymous), ``--mount
+    type=volume``, ``--volumes-from``. Anonymous ones get their name, and every one its
+    host ``source`` (``<root>/volumes/<name>/_data``), when the container is created."""
+
+    name: str  # "" for an anonymous volume until the container is created
+    target: str
+    read_only: bool = False
+    nocopy: bool = False  # no copy-up of the image's content into an empty volume
+    anonymous: bool = False  # `rm -v` and `run --rm` remove it
+    origin: str = "binds"  # binds | mounts | volumes (Config.Volumes) | image | volumes-from
+    source: str = ""  # the host directory, filled at create
+    driver_options: dict[str, str] = field(default_factory=dict)  # --mount volume-opt: used if it is created
+    labels: dict[str, str] = field(default_factory=dict)  # --mount volume-label: used if it is created
+
+    def as_bind(self) -> BindMount:
+        return BindMount(self.source, self.target, self.read_only)
+
+
+@dataclass(frozen=True)
 class PortBinding:
     """``-p [ip:]hostPort:containerPort[/proto]``."""
 
@@ -91,6 +112,47 @@ class PortBinding:
     protocol: str = "tcp"
     host_ip: str = ""
     host_port: int = 0
+    host_port_end: int = 0  # -p 8000-8010:80: any free port of host_port..host_port_end (0: just host_port)
+
+
+@dataclass(frozen=True)
+class EndpointConfig:
+    """One network a container is connected to, as asked (``--network``, ``--ip``,
+    ``--network-alias``, ``--mac-address``, ``network connect``); see network/networks.py."""
+
+    network: str  # the network's name ("bridge" for the default one)
+    network_id: str = ""
+    aliases: tuple[str, ...] = ()
+    ipv4_address: str = ""  # a static address, "" for one from the pool
+    mac_address: str = ""
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "EndpointConfig":
+        data = dict(data)
+        data["aliases"] = tuple(data.get("aliases") or ())
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One interface of a running container on one network (what CNI ADD gave)."""
+
+    network: str
+    network_id: str = ""
+    ifname: str = "eth0"
+    ip_address: str = ""
+    prefix_len: int = 0
+    gateway: str = ""
+    mac_address: str = ""
+    aliases: tuple[str, ...] = ()
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Endpoint":
+        data = dict(data)
+        data["aliases"] = tuple(data.get("aliases") or ())
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 class RichMode(StrEnum):
@@ -118,6 +180,122 @@ class RichOptions:
         for key in ("prestart_hooks", "poststop_hooks"):
             data[key] = tuple(data.get(key) or ())
         return cls(**data)
+
+
+@dataclass(frozen=True)
+class ThrottleDevice:
+    """``--device-read-bps /dev/sda:1mb`` and friends: a rate for one block device."""
+
+    path: str
+    rate: int
+
+
+@dataclass(frozen=True)
+class Ulimit:
+    """``--ulimit nofile=1024:2048``: ``name`` without the ``RLIMIT_`` prefix, lower case."""
+
+    name: str
+    soft: int
+    hard: int
+
+
+@dataclass(frozen=True)
+class DeviceMapping:
+    """``--device /dev/x[:/dev/y][:rwm]``."""
+
+    path_on_host: str
+    path_in_container: str
+    permissions: str = "rwm"
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Docker's ``HostConfig`` resources (``container.Resources``): cgroup limits, devices,
+    ulimits. Zero/empty means "not set" as in Docker; ``pids_limit`` None or <= 0 is unlimited,
+    ``memory_swap`` -1 is unlimited swap. ``pouch update`` changes the cgroup part of it."""
+
+    memory: int = 0
+    memory_swap: int = 0
+    memory_reservation: int = 0
+    kernel_memory: int = 0  # accepted and ignored (deprecated in the kernel)
+    memory_swappiness: int | None = None
+    oom_kill_disable: bool = False
+    nano_cpus: int = 0
+    cpu_shares: int = 0
+    cpu_period: int = 0
+    cpu_quota: int = 0
+    cpuset_cpus: str = ""
+    cpuset_mems: str = ""
+    pids_limit: int | None = None
+    blkio_weight: int = 0
+    device_read_bps: tuple[ThrottleDevice, ...] = ()
+    device_write_bps: tuple[ThrottleDevice, ...] = ()
+    device_read_iops: tuple[ThrottleDevice, ...] = ()
+    device_write_iops: tuple[ThrottleDevice, ...] = ()
+    ulimits: tuple[Ulimit, ...] = ()
+    devices: tuple[DeviceMapping, ...] = ()
+    cgroup_parent: str = ""
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> "Resources":
+        data = dict(data or {})
+        for key in ("device_read_bps", "device_write_bps", "device_read_iops", "device_write_iops"):
+            data[key] = tuple(ThrottleDevice(**d) for d in data.get(key) or ())
+        data["ulimits"] = tuple(Ulimit(**u) for u in data.get("ulimits") or ())
+        data["devices"] = tuple(DeviceMapping(**d) for d in data.get("devices") or ())
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """What a container shares with the host or another container and its kernel knobs:
+    ``--ipc``, ``--pid``, ``--uts``, ``--sysctl``, ``--group-add``, ``--oom-score-adj``."""
+
+    ipc_mode: str = ""  # "" (private) | private | shareable | none | host | container:NAME
+    pid_mode: str = ""  # "" | host | container:NAME
+    uts_mode: str = ""  # "" | host
+    sysctls: dict[str, str] = field(default_factory=dict)
+    group_add: tuple[str, ...] = ()
+    oom_score_adj: int = 0
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> "Isolation":
+        data = dict(data or {})
+        data["group_add"] = tuple(data.get("group_add") or ())
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    """``--restart no|always|unless-stopped|on-failure[:N]`` (``HostConfig.RestartPolicy``);
+    the decisions are in ``services/restart.py``."""
+
+    name: str = "no"
+    maximum_retry_count: int = 0  # on-failure only; 0 = no limit
+
+
+@dataclass(frozen=True)
+class HealthConfig:
+    """``Config.Healthcheck`` as given at create (``--health-*``): durations in nanoseconds,
+    0 meaning "the image's, else Docker's default"; ``test`` () = the image's, ("NONE",) = off."""
+
+    test: tuple[str, ...] = ()  # ("CMD", argv...) | ("CMD-SHELL", "command") | ("NONE",)
+    interval: int = 0
+    timeout: int = 0
+    start_period: int = 0
+    start_interval: int = 0
+    retries: int = 0
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> "HealthConfig | None":
+        if data is None:
+            return None
+        data = dict(data)
+        data["test"] = tuple(data.get("test") or ())
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 class NetworkMode(StrEnum):
@@ -151,6 +329,8 @@ class CreateOptions:
     attach_stdout: bool = True
     attach_stderr: bool = True
     binds: tuple[BindMount, ...] = ()
+    volumes: tuple[VolumeMount, ...] = ()  # resolved by pouch.volumes at create
+    volumes_from: tuple[str, ...] = ()  # "CONTAINER[:ro|rw]", as given
     tmpfs: dict[str, str] = field(default_factory=dict)  # target -> "size=64m,mode=1777"
     read_only: bool = False
     cap_add: tuple[str, ...] = ()
@@ -172,6 +352,12 @@ class CreateOptions:
     extra_hosts: tuple[str, ...] = ()  # "name:ip"
     rich: RichOptions | None = None  # None: a plain container
     enable_lxcfs: bool = False
+    resources: Resources = field(default_factory=Resources)  # cgroup limits, devices, ulimits
+    isolation: Isolation = field(default_factory=Isolation)  # --ipc/--pid/--uts, sysctls, groups
+    restart_policy: RestartPolicy = field(default_factory=RestartPolicy)  # services/restart.py
+    healthcheck: HealthConfig | None = None  # None: the image's HEALTHCHECK (services/health.py)
+    networks: tuple[EndpointConfig, ...] = ()  # the networks it is connected to (network/networks.py)
+    publish_all: bool = False  # -P: every exposed port on an ephemeral host port
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -180,8 +366,14 @@ class CreateOptions:
     def from_dict(cls, data: dict) -> "CreateOptions":
         data = dict(data)
         data["binds"] = tuple(BindMount(**b) for b in data.get("binds") or ())
+        data["volumes"] = tuple(VolumeMount(**v) for v in data.get("volumes") or ())
         data["port_bindings"] = tuple(PortBinding(**p) for p in data.get("port_bindings") or ())
         data["rich"] = RichOptions.from_dict(data["rich"]) if data.get("rich") else None
+        data["resources"] = Resources.from_dict(data.get("resources"))
+        data["isolation"] = Isolation.from_dict(data.get("isolation"))
+        data["restart_policy"] = RestartPolicy(**data["restart_policy"]) if data.get("restart_policy") else RestartPolicy()
+        data["healthcheck"] = HealthConfig.from_dict(data.get("healthcheck"))
+        data["networks"] = tuple(EndpointConfig.from_dict(e) for e in data.get("networks") or ())
         for key in ("cmd", "entrypoint"):
             data[key] = _tuple_or_none(data.get(key))
         known = {f.name for f in dataclasses.fields(cls)}
@@ -207,6 +399,30 @@ class Status(StrEnum):
         return self in (Status.RUNNING, Status.PAUSED, Status.RESTARTING)
 
 
+@dataclass(frozen=True)
+class HealthResult:
+    """One probe in ``State.Health.Log`` (Docker's HealthcheckResult)."""
+
+    start: str  # RFC 3339
+    end: str
+    exit_code: int  # 0 healthy, 1 unhealthy, -1 could not run / timed out
+    output: str  # at most 4 KiB (then "...")
+
+
+@dataclass
+class HealthState:
+    """``State.Health``: starting | healthy | unhealthy, the failing streak, the last 5 probes."""
+
+    status: str = "starting"
+    failing_streak: int = 0
+    log: tuple[HealthResult, ...] = ()
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "HealthState":
+        return cls(data.get("status", "starting"), data.get("failing_streak", 0),
+                   tuple(HealthResult(**r) for r in data.get("log") or ()))
+
+
 @dataclass
 class ContainerState:
     status: Status = Status.CREATED
@@ -218,6 +434,7 @@ class ContainerState:
     error: str = ""
     oom_killed: bool = False
     stopped_by_user: bool = False
+    health: HealthState | None = None  # with a health check (services/health.py)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -226,21 +443,27 @@ class ContainerState:
     def from_dict(cls, data: dict) -> "ContainerState":
         data = dict(data)
         data["status"] = Status(data.get("status", "created"))
+        data["health"] = HealthState.from_dict(data["health"]) if data.get("health") else None
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
 @dataclass(frozen=True)
 class NetworkAttachment:
-    """What the network layer gave a container (Docker's ``NetworkSettings``)."""
+    """What the network layer gave a container (Docker's ``NetworkSettings``).
 
-    network: str  # "bridge"
+    ``endpoints`` holds one entry per network (eth0, eth1...); the top-level address
+    fields are the first endpoint's. Rows written before several networks existed
+    have no ``endpoints``: their one endpoint is the top-level fields on ``network``."""
+
+    network: str  # "bridge", a network's name, "none" or "container"
     netns_path: str
     ip_address: str = ""
     prefix_len: int = 0
     gateway: str = ""
     mac_address: str = ""
     port_bindings: tuple[PortBinding, ...] = ()
+    endpoints: tuple[Endpoint, ...] = ()
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -249,7 +472,9 @@ class NetworkAttachment:
     def from_dict(cls, data: dict) -> "NetworkAttachment":
         data = dict(data)
         data["port_bindings"] = tuple(PortBinding(**p) for p in data.get("port_bindings") or ())
-        return cls(**data)
+        data["endpoints"] = tuple(Endpoint.from_dict(e) for e in data.get("endpoints") or ())
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 @dataclass

@@ -43,7 +43,8 @@ def build_options(req: Request):
     from pouch.build.builder import BuildOptions
 
     if req.query_str("remote"):
-        raise InvalidArgument("building from a remote context is not supported yet")
+        raise InvalidArgument(f"building from a remote context ({req.query_str('remote')}) is not supported: "
+                              "send the context as the request body (a tar)")
     return BuildOptions(
         tags=tuple(t for t in req.query.get("t", []) if t),
         dockerfile=req.query_str("dockerfile") or "Dockerfile",
@@ -63,11 +64,32 @@ def _unpack_context(stream, target: str) -> None:
     unpack_into(stream, target)
 
 
+def _encode(msg: dict) -> bytes:
+    return json.dumps(msg).encode() + b"\r\n"
+
+
 def _lines(messages: Iterator[dict], quiet: bool) -> Iterator[bytes]:
-    for msg in messages:
-        if quiet and "stream" in msg and not msg["stream"].startswith("Successfully"):
-            continue
-        yield json.dumps(msg).encode() + b"\r\n"
+    """The JSON lines of a build. ``q=1`` (Docker's SuppressOutput): the steps' output is
+    held back and only the image id is sent at the end (``aux`` and ``{"stream": id}``); a
+    failure sends what was held back, then the error, so the user still sees why."""
+    if not quiet:
+        for msg in messages:
+            yield _encode(msg)
+        return
+    held: list[dict] = []
+    image_id = ""
+    try:
+        for msg in messages:
+            if isinstance(msg.get("aux"), dict) and msg["aux"].get("ID"):
+                image_id = msg["aux"]["ID"]
+                yield _encode(msg)
+            else:
+                held.append(msg)
+    except BaseException:
+        for msg in held:
+            yield _encode(msg)
+        raise
+    yield _encode({"stream": image_id + "\n"})
 
 
 class BuildRoutes:
@@ -105,11 +127,11 @@ class BuildRoutes:
         except PouchError as exc:
             log.info("build failed: %s", exc)
             message = str(exc)
-            yield json.dumps({"errorDetail": {"message": message, **_code(exc)}, "error": message}).encode() + b"\r\n"
+            yield _encode({"errorDetail": {"message": message, **_code(exc)}, "error": message})
         except Exception as exc:  # noqa: BLE001 - a bug must still end the stream readably
             log.exception("build failed")
             message = f"build failed: {exc}"
-            yield json.dumps({"errorDetail": {"message": message}, "error": message}).encode() + b"\r\n"
+            yield _encode({"errorDetail": {"message": message}, "error": message})
         finally:
             shutil.rmtree(work, ignore_errors=True)
 

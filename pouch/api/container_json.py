@@ -14,12 +14,20 @@ from datetime import datetime, timezone
 from typing import Any
 
 from pouch.humanize import human_duration
+from pouch.api.resources_json import host_config_fields
+from pouch.api.health_json import (
+    health_state_to_docker,
+    healthcheck_to_docker,
+    restart_policy_to_docker,
+)
 from pouch.api.rich_json import rich_config_fields, rich_host_config_fields
+from pouch.services.health import enabled as health_enabled, health_text
 from pouch.models import (
     Container,
     CreateOptions,
     ImageConfig,
     Status,
+    VolumeMount,
 )
 from pouch.api.convert import _port_sort_key, format_bind, parse_port_key  # noqa: E402
 
@@ -134,11 +142,17 @@ def _networks(c: Container) -> dict[str, Any]:
     name = _network_name(c.options)
     if not name:
         return {}
-    return {name: _endpoint(c, name, c.state.status.is_active())}
+    if name in ("host", "none"):
+        return {name: _endpoint(c, name, c.state.status.is_active())}
+    from pouch.api.network_json import container_networks  # the bridge and user-defined networks
+    from pouch.network.networks import builtin_id, endpoint_configs, endpoints_of
+
+    return container_networks(c, endpoint_configs(c.options), endpoints_of(c.network),
+                              {n: builtin_id(n) for n in ("bridge", "host", "none")})
 
 
 def _mount_points(options: CreateOptions) -> list[dict[str, Any]]:
-    return [
+    binds = [
         {
             "Type": "bind",
             "Source": b.source,
@@ -149,6 +163,26 @@ def _mount_points(options: CreateOptions) -> list[dict[str, Any]]:
         }
         for b in options.binds
     ]
+    volumes = [
+        {
+            "Type": "volume",
+            "Name": v.name,
+            "Source": v.source,
+            "Destination": v.target,
+            "Driver": "local",
+            "Mode": "ro" if v.read_only else ("" if v.anonymous else "z"),
+            "RW": not v.read_only,
+            "Propagation": "",
+        }
+        for v in options.volumes
+    ]
+    return binds + volumes
+
+
+def _volume_bind(v: VolumeMount) -> str:
+    """A ``-v NAME:/path[:ro,nocopy]`` as the user gave it (``HostConfig.Binds``)."""
+    opts = (["ro"] if v.read_only else []) + (["nocopy"] if v.nocopy else [])
+    return f"{v.name}:{v.target}" + (":" + ",".join(opts) if opts else "")
 
 
 def host_config(options: CreateOptions) -> dict[str, Any]:
@@ -159,15 +193,16 @@ def host_config(options: CreateOptions) -> dict[str, Any]:
             {"HostIp": p.host_ip, "HostPort": str(p.host_port) if p.host_port else ""}
         )
     out: dict[str, Any] = {
-        "Binds": _or_null(format_bind(b) for b in options.binds),
+        "Binds": _or_null([*(format_bind(b) for b in options.binds),
+                           *(_volume_bind(v) for v in options.volumes if v.origin == "binds" and not v.anonymous)]),
         "ContainerIDFile": "",
         "LogConfig": {"Type": "json-file", "Config": {}},  # served as Docker json-file logs through the API (conmon stores k8s-file)
         "NetworkMode": options.network_mode,
         "PortBindings": port_bindings,
-        "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+        "RestartPolicy": restart_policy_to_docker(options.restart_policy),
         "AutoRemove": options.auto_remove,
         "VolumeDriver": "",
-        "VolumesFrom": None,
+        "VolumesFrom": _or_null(options.volumes_from),
         "CapAdd": _or_null(options.cap_add),
         "CapDrop": _or_null(options.cap_drop),
         "CgroupnsMode": "private",
@@ -182,7 +217,7 @@ def host_config(options: CreateOptions) -> dict[str, Any]:
         "OomScoreAdj": 0,
         "PidMode": "",
         "Privileged": options.privileged,
-        "PublishAllPorts": False,
+        "PublishAllPorts": options.publish_all,
         "ReadonlyRootfs": options.read_only,
         "SecurityOpt": _or_null(options.security_opt),
         "UTSMode": "",
@@ -213,6 +248,7 @@ def host_config(options: CreateOptions) -> dict[str, Any]:
     }
     if options.tmpfs:
         out["Tmpfs"] = dict(options.tmpfs)
+    out.update(host_config_fields(options.resources, options.isolation))  # resources_json: limits, --ipc...
     out.update(rich_host_config_fields(options))
     return out
 
@@ -248,15 +284,18 @@ def container_config(c: Container, image: ImageConfig) -> dict[str, Any]:
         out["StopSignal"] = stop_signal
     if o.stop_timeout is not None:
         out["StopTimeout"] = o.stop_timeout
+    if o.healthcheck is not None:
+        out["Healthcheck"] = healthcheck_to_docker(o.healthcheck)
     out.update(rich_config_fields(o))
     return out
 
 
 def container_state(c: Container) -> dict[str, Any]:
     s = c.state
+    health = {"Health": health_state_to_docker(s.health)} if s.health and health_enabled(c.options.healthcheck) else {}
     return {
         "Status": s.status.value,
-        "Running": s.status in (Status.RUNNING, Status.PAUSED),
+        "Running": s.status in (Status.RUNNING, Status.PAUSED, Status.RESTARTING),  # Docker: restarting is running
         "Paused": s.status is Status.PAUSED,
         "Restarting": s.status is Status.RESTARTING,
         "OOMKilled": s.oom_killed,
@@ -266,6 +305,7 @@ def container_state(c: Container) -> dict[str, Any]:
         "Error": s.error,
         "StartedAt": s.started_at,
         "FinishedAt": s.finished_at,
+        **health,
     }
 
 
@@ -357,7 +397,8 @@ def status_text(c: Container, now: float) -> str:
     if s.status is Status.RESTARTING:
         return f"Restarting ({s.exit_code}) {human_duration(now - (finished or now))} ago"
     if s.status is Status.RUNNING:
-        return f"Up {human_duration(now - (started or now))}"
+        health = health_text(s.health) if health_enabled(c.options.healthcheck) else ""
+        return f"Up {human_duration(now - (started or now))}" + (f" ({health})" if health else "")
     if s.status is Status.REMOVING:
         return "Removal In Progress"
     if s.status is Status.DEAD:

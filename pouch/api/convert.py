@@ -17,6 +17,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from pouch.api.resources_json import isolation_from_docker, resources_from_docker
+from pouch.api.health_json import healthcheck_from_docker, restart_policy_from_docker
+from pouch.api.network_json import endpoints_from_docker, parse_host_port_range
 from pouch.api.rich_json import rich_from_docker
 from pouch.errors import InvalidArgument
 from pouch.models import (
@@ -24,7 +27,9 @@ from pouch.models import (
     BindMount,
     CreateOptions,
     PortBinding,
+    VolumeMount,
 )
+from pouch.volumes.specs import anonymous_volumes, check_driver, parse_volumes_from, split_binds, volume_from_api_mount
 
 _NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 _PROPAGATIONS = ("private", "rprivate", "shared", "rshared", "slave", "rslave")
@@ -195,9 +200,10 @@ def _tmpfs_options_from_mount(mount: Mapping[str, Any], field: str) -> str:
     return ",".join(opts)
 
 
-def _parse_mounts(raw: list[Any]) -> tuple[list[BindMount], dict[str, str]]:
+def _parse_mounts(raw: list[Any]) -> tuple[list[BindMount], dict[str, str], list[VolumeMount]]:
     binds: list[BindMount] = []
     tmpfs: dict[str, str] = {}
+    volumes: list[VolumeMount] = []
     for i, mount in enumerate(raw):
         field = f"HostConfig.Mounts[{i}]"
         if not isinstance(mount, dict):
@@ -220,11 +226,13 @@ def _parse_mounts(raw: list[Any]) -> tuple[list[BindMount], dict[str, str]]:
             if mount.get("Source"):
                 raise InvalidArgument(f"{field}.Source: must not be set for a tmpfs mount")
             tmpfs[_clean_path(target)] = _tmpfs_options_from_mount(mount, field)
-        elif kind in ("volume", "npipe", "cluster"):
+        elif kind == "volume":
+            volumes.append(volume_from_api_mount(mount, field))
+        elif kind in ("npipe", "cluster"):
             raise InvalidArgument(f"{field}.Type: mounts of type {kind!r} are not supported yet")
         else:
             raise InvalidArgument(f"{field}.Type: invalid mount type {kind!r}")
-    return binds, tmpfs
+    return binds, tmpfs, volumes
 
 
 def _parse_port_bindings(raw: Mapping[str, Any]) -> list[PortBinding]:
@@ -240,6 +248,10 @@ def _parse_port_bindings(raw: Mapping[str, Any]) -> list[PortBinding]:
             if not isinstance(b, dict):
                 raise InvalidArgument(f"{field}: expected objects with HostIp and HostPort")
             host_ip = _parse_ip(b.get("HostIp"), f"{field}.HostIp")
+            span = parse_host_port_range(b.get("HostPort"), f"{field}.HostPort")  # -p 8000-8010:80
+            if span:
+                out.append(PortBinding(port, proto, host_ip, span[0], span[1] if span[1] != span[0] else 0))
+                continue
             host_port = _parse_host_port(b.get("HostPort"), f"{field}.HostPort")
             out.append(PortBinding(port, proto, host_ip, host_port))
     return out
@@ -254,8 +266,10 @@ def _parse_network_mode(value: str) -> str:
         if not value.removeprefix("container:"):
             raise InvalidArgument("HostConfig.NetworkMode: container: needs a container name or id")
         return value
+    if value != "container" and re.match(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$", value):
+        return value  # a user-defined network, by name or id (the service checks it exists)
     raise InvalidArgument(
-        f"HostConfig.NetworkMode: network {value!r} is not supported (bridge, host, none, container:<name|id>)"
+        f"HostConfig.NetworkMode: invalid network mode {value!r} (bridge, host, none, container:<name|id>, a network)"
     )
 
 
@@ -295,23 +309,25 @@ def create_options_from_docker(body: Mapping[str, Any], name: str = "") -> Creat
     for key in _get(host, "PortBindings", "HostConfig.PortBindings", dict, {}):
         exposed_ports.add("%d/%s" % parse_port_key(key, "HostConfig.PortBindings"))
 
-    binds = [parse_bind(b) for b in _get_str_list(host, "Binds", "HostConfig.Binds")]
-    mount_binds, tmpfs = _parse_mounts(_get(host, "Mounts", "HostConfig.Mounts", list, []))
+    binds, volumes = split_binds(_get_str_list(host, "Binds", "HostConfig.Binds"))  # pouch.volumes.specs
+    mount_binds, tmpfs, mount_volumes = _parse_mounts(_get(host, "Mounts", "HostConfig.Mounts", list, []))
     binds += mount_binds
+    volumes += mount_volumes + anonymous_volumes(_get(body, "Volumes", "Config.Volumes", dict, {}), "volumes")
+    check_driver(_get_str(host, "VolumeDriver", "HostConfig.VolumeDriver"))
+    volumes_from = _get_str_list(host, "VolumesFrom", "HostConfig.VolumesFrom")
+    for spec in volumes_from:
+        parse_volumes_from(spec)
     for target, opts in _get_str_map(host, "Tmpfs", "HostConfig.Tmpfs").items():
         if not target.startswith("/"):
             raise InvalidArgument(f"HostConfig.Tmpfs: mount path {target!r} must be absolute")
         tmpfs[_clean_path(target)] = opts
     seen: set[str] = set()
-    for target in [b.target for b in binds] + list(tmpfs):
+    for target in [b.target for b in binds] + list(tmpfs) + [v.target for v in volumes if v.origin != "volumes"]:
         if target in seen:
             raise InvalidArgument(f"Duplicate mount point: {target}")
         seen.add(target)
 
-    restart = _get(host, "RestartPolicy", "HostConfig.RestartPolicy", dict, {})
-    restart_name = _get_str(restart, "Name", "HostConfig.RestartPolicy.Name")
-    if restart_name not in ("", "no"):
-        raise InvalidArgument(f"HostConfig.RestartPolicy: restart policy {restart_name!r} is not supported yet")
+    restart_policy = restart_policy_from_docker(host, _get_bool(host, "AutoRemove", "HostConfig.AutoRemove"))
 
     stop_timeout = _get_int(body, "StopTimeout", "Config.StopTimeout", None)
     shm_size = _get_int(host, "ShmSize", "HostConfig.ShmSize", 0) or DEFAULT_SHM_SIZE
@@ -339,6 +355,8 @@ def create_options_from_docker(body: Mapping[str, Any], name: str = "") -> Creat
         attach_stdout=_get_bool(body, "AttachStdout", "Config.AttachStdout", True),
         attach_stderr=_get_bool(body, "AttachStderr", "Config.AttachStderr", True),
         binds=tuple(binds),
+        volumes=tuple(v for v in volumes if v.origin != "volumes" or v.target not in seen),
+        volumes_from=volumes_from,
         tmpfs=tmpfs,
         read_only=_get_bool(host, "ReadonlyRootfs", "HostConfig.ReadonlyRootfs"),
         cap_add=_get_str_list(host, "CapAdd", "HostConfig.CapAdd"),
@@ -355,11 +373,17 @@ def create_options_from_docker(body: Mapping[str, Any], name: str = "") -> Creat
         shm_size=shm_size,
         rich=rich,
         enable_lxcfs=enable_lxcfs,
+        restart_policy=restart_policy,
+        healthcheck=healthcheck_from_docker(body),
+        resources=resources_from_docker(host),
+        isolation=isolation_from_docker(host),
         init=bool(init),
         dns=tuple(_parse_ip(d, "HostConfig.Dns") for d in _get_str_list(host, "Dns", "HostConfig.Dns")),
         dns_search=_get_str_list(host, "DnsSearch", "HostConfig.DnsSearch"),
         dns_options=_get_str_list(host, "DnsOptions", "HostConfig.DnsOptions"),
         extra_hosts=tuple(_parse_extra_host(h) for h in _get_str_list(host, "ExtraHosts", "HostConfig.ExtraHosts")),
+        networks=endpoints_from_docker(body, _get_str(host, "NetworkMode", "HostConfig.NetworkMode")),
+        publish_all=_get_bool(host, "PublishAllPorts", "HostConfig.PublishAllPorts"),
     )
 
 

@@ -17,7 +17,8 @@ from pouch.models import (
 
 # --- filters -----------------------------------------------------------------------------------
 
-CONTAINER_FILTERS = ("id", "name", "status", "label", "ancestor", "exited")
+CONTAINER_FILTERS = ("id", "name", "status", "label", "ancestor", "exited", "health")
+HEALTH_VALUES = ("starting", "healthy", "unhealthy", "none")
 
 
 def parse_filters(raw: str) -> dict[str, list[str]]:
@@ -54,6 +55,8 @@ def check_container_filters(filters: Mapping[str, list[str]]) -> None:
         for value in values:
             if key == "status" and value not in Status._value2member_map_:
                 raise InvalidArgument(f"invalid filter 'status={value}'")
+            if key == "health" and value not in HEALTH_VALUES:
+                raise InvalidArgument(f"Unrecognised filter value for health: {value}")
             if key == "exited":
                 try:
                     int(value)
@@ -138,6 +141,11 @@ def container_matches(
             return False
     if values := filters.get("exited"):
         if c.state.status not in (Status.EXITED, Status.DEAD) or c.state.exit_code not in {int(v) for v in values}:
+            return False
+    if values := filters.get("health"):
+        from pouch.services.health import container_health
+
+        if container_health(c) not in values:
             return False
     return True
 

@@ -7,7 +7,7 @@ shown in familiar form (``busybox:latest``) as Docker does.
 from __future__ import annotations
 
 from pouch import reference
-from pouch.images import oci
+from pouch.images import lineage, oci
 from pouch.images.record import ImageRecord
 
 # Docker's container Config with every field present (what `docker image inspect` shows).
@@ -48,7 +48,7 @@ def image_summary(record: ImageRecord, containers: int = -1) -> dict:
     labels = (record.config.get("config") or {}).get("Labels") or {}
     return {
         "Id": record.id,
-        "ParentId": "",
+        "ParentId": lineage.parent_of(record.config),
         "RepoTags": _familiar(record.repo_tags),
         "RepoDigests": _familiar(record.repo_digests),
         "Created": oci.rfc3339_to_unix(record.created),
@@ -76,7 +76,7 @@ def image_inspect(record: ImageRecord) -> dict:
         "Id": record.id,
         "RepoTags": _familiar(record.repo_tags),
         "RepoDigests": _familiar(record.repo_digests),
-        "Parent": "",
+        "Parent": lineage.parent_of(config),
         "Comment": config.get("comment", ""),
         "Created": record.created,
         "Container": config.get("container", ""),

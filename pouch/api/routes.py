@@ -67,6 +67,24 @@ def build_router(engine) -> Router:
     from pouch.api.build_routes import add_build_routes  # POST /build
 
     add_build_routes(router, engine)
+    from pouch.api.network_routes import add_network_routes  # /networks
+
+    add_network_routes(router, engine)
+    from pouch.api.stats_routes import add_stats_routes  # GET /containers/{id}/stats
+
+    add_stats_routes(router, engine)
+    from pouch.api.volume_routes import add_volume_routes  # /volumes
+
+    add_volume_routes(router, engine)
+    from pouch.api.events_routes import add_events_routes  # GET /events
+
+    add_events_routes(router, engine)
+    from pouch.api.archive_routes import add_archive_routes  # GET/HEAD/PUT /containers/{id}/archive (cp)
+
+    add_archive_routes(router, engine)
+    from pouch.api.system_routes import add_system_routes  # /containers/prune, /system/df
+
+    add_system_routes(router, engine)
     return router
 
 
@@ -114,14 +132,14 @@ class SystemRoutes:
             "Images": len(engine.images.list_images()),
             "Driver": "overlay2",
             "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"]],
-            "Plugins": {"Volume": [], "Network": ["bridge", "host", "none", "container"], "Authorization": None,
+            "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "none", "container"], "Authorization": None,
                         "Log": ["k8s-file"]},
             "MemoryLimit": True, "SwapLimit": False, "KernelMemory": False, "CpuCfsPeriod": True, "CpuCfsQuota": True,
             "CPUShares": True, "CPUSet": True, "PidsLimit": True, "IPv4Forwarding": True, "BridgeNfIptables": True,
             "BridgeNfIp6tables": True, "Debug": config.debug, "NFd": len(os.listdir("/proc/self/fd")),
             "OomKillDisable": True, "NGoroutines": 0, "SystemTime": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "LoggingDriver": "k8s-file", "CgroupDriver": "cgroupfs", "CgroupVersion": _cgroup_version(),
-            "NEventsListener": 0, "KernelVersion": os.uname().release, "OperatingSystem": _os_name(),
+            "NEventsListener": engine.containers.events.listeners, "KernelVersion": os.uname().release, "OperatingSystem": _os_name(),
             "OSVersion": "", "OSType": "linux", "Architecture": os.uname().machine, "IndexServerAddress": "",
             "RegistryConfig": {"AllowNondistributableArtifactsCIDRs": [], "AllowNondistributableArtifactsHostnames": [],
                                "InsecureRegistryCIDRs": ["127.0.0.0/8"], "IndexConfigs": {}, "Mirrors": []},
@@ -145,7 +163,7 @@ class ContainerRoutes:
 
     def _inspect(self, c) -> dict:
         svc = self.service
-        image = self.engine.images.get(c.image_id)
+        image = self.engine.images.for_container(c.image_id)
         paths = container_json.InspectPaths(
             resolv_conf=svc.etc_path(c, "resolv.conf"),
             hostname=svc.etc_path(c, "hostname"),
@@ -220,18 +238,25 @@ class ContainerRoutes:
         return empty_response(204)
 
     def update(self, req: Request) -> Response:
-        """Docker's update endpoint; ``Env`` is Pouch's (PouchContainer's ``update --env``).
-        Resource and restart-policy changes are not supported yet and say so."""
+        """Docker's update endpoint (``UpdateConfig``: resources and the restart policy,
+        ``services/resources.update``); ``Env`` is Pouch's (PouchContainer's ``update --env``)."""
+        from pouch.api.resources_json import update_from_docker
+        from pouch.services import resources as resource_service
+
         body = req.json()
+        if not isinstance(body, dict):
+            raise InvalidArgument("request body must be a JSON object")
         env = body.pop("Env", None)
-        unsupported = sorted(k for k, v in body.items() if v not in (None, 0, "", [], {}, False))
-        if unsupported:
-            raise InvalidArgument(f"updating {', '.join(unsupported)} is not supported yet")
-        if env is not None:
-            if not isinstance(env, list) or not all(isinstance(e, str) for e in env):
-                raise InvalidArgument("Env must be a list of KEY=VALUE strings")
+        if env is not None and (not isinstance(env, list) or not all(isinstance(e, str) for e in env)):
+            raise InvalidArgument("Env must be a list of KEY=VALUE strings")
+        changes = update_from_docker(body)
+        restart = _restart_update(body)
+        warnings = []
+        if changes or restart is not None:
+            warnings = resource_service.update(self.service, req.params["id"], changes, restart)
+        if env:
             self.service.update_env(req.params["id"], env)
-        return json_response({"Warnings": []})
+        return json_response({"Warnings": warnings})
 
     def remove(self, req: Request) -> Response:
         self.service.remove(req.params["id"], force=req.query_bool("force"), volumes=req.query_bool("v"))
@@ -273,6 +298,7 @@ class ContainerRoutes:
             stdin=req.query_bool("stdin"), stdout=req.query_bool("stdout"), stderr=req.query_bool("stderr"),
             logs=req.query_bool("logs"), stream=req.query_bool("stream"),
         )
+        self.service.events.emit_container(c, "attach")
         content_type = "application/vnd.docker.raw-stream" if c.options.tty else "application/vnd.docker.multiplexed-stream"
         return Hijack(handler=handler, content_type=content_type)
 
@@ -335,10 +361,10 @@ class ImageRoutes:
         containers = self.engine.containers.list()
         filters = list_filters.parse_filters(req.query_str("filters"))
         out = []
-        hidden = set() if req.query_bool("all") else _build_steps(self.images)
+        hidden = set() if req.query_bool("all") else self.images.parent_ids()
         for record in self.images.list_images():
             if record.id in hidden and not record.repo_tags and not record.repo_digests:
-                continue  # an untagged step image of `pouch build` (Docker lists them with -a)
+                continue  # an untagged image with children: a build step (Docker lists them with -a)
             summary = image_json.image_summary(record)
             summary["Containers"] = sum(1 for c in containers if c.image_id == record.id)
             out.append(summary)
@@ -361,6 +387,7 @@ class ImageRoutes:
         result = self.images.remove(
             req.params["name"], force=req.query_bool("force"),
             containers_using=lambda image_id: store.ids_using_image(self.engine.db, image_id),
+            running=lambda container_id: self.engine.containers.get(container_id).state.status.is_active(),
         )
         return json_response(result)
 
@@ -426,6 +453,25 @@ def _go_arch() -> str:
     return {"x86_64": "amd64", "aarch64": "arm64"}.get(os.uname().machine, os.uname().machine)
 
 
+def _restart_update(body: dict):
+    """An update's ``RestartPolicy`` (an empty Name: unchanged) as a function of the options."""
+    import dataclasses
+
+    from pouch.api.health_json import restart_policy_from_docker
+
+    raw = body.get("RestartPolicy")
+    if not isinstance(raw, dict) or not raw.get("Name"):
+        return None
+
+    def apply(options):
+        if options.auto_remove and raw.get("Name") != "no":
+            raise InvalidArgument("Restart policy cannot be updated because AutoRemove is enabled for the container")
+        return dataclasses.replace(options, restart_policy=restart_policy_from_docker(body, options.auto_remove))
+
+    restart_policy_from_docker(body, False)  # a bad policy is a 400 before anything changes
+    return apply
+
+
 def _cgroup_version() -> str:
     return "2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "1"
 
@@ -468,8 +514,3 @@ def _daemon_id(root: str) -> str:
 
 __all__ = ["build_router", "encode_frame"]
 
-
-def _build_steps(images) -> set[str]:
-    from pouch.metadata import build_cache
-
-    return build_cache.cached_image_ids(images.db)

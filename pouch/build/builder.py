@@ -15,6 +15,7 @@ image for that step.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import shutil
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 from pouch import mount as mounts
 from pouch import reference
 from pouch.build import copy as copying
-from pouch.build import plan
+from pouch.build import plan, remote
 from pouch.build.dockerfile import Instruction, parse
 from pouch.build.ignore import is_excluded, parse_dockerignore
 from pouch.errors import InvalidArgument, NotFound, PouchError
@@ -209,6 +210,8 @@ class Builder:
             return (yield from self._run(state, instr))
         if instr.keyword in ("COPY", "ADD"):
             return (yield from self._copy(stage, state, instr))
+        if instr.keyword == "WORKDIR":
+            return (yield from self._workdir(state, instr))
         return (yield from self._metadata(state, instr))
 
     # --- steps ----------------------------------------------------------------------------
@@ -224,7 +227,7 @@ class Builder:
     def _commit(self, state: State, key: str, runtime: dict, layer: str | None, diff_id: str | None,
                 created_by: str, cmd_set: bool) -> State:
         config = plan.child_config(state.config, runtime, diff_id=diff_id, created=oci.now_rfc3339(),
-                                   created_by=created_by)
+                                   created_by=created_by, parent_id=state.image_id)
         image_id = store_commit(self.images, state.chain_id, layer, diff_id, config, None)
         with self.images.db.transaction() as tx:
             build_cache.record(tx, key, image_id)
@@ -301,7 +304,7 @@ class Builder:
 
     def _remove(self, container_id: str) -> None:
         try:
-            self.containers.remove(container_id, force=True)
+            self.containers.remove(container_id, force=True, volumes=True)  # the image's VOLUMEs: anonymous
         except PouchError:
             log.exception("removing build container %s", container_id[:12])
 
@@ -309,33 +312,98 @@ class Builder:
         words = instr.json_args if instr.json_args is not None else tuple(instr.args.split())
         sources, dest = copying.split_sources(words, instr.keyword)
         full_dest, dest_is_dir = copying.resolve_dest(dest, state.runtime.get("WorkingDir") or "/")
-        layer_dirs = self.images.snapshots.lowerdirs(state.chain_id) if state.chain_id else []
-        uid, gid = 0, 0
-        if instr.flag("chown"):
-            uid, gid = copying.parse_chown(instr.flag("chown"), _image_file(layer_dirs, "etc/passwd"),
-                                           _image_file(layer_dirs, "etc/group"))
         chmod = int(instr.flag("chmod"), 8) if instr.flag("chmod") else None
-        spec = copying.CopySpec(tuple(sources), full_dest, dest_is_dir, uid, gid, chmod, instr.keyword == "ADD")
         work = tempfile.mkdtemp(prefix="build-copy-", dir=self.images.tmp_dir)
         try:
             staging = os.path.join(work, "root")
             os.mkdir(staging, 0o755)
-            with self._source_root(stage, instr) as (root, excluded):
-                found = copying.expand_sources(root, sources, excluded)
-                copying.stage_copy(spec, found, staging, excluded, lambda p: _image_is_dir(layer_dirs, p))
-            _keep_parent_modes(staging, layer_dirs)
+            with _mounted_layers(self.images, state.chain_id) as image_root:
+                uid, gid = 0, 0
+                if instr.flag("chown"):
+                    uid, gid = copying.parse_chown(instr.flag("chown"), _image_file(image_root, "etc/passwd"),
+                                                   _image_file(image_root, "etc/group"))
+                # a symlink on the way to the destination is followed inside the image, never replaced
+                target = copying.image_path(image_root, full_dest)
+                into_dir = dest_is_dir or len(sources) > 1
+                spec = copying.CopySpec(tuple(sources), target, into_dir, uid, gid, chmod, instr.keyword == "ADD")
+                is_dir = lambda p: os.path.isdir(copying.scoped_path(image_root, p.lstrip("/")))  # noqa: E731
+                # heredoc bodies and downloads are files of their own, never unpacked
+                generated = self._generated_sources(instr, sources, state, os.path.join(work, "generated"))
+                if generated:
+                    copying.stage_copy(dataclasses.replace(spec, extract=False), generated, staging, None, is_dir)
+                local = [s for s in sources if not copying.is_url(s) and s not in _heredoc_markers(instr)]
+                if local:
+                    with self._source_root(stage, instr) as (root, excluded):
+                        found = copying.expand_sources(root, local, excluded)
+                        copying.stage_copy(spec, found, staging, excluded, is_dir)
+                _keep_parent_modes(staging, image_root)
             key = plan.cache_key(state.image_id, instr, copying.tree_digest(staging))
             cached = self._cached(state, key)
             if cached is not None:
                 yield {"stream": " ---> Using cache\n"}
                 yield {"stream": f" ---> {short(cached.image_id)}\n"}
                 return cached
-            layer = os.path.join(work, "layer.tar")
-            written = write_layer(staging, layer, overlay=False)
-            diff_id = written.diff_id if written.entries else None
-            new = self._commit(state, key, state.runtime, layer, diff_id,
-                               plan.created_by(instr, state.runtime, f"{' '.join(sources)} in {full_dest}"),
-                               state.cmd_set)
+            new = self._commit_tree(state, key, staging, state.runtime,
+                                    plan.created_by(instr, state.runtime, f"{' '.join(sources)} in {full_dest}"),
+                                    state.cmd_set)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        yield {"stream": f" ---> {short(new.image_id)}\n"}
+        return new
+
+    def _generated_sources(self, instr: Instruction, sources: list[str], state: State,
+                           directory: str) -> list[tuple[str, str]]:
+        """``COPY <<file`` bodies (0644, ``$VAR`` expanded unless the delimiter was quoted) and
+        ``ADD URL`` downloads, as files in ``directory``: ``[(path, name)]``."""
+        out = []
+        heredocs = {h.marker: h for h in instr.heredocs}
+        env = {**state.args, **plan.env_dict(state.runtime)}
+        for n, source in enumerate(sources):
+            if source not in heredocs and not copying.is_url(source):
+                continue
+            if copying.is_url(source) and instr.keyword != "ADD":
+                raise InvalidArgument(f"COPY {source}: a URL source is only allowed in ADD")
+            own = os.path.join(directory, str(n))
+            os.makedirs(own, 0o700)
+            if copying.is_url(source):
+                path = remote.download(source, own)
+            else:
+                doc = heredocs[source]
+                path = os.path.join(own, copying.safe_name(doc.name))
+                with open(path, "w", encoding="utf-8") as f:
+                    f.write(plan.substitute(doc.content, env) if doc.expand else doc.content)
+                os.chmod(path, 0o644)
+            out.append((path, os.path.basename(path)))
+        return out
+
+    def _commit_tree(self, state: State, key: str, staging: str, runtime: dict, created_by: str,
+                     cmd_set: bool) -> State:
+        """Commit the staging tree ``staging`` (laid out like the root) as the step's layer."""
+        layer = os.path.join(os.path.dirname(staging), "layer.tar")
+        written = write_layer(staging, layer, overlay=False)
+        diff_id = written.diff_id if written.entries else None
+        return self._commit(state, key, runtime, layer, diff_id, created_by, cmd_set)
+
+    def _workdir(self, state: State, instr: Instruction) -> Iterator[dict]:
+        """WORKDIR: the config, and (as Docker does) the directory itself when the image lacks it."""
+        key = plan.cache_key(state.image_id, instr)
+        runtime, cmd_set = plan.apply_metadata(state.runtime, instr, state.cmd_set)
+        cached = self._cached(state, key)
+        if cached is not None:
+            cached.cmd_set = cmd_set
+            yield {"stream": " ---> Using cache\n"}
+            yield {"stream": f" ---> {short(cached.image_id)}\n"}
+            return cached
+        work = tempfile.mkdtemp(prefix="build-workdir-", dir=self.images.tmp_dir)
+        try:
+            staging = os.path.join(work, "root")
+            os.mkdir(staging, 0o755)
+            with _mounted_layers(self.images, state.chain_id) as image_root:
+                target = copying.image_path(image_root, runtime.get("WorkingDir") or "/")
+                if not os.path.isdir(copying.scoped_path(image_root, target.lstrip("/"))):
+                    os.makedirs(os.path.join(staging, target.lstrip("/")), 0o755)
+                    _keep_parent_modes(staging, image_root)
+            new = self._commit_tree(state, key, staging, runtime, plan.created_by(instr, runtime), cmd_set)
         finally:
             shutil.rmtree(work, ignore_errors=True)
         yield {"stream": f" ---> {short(new.image_id)}\n"}
@@ -360,40 +428,28 @@ class Builder:
             yield root, None
 
 
-def _image_file(layer_dirs: list[str], rel: str) -> str:
-    for d in layer_dirs:
-        path = os.path.join(d, rel)
-        if os.path.isfile(path) and not os.path.islink(path):
-            with open(path, errors="replace") as f:
-                return f.read()
+def _heredoc_markers(instr: Instruction) -> set[str]:
+    return {h.marker for h in instr.heredocs}
+
+
+def _image_file(image_root: str, rel: str) -> str:
+    path = copying.scoped_path(image_root, rel)
+    if os.path.isfile(path):
+        with open(path, errors="replace") as f:
+            return f.read()
     return ""
 
 
-def _image_is_dir(layer_dirs: list[str], path: str) -> bool:
-    rel = path.strip("/")
-    if not rel:
-        return True
-    for d in layer_dirs:
-        full = os.path.join(d, rel)
-        if os.path.lexists(full):
-            return os.path.isdir(full) and not os.path.islink(full)
-    return False
-
-
-def _keep_parent_modes(staging: str, layer_dirs: list[str]) -> None:
+def _keep_parent_modes(staging: str, image_root: str) -> None:
     """Directories the copy only passes through keep the image's mode and owner (``/tmp`` stays 1777)."""
     for dirpath, dirnames, _ in os.walk(staging):
         for name in dirnames:
             full = os.path.join(dirpath, name)
-            rel = os.path.relpath(full, staging)
-            for d in layer_dirs:
-                existing = os.path.join(d, rel)
-                if os.path.lexists(existing):
-                    if os.path.isdir(existing) and not os.path.islink(existing):
-                        st = os.stat(existing)
-                        os.chmod(full, st.st_mode & 0o7777)
-                        os.lchown(full, st.st_uid, st.st_gid)
-                    break
+            existing = os.path.join(image_root, os.path.relpath(full, staging))
+            if os.path.isdir(existing) and not os.path.islink(existing):
+                st = os.stat(existing)
+                os.chmod(full, st.st_mode & 0o7777)
+                os.lchown(full, st.st_uid, st.st_gid)
     os.chmod(staging, 0o755)
 
 

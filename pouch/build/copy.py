@@ -5,8 +5,9 @@ Every source path is resolved inside its root (the build context, or a stage's
 mounted root filesystem) with symlinks followed *within* that root
 (:func:`scoped_path`), so no path escapes the context or the container root;
 symlinks inside a copied directory are copied as symlinks. Sources from the
-context honour ``.dockerignore``. ADD extracts local tar archives (plain, gzip,
-bzip2, xz); URLs are refused (400, not supported yet).
+context honour ``.dockerignore``; wildcards may stand in any part of a source
+(``src/*/conf``). ADD extracts local tar archives (plain, gzip, bzip2, xz); its
+URL sources are downloaded by :mod:`pouch.build.remote` and never extracted.
 
 :func:`tree_digest` hashes a staging tree (paths, modes, owners, contents, link
 targets; not mtimes) for the layer cache.
@@ -65,6 +66,14 @@ def scoped_path(root: str, rel: str, follow_last: bool = True) -> str:
     return os.path.join(root, current) if current else root
 
 
+def image_path(root: str, path: str) -> str:
+    """The absolute path ``path`` names inside the image mounted at ``root``, with every
+    symlink on the way (the last one too) followed as if ``root`` were ``/`` (Docker's
+    ``FollowSymlinkInScope``): ``/link/x`` with ``/link -> /real`` is ``/real/x``."""
+    resolved = os.path.relpath(scoped_path(root, path.lstrip("/")), root)
+    return "/" if resolved == "." else "/" + resolved.replace(os.sep, "/")
+
+
 def split_sources(args: tuple[str, ...], keyword: str) -> tuple[list[str], str]:
     if len(args) < 2:
         raise InvalidArgument(f"{keyword} requires at least two arguments")
@@ -78,20 +87,48 @@ def resolve_dest(dest: str, workdir: str) -> tuple[str, bool]:
     return full, is_dir
 
 
+def safe_name(name: str) -> str:
+    """A file name from the Dockerfile (``COPY <<name``): one path part, never ``..``."""
+    base = posixpath.basename(name)
+    if base in ("", ".", ".."):
+        raise InvalidArgument(f"invalid file name {name!r}")
+    return base
+
+
+def is_url(source: str) -> bool:
+    return source.startswith(("http://", "https://"))
+
+
+def _has_wildcard(part: str) -> bool:
+    return any(ch in part for ch in "*?[")
+
+
+def _glob(root: str, rel: str) -> list[str]:
+    """The context-relative paths matching ``rel``, whose parts may hold wildcards
+    (``src/*/conf``); each directory listed is resolved inside ``root``."""
+    matches = [""]
+    for part in rel.split("/"):
+        nxt = []
+        for base in matches:
+            if not _has_wildcard(part):
+                nxt.append(posixpath.join(base, part) if base else part)
+                continue
+            parent = scoped_path(root, base)
+            names = sorted(os.listdir(parent)) if os.path.isdir(parent) else []
+            nxt += [posixpath.join(base, n) if base else n for n in names if fnmatch.fnmatchcase(n, part)]
+        matches = nxt
+    return [m for m in matches if os.path.lexists(scoped_path(root, m))]
+
+
 def expand_sources(root: str, patterns: list[str], excluded: Excluded | None) -> list[tuple[str, str]]:
-    """``[(host path, context-relative path)]`` for each source (wildcards in the last part)."""
+    """``[(host path, context-relative path)]`` for each source (wildcards in any part)."""
     out = []
     for pattern in patterns:
-        if pattern.startswith(("http://", "https://")):
-            raise InvalidArgument("ADD from a URL is not supported yet")
+        if is_url(pattern):
+            raise InvalidArgument(f"{pattern}: a URL source is only allowed in ADD")
         rel = posixpath.normpath("/" + pattern).lstrip("/")
-        head, base = posixpath.split(rel)
-        if any(ch in head for ch in "*?["):
-            raise InvalidArgument(f"wildcards in directory names are not supported yet: {pattern}")
-        if any(ch in base for ch in "*?["):
-            parent = scoped_path(root, head)
-            names = sorted(n for n in (os.listdir(parent) if os.path.isdir(parent) else []) if fnmatch.fnmatchcase(n, base))
-            found = [(scoped_path(root, posixpath.join(head, n)), posixpath.join(head, n)) for n in names]
+        if _has_wildcard(rel):
+            found = [(scoped_path(root, m), m) for m in _glob(root, rel)]
             found = [f for f in found if not (excluded and excluded(f[1]))]
             if not found:
                 raise NotFound(f"no source files were specified (no match for {pattern})")

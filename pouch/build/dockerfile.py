@@ -3,8 +3,10 @@
 Text in, :class:`Instruction` list out: parser directives (``# escape=``) at the
 top, comments, line continuations with the escape character (a comment line
 inside a continuation is dropped, as BuildKit does), ``--flag=value`` options
-(``COPY --from=``, ``--chown=``), and the JSON (exec) form. Heredocs are not
-supported. Substitution of ``$VAR`` happens later (:mod:`pouch.build.plan`).
+(``COPY --from=``, ``--chown=``), the JSON (exec) form, and heredocs in RUN, COPY
+and ADD (``RUN <<EOF``, ``<<-EOF`` strips leading tabs, ``<<"EOF"`` is not expanded;
+the body ends at a line that is the delimiter). Substitution of ``$VAR`` happens
+later (:mod:`pouch.build.plan`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,17 @@ KNOWN = frozenset({
 })
 _DIRECTIVE_RE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9_]*)\s*=\s*(.+?)\s*$")
 _FLAG_RE = re.compile(r"^--([a-zA-Z][a-zA-Z0-9-]*)(?:=(\S*))?$")
+_HEREDOC_RE = re.compile(r"<<(-?)([\"']?)([A-Za-z_][A-Za-z0-9_.-]*)\2")
+HEREDOC_KEYWORDS = frozenset({"RUN", "COPY", "ADD"})
+
+
+@dataclass(frozen=True)
+class Heredoc:
+    name: str  # the delimiter: EOF, or the file name of COPY <<file.txt
+    content: str  # the body, each line ending with a newline (tabs stripped for <<-)
+    expand: bool = True  # False when the delimiter was quoted
+    raw: str = ""  # the body as written (for the shell) followed by the delimiter line
+    marker: str = ""  # "<<EOF", "<<-'EOF'" as it appears in the arguments
 
 
 @dataclass(frozen=True)
@@ -31,6 +44,7 @@ class Instruction:
     json_args: tuple[str, ...] | None = None  # the exec form, when args is a JSON array of strings
     line: int = 0
     original: str = ""  # "RUN --mount... echo hi" as written (continuations joined)
+    heredocs: tuple[Heredoc, ...] = ()
 
     def flag(self, name: str, default: str = "") -> str:
         return next((v for k, v in self.flags if k == name), default)
@@ -86,7 +100,10 @@ def parse(text: str) -> list[Instruction]:
     out: list[Instruction] = []
     pending: list[str] = []
     first_line = 0
-    for number, raw in enumerate(lines[start:], start=start + 1):
+    number = start
+    while number < len(lines):
+        raw = lines[number]
+        number += 1
         stripped = raw.strip()
         if not pending and (not stripped or stripped.startswith("#")):
             continue
@@ -99,11 +116,36 @@ def parse(text: str) -> list[Instruction]:
             pending.append(body[: -len(escape)])
             continue
         pending.append(body)
-        out.append(_instruction("".join(_join(pending)), first_line))
+        instr = _instruction("".join(_join(pending)), first_line)
         pending = []
+        if instr.keyword in HEREDOC_KEYWORDS and _HEREDOC_RE.search(instr.args):
+            heredocs, number = _read_heredocs(instr.args, lines, number, first_line)
+            instr = Instruction(instr.keyword, instr.args, instr.flags, None, instr.line, instr.original, heredocs)
+        out.append(instr)
     if pending:
         out.append(_instruction("".join(_join(pending)), first_line))
     return out
+
+
+def _read_heredocs(args: str, lines: list[str], index: int, line: int) -> tuple[tuple[Heredoc, ...], int]:
+    """The bodies of the heredocs ``args`` opens, read from ``lines[index:]``; the index after them."""
+    found = []
+    for match in _HEREDOC_RE.finditer(args):
+        chomp, quote, name = match.group(1) == "-", match.group(2), match.group(3)
+        body: list[str] = []
+        raw: list[str] = []
+        while True:
+            if index >= len(lines):
+                raise InvalidArgument(f"dockerfile parse error line {line}: unterminated heredoc {name}")
+            text = lines[index]
+            index += 1
+            raw.append(text + "\n")
+            content = text.lstrip("\t") if chomp else text
+            if content == name:
+                break
+            body.append(content + "\n")
+        found.append(Heredoc(name, "".join(body), not quote, "".join(raw), match.group(0)))
+    return tuple(found), index
 
 
 def _join(parts: list[str]) -> list[str]:

@@ -194,7 +194,23 @@ def _shell_form(instr: Instruction, shell: tuple[str, ...]) -> list[str]:
 
 
 def run_command(instr: Instruction, runtime: dict) -> list[str]:
-    return _shell_form(instr, tuple(runtime.get("Shell") or DEFAULT_SHELL))
+    shell = tuple(runtime.get("Shell") or DEFAULT_SHELL)
+    if instr.heredocs:
+        return heredoc_command(instr, shell)
+    return _shell_form(instr, shell)
+
+
+def heredoc_command(instr: Instruction, shell: tuple[str, ...]) -> list[str]:
+    """RUN with heredocs, as BuildKit runs it: ``RUN <<EOF`` alone runs the body as the
+    script (a ``#!`` line picks its interpreter); otherwise the shell gets the command with
+    the bodies after it and does the redirections itself (``RUN python3 <<EOF``)."""
+    first = instr.heredocs[0]
+    if len(instr.heredocs) == 1 and instr.args.strip() == first.marker:
+        if first.content.startswith("#!"):  # the script on the interpreter's stdin
+            interpreter = first.content.splitlines()[0][2:].strip()
+            return [*shell, f"{interpreter} <<'{first.name}'\n{first.content}{first.name}"]
+        return [*shell, first.content]
+    return [*shell, instr.args + "\n" + "".join(h.raw for h in instr.heredocs)]
 
 
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
@@ -286,9 +302,14 @@ def base_config(platform, created: str) -> dict:
     return config
 
 
-def child_config(parent: dict, runtime: dict, *, diff_id: str | None, created: str, created_by: str) -> dict:
-    """The next step's image config: ``runtime`` as its config, one more history entry (and layer)."""
+def child_config(parent: dict, runtime: dict, *, diff_id: str | None, created: str, created_by: str,
+                 parent_id: str = "") -> dict:
+    """The next step's image config: ``runtime`` as its config, one more history entry (and layer),
+    and the image it was made from as ``parent`` (as Docker's legacy builder records it)."""
     out = copy.deepcopy(parent)
+    out.pop("parent", None)
+    if parent_id:
+        out["parent"] = parent_id
     out["config"] = runtime
     out["created"] = created
     out.pop("container", None)
@@ -305,7 +326,10 @@ def child_config(parent: dict, runtime: dict, *, diff_id: str | None, created: s
 def cache_key(parent_id: str, instr: Instruction, extra: str = "") -> str:
     """The layer-cache key of a step: parent image, the instruction as evaluated, and ``extra``
     (the build args a RUN sees; the hash of the files a COPY/ADD copies)."""
-    doc = json.dumps([parent_id, instr.keyword, list(instr.flags), instr.args, extra], separators=(",", ":"))
+    fields: list = [parent_id, instr.keyword, list(instr.flags), instr.args, extra]
+    if instr.heredocs:
+        fields.append([[h.name, h.content, h.expand] for h in instr.heredocs])
+    doc = json.dumps(fields, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(doc.encode()).hexdigest()
 
 

@@ -15,7 +15,8 @@ from pouch.cli.flags import BOOL, LIST, STR, F
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, BinaryIO
+    from collections.abc import Iterable
+    from typing import Any, BinaryIO, TextIO
 
     from pouch.cli.main import Context
 
@@ -62,6 +63,56 @@ def build_params(opts: dict[str, Any], dockerfile: str, environ: dict[str, str])
         "rm": None if opts.get("rm", True) else "0",
         "forcerm": "1" if opts.get("force_rm") else None,
     }
+
+
+def quiet_result(lines: Iterable[Any], err: TextIO) -> str:
+    """``-q``: the image id; on a failure the output the daemon held back goes to stderr
+    (as docker does), then the error is raised."""
+    image_id, held = "", []
+    for msg in lines:
+        if not isinstance(msg, dict):
+            continue
+        if msg.get("error") or msg.get("errorDetail"):
+            err.write("".join(held))
+            err.flush()
+            raise CLIError(msg.get("error") or (msg.get("errorDetail") or {}).get("message") or "unknown error")
+        if isinstance(msg.get("aux"), dict):
+            image_id = msg["aux"].get("ID", image_id)
+        elif msg.get("stream"):
+            held.append(msg["stream"])
+    return image_id
+
+
+_ARCHIVE_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd")
+
+
+def is_archive(head: bytes) -> bool:
+    """Whether the first 512 bytes of stdin are a (compressed) tar rather than a Dockerfile (pure)."""
+    return head.startswith(_ARCHIVE_MAGIC) or head[257:262] == b"ustar"
+
+
+def stdin_context(stdin: BinaryIO, dockerfile: str | None) -> tuple[BinaryIO, str]:
+    """``pouch build -``: stdin is the context as a tar (plain or compressed), or a Dockerfile
+    alone (an empty context), as with ``docker build - < Dockerfile``."""
+    import io
+    import tarfile
+    import tempfile
+
+    out = tempfile.TemporaryFile()
+    head = stdin.read(512)
+    if is_archive(head):
+        out.write(head)
+        while chunk := stdin.read(1 << 20):
+            out.write(chunk)
+        out.seek(0)
+        return out, dockerfile or "Dockerfile"
+    text = head + stdin.read()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        info = tarfile.TarInfo("Dockerfile")
+        info.size, info.mode = len(text), 0o644
+        tf.addfile(info, io.BytesIO(text))
+    out.seek(0)
+    return out, "Dockerfile"
 
 
 def context_tar(context: str, dockerfile: str | None) -> tuple[BinaryIO, str]:
@@ -123,23 +174,23 @@ def cmd_build(ctx: Context, argv: list[str]) -> int:
     opts, args = ctx.parse("[OPTIONS] PATH", "Build an image from a Dockerfile", BUILD_FLAGS, argv,
                            min_args=1, max_args=1)
     context = args[0]
-    if context.startswith(("http://", "https://", "git@", "github.com/")) or context == "-":
-        raise CLIError("building from a URL or STDIN is not supported yet")
-    if not os.path.isdir(context):
+    if context.startswith(("http://", "https://", "git@", "git://", "github.com/")):
+        raise CLIError("building from a remote (URL or git) context is not supported: clone or download it "
+                       "and build the local directory")
+    if context == "-":
+        if opts.get("file") == "-":
+            raise CLIError("invalid argument: can't use stdin for both build context and dockerfile")
+        body, dockerfile = stdin_context(sys.stdin.buffer, opts.get("file"))
+    elif not os.path.isdir(context):
         raise CLIError(f"unable to prepare context: path {context!r} not found")
-    body, dockerfile = context_tar(context, opts.get("file"))
+    else:
+        body, dockerfile = context_tar(context, opts.get("file"))
     try:
         resp = ctx.client.request("POST", "/build", params=build_params(opts, dockerfile, dict(os.environ)),
                                   body=body, headers={"Content-Type": "application/x-tar"})
         lines = _json_lines(resp)
         if opts.get("quiet"):
-            image_id = ""
-            for msg in lines:
-                if isinstance(msg, dict) and (msg.get("error") or msg.get("errorDetail")):
-                    print_json_messages(ctx, [msg])
-                if isinstance(msg, dict) and isinstance(msg.get("aux"), dict):
-                    image_id = msg["aux"].get("ID", image_id)
-            ctx.out(image_id)
+            ctx.out(quiet_result(lines, sys.stderr))
         else:
             print_json_messages(ctx, lines)
     finally:

@@ -177,12 +177,14 @@ def cmd_rename(ctx: Context, argv: list[str]) -> int:
 
 
 def cmd_update(ctx: Context, argv: list[str]) -> int:
-    from pouch.cli.flags import LIST, F
+    """Resources and the restart policy (resource_flags.UPDATE_FLAGS), and Pouch's ``--env``."""
+    from pouch.cli.resource_flags import UPDATE_FLAGS, update_body
 
     opts, args = ctx.parse("[OPTIONS] CONTAINER [CONTAINER...]", "Update the configuration of one or more containers",
-                           [F("-e", "--env", kind=LIST, help="Set environment variables (KEY=VALUE)")], argv,
-                           min_args=1)
-    body = {"Env": list(opts["env"])} if opts["env"] else {}
+                           UPDATE_FLAGS, argv, min_args=1)
+    body = update_body(opts)
+    if not body:
+        raise CLIError("you must provide one or more flags when using this command")
     return for_each(ctx, args, lambda n: (ctx.client.post(f"{_c(n)}/update", body=body), n)[1])
 
 

@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "commit": ("lifecycle", "cmd_commit", "Create a new image from a container's changes"),
     "create": ("run", "cmd_create", "Create a new container"),
     "diff": ("lifecycle", "cmd_diff", "Inspect changes to files or directories on a container's filesystem"),
+    "events": ("events", "cmd_events", "Get real time events from the server"),
     "exec": ("run", "cmd_exec", "Run a command in a running container"),
     "export": ("lifecycle", "cmd_export", "Export a container's filesystem as a tar archive"),
     "history": ("lifecycle", "cmd_history", "Show the history of an image"),
@@ -54,6 +55,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "run": ("run", "cmd_run", "Run a command in a new container"),
     "save": ("lifecycle", "cmd_save", "Save one or more images to a tar archive (streamed to STDOUT by default)"),
     "start": ("run", "cmd_start", "Start one or more stopped containers"),
+    "stats": ("stats", "cmd_stats", "Display a live stream of container(s) resource usage statistics"),
     "stop": ("containers", "cmd_stop", "Stop one or more running containers"),
     "tag": ("images", "cmd_tag", "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"),
     "top": ("containers", "cmd_top", "Display the running processes of a container"),
@@ -69,7 +71,7 @@ MANAGEMENT: dict[str, dict[str, str]] = {
         "attach": "attach", "create": "create", "exec": "exec", "inspect": "container-inspect",
         "kill": "kill", "logs": "logs", "ls": "ps", "list": "ps", "ps": "ps", "pause": "pause",
         "rename": "rename", "restart": "restart", "rm": "rm", "remove": "rm", "run": "run",
-        "start": "start", "stop": "stop", "top": "top", "unpause": "unpause", "update": "update", "wait": "wait",
+        "start": "start", "stats": "stats", "stop": "stop", "top": "top", "unpause": "unpause", "update": "update", "wait": "wait",
         "commit": "commit", "diff": "diff", "export": "export",
     },
     "image": {
@@ -77,11 +79,39 @@ MANAGEMENT: dict[str, dict[str, str]] = {
         "list": "images", "rm": "rmi", "remove": "rmi", "tag": "tag", "pull": "pull", "push": "push",
         "history": "history", "save": "save", "prune": "image-prune",  # local image life cycle
     },
-    "system": {"info": "info", "version": "version"},
+    "system": {"events": "events", "info": "info", "version": "version"},
 }
 COMMANDS["container-inspect"] = ("containers", "cmd_container_inspect", "Display detailed information on one or more containers")
 COMMANDS["image-prune"] = ("lifecycle", "cmd_image_prune", "Remove unused images")
 COMMANDS["image-inspect"] = ("images", "cmd_image_inspect", "Display detailed information on one or more images")
+# cp and housekeeping (pouch/cli/cp.py, pouch/cli/prune.py)
+COMMANDS["cp"] = ("cp", "cmd_cp", "Copy files/folders between a container and the local filesystem")
+COMMANDS["container-prune"] = ("prune", "cmd_container_prune", "Remove all stopped containers")
+COMMANDS["system-df"] = ("prune", "cmd_system_df", "Show pouch disk usage")
+COMMANDS["system-prune"] = ("prune", "cmd_system_prune", "Remove unused data")
+MANAGEMENT["container"].update({"cp": "cp", "prune": "container-prune"})
+MANAGEMENT["system"].update({"df": "system-df", "prune": "system-prune"})
+# volumes (pouch/cli/volumes.py)
+MANAGEMENT["volume"] = {"create": "volume-create", "inspect": "volume-inspect", "ls": "volume-ls", "list": "volume-ls",
+                        "prune": "volume-prune", "rm": "volume-rm", "remove": "volume-rm"}
+COMMANDS["volume-create"] = ("volumes", "cmd_volume_create", "Create a volume")
+COMMANDS["volume-inspect"] = ("volumes", "cmd_volume_inspect", "Display detailed information on one or more volumes")
+COMMANDS["volume-ls"] = ("volumes", "cmd_volume_ls", "List volumes")
+COMMANDS["volume-prune"] = ("volumes", "cmd_volume_prune", "Remove all unused local volumes")
+COMMANDS["volume-rm"] = ("volumes", "cmd_volume_rm", "Remove one or more volumes")
+# networks (pouch/cli/networks.py)
+MANAGEMENT["network"] = {"connect": "network-connect", "create": "network-create", "disconnect": "network-disconnect",
+                         "inspect": "network-inspect", "ls": "network-ls", "list": "network-ls",
+                         "prune": "network-prune", "rm": "network-rm", "remove": "network-rm"}
+COMMANDS["network-connect"] = ("networks", "cmd_network_connect", "Connect a container to a network")
+COMMANDS["network-create"] = ("networks", "cmd_network_create", "Create a network")
+COMMANDS["network-disconnect"] = ("networks", "cmd_network_disconnect", "Disconnect a container from a network")
+COMMANDS["network-inspect"] = ("networks", "cmd_network_inspect", "Display detailed information on one or more networks")
+COMMANDS["network-ls"] = ("networks", "cmd_network_ls", "List networks")
+COMMANDS["network-prune"] = ("networks", "cmd_network_prune", "Remove all unused networks")
+COMMANDS["network-rm"] = ("networks", "cmd_network_rm", "Remove one or more networks")
+COMMANDS["port"] = ("networks", "cmd_port", "List port mappings or a specific mapping for the container")
+MANAGEMENT["container"]["port"] = "port"
 
 
 class Context:
@@ -144,7 +174,9 @@ def _main_usage() -> str:
              "Management Commands:",
              "  container   Manage containers",
              "  image       Manage images",
-             "  system      Manage Pouch", "",
+             "  network     Manage networks",
+             "  system      Manage Pouch",
+             "  volume      Manage volumes", "",
              "Commands:"]
     lines += [f"  {verb:<10}  {COMMANDS[verb][2]}" for verb in sorted(COMMANDS) if "-" not in verb]
     lines += ["", "Run 'pouch COMMAND --help' for more information on a command.", ""]

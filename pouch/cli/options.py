@@ -12,6 +12,9 @@ from __future__ import annotations
 import os
 
 from pouch.cli.flags import INT, LIST, STR, F, UsageError
+from pouch.cli.resource_flags import RESOURCE_FLAGS, resource_host_config
+from pouch.cli.health_flags import HEALTH_FLAGS, healthcheck_config
+from pouch.cli.network_flags import NETWORK_FLAGS, networking_config
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -50,6 +53,7 @@ CREATE_FLAGS: list[Flag] = [
     F("--ipc", kind=STR, help="IPC mode to use"),
     F("-l", "--label", kind=LIST, help="Set meta data on a container"),
     F("-m", "--memory", kind=STR, help="Memory limit", metavar="bytes"),
+    F("--mount", kind=LIST, help="Attach a filesystem mount to the container"),
     F("--name", kind=STR, help="Assign a name to the container"),
     F("--network", "--net", kind=STR, help="Connect a container to a network", metavar="network"),
     F("--pid", kind=STR, help="PID namespace to use"),
@@ -77,6 +81,9 @@ CREATE_FLAGS: list[Flag] = [
     F("--volumes-from", kind=LIST, help="Mount volumes from the specified container(s)"),
     F("-w", "--workdir", kind=STR, help="Working directory inside the container"),
 ]
+CREATE_FLAGS += RESOURCE_FLAGS  # --memory-swap, --pids-limit, --ulimit, --device... (resource_flags.py)
+CREATE_FLAGS += HEALTH_FLAGS  # --health-cmd, --health-interval..., --no-healthcheck (health_flags.py)
+CREATE_FLAGS += NETWORK_FLAGS  # --ip, --network-alias, --mac-address (network_flags.py)
 RUN_FLAGS: list[Flag] = sorted(
     CREATE_FLAGS + [
         F("-d", "--detach", help="Run container in background and print container ID"),
@@ -383,6 +390,8 @@ def build_create_body(opts: dict[str, Any], image: str, cmd: list[str], *,
         config["StopSignal"] = get("stop_signal")
     if get("stop_timeout") is not None:
         config["StopTimeout"] = get("stop_timeout")
+    if (healthcheck := healthcheck_config(get)) is not None:
+        config["Healthcheck"] = healthcheck
     # PouchContainer's rich-container fields; the daemon validates them (e.g. a mode without --rich)
     if get("rich"):
         config["Rich"] = True
@@ -420,6 +429,10 @@ def build_create_body(opts: dict[str, Any], image: str, cmd: list[str], *,
     }
     if tmpfs:
         host["Tmpfs"] = tmpfs
+    if get("mount"):
+        from pouch.cli.volumes import parse_mount_flag  # docker's --mount CSV
+
+        host["Mounts"] = [parse_mount_flag(m) for m in get("mount")]
     if sysctls:
         host["Sysctls"] = sysctls
     if get("runtime"):
@@ -434,7 +447,9 @@ def build_create_body(opts: dict[str, Any], image: str, cmd: list[str], *,
         host["CpuShares"] = get("cpu_shares")
     if get("init"):
         host["Init"] = True
+    host.update(resource_host_config(get))
     config["HostConfig"] = host
+    config.update(networking_config(get))  # NetworkingConfig, MacAddress (network_flags.py)
     return config
 
 

@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from contextlib import ExitStack
 
 from pouch import reference
 from pouch.errors import InvalidArgument
 from pouch.images import oci
 from pouch.images.changes import apply_changes
 from pouch.models import CreateOptions, ImageConfig
-from pouch.types import sha256_digest
 
 _MANAGED_KEYS = ("User", "ExposedPorts", "Env", "Entrypoint", "Cmd", "Volumes", "WorkingDir", "Labels", "StopSignal")
 
@@ -144,32 +142,16 @@ def store_commit(images, parent_chain: str, layer_path: str | None, diff_id: str
 
     The layer (if any) is applied on ``parent_chain`` as a snapshot and its tar kept
     in the content store (``save`` reads it from there); a failure leaves nothing."""
-    from pouch.metadata import images as store
-    from pouch.metadata.images import ImageRow
-
-    with images._lock, ExitStack() as rollback:  # the image store's lock: one mutation at a time
+    with images.transaction() as rollback:
         top = parent_chain
         if layer_path and diff_id:
             with open(layer_path, "rb") as f:
-                applied = images.snapshots.apply(parent_chain, f, oci.MEDIA_OCI_LAYER, diff_id=diff_id)
-            if applied.created:
-                rollback.callback(images.snapshots.remove, applied.chain_id)
-            top = applied.chain_id
-            if not images.content.exists(diff_id):
-                with open(layer_path, "rb") as f:
-                    images.content.write(f, diff_id)
-                rollback.callback(images.content.delete, diff_id)
+                top = images.store_layer(parent_chain, f, diff_id=diff_id, rollback=rollback).chain_id
+            with open(layer_path, "rb") as f:
+                images.store_layer_blob(f, diff_id, rollback)
         raw = oci.encode_config(config)
-        image_id = sha256_digest(raw)
-        if not images.content.exists(image_id):
-            images.content.write_bytes(raw, image_id)
-            rollback.callback(images.content.delete, image_id)
-        with images.db.transaction() as tx:
-            if store.get_image(images.db, image_id) is None:
-                store.insert_image(tx, ImageRow(image_id, raw, "", config["created"], images.snapshots.size(top)))
-            if name:
-                store.set_tag(tx, name, image_id)
-        rollback.pop_all()
+        images.store_blob(raw, rollback)
+        image_id = images.register_image(raw, "", top, [name] if name else [], created=config["created"])
     return image_id
 
 

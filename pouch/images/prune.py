@@ -23,9 +23,13 @@ def parse_prune_filters(filters: dict[str, list[str]]) -> bool:
     return values[0] in ("true", "1")
 
 
-def prune_candidates(records: Iterable, used_image_ids: set[str], dangling_only: bool) -> list:
-    """The images to remove: unused ones, and with ``dangling_only`` only those without a tag."""
-    return [r for r in records if r.id not in used_image_ids and (not dangling_only or not r.repo_tags)]
+def prune_candidates(records: Iterable, used_image_ids: set[str], dangling_only: bool,
+                     parent_ids: set[str] = frozenset()) -> list:
+    """The images to remove: unused ones, and with ``dangling_only`` only those without a tag.
+    Untagged images with children (build steps) are not candidates: removing the top image
+    removes them (as Docker prunes only "top" images)."""
+    return [r for r in records if r.id not in used_image_ids and (not dangling_only or not r.repo_tags)
+            and not (r.id in parent_ids and not r.repo_tags and not r.repo_digests)]
 
 
 def prune_images(images, containers_using: Callable[[str], list[str]], dangling_only: bool) -> dict:
@@ -38,7 +42,7 @@ def prune_images(images, containers_using: Callable[[str], list[str]], dangling_
         sizes = {row.chain_id: row.size for row in store.list_snapshots(images.db)}
         records = images.list_images()
         used = {r.id for r in records if containers_using(r.id)}
-        for record in prune_candidates(records, used, dangling_only):
+        for record in prune_candidates(records, used, dangling_only, images.parent_ids()):
             try:
                 items = images.remove(record.id, force=True, containers_using=containers_using)
             except PouchError:

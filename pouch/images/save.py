@@ -222,6 +222,8 @@ def save_stream(images, refs: Sequence[str], fmt: str = "docker") -> Iterator[by
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
+    for image_id in found:
+        images.events.emit("image", "save", image_id, {"name": image_id})
     return _stream(members, work)
 
 

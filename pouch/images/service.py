@@ -21,8 +21,10 @@ import shutil
 import tarfile
 import tempfile
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from pouch.events import EventBus
 from pouch import reference
@@ -30,22 +32,32 @@ from pouch.archive import Readable, open_decompressed
 from pouch.config import DaemonConfig
 from pouch.content import ContentStore
 from pouch.errors import Conflict, InvalidArgument, NotFound
-from pouch.images import blobs, oci
+from pouch.images import blobs, lineage, oci
 from pouch.images.bundle import Bundle, ImagePlan, read_plans
 from pouch.images.changes import apply_changes
 from pouch.images.record import ImageRecord
+from pouch.metadata import containers as container_store
 from pouch.metadata import images as store
 from pouch.metadata.db import Database
 from pouch.metadata.images import ImageRow
-from pouch.snapshots.overlay import OverlaySnapshotter, RwDirs, chain_id, chain_ids
-from pouch.types import Mount, sha256_digest, short_id
+from pouch.snapshots.overlay import AppliedLayer, OverlaySnapshotter, RwDirs, chain_id, chain_ids
+from pouch.types import Mount, is_digest, sha256_digest, short_id
 
 log = logging.getLogger(__name__)
 
 CHUNK = 1024 * 1024
 _HEX_PREFIX_RE = re.compile(r"^[a-f0-9]{1,64}$")
 
-ContainersUsing = Callable[[str], list[str]]
+@dataclass
+class Lease:
+    """Blobs and snapshots an operation in progress uses (see :meth:`ImageService.lease`)."""
+
+    blobs: set[str] = field(default_factory=set)
+    chains: set[str] = field(default_factory=set)
+
+
+ContainersUsing = Callable[[str], list[str]]  # image id -> ids of the containers created from it
+IsRunning = Callable[[str], bool]  # container id -> running (or paused)?
 
 
 class ImageService:
@@ -57,8 +69,12 @@ class ImageService:
         self.snapshots = OverlaySnapshotter(db, config.snapshots_dir)
         self.tmp_dir = os.path.join(config.root, "tmp")
         os.makedirs(self.tmp_dir, mode=0o700, exist_ok=True)
+        # <hex> files: images deleted (rmi -f) while stopped containers still use them
+        self.held_dir = os.path.join(config.root, "held-images")
+        os.makedirs(self.held_dir, mode=0o700, exist_ok=True)
         self.platform = oci.host_platform()
         self._lock = threading.RLock()
+        self._leases: list[Lease] = []
 
     def recover(self) -> None:
         """Daemon start: forget interrupted writes and unpacks, drop unreferenced layers."""
@@ -67,6 +83,7 @@ class ImageService:
             for name in os.listdir(self.tmp_dir):
                 shutil.rmtree(os.path.join(self.tmp_dir, name), ignore_errors=True)
             self.snapshots.cleanup()
+            self._release_held()
             self.snapshots.remove_unused(self._chain_ids_in_use())
 
     # --- lookups ------------------------------------------------------------------------
@@ -145,8 +162,10 @@ class ImageService:
             raise InvalidArgument("refusing to create a tag with a digest reference")
         with self._lock:
             record = self.get(source)
+            name = str(ref.with_default_tag())
             with self.db.transaction() as tx:
-                store.set_tag(tx, str(ref.with_default_tag()), record.id)
+                store.set_tag(tx, name, record.id)
+        self.events.emit("image", "tag", record.id, {"name": reference.familiar(name)})
 
     # --- load -----------------------------------------------------------------------------------
     def load(self, stream: Readable) -> list[str]:
@@ -190,6 +209,8 @@ class ImageService:
                 for name, image_id in names:
                     store.set_tag(tx, name, image_id)
             rollback.pop_all()
+        for image_id in rows:
+            self.events.emit("image", "load", image_id, {"name": image_id})
         loaded = [reference.familiar(name) for name, _ in names]
         named = {image_id for _, image_id in names}
         loaded += [image_id for image_id in rows if image_id not in named]
@@ -228,6 +249,114 @@ class ImageService:
         self.content.write_bytes(data, digest)
         rollback.callback(self.content.delete, digest)
 
+    # --- the store's API for writers (pull, commit, build) ---------------------------------------
+    @contextlib.contextmanager
+    def lease(self) -> Iterator[Lease]:
+        """What a long operation (a pull) writes without holding the store's lock: its blobs and
+        snapshots are kept from garbage collection (``rmi``, other pulls' rollbacks) while the
+        lease lasts. On failure, whatever it wrote that no image uses is removed."""
+        lease = Lease()
+        with self._lock:
+            self._leases.append(lease)
+        try:
+            yield lease
+        except BaseException:
+            with self._lock:
+                self._leases.remove(lease)
+                self._collect(lease)
+            raise
+        with self._lock:
+            self._leases.remove(lease)
+
+    def _collect(self, lease: Lease) -> None:
+        for digest in lease.blobs:
+            if not self._blob_in_use(digest):
+                self.content.delete(digest)
+        if lease.chains:
+            self.snapshots.remove_unused(self._chain_ids_in_use())
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[ExitStack]:
+        """One change of the store, under its lock: the block registers rollbacks on the stack it
+        gets, which run if the block fails and are dropped when it succeeds."""
+        with self._lock, ExitStack() as rollback:
+            yield rollback
+            rollback.pop_all()
+
+    def has_blob(self, digest: str) -> bool:
+        return self.content.exists(digest)
+
+    def read_blob(self, digest: str) -> bytes:
+        return self.content.read(digest)
+
+    def open_blob(self, digest: str) -> BinaryIO:
+        return self.content.open(digest)
+
+    def has_snapshot(self, chain: str) -> bool:
+        return self.snapshots.exists(chain)
+
+    def ingest_path(self, digest: str) -> str:
+        """Where a download of ``digest`` is written (kept there after a failure, to resume)."""
+        return self.content.ingest_path(digest)
+
+    def commit_download(self, path: str, digest: str) -> None:
+        """A verified download becomes the blob ``digest``."""
+        self.content.commit_file(path, digest)
+
+    def store_blob(self, data: bytes, rollback: ExitStack | None = None) -> str:
+        """Write ``data`` as a blob unless it is there; its digest."""
+        digest = sha256_digest(data)
+        if not self.content.exists(digest):
+            self.content.write_bytes(data, digest)
+            if rollback is not None:
+                rollback.callback(self._delete_blob_if_unused, digest)
+        return digest
+
+    def store_layer_blob(self, stream: Readable, digest: str | None = None,
+                         rollback: ExitStack | None = None) -> str:
+        """Write a layer blob from ``stream`` (verified when ``digest`` is given); its digest."""
+        if digest and self.content.exists(digest):
+            return digest
+        written = self.content.write(stream, digest).digest
+        if rollback is not None:
+            rollback.callback(self._delete_blob_if_unused, written)
+        return written
+
+    def store_layer(self, parent_chain: str, stream: Readable, media_type: str = oci.MEDIA_OCI_LAYER, *,
+                    diff_id: str | None = None, digest: str | None = None, rollback: ExitStack | None = None,
+                    lease: Lease | None = None) -> AppliedLayer:
+        """Unpack a layer on ``parent_chain`` as a snapshot (an existing one is reused)."""
+        applied = self.snapshots.apply(parent_chain, stream, media_type, diff_id=diff_id, digest=digest)
+        if lease is not None:
+            lease.chains.add(applied.chain_id)
+        if applied.created and rollback is not None:
+            rollback.callback(self.snapshots.remove, applied.chain_id)
+        return applied
+
+    def register_image(self, raw_config: bytes, manifest_digest: str, top_chain: str, names: Iterable[str],
+                       created: str | None = None) -> str:
+        """The image row (if new) and its names, in one database transaction; the image id."""
+        image_id = sha256_digest(raw_config)
+        with self.db.transaction() as tx:
+            if store.get_image(self.db, image_id) is None:
+                store.insert_image(tx, ImageRow(image_id, raw_config, manifest_digest, created or oci.now_rfc3339(),
+                                                self.snapshots.size(top_chain)))
+            for name in names:
+                store.set_tag(tx, name, image_id)
+        return image_id
+
+    def remember_manifest(self, image_id: str, raw_manifest: bytes) -> None:
+        """An image without a manifest (imported, committed, built) keeps the one it was pushed
+        with: its compressed layer blobs become the image's, and the next push reuses them."""
+        with self.transaction() as rollback:
+            digest = self.store_blob(raw_manifest, rollback)
+            with self.db.transaction() as tx:
+                store.set_manifest(tx, image_id, digest)
+
+    def _delete_blob_if_unused(self, digest: str) -> None:
+        if not self._blob_in_use(digest):
+            self.content.delete(digest)
+
     # --- import ---------------------------------------------------------------------------------
     def import_rootfs(self, stream: Readable, ref: str | None, changes: Iterable[str] = (), message: str = "") -> str:
         """``pouch import``: one layer from a (plain or gzip) rootfs tar; returns the image id."""
@@ -255,24 +384,31 @@ class ImageService:
                 if name:
                     store.set_tag(tx, name, image_id)
             rollback.pop_all()
+        self.events.emit("image", "import", image_id, {"name": image_id})
         return image_id
 
     # --- remove ---------------------------------------------------------------------------------
-    def remove(self, ref: str, force: bool = False, containers_using: ContainersUsing = lambda _id: []) -> list[dict]:
+    def remove(self, ref: str, force: bool = False, containers_using: ContainersUsing = lambda _id: [],
+               running: IsRunning = lambda _cid: True) -> list[dict]:
         """``docker rmi``: untag, and delete the image with its unused layers once untagged.
 
-        Returns Docker's ``[{"Untagged": ...}, {"Deleted": ...}]`` list.
+        Docker's conflict rules: an image with child images (build steps) is never deleted;
+        one used by a running container (``running(container_id)``) neither; one used only by
+        stopped containers only with ``force`` -- the record goes, the containers keep their
+        layers (:meth:`for_container`). Deleting a built image also deletes its parent step
+        images that nothing else needs. Returns Docker's ``[{"Untagged": ...}, {"Deleted": ...}]``.
         """
         with self._lock:
             record, name = self.find(ref)
             if name is not None:
-                return self._remove_by_name(record, name, force, containers_using)
-            return self._remove_by_id(record, force, containers_using)
+                return self._remove_by_name(record, name, force, containers_using, running)
+            return self._remove_by_id(record, force, containers_using, running)
 
-    def _remove_by_name(self, record: ImageRecord, name: str, force: bool, containers_using: ContainersUsing) -> list[dict]:
+    def _remove_by_name(self, record: ImageRecord, name: str, force: bool, containers_using: ContainersUsing,
+                        running: IsRunning) -> list[dict]:
         untagged = [{"Untagged": reference.familiar(name)}]
         if len(record.repo_tags) + len(record.repo_digests) > 1:
-            self._untag(name)
+            self._untag(record.id, name)
             return untagged
         users = containers_using(record.id)
         if users and not force:
@@ -280,13 +416,14 @@ class ImageService:
                 f'conflict: unable to remove repository reference "{reference.familiar(name)}" (must force)'
                 f" - container {short_id(users[0])} is using its referenced image {short_id(record.id)}"
             )
-        if users:
-            # Forced: untag, but keep the image (now dangling) for the containers using it.
-            self._untag(name)
+        if self._children(record.id) or any(running(u) for u in users):
+            # Only untag: the image stays (hidden, or dangling) for its child images or running containers.
+            self._untag(record.id, name)
             return untagged
-        return self._delete(record, untagged)
+        return self._delete(record, untagged, containers_using)
 
-    def _remove_by_id(self, record: ImageRecord, force: bool, containers_using: ContainersUsing) -> list[dict]:
+    def _remove_by_id(self, record: ImageRecord, force: bool, containers_using: ContainersUsing,
+                      running: IsRunning) -> list[dict]:
         names = [*record.repo_tags, *record.repo_digests]
         repositories = {reference.parse_reference(n).name for n in names}
         if len(repositories) > 1 and not force:
@@ -294,37 +431,70 @@ class ImageService:
                 f"conflict: unable to delete {short_id(record.id)} (must be forced)"
                 " - image is referenced in multiple repositories"
             )
+        if self._children(record.id):
+            raise Conflict(f"conflict: unable to delete {short_id(record.id)} (cannot be forced)"
+                           " - image has dependent child images")
         users = containers_using(record.id)
-        if users:
-            how = "cannot be forced" if force else "must be forced"
-            raise Conflict(
-                f"conflict: unable to delete {short_id(record.id)} ({how})"
-                f" - image is being used by container {short_id(users[0])}"
-            )
-        return self._delete(record, [{"Untagged": reference.familiar(n)} for n in names])
+        busy = [u for u in users if running(u)]
+        if busy:
+            raise Conflict(f"conflict: unable to delete {short_id(record.id)} (cannot be forced)"
+                           f" - image is being used by running container {short_id(busy[0])}")
+        if users and not force:
+            raise Conflict(f"conflict: unable to delete {short_id(record.id)} (must be forced)"
+                           f" - image is being used by stopped container {short_id(users[0])}")
+        return self._delete(record, [{"Untagged": reference.familiar(n)} for n in names], containers_using)
 
-    def _untag(self, name: str) -> None:
+    def _untag(self, image_id: str, name: str) -> None:
         with self.db.transaction() as tx:
             store.delete_tag(tx, name)
+        self.events.emit("image", "untag", image_id, {"name": image_id})
 
-    def _delete(self, record: ImageRecord, records: list[dict]) -> list[dict]:
-        with self.db.transaction() as tx:
-            store.delete_image(tx, record.id)
-        records = [*records, {"Deleted": record.id}]
-        for digest in blobs.owned_blobs(self.content, record.id, record.config, record.manifest_digest):
-            if not self._blob_in_use(digest):
-                self.content.delete(digest)
+    def _delete(self, record: ImageRecord, records: list[dict], containers_using: ContainersUsing) -> list[dict]:
+        records = records + self._delete_image(record, containers_using)
         removed = self.snapshots.remove_unused(self._chain_ids_in_use())
         return records + [{"Deleted": chain} for chain in removed]
 
+    def _delete_image(self, record: ImageRecord, containers_using: ContainersUsing) -> list[dict]:
+        """Delete the record, its blobs no other image owns, then its parent step image when
+        that is now unused: untagged, without other children, used by no container."""
+        held = bool(containers_using(record.id))  # stopped containers keep the config and layers
+        with self.db.transaction() as tx:
+            store.delete_image(tx, record.id)
+        if held:
+            _touch(os.path.join(self.held_dir, record.id.split(":", 1)[1]))
+        for name in (*record.repo_tags, *record.repo_digests):
+            self.events.emit("image", "untag", record.id, {"name": record.id})
+        self.events.emit("image", "delete", record.id, {"name": record.id})
+        out = [{"Deleted": record.id}]
+        for digest in blobs.owned_blobs(self.content, record.id, record.config, record.manifest_digest):
+            if not (held and digest == record.id) and not self._blob_in_use(digest):
+                self.content.delete(digest)
+        parent = self._by_id(lineage.parent_of(record.config))
+        if (parent is not None and not parent.repo_tags and not parent.repo_digests
+                and not self._children(parent.id) and not containers_using(parent.id)):
+            out += self._delete_image(parent, containers_using)
+        return out
+
+    def _children(self, image_id: str) -> list[str]:
+        return lineage.children(self._configs(), image_id)
+
+    def parent_ids(self) -> set[str]:
+        """Ids of the images another image was built on (Docker hides them, untagged, without ``-a``)."""
+        return lineage.parent_ids(self._configs())
+
+    def _configs(self) -> dict[str, dict]:
+        return {row.id: json.loads(row.config) for row in store.list_images(self.db)}
+
     def _blob_in_use(self, digest: str) -> bool:
+        if any(digest in lease.blobs for lease in self._leases):
+            return True
         return any(
             digest in blobs.owned_blobs(self.content, row.id, json.loads(row.config), row.manifest)
             for row in store.list_images(self.db)
         )
 
     def _chain_ids_in_use(self) -> list[str]:
-        tops = []
+        tops = [chain for lease in self._leases for chain in lease.chains]
         for row in store.list_images(self.db):
             chain = chain_ids(oci.diff_ids(json.loads(row.config)))
             if chain:
@@ -332,9 +502,20 @@ class ImageService:
         return tops
 
     # --- container root filesystems ------------------------------------------------------------------
+    def for_container(self, image_id: str) -> ImageRecord:
+        """The image a container was created from, also after ``rmi -f`` deleted its record
+        (its config blob and layers stay while a container uses it)."""
+        record = self._by_id(image_id)
+        if record is not None:
+            return record
+        if is_digest(image_id) and self.content.exists(image_id) and container_store.ids_using_image(self.db, image_id):
+            raw = self.content.read(image_id)
+            return self._record(ImageRow(image_id, raw, "", "", 0), [])
+        raise NotFound(f"No such image: {image_id}")
+
     def prepare_rw(self, container_key: str, image_id: str | None = None) -> RwDirs:
         """Create the container's writable layer; with ``image_id``, pin that image's layers to it."""
-        chain = self.get(image_id).chain_id if image_id else ""
+        chain = self.for_container(image_id).chain_id if image_id else ""
         return self.snapshots.prepare_rw(container_key, chain)
 
     def rw_dirs(self, container_key: str) -> RwDirs:
@@ -343,13 +524,36 @@ class ImageService:
 
     def rootfs_mount(self, image_id: str, container_key: str) -> Mount:
         """Overlay mount of the image's layers under ``container_key``'s writable layer."""
-        return self.snapshots.rootfs_mount(self.get(image_id).chain_id, container_key)
+        return self.snapshots.rootfs_mount(self.for_container(image_id).chain_id, container_key)
 
     def remove_rw(self, container_key: str) -> None:
-        """Delete the container's writable layer (unmount the rootfs first)."""
+        """Delete the container's writable layer (unmount the rootfs first); the layers and
+        config of a deleted image go with the last container that used it."""
         self.snapshots.remove_rw(container_key)
+        if os.listdir(self.held_dir):
+            with self._lock:
+                self._release_held()
 
     remove_rootfs = remove_rw
+
+    def _release_held(self) -> None:
+        """Free what deleted images kept for containers that are gone now."""
+        released = False
+        for hex_ in os.listdir(self.held_dir):
+            image_id = "sha256:" + hex_
+            if container_store.ids_using_image(self.db, image_id):
+                continue
+            if store.get_image(self.db, image_id) is None and not self._blob_in_use(image_id):
+                self.content.delete(image_id)
+            os.unlink(os.path.join(self.held_dir, hex_))
+            released = True
+        if released:
+            self.snapshots.remove_unused(self._chain_ids_in_use())
+
+
+def _touch(path: str) -> None:
+    with open(path, "a", encoding="ascii"):
+        pass
 
 
 _DECOMPRESSORS: list[tuple[bytes, Callable]] = [

@@ -58,10 +58,27 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX build_cache_by_image ON build_cache(image_id);
     """,
-    # 2 -> 3: volumes (reserved for the volumes work; empty until then)
-    "",
-    # 3 -> 4: user-defined networks (reserved for the networks work; empty until then)
-    "",
+    # 2 -> 3: volumes of the local driver (pouch/volumes); data under <root>/volumes/<name>/_data
+    """
+    CREATE TABLE volumes (
+        name      TEXT PRIMARY KEY,
+        driver    TEXT NOT NULL DEFAULT 'local',
+        created   TEXT NOT NULL,              -- RFC 3339, UTC, seconds
+        labels    TEXT NOT NULL DEFAULT '{}', -- JSON object
+        options   TEXT NOT NULL DEFAULT '{}'  -- JSON object: the local driver's type, device, o
+    );
+    """,
+    # 3 -> 4: user-defined networks (pouch/metadata/networks.py); the predefined ones are not stored
+    """
+    CREATE TABLE networks (
+        id        TEXT PRIMARY KEY,           -- 64 hex characters
+        name      TEXT NOT NULL UNIQUE,
+        bridge    TEXT NOT NULL UNIQUE,       -- the Linux bridge
+        subnet    TEXT NOT NULL,              -- IPv4 CIDR
+        created   TEXT NOT NULL,              -- RFC 3339
+        record    TEXT NOT NULL               -- NetworkRecord as JSON (options, labels, IPAM...)
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

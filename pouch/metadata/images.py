@@ -62,6 +62,11 @@ def image_ids_with_prefix(db: Database, hex_prefix: str) -> list[str]:
     return [r["id"] for r in rows]
 
 
+def set_manifest(tx: sqlite3.Connection, image_id: str, manifest_digest: str) -> None:
+    """Record the manifest an image was pushed with, when it had none."""
+    tx.execute("UPDATE images SET manifest = ? WHERE id = ? AND manifest = ''", (manifest_digest, image_id))
+
+
 def delete_image(tx: sqlite3.Connection, image_id: str) -> None:
     tx.execute("DELETE FROM image_tags WHERE image_id = ?", (image_id,))
     tx.execute("DELETE FROM images WHERE id = ?", (image_id,))

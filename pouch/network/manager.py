@@ -1,13 +1,22 @@
-"""Networking of one container, by network mode: the only entry point services use.
+"""Networking of containers, and the networks themselves: the only entry point services use.
 
-- ``bridge``: a fresh netns (lo up) attached to the daemon's bridge by CNI
-  (bridge + host-local, portmap, firewall). The ADD result is cached in
-  ``cni_dir/results/<id>.json`` (like libcni's cache) so DEL gets ``prevResult``
-  and the port mappings it was created with, even after a daemon restart.
+Per container, by network mode:
+
+- ``bridge`` or a user-defined network's name: a fresh netns (lo up) with one
+  interface per connected network (eth0, eth1...), each added by CNI (bridge +
+  host-local, portmap) from the network's conflist (``networks.build_conflist``). The
+  ADD result of each interface is cached in ``cni_dir/results/<id>.json`` (eth0) or
+  ``<id>.<ifname>.json`` with the conflist and runtimeConfig it was made with (like
+  libcni's cache), so DEL works after a daemon restart, a crash or a network removal.
 - ``none``: a fresh netns with only ``lo`` up.
 - ``host``: nothing; the container stays in the host's netns (``None``).
 - ``container:X``: the caller resolves X and passes its netns path; the
   attachment points there and owns nothing.
+
+Per network (``create``, ``remove``, ``prune``, ``connect``, ``disconnect``): the record in
+SQLite (``metadata/networks.py``), the bridge link and the static iptables chains
+(``hostnet.py``), the host-local lease directory. Names on user-defined networks are kept
+in every container's /etc/hosts (``hostsync.py``) by :meth:`NetworkManager.refresh_hosts`.
 
 Setup runs inside an ExitStack: a failure undoes every step done so far.
 Teardown is idempotent and tolerates vanished state (netns gone after a reboot,
@@ -17,21 +26,26 @@ no cached result after a crash between ADD and the cache write).
 from __future__ import annotations
 
 import contextlib
+import glob
+import ipaddress
 import json
 import logging
 import os
+import re
+import secrets
 import shlex
 import socket
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from datetime import datetime, timezone
 
-from pouch.events import EventBus
 from pouch import process
 from pouch.config import DaemonConfig
-from pouch.errors import InvalidArgument
-from pouch.models import NetworkAttachment, PortBinding
-from pouch.network import cni, netns
+from pouch.errors import Conflict, Forbidden, InvalidArgument, NotFound
+from pouch.events import EventBus
+from pouch.models import CreateOptions, Endpoint, EndpointConfig, NetworkAttachment, PortBinding
+from pouch.network import cni, hostnet, hostsync, netns, networks, ports
 from pouch.network.etcfiles import (  # noqa: F401  (re-exported: the per-container files)
     build_hostname,
     build_hosts,
@@ -41,14 +55,17 @@ from pouch.network.etcfiles import (  # noqa: F401  (re-exported: the per-contai
     write_file_atomic,
     write_resolv_conf,
 )
+from pouch.network.networks import NetworkRecord, endpoint_configs, endpoints_of  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
 
 IP_FORWARD = "/proc/sys/net/ipv4/ip_forward"
+_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 
 
 def parse_mode(mode: str) -> tuple[str, str]:
-    """``bridge|default|none|host|container:X`` -> (kind, X)."""
+    """``bridge|default|none|host|container:X|NETWORK`` -> (kind, X); kind ``network`` for a
+    user-defined network given by name or id."""
     if mode in ("", "default", "bridge"):
         return "bridge", ""
     if mode in ("none", "host"):
@@ -56,14 +73,30 @@ def parse_mode(mode: str) -> tuple[str, str]:
     kind, sep, target = mode.partition(":")
     if kind == "container" and sep and target:
         return "container", target
-    raise InvalidArgument(f"network mode {mode!r} is not supported (bridge, none, host, container:NAME)")
+    if not sep and mode != "container" and _NAME_RE.match(mode):
+        return "network", mode
+    raise InvalidArgument(f"network mode {mode!r} is not supported (bridge, none, host, container:NAME, a network's name)")
+
+
+def attachment_of(netns_path: str, endpoints: Sequence[Endpoint], bindings: Sequence[PortBinding]) -> NetworkAttachment:
+    """The attachment of a netns with ``endpoints``: the top-level fields are the first one's."""
+    if not endpoints:
+        return NetworkAttachment(network="none", netns_path=netns_path)
+    first = endpoints[0]
+    return NetworkAttachment(network=first.network, netns_path=netns_path, ip_address=first.ip_address,
+                             prefix_len=first.prefix_len, gateway=first.gateway, mac_address=first.mac_address,
+                             port_bindings=tuple(bindings), endpoints=tuple(endpoints))
+
+
+def now_rfc3339() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 FORWARD_CHAIN_PARENT = {"filter": "FORWARD", "nat": "POSTROUTING"}
 
 
 def static_chain(bridge: str) -> str:
-    return f"POUCH-{bridge}"
+    return networks.static_chain(bridge)
 
 
 def static_rules(bridge: str, subnet: str) -> dict[str, list[list[str]]]:
@@ -126,17 +159,28 @@ def resolve_host_ports(bindings: Sequence[PortBinding]) -> tuple[PortBinding, ..
 
 
 class NetworkManager:
-    def __init__(self, config: DaemonConfig) -> None:
+    def __init__(self, config: DaemonConfig, db=None) -> None:
         self.events = EventBus()  # the daemon's bus replaces it (daemon.build_engine)
         self.config = config
-        self.conflist = cni.build_conflist(
-            config.bridge_name, config.bridge_subnet, os.path.join(config.cni_dir, "ipam")
-        )
+        self.db = db  # metadata.db.Database; None: only the predefined networks (unit tests)
+        self.containers = None  # services.containers.ContainerService, for connect/disconnect (build_engine)
+        self.default = networks.predefined(config.bridge_name, config.bridge_subnet)[0]
+        self.conflist = networks.build_conflist(self.default, self.ipam_dir)
+        self._lock = threading.RLock()  # network create/remove, connect/disconnect
+        self._hosts_lock = threading.Lock()
+        self.started = now_rfc3339()  # the predefined networks' Created
 
     # ------------------------------------------------------------------ layout
     @property
+    def ipam_dir(self) -> str:
+        return os.path.join(self.config.cni_dir, "ipam")
+
+    @property
     def conflist_path(self) -> str:
-        return os.path.join(self.config.cni_dir, f"{self.conflist['name']}.conflist")
+        return self._conflist_path(self.default)
+
+    def _conflist_path(self, rec: NetworkRecord) -> str:
+        return os.path.join(self.config.cni_dir, f"{networks.cni_name(rec.bridge)}.conflist")
 
     @property
     def gateway(self) -> str:
@@ -146,15 +190,54 @@ class NetworkManager:
     def netns_path(self, container_id: str) -> str:
         return os.path.join(self.config.netns_dir, container_id)
 
-    def _result_path(self, container_id: str) -> str:
-        return os.path.join(self.config.cni_dir, "results", f"{container_id}.json")
+    def _result_path(self, container_id: str, ifname: str = cni.IFNAME) -> str:
+        name = container_id if ifname == cni.IFNAME else f"{container_id}.{ifname}"
+        return os.path.join(self.config.cni_dir, "results", f"{name}.json")
 
-    def _invocation(self, container_id: str, netns_path: str) -> cni.Invocation:
-        return cni.Invocation(container_id, netns_path, tuple(self.config.cni_plugin_dirs))
+    def _invocation(self, container_id: str, netns_path: str, ifname: str = cni.IFNAME) -> cni.Invocation:
+        return cni.Invocation(container_id, netns_path, tuple(self.config.cni_plugin_dirs), ifname)
 
-    # ------------------------------------------------------------------ lifecycle
+    def _hosts_path(self, container_id: str) -> str:
+        return os.path.join(self.config.container_dir(container_id), "hosts")
+
+    # ------------------------------------------------------------------ records
+    def records(self) -> list[NetworkRecord]:
+        """Every network: the predefined ones, then the user-defined ones by creation time."""
+        from pouch.metadata import networks as store
+
+        builtin = [replace(r, created=self.started) for r in
+                   networks.predefined(self.config.bridge_name, self.config.bridge_subnet)]
+        return builtin + (store.list_all(self.db) if self.db is not None else [])
+
+    def get(self, ref: str) -> NetworkRecord:
+        rec = networks.find(self.records(), ref)
+        if rec is None:
+            raise NotFound(f"network {ref} not found")
+        return rec
+
+    def _record_by_id(self, network_id: str) -> NetworkRecord | None:
+        return next((r for r in self.records() if r.id == network_id), None)
+
+    def _containers(self) -> list:
+        from pouch.metadata import containers as cstore
+
+        return cstore.list_all(self.db) if self.db is not None else []
+
+    def members(self, rec: NetworkRecord) -> list[tuple[object, Endpoint]]:
+        """(container, endpoint) of the running containers on ``rec``."""
+        out = []
+        for c in self._containers():
+            if not c.state.status.is_active():
+                continue
+            for ep in endpoints_of(c.network):
+                if ep.network_id == rec.id or (not ep.network_id and ep.network == rec.name):
+                    out.append((c, ep))
+        return out
+
+    # ------------------------------------------------------------------ daemon start
     def ensure_ready(self) -> None:
-        """Daemon startup: conflist on disk, IPv4 forwarding on, shared netns dir."""
+        """Daemon startup: conflists on disk, IPv4 forwarding on, shared netns dir, every
+        network's bridge and rules, and the containers' hosts files up to date."""
         os.makedirs(os.path.join(self.config.cni_dir, "results"), exist_ok=True)
         write_file_atomic(self.conflist_path, json.dumps(self.conflist, indent=2) + "\n")
         with open(IP_FORWARD, "r+") as f:
@@ -163,6 +246,137 @@ class NetworkManager:
                 f.write("1")
         netns.ensure_netns_dir(self.config.netns_dir)
         install_static_rules(self.config.bridge_name, self.config.bridge_subnet)
+        for rec in self.records():
+            if rec.user_defined:
+                self._install_network(rec)
+        self._sync_isolation()
+        self.refresh_hosts()
+
+    def _install_network(self, rec: NetworkRecord) -> None:
+        hostnet.ensure_bridge(rec.bridge, rec.gateway, ipaddress.ip_network(rec.subnet).prefixlen, rec.mtu)
+        hostnet.install_chain(networks.static_chain(rec.bridge), networks.network_rules(rec))
+        lease_dir = os.path.join(self.ipam_dir, networks.cni_name(rec.bridge))
+        os.makedirs(lease_dir, exist_ok=True)
+        for addr in networks.reserved_addresses(rec):  # host-local never hands out a leased address
+            path = os.path.join(lease_dir, addr)
+            if not os.path.exists(path):
+                write_file_atomic(path, "pouch-aux-address\naux", 0o644)
+        write_file_atomic(self._conflist_path(rec), json.dumps(networks.build_conflist(rec, self.ipam_dir), indent=2) + "\n")
+
+    def _sync_isolation(self) -> None:
+        chain = networks.isolation_chain(self.config.bridge_name)
+        hostnet.install_chain(chain, {"filter": networks.isolation_rules(self.records())}, first=True)
+
+    # ------------------------------------------------------------------ network life cycle
+    def create(self, req: networks.CreateRequest) -> NetworkRecord:
+        """``network create``: record, bridge, rules; on failure nothing is left."""
+        from pouch.metadata import networks as store
+
+        with self._lock:
+            recs = self.records()
+            ours = {r.bridge for r in recs if r.bridge}
+            rec = networks.record_from_request(
+                req, secrets.token_hex(32), now_rfc3339(),
+                taken_subnets=[r.subnet for r in recs if r.subnet],
+                host_routes=[r for r in hostnet.host_routes()
+                             if not networks.overlapping(r, [x.subnet for x in recs if x.subnet])],
+                taken_names=[r.name for r in recs], taken_bridges=ours,
+            )
+            if hostnet.link_exists(rec.bridge):
+                raise Conflict(f"bridge {rec.bridge} already exists on the host: choose another "
+                               f"com.docker.network.bridge.name")
+            with contextlib.ExitStack() as undo:
+                undo.callback(self._uninstall_network, rec)
+                self._install_network(rec)
+                store.insert(self.db, rec)
+                undo.callback(store.delete, self.db, rec.id)
+                self._sync_isolation()
+                undo.pop_all()
+        log.info("created network %s (%s) on %s, %s", rec.name, rec.id[:12], rec.bridge, rec.subnet)
+        self.events.emit("network", "create", rec.id, {"name": rec.name, "type": rec.driver})
+        return rec
+
+    def _uninstall_network(self, rec: NetworkRecord) -> None:
+        import shutil
+
+        hostnet.remove_chain(networks.static_chain(rec.bridge))
+        hostnet.delete_link(rec.bridge)
+        shutil.rmtree(os.path.join(self.ipam_dir, networks.cni_name(rec.bridge)), ignore_errors=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._conflist_path(rec))
+
+    def remove(self, ref: str) -> None:
+        """``network rm``: refused for the predefined networks and while containers run on it."""
+        from pouch.metadata import networks as store
+
+        with self._lock:
+            rec = self.get(ref)
+            if rec.builtin:
+                raise Forbidden(f"{rec.name} is a pre-defined network and cannot be removed")
+            if self.members(rec):
+                raise Forbidden(f"error while removing network: network {rec.name} id {rec.id} has active endpoints")
+            store.delete(self.db, rec.id)
+            self._uninstall_network(rec)
+            self._sync_isolation()
+        log.info("removed network %s (%s)", rec.name, rec.id[:12])
+        self.events.emit("network", "destroy", rec.id, {"name": rec.name, "type": rec.driver})
+
+    def prune(self, keep: Callable[[NetworkRecord], bool] = lambda rec: False) -> list[str]:
+        """``network prune``: every user-defined network no running container uses (and
+        ``keep`` does not keep); returns their names."""
+        removed = []
+        for rec in self.records():
+            if not rec.user_defined or keep(rec) or self.members(rec):
+                continue
+            try:
+                self.remove(rec.id)
+            except (Forbidden, NotFound):
+                continue
+            removed.append(rec.name)
+        return removed
+
+    # ------------------------------------------------------------------ container create
+    def prepare_create(self, opts: CreateOptions) -> CreateOptions:
+        """``opts`` with its networks resolved and checked (404 for an unknown network):
+        the mode's network first, each with its id."""
+        kind, _ = parse_mode(opts.network_mode)
+        if kind in ("host", "none", "container"):
+            extra = [e for e in opts.networks if e.network not in (opts.network_mode, "host", "none")]
+            if extra:
+                raise InvalidArgument(f"conflicting options: network mode {opts.network_mode} cannot be combined "
+                                      f"with network {extra[0].network}")
+            return replace(opts, networks=())
+        primary = self.get("bridge" if kind == "bridge" else opts.network_mode)
+        if primary.driver != "bridge":
+            return replace(opts, network_mode=primary.name, networks=())
+        given = {e.network: e for e in opts.networks}
+        first = given.pop(opts.network_mode, None) or given.pop(primary.name, None) or EndpointConfig(primary.name)
+        configs = []
+        for cfg in (first, *given.values()):
+            rec = primary if cfg is first else self.get(cfg.network)
+            if not rec.is_bridge:
+                raise InvalidArgument(f"container cannot be connected to network {rec.name} and to others")
+            networks.validate_endpoint(rec, cfg.ipv4_address, cfg.mac_address, cfg.aliases)
+            configs.append(replace(cfg, network=rec.name, network_id=rec.id))
+        return replace(opts, networks=tuple(configs))
+
+    # ------------------------------------------------------------------ container start
+    def _plan(self, mode: str, options: CreateOptions | None) -> list[tuple[EndpointConfig, NetworkRecord]]:
+        configs = endpoint_configs(options) if options is not None else endpoint_configs(CreateOptions(image="", network_mode=mode))
+        plan = []
+        for cfg in configs:
+            rec = self._record_by_id(cfg.network_id) if cfg.network_id else None
+            if rec is None:
+                rec = self.get(cfg.network)  # NotFound: the network was removed meanwhile
+            plan.append((cfg, rec))
+        return plan
+
+    def _used_ports(self, container_id: str) -> ports.Used:
+        used: ports.Used = set()
+        for c in self._containers():
+            if c.id != container_id and c.state.status.is_active() and c.network is not None:
+                used |= ports.used_ports(c.network.port_bindings)
+        return used
 
     def setup(
         self,
@@ -171,13 +385,17 @@ class NetworkManager:
         port_bindings: Sequence[PortBinding] = (),
         other_netns: str | None = None,
         alongside: Callable[[str | None], None] | None = None,
+        *,
+        options: CreateOptions | None = None,
+        image_exposed: Sequence[str] = (),
     ) -> NetworkAttachment | None:
         """Give the container its network; on failure nothing is left behind.
 
-        ``alongside(netns_path)`` (optional) runs in the calling thread once the
-        namespace exists (None for the host's), while the CNI plugins configure it
-        on another: the caller creates the container in the meantime. If either
-        fails, the network is undone and the error raised.
+        ``options`` (the container's create options) name its networks and ``-P``;
+        without them the mode's network alone is used. ``alongside(netns_path)``
+        (optional) runs in the calling thread once the namespace exists (None for the
+        host's), while the CNI plugins configure it on another: the caller creates the
+        container in the meantime. If either fails, the network is undone and the error raised.
         """
         kind, _ = parse_mode(mode)
         if kind == "host":
@@ -195,20 +413,27 @@ class NetworkManager:
             if alongside:
                 alongside("")
             return NetworkAttachment(network="none", netns_path="")
+        plan = self._plan(mode, options)
+        bindings = tuple(port_bindings)
+        ports.check_bindings(bindings)
+        if options is not None and options.publish_all:
+            bindings = ports.publish_all(set(options.exposed_ports) | set(image_exposed), bindings)
+        primary = plan[0][1]
+        bindings = () if primary.internal else ports.with_default_host_ip(bindings, primary.host_binding_ip)
+        bindings = ports.allocate(bindings, self._used_ports(container_id), ports.port_is_free, ports.ephemeral_range())
         path = self.netns_path(container_id)
-        if os.path.lexists(path) or os.path.exists(self._result_path(container_id)):
+        if os.path.lexists(path) or self._cache_files(container_id):
             # left over by a daemon that died before tearing the container down
             log.info("container %s: removing stale network state", container_id[:12])
             self.teardown(container_id, None)
         with contextlib.ExitStack() as undo:
             netns.create_netns(path)
             undo.callback(netns.delete_netns, path)
-            bindings = resolve_host_ports(port_bindings)
             outcome: dict[str, object] = {}
 
             def add() -> None:
                 try:
-                    outcome["attachment"] = self._cni_add(undo, container_id, path, bindings)
+                    outcome["endpoints"] = self._add_all(undo, container_id, path, plan, bindings)
                 except BaseException as err:  # noqa: BLE001 - re-raised in the caller's thread
                     outcome["error"] = err
 
@@ -221,29 +446,106 @@ class NetworkManager:
                 worker.join()
             if "error" in outcome:
                 raise outcome["error"]  # type: ignore[misc]
-            attachment = outcome["attachment"]  # type: ignore[assignment]
+            endpoints: list[Endpoint] = outcome["endpoints"]  # type: ignore[assignment]
             undo.pop_all()
-        return attachment
+        for cfg, rec in plan:
+            self.events.emit("network", "connect", rec.id, {"container": container_id, "name": rec.name, "type": rec.driver})
+        return attachment_of(path, endpoints, bindings)
 
-    def _cni_add(self, undo: contextlib.ExitStack, container_id: str, path: str,
-                 bindings: tuple[PortBinding, ...]) -> NetworkAttachment:
-        inv = self._invocation(container_id, path)
-        runtime_config = cni.build_runtime_config(bindings)
+    def _add_all(self, undo: contextlib.ExitStack, container_id: str, path: str,
+                 plan: list[tuple[EndpointConfig, NetworkRecord]], bindings: tuple[PortBinding, ...]) -> list[Endpoint]:
+        endpoints: list[Endpoint] = []
+        routed = False
+        for i, (cfg, rec) in enumerate(plan):
+            default_route = not routed and not rec.internal
+            routed = routed or default_route
+            ifname = networks.interface_name(rec.iface_prefix, [e.ifname for e in endpoints])
+            endpoints.append(self._add_endpoint(undo, container_id, path, rec, cfg, ifname, default_route,
+                                                bindings if i == 0 else ()))
+        return endpoints
+
+    def _add_endpoint(self, undo: contextlib.ExitStack, container_id: str, path: str, rec: NetworkRecord,
+                      cfg: EndpointConfig, ifname: str, default_route: bool,
+                      bindings: Sequence[PortBinding]) -> Endpoint:
+        conflist = networks.build_conflist(rec, self.ipam_dir, default_route=default_route,
+                                           whole_subnet=bool(cfg.ipv4_address))
+        prefix = ipaddress.ip_network(rec.subnet).prefixlen
+        runtime_config = networks.runtime_config(cfg.ipv4_address, prefix, cfg.mac_address,
+                                                 cni.build_port_mappings(bindings))
+        inv = self._invocation(container_id, path, ifname)
         # cached before ADD too (without a result), so a daemon dying mid-ADD leaves
         # teardown enough to DEL what the plugins did
-        cache = self._result_path(container_id)
-        self._write_cache(cache, None, runtime_config)
+        cache = self._result_path(container_id, ifname)
+        self._write_cache(cache, None, runtime_config, conflist, rec.id)
         undo.callback(_unlink, cache)
-        result = cni.exec_add(self.conflist, inv, runtime_config)
-        undo.callback(cni.exec_del, self.conflist, inv, runtime_config, result)
-        attachment = cni.parse_result(result, path, bindings)
-        self._write_cache(cache, result, runtime_config)
-        return attachment
+        try:
+            result = cni.exec_add(conflist, inv, runtime_config)
+        except cni.CNIError as err:
+            if cfg.ipv4_address and "not available" in err.message:
+                raise Conflict(f"Address already in use: {cfg.ipv4_address} on network {rec.name}") from None
+            raise
+        undo.callback(cni.exec_del, conflist, inv, runtime_config, result)
+        att = cni.parse_result(result, path, bindings, ifname)
+        self._write_cache(cache, result, runtime_config, conflist, rec.id)
+        return Endpoint(network=rec.name, network_id=rec.id, ifname=ifname, ip_address=att.ip_address,
+                        prefix_len=att.prefix_len, gateway=att.gateway, mac_address=att.mac_address,
+                        aliases=tuple(cfg.aliases))
 
     @staticmethod
-    def _write_cache(path: str, result: dict | None, runtime_config: dict) -> None:
-        write_file_atomic(path, json.dumps({"result": result, "runtimeConfig": runtime_config}), 0o600)
+    def _write_cache(path: str, result: dict | None, runtime_config: dict, conflist: dict | None = None,
+                     network_id: str = "") -> None:
+        data = {"result": result, "runtimeConfig": runtime_config, "conflist": conflist, "networkId": network_id}
+        write_file_atomic(path, json.dumps(data), 0o600)
 
+    def _cache_files(self, container_id: str) -> list[str]:
+        results = os.path.join(self.config.cni_dir, "results")
+        found = glob.glob(os.path.join(glob.escape(results), f"{container_id}.json"))
+        return found + sorted(glob.glob(os.path.join(glob.escape(results), f"{container_id}.*.json")))
+
+    def write_peers(self, container_id: str, attachment: NetworkAttachment | None) -> None:
+        """Before a container's process runs: its /etc/hosts gets the names of its peers
+        on its user-defined networks (the others learn its name from :meth:`refresh_hosts`)."""
+        if self.db is None or attachment is None:
+            return
+        user = {r.id for r in self.records() if r.user_defined}
+        mine = {ep.network_id for ep in endpoints_of(attachment) if ep.network_id in user}
+        if not mine:
+            return
+        members = self._host_members(user)
+        members += [hostsync.Member(container_id, self._name_of(container_id), ep.network_id, ep.ip_address, ep.aliases)
+                    for ep in endpoints_of(attachment) if ep.network_id in user]
+        hostsync.rewrite_in_place(self._hosts_path(container_id), hostsync.peer_lines(mine, members))
+
+    def _name_of(self, container_id: str) -> str:
+        from pouch.metadata import containers as cstore
+
+        c = cstore.get(self.db, container_id)
+        return c.name if c else container_id[:12]
+
+    def _host_members(self, user: set[str]) -> list[hostsync.Member]:
+        return [hostsync.Member(c.id, c.name, ep.network_id, ep.ip_address, ep.aliases)
+                for c in self._containers() if c.state.status.is_active()
+                for ep in endpoints_of(c.network) if ep.network_id in user]
+
+    def refresh_hosts(self) -> None:
+        """Bring the name block of every running container's /etc/hosts up to date."""
+        if self.db is None:
+            return
+        with self._hosts_lock:
+            try:
+                user = {r.id for r in self.records() if r.user_defined}
+                if not user:
+                    return  # no user-defined network: no container has names to keep
+                members = self._host_members(user)
+                for c in self._containers():
+                    if not c.state.status.is_active() or c.network is None:
+                        continue
+                    mine = {ep.network_id for ep in endpoints_of(c.network) if ep.network_id in user}
+                    hostsync.rewrite_in_place(self._hosts_path(c.id), hostsync.peer_lines(mine, members))
+            except Exception:  # noqa: BLE001 - names are a convenience; never fail a state change
+                log.exception("refreshing the containers' hosts files")
+
+    # ------------------------------------------------------------------ container stop
     def teardown(self, container_id: str, attachment: NetworkAttachment | None) -> None:
         """Undo :meth:`setup`; idempotent, tolerant of state that is already gone.
 
@@ -252,36 +554,180 @@ class NetworkManager:
         if attachment is not None and attachment.network in ("container", "none"):
             return  # the netns belongs to the other container, or to the runtime
         path = self.netns_path(container_id)
-        if attachment is None or attachment.network == cni.NETWORK:
-            self._cni_del(container_id, path, attachment)
+        had_netns = netns.netns_exists(path)
+        done: set[str] = set()
+        for cache_path in self._cache_files(container_id):
+            done.add(self._del_cached(container_id, path, cache_path, had_netns))
+        for i, ep in enumerate(endpoints_of(attachment)):
+            if ep.ifname not in done:
+                self._del_synthesized(container_id, path, ep, attachment.port_bindings if i == 0 else (), had_netns)
         netns.delete_netns(path)
+        if attachment is not None:
+            for ep in endpoints_of(attachment):
+                self.events.emit("network", "disconnect", ep.network_id or networks.builtin_id(ep.network),
+                                 {"container": container_id, "name": ep.network, "type": "bridge"})
 
-    def _cni_del(self, container_id: str, path: str, attachment: NetworkAttachment | None) -> None:
-        cache_path = self._result_path(container_id)
+    def _del_cached(self, container_id: str, path: str, cache_path: str, had_netns: bool) -> str:
+        """DEL one interface from its cached ADD; returns its ifname."""
+        base = os.path.basename(cache_path)[: -len(".json")]
+        ifname = base.split(".", 1)[1] if "." in base else cni.IFNAME
         try:
             with open(cache_path, encoding="utf-8") as f:
                 cache = json.load(f)
-            prev, runtime_config = cache["result"], cache.get("runtimeConfig") or {}
-        except (FileNotFoundError, ValueError, KeyError):
-            if attachment is None:
-                return  # never attached (or already torn down): nothing to DEL
-            prev = cni.synthesize_result(attachment)
-            runtime_config = cni.build_runtime_config(attachment.port_bindings)
-        had_netns = netns.netns_exists(path)
-        errors = cni.exec_del(self.conflist, self._invocation(container_id, path), runtime_config, prev)
-        if not had_netns:
-            cni.remove_ipmasq_leftovers(self.conflist["name"], container_id)
-        if errors:
-            log.warning("container %s: CNI DEL left %d error(s); first: %s", container_id[:12], len(errors), errors[0])
+            prev, runtime_config = cache.get("result"), cache.get("runtimeConfig") or {}
+            conflist = cache.get("conflist") or self.conflist
+        except (OSError, ValueError, AttributeError):
+            prev, runtime_config, conflist = None, {}, self.conflist
+        self._exec_del(container_id, path, ifname, conflist, runtime_config, prev, had_netns)
         _unlink(cache_path)
+        return ifname
+
+    def _del_synthesized(self, container_id: str, path: str, ep: Endpoint, bindings: Sequence[PortBinding],
+                         had_netns: bool) -> None:
+        """DEL an interface whose cached result is lost, from what the attachment says."""
+        rec = self._record_by_id(ep.network_id) if ep.network_id else None
+        if rec is None and ep.network == "bridge":
+            rec = self.default
+        if rec is None:
+            return
+        conflist = networks.build_conflist(rec, self.ipam_dir)
+        att = NetworkAttachment(ep.network, path, ep.ip_address, ep.prefix_len, ep.gateway, ep.mac_address)
+        self._exec_del(container_id, path, ep.ifname, conflist, cni.build_runtime_config(bindings),
+                       cni.synthesize_result(att, ep.ifname), had_netns)
+
+    def _exec_del(self, container_id: str, path: str, ifname: str, conflist: dict, runtime_config: dict,
+                  prev: dict | None, had_netns: bool) -> None:
+        errors = cni.exec_del(conflist, self._invocation(container_id, path, ifname), runtime_config, prev)
+        if not had_netns:
+            cni.remove_ipmasq_leftovers(conflist["name"], container_id)
+        if errors:
+            log.warning("container %s %s: CNI DEL left %d error(s); first: %s", container_id[:12], ifname,
+                        len(errors), errors[0])
+
+    # ------------------------------------------------------------------ connect / disconnect
+    def connect(self, net_ref: str, container_ref: str, cfg: EndpointConfig) -> None:
+        """``network connect``: the container joins the network now if it runs, at its next start otherwise."""
+        from pouch.metadata import containers as cstore
+
+        rec = self.get(net_ref)
+        svc = self.containers
+        c = svc.get(container_ref)
+        with self._lock, svc._locked(c.id):
+            c = svc.get(c.id)
+            self._check_connectable(c, rec)
+            configs = endpoint_configs(c.options)
+            if any(e.network_id == rec.id or e.network == rec.name for e in configs):
+                raise Forbidden(f"endpoint with name {c.name} already exists in network {rec.name}")
+            networks.validate_endpoint(rec, cfg.ipv4_address, cfg.mac_address, cfg.aliases)
+            cfg = replace(cfg, network=rec.name, network_id=rec.id)
+            running = c.state.status.is_active() and c.network is not None and c.network.netns_path
+            with contextlib.ExitStack() as undo:
+                if running:
+                    eps = list(endpoints_of(c.network))
+                    ifname = networks.interface_name(rec.iface_prefix, [e.ifname for e in eps])
+                    default_route = not rec.internal and not _has_default_route(c.network.netns_path)
+                    ep = self._add_endpoint(undo, c.id, c.network.netns_path, rec, cfg, ifname, default_route, ())
+                    c.network = attachment_of(c.network.netns_path, [*eps, ep], c.network.port_bindings)
+                    cstore.save_state(self.db, c)
+                c.options = replace(c.options, networks=(*configs, cfg))
+                cstore.save_options(self.db, c)
+                undo.pop_all()
+        self.refresh_hosts()
+        self.events.emit("network", "connect", rec.id, {"container": c.id, "name": rec.name, "type": rec.driver})
+
+    def disconnect(self, net_ref: str, container_ref: str, force: bool = False) -> None:
+        """``network disconnect``: the interface goes now if the container runs."""
+        from pouch.metadata import containers as cstore
+
+        rec = self.get(net_ref)
+        svc = self.containers
+        c = svc.get(container_ref)
+        with self._lock, svc._locked(c.id):
+            c = svc.get(c.id)
+            kind, _ = parse_mode(c.options.network_mode)
+            if kind in ("host", "container", "none") and not force:
+                raise Forbidden(f"container {c.name} is not connected to network {rec.name}"
+                                if rec.name != c.options.network_mode else
+                                f"container cannot be disconnected from {rec.name} network")
+            configs = endpoint_configs(c.options)
+            kept = tuple(e for e in configs if not (e.network_id == rec.id or e.network == rec.name))
+            if len(kept) == len(configs) and not force:
+                raise Forbidden(f"container {c.id} is not connected to network {rec.name}")
+            if c.state.status.is_active() and c.network is not None and c.network.netns_path:
+                eps = list(endpoints_of(c.network))
+                gone = [e for e in eps if e.network_id == rec.id or (not e.network_id and e.network == rec.name)]
+                if gone:
+                    ep = gone[0]
+                    path = c.network.netns_path
+                    first = eps[0] is ep
+                    cache = self._result_path(c.id, ep.ifname)
+                    had = netns.netns_exists(path)
+                    if os.path.exists(cache):
+                        self._del_cached(c.id, path, cache, had)
+                    else:
+                        self._del_synthesized(c.id, path, ep, c.network.port_bindings if first else (), had)
+                    rest = [e for e in eps if e is not ep]
+                    c.network = attachment_of(path, rest, () if first else c.network.port_bindings)
+                    if rest and not _has_default_route(path):
+                        _add_default_route(path, self._routable(rest))
+                    cstore.save_state(self.db, c)
+            c.options = replace(c.options, networks=kept)
+            cstore.save_options(self.db, c)
+        self.refresh_hosts()
+        self.events.emit("network", "disconnect", rec.id, {"container": c.id, "name": rec.name, "type": rec.driver})
+
+    def _routable(self, endpoints: Sequence[Endpoint]) -> Endpoint | None:
+        for ep in endpoints:
+            rec = self._record_by_id(ep.network_id)
+            if rec is not None and not rec.internal and ep.gateway:
+                return ep
+        return None
+
+    @staticmethod
+    def _check_connectable(c, rec: NetworkRecord) -> None:
+        kind, _ = parse_mode(c.options.network_mode)
+        if not rec.is_bridge:
+            raise Forbidden(f"container cannot be disconnected from host network or connected to {rec.name} network")
+        if kind in ("host", "container"):
+            raise Forbidden("container sharing network namespace with another container or host cannot be "
+                            "connected to any other network")
+        if kind == "none":
+            raise Forbidden("container cannot be connected to multiple networks with one of the networks in "
+                            "private (none) mode")
+
+
+def _read_route_table() -> str:
+    with open("/proc/thread-self/net/route") as f:
+        return f.read()
+
+
+def _has_default_route(netns_path: str) -> bool:
+    """True if the namespace has an IPv4 default route (read inside it, no subprocess)."""
+    try:
+        table = netns.run_in_netns(netns_path, _read_route_table)
+    except Exception:  # noqa: BLE001 - a vanished netns has no route
+        return False
+    return any(line.split()[1:2] == ["00000000"] and line.split()[7:8] == ["00000000"]
+               for line in table.splitlines()[1:] if len(line.split()) > 7)
+
+
+def _add_default_route(netns_path: str, ep: Endpoint | None) -> None:
+    """After the primary network left: the default route through another network's gateway."""
+    if ep is None:
+        return
+    result = process.run(["nsenter", f"--net={netns_path}", "ip", "route", "replace", "default",
+                          "via", ep.gateway, "dev", ep.ifname])
+    if not result.ok:
+        log.warning("default route via %s: %s", ep.gateway, result.stderr.decode(errors="replace").strip())
 
 
 def remove_network_leftovers(bridge: str, subnet: str) -> list[str]:
     """Remove iptables rules and per-container chains a daemon's network left behind
     (tests, ``pouchd`` uninstall); returns the commands run, so tests can assert it is
-    empty. The network's static chains go too; the bridge link and the plugins'
-    shared chains are not touched."""
+    empty. The network's static chains and the daemon's isolation chain go too; the
+    bridge link and the plugins' shared chains are not touched."""
     done = remove_static_rules(bridge)
+    done += hostnet.remove_chain(networks.isolation_chain(bridge), tables=("filter",))
     for table in ("filter", "nat"):
         save = process.run(["iptables-save", "-t", table])
         for argv in cni.leftover_commands(table, save.stdout.decode(), bridge, subnet):

@@ -43,6 +43,7 @@ from pouch.oci.mounts import (
     rootfs_propagation,
     tmpfs_mount,
 )
+from pouch.oci.resources import RESOURCE_OPTIONS, ResourceInput
 from pouch.oci.security import parse_security_opts
 from pouch.oci.user import ResolvedUser
 
@@ -141,6 +142,7 @@ class SpecInput:
     seccomp: dict | None = None
     init_path: str = ""
     host_capabilities: tuple[str, ...] | None = None
+    resources: ResourceInput | None = None  # host-resolved devices, namespaces, gids (pouch.oci.resources)
 
 
 SpecOption = Callable[[dict, SpecInput], None]
@@ -291,7 +293,8 @@ def with_mounts(spec: dict, inp: SpecInput) -> None:
     """``mounts`` (see ``pouch.oci.mounts``) and the root propagation the binds need."""
     opts = inp.options
     shm_size = opts.shm_size or DEFAULT_SHM_SIZE
-    user = [bind_mount(b) for b in opts.binds] + [tmpfs_mount(t, d) for t, d in opts.tmpfs.items()]
+    volumes = [v.as_bind() for v in opts.volumes]  # <root>/volumes/NAME/_data, resolved at create
+    user = [bind_mount(b) for b in (*opts.binds, *volumes)] + [tmpfs_mount(t, d) for t, d in opts.tmpfs.items()]
     init = []
     if opts.init:
         if not inp.init_path:
@@ -371,6 +374,7 @@ DEFAULT_OPTIONS: tuple[SpecOption, ...] = (
     with_seccomp,
     with_no_new_privileges,
     with_annotations,
+    *RESOURCE_OPTIONS,  # --memory, --cpus, --ulimit, --device, --ipc/--pid/--uts, --sysctl... (pouch.oci.resources)
 )
 
 

@@ -11,9 +11,15 @@ The checklist :meth:`Puller.pull` follows (moby's ``distribution/pull_v2.go``):
    that exists already is not unpacked again;
 4. one database transaction: image row, tag, repo digest.
 
-Everything created on the way (blobs, snapshots) is rolled back if any step
-fails; a daemon killed mid-pull leaves verified blobs (reused by the next try)
-and snapshots without an image, which startup recovery removes.
+Steps 1-3 run without the image store's lock, under a lease
+(:meth:`~pouch.images.service.ImageService.lease`) that keeps what they write
+from garbage collection, so ``images``, ``inspect`` and other pulls never wait
+for a download; the lock is taken for step 4 only. Everything created on the way
+(blobs, snapshots) no image uses is removed if any step fails, except the
+partial download of a blob cut off mid-way: it stays in the content store's
+ingest dir and the next attempt (three in one pull, or the next pull) resumes
+it with a Range request. A daemon killed mid-pull leaves verified blobs (reused
+by the next try) and snapshots without an image, which startup recovery removes.
 """
 
 from __future__ import annotations
@@ -22,19 +28,17 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack
 
 from pouch import reference as refs
 from pouch.errors import InvalidArgument, NotFound, PouchError
 from pouch.images import oci
-from pouch.metadata import images as store
-from pouch.metadata.images import ImageRow
 from pouch.registry import progress
 from pouch.registry.auth import Authenticator, Credentials, Unauthorized, repository_scope
 from pouch.registry.client import RegistryClient, RegistryError
+from pouch.registry.download import blob_lock, fetch_blob
 from pouch.registry.endpoints import RegistryConfig, endpoints
 from pouch.registry.manifest import ImageIndex, ImageManifest, parse_manifest, select_platform
-from pouch.snapshots.overlay import chain_id
+from pouch.snapshots.overlay import chain_ids
 from pouch.types import Descriptor, short_id
 
 log = logging.getLogger(__name__)
@@ -51,10 +55,11 @@ def _rewrap(exc: PouchError, prefix: str) -> PouchError:
 
 
 class Puller:
-    def __init__(self, images, config: RegistryConfig, timeout: float) -> None:
+    def __init__(self, images, config: RegistryConfig, timeout: float, retries: int = 3) -> None:
         self.images = images
         self.config = config
         self.timeout = timeout
+        self.retries = retries  # attempts per blob; each one resumes where the last stopped
 
     def client_for(self, ref: refs.Reference, creds: Credentials, actions: tuple[str, ...] = ("pull",)) -> list[RegistryClient]:
         return [RegistryClient(e.url, ref.path, Authenticator(creds), (repository_scope(ref.path, actions),), self.timeout)
@@ -99,9 +104,8 @@ class Puller:
 
     def _config(self, client: RegistryClient, manifest: ImageManifest) -> bytes:
         digest = manifest.config.digest
-        content = self.images.content
-        if content.exists(digest):
-            return content.read(digest)
+        if self.images.has_blob(digest):
+            return self.images.read_blob(digest)
         reply = client.open_blob(digest)
         try:
             data = reply.read(MAX_CONFIG_SIZE + 1)
@@ -124,36 +128,39 @@ class Puller:
         emit(progress.message(f"Pulling from {ref.familiar_name}", ref.tag or ref.digest))
         image_id = progress_digest(raw_config)
         names = ([str(ref.with_default_tag())] if ref.tag else []) + [f"{ref.name}@{manifest.digest}"]
-        existing = store.get_image(self.images.db, image_id)
-        up_to_date = existing is not None and all(store.image_for_tag(self.images.db, n) == image_id for n in names)
-        with ExitStack() as rollback:
-            try:
-                top = self._layers(client, manifest, diff_ids, emit, rollback)
-                self._commit(manifest, raw_config, image_id, top, names, rollback)
-            except InvalidArgument as exc:
-                raise _rewrap(exc, f"pulling {ref.familiar()}") from None
-            rollback.pop_all()
+        up_to_date = self.images.get_or_none(image_id) is not None and all(
+            (found := self.images.get_or_none(n)) is not None and found.id == image_id for n in names)
+        try:
+            # the layers are fetched and unpacked without the store's lock (a lease keeps them
+            # from garbage collection); the lock is taken only to register the image
+            with self.images.lease() as lease:
+                top = self._layers(client, manifest, diff_ids, emit, lease)
+                with self.images.transaction() as rollback:
+                    for data in (raw_config, manifest.raw):
+                        self.images.store_blob(data, rollback)
+                    self.images.register_image(raw_config, manifest.digest, top, names)
+        except InvalidArgument as exc:
+            raise _rewrap(exc, f"pulling {ref.familiar()}") from None
         emit(progress.message(f"Digest: {manifest.digest}"))
         state = "Image is up to date for" if up_to_date else "Downloaded newer image for"
         emit(progress.message(f"Status: {state} {ref.familiar()}"))
         return image_id
 
     def _layers(self, client: RegistryClient, manifest: ImageManifest, diff_ids: list[str], emit: Emit,
-                rollback: ExitStack) -> str:
+                lease) -> str:
         images = self.images
-        chains, parent = [], ""
-        for diff_id in diff_ids:
-            parent = chain_id(parent, diff_id)
-            chains.append(parent)
+        chains = chain_ids(diff_ids)
         todo = []
         for layer, chain in zip(manifest.layers, chains):
+            lease.blobs.add(layer.digest)  # leased before looking: a concurrent rmi keeps them now
+            lease.chains.add(chain)
             ident = short_id(layer.digest)
-            if images.content.exists(layer.digest) and images.snapshots.exists(chain):
+            if images.has_blob(layer.digest) and images.has_snapshot(chain):
                 emit(progress.message("Already exists", ident))
             else:
                 emit(progress.message("Pulling fs layer", ident))
                 todo.append(layer.digest)
-        with images._lock, ThreadPoolExecutor(PARALLEL_DOWNLOADS, thread_name_prefix="pull") as pool:
+        with ThreadPoolExecutor(PARALLEL_DOWNLOADS, thread_name_prefix="pull") as pool:
             futures: dict[str, Future] = {}
             for layer in manifest.layers:
                 if layer.digest in todo and layer.digest not in futures:
@@ -161,75 +168,42 @@ class Puller:
             try:
                 parent = ""
                 for layer, diff_id, chain in zip(manifest.layers, diff_ids, chains):
-                    if layer.digest in futures and futures[layer.digest].result():
-                        rollback.callback(_delete_if_unused, images, layer.digest)
-                    if not images.snapshots.exists(chain):
-                        self._extract(layer, parent, diff_id, emit, rollback)
+                    if layer.digest in futures:
+                        futures[layer.digest].result()
+                    if not images.has_snapshot(chain):
+                        self._extract(layer, parent, diff_id, emit, lease)
                         emit(progress.message("Pull complete", short_id(layer.digest)))
                     parent = chain
             except BaseException:
                 for f in futures.values():
                     f.cancel()
-                for digest, f in futures.items():  # blobs of downloads that still finished are not kept either
-                    if not f.cancelled() and f.exception() is None and f.result():
-                        rollback.callback(_delete_if_unused, images, digest)
                 raise
         return parent
 
-    def _download(self, client: RegistryClient, layer: Descriptor, emit: Emit) -> bool:
-        """Fetch one blob into the content store, verified; False if it was there already."""
-        content = self.images.content
+    def _download(self, client: RegistryClient, layer: Descriptor, emit: Emit) -> None:
+        """Fetch one blob into the content store, verified (resumed with a Range request when
+        an earlier attempt was cut off)."""
         ident = short_id(layer.digest)
-        if content.exists(layer.digest):
-            emit(progress.message("Download complete", ident))
-            return False
-        reply = client.open_blob(layer.digest)
-        try:
-            reader = _Meter(reply, layer.size, lambda n: emit(progress.message("Downloading", ident, n, layer.size)))
-            try:
-                stored = content.write(reader, layer.digest, layer.media_type)
-            except InvalidArgument as exc:
-                raise InvalidArgument(f"layer {layer.digest}: {exc.message}") from None
-        finally:
-            reply.close()
-        emit(progress.message("Verifying Checksum", ident))
-        if layer.size and stored.size != layer.size:
-            content.delete(layer.digest)
-            raise InvalidArgument(f"layer {layer.digest}: size {stored.size}, the manifest says {layer.size}")
+        with blob_lock(layer.digest):
+            if not self.images.has_blob(layer.digest):
+                report = lambda n: emit(progress.message("Downloading", ident, n, layer.size))  # noqa: E731
+                path = self.images.ingest_path(layer.digest)
+                try:
+                    fetch_blob(client, layer, path, report, retries=self.retries)
+                except InvalidArgument as exc:
+                    raise InvalidArgument(f"layer {layer.digest}: {exc.message}") from None
+                emit(progress.message("Verifying Checksum", ident))
+                self.images.commit_download(path, layer.digest)
         emit(progress.message("Download complete", ident))
-        return True
 
-    def _extract(self, layer: Descriptor, parent: str, diff_id: str, emit: Emit, rollback: ExitStack) -> None:
-        images = self.images
+    def _extract(self, layer: Descriptor, parent: str, diff_id: str, emit: Emit, lease) -> None:
         ident = short_id(layer.digest)
-        with images.content.open(layer.digest) as f:
+        with self.images.open_blob(layer.digest) as f:
             reader = _Meter(f, layer.size, lambda n: emit(progress.message("Extracting", ident, n, layer.size)))
             try:
-                applied = images.snapshots.apply(parent, reader, layer.media_type, diff_id=diff_id)
+                self.images.store_layer(parent, reader, layer.media_type, diff_id=diff_id, lease=lease)
             except InvalidArgument as exc:
                 raise InvalidArgument(f"layer {layer.digest}: {exc.message}") from None
-        if applied.created:
-            rollback.callback(images.snapshots.remove, applied.chain_id)
-
-    def _commit(self, manifest: ImageManifest, raw_config: bytes, image_id: str, top: str, names: list[str],
-                rollback: ExitStack) -> None:
-        images = self.images
-        with images._lock:
-            for data in (raw_config, manifest.raw):
-                digest = progress_digest(data)
-                if not images.content.exists(digest):
-                    images.content.write_bytes(data, digest)
-                    rollback.callback(_delete_if_unused, images, digest)
-            with images.db.transaction() as tx:
-                store.insert_image(tx, ImageRow(image_id, raw_config, manifest.digest, oci.now_rfc3339(),
-                                                images.snapshots.size(top)))
-                for name in names:
-                    store.set_tag(tx, name, image_id)
-
-
-def _delete_if_unused(images, digest: str) -> None:
-    if not images._blob_in_use(digest):
-        images.content.delete(digest)
 
 
 def progress_digest(data: bytes) -> str:

@@ -1,9 +1,11 @@
 """``push``: layers (HEAD, mount, upload), config, then the manifest (moby's ``distribution/push_v2.go``).
 
-The image's own blobs are pushed unchanged (see :mod:`pouch.images.blobs`): a
-pulled image goes up with the manifest it came with (same digest), an
-imported/committed/loaded one with an OCI manifest over its uncompressed layer
-tars, so the config and its diff_ids are never rewritten. Per layer: a HEAD
+A pulled image goes up with the manifest it came with (same digest, its own
+blobs, see :mod:`pouch.images.blobs`); an imported/committed/built/loaded one
+has its uncompressed layer tars gzip-compressed (:mod:`pouch.registry.compress`)
+under a new OCI manifest, which the image then keeps (with the compressed
+blobs), so a second push compresses nothing. The config and its diff_ids are
+never rewritten. Per layer: a HEAD
 says whether the registry has it; else a cross-repository mount is tried when
 a repository of the same registry is known to hold it (the image's other
 names); else it is uploaded (monolithic, or in chunks when large).
@@ -11,7 +13,10 @@ names); else it is uploaded (monolithic, or in chunks when large).
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from pouch import reference as refs
@@ -20,6 +25,7 @@ from pouch.images import blobs, oci
 from pouch.registry import progress
 from pouch.registry.auth import Authenticator, Credentials, Unauthorized, repository_scope
 from pouch.registry.client import RegistryClient, RegistryError
+from pouch.registry.compress import gzip_file
 from pouch.registry.endpoints import RegistryConfig, endpoints
 from pouch.registry.manifest import build_manifest
 from pouch.registry.pull import Emit, _rewrap
@@ -62,20 +68,43 @@ class Pusher:
         sources = self._mount_sources(ref, record)
         for layer in reversed(layers):
             emit(progress.message("Preparing", short_id(layer.digest)))
-        with ThreadPoolExecutor(3, thread_name_prefix="push") as pool:
-            for f in [pool.submit(self._push_layer, client, layer, sources, emit) for layer in reversed(layers)]:
-                f.result()
-        config = Descriptor(oci.MEDIA_OCI_CONFIG, record.id, content.size(record.id))
-        self._push_blob(client, config, [], lambda n: None)
-        if keep_manifest:
-            raw = content.read(record.manifest_digest)
-            media_type = _media_type(raw)
-        else:
-            raw, media_type = build_manifest(config, layers), oci.MEDIA_OCI_MANIFEST
-        digest = client.put_manifest(ref.tag, raw, media_type) or sha256_digest(raw)
+        with self.images.lease() as lease:  # compressed blobs stay only if the push succeeds
+            if not keep_manifest:
+                layers = [self._compressed(layer, lease) for layer in layers]
+            with ThreadPoolExecutor(3, thread_name_prefix="push") as pool:
+                for f in [pool.submit(self._push_layer, client, layer, sources, emit) for layer in reversed(layers)]:
+                    f.result()
+            config = Descriptor(oci.MEDIA_OCI_CONFIG, record.id, content.size(record.id))
+            self._push_blob(client, config, [], lambda n: None)
+            if keep_manifest:
+                raw = content.read(record.manifest_digest)
+                media_type = _media_type(raw)
+            else:
+                raw, media_type = build_manifest(config, layers), oci.MEDIA_OCI_MANIFEST
+            digest = client.put_manifest(ref.tag, raw, media_type) or sha256_digest(raw)
+            if not keep_manifest:
+                self.images.remember_manifest(record.id, raw)
         emit(progress.message(f"{ref.tag}: digest: {digest} size: {len(raw)}"))
         emit({"progressDetail": {}, "aux": {"Tag": ref.tag, "Digest": digest, "Size": len(raw)}})
         return digest
+
+    def _compressed(self, layer: Descriptor, lease) -> Descriptor:
+        """The gzip blob of an uncompressed layer (written to the store, leased)."""
+        images = self.images
+        tmp = os.path.join(images.tmp_dir, f"push-{short_id(layer.digest)}-{threading.get_ident()}.gz")
+        try:
+            with images.open_blob(layer.digest) as source:
+                digest, size = gzip_file(source, tmp)
+            lease.blobs.add(digest)
+            if images.has_blob(digest):
+                os.unlink(tmp)
+            else:
+                images.commit_download(tmp, digest)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        return Descriptor(oci.MEDIA_OCI_LAYER_GZIP, digest, size)
 
     def _mount_sources(self, ref: refs.Reference, record) -> list[str]:
         """Other repositories of the same registry this image is known under."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pouch import reference as refs
 from pouch.errors import InvalidArgument
 from pouch.images import oci
 from pouch.registry.auth import Authenticator, Credentials, Unauthorized
@@ -20,10 +21,20 @@ class RegistryService:
 
     def pull(self, name: str, creds: Credentials, platform: str, emit: Emit) -> str:
         chosen: oci.Platform | None = parse_platform(platform) if platform else None
-        return Puller(self.images, self.config, self.timeout).pull(name, creds, chosen, emit)
+        image_id = Puller(self.images, self.config, self.timeout).pull(name, creds, chosen, emit)
+        self._event("pull", name)
+        return image_id
 
     def push(self, name: str, tag: str, creds: Credentials, emit: Emit) -> str:
-        return Pusher(self.images, self.config, self.timeout).push(name, tag, creds, emit)
+        digest = Pusher(self.images, self.config, self.timeout).push(name, tag, creds, emit)
+        self._event("push", name + (f":{tag}" if tag else ""))
+        return digest
+
+    def _event(self, action: str, name: str) -> None:
+        """Docker's pull/push events name the image by its reference (``busybox:latest``)."""
+        ref = refs.parse_reference(name)
+        familiar = (ref if ref.digest else ref.with_default_tag()).familiar()
+        self.images.events.emit("image", action, familiar, {"name": familiar})
 
     def login(self, creds: Credentials) -> None:
         """Check ``creds`` against the registry (``GET /v2/`` through the auth flow)."""

@@ -53,7 +53,7 @@ def commit_container(
     c = containers.get(ref)
     if c.state.status in (Status.REMOVING, Status.DEAD):
         raise Conflict(f"container {c.name} is being removed")
-    image = images.get(c.image_id)
+    image = images.for_container(c.image_id)
     config = image_commit.container_image_config(c.options, image.image_config)
     config = image_commit.override_from_body(config, body)
     work = tempfile.mkdtemp(prefix="commit-", dir=images.tmp_dir)
@@ -102,7 +102,7 @@ def _paused(containers, container_id: str, pause: bool) -> Iterator[None]:
 def changes(engine, ref: str) -> list[dict]:
     """``GET /containers/{id}/changes``."""
     c = engine.containers.get(ref)
-    image = engine.images.get(c.image_id)
+    image = engine.images.for_container(c.image_id)
     return container_changes(engine.images.rw_dirs(c.id).upper, image.layer_dirs)
 
 
@@ -111,7 +111,7 @@ def export_stream(engine, ref: str) -> Iterator[bytes]:
     before the 200); the mount is made when the body is first read and undone at its end."""
     containers, images = engine.containers, engine.images
     c = containers.get(ref)
-    image = images.get(c.image_id)
+    image = images.for_container(c.image_id)
     return _export_chunks(containers, images, c, image.layer_dirs)
 
 

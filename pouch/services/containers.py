@@ -38,7 +38,11 @@ from pouch.services.attachgate import AttachGate
 from pouch.services.rich import RichContainers, check_rich_create, write_profile_env
 from pouch.services.logrotate import LogRotator, rotated_paths
 from pouch.services.monitor import ExitMonitor
+from pouch.services.health import HealthMonitor, with_image_healthcheck
+from pouch.services.restart import RestartManager
+from pouch.services.timers import Scheduler
 from pouch.services.names import random_name
+from pouch.volumes.service import VolumeService
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +94,9 @@ class ContainerService:
         self.attach_gate = AttachGate()
         self.rich = RichContainers(config, images, runtime)
         self.monitor = ExitMonitor(self._handle_exit)
+        self.timers = Scheduler()  # one thread for restart back-offs and health probes
+        self.restarts = RestartManager(self, self.timers)  # services/restart.py
+        self.health = HealthMonitor(self, self.timers)  # services/health.py
         self.log_rotator = LogRotator(config.log_max_size, config.log_max_files, self._running_logs, runtime.reopen_log)
         self._locks: dict[str, threading.RLock] = {}
         self._locks_guard = threading.Lock()
@@ -98,6 +105,7 @@ class ContainerService:
         self.host_capabilities: tuple[str, ...] | None = None  # the daemon's bounding set, read once
         self._last_exit: dict[str, int] = {}  # exit codes of removed containers, for wait?condition=removed
         self.lxcfs = None  # LxcfsSupervisor with pouchd --enable-lxcfs (pouch/rich/lxcfsd.py)
+        self.volumes = VolumeService(config, db)  # the daemon's replaces it (daemon.build_engine)
 
     # ----------------------------------------------------------------- helpers
     @contextlib.contextmanager
@@ -110,6 +118,7 @@ class ContainerService:
     def _notify(self) -> None:
         with self._changed:
             self._changed.notify_all()
+        self.network.refresh_hosts()  # the peers' /etc/hosts follow containers coming and going
 
     def get(self, ref: str) -> Container:
         return store.lookup(self.db, ref)
@@ -141,7 +150,11 @@ class ContainerService:
         image = self.images.get(opts.image)
         if opts.runtime not in self.config.runtimes:
             raise InvalidArgument(f"Unknown runtime specified {opts.runtime}")
-        validate_network_mode(opts.network_mode)
+        opts = self.network.prepare_create(opts)  # its networks resolved (404 for an unknown one) and checked
+        from pouch.services import resources as resource_checks  # -m, --cpus, --device, --ipc... (400s)
+
+        for warning in resource_checks.check_create(opts, self.get, self.host_capabilities):
+            log.warning("create %s: %s", opts.name or opts.image, warning)
         for bind in opts.binds:
             if not os.path.isabs(bind.source):
                 raise InvalidArgument(f"invalid mount config: bind source path must be absolute: {bind.source}")
@@ -152,6 +165,7 @@ class ContainerService:
         if opts.enable_lxcfs:  # lxcfs: refused when no lxcfs is there
             from pouch.rich.lxcfsd import lxcfs_root_for
             lxcfs_root_for(self.lxcfs)
+        opts = with_image_healthcheck(opts, image.config)  # the image's HEALTHCHECK under the user's --health-*
         container_id = secrets.token_hex(32)
         name = opts.name or self._unused_name()
         c = Container(
@@ -164,6 +178,8 @@ class ContainerService:
             state=ContainerState(),
         )
         with contextlib.ExitStack() as undo:
+            c.options = self.volumes.resolve(c.id, opts, image.image_config, self.get)  # -v, --mount, VOLUME...
+            undo.callback(self.volumes.rollback_create, c.id)
             cdir = self.config.container_dir(container_id)
             os.makedirs(os.path.join(cdir, "rootfs"), mode=0o700)
             undo.callback(shutil.rmtree, cdir, ignore_errors=True)
@@ -171,6 +187,8 @@ class ContainerService:
             undo.callback(self.images.remove_rw, container_id)
             store.insert(self.db, c)
             undo.pop_all()
+        self.volumes.create_done(c.id)
+        self.events.emit_container(c, "create")
         log.info("created container %s (%s) from %s", c.id[:12], c.name, opts.image)
         return c
 
@@ -195,14 +213,17 @@ class ContainerService:
             if c.state.status in (Status.REMOVING, Status.DEAD):
                 raise Conflict(f"container {c.name} is marked for removal and cannot be started")
             try:
+                self.restarts.on_user_start(c)  # RestartCount and the back-off begin again
                 self._start_locked(c)
             except PouchError as err:
                 c.state.error = err.message
                 store.save_state(self.db, c)
                 if c.options.auto_remove:  # as dockerd: a --rm container that cannot start is removed
                     with contextlib.suppress(PouchError):
-                        self.remove(c.id, force=True)
+                        self.remove(c.id, force=True, volumes=True)
                 raise
+            self.events.emit_container(c, "start")
+            self.health.watch(c)
         self._notify()
 
     def _start_locked(self, c: Container) -> None:
@@ -219,7 +240,7 @@ class ContainerService:
         opts = c.options
         if self.host_capabilities is None:
             self.host_capabilities = tuple(read_host_capabilities())
-        image = self.images.get(c.image_id)
+        image = self.images.for_container(c.image_id)
         rootfs = self.rootfs_path(c)
         bundle = self.config.bundle_dir(c.id)
         hostname = self._hostname(c)
@@ -229,6 +250,8 @@ class ContainerService:
             if not mounts.is_mountpoint(rootfs):
                 mounts.mount(self.images.rootfs_mount(c.image_id, c.id), rootfs)
                 undo.callback(mounts.unmount, rootfs)
+            self.volumes.acquire(c, rootfs)  # propagation checks, volume mounts, copy-up
+            undo.callback(self.volumes.release, c.id)
             passwd, group = read_user_files(rootfs)
             user = resolve_user(opts.user or image.image_config.user, passwd, group)
             self._write_etc_files(c, None, hostname)
@@ -246,7 +269,7 @@ class ContainerService:
                     from pouch.rich.lxcfs import with_lxcfs
                     from pouch.rich.lxcfsd import lxcfs_root_for
                     spec = with_lxcfs(spec, lxcfs_root_for(self.lxcfs))
-                inject_hooks(spec, load_hooks(self.config.hooks_dir), has_bind_mounts=bool(opts.binds))
+                inject_hooks(spec, load_hooks(self.config.hooks_dir), has_bind_mounts=bool(opts.binds or opts.volumes))
                 write_json_atomic(os.path.join(bundle, "config.json"), spec)
                 created = self.runtime.create(
                     c.id,
@@ -263,11 +286,13 @@ class ContainerService:
                 undo.callback(self.runtime.delete, c.id, True)
 
             attachment = self.network.setup(c.id, opts.network_mode, opts.port_bindings, other_netns,
-                                            alongside=create_container)
+                                            alongside=create_container, options=opts,
+                                            image_exposed=image.image_config.exposed_ports)
             undo.callback(self.network.teardown, c.id, attachment)
             assert created is not None
             if attachment and attachment.ip_address:
                 self._write_etc_files(c, attachment, hostname, in_place=True)
+            self.network.write_peers(c.id, attachment)  # names on user-defined networks (network/hostsync.py)
             self.monitor.watch(c.id, created.conmon_pid)
 
             # 3. let attached clients connect, then run the process
@@ -284,6 +309,7 @@ class ContainerService:
                 pid=created.pid,
                 conmon_pid=created.conmon_pid,
                 started_at=now_rfc3339(),
+                finished_at=c.state.finished_at,  # kept, as Docker (`wait` tells exits apart by it)
             )
             c.network = attachment
             store.save_state(self.db, c)
@@ -293,6 +319,8 @@ class ContainerService:
     def _spec(self, c: Container, image_config, rootfs: str, hostname: str, netns_path: str | None, user) -> dict:
         from pouch.oci.seccomp import resolve_seccomp
         from pouch.oci.spec import SpecInput, generate_spec
+        from pouch.oci.user import read_user_files
+        from pouch.services import resources as resource_checks
 
         opts = c.options
         return generate_spec(
@@ -309,7 +337,8 @@ class ContainerService:
                 },
                 netns=None if opts.network_mode == "host" else netns_path,
                 user=user,
-                cgroups_path=f"/pouch/{c.id}",
+                cgroups_path=resource_checks.cgroups_path(c),
+                resources=resource_checks.start_input(c, read_user_files(rootfs)[1], self.get),
                 host_rlimits={name: resource.getrlimit(number) for name, number in RLIMITS.items()},
                 seccomp=resolve_seccomp(opts, host_capabilities=self.host_capabilities),
                 init_path=find_static_init() if opts.init else "",
@@ -377,10 +406,18 @@ class ContainerService:
                 c.state.exit_code = c.state.exit_code if app_code is None else app_code
             c.state.finished_at = rfc3339_of(status.finished_at) if status else now_rfc3339()
             c.state.oom_killed = bool(self.runtime.oom_killed(container_id))
+            if not c.state.oom_killed:  # conmon's oom file is the norm; the cgroup's counter a backstop
+                from pouch.services.resources import host_cgroup_oom_killed
+                c.state.oom_killed = host_cgroup_oom_killed(c)
             if status is None:
                 c.state.error = "container state was lost (conmon exited without an exit code)"
             self._last_exit[c.id] = c.state.exit_code
             log.info("container %s exited with %d", container_id[:12], c.state.exit_code)
+            self.health.unwatch(c.id)
+            if c.state.oom_killed:
+                self.events.emit_container(c, "oom")
+            self.events.emit_container(c, "die", exitCode=c.state.exit_code)
+            self.restarts.on_exit(c)  # --restart: `restarting`, started again after the back-off
             if c.options.auto_remove:
                 self._remove_after_exit(c)
             else:
@@ -397,6 +434,7 @@ class ContainerService:
         rootfs = os.path.join(self.config.container_dir(container_id), "rootfs")
         for step in (
             lambda: self.runtime.delete(container_id, True),
+            lambda: self.volumes.release(container_id),
             lambda: self.network.teardown(container_id, attachment),
             lambda: mounts.unmount(rootfs) if mounts.is_mountpoint(rootfs) else None,
             lambda: shutil.rmtree(self.config.bundle_dir(container_id), ignore_errors=True),
@@ -417,6 +455,9 @@ class ContainerService:
         os.makedirs(os.path.dirname(marker), mode=0o700, exist_ok=True)
         write_json_atomic(marker, {"network": c.network.to_dict() if c.network else None})
         store.delete(self.db, c.id)
+        self.events.emit_container(c, "destroy")
+        self.volumes.release(c.id, c.options.volumes)  # its processes are gone: volumes first, so that
+        self.volumes.remove_anonymous(c)  # --rm's anonymous ones are gone when `wait` is answered
         self._notify()
         self._teardown(c.id, c.network)
         self._drop_container_files(c.id)
@@ -429,6 +470,8 @@ class ContainerService:
         shutil.rmtree(self.config.container_dir(container_id), ignore_errors=True)
         if self.on_removed:
             self.on_removed(container_id)
+        self.restarts.forget(container_id)
+        self.health.unwatch(container_id)
         with self._locks_guard:
             self._locks.pop(container_id, None)
 
@@ -459,12 +502,18 @@ class ContainerService:
             if c.state.status == Status.REMOVING:
                 self._finish_remove(c)
                 continue
+            if c.state.status == Status.RESTARTING:  # pouchd stopped during a back-off
+                self.restarts.resume(c)
+                continue
             if not c.state.status.is_active():
+                self.restarts.on_boot(c)  # --restart always/unless-stopped...: up again after a reboot
                 continue
             if c.state.conmon_pid and self.runtime.conmon_alive(c.state.conmon_pid, c.id):
                 self.monitor.watch(c.id, c.state.conmon_pid)
+                self.health.watch(c)
             else:
                 self._handle_exit(c.id)
+        self.volumes.recover()  # unmount volumes no running container uses anymore
 
     # ------------------------------------------------------- stop, kill, wait
     def wait_for(self, predicate, timeout: float | None) -> bool:
@@ -475,13 +524,19 @@ class ContainerService:
         c = store.get(self.db, container_id)
         return c is None or not c.state.status.is_active()
 
+    def _exited_since(self, before: Container) -> bool:
+        """An exit since ``before`` was read (``wait`` returns on it, as Docker's, even when
+        the restart policy restarts the container)."""
+        c = store.get(self.db, before.id)
+        return c is None or c.state.finished_at != before.state.finished_at
+
     def stop(self, ref: str, timeout: int | None = None) -> None:
         c = self.get(ref)
         if not c.state.status.is_active():
             raise NotModified("container already stopped")
         if timeout is None:
             timeout = c.options.stop_timeout if c.options.stop_timeout is not None else DEFAULT_STOP_TIMEOUT
-        image = self.images.get(c.image_id)
+        image = self.images.for_container(c.image_id)
         default_signal = self.rich.stop_signal(c)  # SIGTERM, or the rich mode's init's poweroff
         stop_signal = parse_signal(c.options.stop_signal or image.image_config.stop_signal or default_signal)
         with self._locked(c.id):
@@ -500,15 +555,20 @@ class ContainerService:
                 self._signal(self.get(c.id), signal_module.SIGKILL)
             if not self.wait_for(lambda: self._is_stopped(c.id), 30):
                 raise PouchError(f"container {c.name} did not stop after SIGKILL")
+        self.events.emit_container(c, "stop")
 
     def _signal(self, c: Container, sig: int) -> None:
         if not c.state.status.is_active():
+            return
+        if c.state.status == Status.RESTARTING:  # waiting for its back-off: it just stays stopped
+            self.restarts.cancel(c)
             return
         try:
             self.runtime.kill(c.id, sig, all=sig == signal_module.SIGKILL)
         except PouchError:
             if self.runtime.state(c.id) is not None:
                 raise
+        self.events.emit_container(c, "kill", signal=sig)
 
     def kill(self, ref: str, sig: str | int | None) -> None:
         number = parse_signal(sig, signal_module.SIGKILL)
@@ -527,6 +587,7 @@ class ContainerService:
         if c.state.status.is_active():
             self.stop(c.id, timeout)
         self.start(c.id)
+        self.events.emit_container(self.get(c.id), "restart")
 
     def wait(self, ref: str, condition: str = "not-running") -> int:
         """Block until the container reaches ``condition``; return its exit code.
@@ -547,17 +608,19 @@ class ContainerService:
                 now = store.get(self.db, c.id)
                 if now is None:
                     return True
+                if now.state.finished_at != c.state.finished_at:
+                    return True  # it exited (a restart policy may have it restarting already)
                 if running_since is None:
                     return now.state.status == Status.EXITED and now.state.started_at != c.state.started_at
                 return not now.state.status.is_active()
 
             self.wait_for(exited_next, None)
         else:
-            self.wait_for(lambda: self._is_stopped(c.id), None)
+            self.wait_for(lambda: self._is_stopped(c.id) or self._exited_since(c), None)
         now = store.get(self.db, c.id)
-        if now is not None:
+        if now is not None and now.state.status != Status.RUNNING:
             return now.state.exit_code
-        return self._last_exit.get(c.id, 0)
+        return self._last_exit.get(c.id, 0)  # removed, or restarted already by its policy
 
     # ----------------------------------------------------------- pause, rename
     def pause(self, ref: str) -> None:
@@ -571,6 +634,7 @@ class ContainerService:
             self.runtime.pause(c.id)
             c.state.status = Status.PAUSED
             self._save(c)
+        self.events.emit_container(c, "pause")
 
     def unpause(self, ref: str) -> None:
         c = self.get(ref)
@@ -581,6 +645,7 @@ class ContainerService:
             self.runtime.resume(c.id)
             c.state.status = Status.RUNNING
             self._save(c)
+        self.events.emit_container(c, "unpause")
 
     def rename(self, ref: str, new_name: str) -> None:
         from pouch.api.convert import validate_container_name
@@ -590,6 +655,8 @@ class ContainerService:
         if c.name == new_name:
             raise InvalidArgument("Renaming a container with the same name as its current name")
         store.rename(self.db, c.id, new_name)
+        old_name, c.name = c.name, new_name
+        self.events.emit_container(c, "rename", oldName=old_name)
 
     # ------------------------------------------------------------------ update
     def update_env(self, ref: str, env: list[str]) -> None:
@@ -609,7 +676,7 @@ class ContainerService:
             store.save_options(self.db, c)
             rootfs = self.rootfs_path(c)
             if c.options.rich and c.state.status.is_active() and mounts.is_mountpoint(rootfs):
-                image = self.images.get(c.image_id)
+                image = self.images.for_container(c.image_id)
                 write_profile_env(rootfs, resolve_env(c.options, image.image_config, self._hostname(c)))
 
     # ------------------------------------------------------------------ remove
@@ -622,7 +689,10 @@ class ContainerService:
                     "Stop the container before attempting removal or force remove"
                 )
             with self._locked(c.id):
-                self._signal(self.get(c.id), signal_module.SIGKILL)
+                c = self.get(c.id)
+                c.state.stopped_by_user = True  # no restart policy brings it back
+                store.save_state(self.db, c)
+                self._signal(c, signal_module.SIGKILL)
             if not self.wait_for(lambda: self._is_stopped(c.id), 30):
                 raise PouchError(f"could not kill container {c.name}")
         with self._locked(c.id):
@@ -631,14 +701,17 @@ class ContainerService:
                 return
             c.state.status = Status.REMOVING
             store.save_state(self.db, c)
-            self._finish_remove(c)
+            self._finish_remove(c, volumes)
         self._notify()
 
-    def _finish_remove(self, c: Container) -> None:
+    def _finish_remove(self, c: Container, volumes: bool = False) -> None:
         if os.path.exists(self.config.bundle_dir(c.id)) or mounts.is_mountpoint(self.rootfs_path(c)):
             self._teardown_runtime(c)  # not torn down yet (a crash, or removal during start)
         store.delete(self.db, c.id)
+        self.events.emit_container(c, "destroy")
         self._drop_container_files(c.id)
+        if volumes:  # rm -v: the anonymous ones
+            self.volumes.remove_anonymous(c)
         log.info("removed container %s", c.id[:12])
 
     # --------------------------------------------------------------------- top

@@ -41,6 +41,12 @@ class ExecSession:
     handle: object = field(default=None, repr=False)
 
 
+def _container_or_none(containers, container_id: str):
+    from pouch.metadata import containers as store
+
+    return store.get(containers.db, container_id)
+
+
 def exec_process_spec(container_process: dict, session: ExecSession, user) -> dict:
     """The OCI process of an exec: the container's process with the exec's command,
     environment, working directory, user and terminal (pure)."""
@@ -97,6 +103,7 @@ class ExecService:
         )
         with self._lock:
             self._sessions[session.id] = session
+        self.containers.events.emit_container(c, "exec_create: " + " ".join(session.cmd), execID=session.id)
         return session.id
 
     def get(self, exec_id: str) -> ExecSession:
@@ -138,6 +145,7 @@ class ExecService:
         session.handle = handle
         session.pid = handle.pid
         session.running = True
+        self.containers.events.emit_container(c, "exec_start: " + " ".join(session.cmd), execID=session.id)
         return handle
 
     def _finish(self, session: ExecSession, handle) -> None:
@@ -148,6 +156,9 @@ class ExecService:
             code = 126
         session.exit_code = code
         session.running = False
+        c = _container_or_none(self.containers, session.container_id)
+        if c is not None:
+            self.containers.events.emit_container(c, "exec_die", execID=session.id, exitCode=code)
         try:
             handle.remove()
         except Exception:

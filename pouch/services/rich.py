@@ -62,7 +62,7 @@ class RichContainers:
         rich = c.options.rich
         if rich is None or rich.mode == RichMode.DUMB_INIT:
             return False
-        return rich.mode == RichMode.SYSTEMD or image_init_is_systemd(self.images.get(c.image_id))
+        return rich.mode == RichMode.SYSTEMD or image_init_is_systemd(self.images.for_container(c.image_id))
 
     # --- sbin-init mode with busybox init (rich/sbininit.py) or sysvinit (rich/sysvinit.py) ---
     def is_sbin_init(self, c: Container) -> bool:
@@ -75,7 +75,7 @@ class RichContainers:
         """sbin-init mode with sysvinit as the image's init (rich/sysvinit.py)."""
         from pouch.rich.sysvinit import is_sysvinit
 
-        return self.is_sbin_init(c) and is_sysvinit(self.images.get(c.image_id).layer_dirs)
+        return self.is_sbin_init(c) and is_sysvinit(self.images.for_container(c.image_id).layer_dirs)
 
     def needs_console(self, c: Container) -> bool:
         """Whether pid 1 gives its services the console (systemd, sysvinit): the container gets a terminal."""
@@ -145,7 +145,7 @@ class RichContainers:
             rich=rich, container_id=c.id, init=init, app=tuple(app), busybox=layout.find_static_busybox(),
             host_rich_dir=rich_dir, host_run_dir=run_dir,
             cgroup_systemd_dir=cgroup_dir,
-            user_targets=frozenset([b.target for b in c.options.binds] + list(c.options.tmpfs)),
+            user_targets=frozenset([b.target for b in (*c.options.binds, *c.options.volumes)] + list(c.options.tmpfs)),
         )
         user = process.get("user", {})
         if app and user.get("uid", 0) != 0:

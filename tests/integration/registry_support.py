@@ -166,3 +166,65 @@ class TokenFront:
         if h.command != "HEAD":
             h.wfile.write(data)
         conn.close()
+
+
+class CutOnceFront:
+    """A proxy to a registry that cuts the first download of every large blob off half-way
+    (full ``Content-Length`` sent, half the bytes, then the connection closed), and records
+    the ``Range`` headers of the requests that follow."""
+
+    def __init__(self, upstream: str, min_size: int = 512 * 1024) -> None:
+        self.upstream = upstream
+        self.ranges: list[str] = []
+        self.cut: set[str] = set()
+        front = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _any(self):
+                if self.headers.get("Range"):
+                    front.ranges.append(self.headers["Range"])
+                conn = http.client.HTTPConnection(front.upstream, timeout=30)
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                conn.request(self.command, self.path, body=body, headers=headers)
+                resp = conn.getresponse()
+                data = resp.read()
+                conn.close()
+                cut = (self.command == "GET" and "/blobs/" in self.path and resp.status == 200
+                       and len(data) >= min_size and self.path not in front.cut)
+                self.send_response(resp.status)
+                for k, v in resp.getheaders():
+                    if k.lower() not in ("content-length", "connection", "transfer-encoding"):
+                        self.send_header(k, v.replace(front.upstream, front.host) if k.lower() == "location" else v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command == "HEAD":
+                    return
+                if cut:
+                    front.cut.add(self.path)
+                    self.wfile.write(data[: len(data) // 2])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                self.wfile.write(data)
+
+            do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _any
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.host = f"127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self) -> "CutOnceFront":
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import tarfile
 import time
 
 import pytest
+
+from tests.integration.conftest import wait_for
 
 
 def _rm(d, *names):
@@ -206,6 +209,41 @@ def test_rmi_of_an_image_in_use_is_409_naming_the_container(daemon):
     finally:
         _rm(d, "lc-user", "lc-base")
         _rmi(d, "lc-used:1")
+
+
+def test_forced_rmi_of_an_image_a_stopped_container_uses(daemon):
+    d = daemon
+    d.cli("run", "--name", "lc-held-src", "busybox", "sh", "-c", "echo kept > /kept")
+    image_id = d.cli("commit", "lc-held-src", "lc-held:1").stdout.strip()
+    _rm(d, "lc-held-src")
+    top_layer = json.loads(d.cli("image", "inspect", image_id).stdout)[0]["GraphDriver"]["Data"]["UpperDir"]
+    d.cli("run", "--name", "lc-held", "lc-held:1", "cat", "/kept")
+    running = d.cli("run", "-d", "--name", "lc-held-run", "lc-held:1", "sleep", "60").stdout.strip()
+    try:
+        busy = d.cli("rmi", "-f", image_id, check=False)
+        assert busy.returncode != 0 and f"being used by running container {running[:12]}" in busy.stderr
+        _rm(d, "lc-held-run")
+        plain = d.cli("rmi", image_id, check=False)
+        assert plain.returncode != 0 and "must be forced" in plain.stderr and "stopped container" in plain.stderr
+        out = d.cli("rmi", "-f", "lc-held:1").stdout
+        assert out.splitlines() == ["Untagged: lc-held:1", f"Deleted: {image_id}"]
+        assert image_id[7:19] not in d.cli("images", "-a", "-q").stdout
+        assert d.cli("image", "inspect", image_id, check=False).returncode != 0
+        # the container still works: it starts again and says which image it came from
+        d.cli("start", "lc-held")
+        assert wait_for(lambda: d.inspect("lc-held")["State"]["Status"] == "exited")
+        assert d.cli("logs", "lc-held").stdout == "kept\nkept\n"
+        assert d.inspect("lc-held")["Image"] == image_id
+        assert os.path.isdir(top_layer)
+        # its layers go with it
+        _rm(d, "lc-held")
+        assert not os.path.exists(top_layer)
+        blobs = os.listdir(os.path.join(d.root, "content", "blobs", "sha256"))
+        assert image_id[7:] not in blobs
+        assert os.listdir(os.path.join(d.root, "held-images")) == []
+    finally:
+        _rm(d, "lc-held", "lc-held-run", "lc-held-src")
+        _rmi(d, "lc-held:1")
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from tests.integration.registry_support import Registry, TokenFront
+from tests.integration.registry_support import CutOnceFront, Registry, TokenFront
 
 from tests.integration.conftest import running_daemon
 
@@ -206,3 +206,163 @@ def test_docker_cli_and_docker_py_pull(daemon, registry):
     finally:
         client.close()
     daemon.cli("rmi", name)
+
+
+def test_cut_off_download_resumes_with_range(daemon, registry, tmp_path):
+    import io
+    import tarfile
+
+    path = tmp_path / "big.tar"
+    data = os.urandom(3 * 1024 * 1024)  # incompressible: the pushed blob is as large
+    with tarfile.open(path, "w") as tf:
+        info = tarfile.TarInfo("big.bin")
+        info.size = len(data)
+        tf.addfile(info, io.BytesIO(data))
+    image_id = daemon.cli("import", str(path), f"{registry.host}/test/resume:v1").stdout.strip()
+    daemon.cli("push", f"{registry.host}/test/resume:v1")
+    daemon.cli("rmi", f"{registry.host}/test/resume:v1")
+    front = CutOnceFront(registry.host).start()
+    name = f"{front.host}/test/resume:v1"
+    try:
+        out = daemon.cli("pull", name).stdout
+        assert "Pull complete" in out
+        offsets = [int(r.split("=")[1].rstrip("-")) for r in front.ranges]
+        assert offsets and all(0 < o < 4 * 1024 * 1024 for o in offsets), front.ranges
+        assert json.loads(daemon.cli("image", "inspect", name).stdout)[0]["Id"] == image_id  # verified layers
+        assert os.listdir(os.path.join(daemon.root, "content", "ingest")) == []
+    finally:
+        front.stop()
+        daemon.cli("rmi", name, check=False)
+
+
+def test_uncompressed_layers_are_pushed_gzipped_once(daemon, registry, tmp_path):
+    import gzip
+    import http.client
+
+    name = f"{registry.host}/test/gz:v1"
+    _small_image_kept = tmp_path / "text.tar"
+    import io
+    import tarfile
+
+    with tarfile.open(_small_image_kept, "w") as tf:
+        data = b"compress me\n" * 50_000
+        info = tarfile.TarInfo("text.txt")
+        info.size = len(data)
+        tf.addfile(info, io.BytesIO(data))
+    image_id = daemon.cli("import", str(_small_image_kept), name).stdout.strip()
+    try:
+        diff_id = json.loads(daemon.cli("image", "inspect", name).stdout)[0]["RootFS"]["Layers"][0]
+        daemon.cli("push", name)
+        conn = http.client.HTTPConnection(registry.host, timeout=10)
+        conn.request("GET", "/v2/test/gz/manifests/v1", headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
+        manifest = json.loads(conn.getresponse().read())
+        layer = manifest["layers"][0]
+        assert layer["mediaType"] == "application/vnd.oci.image.layer.v1.tar+gzip" and layer["digest"] != diff_id
+        assert layer["size"] < len(data) // 10
+        conn.request("GET", f"/v2/test/gz/blobs/{layer['digest']}")
+        blob = conn.getresponse().read()
+        conn.close()
+        assert len(gzip.decompress(blob)) > len(data)
+        blobs_dir = os.path.join(daemon.root, "content", "blobs", "sha256")
+        before = sorted(os.listdir(blobs_dir))
+        assert "Layer already exists" in daemon.cli("push", name).stdout
+        assert sorted(os.listdir(blobs_dir)) == before  # nothing compressed again
+        daemon.cli("rmi", name)
+        daemon.cli("pull", name)
+        assert json.loads(daemon.cli("image", "inspect", name).stdout)[0]["Id"] == image_id
+        assert layer["digest"][7:] in os.listdir(blobs_dir)
+    finally:
+        daemon.cli("rmi", name, check=False)
+
+
+def _upload(host: str, repo: str, data: bytes) -> dict:
+    """A blob pushed to the registry by hand (monolithic upload); its descriptor fields."""
+    import hashlib
+    import http.client
+    import urllib.parse
+
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    conn = http.client.HTTPConnection(host, timeout=30)
+    conn.request("POST", f"/v2/{repo}/blobs/uploads/", body=b"", headers={"Content-Length": "0"})
+    reply = conn.getresponse()
+    reply.read()
+    location = urllib.parse.urlsplit(reply.headers["Location"])
+    target = location.path + "?" + (location.query + "&" if location.query else "") + urllib.parse.urlencode({"digest": digest})
+    conn.request("PUT", target, body=data, headers={"Content-Type": "application/octet-stream"})
+    reply = conn.getresponse()
+    assert reply.status == 201, reply.read()
+    reply.read()
+    conn.close()
+    return {"digest": digest, "size": len(data)}
+
+
+def _put_manifest(host: str, repo: str, ref: str, doc: dict) -> bytes:
+    import http.client
+
+    raw = json.dumps(doc).encode()
+    conn = http.client.HTTPConnection(host, timeout=30)
+    conn.request("PUT", f"/v2/{repo}/manifests/{ref}", body=raw, headers={"Content-Type": doc["mediaType"]})
+    reply = conn.getresponse()
+    assert reply.status == 201, reply.read()
+    conn.close()
+    return raw
+
+
+def test_zstd_layers_behind_an_oci_index(daemon, registry, busybox_tar):
+    import hashlib
+    import io
+    import tarfile
+
+    zstd = pytest.importorskip("zstandard")
+    from pouch.images.oci import host_platform
+
+    with open(busybox_tar, "rb") as f:
+        base = f.read()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        info = tarfile.TarInfo("hello.txt")
+        info.size = 11
+        tf.addfile(info, io.BytesIO(b"from zstd!\n"))
+    layers = [base, buf.getvalue()]
+    repo = "test/zstd"
+    platform = host_platform()
+    config = {"architecture": platform.architecture, "os": platform.os, "config": {"Cmd": ["cat", "/hello.txt"]},
+              "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(l).hexdigest() for l in layers]}}
+    config_desc = _upload(registry.host, repo, json.dumps(config).encode())
+    layer_descs = [{"mediaType": "application/vnd.oci.image.layer.v1.tar+zstd",
+                    **_upload(registry.host, repo, zstd.ZstdCompressor(level=3).compress(l))} for l in layers]
+    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **config_desc},
+                "layers": layer_descs}
+    raw = _put_manifest(registry.host, repo, "amd", manifest)
+    entry = {"mediaType": manifest["mediaType"], "digest": "sha256:" + hashlib.sha256(raw).hexdigest(), "size": len(raw)}
+    index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [
+        {**entry, "platform": {"architecture": "s390x", "os": "linux"}},
+        {**entry, "platform": {"architecture": platform.architecture, "os": platform.os}},
+    ]}
+    _put_manifest(registry.host, repo, "v1", index)
+    name = f"{registry.host}/{repo}:v1"
+    try:
+        out = daemon.cli("pull", name).stdout
+        assert "Pull complete" in out or "Already exists" in out
+        assert daemon.cli("run", "--rm", name).stdout == "from zstd!\n"
+        wrong = daemon.cli("pull", "--platform", "linux/riscv64", name, check=False)
+        assert wrong.returncode != 0 and "riscv64" in wrong.stderr
+    finally:
+        daemon.cli("rmi", name, check=False)
+
+
+def test_registry_mirror_fallback(tmp_path, busybox_tar, registry):
+    from tests.integration.registry_support import free_port
+
+    dead = f"http://127.0.0.1:{free_port()}"
+    with running_daemon(str(tmp_path / "d"), busybox_tar,
+                        ("--registry-mirror", dead, "--registry-mirror", f"http://{registry.host}")) as d:
+        d.cli("tag", "busybox:latest", f"{registry.host}/library/busybox:mirrored")
+        d.cli("push", f"{registry.host}/library/busybox:mirrored")
+        d.cli("rmi", "busybox:latest", f"{registry.host}/library/busybox:mirrored")
+        out = d.cli("pull", "busybox:mirrored").stdout  # docker.io/library/busybox: the dead mirror, then the live one
+        assert "Status: Downloaded newer image for busybox:mirrored" in out
+        assert "mirror-ok" in d.cli("run", "--rm", "busybox:mirrored", "echo", "mirror-ok").stdout
+        missing = d.cli("pull", "busybox:nowhere", check=False)
+        assert missing.returncode != 0 and "busybox:nowhere" in missing.stderr

@@ -52,3 +52,35 @@ def test_dest_and_chown():
     assert copying.parse_chown("app", passwd, group) == (1000, 1001)
     assert copying.parse_chown("app:staff", passwd, group) == (1000, 50)
     assert copying.parse_chown("7", passwd, group) == (7, 7)
+
+
+def test_wildcards_in_directory_parts(tmp_path):
+    ctx = tmp_path / "ctx"
+    for rel in ("src/a/conf/x", "src/b/conf/y", "src/c/other/z"):
+        (ctx / rel).parent.mkdir(parents=True, exist_ok=True)
+        (ctx / rel).write_text(rel)
+    found = copying.expand_sources(str(ctx), ["src/*/conf", "s?c/[ab]/conf/*"], None)
+    assert [rel for _, rel in found] == ["src/a/conf", "src/b/conf", "src/a/conf/x", "src/b/conf/y"]
+    with pytest.raises(NotFound):
+        copying.expand_sources(str(ctx), ["src/*/missing"], None)
+
+
+def test_image_path_follows_symlinks_inside_the_root(tmp_path):
+    root = tmp_path / "root"
+    (root / "real").mkdir(parents=True)
+    os.symlink("/real", root / "link")
+    os.symlink("../../../../outside", root / "escape")
+    assert copying.image_path(str(root), "/link/x") == "/real/x"
+    assert copying.image_path(str(root), "/escape/") == "/outside"
+    assert copying.image_path(str(root), "/") == "/"
+
+
+def test_remote_names_and_times():
+    from pouch.build import remote
+    from pouch.errors import InvalidArgument
+
+    assert remote.url_filename("http://h/a/b.tar.gz?x=1") == "b.tar.gz"
+    with pytest.raises(InvalidArgument):
+        remote.url_filename("http://h/")
+    assert remote.last_modified("Sun, 13 Sep 2020 12:26:40 GMT") == 1_600_000_000
+    assert remote.last_modified("garbage") is None and remote.last_modified(None) is None

@@ -45,3 +45,28 @@ def test_unknown_instruction_and_flag():
         parse("FROM busybox\nBOGUS x\n")
     with pytest.raises(InvalidArgument, match="Unknown flag: nope"):
         parse("FROM busybox\nCOPY --nope=1 a b\n")
+
+
+def test_heredocs():
+    from pouch.build.dockerfile import parse
+
+    instrs = parse("FROM x\nRUN <<EOF\necho a\nEOF\nCOPY <<-'f.txt' /f\n\tbody $X\n\tf.txt\nRUN python3 <<PY\nprint(1)\nPY\n")
+    assert [i.keyword for i in instrs] == ["FROM", "RUN", "COPY", "RUN"]
+    run = instrs[1]
+    assert run.args == "<<EOF" and run.heredocs[0].content == "echo a\n" and run.heredocs[0].marker == "<<EOF"
+    copy = instrs[2].heredocs[0]
+    assert (copy.name, copy.content, copy.expand, copy.marker) == ("f.txt", "body $X\n", False, "<<-'f.txt'")
+    assert instrs[3].heredocs[0].raw == "print(1)\nPY\n"
+    with pytest.raises(InvalidArgument, match="unterminated heredoc EOF"):
+        parse("FROM x\nRUN <<EOF\necho\n")
+
+
+def test_heredoc_run_commands():
+    from pouch.build.dockerfile import parse
+    from pouch.build.plan import run_command
+
+    alone, piped, script = parse("RUN <<EOF\necho a\nEOF\nRUN python3 <<PY\nprint(1)\nPY\n"
+                                 "RUN <<S\n#!/usr/bin/env python3\nprint(2)\nS\n")
+    assert run_command(alone, {}) == ["/bin/sh", "-c", "echo a\n"]
+    assert run_command(piped, {}) == ["/bin/sh", "-c", "python3 <<PY\nprint(1)\nPY\n"]
+    assert run_command(script, {}) == ["/bin/sh", "-c", "/usr/bin/env python3 <<'S'\n#!/usr/bin/env python3\nprint(2)\nS"]

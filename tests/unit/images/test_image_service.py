@@ -225,7 +225,8 @@ def test_remove_semantics(svc):
     with pytest.raises(Conflict) as exc:
         svc.remove(img.image_id, force=True, containers_using=users)
     assert exc.value.message == (
-        f"conflict: unable to delete {img.image_id[7:19]} (cannot be forced) - image is being used by container c0ffeec0ffee"
+        f"conflict: unable to delete {img.image_id[7:19]} (cannot be forced) - image is being used by running container"
+        " c0ffeec0ffee"
     )
     top_chain = svc.get(img.image_id).chain_id
     result = svc.remove(img.image_id)
@@ -272,3 +273,98 @@ def test_container_keeps_layers_of_removed_image(svc, tmp_path):
     svc.remove_rw("ctr")
     svc.recover()
     assert svc.db.query("SELECT * FROM snapshots") == []
+
+
+def _add_container(svc, container_id, image_id):
+    with svc.db.transaction() as tx:
+        tx.execute("INSERT INTO containers (id, name, image_id, image_ref, created, options, state) "
+                   "VALUES (?, ?, ?, '', '', '{}', '{}')", (container_id, container_id[:8], image_id))
+
+
+def test_forced_rmi_of_an_image_a_stopped_container_uses(svc):
+    img = two_layer(["app:1"])
+    svc.load(io.BytesIO(docker_save_tar([img])))
+    chain = svc.get("app:1").chain_id
+    cid = "ab" * 32
+    _add_container(svc, cid, img.image_id)
+    svc.prepare_rw(cid, img.image_id)
+    users = lambda image_id: [cid] if image_id == img.image_id else []  # noqa: E731
+    with pytest.raises(Conflict) as exc:
+        svc.remove(img.image_id, containers_using=users, running=lambda _c: False)
+    assert "(must be forced) - image is being used by stopped container abababababab" in exc.value.message
+    # forced: the record goes (untag + delete); the layers and config stay for the container
+    assert svc.remove("app:1", force=True, containers_using=users, running=lambda _c: False) == [
+        {"Untagged": "app:1"}, {"Deleted": img.image_id}]
+    with pytest.raises(NotFound):
+        svc.get(img.image_id)
+    assert svc.list_images() == []
+    held = svc.for_container(img.image_id)
+    assert held.chain_id == chain and len(held.layer_dirs) == 2 and held.image_config.cmd == ("/bin/sh",)
+    assert svc.rootfs_mount(img.image_id, cid).type == "overlay"
+    # the last user goes: so do the layers and the config
+    with svc.db.transaction() as tx:
+        tx.execute("DELETE FROM containers WHERE id = ?", (cid,))
+    svc.remove_rw(cid)
+    assert svc.db.query("SELECT * FROM snapshots") == [] and svc.content.list() == []
+    assert os.listdir(svc.held_dir) == []
+    with pytest.raises(NotFound):
+        svc.for_container(img.image_id)
+
+
+def test_build_lineage_hides_refuses_and_cascades(svc):
+    from pouch.build import plan
+    from pouch.images.commit import store_commit
+
+    svc.load(io.BytesIO(docker_save_tar([TestImage([BASE], ["base:1"])])))
+    base = svc.get("base:1")
+
+    def step(parent, name=None):
+        config = plan.child_config(parent.config, {"Cmd": ["x"]}, diff_id=None, created="2024-01-01T00:00:00Z",
+                                   created_by=f"step on {parent.id}", parent_id=parent.id)
+        return svc.get(store_commit(svc, parent.chain_id, None, None, config, name))
+
+    one = step(base)
+    two = step(one, "docker.io/library/built:1")
+    assert svc.parent_ids() == {base.id, one.id}
+    with pytest.raises(Conflict) as exc:
+        svc.remove(one.id, force=True)
+    assert "image has dependent child images" in exc.value.message
+    svc.tag("built:1", "other:1")
+    # a tagged parent (base:1) stays; the untagged step goes with its last child
+    assert svc.remove("built:1") == [{"Untagged": "built:1"}]
+    assert svc.remove("other:1") == [{"Untagged": "other:1"}, {"Deleted": two.id}, {"Deleted": one.id}]
+    assert [r.id for r in svc.list_images()] == [base.id]
+    assert svc.parent_ids() == set()
+
+
+def test_image_events(svc):
+    img = two_layer(["app:1"])
+    svc.load(io.BytesIO(docker_save_tar([img])))
+    svc.tag("app:1", "app:2")
+    imported = svc.import_rootfs(io.BytesIO(make_tar([file("n", b"n")])), None, [], "")
+    svc.remove("app:2")
+    svc.remove("app:1")
+    got = [(e.type, e.action, e.actor_id, e.attributes.get("name")) for e in svc.events.history()]
+    assert got == [
+        ("image", "load", img.image_id, img.image_id),
+        ("image", "tag", img.image_id, "app:2"),
+        ("image", "import", imported, imported),
+        ("image", "untag", img.image_id, img.image_id),
+        ("image", "untag", img.image_id, img.image_id),
+        ("image", "delete", img.image_id, img.image_id),
+    ]
+
+
+def test_lease_keeps_unregistered_layers_from_gc_and_collects_them_on_failure(svc):
+    svc.load(io.BytesIO(docker_save_tar([TestImage([BASE], ["base:1"])])))
+    before = store_state(svc)
+    with pytest.raises(RuntimeError):
+        with svc.lease() as lease:
+            digest = svc.store_layer_blob(io.BytesIO(TOP))
+            lease.blobs.add(digest)
+            applied = svc.store_layer(svc.get("base:1").chain_id, io.BytesIO(TOP), lease=lease)
+            svc.remove("base:1")  # a concurrent rmi: the base stays (the leased layer stacks on it)
+            assert svc.has_snapshot(applied.chain_id) and svc.has_blob(digest)
+            raise RuntimeError("the pull failed")
+    assert svc.db.query("SELECT * FROM snapshots") == [] and svc.content.list() == []
+    assert before != store_state(svc)

@@ -47,13 +47,33 @@ def iptables_rules() -> list[str]:
     return out
 
 
-def nsfs_mounts() -> int:
+def nsfs_mounts(below: str = "/") -> int:
+    """nsfs mounts below ``below`` (other daemons on the host pin theirs elsewhere)."""
     with open("/proc/self/mountinfo") as f:
-        return sum(1 for line in f if " - nsfs " in line)
+        return sum(1 for line in f if " - nsfs " in line and line.split()[4].startswith(below))
 
 
 def links() -> int:
     return len(_run("ip", "-o", "link").splitlines())
+
+
+def bridge_ports(bridge: str) -> list[str]:
+    """The veths attached to ``bridge`` (a leaked endpoint keeps its host side there)."""
+    path = f"/sys/class/net/{bridge}/brif"
+    return sorted(os.listdir(path)) if os.path.isdir(path) else []
+
+
+def our_iptables_rules(bridge: str, subnet: str) -> list[str]:
+    """The filter + nat lines of this session's network: rules naming its bridge, subnet or
+    CNI network, and the per-container chains those rules jump to (other daemons on the
+    host add and remove their own rules meanwhile)."""
+    prefix = subnet.rsplit(".", 1)[0] + "."
+    lines = iptables_rules()
+    ours = [line for line in lines if line.startswith("-A ") and
+            (bridge in line or prefix in line or f"pouch-{bridge}" in line)]
+    chains = {line.split()[-1] for line in ours if " -j CNI-" in line}
+    ours += [line for line in lines if line.startswith("-A ") and line.split()[1] in chains]
+    return ours + [line for line in lines if line.startswith(":") and line[1:].split()[0] in chains]
 
 
 @dataclass
@@ -73,9 +93,9 @@ class NetEnv:
     def snapshot(self) -> dict:
         results = os.path.join(self.config.cni_dir, "results")
         return {
-            "iptables": len(iptables_rules()),
-            "links": links(),
-            "nsfs": nsfs_mounts(),
+            "iptables": len(our_iptables_rules(self.config.bridge_name, self.config.bridge_subnet)),
+            "links": bridge_ports(self.config.bridge_name),
+            "nsfs": nsfs_mounts(self.config.netns_dir),
             "netns_files": sorted(os.listdir(self.config.netns_dir)),
             "ipam": self.allocations(),
             "results": sorted(os.listdir(results)) if os.path.isdir(results) else [],

@@ -223,7 +223,8 @@ def test_parse_mode():
     assert parse_mode("none") == ("none", "")
     assert parse_mode("host") == ("host", "")
     assert parse_mode("container:web") == ("container", "web")
-    for bad in ("container:", "overlay", "container"):
+    assert parse_mode("backend") == ("network", "backend")  # a user-defined network
+    for bad in ("container:", "my net", "container", "x:y"):
         with pytest.raises(InvalidArgument):
             parse_mode(bad)
 

@@ -1,0 +1,127 @@
+"""Routes of networks (Docker Engine API v1.41): thin handlers over ``NetworkManager``.
+
+``GET /networks``, ``GET /networks/{id}``, ``POST /networks/create``,
+``DELETE /networks/{id}``, ``POST /networks/{id}/connect``,
+``POST /networks/{id}/disconnect``, ``POST /networks/prune``.
+"""
+
+from __future__ import annotations
+
+from pouch.api import filters as list_filters
+from pouch.api import network_json
+from pouch.api.server import Request, Response, Router, empty_response, json_response
+from pouch.errors import InvalidArgument
+from pouch.network import networks
+
+
+def add_network_routes(router: Router, engine) -> None:
+    routes = NetworkRoutes(engine)
+    router.add("GET", "/networks", routes.list)
+    router.add("GET", "/networks/{id}", routes.inspect)
+    router.add("POST", "/networks/create", routes.create)
+    router.add("DELETE", "/networks/{id}", routes.remove)
+    router.add("POST", "/networks/{id}/connect", routes.connect)
+    router.add("POST", "/networks/{id}/disconnect", routes.disconnect)
+    router.add("POST", "/networks/prune", routes.prune)
+
+
+class NetworkRoutes:
+    def __init__(self, engine) -> None:
+        self.engine = engine
+
+    @property
+    def manager(self):
+        return self.engine.network
+
+    def _json(self, rec: networks.NetworkRecord) -> dict:
+        return network_json.network_json(rec, self.manager.members(rec))
+
+    def list(self, req: Request) -> Response:
+        filters = list_filters.parse_filters(req.query_str("filters"))
+        network_json.check_filters(filters, network_json.NETWORK_FILTERS)
+        out = []
+        for rec in self.manager.records():
+            members = self.manager.members(rec)
+            if network_json.network_filter(rec, filters, in_use=bool(members)):
+                out.append(network_json.network_json(rec, members))
+        return json_response(out)
+
+    def inspect(self, req: Request) -> Response:
+        return json_response(self._json(self.manager.get(req.params["id"])))
+
+    def create(self, req: Request) -> Response:
+        rec = self.manager.create(networks.request_from_docker(req.json()))
+        return json_response({"Id": rec.id, "Warning": ""}, status=201)
+
+    def remove(self, req: Request) -> Response:
+        self.manager.remove(req.params["id"])
+        return empty_response(204)
+
+    def _container(self, body) -> str:
+        if not isinstance(body, dict):
+            raise InvalidArgument("request body must be a JSON object")
+        container = body.get("Container")
+        if not isinstance(container, str) or not container:
+            raise InvalidArgument("Container is required: the container to connect or disconnect")
+        return container
+
+    def connect(self, req: Request) -> Response:
+        body = req.json()
+        container = self._container(body)
+        rec = self.manager.get(req.params["id"])
+        cfg = network_json.endpoint_config_from_docker(rec.name, body.get("EndpointConfig") or {}, "EndpointConfig")
+        self.manager.connect(rec.id, container, cfg)
+        return empty_response(200)
+
+    def disconnect(self, req: Request) -> Response:
+        body = req.json()
+        container = self._container(body)
+        force = body.get("Force")
+        if force is not None and not isinstance(force, bool):
+            raise InvalidArgument("Force: expected a boolean")
+        self.manager.disconnect(req.params["id"], container, bool(force))
+        return empty_response(200)
+
+    def prune(self, req: Request) -> Response:
+        from pouch.api.container_json import parse_time
+
+        filters = list_filters.parse_filters(req.query_str("filters"))
+        network_json.check_filters(filters, network_json.PRUNE_FILTERS)
+        until = _until(filters.get("until", []))
+
+        def keep(rec: networks.NetworkRecord) -> bool:
+            return network_json.prune_keeps(rec, filters, parse_time(rec.created), until)
+
+        return json_response({"NetworksDeleted": self.manager.prune(keep) or None})
+
+
+def _until(values: list[str]) -> float | None:
+    """``until=`` of prune: a unix timestamp, an RFC 3339 date or a Go duration before now."""
+    if not values:
+        return None
+    import time
+
+    from pouch.api.container_json import parse_time
+
+    value = values[-1]
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    parsed = parse_time(value)
+    if parsed is not None:
+        return parsed
+    seconds = _go_duration(value)
+    if seconds is None:
+        raise InvalidArgument(f"invalid filter 'until={value}'")
+    return time.time() - seconds
+
+
+def _go_duration(text: str) -> float | None:
+    import re
+
+    units = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)", text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        return None
+    return sum(float(n) * units[u] for n, u in parts)

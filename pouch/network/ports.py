@@ -1,0 +1,107 @@
+"""Published ports: ``-p`` ranges, ``-P``, host port choice. Pure, but for :func:`port_is_free`
+and :func:`ephemeral_range` (the kernel's view).
+
+A host port of 0 means "any": it is drawn from the kernel's ephemeral range
+(``net.ipv4.ip_local_port_range``, as Docker does) and checked free, both against the
+other containers' published ports (portmap's DNAT holds no socket) and by binding it.
+``-p 8000-8010:80`` (``host_port_end``) takes the first free port of the range.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
+
+from pouch.errors import Conflict, InvalidArgument
+from pouch.models import PortBinding
+
+EPHEMERAL_RANGE_FILE = "/proc/sys/net/ipv4/ip_local_port_range"
+
+Used = set[tuple[str, int]]  # (protocol, host port)
+
+
+def parse_port_key(key: str) -> tuple[int, str]:
+    """``"80/tcp"`` -> (80, "tcp")."""
+    port, _, proto = key.partition("/")
+    return int(port), (proto or "tcp")
+
+
+def publish_all(exposed: Iterable[str], bindings: Sequence[PortBinding], host_ip: str = "") -> tuple[PortBinding, ...]:
+    """``-P``: every exposed port that ``-p`` left unbound, on an automatic host port."""
+    bound = {(b.container_port, b.protocol) for b in bindings}
+    extra = []
+    for key in sorted(set(exposed), key=parse_port_key):
+        port, proto = parse_port_key(key)
+        if (port, proto) not in bound:
+            extra.append(PortBinding(port, proto, host_ip, 0))
+    return tuple(bindings) + tuple(extra)
+
+
+def with_default_host_ip(bindings: Iterable[PortBinding], host_ip: str) -> tuple[PortBinding, ...]:
+    """A network's ``host_binding_ipv4`` for bindings that named no host IP."""
+    if not host_ip or host_ip == "0.0.0.0":
+        return tuple(bindings)
+    return tuple(b if b.host_ip else replace(b, host_ip=host_ip) for b in bindings)
+
+
+def used_ports(bindings: Iterable[PortBinding]) -> Used:
+    return {(b.protocol, b.host_port) for b in bindings if b.host_port}
+
+
+def allocate(bindings: Sequence[PortBinding], used: Used, is_free: Callable[[str, str, int], bool],
+             ephemeral: tuple[int, int], rng: random.Random | None = None) -> tuple[PortBinding, ...]:
+    """Give each binding one host port: explicit ones checked against ``used`` (Docker's
+    "port is already allocated"), ranges the first free port, 0 a free ephemeral one."""
+    rng = rng or random.Random()
+    taken = set(used)
+    out = []
+    for b in bindings:
+        if b.host_port and not b.host_port_end:
+            if (b.protocol, b.host_port) in taken:
+                raise Conflict(f"Bind for {b.host_ip or '0.0.0.0'}:{b.host_port} failed: port is already allocated")
+            port = b.host_port
+        else:
+            lo, hi = (b.host_port, b.host_port_end) if b.host_port_end else ephemeral
+            candidates = list(range(lo, hi + 1))
+            if not b.host_port_end:
+                rng.shuffle(candidates)
+            port = next((p for p in candidates if (b.protocol, p) not in taken and is_free(b.protocol, b.host_ip, p)), 0)
+            if not port:
+                raise Conflict(f"Bind for {b.host_ip or '0.0.0.0'}:{lo}-{hi} failed: no free port in the range "
+                               f"for {b.container_port}/{b.protocol}")
+        taken.add((b.protocol, port))
+        out.append(replace(b, host_port=port, host_port_end=0))
+    return tuple(out)
+
+
+def check_bindings(bindings: Iterable[PortBinding]) -> None:
+    for b in bindings:
+        if b.host_port_end and b.host_port_end < b.host_port:
+            raise InvalidArgument(f"invalid host port range {b.host_port}-{b.host_port_end}")
+
+
+# --------------------------------------------------------------------------- the kernel's view
+
+
+def ephemeral_range(path: str = EPHEMERAL_RANGE_FILE) -> tuple[int, int]:
+    try:
+        with open(path) as f:
+            lo, hi = (int(x) for x in f.read().split()[:2])
+        return lo, hi
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def port_is_free(protocol: str, host_ip: str, port: int) -> bool:
+    """True if nothing on the host holds ``port`` (a bind succeeds)."""
+    kind = socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM
+    if protocol == "sctp":
+        return True  # no cheap check; the DNAT rule does not need the port free anyway
+    try:
+        with socket.socket(socket.AF_INET, kind) as s:
+            s.bind((host_ip or "0.0.0.0", port))
+        return True
+    except OSError:
+        return False

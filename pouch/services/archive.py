@@ -1,0 +1,221 @@
+"""``pouch cp`` in pouchd: ``GET``, ``HEAD`` and ``PUT /containers/{id}/archive``.
+
+Where the container's root is:
+
+* running or paused: ``/proc/<pid>/root`` of its init, i.e. its own mount tree (volumes,
+  bind mounts, /etc/hosts... as the container sees them);
+* created or stopped: its layers mounted on a fresh directory under the image store's
+  tmp dir, read-only for reading (the upper dir as the top lower dir, as ``export``), the
+  writable overlay (upper + work dir) for writing. Writing holds the container's lock, so
+  a ``start`` cannot mount the same upper dir meanwhile. The mount goes when the operation
+  ends, also on errors and when a client abandons a download.
+
+The work inside the root is done by a helper process confined there with chroot(2)
+(:mod:`pouch.services.archive_root`): the kernel resolves every symlink within the
+container. The stat header is Docker's ``X-Docker-Container-Path-Stat``: base64 of
+``{"name", "size", "mode", "mtime", "linkTarget"}`` with ``mode`` a Go ``os.FileMode``.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+
+from pouch import mount as mounts
+from pouch.errors import Conflict, Forbidden, Internal, InvalidArgument, NotFound, PouchError
+from pouch.services.archive_root import GONE
+
+log = logging.getLogger(__name__)
+
+CHUNK = 256 * 1024
+HELPER = (sys.executable, "-I", "-m", "pouch.services.archive_root")
+STAT_HEADER = "X-Docker-Container-Path-Stat"
+
+
+def encode_stat(stat: dict) -> str:
+    return base64.b64encode(json.dumps(stat).encode()).decode()
+
+
+def _failure(stderr: bytes, ref: str, path: str) -> PouchError:
+    try:
+        doc = json.loads(stderr.decode(errors="replace").strip().splitlines()[-1])
+        status, message = int(doc["status"]), str(doc["message"])
+    except (ValueError, KeyError, IndexError, TypeError):
+        return Internal(f"copy failed: {stderr.decode(errors='replace').strip()[-500:] or 'the helper died'}")
+    if doc.get("missing"):
+        return NotFound(f"Could not find the file {path} in container {ref}")
+    cls = {400: InvalidArgument, 403: Forbidden, 404: NotFound, 409: Conflict}.get(status, Internal)
+    return cls(message)
+
+
+def _check_path(path: str) -> str:
+    if not path:
+        raise InvalidArgument("path is required")
+    if "\0" in path:
+        raise InvalidArgument("path contains a NUL byte")
+    return path
+
+
+@contextlib.contextmanager
+def container_root(engine, c, writable: bool) -> Iterator[list[str]]:
+    """The helper's arguments naming the container's root (``--pid N`` or ``--root DIR``)."""
+    containers, images = engine.containers, engine.images
+    if c.state.status.is_active() and c.state.pid:
+        yield ["--pid", str(c.state.pid)]
+        return
+    if not writable:
+        image = images.for_container(c.image_id) if hasattr(images, "for_container") else images.get(c.image_id)
+        upper = images.rw_dirs(c.id).upper
+        lowers = [upper, *image.layer_dirs] if os.path.isdir(upper) else list(image.layer_dirs)
+        with mounts.mounted_layers(lowers, images.tmp_dir, f"cp-{c.id[:12]}-") as target:
+            yield ["--root", target]
+        return
+    with containers._locked(c.id):
+        c = containers.get(c.id)
+        if c.state.status.is_active() and c.state.pid:  # started meanwhile
+            yield ["--pid", str(c.state.pid)]
+            return
+        if c.options.read_only:
+            raise InvalidArgument("container rootfs is marked read-only")
+        target = tempfile.mkdtemp(prefix=f"cp-{c.id[:12]}-", dir=images.tmp_dir)
+        try:
+            mounts.mount(images.rootfs_mount(c.image_id, c.id), target)
+            try:
+                yield ["--root", target]
+            finally:
+                try:
+                    mounts.unmount(target)
+                except Internal:
+                    mounts.unmount(target, lazy=True)
+        finally:
+            with contextlib.suppress(OSError):
+                os.rmdir(target)  # never rmtree: it could reach through a mount that failed to go
+
+
+def _retrying(attempt):
+    """Run ``attempt()`` again (on the container's new state) if its process ended meanwhile."""
+    try:
+        return attempt()
+    except Conflict as err:
+        if err.message != GONE:
+            raise
+        return attempt()
+
+
+def stat_path(engine, ref: str, path: str) -> dict:
+    """``HEAD /containers/{id}/archive``: the stat of ``path`` in the container."""
+    _check_path(path)
+
+    def attempt() -> dict:
+        c = engine.containers.get(ref)
+        with container_root(engine, c, writable=False) as root:
+            result = subprocess.run([*HELPER, "stat", *root, "--path", path], capture_output=True,
+                                    stdin=subprocess.DEVNULL)
+        if result.returncode != 0:
+            raise _failure(result.stderr, ref, path)
+        return json.loads(result.stdout)
+
+    return _retrying(attempt)
+
+
+class ArchiveStream:
+    """The tar of a path, read from the helper; :meth:`close` (the server calls it when the
+    response ends or is abandoned) stops the helper and undoes the mount."""
+
+    def __init__(self, proc: subprocess.Popen, stack: contextlib.ExitStack, ref: str, path: str) -> None:
+        self.proc = proc
+        self.stack = stack
+        self.ref = ref
+        self.path = path
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            assert self.proc.stdout is not None
+            while data := self.proc.stdout.read1(CHUNK):
+                yield data
+            self.proc.wait()
+            if self.proc.returncode != 0:
+                assert self.proc.stderr is not None
+                raise _failure(self.proc.stderr.read(), self.ref, self.path)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self.stack.close()
+
+    def __del__(self) -> None:  # a response that was never sent
+        self.close()
+
+
+def _reap(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+    for pipe in (proc.stdin, proc.stdout, proc.stderr):
+        if pipe is not None:
+            with contextlib.suppress(OSError):
+                pipe.close()
+
+
+def open_archive(engine, ref: str, path: str) -> tuple[dict, ArchiveStream]:
+    """``GET /containers/{id}/archive``: the stat (a 404 is raised before any byte is sent)
+    and the tar stream."""
+    _check_path(path)
+    return _retrying(lambda: _open_archive(engine, ref, path))
+
+
+def _open_archive(engine, ref: str, path: str) -> tuple[dict, ArchiveStream]:
+    c = engine.containers.get(ref)
+    stack = contextlib.ExitStack()
+    try:
+        root = stack.enter_context(container_root(engine, c, writable=False))
+        proc = subprocess.Popen([*HELPER, "get", *root, "--path", path], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        stack.callback(_reap, proc)
+        assert proc.stdout is not None and proc.stderr is not None
+        first = proc.stdout.readline()
+        if not first:
+            proc.wait()
+            raise _failure(proc.stderr.read(), ref, path)
+        stat = json.loads(first)
+    except BaseException:
+        stack.close()
+        raise
+    engine.containers.events.emit_container(c, "archive-path")
+    return stat, ArchiveStream(proc, stack, ref, path)
+
+
+def put_archive(engine, ref: str, path: str, stream, *, no_overwrite_dir_non_dir: bool = False,
+                copy_uid_gid: bool = False) -> None:
+    """``PUT /containers/{id}/archive``: extract the tar ``stream`` into the directory ``path``.
+    Entries are owned by root unless ``copy_uid_gid`` keeps the archive's owners (``cp -a``)."""
+    c = engine.containers.get(ref)
+    _check_path(path)
+    flags = ["--no-overwrite-dir-non-dir"] if no_overwrite_dir_non_dir else []
+    if copy_uid_gid:
+        flags.append("--keep-owner")
+    with container_root(engine, c, writable=True) as root:
+        proc = subprocess.Popen([*HELPER, "put", *root, "--path", path, *flags], stdin=subprocess.PIPE,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            assert proc.stdin is not None and proc.stderr is not None
+            try:
+                while chunk := stream.read(CHUNK):
+                    proc.stdin.write(chunk)
+                proc.stdin.close()
+            except BrokenPipeError:
+                pass  # the helper stopped early: its error says why
+            stderr = proc.stderr.read()
+            proc.wait()
+        finally:
+            _reap(proc)
+    if proc.returncode != 0:
+        raise _failure(stderr, ref, path)
+    engine.containers.events.emit_container(c, "extract-to-dir")

@@ -1,0 +1,135 @@
+"""The host side of resource limits: checks at create, resolution at start, ``pouch update``.
+
+- :func:`check_create`: Docker's validation of the resource and isolation options
+  against this host (``pouch.cgroups.limits``, ``pouch.oci.resources``), plus the host
+  objects they name (device nodes, block devices, containers to join); 400 naming the flag;
+- :func:`start_input`: the ``ResourceInput`` of the spec: device numbers, the namespaces of
+  the containers joined with ``--ipc/--pid container:X``, ``--group-add`` gids;
+- :func:`update`: ``pouch update`` / ``POST /containers/{id}/update``: merge, validate,
+  ``runc update`` a running container, persist in the container's options.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+
+from pouch.cgroups.limits import apply_update, validate_resources
+from pouch.cgroups.paths import cgroups_path_for, host_facts
+from pouch.errors import Conflict, InvalidArgument, NotFound, PouchError
+from pouch.models import Container, CreateOptions, Status
+from pouch.oci.resources import (
+    ResourceInput,
+    joined_container,
+    linux_resources,
+    resolve_block_devices,
+    resolve_devices,
+    resolve_group_add,
+    validate_isolation,
+)
+
+log = logging.getLogger(__name__)
+
+
+def check_create(opts: CreateOptions, lookup, host_capabilities: tuple[str, ...] | None = None) -> list[str]:
+    """Refuse bad resource/isolation options at create; return Docker's warnings.
+    ``lookup(ref)`` finds a container (raises NotFound)."""
+    facts = host_facts(host_capabilities)
+    warnings = validate_resources(opts.resources, facts)
+    validate_isolation(opts.isolation, network_mode=opts.network_mode, hostname=opts.hostname)
+    cgroups_path_for("x", opts.resources.cgroup_parent)
+    resolve_devices(opts.resources.devices)
+    resolve_block_devices(opts.resources)
+    for flag, mode in (("--ipc", opts.isolation.ipc_mode), ("--pid", opts.isolation.pid_mode)):
+        ref = joined_container(mode)
+        if ref:
+            try:
+                lookup(ref)
+            except NotFound:
+                raise InvalidArgument(f"{flag}: no such container: {ref}") from None
+    return warnings
+
+
+def _namespace_of(lookup, mode: str, kind: str, flag: str, self_id: str) -> str:
+    ref = joined_container(mode)
+    if not ref:
+        return ""
+    other = lookup(ref)
+    if other.id == self_id:
+        raise InvalidArgument(f"{flag}: cannot join own {kind} namespace")
+    if other.state.status != Status.RUNNING or not other.state.pid:
+        raise Conflict(f"{flag}: cannot join the {kind} namespace of a non running container: {other.name}")
+    return f"/proc/{other.state.pid}/ns/{kind}"
+
+
+def start_input(c: Container, group_file: str, lookup) -> ResourceInput:
+    """What the spec needs from the host, resolved now (devices may have changed since create)."""
+    opts = c.options
+    return ResourceInput(
+        devices=resolve_devices(opts.resources.devices),
+        block_devices=resolve_block_devices(opts.resources),
+        ipc_namespace=_namespace_of(lookup, opts.isolation.ipc_mode, "ipc", "--ipc", c.id),
+        pid_namespace=_namespace_of(lookup, opts.isolation.pid_mode, "pid", "--pid", c.id),
+        extra_gids=resolve_group_add(opts.isolation.group_add, group_file) if opts.isolation.group_add else (),
+    )
+
+
+def cgroups_path(c: Container) -> str:
+    return cgroups_path_for(c.id, c.options.resources.cgroup_parent)
+
+
+def update(service, ref: str, changes: dict, restart_policy=None) -> list[str]:
+    """Apply resource ``changes`` (``pouch.api.resources_json.update_from_docker``) and a
+    restart policy (already parsed by the caller into the options' own type, or None)."""
+    from pouch.metadata import containers as store
+
+    c = service.get(ref)
+    with service._locked(c.id):
+        c = service.get(c.id)
+        if c.state.status in (Status.REMOVING, Status.DEAD):
+            raise Conflict(f"Cannot update container {c.id}: it is marked for removal")
+        resources = apply_update(c.options.resources, changes) if changes else c.options.resources
+        warnings = validate_resources(resources, host_facts(service.host_capabilities), update=True)
+        options = dataclasses.replace(c.options, resources=resources)
+        if restart_policy is not None:
+            options = restart_policy(options)
+        if changes and c.state.status.is_active():
+            _runc_update(service, c, resources, changes)
+        c.options = options
+        store.save_options(service.db, c)
+    log.info("updated container %s: %s", c.id[:12], ", ".join(sorted(changes)) or "restart policy")
+    return warnings
+
+
+def _runc_update(service, c: Container, resources, changes: dict) -> None:
+    """``runc update --resources -``: the new limits of a running container."""
+    from pouch import process
+
+    body = linux_resources(resources)
+    if "pids_limit" in changes and "pids" not in body:
+        body["pids"] = {"limit": -1}
+    runc = service.runtime.runc_for(c.id)
+    result = process.run([runc.path, "--root", runc.root, "update", "--resources", "-", c.id],
+                         input=json.dumps(body).encode(), timeout=30)
+    if not result.ok:
+        message = (result.stderr or result.stdout).decode(errors="replace").strip()
+        raise PouchError(f"Cannot update container {c.id}: {message}")
+
+
+def host_cgroup_oom_killed(c: Container) -> bool:
+    """v1 backstop for conmon's ``oom`` file: the memory cgroup's ``oom_kill`` counter
+    (read before teardown)."""
+    from pouch.cgroups.paths import host_layout
+    from pouch.cgroups.stats import parse_flat_keyed
+
+    layout = host_layout()
+    path = layout.dir("memory", cgroups_path(c))
+    name = "memory.events" if layout.version == 2 else "memory.oom_control"
+    try:
+        with open(os.path.join(path, name)) as f:
+            values = parse_flat_keyed(f.read())
+    except OSError:
+        return False
+    return values.get("oom_kill", 0) > 0

@@ -1,0 +1,457 @@
+"""``VolumeService``: the local volume driver and the volume side of a container's life.
+
+A volume is a row in the ``volumes`` table and a directory ``<root>/volumes/<name>/_data``
+(Docker's layout). A volume created with the local driver's options (``-o type=tmpfs
+-o device=tmpfs -o o=size=64m``, ``-o type=none -o o=bind -o device=/path``, any
+filesystem with its device and options) has that filesystem mounted on its ``_data`` while
+at least one container that uses it runs, and unmounted when the last one stops.
+
+Containers: ``resolve`` (at create) names anonymous volumes, adds the image's VOLUMEs and
+``--volumes-from``, creates missing volumes; ``acquire`` (at start) checks bind propagation,
+mounts, copies the image's content up into empty volumes; ``release`` (at teardown)
+unmounts what nobody runs with anymore; ``remove_anonymous`` is ``rm -v``.
+
+Who uses a volume is read from the containers' records (plus the containers being created
+right now), so "in use" can't drift from them. One lock serialises the decisions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import re
+import secrets
+import shutil
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timezone
+
+from pouch import mount as mounts
+from pouch.config import DaemonConfig
+from pouch.errors import Conflict, Internal, InvalidArgument, NotFound, PouchError
+from pouch.events import EventBus
+from pouch.metadata import containers as containers_store
+from pouch.metadata import volumes as store
+from pouch.metadata.db import Database
+from pouch.metadata.volumes import Volume
+from pouch.models import BindMount, Container, CreateOptions, ImageConfig, VolumeMount
+from pouch.types import Mount
+from pouch.volumes.copyup import copy_up
+from pouch.volumes.propagation import check_binds
+from pouch.volumes.specs import (
+    ANONYMOUS_LABEL,
+    DRIVER,
+    anonymous_volumes,
+    check_driver,
+    hide_password,
+    parse_volumes_from,
+    validate_local_options,
+    validate_volume_name,
+)
+
+log = logging.getLogger(__name__)
+
+VOLUME_FILTERS = ("dangling", "name", "label", "label!", "driver", "all")
+
+
+def now_rfc3339() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --- pure helpers ----------------------------------------------------------------------
+
+
+def _truthy(value: str, key: str) -> bool:
+    if value.lower() in ("true", "1"):
+        return True
+    if value.lower() in ("false", "0"):
+        return False
+    raise InvalidArgument(f"invalid filter '{key}={value}'")
+
+
+def _label_match(labels: Mapping[str, str], wanted: str) -> bool:
+    key, sep, value = wanted.partition("=")
+    return key in labels and (not sep or labels[key] == value)
+
+
+def _regex_match(pattern: str, text: str) -> bool:
+    try:
+        return pattern == text or re.search(pattern, text) is not None
+    except re.error:
+        return False
+
+
+def check_volume_filters(filters: Mapping[str, list[str]]) -> None:
+    for key, values in filters.items():
+        if key not in VOLUME_FILTERS:
+            raise InvalidArgument(f"invalid filter '{key}'")
+        if key in ("dangling", "all"):
+            for value in values:
+                _truthy(value, key)
+
+
+def volume_matches(v: Volume, filters: Mapping[str, list[str]], in_use: bool) -> bool:
+    """Docker's ``volume ls``/``prune`` filters: dangling, name (regexp), label (k or k=v;
+    every one must match), label! (none may), driver (exact)."""
+    for value in filters.get("dangling", ()):
+        if _truthy(value, "dangling") == in_use:
+            return False
+    if filters.get("name") and not any(_regex_match(p, v.name) for p in filters["name"]):
+        return False
+    if filters.get("driver") and v.driver not in filters["driver"]:
+        return False
+    if not all(_label_match(v.labels, w) for w in filters.get("label", ())):
+        return False
+    if any(_label_match(v.labels, w) for w in filters.get("label!", ())):
+        return False
+    return True
+
+
+def container_mounts(opts: CreateOptions, image: ImageConfig, sources: Mapping[str, CreateOptions]
+                     ) -> tuple[list[BindMount], list[VolumeMount]]:
+    """The binds and volume mounts of a new container (names of anonymous volumes still
+    empty): the user's own, then ``--volumes-from`` (``sources``: spec -> that container's
+    options) where the user put nothing, then the image's VOLUMEs where nothing is. Pure."""
+    binds = list(opts.binds)
+    volumes = list(opts.volumes)
+    taken = {b.target for b in binds} | set(opts.tmpfs) | {v.target for v in volumes}
+    for spec in opts.volumes_from:
+        _, read_only = parse_volumes_from(spec)
+        other = sources[spec]
+        for b in other.binds:
+            if b.target not in taken:
+                binds.append(b if read_only is None else dataclasses.replace(b, read_only=read_only))
+                taken.add(b.target)
+        for v in other.volumes:
+            if v.target not in taken:
+                ro = v.read_only if read_only is None else read_only
+                volumes.append(dataclasses.replace(v, read_only=ro, origin="volumes-from"))
+                taken.add(v.target)
+    for v in anonymous_volumes(image.volumes, "image", "the image's VOLUME"):
+        if v.target not in taken:
+            volumes.append(v)
+            taken.add(v.target)
+    return binds, volumes
+
+
+def directory_size(path: str) -> int:
+    """Bytes of the regular files below ``path`` (links not followed, other mounts not entered)."""
+    total = 0
+    try:
+        root_dev = os.lstat(path).st_dev
+    except OSError:
+        return 0
+    for dirpath, dirnames, filenames in os.walk(path):
+        for name in filenames:
+            try:
+                st = os.lstat(os.path.join(dirpath, name))
+            except OSError:
+                continue
+            if st.st_dev == root_dev:
+                total += st.st_size
+        dirnames[:] = [d for d in dirnames if _same_dev(os.path.join(dirpath, d), root_dev)]
+    return total
+
+
+def _same_dev(path: str, dev: int) -> bool:
+    try:
+        return os.lstat(path).st_dev == dev
+    except OSError:
+        return False
+
+
+# --- the service -----------------------------------------------------------------------
+
+
+class VolumeService:
+    def __init__(self, config: DaemonConfig, db: Database) -> None:
+        self.config = config
+        self.db = db
+        self.events = EventBus()  # the daemon's bus replaces it (daemon.build_engine)
+        self._lock = threading.RLock()
+        self._pending: dict[str, set[str]] = {}  # container being created -> volume names it will use
+        self._created: dict[str, list[str]] = {}  # container being created -> volumes created for it
+        self._holders: dict[str, set[str]] = {}  # volume -> containers started with it (this daemon's life)
+        self._held: dict[str, list[VolumeMount]] = {}  # container -> the mounts acquire() took
+
+    # ------------------------------------------------------------------ layout
+    @property
+    def volumes_dir(self) -> str:
+        return os.path.join(self.config.root, "volumes")
+
+    def path(self, name: str) -> str:
+        return os.path.join(self.volumes_dir, name)
+
+    def data_path(self, name: str) -> str:
+        return os.path.join(self.path(name), "_data")
+
+    # -------------------------------------------------------------------- CRUD
+    def get(self, name: str) -> Volume:
+        return store.lookup(self.db, name)
+
+    def create(self, name: str = "", driver: str = "", labels: Mapping[str, str] | None = None,
+               options: Mapping[str, str] | None = None, anonymous: bool = False) -> Volume:
+        """``docker volume create``: an existing volume of that name is returned as it is."""
+        check_driver(driver)
+        options = validate_local_options(options or {})
+        labels = dict(labels or {})
+        if not name:
+            name = secrets.token_hex(32)
+            if anonymous:
+                labels[ANONYMOUS_LABEL] = ""
+        validate_volume_name(name)
+        with self._lock:
+            existing = store.get(self.db, name)
+            if existing is not None:
+                return existing
+            fresh = not os.path.exists(self.path(name))
+            os.makedirs(self.volumes_dir, mode=0o701, exist_ok=True)
+            try:
+                os.makedirs(self.data_path(name), mode=0o755, exist_ok=True)
+                volume = Volume(name, now_rfc3339(), DRIVER, labels, options)
+                store.insert(self.db, volume)
+            except BaseException:
+                if fresh:
+                    shutil.rmtree(self.path(name), ignore_errors=True)
+                raise
+        self.events.emit("volume", "create", name, {"driver": DRIVER})
+        log.info("created volume %s", name)
+        return volume
+
+    def users(self) -> dict[str, list[str]]:
+        """Volume name -> ids of the containers that use it (every state), creations in flight included."""
+        out: dict[str, list[str]] = {}
+        for c in containers_store.list_all(self.db):
+            for m in c.options.volumes:
+                if c.id not in out.setdefault(m.name, []):
+                    out[m.name].append(c.id)
+        for container_id, names in self._pending.items():
+            for name in names:
+                if container_id not in out.setdefault(name, []):
+                    out[name].append(container_id)
+        return out
+
+    def list(self, filters: Mapping[str, list[str]] | None = None) -> list[Volume]:
+        filters = filters or {}
+        check_volume_filters(filters)
+        users = self.users() if "dangling" in filters else {}
+        return [v for v in store.list_all(self.db) if volume_matches(v, filters, bool(users.get(v.name)))]
+
+    def remove(self, name: str, force: bool = False) -> None:
+        """``docker volume rm [-f]``: 409 while any container uses it; ``force`` only
+        forgives a volume that does not exist."""
+        with self._lock:
+            volume = store.get(self.db, name)
+            if volume is None:
+                if force:
+                    return
+                raise NotFound(f"get {name}: no such volume")
+            users = self.users().get(name)
+            if users:
+                raise Conflict(f"remove {name}: volume is in use - [{', '.join(users)}]")
+            self._destroy(volume)
+        self.events.emit("volume", "destroy", name, {"driver": DRIVER})
+        log.info("removed volume %s", name)
+
+    def _destroy(self, volume: Volume) -> None:
+        """Unmount, forget, delete the directory: never through a mount (a bind device's
+        files must survive), and the row goes only once nothing is mounted."""
+        data = self.data_path(volume.name)
+        self._unmount(volume)
+        below = [p for p in mounts.mountpoints() if p == data or p.startswith(self.path(volume.name) + "/")]
+        if below:
+            raise Conflict(f"remove {volume.name}: something is still mounted at {below[0]}")
+        trash = os.path.join(self.volumes_dir, f".removing-{volume.name}-{secrets.token_hex(4)}")
+        if os.path.exists(self.path(volume.name)):
+            os.rename(self.path(volume.name), trash)
+        store.delete(self.db, volume.name)
+        shutil.rmtree(trash, ignore_errors=True)
+
+    def prune(self, filters: Mapping[str, list[str]] | None = None) -> tuple[list[str], int]:
+        """Remove every volume no container uses (API 1.41: named ones too) that matches."""
+        filters = dict(filters or {})
+        check_volume_filters(filters)
+        if "dangling" in filters:
+            raise InvalidArgument("invalid filter 'dangling'")
+        filters.pop("all", None)
+        removed, space = [], 0
+        with self._lock:
+            users = self.users()
+            for volume in store.list_all(self.db):
+                if users.get(volume.name) or not volume_matches(volume, filters, False):
+                    continue
+                size = 0 if volume.has_device else directory_size(self.data_path(volume.name))
+                try:
+                    self._destroy(volume)
+                except PouchError as err:
+                    log.warning("prune: %s", err.message)
+                    continue
+                removed.append(volume.name)
+                space += size
+        for name in removed:
+            self.events.emit("volume", "destroy", name, {"driver": DRIVER})
+        return removed, space
+
+    # ------------------------------------------------------------- mounting
+    def _mount(self, volume: Volume) -> None:
+        data = self.data_path(volume.name)
+        if not volume.has_device or mounts.is_mountpoint(data):
+            return
+        options = tuple(o for o in volume.options.get("o", "").split(",") if o)
+        m = Mount(volume.options.get("type") or "none", volume.options.get("device", ""), "", options)
+        try:
+            mounts.mount(m, data)
+        except PouchError as err:
+            raise Internal(f"error while mounting volume '{data}': failed to mount local volume: "
+                           f"{hide_password(err.message)}") from None
+        log.info("mounted volume %s (%s)", volume.name, m.type)
+
+    def _unmount(self, volume: Volume) -> None:
+        data = self.data_path(volume.name)
+        if not volume.has_device or not mounts.is_mountpoint(data):
+            return
+        try:
+            mounts.unmount(data)
+        except Internal:
+            mounts.unmount(data, lazy=True)
+        log.info("unmounted volume %s", volume.name)
+
+    def _active_users(self) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        for c in containers_store.list_all(self.db):
+            if c.state.status.is_active():
+                for m in c.options.volumes:
+                    out.setdefault(m.name, set()).add(c.id)
+        return out
+
+    def _let_go(self, container_id: str, names: Iterable[str]) -> None:
+        """``container_id`` no longer needs ``names``: unmount those nobody else runs with."""
+        with self._lock:
+            active: dict[str, set[str]] | None = None
+            for name in dict.fromkeys(names):
+                holders = self._holders.get(name, set())
+                holders.discard(container_id)
+                if holders:
+                    continue
+                self._holders.pop(name, None)
+                volume = store.get(self.db, name)
+                if volume is None or not volume.has_device:
+                    continue
+                if active is None:
+                    active = self._active_users()
+                if active.get(name, set()) - {container_id}:
+                    continue
+                try:
+                    self._unmount(volume)
+                except PouchError as err:
+                    log.warning("unmounting volume %s: %s", name, err.message)
+
+    # ----------------------------------------------------------- containers
+    def resolve(self, container_id: str, opts: CreateOptions, image: ImageConfig,
+                lookup: Callable[[str], Container]) -> CreateOptions:
+        """At create: the container's binds and volumes with every volume named, created if
+        missing, and its host path filled in. ``rollback_create`` undoes it, ``create_done``
+        ends it (the container's row now says which volumes it uses)."""
+        sources = {}
+        for spec in opts.volumes_from:
+            name, _ = parse_volumes_from(spec)
+            sources[spec] = lookup(name).options
+        binds, wanted = container_mounts(opts, image, sources)
+        resolved: list[VolumeMount] = []
+        with self._lock:
+            self._pending[container_id] = set()
+            self._created[container_id] = []
+            try:
+                for m in wanted:
+                    name = m.name
+                    if not name or store.get(self.db, name) is None:
+                        volume = self.create(name, DRIVER, m.labels, m.driver_options, anonymous=m.anonymous)
+                        self._created[container_id].append(volume.name)
+                        name = volume.name
+                    self._pending[container_id].add(name)
+                    resolved.append(dataclasses.replace(m, name=name, source=self.data_path(name),
+                                                        driver_options={}, labels={}))
+            except BaseException:
+                self.rollback_create(container_id)
+                raise
+        return dataclasses.replace(opts, binds=tuple(binds), volumes=tuple(resolved))
+
+    def rollback_create(self, container_id: str) -> None:
+        with self._lock:
+            self._pending.pop(container_id, None)
+            for name in self._created.pop(container_id, []):
+                try:
+                    self.remove(name, force=True)
+                except PouchError as err:
+                    log.warning("removing volume %s of a failed create: %s", name, err.message)
+
+    def create_done(self, container_id: str) -> None:
+        with self._lock:
+            self._pending.pop(container_id, None)
+            self._created.pop(container_id, None)
+
+    def acquire(self, c: Container, rootfs: str) -> None:
+        """At start, with the container's root mounted at ``rootfs``: check the binds'
+        propagation, mount the volumes that have a device, copy the image's content into
+        empty ones. On failure what was taken is let go again."""
+        check_binds(c.options.binds)
+        taken: list[VolumeMount] = []
+        try:
+            for m in c.options.volumes:
+                with self._lock:
+                    volume = store.get(self.db, m.name)
+                    if volume is None:
+                        raise NotFound(f"volume {m.name} of container {c.name} does not exist anymore")
+                    self._holders.setdefault(m.name, set()).add(c.id)
+                    taken.append(m)
+                    self._mount(volume)
+                    if not m.nocopy and copy_up(rootfs, m.target, self.data_path(m.name)):
+                        log.info("copied %s of container %s into volume %s", m.target, c.id[:12], m.name)
+        except BaseException:
+            self._let_go(c.id, [m.name for m in taken])
+            raise
+        self._held[c.id] = taken
+        for m in taken:
+            self.events.emit("volume", "mount", m.name, {
+                "container": c.id, "destination": m.target, "driver": DRIVER, "propagation": "",
+                "read/write": "false" if m.read_only else "true",
+            })
+
+    def release(self, container_id: str, mounts: Iterable[VolumeMount] | None = None) -> None:
+        """At teardown (exit, stop, failed start, removal): tolerates being called twice.
+        After a daemon restart ``mounts``, or else the running container's record, say what it held."""
+        with self._lock:
+            taken = self._held.pop(container_id, None)
+            if taken is None and mounts is not None:
+                taken = list(mounts)
+            elif taken is None:
+                c = containers_store.get(self.db, container_id)
+                taken = list(c.options.volumes) if c is not None and c.state.status.is_active() else []
+        if not taken:
+            return
+        self._let_go(container_id, [m.name for m in taken])
+        for m in taken:
+            self.events.emit("volume", "unmount", m.name, {"container": container_id, "driver": DRIVER})
+
+    def remove_anonymous(self, c: Container) -> None:
+        """``rm -v``, ``run --rm``: the container's anonymous volumes go unless another container
+        uses them (named volumes stay, as in Docker)."""
+        for m in c.options.volumes:
+            if m.anonymous:
+                try:
+                    self.remove(m.name)
+                except (Conflict, NotFound):
+                    pass
+                except PouchError as err:
+                    log.warning("removing volume %s of container %s: %s", m.name, c.id[:12], err.message)
+
+    def recover(self) -> None:
+        """After the containers are settled at daemon start: unmount volumes no running container uses."""
+        active = self._active_users()
+        for volume in store.list_all(self.db):
+            if volume.has_device and not active.get(volume.name) and not self._holders.get(volume.name):
+                try:
+                    self._unmount(volume)
+                except PouchError as err:
+                    log.warning("unmounting volume %s: %s", volume.name, err.message)

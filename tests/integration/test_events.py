@@ -1,0 +1,154 @@
+"""`pouch events`, `GET /events`, `docker events` and docker-py's events()."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import subprocess
+import time
+
+import pytest
+
+from tests.integration.conftest import POUCH, wait_for
+
+
+@pytest.fixture(autouse=True)
+def _clean(daemon):
+    yield
+    daemon.remove_all_containers()
+
+
+def events_json(d, since: str, *filters: str) -> list[dict]:
+    args = ["events", "--since", since, "--until", str(time.time()), "--format", "{{json .}}"]
+    for f in filters:
+        args += ["--filter", f]
+    return [json.loads(line) for line in d.cli(*args, timeout=30).stdout.splitlines()]
+
+
+def test_container_lifecycle_events_with_docker_attributes(daemon):
+    d = daemon
+    since = str(time.time())
+    d.cli("run", "-d", "--name", "ev1", "-l", "team=blue", "busybox", "sleep", "1000")
+    d.cli("exec", "ev1", "true")
+    d.cli("pause", "ev1")
+    d.cli("unpause", "ev1")
+    d.cli("rename", "ev1", "ev2")
+    d.cli("restart", "-t", "1", "ev2")
+    d.cli("kill", "-s", "KILL", "ev2")
+    d.cli("rm", "ev2")
+    got = events_json(d, since, "type=container")
+    cid = got[0]["Actor"]["ID"]
+    actions = [e["Action"] for e in got]
+    expected = ["create", "start", "exec_create: true", "exec_start: true", "exec_die", "pause", "unpause",
+                "rename", "kill", "die", "stop", "start", "restart", "kill", "die", "destroy"]
+    assert actions == expected, actions
+    assert all(e["Actor"]["ID"] == cid and e["Type"] == "container" and e["id"] == cid for e in got)
+    create = got[0]
+    assert create["Actor"]["Attributes"] == {"image": "busybox", "name": "ev1", "team": "blue"}
+    assert create["status"] == "create" and create["from"] == "busybox" and create["scope"] == "local"
+    assert create["timeNano"] // 10**9 == create["time"]
+    by_action = {e["Action"]: e["Actor"]["Attributes"] for e in got}
+    assert by_action["rename"]["name"] == "ev2" and by_action["rename"]["oldName"] == "ev1"
+    assert by_action["kill"]["signal"] == "9"
+    assert by_action["die"]["exitCode"] == "137"
+    assert "execID" in by_action["exec_die"] and by_action["exec_die"]["exitCode"] == "0"
+    stop_kill = got[actions.index("kill")]["Actor"]["Attributes"]["signal"]
+    assert stop_kill == "15"  # stop sends SIGTERM first
+
+
+def test_filters_and_plain_output(daemon):
+    d = daemon
+    since = str(time.time())
+    d.cli("run", "--name", "fa", "-l", "app=web", "busybox", "sh", "-c", "exit 3")
+    d.cli("run", "--name", "fb", "busybox", "true")
+    assert [e["Action"] for e in events_json(d, since, "container=fa", "event=die")] == ["die"]
+    assert {e["Actor"]["Attributes"]["name"] for e in events_json(d, since, "label=app=web")} == {"fa"}
+    assert {e["Actor"]["Attributes"]["name"] for e in events_json(d, since, "event=start")} == {"fa", "fb"}
+    assert events_json(d, since, "type=image") == []
+    plain = d.cli("events", "--since", since, "--until", str(time.time()), "--filter", "container=fa",
+                  "--filter", "event=die").stdout
+    line = plain.strip()
+    assert " container die " in line and line.endswith("(app=web, exitCode=3, image=busybox, name=fa)")
+    bad = d.cli("events", "--until", "1", "--filter", "colour=red", check=False)
+    assert bad.returncode != 0 and "invalid filter 'colour'" in bad.stderr
+
+
+def test_since_accepts_durations_and_rfc3339(daemon):
+    d = daemon
+    d.cli("run", "--name", "dur", "busybox", "true")
+    out = d.cli("events", "--since", "1m", "--until", "0s", "--filter", "container=dur",
+                "--format", "{{.Action}}").stdout.split()
+    assert out[:2] == ["create", "attach"] or out[:2] == ["create", "start"]
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 60))
+    assert "destroy" not in d.cli("events", "--since", stamp, "--until", "0s", "--filter", "container=dur",
+                                  "--format", "{{.Action}}").stdout
+
+
+def test_pouch_events_streams_live(daemon):
+    d = daemon
+    proc = subprocess.Popen([POUCH, "events", "--filter", "type=container", "--filter", "event=start",
+                             "--format", "{{.Actor.Attributes.name}}"], stdout=subprocess.PIPE, env=d.env)
+    try:
+        time.sleep(0.5)
+        d.cli("run", "-d", "--name", "live", "busybox", "sleep", "1000")
+        ready, _, _ = select.select([proc.stdout], [], [], 10)
+        assert ready and proc.stdout.readline() == b"live\n"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_docker_cli_events(daemon):
+    d = daemon
+    since = str(int(time.time()) - 1)
+    d.cli("run", "--name", "dke", "busybox", "sh", "-c", "exit 4")
+    out = d.docker("events", "--since", since, "--until", str(int(time.time()) + 1), "--filter", "container=dke",
+                   "--filter", "event=die", "--format", "{{.Status}} {{.Actor.Attributes.exitCode}}").stdout
+    assert out.splitlines() == ["die 4"]
+    out = d.docker("events", "--since", since, "--until", str(int(time.time()) + 1), "--filter",
+                   "container=dke", "--filter", "event=create").stdout
+    assert " container create " in out and "name=dke" in out
+
+
+def test_docker_py_events(daemon):
+    import threading
+
+    import docker
+
+    d = daemon
+    client = docker.DockerClient(base_url=d.host)
+    try:
+        since = time.time()
+        d.cli("run", "--name", "dpy-ev", "busybox", "true")
+        past = list(client.events(decode=True, since=since, until=time.time() + 0.5,
+                                  filters={"container": "dpy-ev", "event": "die"}))
+        assert [(e["Action"], e["Actor"]["Attributes"]["exitCode"]) for e in past] == [("die", "0")]
+
+        seen: list[dict] = []
+        stream = client.events(decode=True, until=time.time() + 8, filters={"event": "destroy"})
+        reader = threading.Thread(target=lambda: seen.extend(stream), daemon=True)
+        reader.start()
+        time.sleep(0.5)
+        d.cli("rm", "dpy-ev")
+        assert wait_for(lambda: seen, 8)
+        assert seen[0]["Action"] == "destroy" and seen[0]["Actor"]["Attributes"]["name"] == "dpy-ev"
+        reader.join(10)
+        assert not reader.is_alive()  # the stream ended at `until`
+    finally:
+        client.close()
+
+
+def test_events_api_errors_and_info_listener_count(daemon):
+    import docker
+
+    client = docker.APIClient(base_url=daemon.host)
+    try:
+        resp = client._get(client._url("/events"), params={"since": "20", "until": "10"})
+        assert resp.status_code == 400 and "cannot be after" in resp.json()["message"]
+        resp = client._get(client._url("/events"), params={"until": "1", "filters": json.dumps({"type": ["bogus"]})})
+        assert resp.status_code == 400 and "Unknown event type" in resp.json()["message"]
+        assert client.info()["NEventsListener"] == 0
+    finally:
+        client.close()
+    assert not os.path.exists(os.path.join(daemon.base, "events"))
