@@ -153,6 +153,7 @@ def endpoints_from_docker(body: Mapping[str, Any], network_mode: str) -> tuple[E
         raise InvalidArgument("NetworkingConfig.EndpointsConfig: expected an object")
     out = []
     for name, settings in configs.items():
+        name = "bridge" if name in ("", "default") else name  # the docker CLI names the default network so
         out.append(endpoint_config_from_docker(name, settings or {}, f"NetworkingConfig.EndpointsConfig[{name!r}]"))
     mac = body.get("MacAddress") or ""
     if not isinstance(mac, str):

@@ -12,6 +12,7 @@ import logging
 import os
 import select
 import threading
+import time
 from collections.abc import Callable
 
 log = logging.getLogger(__name__)
@@ -28,14 +29,22 @@ class ExitMonitor:
         self._poll.register(self._wake_r, select.POLLIN)
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="exit-monitor", daemon=True)
+        self._workers: set[threading.Thread] = set()  # on_exit calls in flight
 
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, drain_timeout: float = 15.0) -> None:
+        """Stop watching, then let the ``on_exit`` calls in flight finish (a teardown cut
+        short by pouchd's exit would leave mounts behind until the next start)."""
         self._stopping = True
         self._wake()
         self._thread.join(timeout=5)
+        deadline = time.monotonic() + drain_timeout
+        with self._lock:
+            workers = list(self._workers)
+        for worker in workers:
+            worker.join(timeout=max(0.0, deadline - time.monotonic()))
 
     def watch(self, container_id: str, conmon_pid: int) -> None:
         """Report ``container_id`` once ``conmon_pid`` exits (at once if it already has)."""
@@ -56,13 +65,20 @@ class ExitMonitor:
             pass
 
     def _dispatch(self, container_id: str) -> None:
-        threading.Thread(target=self._safe_on_exit, args=(container_id,), name=f"exit-{container_id[:12]}", daemon=True).start()
+        worker = threading.Thread(target=self._safe_on_exit, args=(container_id,), name=f"exit-{container_id[:12]}",
+                                  daemon=True)
+        with self._lock:
+            self._workers.add(worker)
+        worker.start()
 
     def _safe_on_exit(self, container_id: str) -> None:
         try:
             self._on_exit(container_id)
         except Exception:
             log.exception("handling the exit of container %s failed", container_id)
+        finally:
+            with self._lock:
+                self._workers.discard(threading.current_thread())
 
     def _run(self) -> None:
         while not self._stopping:

@@ -355,3 +355,94 @@ def test_names_survive_a_daemon_restart(fresh_daemon):
         d.remove_all_containers()
         d.cli("network", "prune", "-f", check=False)
 
+
+
+# --------------------------------------------------------------------------- leaks
+
+
+def _iptables_lines() -> list[str]:
+    out = []
+    for table in ("filter", "nat"):
+        save = subprocess.run(["iptables-save", "-t", table], capture_output=True, text=True).stdout
+        out += [line.split(" [")[0] for line in save.splitlines() if line.startswith(("-A ", ":"))]
+    return out
+
+
+def network_state(d, bridges: list[str], subnets: list[str]) -> dict:
+    """What the daemon's networks hold on the host: netns files and nsfs mounts, veths on its
+    bridges, iptables rules naming its bridges/subnets (and the per-container chains they
+    jump to), host-local leases, cached CNI results."""
+    netns_dir = os.path.join(d.exec_root, "netns")
+    with open("/proc/self/mountinfo") as f:
+        nsfs = [line.split()[4] for line in f if " - nsfs " in line and line.split()[4].startswith(d.base)]
+    lines = _iptables_lines()
+    marks = bridges + [prefix(s) for s in subnets] + [f"pouch-{b}" for b in bridges]
+    ours = [line for line in lines if line.startswith("-A ") and any(m in line for m in marks)]
+    chains = {line.split()[-1] for line in ours if " -j CNI-" in line}
+    ours += [line for line in lines if line.split()[1:2] and line.split()[1] in chains and line.startswith("-A ")]
+    ipam = os.path.join(d.root, "cni", "ipam")
+    leases = sorted(f"{net}/{name}" for net in (os.listdir(ipam) if os.path.isdir(ipam) else [])
+                    for name in os.listdir(os.path.join(ipam, net)) if name[0].isdigit())
+    results = os.path.join(d.root, "cni", "results")
+    veths = sorted(v for b in bridges if os.path.isdir(f"/sys/class/net/{b}/brif")
+                   for v in os.listdir(f"/sys/class/net/{b}/brif"))
+    return {
+        "netns": sorted(os.listdir(netns_dir)) if os.path.isdir(netns_dir) else [],
+        "nsfs": nsfs,
+        "veths": veths,
+        "iptables": sorted(ours),
+        "leases": leases,
+        "results": sorted(os.listdir(results)) if os.path.isdir(results) else [],
+        "user_bridges": sorted(b for b in bridges[1:] if os.path.exists(f"/sys/class/net/{b}")),
+    }
+
+
+def test_nothing_leaks_after_create_start_stop_kill_rm_restart_and_crashes(fresh_daemon):
+    d = fresh_daemon
+    subnet = derived_subnet(d, 1)
+    bridge = "pl" + d.bridge[-10:]
+    bridges, subnets = [d.bridge, bridge], [d.subnet, subnet]
+    d.cli("run", "--rm", *IDLE[:1], "true")  # the default bridge and the plugins' chains exist before counting
+    netns_dir = os.path.join(d.exec_root, "netns")
+    deadline = time.monotonic() + 10  # --rm: the row goes first, the teardown follows
+    while os.listdir(netns_dir) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    before = network_state(d, bridges, subnets)
+    assert before["netns"] == [] and before["leases"] == [] and before["veths"] == []
+
+    d.cli("network", "create", "--subnet", subnet, "-o", f"com.docker.network.bridge.name={bridge}", "leaky")
+    d.cli("run", "-d", "--name", "a1", "--network", "leaky", "-p", "80", *IDLE)
+    d.cli("run", "-d", "--name", "a2", "-p", "127.0.0.1::81/udp", "--expose", "82", "-P", *IDLE)
+    d.cli("create", "--name", "a3", "--network", "leaky", *IDLE)
+    d.cli("network", "connect", "bridge", "a3")
+    d.cli("start", "a3")
+    d.cli("network", "connect", "leaky", "a2")
+    during = network_state(d, bridges, subnets)  # the counters do see a network in use
+    assert len(during["netns"]) == 3 and len(during["leases"]) == 5 and len(during["veths"]) == 5
+    assert len(during["iptables"]) > len(before["iptables"]) and during["user_bridges"] == [bridge]
+    d.cli("stop", "-t", "1", "a1")
+    d.cli("kill", "a2")
+    d.cli("rm", "-f", "a3")
+    assert d.cli("run", "--rm", "--network", "leaky", "busybox", "echo", "hi").stdout == "hi\n"
+    # a container crash: its process killed from the host
+    d.cli("run", "-d", "--name", "a5", "--network", "leaky", "-p", "83", *IDLE)
+    os.kill(d.inspect("a5")["State"]["Pid"], signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while d.inspect("a5")["State"]["Status"] != "exited" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # pouchd killed; a container dies meanwhile, another one lives on
+    d.cli("run", "-d", "--name", "a6", "--network", "leaky", "-p", "84", *IDLE)
+    d.cli("network", "connect", "bridge", "a6")
+    d.cli("run", "-d", "--name", "a7", "--network", "leaky", *IDLE)
+    pid = d.inspect("a6")["State"]["Pid"]
+    d.kill9()
+    os.kill(pid, signal.SIGKILL)
+    time.sleep(0.3)
+    d.start()
+    assert d.inspect("a6")["State"]["Status"] == "exited"
+    assert d.inspect("a7")["State"]["Status"] == "running"
+    d.cli("restart", "-t", "1", "a1")
+    d.cli("start", "a2")
+    d.remove_all_containers()
+    d.cli("network", "rm", "leaky")
+    assert network_state(d, bridges, subnets) == before
