@@ -127,13 +127,16 @@ class ContainerService:
         return store.list_all(self.db)
 
     def log_path(self, c: Container) -> str:
-        return os.path.join(self.config.container_dir(c.id), "ctr.log")
+        return self.log_path_of(c.id)
+
+    def log_path_of(self, container_id: str) -> str:
+        return os.path.join(self.config.container_dir(container_id), "ctr.log")
 
     def rotated_log_paths(self, c: Container) -> list[str]:
         return rotated_paths(self.log_path(c), self.config.log_max_files)
 
     def _running_logs(self) -> list[tuple[str, str]]:
-        return [(c.id, self.log_path(c)) for c in store.list_all(self.db) if c.state.status.is_active()]
+        return [(cid, self.log_path_of(cid)) for cid in store.active_ids(self.db)]
 
     def rootfs_path(self, c: Container) -> str:
         return os.path.join(self.config.container_dir(c.id), "rootfs")

@@ -89,3 +89,14 @@ def test_ambiguous_prefix(tmp_path):
     store.insert(db, make_container("ab" + "1" * 62, "two"))
     with pytest.raises(NotFound, match="Multiple IDs"):
         store.lookup(db, "ab")
+
+
+def test_active_ids_are_the_containers_with_processes(tmp_path):
+    db = Database(str(tmp_path / "c.db"))
+    for n, status in enumerate(Status):
+        c = make_container(f"{n:02d}" * 32, f"c{n}")
+        store.insert(db, c)
+        c.state = ContainerState(status=status)
+        store.save_state(db, c)
+    expected = {f"{n:02d}" * 32 for n, status in enumerate(Status) if status.is_active()}
+    assert set(store.active_ids(db)) == expected and len(expected) == 3
