@@ -25,6 +25,7 @@ class RichContainers:
         self.config = config
         self.images = images
         self.runtime = runtime
+        self._image_inits: dict[str, str] = {}  # image id -> "systemd" | "sysvinit" | "other" (layers never change)
 
     def prepare_spec(self, c: Container, spec: dict, rootfs: str) -> dict:
         """Host side of a rich container: the launcher and hook files, a fresh run dir;
@@ -62,7 +63,7 @@ class RichContainers:
         rich = c.options.rich
         if rich is None or rich.mode == RichMode.DUMB_INIT:
             return False
-        return rich.mode == RichMode.SYSTEMD or image_init_is_systemd(self.images.for_container(c.image_id))
+        return rich.mode == RichMode.SYSTEMD or self._image_init(c.image_id) == "systemd"
 
     # --- sbin-init mode with busybox init (rich/sbininit.py) or sysvinit (rich/sysvinit.py) ---
     def is_sbin_init(self, c: Container) -> bool:
@@ -73,9 +74,19 @@ class RichContainers:
 
     def is_sysvinit(self, c: Container) -> bool:
         """sbin-init mode with sysvinit as the image's init (rich/sysvinit.py)."""
+        return self.is_sbin_init(c) and self._image_init(c.image_id) == "sysvinit"
+
+    def _image_init(self, image_id: str) -> str:
+        """What the image's /sbin/init is, read from its layers once per image."""
         from pouch.rich.sysvinit import is_sysvinit
 
-        return self.is_sbin_init(c) and is_sysvinit(self.images.for_container(c.image_id).layer_dirs)
+        kind = self._image_inits.get(image_id)
+        if kind is None:
+            image = self.images.for_container(image_id)
+            kind = ("systemd" if image_init_is_systemd(image)
+                    else "sysvinit" if is_sysvinit(image.layer_dirs) else "other")
+            self._image_inits[image_id] = kind
+        return kind
 
     def needs_console(self, c: Container) -> bool:
         """Whether pid 1 gives its services the console (systemd, sysvinit): the container gets a terminal."""
