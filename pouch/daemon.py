@@ -49,6 +49,9 @@ def parse_args(argv: list[str] | None = None) -> DaemonConfig:
                         help="a mirror tried before Docker Hub for docker.io images")
     parser.add_argument("--registry-timeout", type=float, default=30.0,
                         help="seconds before a silent registry is given up (default %(default)s)")
+    parser.add_argument("--disk-quota", action="store_true",
+                        help="containers' --disk-quota: check at start that --root keeps project quotas "
+                             "(ext4/xfs mounted with prjquota) or btrfs qgroups (turned on here)")
     parser.add_argument("-D", "--debug", action="store_true", help="debug logging")
     parser.add_argument("-v", "--version", action="version", version=f"pouchd version {__version__}")
     args = parser.parse_args(argv)
@@ -82,6 +85,7 @@ def parse_args(argv: list[str] | None = None) -> DaemonConfig:
         insecure_registries=tuple(args.insecure_registry),
         registry_mirrors=tuple(_mirror(parser, m) for m in args.registry_mirror),
         registry_timeout=args.registry_timeout,
+        disk_quota=args.disk_quota,
         debug=args.debug,
     )
 
@@ -183,6 +187,14 @@ def main(argv: list[str] | None = None) -> None:
     if os.geteuid() != 0:
         raise SystemExit("pouchd: must run as root")
     lock_root(config)
+    if config.disk_quota:  # checked before anything is made (snapshots/quota_manager.py)
+        from pouch.errors import PouchError
+        from pouch.snapshots.quota_manager import DiskQuotas
+
+        try:
+            log.info("disk quotas: %s", DiskQuotas(config, images=None).enable())
+        except PouchError as err:
+            raise SystemExit(f"pouchd --disk-quota: {err.message}") from None
     engine = build_engine(config)
     engine.containers.monitor.start()
     engine.containers.recover()

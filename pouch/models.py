@@ -81,6 +81,7 @@ class BindMount:
     target: str
     read_only: bool = False
     propagation: str = ""  # "", "rprivate", "rshared", "rslave", ...
+    create_source: bool = False  # -v (HostConfig.Binds): a missing host directory is made at start; --mount refuses it
 
 
 @dataclass(frozen=True)
@@ -358,6 +359,7 @@ class CreateOptions:
     healthcheck: HealthConfig | None = None  # None: the image's HEALTHCHECK (services/health.py)
     networks: tuple[EndpointConfig, ...] = ()  # the networks it is connected to (network/networks.py)
     publish_all: bool = False  # -P: every exposed port on an ephemeral host port
+    disk_quota: str = ""  # --disk-quota / --storage-opt size=: the writable layer's limit as given (snapshots/quota.py)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(runc crun conmon dumb-init tini containernetworking-plugins iptables busybox-static
           iproute2 util-linux procps python3-venv python3-dev gcc libc6-dev lxcfs
-          docker-registry apache2-utils)
+          docker-registry apache2-utils btrfs-progs)  # btrfs-progs: the disk quota tests' loop filesystems
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -21,6 +21,7 @@ from pouch.api.health_json import (
     restart_policy_to_docker,
 )
 from pouch.api.rich_json import rich_config_fields, rich_host_config_fields
+from pouch.api.quota_json import disk_quota_to_docker
 from pouch.services.health import enabled as health_enabled, health_text
 from pouch.models import (
     Container,
@@ -250,6 +251,7 @@ def host_config(options: CreateOptions) -> dict[str, Any]:
         out["Tmpfs"] = dict(options.tmpfs)
     out.update(host_config_fields(options.resources, options.isolation))  # resources_json: limits, --ipc...
     out.update(rich_host_config_fields(options))
+    out.update(disk_quota_to_docker(options.disk_quota))  # DiskQuota, StorageOpt
     return out
 
 

@@ -21,6 +21,7 @@ from pouch.api.resources_json import isolation_from_docker, resources_from_docke
 from pouch.api.health_json import healthcheck_from_docker, restart_policy_from_docker
 from pouch.api.network_json import endpoints_from_docker, parse_host_port_range
 from pouch.api.rich_json import rich_from_docker
+from pouch.api.quota_json import disk_quota_from_docker
 from pouch.errors import InvalidArgument
 from pouch.models import (
     DEFAULT_SHM_SIZE,
@@ -384,6 +385,7 @@ def create_options_from_docker(body: Mapping[str, Any], name: str = "") -> Creat
         extra_hosts=tuple(_parse_extra_host(h) for h in _get_str_list(host, "ExtraHosts", "HostConfig.ExtraHosts")),
         networks=endpoints_from_docker(body, _get_str(host, "NetworkMode", "HostConfig.NetworkMode")),
         publish_all=_get_bool(host, "PublishAllPorts", "HostConfig.PublishAllPorts"),
+        disk_quota=disk_quota_from_docker(body, host),  # --disk-quota, --storage-opt size=
     )
 
 

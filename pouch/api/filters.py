@@ -17,7 +17,7 @@ from pouch.models import (
 
 # --- filters -----------------------------------------------------------------------------------
 
-CONTAINER_FILTERS = ("id", "name", "status", "label", "ancestor", "exited", "health")
+CONTAINER_FILTERS = ("id", "name", "status", "label", "ancestor", "exited", "health", "volume", "network")
 HEALTH_VALUES = ("starting", "healthy", "unhealthy", "none")
 
 
@@ -107,6 +107,30 @@ def _label_matches(value: str, labels: Mapping[str, str]) -> bool:
     return not eq or labels[key] == want
 
 
+def _volume_matches(value: str, c: Container) -> bool:
+    """dockerd's ``volume=``: a mount's destination, a volume's name or a bind's host path."""
+    return any(value in (b.target, b.source) for b in c.options.binds) or \
+        any(value in (v.target, v.name) for v in c.options.volumes)
+
+
+def container_networks(c: Container) -> dict[str, str]:
+    """Name -> id of the networks ``NetworkSettings.Networks`` lists, running or not."""
+    from pouch.network.networks import PREDEFINED, builtin_id, endpoint_configs
+
+    mode = c.options.network_mode
+    if mode.startswith("container:"):
+        return {}
+    if mode in ("host", "none"):
+        return {mode: builtin_id(mode)}
+    return {cfg.network: cfg.network_id or (builtin_id(cfg.network) if cfg.network in PREDEFINED else "")
+            for cfg in endpoint_configs(c.options)}
+
+
+def _network_matches(value: str, networks: Mapping[str, str]) -> bool:
+    """dockerd's ``network=``: a network's name, or a prefix of its id."""
+    return value in networks or any(nid and nid.startswith(value) for nid in networks.values())
+
+
 def container_matches(
     filters: Mapping[str, list[str]],
     c: Container,
@@ -146,6 +170,13 @@ def container_matches(
         from pouch.services.health import container_health
 
         if container_health(c) not in values:
+            return False
+    if values := filters.get("volume"):
+        if not any(_volume_matches(v, c) for v in values):
+            return False
+    if values := filters.get("network"):
+        networks = container_networks(c)
+        if not any(_network_matches(v, networks) for v in values):
             return False
     return True
 

@@ -123,6 +123,9 @@ class SystemRoutes:
         containers = engine.containers.list()
         states = [c.state.status.value for c in containers]
         config = engine.config
+        from pouch.cgroups.support import host_info  # what the kernel's cgroups offer, Docker's warnings
+
+        supported, warnings = host_info()
         return json_response({
             "ID": _daemon_id(config.root),
             "Containers": len(containers),
@@ -132,12 +135,11 @@ class SystemRoutes:
             "Images": len(engine.images.list_images()),
             "Driver": "overlay2",
             "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"]],
-            "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "none", "container"], "Authorization": None,
+            "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "null"], "Authorization": None,
                         "Log": ["k8s-file"]},
-            "MemoryLimit": True, "SwapLimit": False, "KernelMemory": False, "CpuCfsPeriod": True, "CpuCfsQuota": True,
-            "CPUShares": True, "CPUSet": True, "PidsLimit": True, "IPv4Forwarding": True, "BridgeNfIptables": True,
-            "BridgeNfIp6tables": True, "Debug": config.debug, "NFd": len(os.listdir("/proc/self/fd")),
-            "OomKillDisable": True, "NGoroutines": 0, "SystemTime": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            **supported,  # MemoryLimit, SwapLimit, KernelMemory, CpuCfsQuota, PidsLimit... as the host has them
+            "Debug": config.debug, "NFd": len(os.listdir("/proc/self/fd")),
+            "NGoroutines": 0, "SystemTime": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "LoggingDriver": "k8s-file", "CgroupDriver": "cgroupfs", "CgroupVersion": _cgroup_version(),
             "NEventsListener": engine.containers.events.listeners, "KernelVersion": os.uname().release, "OperatingSystem": _os_name(),
             "OSVersion": "", "OSType": "linux", "Architecture": os.uname().machine, "IndexServerAddress": "",
@@ -151,7 +153,7 @@ class SystemRoutes:
             "LiveRestoreEnabled": True, "Isolation": "", "InitBinary": "dumb-init",
             "ContainerdCommit": {"ID": "", "Expected": ""}, "RuncCommit": {"ID": "", "Expected": ""},
             "InitCommit": {"ID": "", "Expected": ""},
-            "SecurityOptions": ["name=seccomp,profile=default"], "Warnings": [],
+            "SecurityOptions": ["name=seccomp,profile=default"], "Warnings": warnings,
             **rich_info(),
         })
 

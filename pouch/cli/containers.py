@@ -247,16 +247,25 @@ INSPECT_FLAGS = [
 ]
 
 
+#: What ``inspect`` without ``--type`` tries, in the docker CLI's order, and where each is.
+INSPECT_KINDS = {
+    "container": lambda name: f"{_c(name)}/json",
+    "image": lambda name: f"/images/{quote_name(name)}/json",
+    "network": lambda name: f"/networks/{quote_name(name)}",
+    "volume": lambda name: f"/volumes/{quote_name(name)}",
+}
+
+
 def inspect_objects(ctx: Context, names: list[str], kind: str | None, size: bool = False
                     ) -> tuple[list[Any], list[str]]:
-    """Look each name up as a container and/or an image (docker's order);
-    return (found objects, error lines)."""
+    """Look each name up as a container, an image, a network, a volume (docker's order),
+    or only as ``kind``; return (found objects, error lines)."""
     found, errors = [], []
     for name in names:
         obj = None
         last: APIError | None = None
-        for what in ([kind] if kind else ["container", "image"]):
-            path = f"{_c(name)}/json" if what == "container" else f"/images/{quote_name(name)}/json"
+        for what in ([kind] if kind else list(INSPECT_KINDS)):
+            path = INSPECT_KINDS[what](name)
             params = {"size": True} if size and what == "container" else None
             try:
                 obj = ctx.client.get(path, params)
@@ -290,8 +299,8 @@ def inspect_verb(ctx: Context, argv: list[str], kind: str | None, synopsis: str,
     spec = INSPECT_FLAGS if kind is None else [f for f in INSPECT_FLAGS if f.dest != "type" and (kind == "container" or f.dest != "size")]
     opts, args = ctx.parse(synopsis, description, spec, argv, min_args=1)
     kind = kind or opts.get("type") or None
-    if kind not in (None, "container", "image"):
-        raise CLIError(f'"{kind}" is not a valid value for --type')
+    if kind is not None and kind not in INSPECT_KINDS:
+        raise CLIError(f'unknown type: "{kind}": must be one of ' + ", ".join(f'"{k}"' for k in INSPECT_KINDS))
     found, errors = inspect_objects(ctx, args, kind, bool(opts.get("size")))
     if found or not opts["format"]:
         print_inspect(ctx, found, opts["format"])

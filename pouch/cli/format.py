@@ -92,22 +92,40 @@ def table(header: list[str], rows: list[list[str]], *, minwidth: int = 10, paddi
 
 
 def display_ports(ports: list[dict[str, Any]]) -> str:
-    """docker ``DisplayablePorts``: ``0.0.0.0:8080->80/tcp, 443/tcp`` (sorted, ranges not merged)."""
-    items = []
-    for p in ports or []:
-        proto = p.get("Type", "tcp")
-        private = p.get("PrivatePort")
-        public = p.get("PublicPort")
-        if public:
-            ip = p.get("IP", "")  # docker 20.10 prints IPv6 unbracketed: :::8080->80/tcp
-            items.append(((0, ip, public, private), f"{ip}:{public}->{private}/{proto}"))
+    """docker's ``DisplayablePorts`` (CLI 23+): ports sorted by container port, then IP; a run of
+    consecutive ports published on the same port numbers of one host IP (or only exposed)
+    collapses to a range (``0.0.0.0:8000-8002->8000-8002/tcp``, ``5000-5001/tcp``); ports
+    published on another host port stay one by one after them (``[::]:8080->80/tcp``)."""
+    ports = [dict(p) for p in ports or []]
+    ports = [p for i, p in enumerate(ports) if p not in ports[:i]]
+    ports.sort(key=lambda p: (p.get("PrivatePort") or 0, p.get("IP") or "", p.get("PublicPort") or 0, p.get("Type") or ""))
+    groups: dict[str, list[int]] = {}  # key -> [first, last], in the order the keys appear
+    closed: list[str] = []
+    host_mappings: list[str] = []
+    for p in ports:
+        private, public, ip, proto = p.get("PrivatePort") or 0, p.get("PublicPort") or 0, p.get("IP") or "", p.get("Type") or "tcp"
+        key = proto
+        if ip:
+            if public != private:
+                host = f"[{ip}]" if ":" in ip else ip  # Go's net.JoinHostPort
+                host_mappings.append(f"{host}:{public}->{private}/{proto}")
+                continue
+            key = f"{ip}/{proto}"
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [private, private]
+        elif private == group[1] + 1:
+            group[1] = private
         else:
-            items.append(((1, "", 0, private or 0), f"{private}/{proto}"))
-    seen: list[str] = []
-    for _, text in sorted(items, key=lambda x: x[0]):
-        if text not in seen:
-            seen.append(text)
-    return ", ".join(seen)
+            closed.append(_port_group(key, *group))
+            groups[key] = [private, private]
+    return ", ".join([*closed, *(_port_group(k, *g) for k, g in groups.items()), *host_mappings])
+
+
+def _port_group(key: str, first: int, last: int) -> str:
+    ip, _, proto = key.rpartition("/")
+    ports = str(first) if first == last else f"{first}-{last}"
+    return f"{ip}:{ports}->{ports}/{proto}" if ip else f"{ports}/{proto}"
 
 
 def ps_table(containers: list[dict[str, Any]], now: float, *, trunc: bool = True) -> str:

@@ -231,10 +231,18 @@ def resolve(argv: list[str]) -> tuple[str, list[str]] | None:
     return None
 
 
-def run_command(ctx: Context, verb: str, argv: list[str]) -> int:
-    """Dispatch to the verb's module, importing it only now."""
+def command_path(argv: list[str]) -> str:
+    """The command as docker names it in usage lines and errors: ``network create``,
+    ``container ls`` (for ``container list``/``ps``), ``image rm`` (for ``image remove``), ``ps``."""
+    if argv[0] in MANAGEMENT and len(argv) > 1:
+        return f"{argv[0]} " + {"list": "ls", "remove": "rm", "ps": "ls"}.get(argv[1], argv[1])
+    return argv[0]
+
+
+def run_command(ctx: Context, verb: str, argv: list[str], path: str = "") -> int:
+    """Dispatch to the verb's module, importing it only now; ``path`` is :func:`command_path`."""
     module_name, func_name, _ = COMMANDS[verb]
-    ctx.command = verb.split("-")[0] if "-" in verb else verb
+    ctx.command = path or verb.replace("-", " ")
     # __import__ (not importlib): cheaper, and -X importtime reports it
     module = __import__(f"pouch.cli.{module_name}", fromlist=[func_name])
     return getattr(module, func_name)(ctx, argv) or 0
@@ -292,7 +300,7 @@ def _main(argv: list[str]) -> int:
     host = gopts["host"] or os.environ.get("POUCH_HOST") or DEFAULT_HOST
     ctx = Context(host, debug=gopts["debug"])
     try:
-        return run_command(ctx, verb, verb_argv)
+        return run_command(ctx, verb, verb_argv, command_path(rest))
     except UsageError as e:
         if e.hinted:
             sys.stderr.write(f"{e}\n")

@@ -15,6 +15,7 @@ from pouch.cli.flags import INT, LIST, STR, F, UsageError
 from pouch.cli.resource_flags import RESOURCE_FLAGS, resource_host_config
 from pouch.cli.health_flags import HEALTH_FLAGS, healthcheck_config
 from pouch.cli.network_flags import NETWORK_FLAGS, networking_config
+from pouch.cli.quota_flags import QUOTA_FLAGS, quota_host_config
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -84,6 +85,7 @@ CREATE_FLAGS: list[Flag] = [
 CREATE_FLAGS += RESOURCE_FLAGS  # --memory-swap, --pids-limit, --ulimit, --device... (resource_flags.py)
 CREATE_FLAGS += HEALTH_FLAGS  # --health-cmd, --health-interval..., --no-healthcheck (health_flags.py)
 CREATE_FLAGS += NETWORK_FLAGS  # --ip, --network-alias, --mac-address (network_flags.py)
+CREATE_FLAGS += QUOTA_FLAGS  # --disk-quota, --storage-opt (quota_flags.py)
 RUN_FLAGS: list[Flag] = sorted(
     CREATE_FLAGS + [
         F("-d", "--detach", help="Run container in background and print container ID"),
@@ -448,6 +450,7 @@ def build_create_body(opts: dict[str, Any], image: str, cmd: list[str], *,
     if get("init"):
         host["Init"] = True
     host.update(resource_host_config(get))
+    host.update(quota_host_config(get))  # DiskQuota, StorageOpt
     config["HostConfig"] = host
     config.update(networking_config(get))  # NetworkingConfig, MacAddress (network_flags.py)
     return config

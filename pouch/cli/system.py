@@ -113,8 +113,13 @@ def format_info(info: dict[str, Any], debug: bool = False) -> str:
     for label, key in simple:
         if g(key):
             lines.append(f" {label}: {g(key)}")
-    for key, value in g("DriverStatus") or []:
-        lines.append(f"  {key}: {value}")
+        if key == "Driver":  # its status under it, as docker info
+            lines.extend(f"  {k}: {v}" for k, v in g("DriverStatus") or [])
+    plugins = g("Plugins") or {}
+    if plugins:
+        lines.append(" Plugins:")
+        lines.extend(f"  {kind}: {' '.join(plugins[kind])}" for kind in ("Volume", "Network", "Authorization", "Log")
+                     if plugins.get(kind))
     if g("Runtimes"):
         lines.append(f" Runtimes: {' '.join(sorted(g('Runtimes')))}")
     rich = g("RichContainer") or {}
@@ -142,9 +147,7 @@ def format_info(info: dict[str, Any], debug: bool = False) -> str:
     if g("Labels"):
         lines.append(" Labels:")
         lines.extend(f"  {label}" for label in g("Labels"))
-    for warning in g("Warnings") or []:
-        lines.append(warning)
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n"  # the daemon's Warnings go to stderr (cmd_info), as the docker CLI prints them
 
 
 def cmd_info(ctx: Context, argv: list[str]) -> int:
@@ -154,4 +157,7 @@ def cmd_info(ctx: Context, argv: list[str]) -> int:
         _render(ctx, opts["format"], info)
     else:
         ctx.stdout.write(format_info(info, ctx.debug))
+        ctx.stdout.flush()
+        for warning in info.get("Warnings") or []:
+            ctx.err(warning)
     return 0

@@ -19,7 +19,9 @@ from pouch.models import PortBinding
 
 EPHEMERAL_RANGE_FILE = "/proc/sys/net/ipv4/ip_local_port_range"
 
-Used = set[tuple[str, int]]  # (protocol, host port)
+Used = set[tuple[str, str, int]]  # (protocol, host IP or "" for every address, host port)
+
+_ANY = ("", "0.0.0.0", "::")
 
 
 def parse_port_key(key: str) -> tuple[int, str]:
@@ -47,7 +49,20 @@ def with_default_host_ip(bindings: Iterable[PortBinding], host_ip: str) -> tuple
 
 
 def used_ports(bindings: Iterable[PortBinding]) -> Used:
-    return {(b.protocol, b.host_port) for b in bindings if b.host_port}
+    return {(b.protocol, _addr(b.host_ip), b.host_port) for b in bindings if b.host_port}
+
+
+def _addr(host_ip: str) -> str:
+    return "" if host_ip in _ANY else host_ip
+
+
+def is_taken(used: Used, protocol: str, host_ip: str, port: int) -> bool:
+    """A host port is taken on an address when something holds it there or on every address
+    (``-p 127.0.0.1:80:80`` and ``-p 127.0.0.2:80:80`` go together, ``-p 80:80`` with neither)."""
+    ip = _addr(host_ip)
+    if ip == "":
+        return any(p == protocol and n == port for p, _, n in used)
+    return (protocol, ip, port) in used or (protocol, "", port) in used
 
 
 def allocate(bindings: Sequence[PortBinding], used: Used, is_free: Callable[[str, str, int], bool],
@@ -59,7 +74,7 @@ def allocate(bindings: Sequence[PortBinding], used: Used, is_free: Callable[[str
     out = []
     for b in bindings:
         if b.host_port and not b.host_port_end:
-            if (b.protocol, b.host_port) in taken:
+            if is_taken(taken, b.protocol, b.host_ip, b.host_port):
                 raise Conflict(f"Bind for {b.host_ip or '0.0.0.0'}:{b.host_port} failed: port is already allocated")
             port = b.host_port
         else:
@@ -67,11 +82,12 @@ def allocate(bindings: Sequence[PortBinding], used: Used, is_free: Callable[[str
             candidates = list(range(lo, hi + 1))
             if not b.host_port_end:
                 rng.shuffle(candidates)
-            port = next((p for p in candidates if (b.protocol, p) not in taken and is_free(b.protocol, b.host_ip, p)), 0)
+            port = next((p for p in candidates
+                         if not is_taken(taken, b.protocol, b.host_ip, p) and is_free(b.protocol, b.host_ip, p)), 0)
             if not port:
                 raise Conflict(f"Bind for {b.host_ip or '0.0.0.0'}:{lo}-{hi} failed: no free port in the range "
                                f"for {b.container_port}/{b.protocol}")
-        taken.add((b.protocol, port))
+        taken.add((b.protocol, _addr(b.host_ip), port))
         out.append(replace(b, host_port=port, host_port_end=0))
     return tuple(out)
 

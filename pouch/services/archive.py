@@ -6,9 +6,14 @@ Where the container's root is:
   bind mounts, /etc/hosts... as the container sees them);
 * created or stopped: its layers mounted on a fresh directory under the image store's
   tmp dir, read-only for reading (the upper dir as the top lower dir, as ``export``), the
-  writable overlay (upper + work dir) for writing. Writing holds the container's lock, so
-  a ``start`` cannot mount the same upper dir meanwhile. The mount goes when the operation
-  ends, also on errors and when a client abandons a download.
+  writable overlay (upper + work dir) for writing, and for reading too when the container
+  has volumes or binds: the helper attaches them at their destinations, making missing
+  mount points as a start would, in a mount namespace of its own
+  (:mod:`pouch.services.archive_mounts`), so a copy reads and writes the volume as dockerd's
+  does (which also mounts the writable layer and the volumes). The writable overlay is
+  mounted under the container's lock, so a ``start`` cannot mount the same upper dir
+  meanwhile. The mount goes when the operation ends, also on errors and when a client
+  abandons a download.
 
 The work inside the root is done by a helper process confined there with chroot(2)
 (:mod:`pouch.services.archive_root`): the kernel resolves every symlink within the
@@ -23,6 +28,8 @@ import contextlib
 import json
 import logging
 import os
+import posixpath
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -30,7 +37,9 @@ from collections.abc import Iterator
 
 from pouch import mount as mounts
 from pouch.errors import Conflict, Forbidden, Internal, InvalidArgument, NotFound, PouchError
-from pouch.services.archive_root import GONE
+from pouch.services import archive_mounts
+from pouch.services.archive_mounts import ContainerMount, innermost
+from pouch.services.archive_root import GONE, READ_ONLY_ROOT
 
 log = logging.getLogger(__name__)
 
@@ -63,32 +72,77 @@ def _check_path(path: str) -> str:
     return path
 
 
+def container_mounts(c) -> list[ContainerMount]:
+    """The container's binds and volumes (their ``_data``), as the helper attaches them."""
+    return [ContainerMount(b.source, b.target, b.read_only)
+            for b in (*c.options.binds, *(v.as_bind() for v in c.options.volumes))]
+
+
+def check_write(c, path: str) -> None:
+    """dockerd's refusals of a copy into ``path`` (lexically here; the helper checks the
+    destination again with its symlinks resolved): a read-only volume or bind, or else a
+    read-only root."""
+    abs_path = posixpath.normpath("/" + path.lstrip("/"))
+    found = innermost(abs_path, [(m.target, m.read_only) for m in container_mounts(c)])
+    if found is not None and found[1]:
+        raise InvalidArgument(archive_mounts.READ_ONLY_VOLUME)
+    if found is None and c.options.read_only:
+        raise InvalidArgument(READ_ONLY_ROOT)
+
+
 @contextlib.contextmanager
-def container_root(engine, c, writable: bool) -> Iterator[list[str]]:
-    """The helper's arguments naming the container's root (``--pid N`` or ``--root DIR``)."""
+def _layers_root(engine, c) -> Iterator[str]:
+    """The container's layers mounted read-only on a temporary directory (its upper dir on top)."""
+    images = engine.images
+    image = images.for_container(c.image_id) if hasattr(images, "for_container") else images.get(c.image_id)
+    upper = images.rw_dirs(c.id).upper
+    lowers = [upper, *image.layer_dirs] if os.path.isdir(upper) else list(image.layer_dirs)
+    with mounts.mounted_layers(lowers, images.tmp_dir, f"cp-{c.id[:12]}-") as target:
+        yield target
+
+
+@contextlib.contextmanager
+def _volumes_held(engine, c) -> Iterator[None]:
+    """Volumes with a file system of their own (``-o type=...``) mounted while the helper works."""
+    volumes = getattr(engine, "volumes", None)
+    if volumes is None or not c.options.volumes:
+        yield
+        return
+    with volumes.held(f"cp-{c.id}-{secrets.token_hex(4)}", c.options.volumes):
+        yield
+
+
+@contextlib.contextmanager
+def container_root(engine, c, writable: bool, path: str = "") -> Iterator[list[str]]:
+    """The helper's arguments naming the container's root (``--pid N`` or ``--root DIR``) and
+    its volumes and binds (``--mounts``). A stopped container with volumes or binds gets its
+    writable root, as from dockerd, even to read: the helper attaches them there and makes
+    their missing mount points (as a start would); ``path``, for a write, is checked against
+    a read-only root."""
     containers, images = engine.containers, engine.images
     if c.state.status.is_active() and c.state.pid:
-        yield ["--pid", str(c.state.pid)]
+        yield ["--pid", str(c.state.pid), "--mounts", archive_mounts.encode(container_mounts(c))]
         return
-    if not writable:
-        image = images.for_container(c.image_id) if hasattr(images, "for_container") else images.get(c.image_id)
-        upper = images.rw_dirs(c.id).upper
-        lowers = [upper, *image.layer_dirs] if os.path.isdir(upper) else list(image.layer_dirs)
-        with mounts.mounted_layers(lowers, images.tmp_dir, f"cp-{c.id[:12]}-") as target:
+    if not writable and not container_mounts(c):
+        with _layers_root(engine, c) as target:
             yield ["--root", target]
         return
     with containers._locked(c.id):
         c = containers.get(c.id)
+        volume_args = ["--mounts", archive_mounts.encode(container_mounts(c))]
         if c.state.status.is_active() and c.state.pid:  # started meanwhile
-            yield ["--pid", str(c.state.pid)]
+            yield ["--pid", str(c.state.pid), *volume_args]
             return
+        if writable:
+            check_write(c, path)
         if c.options.read_only:
-            raise InvalidArgument("container rootfs is marked read-only")
+            volume_args.append("--read-only-root")  # the helper checks the resolved destination again
         target = tempfile.mkdtemp(prefix=f"cp-{c.id[:12]}-", dir=images.tmp_dir)
         try:
             mounts.mount(images.rootfs_mount(c.image_id, c.id), target)
             try:
-                yield ["--root", target]
+                with _volumes_held(engine, c):
+                    yield ["--root", target, "--writable-root", *volume_args]
             finally:
                 try:
                     mounts.unmount(target)
@@ -201,7 +255,7 @@ def put_archive(engine, ref: str, path: str, stream, *, no_overwrite_dir_non_dir
     flags = ["--no-overwrite-dir-non-dir"] if no_overwrite_dir_non_dir else []
     if copy_uid_gid:
         flags.append("--keep-owner")
-    with container_root(engine, c, writable=True) as root:
+    with container_root(engine, c, writable=True, path=path) as root:
         proc = subprocess.Popen([*HELPER, "put", *root, "--path", path, *flags], stdin=subprocess.PIPE,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:

@@ -45,8 +45,11 @@ import zlib  # noqa: F401
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
+from pouch.services import archive_mounts  # a stopped container's volumes and binds
+
 CHUNK = 1024 * 1024
 GONE = "the container stopped during the copy"
+READ_ONLY_ROOT = "container rootfs is marked read-only"
 
 # Kernel file systems of a running container that are neither archived nor written to.
 PSEUDO_FS = frozenset({
@@ -421,7 +424,7 @@ def extract_tar(stream, abs_dest: str, *, no_overwrite_dir_non_dir: bool = False
                 extractor.apply(tf, member)
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
         if isinstance(exc, OSError) and exc.errno == errno.EROFS:
-            raise CopyError(400, "container rootfs is marked read-only") from None
+            raise CopyError(400, READ_ONLY_ROOT) from None
         if isinstance(exc, OSError) and not isinstance(exc, EOFError):
             raise CopyError(400, f"extracting the archive: {exc.strerror or exc}") from None
         raise CopyError(400, f"invalid tar archive: {exc}") from None
@@ -478,15 +481,27 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--path", required=True)
     parser.add_argument("--no-overwrite-dir-non-dir", action="store_true")
     parser.add_argument("--keep-owner", action="store_true")
+    parser.add_argument("--mounts", default="[]", help="the container's volumes and binds (archive_mounts.encode)")
+    parser.add_argument("--writable-root", action="store_true", help="--root is writable: make missing mount points")
+    parser.add_argument("--read-only-root", action="store_true", help="the container's root is read-only (--read-only)")
     args = parser.parse_args(argv)
     try:
+        mounts = archive_mounts.decode(args.mounts)
+        clones = archive_mounts.clone_sources(mounts) if args.root and mounts else None
         excluded = enter_root(args.root, args.pid)
+        if clones is not None:  # a stopped container: its volumes and binds where it would see them
+            archive_mounts.attach(clones, args.writable_root)
         path = container_abs_path(args.path)
         if args.op == "stat":
             sys.stdout.write(stat_path(path)[0].to_json() + "\n")
         elif args.op == "get":
             write_tar(path, sys.stdout.buffer, excluded)
         else:
+            writable_mount = archive_mounts.writable_mount_of(path, mounts)
+            if writable_mount is False:
+                raise CopyError(400, archive_mounts.READ_ONLY_VOLUME)
+            if args.read_only_root and writable_mount is None:
+                raise CopyError(400, READ_ONLY_ROOT)
             extract_tar(sys.stdin.buffer, path, no_overwrite_dir_non_dir=args.no_overwrite_dir_non_dir,
                         keep_owner=args.keep_owner, excluded_devs=excluded)
         sys.stdout.flush()
@@ -497,7 +512,7 @@ def main(argv: list[str]) -> int:
         return 1
     except OSError as err:
         status = 400 if err.errno in (errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM) else 500
-        message = "container rootfs is marked read-only" if err.errno == errno.EROFS else str(err)
+        message = READ_ONLY_ROOT if err.errno == errno.EROFS else str(err)
         sys.stderr.write(json.dumps({"status": status, "message": message, "missing": ""}))
         return 1
     return 0

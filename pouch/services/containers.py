@@ -38,11 +38,12 @@ from pouch.services.attachgate import AttachGate
 from pouch.services.rich import RichContainers, check_rich_create, write_profile_env
 from pouch.services.logrotate import LogRotator, rotated_paths
 from pouch.services.monitor import ExitMonitor
-from pouch.services.health import HealthMonitor, with_image_healthcheck
+from pouch.services.health import HealthMonitor, health_at_start, with_image_healthcheck
 from pouch.services.restart import RestartManager
 from pouch.services.timers import Scheduler
 from pouch.services.names import random_name
 from pouch.volumes.service import VolumeService
+from pouch.snapshots.quota_manager import DiskQuotas
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,7 @@ class ContainerService:
         self._last_exit: dict[str, int] = {}  # exit codes of removed containers, for wait?condition=removed
         self.lxcfs = None  # LxcfsSupervisor with pouchd --enable-lxcfs (pouch/rich/lxcfsd.py)
         self.volumes = VolumeService(config, db)  # the daemon's replaces it (daemon.build_engine)
+        self.quota = DiskQuotas(config, images)  # --disk-quota: the writable layer's limit
 
     # ----------------------------------------------------------------- helpers
     @contextlib.contextmanager
@@ -161,13 +163,15 @@ class ContainerService:
         for bind in opts.binds:
             if not os.path.isabs(bind.source):
                 raise InvalidArgument(f"invalid mount config: bind source path must be absolute: {bind.source}")
-            if not os.path.exists(bind.source):
+            if not bind.create_source and not os.path.exists(bind.source):  # -v makes it at start, --mount refuses
                 raise InvalidArgument(f"invalid mount config for type \"bind\": bind source path does not exist: {bind.source}")
         if opts.rich:
             check_rich_create(opts.rich, image)
         if opts.enable_lxcfs:  # lxcfs: refused when no lxcfs is there
             from pouch.rich.lxcfsd import lxcfs_root_for
             lxcfs_root_for(self.lxcfs)
+        if opts.disk_quota:  # a 400 when --root's filesystem keeps no quotas
+            self.quota.check(opts.disk_quota)
         opts = with_image_healthcheck(opts, image.config)  # the image's HEALTHCHECK under the user's --health-*
         container_id = secrets.token_hex(32)
         name = opts.name or self._unused_name()
@@ -186,8 +190,11 @@ class ContainerService:
             cdir = self.config.container_dir(container_id)
             os.makedirs(os.path.join(cdir, "rootfs"), mode=0o700)
             undo.callback(shutil.rmtree, cdir, ignore_errors=True)
-            self.images.prepare_rw(container_id, image.id)
             undo.callback(self.images.remove_rw, container_id)
+            if opts.disk_quota:  # the rw directory made with its quota (snapshots/quota_manager.py)
+                undo.callback(self.quota.release, container_id)
+                self.quota.apply(container_id, opts.disk_quota)
+            self.images.prepare_rw(container_id, image.id)
             store.insert(self.db, c)
             undo.pop_all()
         self.volumes.create_done(c.id)
@@ -313,6 +320,7 @@ class ContainerService:
                 conmon_pid=created.conmon_pid,
                 started_at=now_rfc3339(),
                 finished_at=c.state.finished_at,  # kept, as Docker (`wait` tells exits apart by it)
+                health=health_at_start(c.state.health, opts.healthcheck),  # "starting", the last probes kept
             )
             c.network = attachment
             store.save_state(self.db, c)
@@ -468,6 +476,7 @@ class ContainerService:
         log.info("removed container %s", c.id[:12])
 
     def _drop_container_files(self, container_id: str) -> None:
+        self.quota.release(container_id)  # its disk quota's limit, before the rw layer goes
         with contextlib.suppress(Exception):
             self.images.remove_rw(container_id)
         shutil.rmtree(self.config.container_dir(container_id), ignore_errors=True)

@@ -85,6 +85,14 @@ def enabled(config: HealthConfig | None) -> bool:
     return config is not None and bool(config.test) and config.test[0] in ("CMD", "CMD-SHELL")
 
 
+def health_at_start(state: HealthState | None, config: HealthConfig | None) -> HealthState | None:
+    """``State.Health`` when the container starts (again): ``starting`` with no failing
+    streak, the last probes kept across restarts (dockerd's ``initHealthMonitor``)."""
+    if not enabled(config):
+        return state
+    return HealthState(STARTING, 0, state.log if state else ())
+
+
 def probe_argv(config: HealthConfig, shell: tuple[str, ...] = DEFAULT_SHELL) -> list[str]:
     """``CMD a b`` runs ``a b``; ``CMD-SHELL text`` runs ``/bin/sh -c text``."""
     kind, args = config.test[0], list(config.test[1:])
@@ -177,8 +185,10 @@ class HealthMonitor:
         if c.state.health is None:
             c.state.health = HealthState()
             store.save_state(self.containers.db, c)
-        else:  # recover: keep the rhythm of the running container
-            delay = min(delay, max(0.0, delay - _age(c.state.health)))
+        # one interval after the start or the last probe of this run (recover keeps the rhythm;
+        # probes of an earlier run, kept in the log, do not count)
+        since = min(_age(c.state.health), time.time() - _parse_rfc3339(c.state.started_at))
+        delay = min(delay, max(0.0, delay - since))
         self._schedule(c.id, c.state.started_at, delay)
 
     def unwatch(self, container_id: str) -> None:
@@ -299,7 +309,7 @@ def _parse_rfc3339(text: str) -> float:
 
 
 def _age(state: HealthState) -> float:
-    """Seconds since the last probe ended (a large number without one)."""
+    """Seconds since the last probe ended (infinity without one)."""
     if not state.log:
-        return 0.0
+        return float("inf")
     return time.time() - _parse_rfc3339(state.log[-1].end)

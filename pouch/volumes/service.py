@@ -17,6 +17,7 @@ right now), so "in use" can't drift from them. One lock serialises the decisions
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -24,7 +25,7 @@ import re
 import secrets
 import shutil
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 
 from pouch import mount as mounts
@@ -106,6 +107,18 @@ def volume_matches(v: Volume, filters: Mapping[str, list[str]], in_use: bool) ->
     if any(_label_match(v.labels, w) for w in filters.get("label!", ())):
         return False
     return True
+
+
+def make_bind_sources(binds: Iterable[BindMount]) -> None:
+    """Docker makes the missing host directory of a ``-v /host:/ctr`` bind at each start
+    (0755, root's); a ``--mount type=bind`` source must exist (refused at create)."""
+    for b in binds:
+        if b.create_source and not os.path.lexists(b.source):
+            try:
+                os.makedirs(b.source, mode=0o755, exist_ok=True)
+            except OSError as err:
+                raise InvalidArgument(f"error while creating mount source path '{b.source}': {err.strerror}") from None
+            log.info("created the missing bind source %s", b.source)
 
 
 def container_mounts(opts: CreateOptions, image: ImageConfig, sources: Mapping[str, CreateOptions]
@@ -395,6 +408,7 @@ class VolumeService:
         """At start, with the container's root mounted at ``rootfs``: check the binds'
         propagation, mount the volumes that have a device, copy the image's content into
         empty ones. On failure what was taken is let go again."""
+        make_bind_sources(c.options.binds)
         check_binds(c.options.binds)
         taken: list[VolumeMount] = []
         try:
@@ -417,6 +431,25 @@ class VolumeService:
                 "container": c.id, "destination": m.target, "driver": DRIVER, "propagation": "",
                 "read/write": "false" if m.read_only else "true",
             })
+
+    @contextlib.contextmanager
+    def held(self, holder: str, volume_mounts: Iterable[VolumeMount]) -> Iterator[None]:
+        """The volumes' file systems (``-o type= device=``) mounted on their ``_data`` for a short
+        use outside a running container (``pouch cp`` of a stopped one, as dockerd mounts them),
+        unmounted after unless a running container uses them."""
+        names: list[str] = []
+        try:
+            for m in volume_mounts:
+                with self._lock:
+                    volume = store.get(self.db, m.name)
+                    if volume is None:
+                        raise NotFound(f"volume {m.name} does not exist anymore")
+                    self._holders.setdefault(m.name, set()).add(holder)
+                    names.append(m.name)
+                    self._mount(volume)
+            yield
+        finally:
+            self._let_go(holder, names)
 
     def release(self, container_id: str, mounts: Iterable[VolumeMount] | None = None) -> None:
         """At teardown (exit, stop, failed start, removal): tolerates being called twice.

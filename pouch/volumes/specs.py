@@ -112,7 +112,7 @@ def parse_bind_spec(spec: str, field: str = "HostConfig.Binds") -> BindMount | V
     if source.startswith("/"):
         if nocopy:
             raise InvalidArgument(f"{field}: invalid mode in {spec!r}: nocopy is only for volumes")
-        return BindMount(clean_path(source), target, bool(read_only), propagation)
+        return BindMount(clean_path(source), target, bool(read_only), propagation, create_source=True)
     if propagation:
         raise InvalidArgument(f"{field}: invalid mode in {spec!r}: propagation is only for bind mounts")
     return VolumeMount(name=validate_volume_name(source), target=target, read_only=bool(read_only), nocopy=nocopy)

@@ -422,6 +422,32 @@ def test_version_and_info(daemon):
     assert "Runtimes: runc" in info and "Default Runtime: runc" in info
     assert "Storage Driver: overlay2" in info
     assert f"Pouch Root Dir: {daemon.root}" in info
+    assert " Plugins:\n  Volume: local\n  Network: bridge host null\n" in info
+
+
+def test_info_reports_what_the_hosts_cgroups_support(daemon):
+    d = daemon
+    memory = "/sys/fs/cgroup/memory"
+    if not os.path.isdir(memory):
+        pytest.skip("not a cgroup v1 host")
+    cid = d.cli("create", "--network", "none", "busybox", "true").stdout.strip()
+    try:
+        fields = json.loads(d.cli("info", "--format", "{{json .}}").stdout)
+        assert fields["SwapLimit"] == os.path.exists(f"{memory}/memory.memsw.limit_in_bytes")
+        assert fields["KernelMemory"] == os.path.exists(f"{memory}/memory.kmem.limit_in_bytes")
+        assert fields["OomKillDisable"] == os.path.exists(f"{memory}/memory.oom_control")
+        assert fields["CpuCfsQuota"] == os.path.exists("/sys/fs/cgroup/cpu/cpu.cfs_quota_us")
+        assert fields["MemoryLimit"] and fields["PidsLimit"] == os.path.isdir("/sys/fs/cgroup/pids")
+        assert fields["Plugins"]["Network"] == ["bridge", "host", "null"] and fields["Plugins"]["Volume"] == ["local"]
+        assert fields["ContainersStopped"] >= 1
+        assert fields["Containers"] == fields["ContainersRunning"] + fields["ContainersPaused"] + fields["ContainersStopped"]
+        assert ("WARNING: No swap limit support" in fields["Warnings"]) != fields["SwapLimit"]
+        shown = d.docker("info", "--format", "{{.SwapLimit}} {{.OomKillDisable}} {{.CPUShares}}").stdout.split()
+        assert shown == [str(fields[k]).lower() for k in ("SwapLimit", "OomKillDisable", "CPUShares")]
+        result = d.cli("info")
+        assert result.stderr.splitlines() == fields["Warnings"] and "WARNING" not in result.stdout
+    finally:
+        d.cli("rm", cid)
 
 
 def test_host_flag_and_pouch_host_variable(daemon):
@@ -480,3 +506,48 @@ def test_docker_ps_images_inspect_formats(daemon):
         assert daemon.docker("image", "inspect", "-f", "{{.Os}}", "busybox").stdout == "linux\n"
     finally:
         daemon.docker("rm", "-f", "dkps")
+
+
+def test_inspect_finds_containers_images_networks_volumes_in_dockers_order(daemon):
+    d = daemon
+    d.cli("volume", "create", "objx")
+    d.cli("volume", "create", "objvol")
+    d.cli("network", "create", "objx")
+    try:
+        for client in (d.cli, d.docker):  # the docker CLI's own lookup gives the same answers
+            assert client("inspect", "-f", "{{.Driver}}", "objx", "objvol").stdout == "bridge\nlocal\n"
+            assert client("inspect", "--type", "volume", "-f", "{{.Mountpoint}}", "objx").stdout == \
+                os.path.join(d.root, "volumes", "objx", "_data") + "\n"
+            assert client("inspect", "--type", "network", "-f", "{{.Name}}", "objx").stdout == "objx\n"
+            assert client("inspect", "-f", "{{.Os}}", "busybox").stdout == "linux\n"
+        missing = d.cli("inspect", "--type", "network", "objvol", check=False)
+        assert missing.returncode == 1 and missing.stderr == "Error: No such network: objvol\n"
+        missing = d.cli("inspect", "nothing-here", check=False)
+        assert missing.returncode == 1 and missing.stderr == "Error: No such object: nothing-here\n"
+    finally:
+        d.cli("network", "rm", "objx")
+        d.cli("volume", "rm", "objx", "objvol")
+
+
+def test_ps_filters_volume_and_network(daemon, tmp_path):
+    d = daemon
+    d.cli("network", "create", "psnet")
+    try:
+        on_vol = d.cli("create", "--name", "psvol", "--network", "none", "-v", "psdata:/data",
+                       "-v", f"{tmp_path}:/host", "busybox", "true").stdout.strip()
+        on_net = d.cli("create", "--name", "psnet1", "--network", "psnet", "busybox", "true").stdout.strip()
+        net_id = d.cli("network", "inspect", "-f", "{{.Id}}", "psnet").stdout.strip()
+        for client in (d.cli, d.docker):
+            def ids(*filters: str) -> list[str]:
+                args = [a for f in filters for a in ("--filter", f)]
+                return client("ps", "-aq", "--no-trunc", *args).stdout.split()
+            assert ids("volume=psdata") == [on_vol]
+            assert ids("volume=/data") == ids("volume=/host") == ids(f"volume={tmp_path}") == [on_vol]
+            assert ids("volume=nothing") == []
+            assert ids("network=psnet") == ids(f"network={net_id[:10]}") == [on_net]
+            assert ids("network=psnet", "volume=psdata") == []
+            assert sorted(ids("network=psnet", "network=none")) == sorted([on_vol, on_net])
+    finally:
+        d.cli("rm", "-f", "psvol", "psnet1", check=False)
+        d.cli("network", "rm", "psnet")
+        d.cli("volume", "rm", "psdata", check=False)

@@ -147,6 +147,46 @@ def test_bind_mounts_are_honoured_for_running_containers(daemon, tree):
         d.cli("rm", "-f", "cp-vol", check=False)
 
 
+def test_volumes_and_binds_of_stopped_and_created_containers_are_used_as_dockers(daemon, tree):
+    d = daemon
+    bound = tree / "bound"
+    bound.mkdir()
+    d.cli("run", "--name", "cp-vstop", "--network", "none", "-v", "cpvol1:/data", "-v", f"{bound}:/hb",
+          "-v", "cpvol1:/ro:ro", "busybox", "sh", "-c", "echo in-volume > /data/v; echo in-bind > /hb/b")
+    d.cli("create", "--name", "cp-vnew", "--network", "none", "--read-only", "-v", "cpvol2:/fresh/dir",
+          "busybox", "cat", "/fresh/dir/a.txt")
+    data = os.path.join(d.root, "volumes", "cpvol1", "_data")
+    try:
+        before = mounts_below(d.root)
+        # out of a stopped container: the volume's and the bind's files, also inside a copy of /
+        d.cli("cp", "cp-vstop:/data/v", str(tree / "v"))
+        d.cli("cp", "cp-vstop:/hb/b", str(tree / "b"))
+        assert (tree / "v").read_text() == "in-volume\n" and (tree / "b").read_text() == "in-bind\n"
+        whole = subprocess.run([POUCH, "cp", "cp-vstop:/", "-"], capture_output=True, env=d.env, check=True).stdout
+        names = tarfile.open(fileobj=io.BytesIO(whole)).getnames()
+        assert {"./data/v", "./hb/b", "./ro/v"} <= set(names)
+        # into it: the volume and the bind get the file, not the rootfs under the mount point
+        d.cli("cp", str(tree / "src" / "a.txt"), "cp-vstop:/data/")
+        d.cli("cp", str(tree / "src"), "cp-vstop:/hb/")
+        assert open(os.path.join(data, "a.txt")).read() == "hello\n"
+        assert (bound / "src" / "sub" / "b").read_text() == "deep\n"
+        refused = d.cli("cp", str(tree / "src" / "a.txt"), "cp-vstop:/ro/", check=False)
+        assert refused.returncode == 1 and "mounted volume is marked read-only" in refused.stderr
+        assert d.docker("cp", "cp-vstop:/data/a.txt", "-").returncode == 0
+        refused = d.docker("cp", str(tree / "src" / "a.txt"), "cp-vstop:/ro/", check=False)
+        assert "mounted volume is marked read-only" in refused.stderr
+        # a created container with a read-only root: its volume is writable, the mount point is made
+        d.cli("cp", str(tree / "src" / "a.txt"), "cp-vnew:/fresh/dir/")
+        assert "container rootfs is marked read-only" in d.cli("cp", str(tree / "v"), "cp-vnew:/", check=False).stderr
+        assert mounts_below(d.root) == before
+        assert d.cli("start", "-a", "cp-vnew").stdout == "hello\n"  # the file is in its volume
+        assert os.listdir(os.path.join(d.root, "volumes", "cpvol2", "_data")) == ["a.txt"]
+        assert d.cli("run", "--rm", "--network", "none", "-v", "cpvol1:/x", "busybox", "cat", "/x/a.txt").stdout == "hello\n"
+    finally:
+        d.cli("rm", "-f", "cp-vstop", "cp-vnew", check=False)
+        d.cli("volume", "rm", "cpvol1", "cpvol2", check=False)
+
+
 def test_docker_cli_and_docker_py(daemon, web, tree):
     docker = pytest.importorskip("docker")
     d = daemon

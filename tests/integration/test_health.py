@@ -67,6 +67,24 @@ def test_starting_state_timeout_and_checks_stop_with_the_container(daemon):
     assert len(health(d, "slow")["Log"]) == log_len  # no probes while stopped
 
 
+def test_the_health_log_is_kept_across_a_restart_and_the_status_starts_again(daemon):
+    d = daemon
+    d.cli("run", "-d", "--name", "again", "--health-cmd", "echo probe-$$", "--health-interval", "1s",
+          "--health-start-period", "30s", "busybox", "sleep", "1000")
+    assert wait_for(lambda: health(d, "again").get("Status") == "healthy", 15)
+    d.cli("stop", "-t", "1", "again")
+    before = health(d, "again")["Log"]
+    assert before
+    d.cli("start", "again")
+    after = health(d, "again")
+    assert after["Status"] == "starting" and after["FailingStreak"] == 0
+    assert after["Log"][:len(before)] == before  # as Docker: the last probes survive the restart
+    assert "(health: starting)" in d.cli("ps", "--filter", "name=again").stdout
+    assert wait_for(lambda: health(d, "again").get("Status") == "healthy", 15)
+    d.cli("restart", "-t", "1", "again")
+    assert health(d, "again")["Status"] == "starting" and len(health(d, "again")["Log"]) >= len(before)
+
+
 def test_image_healthcheck_and_no_healthcheck(daemon, tmp_path):
     d = daemon
     ctx = tmp_path / "ctx"

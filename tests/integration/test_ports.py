@@ -162,3 +162,30 @@ def test_udp_on_a_host_ip(ports_daemon, tmp_path):
         s.sendto(b"nope", (host_address(), int(port)))
         with pytest.raises(OSError):
             s.recvfrom(100)
+
+
+def test_ps_ports_column_collapses_ranges_per_host_ip_as_docker(ports_daemon):
+    d = ports_daemon
+    b = free_tcp_range(6)
+    d.cli("run", "-d", "--name", "pscol", "-p", f"{b}-{b + 2}:{b}-{b + 2}", "-p", f"127.0.0.1:{b + 3}-{b + 4}:{b + 3}-{b + 4}",
+          "-p", f"{b + 5}:80", "--expose", "7000-7001", "busybox", "sleep", "1000")
+    # docker's order: by container port, a range per host IP, then the ports published on other numbers
+    expected = (f"7000-7001/tcp, 0.0.0.0:{b}-{b + 2}->{b}-{b + 2}/tcp, "
+                f"127.0.0.1:{b + 3}-{b + 4}->{b + 3}-{b + 4}/tcp, 0.0.0.0:{b + 5}->80/tcp\n")
+    assert d.cli("ps", "--filter", "name=pscol", "--format", "{{.Ports}}").stdout == expected
+    assert d.docker("ps", "--filter", "name=pscol", "--format", "{{.Ports}}").stdout == expected
+    assert f"   {expected.strip()}   pscol" in d.cli("ps", "--filter", "name=pscol").stdout
+
+
+def test_one_host_port_on_two_host_addresses(ports_daemon):
+    d = ports_daemon
+    port = free_tcp_range(1)
+    d.cli("run", "-d", "--name", "twoaddr", "--hostname", "twoaddr", "-p", f"127.0.0.1:{port}:80",
+          "-p", f"127.0.0.2:{port}:80", *serve([80]))
+    for addr in ("127.0.0.1", "127.0.0.2"):  # as Docker: a host port is taken per address
+        assert http_get(addr, port).endswith(b"twoaddr\n")
+    shown = f"127.0.0.1:{port}->80/tcp, 127.0.0.2:{port}->80/tcp\n"
+    assert d.cli("ps", "--filter", "name=twoaddr", "--format", "{{.Ports}}").stdout == shown
+    assert d.docker("ps", "--filter", "name=twoaddr", "--format", "{{.Ports}}").stdout == shown
+    taken = d.cli("run", "-d", "-p", f"{port}:80", "busybox", "sleep", "100", check=False)  # every address: refused
+    assert taken.returncode == 125 and f"Bind for 0.0.0.0:{port} failed: port is already allocated" in taken.stderr

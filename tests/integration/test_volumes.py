@@ -135,6 +135,28 @@ def test_bind_device_volume_and_its_host_files_survive_removal(clean, tmp_path):
     assert (host / "h").read_text() == "from the host"
 
 
+def test_v_makes_a_missing_host_directory_at_start_but_mount_type_bind_refuses_it(clean, tmp_path):
+    d = clean
+    created = tmp_path / "made" / "by" / "create"
+    cid = d.cli("create", "--network", "none", "-v", f"{created}:/x", "busybox", "sh", "-c", "echo in > /x/f").stdout.strip()
+    assert not created.exists()  # as Docker: made when the container starts, not at create
+    d.cli("start", "-a", cid)
+    assert created.is_dir() and oct(created.stat().st_mode & 0o777) == "0o755"
+    assert (created / "f").read_text() == "in\n"
+    d.cli("rm", cid)
+    by_docker = tmp_path / "docker" / "dir"
+    d.docker("run", "--rm", "--network", "none", "-v", f"{by_docker}:/y:ro", "busybox", "true")
+    assert by_docker.is_dir()
+    missing = tmp_path / "never"
+    for client in (d.cli, d.docker):
+        refused = client("run", "--rm", "--network", "none", "--mount", f"type=bind,src={missing},dst=/z", "busybox",
+                         "true", check=False)
+        assert refused.returncode == 125
+        assert f"invalid mount config for type \"bind\": bind source path does not exist: {missing}" in refused.stderr
+    assert not missing.exists()
+    assert d.cli("ps", "-aq").stdout == ""
+
+
 def test_a_failed_start_leaves_no_volume_mounted(clean):
     d = clean
     d.cli("volume", "create", "-o", "type=tmpfs", "-o", "device=tmpfs", "good1")

@@ -129,7 +129,7 @@ def test_create_from_cli_body():
     assert opts.entrypoint is None
     assert opts.env == ("A=1",)
     assert opts.labels == {"tier": "web"}
-    assert opts.binds == (BindMount("/srv/data", "/data", read_only=True, propagation="rshared"),)
+    assert opts.binds == (BindMount("/srv/data", "/data", read_only=True, propagation="rshared", create_source=True),)
     assert opts.tmpfs == {"/run": "size=64m"}
     assert opts.network_mode == "bridge"
     assert set(opts.port_bindings) == {PortBinding(80, "tcp", "", 8080), PortBinding(53, "udp", "127.0.0.1", 0)}
@@ -229,7 +229,7 @@ def test_mounts_bind_and_tmpfs():
             },
         }
     )
-    assert opts.binds == (BindMount("/src", "/dst", True, "rslave"),)
+    assert opts.binds == (BindMount("/src", "/dst", True, "rslave"),)  # --mount: the source must exist
     assert opts.tmpfs == {"/scratch": "size=1048576,mode=1777"}
 
 
@@ -462,6 +462,36 @@ def test_container_matches():
     assert m(exited=["3"]) and not m(exited=["0"])
     resolver = {"my/alias:1": IMAGE_ID}.get
     assert container_matches({"ancestor": ["my/alias:1"]}, c, resolve_image=resolver)
+
+
+def test_container_matches_volume_and_network():
+    """dockerd's ps filters: volume= a destination, a volume's name or a bind's host path; network= a
+    network's name or an id prefix (the networks of a stopped container count too)."""
+    from dataclasses import replace
+
+    from pouch.models import EndpointConfig, VolumeMount
+    from pouch.network.networks import builtin_id
+
+    opts = create_options_from_docker({"Image": "busybox", "HostConfig": {"Binds": ["/srv/www:/www:ro", "data:/data"]}})
+    opts = replace(opts, volumes=tuple(replace(v, source="/var/lib/pouch/volumes/data/_data") for v in opts.volumes)
+                   + (VolumeMount("f" * 64, "/anon", anonymous=True),),
+                   networks=(EndpointConfig("bridge", builtin_id("bridge")), EndpointConfig("app", "abc123" + "0" * 58)))
+    c = make_container(opts, status=Status.EXITED)
+    for value in ("/www", "/srv/www", "data", "/data", "f" * 64, "/anon"):
+        assert container_matches({"volume": [value]}, c), value
+    for value in ("/srv", "www", "/var/lib/pouch/volumes/data/_data", "dat"):
+        assert not container_matches({"volume": [value]}, c), value
+    assert container_matches({"volume": ["nope", "data"]}, c)  # values of one key are OR-ed
+    for value in ("bridge", "app", "abc123", builtin_id("bridge")[:12]):
+        assert container_matches({"network": [value]}, c), value
+    for value in ("ap", "host", "none", "123"):
+        assert not container_matches({"network": [value]}, c), value
+    host = make_container(replace(opts, network_mode="host", networks=()))
+    assert container_matches({"network": ["host"]}, host) and not container_matches({"network": ["bridge"]}, host)
+    joined = make_container(replace(opts, network_mode="container:" + CID, networks=()))
+    assert not container_matches({"network": ["bridge"]}, joined)
+    default = make_container(create_options_from_docker({"Image": "busybox"}))
+    assert container_matches({"network": ["bridge"]}, default)
 
 
 def test_container_matches_uses_the_image_record():

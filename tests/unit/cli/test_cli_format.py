@@ -57,7 +57,7 @@ def test_ps_table():
     assert lines[0].split() == ["CONTAINER", "ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]
     row = lines[1]
     assert row.startswith("0123456789ab   nginx:latest   \"nginx -g 'daemon of…\"   3 seconds ago   Up 2 seconds   ")
-    assert "0.0.0.0:8080->80/tcp, 443/tcp" in row and row.endswith("web")
+    assert "   443/tcp, 0.0.0.0:8080->80/tcp   " in row and row.endswith("web")  # docker's order: ranges first
     assert '"nginx -g \'daemon off;\'"' in ps_table(containers, now, trunc=False)
 
 
@@ -65,7 +65,30 @@ def test_display_ports_sorted_and_deduplicated():
     ports = [{"PrivatePort": 53, "Type": "udp"}, {"IP": "::", "PrivatePort": 80, "PublicPort": 8080, "Type": "tcp"},
              {"IP": "0.0.0.0", "PrivatePort": 80, "PublicPort": 8080, "Type": "tcp"},
              {"IP": "0.0.0.0", "PrivatePort": 80, "PublicPort": 8080, "Type": "tcp"}]
-    assert display_ports(ports) == "0.0.0.0:8080->80/tcp, :::8080->80/tcp, 53/udp"
+    assert display_ports(ports) == "53/udp, 0.0.0.0:8080->80/tcp, [::]:8080->80/tcp"
+
+
+def test_display_ports_collapses_ranges_per_host_ip_as_docker_does():
+    """What the docker 28 CLI prints for `-p 18000-18002:80-82 -p 19000-19001:19000-19001
+    -p 127.0.0.1:17000-17001:17000-17001 -p 127.0.0.1:17003:6000 --expose 15000-15001
+    -p 18053:53/udp -p 19003:19003` (checked against pouchd's API)."""
+    def pub(private, public, ip="0.0.0.0", proto="tcp"):
+        return {"IP": ip, "PrivatePort": private, "PublicPort": public, "Type": proto}
+
+    ports = [pub(80, 18000), pub(81, 18001), pub(82, 18002), pub(19000, 19000), pub(19001, 19001),
+             pub(17000, 17000, "127.0.0.1"), pub(17001, 17001, "127.0.0.1"), pub(6000, 17003, "127.0.0.1"),
+             pub(53, 18053, proto="udp"), pub(19003, 19003),
+             {"PrivatePort": 15000, "Type": "tcp"}, {"PrivatePort": 15001, "Type": "tcp"}]
+    assert display_ports(ports) == (
+        "0.0.0.0:19000-19001->19000-19001/tcp, 15000-15001/tcp, 127.0.0.1:17000-17001->17000-17001/tcp, "
+        "0.0.0.0:19003->19003/tcp, 0.0.0.0:18053->53/udp, 0.0.0.0:18000->80/tcp, 0.0.0.0:18001->81/tcp, "
+        "0.0.0.0:18002->82/tcp, 127.0.0.1:17003->6000/tcp")
+    # one range per host IP, IPv4 and IPv6 alike
+    both = [pub(p, p, ip) for ip in ("0.0.0.0", "::") for p in (8000, 8001, 8002)]
+    assert display_ports(both) == "0.0.0.0:8000-8002->8000-8002/tcp, :::8000-8002->8000-8002/tcp"
+    assert display_ports([pub(80, 80, proto="udp"), pub(81, 81), pub(82, 82, proto="udp")]) == \
+        "0.0.0.0:80->80/udp, 0.0.0.0:82->82/udp, 0.0.0.0:81->81/tcp"  # a broken run is closed first, as docker
+    assert display_ports([]) == ""
 
 
 def test_images_table():

@@ -142,6 +142,24 @@ def test_inspect_containers_then_images(daemon, helpers, capsys):
     assert capsys.readouterr().out == '["busybox:latest"]\n'
 
 
+def test_inspect_finds_networks_then_volumes_and_type_selects(daemon, helpers, capsys):
+    for kind in ("containers", "images"):
+        daemon.route("GET", f"/v1.41/{kind}/same/json", helpers.error(404, "not found"))
+        daemon.route("GET", f"/v1.41/{kind}/data/json", helpers.error(404, "not found"))
+    daemon.route("GET", "/v1.41/networks/same", {"Name": "same", "Driver": "bridge"})
+    daemon.route("GET", "/v1.41/volumes/same", {"Name": "same", "Driver": "local"})
+    daemon.route("GET", "/v1.41/networks/data", helpers.error(404, "network data not found"))
+    daemon.route("GET", "/v1.41/volumes/data", {"Name": "data", "Driver": "local"})
+    assert run(daemon, "inspect", "-f", "{{.Name}} {{.Driver}}", "same", "data") == 0  # docker's order: network first
+    assert capsys.readouterr().out == "same bridge\ndata local\n"
+    assert run(daemon, "inspect", "--type", "volume", "-f", "{{.Driver}}", "same") == 0
+    assert capsys.readouterr().out == "local\n"
+    assert run(daemon, "inspect", "--type", "network", "data") == 1
+    assert capsys.readouterr().err == "Error: No such network: data\n"
+    assert run(daemon, "inspect", "--type", "service", "data") != 0
+    assert 'unknown type: "service": must be one of "container", "image", "network", "volume"' in capsys.readouterr().err
+
+
 def test_rm_continues_after_errors(daemon, helpers, capsys):
     daemon.route("DELETE", "/v1.41/containers/a", helpers.response(204))
     daemon.route("DELETE", "/v1.41/containers/b", helpers.error(409, "cannot remove running container b"))
@@ -241,14 +259,21 @@ def test_version_and_info(daemon, capsys):
     daemon.route("GET", "/v1.41/version", {"Version": "0.1.0", "ApiVersion": "1.41", "MinAPIVersion": "1.24",
                                            "Os": "linux", "Arch": "amd64"})
     daemon.route("GET", "/v1.41/info", {"Containers": 2, "ContainersRunning": 1, "Images": 3, "MemTotal": 2 << 30,
-                                        "ServerVersion": "0.1.0"})
+                                        "ServerVersion": "0.1.0", "Driver": "overlay2",
+                                        "DriverStatus": [["Backing Filesystem", "extfs"]],
+                                        "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "null"],
+                                                    "Authorization": None, "Log": ["k8s-file"]},
+                                        "Warnings": ["WARNING: No swap limit support"]})
     assert run(daemon, "version") == 0
     assert " API version:      1.41 (minimum version 1.24)" in capsys.readouterr().out
     assert run(daemon, "version", "-f", "{{.Server.Version}}") == 0
     assert capsys.readouterr().out == "0.1.0\n"
     assert run(daemon, "info") == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert " Containers: 2\n  Running: 1\n" in out and "Total Memory: 2GiB" in out
+    assert " Storage Driver: overlay2\n  Backing Filesystem: extfs\n" in out
+    assert " Plugins:\n  Volume: local\n  Network: bridge host null\n  Log: k8s-file\n" in out
+    assert "WARNING" not in out and err == "WARNING: No swap limit support\n"  # on stderr, as the docker CLI
 
 
 def test_dispatch_and_usage(capsys, monkeypatch):
@@ -265,6 +290,20 @@ def test_dispatch_and_usage(capsys, monkeypatch):
     assert capsys.readouterr().out.startswith("Pouch version")
     assert main(["ps", "--help"]) == 0
     assert "Usage:  pouch ps [OPTIONS]" in capsys.readouterr().out
+    # subcommands are named in full, aliases by their canonical name (as docker's cobra does)
+    for argv, line in [(["network", "create"], "Usage:  pouch network create [OPTIONS] NETWORK"),
+                       (["volume", "create"], "Usage:  pouch volume create [OPTIONS] [VOLUME]"),
+                       (["system", "prune"], "Usage:  pouch system prune [OPTIONS]"),
+                       (["container", "list"], "Usage:  pouch container ls [OPTIONS]"),
+                       (["image", "remove"], "Usage:  pouch image rm [OPTIONS] IMAGE [IMAGE...]"),
+                       (["container", "inspect"], "Usage:  pouch container inspect [OPTIONS] CONTAINER [CONTAINER...]")]:
+        assert main([*argv, "--help"]) == 0
+        assert capsys.readouterr().out.splitlines()[1] == line
+    assert main(["volume", "rm"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith('"pouch volume rm" requires at least 1 argument.\nSee \'pouch volume rm --help\'.\n')
+    assert main(["network", "create", "--bogus"]) == 125
+    assert capsys.readouterr().err == "pouch: unknown flag: --bogus\nSee 'pouch network create --help'.\n"
     monkeypatch.setenv("POUCH_HOST", "unix:///nonexistent/pouch.sock")
     assert main(["ps"]) == 1
     assert "Cannot connect to the Pouch daemon at unix:///nonexistent/pouch.sock" in capsys.readouterr().err

@@ -30,7 +30,7 @@ def test_default_host_ip_only_where_none_was_given():
 def test_allocate_explicit_range_and_ephemeral():
     bindings = [PortBinding(80, host_port=8080), PortBinding(81, host_port=9000, host_port_end=9005),
                 PortBinding(82)]
-    out = ports.allocate(bindings, {("tcp", 9000), ("tcp", 9001)}, lambda p, ip, port: port != 9002,
+    out = ports.allocate(bindings, {("tcp", "", 9000), ("tcp", "", 9001)}, lambda p, ip, port: port != 9002,
                          (40000, 40010), random.Random(1))
     assert out[0].host_port == 8080
     assert out[1].host_port == 9003 and out[1].host_port_end == 0
@@ -39,13 +39,26 @@ def test_allocate_explicit_range_and_ephemeral():
 
 def test_allocate_refuses_a_taken_port_and_an_exhausted_range():
     with pytest.raises(Conflict, match="port is already allocated"):
-        ports.allocate([PortBinding(80, host_port=8080)], {("tcp", 8080)}, always_free, (1, 2))
+        ports.allocate([PortBinding(80, host_port=8080)], {("tcp", "", 8080)}, always_free, (1, 2))
     with pytest.raises(Conflict, match="no free port"):
-        ports.allocate([PortBinding(80, host_port=9000, host_port_end=9001)], {("tcp", 9000), ("tcp", 9001)},
+        ports.allocate([PortBinding(80, host_port=9000, host_port_end=9001)], {("tcp", "", 9000), ("tcp", "", 9001)},
                        always_free, (1, 2))
     # the same port over UDP is another port
-    out = ports.allocate([PortBinding(53, "udp", host_port=8080)], {("tcp", 8080)}, always_free, (1, 2))
+    out = ports.allocate([PortBinding(53, "udp", host_port=8080)], {("tcp", "", 8080)}, always_free, (1, 2))
     assert out[0].host_port == 8080
+
+
+def test_a_host_port_is_per_host_address_but_every_address_takes_them_all():
+    two_ips = [PortBinding(80, host_ip="127.0.0.1", host_port=8080), PortBinding(80, host_ip="127.0.0.2", host_port=8080)]
+    assert [b.host_port for b in ports.allocate(two_ips, set(), always_free, (1, 2))] == [8080, 8080]
+    with pytest.raises(Conflict, match="Bind for 0.0.0.0:8080 failed: port is already allocated"):
+        ports.allocate([*two_ips[:1], PortBinding(81, host_port=8080)], set(), always_free, (1, 2))
+    with pytest.raises(Conflict, match="Bind for 127.0.0.2:8080 failed"):
+        ports.allocate(two_ips[1:], ports.used_ports([PortBinding(80, host_port=8080)]), always_free, (1, 2))
+    assert ports.used_ports([PortBinding(80, host_ip="0.0.0.0", host_port=1)]) == {("tcp", "", 1)}
+    out = ports.allocate([PortBinding(80, host_ip="127.0.0.2", host_port=9000, host_port_end=9001)],
+                         {("tcp", "127.0.0.1", 9000)}, always_free, (1, 2))
+    assert out[0].host_port == 9000
 
 
 def test_two_automatic_ports_differ():

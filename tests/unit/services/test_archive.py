@@ -182,3 +182,17 @@ def test_extract_owners_modes_links_and_overwrite_rules(rootfs):
     assert out.returncode == 1 and "cannot overwrite directory" in json.loads(out.stderr)["message"]
     out = helper("put", rootfs, "/etc/passwd", make_tar(("x", "file", b"x")))
     assert json.loads(out.stderr)["message"] == "extraction point is not a directory"
+
+
+def test_archive_mounts_order_innermost_and_encoding():
+    from pouch.services.archive_mounts import ContainerMount, decode, encode, in_order, innermost
+
+    mounts = [ContainerMount("/v/sub/_data", "/data/sub", True), ContainerMount("/v/data/_data", "/data"),
+              ContainerMount("/srv", "/srv/x:y")]
+    assert decode(encode(mounts)) == mounts
+    assert [m.target for m in in_order(mounts)] == ["/data", "/data/sub", "/srv/x:y"]  # parents first
+    targets = [(m.target, m.read_only) for m in mounts]
+    assert innermost("/data/sub/f", targets) == ("/data/sub", True)
+    assert innermost("/data/subway", targets) == ("/data", False)
+    assert innermost("/data", targets) == ("/data", False)
+    assert innermost("/dat", targets) is None and innermost("/", targets) is None

@@ -25,6 +25,7 @@ from pouch.services.health import (
     container_health,
     enabled,
     go_duration,
+    health_at_start,
     health_text,
     merge_healthcheck,
     probe_argv,
@@ -90,6 +91,14 @@ def test_default_retries_are_three_and_the_log_keeps_five():
         s = apply_result(s, result(1, f"try {i}"), config, 100)
     assert s.status == "unhealthy" and s.failing_streak == 7
     assert [r.output for r in s.log] == [f"try {i}" for i in range(2, 7)]
+
+
+def test_a_start_again_keeps_the_log_and_goes_back_to_starting():
+    config = HealthConfig(("CMD", "x"), retries=1)
+    before = HealthState("unhealthy", 4, (result(0), result(1, "bad")))
+    assert health_at_start(before, config) == HealthState("starting", 0, before.log)  # as dockerd's initHealthMonitor
+    assert health_at_start(None, config) == HealthState("starting", 0, ())
+    assert health_at_start(None, HealthConfig(("NONE",))) is None
 
 
 def test_output_is_truncated_to_4k():

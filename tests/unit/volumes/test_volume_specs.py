@@ -20,7 +20,7 @@ from pouch.volumes.service import container_mounts
 
 
 def test_bind_spec_kinds():
-    assert parse_bind_spec("/a:/b:ro,rshared") == BindMount("/a", "/b", True, "rshared")
+    assert parse_bind_spec("/a:/b:ro,rshared") == BindMount("/a", "/b", True, "rshared", create_source=True)
     assert parse_bind_spec("data:/d") == VolumeMount("data", "/d")
     assert parse_bind_spec("data:/d/:ro,nocopy") == VolumeMount("data", "/d", read_only=True, nocopy=True)
     assert parse_bind_spec("/anon") == VolumeMount("", "/anon", anonymous=True)
@@ -80,7 +80,7 @@ def test_create_body_volumes():
         "HostConfig": {"Binds": ["v1:/data:ro", "/host:/bound"], "VolumesFrom": ["other:ro"],
                        "Mounts": [{"Type": "volume", "Source": "v2", "Target": "/m"}]},
     })
-    assert opts.binds == (BindMount("/host", "/bound"),)
+    assert opts.binds == (BindMount("/host", "/bound", create_source=True),)  # -v: made at start if missing
     assert [(v.name, v.target, v.origin, v.anonymous) for v in opts.volumes] == [
         ("v1", "/data", "binds", False), ("v2", "/m", "mounts", False), ("", "/anon", "volumes", True)]
     assert opts.volumes_from == ("other:ro",)
