@@ -323,7 +323,11 @@ class ThrowAwayPouchd:
         if self.proc is not None:  # bridge and chains are ours only if we started pouchd
             if os.path.exists(f"/sys/class/net/{BRIDGE}"):
                 subprocess.run(["ip", "link", "delete", BRIDGE], capture_output=True)
-            remove_iptables_chain(f"POUCH-{BRIDGE}")  # pouchd leaves its per-network chain behind
+            # pouchd leaves its per-network and isolation chains behind (by design: containers outlive it)
+            from pouch.network.manager import remove_network_leftovers
+
+            remove_network_leftovers(BRIDGE, BRIDGE_SUBNET)
+            remove_iptables_chain(f"POUCH-{BRIDGE}")
         for mnt in sorted(mounts_under(self.base), key=len, reverse=True):
             subprocess.run(["umount", "-l", mnt], capture_output=True)
         if mounts_under(self.base):
