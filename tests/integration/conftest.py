@@ -7,11 +7,11 @@ daemon by its PID, and checks that no mount is left below the test root.
 
 from __future__ import annotations
 
-import itertools
 import contextlib
 import json
 import os
 import random
+import secrets
 import shutil
 import signal
 import subprocess
@@ -96,7 +96,18 @@ def mounts_below(path: str) -> list[str]:
         return [line.split()[4] for line in f if line.split()[4].startswith(path.rstrip("/") + "/")]
 
 
-_DAEMON_NUMBERS = itertools.cycle(random.sample(range(1, 251), 250))
+def free_test_subnet() -> str:
+    """A 10.200-250.x.0/24 no route of the host uses yet (a running daemon's bridge has one).
+
+    Chosen at random and checked against the host, not numbered by a counter: this module
+    can be imported twice (as ``conftest`` and as ``tests.integration.conftest``), and two
+    counters once gave two daemons the same bridge name and different subnets."""
+    routes = subprocess.run(["ip", "-4", "route", "show"], capture_output=True, text=True).stdout
+    used = {line.split()[0] for line in routes.splitlines() if line}
+    while True:
+        subnet = f"10.{random.randint(200, 250)}.{random.randint(0, 255)}.0/24"
+        if subnet not in used:
+            return subnet
 
 
 class Daemon:
@@ -110,9 +121,8 @@ class Daemon:
         self.sock = os.path.join(base, "pouchd.sock")
         self.host = "unix://" + self.sock
         self.log = os.path.join(base, "pouchd.log")
-        n = next(_DAEMON_NUMBERS)  # distinct for every daemon of this run: bridges and subnets never collide
-        self.bridge = f"pt{os.getpid() % 10000}{n}"[:15]
-        self.subnet = f"10.{random.randint(200, 250)}.{n}.0/24"
+        self.bridge = f"pt{secrets.token_hex(5)}"  # unique on the host: daemons never share a bridge
+        self.subnet = free_test_subnet()
         self.proc: subprocess.Popen | None = None
         self.env = dict(os.environ, POUCH_HOST=self.host)
 

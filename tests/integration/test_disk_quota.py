@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from conftest import Daemon, mounts_below, running_daemon, wait_for
+from tests.integration.conftest import Daemon, mounts_below, running_daemon, wait_for
 
 FS_SIZE = 256 << 20
 WRITE_5M_THEN_20M = ("dd if=/dev/zero of=/five bs=1M count=5 && sync && echo wrote-5m; "
