@@ -152,3 +152,24 @@ def test_events_api_errors_and_info_listener_count(daemon):
     finally:
         client.close()
     assert not os.path.exists(os.path.join(daemon.base, "events"))
+
+
+def test_image_and_volume_events(daemon, busybox_tar):
+    d = daemon
+    since = str(time.time())
+    d.cli("tag", "busybox", "evimg:1")
+    d.cli("rmi", "evimg:1")
+    d.cli("import", busybox_tar, "evimg:2")
+    d.cli("rmi", "evimg:2")
+    d.cli("volume", "create", "evvol")
+    d.cli("volume", "rm", "evvol")
+    busybox_id = d.cli("image", "inspect", "-f", "{{.Id}}", "busybox").stdout.strip()
+    images = [(e["Action"], e["Actor"]["ID"], e["Actor"]["Attributes"].get("name", ""))
+              for e in events_json(d, since, "type=image")]
+    assert images[0] == ("tag", busybox_id, "evimg:1")
+    assert images[1] == ("untag", busybox_id, busybox_id)  # dockerd names the image id, not the tag
+    imported = images[2][1]
+    assert images[2][0] == "import" and imported != busybox_id
+    assert images[-1] == ("delete", imported, imported)  # evimg:2 was the only name of its image
+    volumes = [(e["Action"], e["Actor"]["ID"]) for e in events_json(d, since, "type=volume")]
+    assert volumes == [("create", "evvol"), ("destroy", "evvol")]
