@@ -6,7 +6,6 @@ config the way dockerd's ``merge()`` does (daemon/commit.go). Pure functions onl
 
 from __future__ import annotations
 
-import hashlib
 import re
 import time
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from pouch.api.health_json import (
     healthcheck_to_docker,
     restart_policy_to_docker,
 )
+from pouch.api.network_json import endpoint_id  # stable per container and network
 from pouch.api.rich_json import rich_config_fields, rich_host_config_fields
 from pouch.api.quota_json import disk_quota_to_docker
 from pouch.services.health import enabled as health_enabled, health_text
@@ -31,6 +31,7 @@ from pouch.models import (
     VolumeMount,
 )
 from pouch.api.convert import _port_sort_key, format_bind, parse_port_key  # noqa: E402
+from pouch.network.networks import builtin_id as network_id  # the id of bridge, host, none
 
 # --- the effective config (dockerd's merge of create options and image config) ------------
 
@@ -69,18 +70,6 @@ def effective_argv(options: CreateOptions, image: ImageConfig) -> list[str]:
 def command_string(argv: list[str]) -> str:
     """``Command`` of ``docker ps``: path and args joined by spaces, as dockerd does."""
     return " ".join(argv)
-
-
-# --- ids for things Pouch does not model as objects -------------------------------------
-
-
-def network_id(name: str) -> str:
-    """A stable 64-hex id for a network known only by name."""
-    return hashlib.sha256(f"pouch-network:{name}".encode()).hexdigest()
-
-
-def endpoint_id(container_id: str, network: str) -> str:
-    return hashlib.sha256(f"pouch-endpoint:{container_id}:{network}".encode()).hexdigest()
 
 
 # --- GET /containers/{id}/json ---------------------------------------------------------------

@@ -30,10 +30,16 @@ from pouch.models import (
     PortBinding,
     VolumeMount,
 )
-from pouch.volumes.specs import anonymous_volumes, check_driver, parse_volumes_from, split_binds, volume_from_api_mount
+from pouch.volumes.specs import (
+    PROPAGATIONS,
+    anonymous_volumes,
+    check_driver,
+    parse_volumes_from,
+    split_binds,
+    volume_from_api_mount,
+)
 
 _NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
-_PROPAGATIONS = ("private", "rprivate", "shared", "rshared", "slave", "rslave")
 _PROTOCOLS = ("tcp", "udp", "sctp")
 _ZERO_TIME = "0001-01-01T00:00:00Z"
 
@@ -143,36 +149,6 @@ def _parse_ip(value: Any, field: str) -> str:
         raise InvalidArgument(f"{field}: invalid IP address {value!r}") from None
 
 
-def parse_bind(spec: str, field: str = "HostConfig.Binds") -> BindMount:
-    """``/src:/dst[:opts]`` where opts is a comma list of ro/rw, z/Z and a propagation."""
-    parts = spec.split(":")
-    if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
-        raise InvalidArgument(f"{field}: invalid volume specification {spec!r}")
-    source, target = parts[0], parts[1]
-    if not source.startswith("/"):
-        raise InvalidArgument(
-            f"{field}: {spec!r}: named volumes are not supported yet; the source must be an absolute host path"
-        )
-    if not target.startswith("/"):
-        raise InvalidArgument(f"{field}: invalid mount path {target!r} in {spec!r}: it must be absolute")
-    read_only: bool | None = None
-    propagation = ""
-    for opt in parts[2].split(",") if len(parts) == 3 else ():
-        if opt in ("ro", "rw"):
-            if read_only is not None:
-                raise InvalidArgument(f"{field}: invalid mode in {spec!r}: ro/rw given twice")
-            read_only = opt == "ro"
-        elif opt in _PROPAGATIONS:
-            if propagation:
-                raise InvalidArgument(f"{field}: invalid mode in {spec!r}: more than one propagation")
-            propagation = opt
-        elif opt in ("z", "Z", "nocopy", "consistent", "cached", "delegated"):
-            continue  # SELinux relabel / volume copy / macOS consistency: nothing to do here
-        else:
-            raise InvalidArgument(f"{field}: invalid mode {opt!r} in {spec!r}")
-    return BindMount(source=_clean_path(source), target=_clean_path(target), read_only=bool(read_only), propagation=propagation)
-
-
 def _clean_path(path: str) -> str:
     cleaned = re.sub("/+", "/", path)
     return cleaned.rstrip("/") or "/"
@@ -219,7 +195,7 @@ def _parse_mounts(raw: list[Any]) -> tuple[list[BindMount], dict[str, str], list
                 raise InvalidArgument(f"{field}.Source: must be an absolute host path, got {source!r}")
             options = _get(mount, "BindOptions", f"{field}.BindOptions", dict, {})
             propagation = _get_str(options, "Propagation", f"{field}.BindOptions.Propagation")
-            if propagation and propagation not in _PROPAGATIONS:
+            if propagation and propagation not in PROPAGATIONS:
                 raise InvalidArgument(f"{field}.BindOptions.Propagation: invalid propagation {propagation!r}")
             read_only = _get_bool(mount, "ReadOnly", f"{field}.ReadOnly")
             binds.append(BindMount(_clean_path(source), _clean_path(target), read_only, propagation))
@@ -404,7 +380,6 @@ def _port_sort_key(key: str) -> tuple[int, str]:
 __all__ = [
     "create_options_from_docker",
     "format_bind",
-    "parse_bind",
     "parse_port_key",
     "validate_container_name",
 ]

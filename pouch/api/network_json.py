@@ -23,7 +23,7 @@ _HOST_PORT_RANGE = re.compile(r"^(\d+)-(\d+)$")
 
 
 def endpoint_id(container_id: str, network: str) -> str:
-    """== container_json.endpoint_id: stable per container and network."""
+    """Stable per container and network (also the inspect's ``SandboxID``, network ``sandbox``)."""
     return hashlib.sha256(f"pouch-endpoint:{container_id}:{network}".encode()).hexdigest()
 
 

@@ -96,32 +96,18 @@ class NetworkRoutes:
 
 
 def _until(values: list[str]) -> float | None:
-    """``until=`` of prune: a unix timestamp, an RFC 3339 date or a Go duration before now."""
+    """``until=`` of prune (the last one given): seconds since the epoch, an RFC 3339 date or a Go
+    duration before now (``pouch.events.parse_timestamp``, as ``container prune`` reads it)."""
     if not values:
         return None
     import time
 
-    from pouch.api.container_json import parse_time
+    from pouch.events import parse_timestamp
 
-    value = values[-1]
     try:
-        return float(value)
-    except ValueError:
-        pass
-    parsed = parse_time(value)
-    if parsed is not None:
-        return parsed
-    seconds = _go_duration(value)
-    if seconds is None:
-        raise InvalidArgument(f"invalid filter 'until={value}'")
-    return time.time() - seconds
-
-
-def _go_duration(text: str) -> float | None:
-    import re
-
-    units = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-    parts = re.findall(r"(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)", text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        return None
-    return sum(float(n) * units[u] for n, u in parts)
+        nanos = parse_timestamp(values[-1], time.time_ns())
+    except InvalidArgument:
+        nanos = None
+    if nanos is None:
+        raise InvalidArgument(f"invalid filter 'until={values[-1]}'")
+    return nanos / 1_000_000_000

@@ -89,7 +89,8 @@ def host_layout() -> CgroupLayout:
     return _layout
 
 
-def _read(path: str) -> str:
+def read_or_empty(path: str) -> str:
+    """A cgroup or /proc file's text; "" when it cannot be read (a controller not mounted)."""
     try:
         with open(path) as f:
             return f.read()
@@ -103,14 +104,14 @@ def host_facts(host_capabilities: tuple[str, ...] | None = None) -> HostFacts:
     ncpu = os.cpu_count() or 1
     if layout.version == 2:
         root = layout.unified
-        cpus_text = _read(posixpath.join(root, "cpuset.cpus.effective"))
-        mems_text = _read(posixpath.join(root, "cpuset.mems.effective"))
-        controllers = _read(posixpath.join(root, "cgroup.controllers")).split()
+        cpus_text = read_or_empty(posixpath.join(root, "cpuset.cpus.effective"))
+        mems_text = read_or_empty(posixpath.join(root, "cpuset.mems.effective"))
+        controllers = read_or_empty(posixpath.join(root, "cgroup.controllers")).split()
         blkio_weight, swap, oom_disable = "io" in controllers, "memory" in controllers, False
     else:
         cpuset = layout.v1.get("cpuset", "")
-        cpus_text = _read(posixpath.join(cpuset, "cpuset.effective_cpus")) if cpuset else ""
-        mems_text = _read(posixpath.join(cpuset, "cpuset.effective_mems")) if cpuset else ""
+        cpus_text = read_or_empty(posixpath.join(cpuset, "cpuset.effective_cpus")) if cpuset else ""
+        mems_text = read_or_empty(posixpath.join(cpuset, "cpuset.effective_mems")) if cpuset else ""
         blkio = layout.v1.get("blkio", "")
         blkio_weight = bool(blkio) and any(
             os.path.exists(posixpath.join(blkio, name)) for name in ("blkio.weight", "blkio.bfq.weight"))

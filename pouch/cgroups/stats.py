@@ -16,6 +16,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from pouch.cgroups.paths import read_or_empty
+
 NANOS = 10**9
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 UNLIMITED_V1 = 0x7FFFFFFFFFFFF000  # memory.limit_in_bytes of an unlimited cgroup (page aligned)
@@ -181,30 +183,30 @@ V1_FILES = {
 V2_FILES = ("cpu.stat", "memory.current", "memory.max", "memory.stat", "pids.current", "pids.max", "io.stat")
 
 
-def _read(path: str) -> str:
-    try:
-        with open(path) as f:
-            return f.read()
-    except OSError:
-        return ""
-
-
 def read_cgroup_stats(layout, cgroups_path: str) -> CgroupStats:  # type: ignore[no-untyped-def]
     """Read a container's counters (``layout``: ``pouch.cgroups.paths.CgroupLayout``)."""
     if layout.version == 2:
         base = layout.dir("memory", cgroups_path)
-        return stats_v2({name: _read(os.path.join(base, name)) for name in V2_FILES})
+        return stats_v2({name: read_or_empty(os.path.join(base, name)) for name in V2_FILES})
     files: dict[str, str] = {}
     for controller, names in V1_FILES.items():
         base = layout.dir(controller, cgroups_path)
         for name in names:
-            files[name] = _read(os.path.join(base, name)) if base else ""
+            files[name] = read_or_empty(os.path.join(base, name)) if base else ""
     return stats_v1(files)
 
 
 def read_system_cpu() -> int:
-    return parse_proc_stat_cpu(_read("/proc/stat"))
+    return parse_proc_stat_cpu(read_or_empty("/proc/stat"))
+
+
+def read_host_memory() -> int:
+    """The host's memory in bytes (``MemTotal`` of /proc/meminfo), 0 if unknown."""
+    for line in read_or_empty("/proc/meminfo").splitlines():
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1]) * 1024
+    return 0
 
 
 def read_networks(pid: int) -> dict[str, dict[str, int]]:
-    return parse_net_dev(_read(f"/proc/{pid}/net/dev")) if pid else {}
+    return parse_net_dev(read_or_empty(f"/proc/{pid}/net/dev")) if pid else {}

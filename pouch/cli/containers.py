@@ -301,9 +301,16 @@ def inspect_verb(ctx: Context, argv: list[str], kind: str | None, synopsis: str,
     kind = kind or opts.get("type") or None
     if kind is not None and kind not in INSPECT_KINDS:
         raise CLIError(f'unknown type: "{kind}": must be one of ' + ", ".join(f'"{k}"' for k in INSPECT_KINDS))
-    found, errors = inspect_objects(ctx, args, kind, bool(opts.get("size")))
-    if found or not opts["format"]:
-        print_inspect(ctx, found, opts["format"])
+    return inspect_and_print(ctx, args, kind, opts["format"], bool(opts.get("size")))
+
+
+def inspect_and_print(ctx: Context, names: list[str], kind: str | None, template: str | None,
+                      size: bool = False) -> int:
+    """``inspect`` of ``names`` (as :func:`inspect_objects`): the objects on stdout, an error
+    line per name not found on stderr, 1 if there was one."""
+    found, errors = inspect_objects(ctx, names, kind, size)
+    if found or not template:
+        print_inspect(ctx, found, template)
     for line in errors:
         ctx.err(line)
     return 1 if errors else 0

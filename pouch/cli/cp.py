@@ -165,6 +165,16 @@ class _ChunkReader:
         return data
 
 
+def _through_symlink(dest: str, parts: list[str]) -> bool:
+    """True if a directory of ``dest/parts...`` is a symlink (a path that may lead out of ``dest``)."""
+    current = dest
+    for part in parts:
+        current = os.path.join(current, part)
+        if os.path.islink(current):
+            return True
+    return False
+
+
 def extract_local(stream: Any, dest: str, renamed: tuple[str, str] | None, keep_owner: bool) -> int:
     """Extract the tar ``stream`` into the local directory ``dest``; returns the bytes written."""
     import shutil
@@ -220,8 +230,9 @@ def extract_local(stream: Any, dest: str, renamed: tuple[str, str] | None, keep_
                 target = rebase(member.linkname, *renamed) if renamed else member.linkname
                 if target.startswith("/") or ".." in target.split("/"):
                     raise CLIError(f"refusing archive entry {member.name!r}: hard link out of the archive")
-                target_path = os.path.join(dest, *[p for p in target.split("/") if p not in ("", ".")])
-                if os.path.islink(os.path.dirname(target_path)) or not os.path.isfile(target_path):
+                target_parts = [p for p in target.split("/") if p not in ("", ".")]
+                target_path = os.path.join(dest, *target_parts)
+                if _through_symlink(dest, target_parts[:-1]) or not os.path.isfile(target_path):
                     raise CLIError(f"refusing archive entry {member.name!r}: bad hard link target {target!r}")
                 os.link(target_path, path, follow_symlinks=False)
                 continue

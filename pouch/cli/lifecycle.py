@@ -142,29 +142,17 @@ def cmd_export(ctx: Context, argv: list[str]) -> int:
 
 
 def cmd_image_prune(ctx: Context, argv: list[str]) -> int:
-    import json
-
-    from pouch.cli.format import human_size
+    from pouch.cli.prune import confirm, prune_images, reclaimed_line
 
     opts, _ = ctx.parse("[OPTIONS]", "Remove unused images",
                         [F("-a", "--all", help="Remove all unused images, not just dangling ones"),
                          F("-f", "--force", help="Do not prompt for confirmation")], argv, max_args=0)
     if not opts["force"]:
         what = "all images without at least one container associated to them" if opts["all"] else "all dangling images"
-        ctx.stdout.write(f"WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] ")
-        ctx.stdout.flush()
-        answer = sys.stdin.readline().strip().lower()
-        if answer not in ("y", "yes"):
+        if not confirm(ctx, f"WARNING! This will remove {what}."):
             return 0
-    filters = {"dangling": ["false" if opts["all"] else "true"]}
-    result = ctx.client.post("/images/prune", {"filters": json.dumps(filters)}) or {}
-    deleted = result.get("ImagesDeleted") or []
-    if deleted:
-        ctx.out("Deleted Images:")
-        for item in deleted:
-            for key in ("Untagged", "Deleted"):
-                if item.get(key):
-                    ctx.out(f"{key.lower()}: {item[key]}")
-        ctx.out("")
-    ctx.out(f"Total reclaimed space: {human_size(result.get('SpaceReclaimed', 0))}")
+    reclaimed, text = prune_images(ctx, opts["all"], {})
+    if text:
+        ctx.out(text)
+    ctx.out(reclaimed_line(reclaimed))
     return 0

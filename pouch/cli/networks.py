@@ -7,11 +7,10 @@ as ``80/tcp -> 0.0.0.0:8080``.
 
 from __future__ import annotations
 
-import sys
-
 from pouch.cli.client import CLIError, quote_name
-from pouch.cli.containers import for_each, print_inspect
+from pouch.cli.containers import for_each, inspect_and_print
 from pouch.cli.flags import LIST, STR, F
+from pouch.cli.objects import filters_query, key_values, print_template_lines
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -22,16 +21,6 @@ if TYPE_CHECKING:
 
 def _n(name: str) -> str:
     return f"/networks/{quote_name(name)}"
-
-
-def _key_values(values: list[str], what: str) -> dict[str, str]:
-    out = {}
-    for item in values:
-        key, _, val = item.partition("=")
-        if not key:
-            raise CLIError(f'invalid argument "{item}" for "{what}" flag: empty key')
-        out[key] = val
-    return out
 
 
 CREATE_FLAGS = [
@@ -68,7 +57,7 @@ def create_body(name: str, opts: dict[str, Any]) -> dict[str, Any]:
         if ranges:
             cfg["IPRange"] = ranges[0]
         if opts.get("aux_address"):
-            cfg["AuxiliaryAddresses"] = _key_values(opts["aux_address"], "--aux-address")
+            cfg["AuxiliaryAddresses"] = key_values(opts["aux_address"], "--aux-address")
         ipam_config.append(cfg)
     return {
         "Name": name,
@@ -76,11 +65,11 @@ def create_body(name: str, opts: dict[str, Any]) -> dict[str, Any]:
         "Driver": opts.get("driver") or "bridge",
         "EnableIPv6": bool(opts.get("ipv6")),
         "IPAM": {"Driver": opts.get("ipam_driver") or "default", "Config": ipam_config,
-                 "Options": _key_values(opts.get("ipam_opt") or [], "--ipam-opt")},
+                 "Options": key_values(opts.get("ipam_opt") or [], "--ipam-opt")},
         "Internal": bool(opts.get("internal")),
         "Attachable": bool(opts.get("attachable")),
-        "Options": _key_values(opts.get("opt") or [], "--opt"),
-        "Labels": _key_values(opts.get("label") or [], "--label"),
+        "Options": key_values(opts.get("opt") or [], "--opt"),
+        "Labels": key_values(opts.get("label") or [], "--label"),
     }
 
 
@@ -90,14 +79,6 @@ def cmd_network_create(ctx: Context, argv: list[str]) -> int:
     return 0
 
 
-def _filters_param(values: list[str]) -> dict[str, Any]:
-    import json
-
-    from pouch.cli.options import parse_filters
-
-    return {"filters": json.dumps(parse_filters(values))} if values else {}
-
-
 def ls_rows(nets: list[dict[str, Any]], trunc: bool = True) -> list[list[str]]:
     """Rows of ``pouch network ls`` sorted by name (pure)."""
     return [[n["Id"][:12] if trunc else n["Id"], n["Name"], n.get("Driver", ""), n.get("Scope", "local")]
@@ -105,49 +86,30 @@ def ls_rows(nets: list[dict[str, Any]], trunc: bool = True) -> list[list[str]]:
 
 
 def cmd_network_ls(ctx: Context, argv: list[str]) -> int:
-    from pouch.cli.format import TemplateError, render_template, table
+    from pouch.cli.format import table
 
     opts, _ = ctx.parse("[OPTIONS]", "List networks",
                         [F("-f", "--filter", kind=LIST, help="Provide filter values (e.g. 'driver=bridge')"),
                          F("--format", kind=STR, help="Pretty-print networks using a Go template"),
                          F("--no-trunc", help="Do not truncate the output"),
                          F("-q", "--quiet", help="Only display network IDs")], argv, max_args=0)
-    nets = ctx.client.get("/networks", _filters_param(opts["filter"] or [])) or []
+    nets = ctx.client.get("/networks", filters_query(opts["filter"] or [])) or []
     rows = ls_rows(nets, trunc=not opts["no_trunc"])
     if opts["quiet"]:
         for row in rows:
             ctx.out(row[0])
     elif opts["format"] and opts["format"] != "table":
-        template = opts["format"].removeprefix("table ")
-        try:
-            for n in sorted(nets, key=lambda n: n.get("Name", "")):
-                ctx.out(render_template(template, {**n, "ID": n["Id"]}))
-        except TemplateError as e:
-            raise CLIError(f"template parsing error: {e}") from None
+        print_template_lines(ctx, opts["format"], [{**n, "ID": n["Id"]} for n in sorted(nets, key=lambda n: n.get("Name", ""))])
     else:
         ctx.stdout.write(table(["NETWORK ID", "NAME", "DRIVER", "SCOPE"], rows))
     return 0
 
 
 def cmd_network_inspect(ctx: Context, argv: list[str]) -> int:
-    from pouch.cli.client import APIError
-
     opts, args = ctx.parse("[OPTIONS] NETWORK [NETWORK...]", "Display detailed information on one or more networks",
                            [F("-f", "--format", kind=STR, help="Format the output using the given Go template"),
                             F("-v", "--verbose", help="Verbose output for diagnostics")], argv, min_args=1)
-    found, errors = [], []
-    for name in args:
-        try:
-            found.append(ctx.client.get(_n(name)))
-        except APIError as e:
-            if e.status != 404:
-                raise
-            errors.append(f"Error: No such network: {name}")
-    if found or not opts["format"]:
-        print_inspect(ctx, found, opts["format"])
-    for line in errors:
-        ctx.err(line)
-    return 1 if errors else 0
+    return inspect_and_print(ctx, args, "network", opts["format"])
 
 
 def cmd_network_rm(ctx: Context, argv: list[str]) -> int:
@@ -192,19 +154,15 @@ def cmd_network_prune(ctx: Context, argv: list[str]) -> int:
     opts, _ = ctx.parse("[OPTIONS]", "Remove all unused networks",
                         [F("--filter", kind=LIST, help="Provide filter values (e.g. 'until=<timestamp>')"),
                          F("-f", "--force", help="Do not prompt for confirmation")], argv, max_args=0)
-    if not opts["force"]:
-        ctx.stdout.write("WARNING! This will remove all custom networks not used by at least one container.\n"
-                         "Are you sure you want to continue? [y/N] ")
-        ctx.stdout.flush()
-        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
-            return 0
-    result = ctx.client.post("/networks/prune", _filters_param(opts["filter"] or [])) or {}
-    deleted = result.get("NetworksDeleted") or []
-    if deleted:
-        ctx.out("Deleted Networks:")
-        for name in deleted:
-            ctx.out(name)
-        ctx.out("")
+    from pouch.cli.options import parse_filters
+    from pouch.cli.prune import confirm, prune_networks
+
+    filters = parse_filters(opts["filter"] or [])
+    if not opts["force"] and not confirm(ctx, "WARNING! This will remove all custom networks not used by at least one container."):
+        return 0
+    _, text = prune_networks(ctx, filters)
+    if text:
+        ctx.out(text)
     return 0
 
 

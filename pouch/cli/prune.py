@@ -1,7 +1,9 @@
 """Housekeeping verbs: ``container prune``, ``system df [-v]``, ``system prune [-a] [--volumes]``.
 
 ``system prune`` calls the prunes one after the other as the docker CLI does (containers,
-networks, volumes with ``--volumes``, images, build cache) and adds up what they reclaimed.
+networks, volumes with ``--volumes``, images, build cache) and adds up what they reclaimed;
+``network prune``, ``volume prune`` and ``image prune`` use the same steps (``prune_*``),
+prompt (``confirm``) and total (``reclaimed_line``).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import json
 import sys
 
 from pouch.cli.flags import LIST, F
+from pouch.cli.options import parse_filters
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -24,34 +27,25 @@ def _size(size: float) -> str:
     return human_size(size, 4)  # go-units HumanSize
 
 
-def _confirm(ctx: Context, warning: str) -> bool:
+def confirm(ctx: Context, warning: str) -> bool:
+    """docker's prune prompt: the warning, then ``[y/N]``; True for y or yes."""
     ctx.stdout.write(f"{warning}\nAre you sure you want to continue? [y/N] ")
     ctx.stdout.flush()
     return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
-def parse_filter_flags(values: list[str]) -> dict[str, list[str]]:
-    """``--filter until=24h --filter label=a`` -> ``{"until": ["24h"], "label": ["a"]}``
-    (``label!=x`` is the key ``label!``)."""
-    from pouch.cli.client import CLIError
-
-    out: dict[str, list[str]] = {}
-    for value in values:
-        key, sep, rest = value.partition("=")
-        if not sep or not key:
-            raise CLIError(f"bad format of filter (expected name=value): {value}")
-        out.setdefault(key, []).append(rest)
-    return out
+def reclaimed_line(size: int) -> str:
+    return f"Total reclaimed space: {_size(size)}"  # go-units HumanSize, as the docker CLI
 
 
-def _prune_containers(ctx: Context, filters: dict[str, list[str]]) -> tuple[int, str]:
+def prune_containers(ctx: Context, filters: dict[str, list[str]]) -> tuple[int, str]:
     result = ctx.client.post("/containers/prune", {"filters": json.dumps(filters)} if filters else None) or {}
     deleted = result.get("ContainersDeleted") or []
     text = "Deleted Containers:\n" + "".join(f"{i}\n" for i in deleted) if deleted else ""
     return int(result.get("SpaceReclaimed") or 0), text
 
 
-def _prune_networks(ctx: Context, filters: dict[str, list[str]]) -> tuple[int, str]:
+def prune_networks(ctx: Context, filters: dict[str, list[str]]) -> tuple[int, str]:
     from pouch.cli.client import APIError
 
     try:
@@ -64,14 +58,14 @@ def _prune_networks(ctx: Context, filters: dict[str, list[str]]) -> tuple[int, s
     return 0, ("Deleted Networks:\n" + "".join(f"{n}\n" for n in deleted) if deleted else "")
 
 
-def _prune_volumes(ctx: Context, filters: dict[str, list[str]]) -> tuple[int, str]:
+def prune_volumes(ctx: Context, filters: dict[str, list[str]]) -> tuple[int, str]:
     result = ctx.client.post("/volumes/prune", {"filters": json.dumps(filters)} if filters else None) or {}
     deleted = result.get("VolumesDeleted") or []
     return int(result.get("SpaceReclaimed") or 0), ("Deleted Volumes:\n" + "".join(f"{n}\n" for n in deleted)
                                                    if deleted else "")
 
 
-def _prune_images(ctx: Context, all_: bool, filters: dict[str, list[str]]) -> tuple[int, str]:
+def prune_images(ctx: Context, all_: bool, filters: dict[str, list[str]]) -> tuple[int, str]:
     query = {"dangling": ["false" if all_ else "true"]}
     query.update({k: v for k, v in filters.items() if k != "dangling"})
     result = ctx.client.post("/images/prune", {"filters": json.dumps(query)}) or {}
@@ -84,7 +78,7 @@ def _prune_images(ctx: Context, all_: bool, filters: dict[str, list[str]]) -> tu
     return int(result.get("SpaceReclaimed") or 0), ("Deleted Images:\n" + "".join(lines) if lines else "")
 
 
-def _prune_build_cache(ctx: Context, all_: bool) -> tuple[int, str]:
+def prune_build_cache(ctx: Context, all_: bool) -> tuple[int, str]:
     result = ctx.client.post("/build/prune", {"all": "1" if all_ else None}) or {}
     deleted = result.get("CachesDeleted") or []
     return (int(result.get("SpaceReclaimed") or 0),
@@ -95,13 +89,13 @@ def cmd_container_prune(ctx: Context, argv: list[str]) -> int:
     opts, _ = ctx.parse("[OPTIONS]", "Remove all stopped containers",
                         [F("--filter", kind=LIST, help="Provide filter values (e.g. 'until=<timestamp>')"),
                          F("-f", "--force", help="Do not prompt for confirmation")], argv, max_args=0)
-    filters = parse_filter_flags(opts["filter"] or [])
-    if not opts["force"] and not _confirm(ctx, "WARNING! This will remove all stopped containers."):
+    filters = parse_filters(opts["filter"] or [])  # label!=x: the key label!
+    if not opts["force"] and not confirm(ctx, "WARNING! This will remove all stopped containers."):
         return 0
-    reclaimed, text = _prune_containers(ctx, filters)
+    reclaimed, text = prune_containers(ctx, filters)
     if text:
         ctx.out(text)
-    ctx.out(f"Total reclaimed space: {_size(reclaimed)}")
+    ctx.out(reclaimed_line(reclaimed))
     return 0
 
 
@@ -111,7 +105,7 @@ def cmd_system_prune(ctx: Context, argv: list[str]) -> int:
                          F("--filter", kind=LIST, help="Provide filter values (e.g. 'label=<key>=<value>')"),
                          F("-f", "--force", help="Do not prompt for confirmation"),
                          F("--volumes", help="Prune volumes")], argv, max_args=0)
-    filters = parse_filter_flags(opts["filter"] or [])
+    filters = parse_filters(opts["filter"] or [])  # label!=x: the key label!
     if not opts["force"]:
         items = ["all stopped containers", "all networks not used by at least one container"]
         if opts["volumes"]:
@@ -121,19 +115,19 @@ def cmd_system_prune(ctx: Context, argv: list[str]) -> int:
         else:
             items += ["all dangling images", "unused build cache"]
         warning = "WARNING! This will remove:\n" + "".join(f"  - {item}\n" for item in items)
-        if not _confirm(ctx, warning):
+        if not confirm(ctx, warning):
             return 0
-    steps: list[Any] = [lambda: _prune_containers(ctx, filters), lambda: _prune_networks(ctx, filters)]
+    steps: list[Any] = [lambda: prune_containers(ctx, filters), lambda: prune_networks(ctx, filters)]
     if opts["volumes"]:
-        steps.append(lambda: _prune_volumes(ctx, {k: v for k, v in filters.items() if k != "until"}))
-    steps += [lambda: _prune_images(ctx, opts["all"], filters), lambda: _prune_build_cache(ctx, opts["all"])]
+        steps.append(lambda: prune_volumes(ctx, {k: v for k, v in filters.items() if k != "until"}))
+    steps += [lambda: prune_images(ctx, opts["all"], filters), lambda: prune_build_cache(ctx, opts["all"])]
     total = 0
     for step in steps:
         reclaimed, text = step()
         total += reclaimed
         if text:
             ctx.out(text)
-    ctx.out(f"Total reclaimed space: {_size(total)}")
+    ctx.out(reclaimed_line(total))
     return 0
 
 

@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-import sys
-
 from pouch.cli.client import CLIError, quote_name
-from pouch.cli.containers import for_each, print_inspect
+from pouch.cli.containers import for_each, inspect_and_print
 from pouch.cli.flags import LIST, STR, F
+from pouch.cli.objects import filters_query, key_values, print_template_lines
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -127,16 +126,6 @@ def _v(name: str) -> str:
     return f"/volumes/{quote_name(name)}"
 
 
-def _key_values(values: list[str], what: str) -> dict[str, str]:
-    out = {}
-    for item in values:
-        key, _, val = item.partition("=")
-        if not key:
-            raise CLIError(f'invalid argument "{item}" for "{what}" flag: empty key')
-        out[key] = val
-    return out
-
-
 def cmd_volume_create(ctx: Context, argv: list[str]) -> int:
     opts, args = ctx.parse("[OPTIONS] [VOLUME]", "Create a volume",
                            [F("-d", "--driver", kind=STR, default="local", help="Specify volume driver name"),
@@ -147,62 +136,35 @@ def cmd_volume_create(ctx: Context, argv: list[str]) -> int:
     if args and opts["name"] and args[0] != opts["name"]:
         raise CLIError("conflicting options: either specify --name or provide positional arg, not both")
     body = {"Name": args[0] if args else opts["name"] or "", "Driver": opts["driver"],
-            "DriverOpts": _key_values(opts["opt"] or [], "--opt"),
-            "Labels": _key_values(opts["label"] or [], "--label")}
+            "DriverOpts": key_values(opts["opt"] or [], "--opt"),
+            "Labels": key_values(opts["label"] or [], "--label")}
     ctx.out(ctx.client.post("/volumes/create", body=body)["Name"])
     return 0
 
 
-def _filters_param(values: list[str]) -> dict[str, Any]:
-    import json
-
-    from pouch.cli.options import parse_filters
-
-    return {"filters": json.dumps(parse_filters(values))} if values else {}
-
-
 def cmd_volume_ls(ctx: Context, argv: list[str]) -> int:
-    from pouch.cli.format import TemplateError, render_template, table
+    from pouch.cli.format import table
 
     opts, _ = ctx.parse("[OPTIONS]", "List volumes",
                         [F("-f", "--filter", kind=LIST, help="Provide filter values (e.g. 'dangling=true')"),
                          F("--format", kind=STR, help="Pretty-print volumes using a Go template"),
                          F("-q", "--quiet", help="Only display volume names")], argv, max_args=0)
-    volumes = sorted((ctx.client.get("/volumes", _filters_param(opts["filter"] or [])) or {}).get("Volumes") or [],
+    volumes = sorted((ctx.client.get("/volumes", filters_query(opts["filter"] or [])) or {}).get("Volumes") or [],
                      key=lambda v: v.get("Name", ""))
     if opts["quiet"]:
         for v in volumes:
             ctx.out(v["Name"])
     elif opts["format"] and opts["format"] != "table":
-        template = opts["format"].removeprefix("table ")
-        try:
-            for v in volumes:
-                ctx.out(render_template(template, v))
-        except TemplateError as e:
-            raise CLIError(f"template parsing error: {e}") from None
+        print_template_lines(ctx, opts["format"], volumes)
     else:
         ctx.stdout.write(table(["DRIVER", "VOLUME NAME"], [[v.get("Driver", ""), v["Name"]] for v in volumes], padding=4))
     return 0
 
 
 def cmd_volume_inspect(ctx: Context, argv: list[str]) -> int:
-    from pouch.cli.client import APIError
-
     opts, args = ctx.parse("[OPTIONS] VOLUME [VOLUME...]", "Display detailed information on one or more volumes",
                            [F("-f", "--format", kind=STR, help="Format output using a Go template")], argv, min_args=1)
-    found, errors = [], []
-    for name in args:
-        try:
-            found.append(ctx.client.get(_v(name)))
-        except APIError as e:
-            if e.status != 404:
-                raise
-            errors.append(f"Error: No such volume: {name}")
-    if found or not opts["format"]:
-        print_inspect(ctx, found, opts["format"])
-    for line in errors:
-        ctx.err(line)
-    return 1 if errors else 0
+    return inspect_and_print(ctx, args, "volume", opts["format"])
 
 
 def cmd_volume_rm(ctx: Context, argv: list[str]) -> int:
@@ -217,24 +179,18 @@ def cmd_volume_rm(ctx: Context, argv: list[str]) -> int:
 
 
 def cmd_volume_prune(ctx: Context, argv: list[str]) -> int:
-    from pouch.cli.format import human_size
+    from pouch.cli.options import parse_filters
+    from pouch.cli.prune import confirm, prune_volumes, reclaimed_line
 
     opts, _ = ctx.parse("[OPTIONS]", "Remove all unused local volumes",
                         [F("-a", "--all", help="Remove all unused volumes, not just anonymous ones"),
                          F("--filter", kind=LIST, help="Provide filter values (e.g. 'label=<label>')"),
                          F("-f", "--force", help="Do not prompt for confirmation")], argv, max_args=0)
-    if not opts["force"]:
-        ctx.stdout.write("WARNING! This will remove all local volumes not used by at least one container.\n"
-                         "Are you sure you want to continue? [y/N] ")
-        ctx.stdout.flush()
-        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
-            return 0
-    result = ctx.client.post("/volumes/prune", _filters_param(opts["filter"] or [])) or {}
-    deleted = result.get("VolumesDeleted") or []
-    if deleted:
-        ctx.out("Deleted Volumes:")
-        for name in deleted:
-            ctx.out(name)
-        ctx.out("")
-    ctx.out(f"Total reclaimed space: {human_size(result.get('SpaceReclaimed', 0))}")
+    filters = parse_filters(opts["filter"] or [])
+    if not opts["force"] and not confirm(ctx, "WARNING! This will remove all local volumes not used by at least one container."):
+        return 0
+    reclaimed, text = prune_volumes(ctx, filters)
+    if text:
+        ctx.out(text)
+    ctx.out(reclaimed_line(reclaimed))
     return 0

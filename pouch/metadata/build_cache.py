@@ -22,3 +22,12 @@ def cached_image_ids(db: Database) -> set[str]:
 
 def forget_image(tx: sqlite3.Connection, image_id: str) -> None:
     tx.execute("DELETE FROM build_cache WHERE image_id = ?", (image_id,))
+
+
+def entries(db: Database) -> list[tuple[str, str]]:
+    """Every cached step as (key, image id), oldest first."""
+    return [(row["key"], row["image_id"]) for row in db.query("SELECT key, image_id FROM build_cache ORDER BY rowid")]
+
+
+def forget_entry(tx: sqlite3.Connection, key: str, image_id: str) -> None:
+    tx.execute("DELETE FROM build_cache WHERE key = ? AND image_id = ?", (key, image_id))

@@ -168,6 +168,8 @@ class NetworkManager:
         self.conflist = networks.build_conflist(self.default, self.ipam_dir)
         self._lock = threading.RLock()  # network create/remove, connect/disconnect
         self._hosts_lock = threading.Lock()
+        self._ports_lock = threading.Lock()  # host port choice
+        self._reserved: dict[str, ports.Used] = {}  # container -> host ports it took (starts in flight)
         self.started = now_rfc3339()  # the predefined networks' Created
 
     # ------------------------------------------------------------------ layout
@@ -372,11 +374,32 @@ class NetworkManager:
         return plan
 
     def _used_ports(self, container_id: str) -> ports.Used:
+        """The host ports the other containers hold: the running ones' records, and the
+        reservations of those still starting (not recorded running yet). With _ports_lock."""
         used: ports.Used = set()
+        active = set()
         for c in self._containers():
-            if c.id != container_id and c.state.status.is_active() and c.network is not None:
-                used |= ports.used_ports(c.network.port_bindings)
+            if c.id != container_id and c.state.status.is_active():
+                active.add(c.id)
+                if c.network is not None:
+                    used |= ports.used_ports(c.network.port_bindings)
+        for other, held in self._reserved.items():
+            if other != container_id and other not in active:
+                used |= held
         return used
+
+    def _allocate_ports(self, container_id: str, bindings: tuple[PortBinding, ...]) -> tuple[PortBinding, ...]:
+        """Host ports for ``bindings``, reserved until :meth:`teardown`: two containers starting
+        at once never get the same one."""
+        with self._ports_lock:
+            bindings = ports.allocate(bindings, self._used_ports(container_id), ports.port_is_free,
+                                      ports.ephemeral_range())
+            self._reserved[container_id] = ports.used_ports(bindings)
+        return bindings
+
+    def _release_ports(self, container_id: str) -> None:
+        with self._ports_lock:
+            self._reserved.pop(container_id, None)
 
     def setup(
         self,
@@ -420,13 +443,14 @@ class NetworkManager:
             bindings = ports.publish_all(set(options.exposed_ports) | set(image_exposed), bindings)
         primary = plan[0][1]
         bindings = () if primary.internal else ports.with_default_host_ip(bindings, primary.host_binding_ip)
-        bindings = ports.allocate(bindings, self._used_ports(container_id), ports.port_is_free, ports.ephemeral_range())
         path = self.netns_path(container_id)
         if os.path.lexists(path) or self._cache_files(container_id):
             # left over by a daemon that died before tearing the container down
             log.info("container %s: removing stale network state", container_id[:12])
             self.teardown(container_id, None)
+        bindings = self._allocate_ports(container_id, bindings)
         with contextlib.ExitStack() as undo:
+            undo.callback(self._release_ports, container_id)
             netns.create_netns(path)
             undo.callback(netns.delete_netns, path)
             outcome: dict[str, object] = {}
@@ -553,6 +577,7 @@ class NetworkManager:
         """
         if attachment is not None and attachment.network in ("container", "none"):
             return  # the netns belongs to the other container, or to the runtime
+        self._release_ports(container_id)
         path = self.netns_path(container_id)
         had_netns = netns.netns_exists(path)
         done: set[str] = set()

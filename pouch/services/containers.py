@@ -21,7 +21,6 @@ import secrets
 import shutil
 import signal as signal_module
 import threading
-import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
 
@@ -729,6 +728,8 @@ class ContainerService:
     # --------------------------------------------------------------------- top
     def top(self, ref: str, ps_args: str = "-ef") -> dict:
         c = self.get(ref)
+        if c.state.status == Status.RESTARTING:  # dockerd's words; no runc container during the back-off
+            raise Conflict(f"Container {c.id} is restarting, wait until the container is running")
         if not c.state.status.is_active():
             raise Conflict(f"Container {c.id} is not running")
         pids = set(self.runtime.processes(c.id))
@@ -771,14 +772,6 @@ def parse_ps_output(output: str, pids: set[int]) -> dict:
     return {"Titles": titles, "Processes": processes}
 
 
-def validate_network_mode(mode: str) -> None:
-    if mode in ("bridge", "none", "host"):
-        return
-    if mode.startswith("container:") and mode.split(":", 1)[1]:
-        return
-    raise NotFound(f"network {mode} not found")
-
-
 def write_json_atomic(path: str, data: dict) -> None:
     import json
 
@@ -787,10 +780,3 @@ def write_json_atomic(path: str, data: dict) -> None:
         f.write(json.dumps(data))  # not json.dump: that one encodes in pure Python (~2 ms for a spec)
     os.replace(tmp, path)
 
-
-def elapsed_since(rfc3339: str) -> float:
-    try:
-        then = datetime.strptime(rfc3339[:26].rstrip("Z"), "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=timezone.utc)
-    except ValueError:
-        return 0.0
-    return time.time() - then.timestamp()

@@ -21,7 +21,6 @@ import logging
 import os
 import select
 import signal
-import threading
 import time
 from datetime import datetime, timezone
 
@@ -167,10 +166,11 @@ class HealthMonitor:
     """Probes running containers on the shared timer thread (``services/timers.py``)."""
 
     def __init__(self, containers, scheduler) -> None:
+        from pouch.services.timers import TimerSlots
+
         self.containers = containers  # ContainerService
         self.scheduler = scheduler
-        self._timers: dict[str, object] = {}
-        self._lock = threading.Lock()
+        self._timers = TimerSlots(scheduler)  # the next probe per container
 
     def watch(self, c: Container) -> None:
         """Start probing ``c`` (just started, or found running by ``recover``); the first
@@ -192,17 +192,10 @@ class HealthMonitor:
         self._schedule(c.id, c.state.started_at, delay)
 
     def unwatch(self, container_id: str) -> None:
-        with self._lock:
-            timer = self._timers.pop(container_id, None)
-        if timer is not None:
-            timer.cancel()
+        self._timers.cancel(container_id)
 
     def _schedule(self, container_id: str, run: str, delay: float) -> None:
-        with self._lock:
-            old = self._timers.get(container_id)
-            if old is not None:
-                old.cancel()
-            self._timers[container_id] = self.scheduler.call_later(delay, self._probe, container_id, run)
+        self._timers.replace(container_id, delay, self._probe, container_id, run)
 
     def _current(self, container_id: str, run: str) -> Container | None:
         from pouch.metadata import containers as store
@@ -234,9 +227,8 @@ class HealthMonitor:
             if c.state.health.status != before:
                 log.info("container %s is %s", container_id[:12], c.state.health.status)
                 self.containers.events.emit_container(c, f"health_status: {c.state.health.status}")
-        with self._lock:
-            if container_id not in self._timers:
-                return  # unwatched meanwhile
+        if container_id not in self._timers:
+            return  # unwatched meanwhile
         self._schedule(container_id, run, interval_seconds(config))
 
     def _run_probe(self, c: Container, config: HealthConfig) -> HealthResult:

@@ -238,17 +238,15 @@ def _volume_usage(engine) -> list[VolumeUsage]:
 
 # --- the build cache ---------------------------------------------------------------------------
 
-def _cache_rows(db) -> list[tuple[str, str]]:
-    return [(row["key"], row["image_id"]) for row in db.query("SELECT key, image_id FROM build_cache ORDER BY rowid")]
-
-
 def _cache_entries(engine, records, chains, layer_sizes, using) -> list[CacheEntry]:
     """One entry per cached build step: its own layer's size; ``Shared`` while an image that is
     tagged, used or built upon holds it (the image prune reclaims those bytes, not this one)."""
     by_id = {r.id: r for r in records}
     parents = engine.images.parent_ids() if hasattr(engine.images, "parent_ids") else set()
     out = []
-    for key, image_id in _cache_rows(engine.images.db):
+    from pouch.metadata import build_cache
+
+    for key, image_id in build_cache.entries(engine.images.db):
         record = by_id.get(image_id)
         chain = chains.get(image_id) or []
         own = layer_sizes.get(chain[-1], 0) if chain else 0
@@ -260,6 +258,7 @@ def _cache_entries(engine, records, chains, layer_sizes, using) -> list[CacheEnt
 def prune_build_cache(engine, all_: bool = False) -> dict:
     """``POST /build/prune``: forget cached steps (all with ``all_``, else those no image holds)
     and remove the step images nothing else needs. ``{"CachesDeleted", "SpaceReclaimed"}``."""
+    from pouch.metadata import build_cache
     from pouch.metadata import containers as container_store
     from pouch.metadata import images as image_store
 
@@ -273,7 +272,7 @@ def prune_build_cache(engine, all_: bool = False) -> dict:
             if entry.shared and not all_:
                 continue
             with images.db.transaction() as tx:
-                tx.execute("DELETE FROM build_cache WHERE key = ? AND image_id = ?", (entry.key, entry.image_id))
+                build_cache.forget_entry(tx, entry.key, entry.image_id)
             deleted.append(entry.key)
             if entry.shared or images.get_or_none(entry.image_id) is None:
                 continue

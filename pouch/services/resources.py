@@ -95,8 +95,8 @@ def update(service, ref: str, changes: dict, restart_policy=None) -> list[str]:
         options = dataclasses.replace(c.options, resources=resources)
         if restart_policy is not None:
             options = restart_policy(options)
-        if changes and c.state.status.is_active():
-            _runc_update(service, c, resources, changes)
+        if changes and c.state.status in (Status.RUNNING, Status.PAUSED):  # not `restarting`: no runc
+            _runc_update(service, c, resources, changes)  # container then, the next start takes them
         c.options = options
         store.save_options(service.db, c)
     log.info("updated container %s: %s", c.id[:12], ", ".join(sorted(changes)) or "restart policy")

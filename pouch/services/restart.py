@@ -92,11 +92,13 @@ class RestartManager:
     def __init__(self, containers, scheduler) -> None:
         import threading
 
+        from pouch.services.timers import TimerSlots
+
         self.containers = containers
         self.scheduler = scheduler
         self._delays: dict[str, float] = {}  # the last back-off per container (in memory, as dockerd)
-        self._timers: dict[str, object] = {}
-        self._lock = threading.Lock()
+        self._timers = TimerSlots(scheduler)  # the pending restart per container
+        self._lock = threading.Lock()  # _delays
 
     def on_exit(self, c) -> bool:
         """Called with the container locked once its exit is recorded: with a policy that
@@ -144,16 +146,10 @@ class RestartManager:
     def forget(self, container_id: str) -> None:
         with self._lock:
             self._delays.pop(container_id, None)
-            timer = self._timers.pop(container_id, None)
-        if timer is not None:
-            timer.cancel()
+        self._timers.cancel(container_id)
 
     def _schedule(self, container_id: str, run: str, delay: float) -> None:
-        with self._lock:
-            old = self._timers.get(container_id)
-            if old is not None:
-                old.cancel()
-            self._timers[container_id] = self.scheduler.call_later(delay, self._restart, container_id, run)
+        self._timers.replace(container_id, delay, self._restart, container_id, run)
 
     def _restart(self, container_id: str, run: str) -> None:
         import logging
@@ -164,19 +160,18 @@ class RestartManager:
 
         svc = self.containers
         with svc._locked(container_id):
-            with self._lock:
-                self._timers.pop(container_id, None)
+            self._timers.discard(container_id)
             c = store.get(svc.db, container_id)
             if c is None or c.state.status != Status.RESTARTING or c.state.finished_at != run:
                 return  # stopped, removed or started meanwhile
             try:
                 svc._start_locked(c)
-            except PouchError as err:
+            except Exception as err:  # not only PouchError: it must not stay `restarting` for good
                 logging.getLogger(__name__).warning("restarting container %s failed: %s", container_id[:12], err)
                 c = store.get(svc.db, container_id)
                 if c is not None:
                     c.state.status = Status.EXITED
-                    c.state.error = err.message
+                    c.state.error = err.message if isinstance(err, PouchError) else str(err)
                     store.save_state(svc.db, c)
             else:
                 svc.events.emit_container(c, "start")

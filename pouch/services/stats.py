@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 
 from pouch.cgroups.paths import host_layout
-from pouch.cgroups.stats import read_cgroup_stats, read_networks, read_system_cpu
+from pouch.cgroups.stats import read_cgroup_stats, read_host_memory, read_networks, read_system_cpu
 from pouch.models import Container, Status
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -25,17 +25,6 @@ INTERVAL = 1.0  # seconds between streamed samples, as dockerd
 
 def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _host_memory() -> int:
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemTotal:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
 
 
 def empty_cpu_stats() -> dict:
@@ -57,7 +46,7 @@ def build_sample(c: Container, cgroups_path: str, previous: dict | None, layout=
     """One stats sample of a running container."""
     cg = read_cgroup_stats(layout or host_layout(), cgroups_path)
     memory = dict(cg.memory_stats)
-    host_memory = _host_memory()
+    host_memory = read_host_memory()
     if host_memory and (not memory.get("limit") or memory["limit"] > host_memory):
         memory["limit"] = host_memory
     cpu_stats = {"cpu_usage": cg.cpu_usage, "system_cpu_usage": read_system_cpu(),

@@ -88,3 +88,35 @@ class Scheduler:
             timer.fn(*timer.args)
         except Exception:
             log.exception("timer job %s failed", getattr(timer.fn, "__name__", timer.fn))
+
+
+class TimerSlots:
+    """At most one pending timer per key (a container id): scheduling replaces the pending
+    one, ``cancel`` drops it. What restart back-offs and health probes both keep."""
+
+    def __init__(self, scheduler: Scheduler) -> None:
+        self._scheduler = scheduler
+        self._timers: dict[str, Timer] = {}
+        self._lock = threading.Lock()
+
+    def replace(self, key: str, delay: float, fn: Callable, *args) -> None:
+        with self._lock:
+            old = self._timers.get(key)
+            if old is not None:
+                old.cancel()
+            self._timers[key] = self._scheduler.call_later(delay, fn, *args)
+
+    def cancel(self, key: str) -> None:
+        with self._lock:
+            timer = self._timers.pop(key, None)
+        if timer is not None:
+            timer.cancel()
+
+    def discard(self, key: str) -> None:
+        """The key's timer fired: forget it (nothing to cancel)."""
+        with self._lock:
+            self._timers.pop(key, None)
+
+    def __contains__(self, key: str) -> bool:
+        with self._lock:
+            return key in self._timers

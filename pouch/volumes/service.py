@@ -187,6 +187,7 @@ class VolumeService:
         self._created: dict[str, list[str]] = {}  # container being created -> volumes created for it
         self._holders: dict[str, set[str]] = {}  # volume -> containers started with it (this daemon's life)
         self._held: dict[str, list[VolumeMount]] = {}  # container -> the mounts acquire() took
+        self._copy_locks: dict[str, threading.Lock] = {}  # volume -> its copy-up (not under _lock: slow)
 
     # ------------------------------------------------------------------ layout
     @property
@@ -263,13 +264,15 @@ class VolumeService:
             users = self.users().get(name)
             if users:
                 raise Conflict(f"remove {name}: volume is in use - [{', '.join(users)}]")
-            self._destroy(volume)
+            trash = self._destroy(volume)
+        shutil.rmtree(trash, ignore_errors=True)  # outside the lock: a big volume takes a while
         self.events.emit("volume", "destroy", name, {"driver": DRIVER})
         log.info("removed volume %s", name)
 
-    def _destroy(self, volume: Volume) -> None:
-        """Unmount, forget, delete the directory: never through a mount (a bind device's
-        files must survive), and the row goes only once nothing is mounted."""
+    def _destroy(self, volume: Volume) -> str:
+        """Unmount, forget, move the directory aside: never through a mount (a bind device's
+        files must survive), and the row goes only once nothing is mounted. Returns the moved
+        directory, for the caller to delete once it let go of the lock."""
         data = self.data_path(volume.name)
         self._unmount(volume)
         below = [p for p in mounts.mountpoints() if p == data or p.startswith(self.path(volume.name) + "/")]
@@ -279,7 +282,8 @@ class VolumeService:
         if os.path.exists(self.path(volume.name)):
             os.rename(self.path(volume.name), trash)
         store.delete(self.db, volume.name)
-        shutil.rmtree(trash, ignore_errors=True)
+        self._copy_locks.pop(volume.name, None)
+        return trash
 
     def prune(self, filters: Mapping[str, list[str]] | None = None) -> tuple[list[str], int]:
         """Remove every volume no container uses (API 1.41: named ones too) that matches."""
@@ -288,7 +292,7 @@ class VolumeService:
         if "dangling" in filters:
             raise InvalidArgument("invalid filter 'dangling'")
         filters.pop("all", None)
-        removed, space = [], 0
+        removed, space, trash = [], 0, []
         with self._lock:
             users = self.users()
             for volume in store.list_all(self.db):
@@ -296,12 +300,14 @@ class VolumeService:
                     continue
                 size = 0 if volume.has_device else directory_size(self.data_path(volume.name))
                 try:
-                    self._destroy(volume)
+                    trash.append(self._destroy(volume))
                 except PouchError as err:
                     log.warning("prune: %s", err.message)
                     continue
                 removed.append(volume.name)
                 space += size
+        for path in trash:
+            shutil.rmtree(path, ignore_errors=True)
         for name in removed:
             self.events.emit("volume", "destroy", name, {"driver": DRIVER})
         return removed, space
@@ -420,6 +426,9 @@ class VolumeService:
                     self._holders.setdefault(m.name, set()).add(c.id)
                     taken.append(m)
                     self._mount(volume)
+                    copy_lock = self._copy_locks.setdefault(m.name, threading.Lock())
+                # held from here on (neither unmounted nor removed): only copy-ups into the same volume wait
+                with copy_lock:
                     if not m.nocopy and copy_up(rootfs, m.target, self.data_path(m.name)):
                         log.info("copied %s of container %s into volume %s", m.target, c.id[:12], m.name)
         except BaseException:
@@ -480,11 +489,13 @@ class VolumeService:
                     log.warning("removing volume %s of container %s: %s", m.name, c.id[:12], err.message)
 
     def recover(self) -> None:
-        """After the containers are settled at daemon start: unmount volumes no running container uses."""
-        active = self._active_users()
-        for volume in store.list_all(self.db):
-            if volume.has_device and not active.get(volume.name) and not self._holders.get(volume.name):
-                try:
-                    self._unmount(volume)
-                except PouchError as err:
-                    log.warning("unmounting volume %s: %s", volume.name, err.message)
+        """After the containers are settled at daemon start: unmount volumes no running container
+        uses. Under the lock: a container started by its restart policy meanwhile holds its own."""
+        with self._lock:
+            active = self._active_users()
+            for volume in store.list_all(self.db):
+                if volume.has_device and not active.get(volume.name) and not self._holders.get(volume.name):
+                    try:
+                        self._unmount(volume)
+                    except PouchError as err:
+                        log.warning("unmounting volume %s: %s", volume.name, err.message)

@@ -91,6 +91,19 @@ def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05):
         time.sleep(interval)
 
 
+needs_docker = pytest.mark.skipif(shutil.which("docker") is None, reason="the docker CLI is not installed")
+
+
+@contextlib.contextmanager
+def container(daemon: Daemon, *args: str, name: str) -> Iterator[str]:
+    """``pouch run -d --name NAME ARGS...``: yields the id; the container is removed after."""
+    cid = daemon.cli("run", "-d", "--name", name, *args).stdout.strip()
+    try:
+        yield cid
+    finally:
+        daemon.cli("rm", "-f", name, check=False)
+
+
 def mounts_below(path: str) -> list[str]:
     with open("/proc/self/mountinfo") as f:
         return [line.split()[4] for line in f if line.split()[4].startswith(path.rstrip("/") + "/")]
@@ -218,6 +231,13 @@ def daemon(tmp_path_factory, busybox_tar):
     """One pouchd for the session, with the busybox image imported as busybox:latest."""
     with running_daemon(str(tmp_path_factory.mktemp("pouchd")), busybox_tar) as d:
         yield d
+
+
+@pytest.fixture
+def clean_containers(daemon):
+    """Remove every container of the shared daemon after the test (``pytestmark = pytest.mark.usefixtures(...)``)."""
+    yield
+    daemon.remove_all_containers()
 
 
 def cleanup_daemon_leftovers(d: Daemon) -> None:

@@ -12,15 +12,13 @@ import json
 import os
 import socket
 import tarfile
-import shutil
 import subprocess
 import time
 
 import pytest
 
-from tests.integration.conftest import mounts_below, running_daemon
+from tests.integration.conftest import mounts_below, needs_docker, running_daemon
 
-needs_docker = pytest.mark.skipif(shutil.which("docker") is None, reason="the docker CLI is not installed")
 
 TWO_STAGE = """\
 # a two-stage build

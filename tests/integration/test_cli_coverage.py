@@ -13,9 +13,8 @@ import time
 
 import pytest
 
-from tests.integration.conftest import POUCH, wait_for
+from tests.integration.conftest import POUCH, needs_docker, wait_for
 
-needs_docker = pytest.mark.skipif(shutil.which("docker") is None, reason="the docker CLI is not installed")
 needs_script = pytest.mark.skipif(shutil.which("script") is None, reason="script(1) is missing")
 
 

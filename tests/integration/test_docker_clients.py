@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-needs_docker = pytest.mark.skipif(shutil.which("docker") is None, reason="the docker CLI is not installed")
+from tests.integration.conftest import needs_docker
 
 
 @needs_docker

@@ -10,10 +10,7 @@ import pytest
 from tests.integration.conftest import wait_for
 
 
-@pytest.fixture(autouse=True)
-def _clean(daemon):
-    yield
-    daemon.remove_all_containers()
+pytestmark = pytest.mark.usefixtures("clean_containers")  # conftest: the shared daemon is left empty
 
 
 def health(d, name) -> dict:

@@ -5,28 +5,17 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 
 import pytest
 
-from tests.integration.conftest import wait_for
+from tests.integration.conftest import container, needs_docker, wait_for
 
 MiB = 1024 * 1024
-needs_docker = pytest.mark.skipif(shutil.which("docker") is None, reason="the docker CLI is not installed")
 
 
 def cgroup_file(controller: str, cid: str, name: str, parent: str = "pouch") -> str:
     with open(f"/sys/fs/cgroup/{controller}/{parent}/{cid}/{name}") as f:
         return f.read().strip()
-
-
-@contextlib.contextmanager
-def container(daemon, *args: str, name: str) -> str:
-    cid = daemon.cli("run", "-d", "--name", name, *args).stdout.strip()
-    try:
-        yield cid
-    finally:
-        daemon.cli("rm", "-f", name, check=False)
 
 
 def test_limits_are_in_the_cgroup_files_and_inspect(daemon):

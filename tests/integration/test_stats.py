@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
-import shutil
 import subprocess
 import time
 
 import pytest
 
-from tests.integration.conftest import POUCH
+from tests.integration.conftest import POUCH, container, needs_docker
 
 MiB = 1024 * 1024
-needs_docker = pytest.mark.skipif(shutil.which("docker") is None, reason="the docker CLI is not installed")
-
-
-@contextlib.contextmanager
-def container(daemon, *args: str, name: str):
-    cid = daemon.cli("run", "-d", "--name", name, *args).stdout.strip()
-    try:
-        yield cid
-    finally:
-        daemon.cli("rm", "-f", name, check=False)
 
 
 def _client(daemon):

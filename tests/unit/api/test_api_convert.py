@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pouch.api.convert import create_options_from_docker, parse_bind
+from pouch.api.convert import create_options_from_docker
 from pouch.api.container_json import (
     InspectPaths,
     container_inspect,
@@ -233,10 +233,10 @@ def test_mounts_bind_and_tmpfs():
     assert opts.tmpfs == {"/scratch": "size=1048576,mode=1777"}
 
 
-def test_parse_bind_options():
-    assert parse_bind("/a:/b") == BindMount("/a", "/b")
-    assert parse_bind("/a:/b:rw,Z") == BindMount("/a", "/b")
-    assert parse_bind("/a:/b:z,ro") == BindMount("/a", "/b", True)
+def test_bind_options():
+    opts = create_options_from_docker({"Image": "x", "HostConfig": {"Binds": ["/a:/b", "/c:/d:rw,Z", "/e:/f:z,ro"]}})
+    assert [(b.source, b.target, b.read_only, b.propagation) for b in opts.binds] == [
+        ("/a", "/b", False, ""), ("/c", "/d", False, ""), ("/e", "/f", True, "")]
 
 
 def test_network_modes_and_extra_hosts():

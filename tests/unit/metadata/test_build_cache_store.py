@@ -27,3 +27,15 @@ def test_newest_image_of_a_key_wins(tmp_path):
         build_cache.forget_image(tx, "sha256:new")
     assert build_cache.lookup(db, "k") == "sha256:old"
     db.close()
+
+
+def test_entries_oldest_first_and_one_forgotten(tmp_path):
+    db = Database(str(tmp_path / "p.db"))
+    with db.transaction() as tx:
+        build_cache.record(tx, "a", "sha256:1")
+        build_cache.record(tx, "b", "sha256:2")
+    assert build_cache.entries(db) == [("a", "sha256:1"), ("b", "sha256:2")]
+    with db.transaction() as tx:
+        build_cache.forget_entry(tx, "a", "sha256:1")
+    assert build_cache.entries(db) == [("b", "sha256:2")]
+    db.close()

@@ -7,7 +7,7 @@ import pytest
 
 from pouch.errors import InvalidArgument, NotFound
 from pouch.services.attachgate import AttachGate
-from pouch.services.containers import parse_ps_output, parse_signal, validate_network_mode
+from pouch.services.containers import parse_ps_output, parse_signal
 from pouch.services.execs import ExecSession, exec_process_spec
 from pouch.services.monitor import ExitMonitor
 
@@ -34,10 +34,15 @@ def test_parse_ps_output_keeps_only_container_pids():
 
 
 def test_network_modes():
+    from pouch.config import DaemonConfig
+    from pouch.models import CreateOptions
+    from pouch.network.manager import NetworkManager
+
+    manager = NetworkManager(DaemonConfig(root="/nonexistent/root", exec_root="/nonexistent/run"))
     for mode in ("bridge", "none", "host", "container:web"):
-        validate_network_mode(mode)
+        manager.prepare_create(CreateOptions(image="busybox", network_mode=mode))
     with pytest.raises(NotFound, match="network mynet not found"):
-        validate_network_mode("mynet")
+        manager.prepare_create(CreateOptions(image="busybox", network_mode="mynet"))
 
 
 def test_attach_gate_lets_start_wait_for_attachers():
