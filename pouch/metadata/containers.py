@@ -100,11 +100,18 @@ def list_all(db: Database) -> list[Container]:
     return [_row_to_container(r) for r in db.query("SELECT * FROM containers ORDER BY created DESC")]
 
 
+_ACTIVE = "json_extract(state, '$.status') IN ('running', 'paused', 'restarting')"
+
+
+def list_active(db: Database) -> list[Container]:
+    """The containers that have processes (running, paused, restarting), other rows unparsed."""
+    return [_row_to_container(r) for r in db.query(f"SELECT * FROM containers WHERE {_ACTIVE} ORDER BY created DESC")]
+
+
 def active_ids(db: Database) -> list[str]:
     """Ids of the containers that have processes (running, paused, restarting), without
     parsing every row: the log rotator asks every second."""
-    rows = db.query("SELECT id FROM containers WHERE json_extract(state, '$.status') IN "
-                    "('running', 'paused', 'restarting')")
+    rows = db.query(f"SELECT id FROM containers WHERE {_ACTIVE}")
     return [r["id"] for r in rows]
 
 

@@ -168,6 +168,7 @@ class NetworkManager:
         self.conflist = networks.build_conflist(self.default, self.ipam_dir)
         self._lock = threading.RLock()  # network create/remove, connect/disconnect
         self._hosts_lock = threading.Lock()
+        self._hosts_written: dict[str, tuple[str, ...]] = {}  # container -> the peer lines its hosts file has
         self._ports_lock = threading.Lock()  # host port choice
         self._reserved: dict[str, ports.Used] = {}  # container -> host ports it took (starts in flight)
         self.started = now_rfc3339()  # the predefined networks' Created
@@ -538,7 +539,10 @@ class NetworkManager:
         members = self._host_members(user)
         members += [hostsync.Member(container_id, self._name_of(container_id), ep.network_id, ep.ip_address, ep.aliases)
                     for ep in endpoints_of(attachment) if ep.network_id in user]
-        hostsync.rewrite_in_place(self._hosts_path(container_id), hostsync.peer_lines(mine, members))
+        lines = tuple(hostsync.peer_lines(mine, members))
+        with self._hosts_lock:
+            hostsync.rewrite_in_place(self._hosts_path(container_id), lines)
+            self._hosts_written[container_id] = lines
 
     def _name_of(self, container_id: str) -> str:
         from pouch.metadata import containers as cstore
@@ -546,26 +550,38 @@ class NetworkManager:
         c = cstore.get(self.db, container_id)
         return c.name if c else container_id[:12]
 
-    def _host_members(self, user: set[str]) -> list[hostsync.Member]:
+    def _active_containers(self) -> list:
+        from pouch.metadata import containers as cstore
+
+        return cstore.list_active(self.db) if self.db is not None else []
+
+    def _host_members(self, user: set[str], active: list | None = None) -> list[hostsync.Member]:
         return [hostsync.Member(c.id, c.name, ep.network_id, ep.ip_address, ep.aliases)
-                for c in self._containers() if c.state.status.is_active()
+                for c in (self._active_containers() if active is None else active)
                 for ep in endpoints_of(c.network) if ep.network_id in user]
 
     def refresh_hosts(self) -> None:
-        """Bring the name block of every running container's /etc/hosts up to date."""
+        """Bring the name block of every running container's /etc/hosts up to date.
+
+        Called on every state change: only the active rows are parsed, and a file is
+        touched only when its peer lines differ from what was last written to it."""
         if self.db is None:
             return
         with self._hosts_lock:
             try:
                 user = {r.id for r in self.records() if r.user_defined}
-                if not user:
+                if not user and not self._hosts_written:
                     return  # no user-defined network: no container has names to keep
-                members = self._host_members(user)
-                for c in self._containers():
-                    if not c.state.status.is_active() or c.network is None:
-                        continue
+                active = [c for c in self._active_containers() if c.network is not None]
+                members = self._host_members(user, active)
+                for c in active:
                     mine = {ep.network_id for ep in endpoints_of(c.network) if ep.network_id in user}
-                    hostsync.rewrite_in_place(self._hosts_path(c.id), hostsync.peer_lines(mine, members))
+                    lines = tuple(hostsync.peer_lines(mine, members))
+                    if self._hosts_written.get(c.id, ()) != lines:
+                        hostsync.rewrite_in_place(self._hosts_path(c.id), lines)
+                    self._hosts_written[c.id] = lines
+                for gone in set(self._hosts_written) - {c.id for c in active}:
+                    del self._hosts_written[gone]
             except Exception:  # noqa: BLE001 - names are a convenience; never fail a state change
                 log.exception("refreshing the containers' hosts files")
 
