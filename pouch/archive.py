@@ -24,6 +24,7 @@ failure leaves nothing behind. ``tarfile`` is used as a parser only.
 from __future__ import annotations
 
 import contextlib
+import decimal
 import errno
 import gzip
 import hashlib
@@ -295,7 +296,7 @@ class _Unpacker:
                 if exc.errno in (errno.ENOTSUP, errno.EPERM) and is_link:
                     continue
                 raise InvalidArgument(f"layer entry {member.name!r}: cannot set xattr {name}: {exc.strerror}") from exc
-        mtime_ns = int(member.mtime * 1_000_000_000)
+        mtime_ns = mtime_ns_of(member)
         if member.isdir():
             self.deferred_dir_times.append((path, mtime_ns))
         else:
@@ -319,6 +320,18 @@ def _remove(path: str, st: os.stat_result) -> None:
         shutil.rmtree(path)
     else:
         os.unlink(path)
+
+
+def mtime_ns_of(member: tarfile.TarInfo) -> int:
+    """The entry's mtime in nanoseconds, from the PAX ``mtime`` text when there is one
+    (``member.mtime`` is a float there, which rounds away nanoseconds)."""
+    text = member.pax_headers.get("mtime")
+    if text:
+        try:
+            return int(decimal.Decimal(text).scaleb(9))
+        except decimal.InvalidOperation:
+            pass
+    return int(member.mtime) * 1_000_000_000
 
 
 def unpack_into(stream: Readable, root: str, *, digest_stream: bool = False) -> UnpackResult:

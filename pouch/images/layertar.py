@@ -132,8 +132,10 @@ def _set_times_owner(info: tarfile.TarInfo, st: os.stat_result, mode: int) -> No
     info.mode = mode
     info.uid, info.gid = st.st_uid, st.st_gid
     info.uname = info.gname = ""
-    ns = st.st_mtime_ns
-    info.mtime = ns // 1_000_000_000 if ns % 1_000_000_000 == 0 else ns / 1_000_000_000
+    seconds, nanos = divmod(st.st_mtime_ns, 1_000_000_000)
+    info.mtime = seconds
+    if nanos:  # exact decimal text: a float cannot hold every nanosecond (the tar would not round-trip)
+        info.pax_headers["mtime"] = f"{seconds}.{nanos:09d}".rstrip("0")
 
 
 def header(info: tarfile.TarInfo) -> bytes:

@@ -121,3 +121,16 @@ def test_overlay_whiteouts_and_opaque_round_trip(tmp_path):
     # written again from the unpacked snapshot: the same tar
     again = write_layer(str(back), str(tmp_path / "again.tar"))
     assert again.diff_id == written.diff_id
+
+
+def test_nanosecond_mtimes_round_trip_exactly(tmp_path):
+    root = tmp_path / "upper"
+    root.mkdir()
+    (root / "f").write_text("x")
+    ns = 1795980297_062712200  # a float cannot hold it: as seconds it reads back as ...0627124
+    os.utime(root / "f", ns=(ns, ns))
+    written = write_layer(str(root), str(tmp_path / "layer.tar"))
+    with open(tmp_path / "layer.tar", "rb") as f:
+        unpack_layer(f, str(tmp_path / "back"), expected_diff_id=written.diff_id)
+    assert os.lstat(tmp_path / "back" / "f").st_mtime_ns == ns
+    assert write_layer(str(tmp_path / "back"), str(tmp_path / "again.tar")).diff_id == written.diff_id
