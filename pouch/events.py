@@ -75,7 +75,7 @@ class EventBus:
         self._changed = threading.Condition()
         self._closed = False
         self._seq = itertools.count(1)
-        self.listeners = 0  # open `GET /events` streams (`info`'s NEventsListener)
+        self._listeners = 0  # open follow() streams
 
     def emit(self, type_: str, action: str, actor_id: str, attributes: dict[str, str] | None = None) -> Event:
         with self._changed:
@@ -83,6 +83,12 @@ class EventBus:
             self._events.append(event)
             self._changed.notify_all()
         return event
+
+    @property
+    def listeners(self) -> int:
+        """Streams following the bus now (``info``'s NEventsListener)."""
+        with self._changed:
+            return self._listeners
 
     def emit_container(self, c, action: str, **extra: object) -> Event:
         """A container event with Docker's attributes (``container_attributes``)."""
@@ -103,7 +109,16 @@ class EventBus:
             last = self._events[-1].seq if self._events else 0
             past = [e for e in self._events if since_nano is not None and e.time_nano >= since_nano
                     and (until_nano is None or e.time_nano <= until_nano)]
-        yield from past
+            self._listeners += 1
+        try:
+            yield from past
+            yield from self._follow_new(last, until_nano, stop, poll, alive)
+        finally:
+            with self._changed:
+                self._listeners -= 1
+
+    def _follow_new(self, last: int, until_nano: int | None, stop: threading.Event | None, poll: float,
+                    alive) -> Iterator[Event]:
         while not self._closed and (stop is None or not stop.is_set()) and (alive is None or alive()):
             now = time.time_ns()
             if until_nano is not None and now > until_nano:

@@ -36,12 +36,8 @@ def events(engine, req: Request) -> Response:
 
     def body():
         yield b""  # the head goes out now: clients wait for it before the first event
-        bus.listeners += 1
-        try:
-            for event in bus.follow(since, until, alive=lambda: not req.disconnected()):
-                if event_matches(filters, event):
-                    yield json.dumps(event.to_docker()).encode() + b"\n"
-        finally:
-            bus.listeners -= 1
+        for event in bus.follow(since, until, alive=lambda: not req.disconnected()):
+            if event_matches(filters, event):
+                yield json.dumps(event.to_docker()).encode() + b"\n"
 
     return stream_response(body(), content_type="application/json")

@@ -16,6 +16,7 @@ from pouch.api import container_json, convert, image_json, registry_routes
 from pouch.api import filters as list_filters
 from pouch.api.framing import encode_frame
 from pouch.api.server import Hijack, Request, Response, Router, empty_response, json_response, stream_response
+from pouch.cgroups.stats import read_host_memory
 from pouch.errors import InvalidArgument, NotFound
 
 
@@ -145,7 +146,7 @@ class SystemRoutes:
             "OSVersion": "", "OSType": "linux", "Architecture": os.uname().machine, "IndexServerAddress": "",
             "RegistryConfig": {"AllowNondistributableArtifactsCIDRs": [], "AllowNondistributableArtifactsHostnames": [],
                                "InsecureRegistryCIDRs": ["127.0.0.0/8"], "IndexConfigs": {}, "Mirrors": []},
-            "NCPU": os.cpu_count() or 1, "MemTotal": _mem_total(), "GenericResources": None,
+            "NCPU": os.cpu_count() or 1, "MemTotal": read_host_memory(), "GenericResources": None,
             "DockerRootDir": config.root, "HttpProxy": "", "HttpsProxy": "", "NoProxy": "",
             "Name": os.uname().nodename, "Labels": [], "ExperimentalBuild": False, "ServerVersion": __version__,
             "Runtimes": {name: {"path": path} for name, path in config.runtimes.items()},
@@ -476,17 +477,6 @@ def _restart_update(body: dict):
 
 def _cgroup_version() -> str:
     return "2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "1"
-
-
-def _mem_total() -> int:
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemTotal:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
 
 
 def _os_name() -> str:
