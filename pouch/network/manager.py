@@ -210,7 +210,7 @@ class NetworkManager:
 
         builtin = [replace(r, created=self.started) for r in
                    networks.predefined(self.config.bridge_name, self.config.bridge_subnet)]
-        return builtin + (store.list_all(self.db) if self.db is not None else [])
+        return builtin + ([NetworkRecord.from_dict(d) for d in store.list_all(self.db)] if self.db is not None else [])
 
     def get(self, ref: str) -> NetworkRecord:
         rec = networks.find(self.records(), ref)
@@ -291,7 +291,7 @@ class NetworkManager:
             with contextlib.ExitStack() as undo:
                 undo.callback(self._uninstall_network, rec)
                 self._install_network(rec)
-                store.insert(self.db, rec)
+                store.insert(self.db, rec.to_dict())
                 undo.callback(store.delete, self.db, rec.id)
                 self._sync_isolation()
                 undo.pop_all()
