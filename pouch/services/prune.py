@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import logging
 import os
-import stat
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from pouch.diskusage import directory_size
 from pouch.errors import InvalidArgument, PouchError
 
 log = logging.getLogger(__name__)
@@ -84,25 +84,6 @@ def shared_sizes(chains: Mapping[str, list[str]], layer_sizes: Mapping[str, int]
             users[layer] = users.get(layer, 0) + 1
     return {image_id: sum(layer_sizes.get(layer, 0) for layer in set(chain) if users[layer] > 1)
             for image_id, chain in chains.items()}
-
-
-def directory_size(path: str) -> int:
-    """Bytes below ``path`` as Docker counts a layer: every non-directory once (hard links once)."""
-    total, seen = 0, set()
-    for dirpath, dirnames, filenames in os.walk(path):
-        for name in filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
-            try:
-                st = os.lstat(os.path.join(dirpath, name))
-            except OSError:
-                continue
-            if stat.S_ISDIR(st.st_mode):
-                continue
-            if st.st_nlink > 1:
-                if (st.st_dev, st.st_ino) in seen:
-                    continue
-                seen.add((st.st_dev, st.st_ino))
-            total += st.st_size
-    return total
 
 
 def container_size_rw(engine, c) -> int:

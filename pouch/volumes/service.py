@@ -30,6 +30,7 @@ from datetime import datetime, timezone
 
 from pouch import mount as mounts
 from pouch.config import DaemonConfig
+from pouch.diskusage import directory_size
 from pouch.errors import Conflict, Internal, InvalidArgument, NotFound, PouchError
 from pouch.events import EventBus
 from pouch.metadata import containers as containers_store
@@ -146,32 +147,6 @@ def container_mounts(opts: CreateOptions, image: ImageConfig, sources: Mapping[s
             volumes.append(v)
             taken.add(v.target)
     return binds, volumes
-
-
-def directory_size(path: str) -> int:
-    """Bytes of the regular files below ``path`` (links not followed, other mounts not entered)."""
-    total = 0
-    try:
-        root_dev = os.lstat(path).st_dev
-    except OSError:
-        return 0
-    for dirpath, dirnames, filenames in os.walk(path):
-        for name in filenames:
-            try:
-                st = os.lstat(os.path.join(dirpath, name))
-            except OSError:
-                continue
-            if st.st_dev == root_dev:
-                total += st.st_size
-        dirnames[:] = [d for d in dirnames if _same_dev(os.path.join(dirpath, d), root_dev)]
-    return total
-
-
-def _same_dev(path: str, dev: int) -> bool:
-    try:
-        return os.lstat(path).st_dev == dev
-    except OSError:
-        return False
 
 
 # --- the service -----------------------------------------------------------------------
