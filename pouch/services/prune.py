@@ -245,7 +245,7 @@ def prune_build_cache(engine, all_: bool = False) -> dict:
 
     images = engine.images
     deleted, reclaimed = [], 0
-    with images._lock:
+    with images.transaction():  # the store stays still while step images are weighed and removed
         records = images.list_images()
         entries = _cache_entries(engine, records, _chains(records), {}, {})
         layer_sizes = {row.chain_id: row.size for row in image_store.list_snapshots(images.db)}
