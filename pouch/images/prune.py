@@ -38,7 +38,7 @@ def prune_images(images, containers_using: Callable[[str], list[str]], dangling_
 
     deleted: list[dict] = []
     reclaimed = 0
-    with images._lock:
+    with images.transaction():
         sizes = {row.chain_id: row.size for row in store.list_snapshots(images.db)}
         records = images.list_images()
         used = {r.id for r in records if containers_using(r.id)}
