@@ -171,6 +171,11 @@ class NetworkManager:
         self._hosts_written: dict[str, tuple[str, ...]] = {}  # container -> the peer lines its hosts file has
         self._ports_lock = threading.Lock()  # host port choice
         self._reserved: dict[str, ports.Used] = {}  # container -> host ports it took (starts in flight)
+        # container -> ids of the networks it is being set up on, from the moment setup reads their
+        # records until teardown: `network rm` refuses them even before the container is recorded
+        # running. A leaf lock: nothing else is taken while it is held.
+        self._membership_lock = threading.Lock()
+        self._joining: dict[str, frozenset[str]] = {}
         self.started = now_rfc3339()  # the predefined networks' Created
 
     # ------------------------------------------------------------------ layout
@@ -316,9 +321,10 @@ class NetworkManager:
             rec = self.get(ref)
             if rec.builtin:
                 raise Forbidden(f"{rec.name} is a pre-defined network and cannot be removed")
-            if self.members(rec):
-                raise Forbidden(f"error while removing network: network {rec.name} id {rec.id} has active endpoints")
-            store.delete(self.db, rec.id)
+            with self._membership_lock:  # a container starting on it now either is seen here or sees it gone
+                if self.members(rec) or any(rec.id in ids for ids in self._joining.values()):
+                    raise Forbidden(f"error while removing network: network {rec.name} id {rec.id} has active endpoints")
+                store.delete(self.db, rec.id)
             self._uninstall_network(rec)
             self._sync_isolation()
         log.info("removed network %s (%s)", rec.name, rec.id[:12])
@@ -402,6 +408,17 @@ class NetworkManager:
         with self._ports_lock:
             self._reserved.pop(container_id, None)
 
+    def _join(self, container_id: str, mode: str, options: CreateOptions | None) -> list[tuple[EndpointConfig, NetworkRecord]]:
+        """The container's networks (records read now), marked as in use by it until teardown."""
+        with self._membership_lock:
+            plan = self._plan(mode, options)
+            self._joining[container_id] = frozenset(rec.id for _, rec in plan)
+        return plan
+
+    def _leave(self, container_id: str) -> None:
+        with self._membership_lock:
+            self._joining.pop(container_id, None)
+
     def setup(
         self,
         container_id: str,
@@ -437,7 +454,20 @@ class NetworkManager:
             if alongside:
                 alongside("")
             return NetworkAttachment(network="none", netns_path="")
-        plan = self._plan(mode, options)
+        if os.path.lexists(self.netns_path(container_id)) or self._cache_files(container_id):
+            # left over by a daemon that died before tearing the container down
+            log.info("container %s: removing stale network state", container_id[:12])
+            self.teardown(container_id, None)
+        plan = self._join(container_id, mode, options)
+        try:
+            return self._setup_bridge(container_id, plan, port_bindings, alongside, options, image_exposed)
+        except BaseException:
+            self._leave(container_id)
+            raise
+
+    def _setup_bridge(self, container_id: str, plan: list[tuple[EndpointConfig, NetworkRecord]],
+                      port_bindings: Sequence[PortBinding], alongside: Callable[[str | None], None] | None,
+                      options: CreateOptions | None, image_exposed: Sequence[str]) -> NetworkAttachment:
         bindings = tuple(port_bindings)
         ports.check_bindings(bindings)
         if options is not None and options.publish_all:
@@ -445,10 +475,6 @@ class NetworkManager:
         primary = plan[0][1]
         bindings = () if primary.internal else ports.with_default_host_ip(bindings, primary.host_binding_ip)
         path = self.netns_path(container_id)
-        if os.path.lexists(path) or self._cache_files(container_id):
-            # left over by a daemon that died before tearing the container down
-            log.info("container %s: removing stale network state", container_id[:12])
-            self.teardown(container_id, None)
         bindings = self._allocate_ports(container_id, bindings)
         with contextlib.ExitStack() as undo:
             undo.callback(self._release_ports, container_id)
@@ -594,6 +620,7 @@ class NetworkManager:
         if attachment is not None and attachment.network in ("container", "none"):
             return  # the netns belongs to the other container, or to the runtime
         self._release_ports(container_id)
+        self._leave(container_id)
         path = self.netns_path(container_id)
         had_netns = netns.netns_exists(path)
         done: set[str] = set()

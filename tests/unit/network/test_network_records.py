@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from pouch.errors import Conflict, InvalidArgument
@@ -154,3 +156,30 @@ def test_old_rows_have_one_endpoint_on_the_default_bridge():
                                                                      nw.builtin_id("bridge"))
     assert NetworkAttachment.from_dict(old.to_dict()) == old
     assert nw.endpoints_of(NetworkAttachment("none", "")) == ()
+
+
+def test_a_network_a_container_is_being_set_up_on_cannot_be_removed(net_env, tmp_path):
+    """network rm between a start reading the network's record and the container being
+    recorded running: refused (before, the bridge plugin recreated the removed bridge)."""
+    import dataclasses
+
+    from pouch.errors import Forbidden
+    from pouch.metadata.db import Database
+    from pouch.models import CreateOptions
+    from pouch.network.manager import NetworkManager
+    from pouch.network.networks import CreateRequest
+
+    config = dataclasses.replace(net_env.config, root=str(tmp_path / "root"))
+    manager = NetworkManager(config, Database(str(tmp_path / "p.db")))
+    bridge = "pr" + net_env.config.bridge_name[-10:]
+    subnet = "10.199." + net_env.config.bridge_subnet.split(".")[2] + ".0/24"
+    rec = manager.create(CreateRequest(name="racy", subnet=subnet,
+                                       options={"com.docker.network.bridge.name": bridge}))
+    try:
+        manager._join("c" * 64, "racy", CreateOptions(image="busybox", network_mode="racy"))
+        with pytest.raises(Forbidden, match="has active endpoints"):
+            manager.remove("racy")
+        manager._leave("c" * 64)  # what teardown (or a failed setup) does
+    finally:
+        manager.remove(rec.id)
+    assert not os.path.exists(f"/sys/class/net/{bridge}")
