@@ -8,6 +8,7 @@ import os
 import socket
 import stat
 import threading
+import time
 
 import pytest
 
@@ -45,6 +46,7 @@ def _push(d, name, env=None) -> str:
 
 def test_push_remove_pull_run(daemon, registry, tmp_path):
     name = f"{registry.host}/test/busybox:v1"
+    since = str(time.time())
     out = _push(daemon, name)
     assert "Pushed" in out and "v1: digest: sha256:" in out
     out = daemon.cli("pull", name).stdout
@@ -54,6 +56,9 @@ def test_push_remove_pull_run(daemon, registry, tmp_path):
     assert "pulled-ok" in run.stdout
     again = daemon.cli("pull", name).stdout
     assert "Image is up to date" in again
+    events = daemon.cli("events", "--since", since, "--until", str(time.time()), "--filter", "type=image",
+                        "--format", "{{.Action}} {{.Actor.ID}}").stdout.splitlines()
+    assert f"push {name}" in events and f"pull {name}" in events  # dockerd names the image as given
     # a second push finds every layer there
     assert "Layer already exists" in daemon.cli("push", name).stdout
     # by digest
