@@ -8,7 +8,7 @@ with minwidth 10 and padding 3, ``Ellipsis``, ``DisplayablePorts``).
 
 from __future__ import annotations
 
-import json
+from pouch.cli import jsonwire
 from pouch.humanize import human_duration  # noqa: F401  (re-exported for the verbs)
 
 TYPE_CHECKING = False
@@ -144,7 +144,7 @@ def ps_table(containers: list[dict[str, Any]], now: float, *, trunc: bool = True
         rows.append([
             short_id(c.get("Id", ""), trunc),
             image,
-            json.dumps(command, ensure_ascii=False),
+            jsonwire.dumps(command, ensure_ascii=False),
             since(c.get("Created", now), now),
             c.get("Status", ""),
             display_ports(c.get("Ports") or []),
@@ -253,7 +253,7 @@ def _arg(token: str, data: Any) -> Any:
     if token.startswith(".") or token == ".":
         return _lookup(data, token)
     if token[0] in "\"`":
-        return json.loads(token) if token[0] == '"' else token[1:-1]
+        return jsonwire.loads(token) if token[0] == '"' else token[1:-1]
     if token.lstrip("-").isdigit():
         return int(token)
     raise TemplateError(f'function "{token}" not defined')
@@ -277,7 +277,7 @@ def _eval(action: str, data: Any) -> str:
     if fn == "json":
         if len(values) != 1:
             raise TemplateError("wrong number of args for json: want 1")
-        return json.dumps(values[0], ensure_ascii=False, separators=(",", ":"))
+        return jsonwire.dumps(values[0], compact=True, ensure_ascii=False)
     if fn == "index":
         cur = values[0]
         for key in values[1:]:
@@ -331,4 +331,6 @@ def render_template(template: str, data: Any) -> str:
 
 def pretty_json(value: Any) -> str:
     """``docker inspect`` output: a JSON array indented by 4 spaces."""
+    import json  # indenting needs the json package's encoder; only inspect pays for it
+
     return json.dumps(value, indent=4, ensure_ascii=False)

@@ -43,11 +43,11 @@ class _DecoderContext:
 if _json is not None:
     _scan_once = _json.make_scanner(_DecoderContext())
 
-    def dumps(obj: Any, compact: bool = False) -> str:
-        """``json.dumps(obj)`` (``compact``: ``separators=(",", ":")``)."""
+    def dumps(obj: Any, compact: bool = False, ensure_ascii: bool = True) -> str:
+        """``json.dumps(obj, ensure_ascii=...)`` (``compact``: ``separators=(",", ":")``)."""
         item_sep, key_sep = (",", ":") if compact else (", ", ": ")
-        encode = _json.make_encoder({}, _not_serializable, _json.encode_basestring_ascii, None,
-                                    key_sep, item_sep, False, False, True)
+        strings = _json.encode_basestring_ascii if ensure_ascii else _json.encode_basestring
+        encode = _json.make_encoder({}, _not_serializable, strings, None, key_sep, item_sep, False, False, True)
         return "".join(encode(obj, 0))
 
     def loads(text: str | bytes) -> Any:
@@ -71,8 +71,8 @@ if _json is not None:
 else:  # pragma: no cover
     import json as _std
 
-    def dumps(obj: Any, compact: bool = False) -> str:
-        return _std.dumps(obj, separators=(",", ":") if compact else None)
+    def dumps(obj: Any, compact: bool = False, ensure_ascii: bool = True) -> str:
+        return _std.dumps(obj, separators=(",", ":") if compact else None, ensure_ascii=ensure_ascii)
 
     def loads(text: str | bytes) -> Any:
         return _std.loads(text)

@@ -18,6 +18,7 @@ SAMPLES = [
 def test_dumps_matches_the_json_package(obj):
     assert jsonwire.dumps(obj) == json.dumps(obj)
     assert jsonwire.dumps(obj, compact=True) == json.dumps(obj, separators=(",", ":"))
+    assert jsonwire.dumps(obj, ensure_ascii=False) == json.dumps(obj, ensure_ascii=False)
 
 
 @pytest.mark.parametrize("obj", SAMPLES)
