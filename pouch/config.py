@@ -35,6 +35,7 @@ class DaemonConfig:
     insecure_registries: tuple[str, ...] = ()  # HOST[:PORT] or CIDR spoken to over plain HTTP (pouch/registry)
     registry_mirrors: tuple[str, ...] = ()  # mirror URLs for docker.io
     registry_timeout: float = 30.0  # seconds, each registry socket operation
+    registry_certs_dir: str = "/etc/pouch/certs.d"  # CAs and client certificates per registry (registry/tls.py)
     disk_quota: bool = False  # --disk-quota: quotas checked (btrfs: enabled) at start (snapshots/quota_manager.py)
     debug: bool = False
 

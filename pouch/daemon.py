@@ -49,6 +49,9 @@ def parse_args(argv: list[str] | None = None) -> DaemonConfig:
                         help="a mirror tried before Docker Hub for docker.io images")
     parser.add_argument("--registry-timeout", type=float, default=30.0,
                         help="seconds before a silent registry is given up (default %(default)s)")
+    parser.add_argument("--registry-certs-dir", default="/etc/pouch/certs.d", metavar="DIR",
+                        help="CAs (*.crt) and client certificates (*.cert + *.key) per registry in DIR/HOST[:PORT]/, "
+                             "as Docker's certs.d (default %(default)s)")
     parser.add_argument("--disk-quota", action="store_true",
                         help="containers' --disk-quota: check at start that --root keeps project quotas "
                              "(ext4/xfs mounted with prjquota) or btrfs qgroups (turned on here)")
@@ -85,6 +88,7 @@ def parse_args(argv: list[str] | None = None) -> DaemonConfig:
         insecure_registries=tuple(args.insecure_registry),
         registry_mirrors=tuple(_mirror(parser, m) for m in args.registry_mirror),
         registry_timeout=args.registry_timeout,
+        registry_certs_dir=args.registry_certs_dir,
         disk_quota=args.disk_quota,
         debug=args.debug,
     )

@@ -26,7 +26,11 @@ _DONE = object()
 
 def registry_service(engine) -> RegistryService:
     config = engine.config
-    return RegistryService(engine.images, RegistryConfig(config.insecure_registries, config.registry_mirrors),
+    from pouch.registry.tls import configured_hosts
+
+    certs = config.registry_certs_dir
+    return RegistryService(engine.images, RegistryConfig(config.insecure_registries, config.registry_mirrors,
+                                                         certs, configured_hosts(certs)),
                            config.registry_timeout)
 
 

@@ -14,7 +14,6 @@ import http.client
 import json
 import logging
 import socket
-import ssl
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from typing import BinaryIO
 from pouch.errors import NotFound, PouchError
 from pouch.registry.auth import Authenticator, Unauthorized
 from pouch.registry.manifest import ACCEPT, MAX_MANIFEST_SIZE
+from pouch.registry.tls import context_for
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +64,13 @@ def _registry_message(body: bytes) -> str:
 
 class RegistryClient:
     def __init__(self, base_url: str, repository: str, auth: Authenticator, scopes: tuple[str, ...],
-                 timeout: float = TIMEOUT) -> None:
+                 timeout: float = TIMEOUT, certs_dir: str = "") -> None:
         self.base_url = base_url.rstrip("/")
         self.repository = repository
         self.auth = auth
         self.scopes = scopes
         self.timeout = timeout
+        self.certs_dir = certs_dir  # per-host CAs and client certificates (registry/tls.py)
 
     # --- plumbing ----------------------------------------------------------------------------
     def _url(self, path: str) -> str:
@@ -80,7 +81,7 @@ class RegistryClient:
         target = parts.path + (f"?{parts.query}" if parts.query else "")
         if parts.scheme == "https":
             conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-                parts.netloc, timeout=self.timeout, context=ssl.create_default_context())
+                parts.netloc, timeout=self.timeout, context=context_for(self.certs_dir, parts.netloc))
         else:
             conn = http.client.HTTPConnection(parts.netloc, timeout=self.timeout)
         try:

@@ -33,6 +33,8 @@ class Endpoint:
 class RegistryConfig:
     insecure: tuple[str, ...] = ()  # HOST[:PORT] or CIDR
     mirrors: tuple[str, ...] = ()  # URLs for docker.io
+    certs_dir: str = ""  # Docker's certs.d layout (registry/tls.py)
+    tls_hosts: frozenset[str] = frozenset()  # hosts with a directory there: always HTTPS
 
 
 def _host_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -75,7 +77,7 @@ def endpoints(domain: str, config: RegistryConfig) -> list[Endpoint]:
     if domain == DEFAULT_DOMAIN:
         out = [Endpoint(m.rstrip("/"), mirror=True) for m in config.mirrors]
         return out + [Endpoint("https://" + DOCKER_HUB_HOST)]
-    scheme = "http" if is_insecure(domain, config) else "https"
+    scheme = "https" if domain in config.tls_hosts or not is_insecure(domain, config) else "http"
     return [Endpoint(f"{scheme}://{domain}")]
 
 

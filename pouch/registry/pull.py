@@ -62,7 +62,8 @@ class Puller:
         self.retries = retries  # attempts per blob; each one resumes where the last stopped
 
     def client_for(self, ref: refs.Reference, creds: Credentials, actions: tuple[str, ...] = ("pull",)) -> list[RegistryClient]:
-        return [RegistryClient(e.url, ref.path, Authenticator(creds), (repository_scope(ref.path, actions),), self.timeout)
+        return [RegistryClient(e.url, ref.path, Authenticator(creds), (repository_scope(ref.path, actions),), self.timeout,
+                               self.config.certs_dir)
                 for e in endpoints(ref.domain, self.config)]
 
     def pull(self, text: str, creds: Credentials, platform: oci.Platform | None, emit: Emit) -> str:

@@ -49,7 +49,7 @@ class Pusher:
         record = self.images.get(str(ref))
         endpoint = [e for e in endpoints(ref.domain, self.config) if not e.mirror][0]
         scopes = (repository_scope(ref.path, ("pull", "push")),)
-        client = RegistryClient(endpoint.url, ref.path, Authenticator(creds), scopes, self.timeout)
+        client = RegistryClient(endpoint.url, ref.path, Authenticator(creds), scopes, self.timeout, self.config.certs_dir)
         emit(progress.message(f"The push refers to repository [{ref.name}]"))
         try:
             return self._push(client, ref, record, emit)

@@ -45,7 +45,7 @@ class RegistryService:
             server = "docker.io"
         server = server.split("/", 1)[0]
         endpoint = [e for e in endpoints(server, self.config) if not e.mirror][0]
-        client = RegistryClient(endpoint.url, "", Authenticator(creds), (), self.timeout)
+        client = RegistryClient(endpoint.url, "", Authenticator(creds), (), self.timeout, self.config.certs_dir)
         try:
             client.ping()
         except Unauthorized as exc:

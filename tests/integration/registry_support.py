@@ -31,7 +31,8 @@ def free_port() -> int:
 
 
 class Registry:
-    def __init__(self, base: str, htpasswd: tuple[str, str] | None = None) -> None:
+    def __init__(self, base: str, htpasswd: tuple[str, str] | None = None, tls: dict[str, str] | None = None) -> None:
+        """``tls``: {"certificate": path, "key": path, "clientca": path (optional)}: HTTPS only."""
         self.base = base
         self.port = free_port()
         self.host = f"127.0.0.1:{self.port}"
@@ -44,10 +45,16 @@ class Registry:
             with open(path, "w") as f:
                 f.write(line.strip() + "\n")
             auth = f"auth:\n  htpasswd:\n    realm: pouch-test\n    path: {path}\n"
+        https = ""
+        if tls:
+            https = f"  tls:\n    certificate: {tls['certificate']}\n    key: {tls['key']}\n"
+            if tls.get("clientca"):
+                https += f"    clientcas:\n      - {tls['clientca']}\n"
         self.config = os.path.join(base, "config.yml")
         with open(self.config, "w") as f:
             f.write(f"version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {base}/data\n"
-                    f"  delete:\n    enabled: true\nhttp:\n  addr: {self.host}\n  secret: {secrets.token_hex(8)}\n{auth}")
+                    f"  delete:\n    enabled: true\nhttp:\n  addr: {self.host}\n  secret: {secrets.token_hex(8)}\n"
+                    f"{https}{auth}")
 
     def start(self) -> "Registry":
         self.log = open(os.path.join(self.base, "registry.log"), "ab")

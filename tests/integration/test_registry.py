@@ -371,3 +371,61 @@ def test_registry_mirror_fallback(tmp_path, busybox_tar, registry):
         assert "mirror-ok" in d.cli("run", "--rm", "busybox:mirrored", "echo", "mirror-ok").stdout
         missing = d.cli("pull", "busybox:nowhere", check=False)
         assert missing.returncode != 0 and "busybox:nowhere" in missing.stderr
+
+
+def _openssl(*args: str, cwd: str) -> None:
+    import subprocess
+
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def _make_pki(d: str, name: str) -> None:
+    """A CA (``name``-ca.crt) that signed a server certificate for 127.0.0.1 and a client certificate."""
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    _openssl("req", "-x509", *ec, "-keyout", f"{name}-ca.key", "-out", f"{name}-ca.crt", "-days", "2",
+             "-subj", f"/CN={name} test CA", cwd=d)
+    for who, ext in (("server", "subjectAltName=IP:127.0.0.1"), ("client", "extendedKeyUsage=clientAuth")):
+        _openssl("req", *ec, "-keyout", f"{name}-{who}.key", "-out", f"{name}-{who}.csr", "-subj", f"/CN={who}", cwd=d)
+        with open(os.path.join(d, f"{name}-{who}.ext"), "w") as f:
+            f.write(ext + "\n")
+        _openssl("x509", "-req", "-in", f"{name}-{who}.csr", "-CA", f"{name}-ca.crt", "-CAkey", f"{name}-ca.key",
+                 "-CAcreateserial", "-out", f"{name}-{who}.crt", "-days", "2", "-extfile", f"{name}-{who}.ext", cwd=d)
+
+
+def test_https_registry_with_a_private_ca_and_client_certificates(tmp_path, busybox_tar):
+    """certs.d as Docker lays it out: the registry's CA (*.crt) and a client certificate
+    (*.cert + *.key) under --registry-certs-dir/HOST:PORT; such a host is spoken to over HTTPS
+    (even on loopback), and a CA that did not sign the server's certificate is refused."""
+    import shutil
+
+    pki = str(tmp_path / "pki")
+    os.makedirs(pki)
+    _make_pki(pki, "good")
+    _make_pki(pki, "other")
+    reg = Registry(str(tmp_path / "registry"), tls={"certificate": f"{pki}/good-server.crt",
+                                                    "key": f"{pki}/good-server.key",
+                                                    "clientca": f"{pki}/good-ca.crt"}).start()
+    certs = tmp_path / "certs.d"
+    host_dir = certs / reg.host
+    host_dir.mkdir(parents=True)
+    try:
+        with running_daemon(str(tmp_path / "d"), busybox_tar, ("--registry-certs-dir", str(certs))) as d:
+            name = f"{reg.host}/tls/busybox:1"
+            d.cli("tag", "busybox:latest", name)
+            shutil.copy(f"{pki}/other-ca.crt", host_dir / "ca.crt")  # trusts the wrong CA
+            refused = d.cli("push", name, check=False)
+            assert refused.returncode != 0 and "certificate verify failed" in refused.stdout + refused.stderr
+            shutil.copy(f"{pki}/good-ca.crt", host_dir / "ca.crt")
+            no_client_cert = d.cli("push", name, check=False)  # the registry wants a client certificate
+            assert no_client_cert.returncode != 0 and reg.host in no_client_cert.stderr
+            shutil.copy(f"{pki}/good-client.crt", host_dir / "client.cert")
+            shutil.copy(f"{pki}/good-client.key", host_dir / "client.key")
+            assert "Pushed" in d.cli("push", name).stdout
+            d.cli("rmi", name)
+            assert f"Status: Downloaded newer image for {name}" in d.cli("pull", name).stdout
+            assert "tls-ok" in d.cli("run", "--rm", name, "echo", "tls-ok").stdout
+            (host_dir / "client.cert").unlink()  # a key without its certificate: a clear error
+            broken = d.cli("pull", name, check=False)
+            assert broken.returncode != 0 and "missing client certificate client.cert" in broken.stderr
+    finally:
+        reg.stop()

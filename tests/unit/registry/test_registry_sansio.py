@@ -132,3 +132,23 @@ def test_endpoints():
     assert endpoints("quay.io", cfg)[0].url == "https://quay.io"
     assert is_insecure("[::1]:5000", cfg)
     assert auth_key("docker.io") == "https://index.docker.io/v1/" and auth_key("http://r:5000/") == "r:5000"
+
+
+def test_a_host_with_certificates_is_spoken_to_over_https_even_on_loopback():
+    cfg = RegistryConfig(insecure=("myreg:5000",), certs_dir="/etc/pouch/certs.d",
+                         tls_hosts=frozenset({"127.0.0.1:5000", "myreg:5000"}))
+    assert endpoints("127.0.0.1:5000", cfg)[0].url == "https://127.0.0.1:5000"
+    assert endpoints("myreg:5000", cfg)[0].url == "https://myreg:5000"
+    assert endpoints("127.0.0.1:5001", cfg)[0].url == "http://127.0.0.1:5001"
+
+
+def test_certs_d_files_as_docker_reads_them():
+    from pouch.registry.tls import files_for
+
+    files = files_for("/c/r:5000", ["ca.crt", "client.cert", "client.key", "other.crt", "README"])
+    assert files.ca_files == ("/c/r:5000/ca.crt", "/c/r:5000/other.crt")
+    assert files.client_pairs == (("/c/r:5000/client.cert", "/c/r:5000/client.key"),)
+    with pytest.raises(InvalidArgument, match="missing key client.key for client certificate /c/r:5000/client.cert"):
+        files_for("/c/r:5000", ["client.cert"])
+    with pytest.raises(InvalidArgument, match="missing client certificate client.cert for key /c/r:5000/client.key"):
+        files_for("/c/r:5000", ["client.key"])
