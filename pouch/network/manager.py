@@ -166,7 +166,7 @@ class NetworkManager:
         self.containers = None  # services.containers.ContainerService, for connect/disconnect (build_engine)
         self.default = networks.predefined(config.bridge_name, config.bridge_subnet)[0]
         self.conflist = networks.build_conflist(self.default, self.ipam_dir)
-        self._lock = threading.RLock()  # network create/remove, connect/disconnect
+        self._lock = threading.RLock()  # network create/remove (connect/disconnect hold the container lock)
         self._hosts_lock = threading.Lock()
         self._hosts_written: dict[str, tuple[str, ...]] = {}  # container -> the peer lines its hosts file has
         self._ports_lock = threading.Lock()  # host port choice
@@ -680,28 +680,55 @@ class NetworkManager:
         rec = self.get(net_ref)
         svc = self.containers
         c = svc.get(container_ref)
-        with self._lock, svc._locked(c.id):
+        # the container's lock, then the membership leaf lock (as a start takes them): CNI runs
+        # without the network-wide lock, and `network rm` sees the container as joining
+        with svc._locked(c.id):
             c = svc.get(c.id)
-            self._check_connectable(c, rec)
-            configs = endpoint_configs(c.options)
-            if any(e.network_id == rec.id or e.network == rec.name for e in configs):
-                raise Forbidden(f"endpoint with name {c.name} already exists in network {rec.name}")
-            networks.validate_endpoint(rec, cfg.ipv4_address, cfg.mac_address, cfg.aliases)
-            cfg = replace(cfg, network=rec.name, network_id=rec.id)
-            running = c.state.status.is_active() and c.network is not None and c.network.netns_path
-            with contextlib.ExitStack() as undo:
-                if running:
-                    eps = list(endpoints_of(c.network))
-                    ifname = networks.interface_name(rec.iface_prefix, [e.ifname for e in eps])
-                    default_route = not rec.internal and not _has_default_route(c.network.netns_path)
-                    ep = self._add_endpoint(undo, c.id, c.network.netns_path, rec, cfg, ifname, default_route, ())
-                    c.network = attachment_of(c.network.netns_path, [*eps, ep], c.network.port_bindings)
-                    cstore.save_state(self.db, c)
-                c.options = replace(c.options, networks=(*configs, cfg))
-                cstore.save_options(self.db, c)
-                undo.pop_all()
+            with self._membership_lock:
+                rec = self._record_by_id(rec.id) or self.get(net_ref)  # NotFound if removed meanwhile
+                joined_before = rec.id in self._joining.get(c.id, frozenset())
+                self._joining[c.id] = self._joining.get(c.id, frozenset()) | {rec.id}
+            try:
+                self._connect_locked(c, rec, cfg)
+            except BaseException:
+                if not joined_before:
+                    self._drop_joining(c.id, rec.id)
+                raise
         self.refresh_hosts()
         self.events.emit("network", "connect", rec.id, {"container": c.id, "name": rec.name, "type": rec.driver})
+
+    def _drop_joining(self, container_id: str, network_id: str) -> None:
+        with self._membership_lock:
+            left = self._joining.get(container_id, frozenset()) - {network_id}
+            if left:
+                self._joining[container_id] = left
+            else:
+                self._joining.pop(container_id, None)
+
+    def _connect_locked(self, c, rec: NetworkRecord, cfg: EndpointConfig) -> None:
+        """connect, with the container's lock held: an interface now if it runs, and its options."""
+        from pouch.metadata import containers as cstore
+
+        self._check_connectable(c, rec)
+        configs = endpoint_configs(c.options)
+        if any(e.network_id == rec.id or e.network == rec.name for e in configs):
+            raise Forbidden(f"endpoint with name {c.name} already exists in network {rec.name}")
+        networks.validate_endpoint(rec, cfg.ipv4_address, cfg.mac_address, cfg.aliases)
+        cfg = replace(cfg, network=rec.name, network_id=rec.id)
+        running = c.state.status.is_active() and c.network is not None and c.network.netns_path
+        with contextlib.ExitStack() as undo:
+            if running:
+                eps = list(endpoints_of(c.network))
+                ifname = networks.interface_name(rec.iface_prefix, [e.ifname for e in eps])
+                default_route = not rec.internal and not _has_default_route(c.network.netns_path)
+                ep = self._add_endpoint(undo, c.id, c.network.netns_path, rec, cfg, ifname, default_route, ())
+                c.network = attachment_of(c.network.netns_path, [*eps, ep], c.network.port_bindings)
+                cstore.save_state(self.db, c)
+            c.options = replace(c.options, networks=(*configs, cfg))
+            cstore.save_options(self.db, c)
+            undo.pop_all()
+        if not running:
+            self._drop_joining(c.id, rec.id)  # joins at its next start
 
     def disconnect(self, net_ref: str, container_ref: str, force: bool = False) -> None:
         """``network disconnect``: the interface goes now if the container runs."""
@@ -710,7 +737,7 @@ class NetworkManager:
         rec = self.get(net_ref)
         svc = self.containers
         c = svc.get(container_ref)
-        with self._lock, svc._locked(c.id):
+        with svc._locked(c.id):  # CNI DEL without the network-wide lock, as connect
             c = svc.get(c.id)
             kind, _ = parse_mode(c.options.network_mode)
             if kind in ("host", "container", "none") and not force:
@@ -741,6 +768,7 @@ class NetworkManager:
                     cstore.save_state(self.db, c)
             c.options = replace(c.options, networks=kept)
             cstore.save_options(self.db, c)
+            self._drop_joining(c.id, rec.id)
         self.refresh_hosts()
         self.events.emit("network", "disconnect", rec.id, {"container": c.id, "name": rec.name, "type": rec.driver})
 
