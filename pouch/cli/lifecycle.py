@@ -98,7 +98,7 @@ def cmd_history(ctx: Context, argv: list[str]) -> int:
 
 def _download(ctx: Context, path: str, params: dict[str, Any] | None, output: str | None, what: str) -> int:
     if not output and os.isatty(sys.stdout.fileno()):
-        raise CLIError(f"cowardly refusing to save to a terminal. Use the -o flag or redirect")
+        raise CLIError("cowardly refusing to save to a terminal. Use the -o flag or redirect")
     resp = ctx.client.request("GET", path, params=params)
     if not output:
         sys.stdout.flush()

@@ -675,7 +675,6 @@ class NetworkManager:
     # ------------------------------------------------------------------ connect / disconnect
     def connect(self, net_ref: str, container_ref: str, cfg: EndpointConfig) -> None:
         """``network connect``: the container joins the network now if it runs, at its next start otherwise."""
-        from pouch.metadata import containers as cstore
 
         rec = self.get(net_ref)
         svc = self.containers

@@ -16,7 +16,6 @@ else needs. Pure: :func:`parse_container_prune_filters`, :func:`prune_candidates
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
