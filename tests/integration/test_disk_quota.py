@@ -107,10 +107,24 @@ def test_ext4_project_quota_limits_the_writable_layer(tmp_path, busybox_tar):
             assert len(set(ids)) == 2 and min(ids) >= 100000
 
 
+def _check_docker_py(d) -> None:
+    """docker-py's storage_opt={"size": ...} is docker's --storage-opt: the same limit."""
+    import docker
+
+    client = docker.DockerClient(base_url=d.host)
+    try:
+        out = client.containers.run("busybox", ["sh", "-c", "dd if=/dev/zero of=/big bs=1M count=20 2>&1; echo rc=$?"],
+                                    storage_opt={"size": "10m"}, remove=True)
+        assert b"Disk quota exceeded" in out and b"rc=1" in out, out
+    finally:
+        client.close()
+
+
 def test_btrfs_qgroup_limits_the_writable_layer(tmp_path, busybox_tar):
     with loop_filesystem(str(tmp_path), "btrfs") as mnt:
         with running_daemon(mnt, busybox_tar, ("--disk-quota",)) as d:  # pouchd turns btrfs quotas on
             _check_enforced(d)
+            _check_docker_py(d)
             subvolumes = _run("btrfs", "subvolume", "list", mnt).stdout
             assert "snapshots/containers" not in subvolumes, subvolumes  # rm deleted them
 

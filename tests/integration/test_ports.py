@@ -189,3 +189,22 @@ def test_one_host_port_on_two_host_addresses(ports_daemon):
     assert d.docker("ps", "--filter", "name=twoaddr", "--format", "{{.Ports}}").stdout == shown
     taken = d.cli("run", "-d", "-p", f"{port}:80", "busybox", "sleep", "100", check=False)  # every address: refused
     assert taken.returncode == 125 and f"Bind for 0.0.0.0:{port} failed: port is already allocated" in taken.stderr
+
+
+def test_docker_py_publishes_ports(ports_daemon):
+    import docker
+
+    d = ports_daemon
+    base = free_tcp_range(1)
+    client = docker.DockerClient(base_url=d.host)
+    try:
+        c = client.containers.run("busybox", ["sh", "-c", "httpd -f -p 80 -h /etc"], detach=True, hostname="dpy",
+                                  ports={"80/tcp": ("127.0.0.1", base), "7000/tcp": None})
+        c.reload()
+        assert c.ports["80/tcp"] == [{"HostIp": "127.0.0.1", "HostPort": str(base)}]
+        auto = int(c.ports["7000/tcp"][0]["HostPort"])  # an automatic host port
+        assert auto > 0 and auto != base
+        assert http_get("127.0.0.1", base).endswith(b"dpy\n")
+        c.remove(force=True)
+    finally:
+        client.close()
