@@ -37,7 +37,7 @@ from pouch.services.attachgate import AttachGate
 from pouch.services.rich import RichContainers, check_rich_create, write_profile_env
 from pouch.services.logrotate import LogRotator, rotated_paths
 from pouch.services.monitor import ExitMonitor
-from pouch.services.health import HealthMonitor, health_at_start, with_image_healthcheck
+from pouch.services.health import HealthMonitor, health_at_start, health_at_stop, with_image_healthcheck
 from pouch.services.restart import RestartManager
 from pouch.services.timers import Scheduler
 from pouch.services.names import random_name
@@ -424,6 +424,7 @@ class ContainerService:
             self._last_exit[c.id] = c.state.exit_code
             log.info("container %s exited with %d", container_id[:12], c.state.exit_code)
             self.health.unwatch(c.id)
+            c.state.health = health_at_stop(c.state.health)
             if c.state.oom_killed:
                 self.events.emit_container(c, "oom")
             self.events.emit_container(c, "die", exitCode=c.state.exit_code)

@@ -92,6 +92,14 @@ def health_at_start(state: HealthState | None, config: HealthConfig | None) -> H
     return HealthState(STARTING, 0, state.log if state else ())
 
 
+def health_at_stop(state: HealthState | None) -> HealthState | None:
+    """``State.Health`` once the container has stopped: ``unhealthy``, the streak and probes
+    kept (dockerd's ``CloseMonitorChannel``: "unhealthy when the monitor has stopped")."""
+    if state is None:
+        return None
+    return HealthState(UNHEALTHY, state.failing_streak, state.log)
+
+
 def probe_argv(config: HealthConfig, shell: tuple[str, ...] = DEFAULT_SHELL) -> list[str]:
     """``CMD a b`` runs ``a b``; ``CMD-SHELL text`` runs ``/bin/sh -c text``."""
     kind, args = config.test[0], list(config.test[1:])

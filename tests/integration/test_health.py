@@ -72,6 +72,7 @@ def test_the_health_log_is_kept_across_a_restart_and_the_status_starts_again(dae
     d.cli("stop", "-t", "1", "again")
     before = health(d, "again")["Log"]
     assert before
+    assert health(d, "again")["Status"] == "unhealthy"  # as dockerd: unhealthy once the monitor stops
     d.cli("start", "again")
     after = health(d, "again")
     assert after["Status"] == "starting" and after["FailingStreak"] == 0

@@ -26,6 +26,7 @@ from pouch.services.health import (
     enabled,
     go_duration,
     health_at_start,
+    health_at_stop,
     health_text,
     merge_healthcheck,
     probe_argv,
@@ -172,3 +173,11 @@ def test_cli_health_flags():
     assert "Healthcheck" not in build_create_body({}, "busybox", [])
     with pytest.raises(UsageError, match="conflicts"):
         build_create_body({"no_healthcheck": True, "health_cmd": "true"}, "busybox", [])
+
+
+def test_a_stopped_container_is_unhealthy_with_its_probes_kept():
+    from pouch.models import HealthResult, HealthState
+
+    probes = (HealthResult("s", "e", 0, "ok"),)
+    assert health_at_stop(HealthState("healthy", 0, probes)) == HealthState("unhealthy", 0, probes)
+    assert health_at_stop(None) is None  # no healthcheck: nothing to report
