@@ -438,6 +438,11 @@ class ContainerState:
     stopped_by_user: bool = False
     health: HealthState | None = None  # with a health check (services/health.py)
 
+    @property
+    def ever_started(self) -> bool:
+        """Whether the container's process has run once (``started_at`` is not Docker's zero time)."""
+        return not self.started_at.startswith("0001-01-01")
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 

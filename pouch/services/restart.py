@@ -127,7 +127,7 @@ class RestartManager:
 
     def on_boot(self, c) -> None:
         """``recover``: a stopped container whose policy says so is started (a host reboot)."""
-        ever_started = not c.state.started_at.startswith("0001-01-01")
+        ever_started = c.state.ever_started
         if should_start_at_boot(c.options.restart_policy, c.state.exit_code, c.restart_count,
                                 c.state.stopped_by_user, ever_started):
             self.scheduler.call_later(0, self._boot_start, c.id)

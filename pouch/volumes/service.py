@@ -387,8 +387,11 @@ class VolumeService:
 
     def acquire(self, c: Container, rootfs: str) -> None:
         """At start, with the container's root mounted at ``rootfs``: check the binds'
-        propagation, mount the volumes that have a device, copy the image's content into
-        empty ones. On failure what was taken is let go again."""
+        propagation, mount the volumes that have a device and, at the container's first start
+        (dockerd does it at create, before the root is mounted here), copy the image's content
+        into empty ones; a volume emptied later is not filled again. On failure what was taken
+        is let go again."""
+        first_start = not c.state.ever_started
         make_bind_sources(c.options.binds)
         check_binds(c.options.binds)
         taken: list[VolumeMount] = []
@@ -404,7 +407,7 @@ class VolumeService:
                     copy_lock = self._copy_locks.setdefault(m.name, threading.Lock())
                 # held from here on (neither unmounted nor removed): only copy-ups into the same volume wait
                 with copy_lock:
-                    if not m.nocopy and copy_up(rootfs, m.target, self.data_path(m.name)):
+                    if first_start and not m.nocopy and copy_up(rootfs, m.target, self.data_path(m.name)):
                         log.info("copied %s of container %s into volume %s", m.target, c.id[:12], m.name)
         except BaseException:
             self._let_go(c.id, [m.name for m in taken])

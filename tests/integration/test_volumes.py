@@ -278,3 +278,17 @@ def test_docker_py(clean):
                                                                      filters={"type": "volume"}, decode=True)]
     assert [a for a in actions if a[1] == "py1"] == [("create", "py1"), ("mount", "py1"), ("unmount", "py1"),
                                                      ("destroy", "py1")]
+
+
+def test_copy_up_happens_at_a_containers_first_start_only(clean, volume_image):
+    """As dockerd (which copies at create): a volume the container emptied stays empty when it
+    starts again; another new container finds it empty and gets the image's content."""
+    d = clean
+    d.cli("run", "-d", "--name", "cu1", "-v", "cudata:/srv/data", volume_image, "sleep", "1000")
+    assert d.cli("exec", "cu1", "cat", "/srv/data/f").stdout == "image-content\n"
+    d.cli("exec", "cu1", "sh", "-c", "rm -rf /srv/data/* /srv/data/.[!.]*")
+    d.cli("stop", "-t", "1", "cu1")
+    d.cli("start", "cu1")
+    assert d.cli("exec", "cu1", "ls", "-A", "/srv/data").stdout.strip() == ""
+    d.cli("rm", "-f", "cu1")
+    assert d.cli("run", "--rm", "-v", "cudata:/srv/data", volume_image, "cat", "/srv/data/f").stdout == "image-content\n"
