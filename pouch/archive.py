@@ -24,7 +24,6 @@ failure leaves nothing behind. ``tarfile`` is used as a parser only.
 from __future__ import annotations
 
 import contextlib
-import decimal
 import errno
 import gzip
 import hashlib
@@ -40,6 +39,7 @@ from collections.abc import Iterator
 from typing import Protocol
 
 from pouch.errors import InvalidArgument
+from pouch.tartime import mtime_ns_of
 
 log = logging.getLogger(__name__)
 
@@ -320,18 +320,6 @@ def _remove(path: str, st: os.stat_result) -> None:
         shutil.rmtree(path)
     else:
         os.unlink(path)
-
-
-def mtime_ns_of(member: tarfile.TarInfo) -> int:
-    """The entry's mtime in nanoseconds, from the PAX ``mtime`` text when there is one
-    (``member.mtime`` is a float there, which rounds away nanoseconds)."""
-    text = member.pax_headers.get("mtime")
-    if text:
-        try:
-            return int(decimal.Decimal(text).scaleb(9))
-        except decimal.InvalidOperation:
-            pass
-    return int(member.mtime) * 1_000_000_000
 
 
 def unpack_into(stream: Readable, root: str, *, digest_stream: bool = False) -> UnpackResult:

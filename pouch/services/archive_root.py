@@ -46,6 +46,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
 from pouch.services import archive_mounts  # a stopped container's volumes and binds
+from pouch.tartime import mtime_ns_of
 
 CHUNK = 1024 * 1024
 GONE = "the container stopped during the copy"
@@ -383,7 +384,7 @@ class _Extractor:
         os.chown(path, uid, gid, follow_symlinks=False)
         if not member.issym():
             os.chmod(path, member.mode & 0o7777)
-        mtime_ns = int(member.mtime * 1_000_000_000)
+        mtime_ns = mtime_ns_of(member)
         if member.isdir():
             self.dir_times.append((path, mtime_ns))
         else:
