@@ -153,9 +153,8 @@ def build_engine(config: DaemonConfig) -> Engine:
     containers = ContainerService(config, db, images, runtime, network)
     containers.events = network.events = events
     network.containers = containers  # network connect/disconnect act on containers
-    from pouch.volumes.service import VolumeService
 
-    volumes = containers.volumes = VolumeService(config, db)  # -v, --mount, `pouch volume`
+    volumes = containers.volumes  # -v, --mount, `pouch volume` (made by ContainerService)
     volumes.events = events
     execs = ExecService(config, containers, runtime)
     containers.on_removed = execs.forget_container

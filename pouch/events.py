@@ -107,8 +107,7 @@ class EventBus:
         is closed. ``until_nano`` in the past: the past events only (dockerd's ``onlyPastEvents``)."""
         with self._changed:
             last = self._events[-1].seq if self._events else 0
-            past = [e for e in self._events if since_nano is not None and e.time_nano >= since_nano
-                    and (until_nano is None or e.time_nano <= until_nano)]
+            past = self.history(since_nano, until_nano) if since_nano is not None else []  # (reentrant lock)
             self._listeners += 1
         try:
             yield from past

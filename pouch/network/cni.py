@@ -4,7 +4,7 @@ Implements the runtime side of the CNI spec 1.0.0
 (https://github.com/containernetworking/cni/blob/spec-v1.0.0/SPEC.md), checked
 against Debian's containernetworking-plugins 1.1.1:
 
-- ``build_conflist`` / ``build_port_mappings`` / ``plugin_config`` / ``parse_result``
+- ``build_port_mappings`` / ``plugin_config`` / ``parse_result``
   are pure: data in, data out.
 - ``exec_add`` / ``exec_del`` run the plugins of a conflist (section 4 "Plugin
   delegation": ADD in order with ``prevResult`` chained, DEL in reverse order).
@@ -70,39 +70,6 @@ def gateway_of(subnet: str) -> str:
     """The first host address of ``subnet`` (``192.168.5.0/24`` -> ``192.168.5.1``)."""
     net = ipaddress.ip_network(subnet, strict=False)
     return str(net.network_address + 1)
-
-
-def build_conflist(bridge_name: str, subnet: str, ipam_data_dir: str, tuning_sysctls: dict[str, str] | None = None) -> dict:
-    """The conflist of the default bridge network.
-
-    bridge (gateway on the bridge, hairpin so a container reaches its own
-    published ports) with host-local IPAM kept in ``ipam_data_dir``; portmap for
-    ``-p`` (``snat`` so 127.0.0.1:<port> works: the plugin sets route_localnet on
-    the bridge and masquerades localhost sources); optionally tuning for
-    in-container sysctls. Outbound NAT and forwarding are not per container:
-    they are a few static rules per network (``manager.static_rules``), as Docker
-    does, which keeps ``run`` and ``rm`` free of per-container iptables work.
-    """
-    net = ipaddress.ip_network(subnet, strict=False)
-    plugins: list[dict] = [
-        {
-            "type": "bridge",
-            "bridge": bridge_name,
-            "isGateway": True,
-            "ipMasq": False,  # one MASQUERADE rule per network instead (manager.static_rules)
-            "hairpinMode": True,
-            "ipam": {
-                "type": "host-local",
-                "ranges": [[{"subnet": str(net), "gateway": gateway_of(subnet)}]],
-                "routes": [{"dst": "0.0.0.0/0"}],
-                "dataDir": ipam_data_dir,
-            },
-        },
-        {"type": "portmap", "capabilities": {"portMappings": True}, "snat": True},
-    ]
-    if tuning_sysctls:
-        plugins.append({"type": "tuning", "sysctl": dict(tuning_sysctls)})
-    return {"cniVersion": CNI_VERSION, "name": network_name(bridge_name), "plugins": plugins}
 
 
 def build_port_mappings(bindings: Iterable[PortBinding]) -> list[dict]:

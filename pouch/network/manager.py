@@ -34,7 +34,6 @@ import os
 import re
 import secrets
 import shlex
-import socket
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -145,19 +144,6 @@ def remove_static_rules(bridge: str) -> list[str]:
     return done
 
 
-def resolve_host_ports(bindings: Sequence[PortBinding]) -> tuple[PortBinding, ...]:
-    """Give every ``-p containerPort`` without a host port a free one chosen by the kernel."""
-    out = []
-    for b in bindings:
-        if not b.host_port:
-            kind = socket.SOCK_DGRAM if b.protocol == "udp" else socket.SOCK_STREAM
-            with socket.socket(socket.AF_INET, kind) as s:
-                s.bind((b.host_ip or "0.0.0.0", 0))
-                b = replace(b, host_port=s.getsockname()[1])
-        out.append(b)
-    return tuple(out)
-
-
 class NetworkManager:
     def __init__(self, config: DaemonConfig, db=None) -> None:
         self.events = EventBus()  # the daemon's bus replaces it (daemon.build_engine)
@@ -226,17 +212,10 @@ class NetworkManager:
     def _record_by_id(self, network_id: str) -> NetworkRecord | None:
         return next((r for r in self.records() if r.id == network_id), None)
 
-    def _containers(self) -> list:
-        from pouch.metadata import containers as cstore
-
-        return cstore.list_all(self.db) if self.db is not None else []
-
     def members(self, rec: NetworkRecord) -> list[tuple[object, Endpoint]]:
         """(container, endpoint) of the running containers on ``rec``."""
         out = []
-        for c in self._containers():
-            if not c.state.status.is_active():
-                continue
+        for c in self._active_containers():
             for ep in endpoints_of(c.network):
                 if ep.network_id == rec.id or (not ep.network_id and ep.network == rec.name):
                     out.append((c, ep))
@@ -372,11 +351,14 @@ class NetworkManager:
     # ------------------------------------------------------------------ container start
     def _plan(self, mode: str, options: CreateOptions | None) -> list[tuple[EndpointConfig, NetworkRecord]]:
         configs = endpoint_configs(options) if options is not None else endpoint_configs(CreateOptions(image="", network_mode=mode))
+        recs = self.records()  # read once for all the container's networks
         plan = []
         for cfg in configs:
-            rec = self._record_by_id(cfg.network_id) if cfg.network_id else None
+            rec = next((r for r in recs if r.id == cfg.network_id), None) if cfg.network_id else None
             if rec is None:
-                rec = self.get(cfg.network)  # NotFound: the network was removed meanwhile
+                rec = networks.find(recs, cfg.network)
+            if rec is None:  # the network was removed meanwhile
+                raise NotFound(f"network {cfg.network} not found")
             plan.append((cfg, rec))
         return plan
 
@@ -385,8 +367,8 @@ class NetworkManager:
         reservations of those still starting (not recorded running yet). With _ports_lock."""
         used: ports.Used = set()
         active = set()
-        for c in self._containers():
-            if c.id != container_id and c.state.status.is_active():
+        for c in self._active_containers():
+            if c.id != container_id:
                 active.add(c.id)
                 if c.network is not None:
                     used |= ports.used_ports(c.network.port_bindings)
@@ -398,6 +380,8 @@ class NetworkManager:
     def _allocate_ports(self, container_id: str, bindings: tuple[PortBinding, ...]) -> tuple[PortBinding, ...]:
         """Host ports for ``bindings``, reserved until :meth:`teardown`: two containers starting
         at once never get the same one."""
+        if not bindings:
+            return ()  # nothing to choose: no need to read the other containers
         with self._ports_lock:
             bindings = ports.allocate(bindings, self._used_ports(container_id), ports.port_is_free,
                                       ports.ephemeral_range())
@@ -553,7 +537,7 @@ class NetworkManager:
         found = glob.glob(os.path.join(glob.escape(results), f"{container_id}.json"))
         return found + sorted(glob.glob(os.path.join(glob.escape(results), f"{container_id}.*.json")))
 
-    def write_peers(self, container_id: str, attachment: NetworkAttachment | None) -> None:
+    def write_peers(self, container_id: str, name: str, attachment: NetworkAttachment | None) -> None:
         """Before a container's process runs: its /etc/hosts gets the names of its peers
         on its user-defined networks (the others learn its name from :meth:`refresh_hosts`)."""
         if self.db is None or attachment is None:
@@ -563,18 +547,12 @@ class NetworkManager:
         if not mine:
             return
         members = self._host_members(user)
-        members += [hostsync.Member(container_id, self._name_of(container_id), ep.network_id, ep.ip_address, ep.aliases)
+        members += [hostsync.Member(container_id, name, ep.network_id, ep.ip_address, ep.aliases)
                     for ep in endpoints_of(attachment) if ep.network_id in user]
         lines = tuple(hostsync.peer_lines(mine, members))
         with self._hosts_lock:
             hostsync.rewrite_in_place(self._hosts_path(container_id), lines)
             self._hosts_written[container_id] = lines
-
-    def _name_of(self, container_id: str) -> str:
-        from pouch.metadata import containers as cstore
-
-        c = cstore.get(self.db, container_id)
-        return c.name if c else container_id[:12]
 
     def _active_containers(self) -> list:
         from pouch.metadata import containers as cstore

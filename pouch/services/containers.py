@@ -105,7 +105,7 @@ class ContainerService:
         self.host_capabilities: tuple[str, ...] | None = None  # the daemon's bounding set, read once
         self._last_exit: dict[str, int] = {}  # exit codes of removed containers, for wait?condition=removed
         self.lxcfs = None  # LxcfsSupervisor with pouchd --enable-lxcfs (pouch/rich/lxcfsd.py)
-        self.volumes = VolumeService(config, db)  # the daemon's replaces it (daemon.build_engine)
+        self.volumes = VolumeService(config, db)  # -v, --mount, `pouch volume` (build_engine gives it the bus)
         self.quota = DiskQuotas(config, images)  # --disk-quota: the writable layer's limit
 
     # ----------------------------------------------------------------- helpers
@@ -301,7 +301,7 @@ class ContainerService:
             assert created is not None
             if attachment and attachment.ip_address:
                 self._write_etc_files(c, attachment, hostname, in_place=True)
-            self.network.write_peers(c.id, attachment)  # names on user-defined networks (network/hostsync.py)
+            self.network.write_peers(c.id, c.name, attachment)  # names on user-defined networks (network/hostsync.py)
             self.monitor.watch(c.id, created.conmon_pid)
 
             # 3. let attached clients connect, then run the process

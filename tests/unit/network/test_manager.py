@@ -15,7 +15,7 @@ import pytest
 from pouch.errors import InvalidArgument
 from pouch.models import PortBinding
 from pouch.network import cni, netns
-from pouch.network.manager import NetworkManager, parse_mode, remove_network_leftovers, resolve_host_ports
+from pouch.network.manager import NetworkManager, parse_mode, remove_network_leftovers
 
 CID_A = "a" * 64
 CID_B = "b" * 64
@@ -227,13 +227,6 @@ def test_parse_mode():
     for bad in ("container:", "my net", "container", "x:y"):
         with pytest.raises(InvalidArgument):
             parse_mode(bad)
-
-
-def test_resolve_host_ports_keeps_given_and_fills_zero():
-    given = PortBinding(80, host_port=8080)
-    out = resolve_host_ports([given, PortBinding(53, protocol="udp", host_ip="127.0.0.1")])
-    assert out[0] == given
-    assert out[1].host_port > 0 and out[1].protocol == "udp" and out[1].host_ip == "127.0.0.1"
 
 
 def test_remove_network_leftovers(no_leaks):
