@@ -271,7 +271,7 @@ class ContainerService:
                 nonlocal created
                 os.makedirs(bundle, mode=0o700, exist_ok=True)
                 undo.callback(shutil.rmtree, bundle, ignore_errors=True)
-                spec = self._spec(c, image.image_config, rootfs, hostname, netns_path, user)
+                spec = self._spec(c, image.image_config, rootfs, hostname, netns_path, user, group)
                 if opts.rich:
                     spec = self.rich.prepare_spec(c, spec, rootfs)
                 if opts.enable_lxcfs:  # lxcfs: /proc files with the container's limits
@@ -326,10 +326,11 @@ class ContainerService:
             undo.pop_all()
         log.info("started container %s (pid %d)", c.id[:12], c.state.pid)
 
-    def _spec(self, c: Container, image_config, rootfs: str, hostname: str, netns_path: str | None, user) -> dict:
+    def _spec(self, c: Container, image_config, rootfs: str, hostname: str, netns_path: str | None, user,
+              group: str) -> dict:
+        """``group``: the image's /etc/group, already read for the user (``--group-add`` names)."""
         from pouch.oci.seccomp import resolve_seccomp
         from pouch.oci.spec import SpecInput, generate_spec
-        from pouch.oci.user import read_user_files
         from pouch.services import resources as resource_checks
 
         opts = c.options
@@ -348,7 +349,7 @@ class ContainerService:
                 netns=None if opts.network_mode == "host" else netns_path,
                 user=user,
                 cgroups_path=resource_checks.cgroups_path(c),
-                resources=resource_checks.start_input(c, read_user_files(rootfs)[1], self.get),
+                resources=resource_checks.start_input(c, group, self.get),
                 host_rlimits={name: resource.getrlimit(number) for name, number in RLIMITS.items()},
                 seccomp=resolve_seccomp(opts, host_capabilities=self.host_capabilities),
                 init_path=find_static_init() if opts.init else "",

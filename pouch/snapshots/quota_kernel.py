@@ -17,7 +17,6 @@ Every failure is an ``OSError`` with the kernel's errno; callers turn them into 
 from __future__ import annotations
 
 import ctypes
-import errno
 import fcntl
 import os
 import uuid
@@ -96,16 +95,6 @@ def set_project(path: str, project_id: int) -> None:
         os.close(fd)
 
 
-def get_project(path: str) -> int:
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        attr = FsXattr()
-        fcntl.ioctl(fd, FS_IOC_FSGETXATTR, attr)
-        return attr.fsx_projid
-    finally:
-        os.close(fd)
-
-
 # --- quotactl_fd(2) (linux/quota.h) -------------------------------------------------------------
 SYS_QUOTACTL_FD = 443  # the same number on every architecture (added after the syscall tables merged)
 PRJQUOTA = 2
@@ -165,13 +154,6 @@ def set_project_limit(path: str, project_id: int, limit_bytes: int) -> None:
     blocks = (limit_bytes + QIF_DQBLKSIZE - 1) // QIF_DQBLKSIZE
     quota = IfDqblk(dqb_bhardlimit=blocks, dqb_bsoftlimit=blocks, dqb_valid=QIF_BLIMITS)
     _quotactl_fd(path, Q_SETQUOTA, project_id, ctypes.byref(quota))
-
-
-def project_usage(path: str, project_id: int) -> tuple[int, int]:
-    """(bytes used, hard limit in bytes) of project ``project_id``."""
-    quota = IfDqblk()
-    _quotactl_fd(path, Q_GETQUOTA, project_id, ctypes.byref(quota))
-    return quota.dqb_curspace, quota.dqb_bhardlimit * QIF_DQBLKSIZE
 
 
 # --- btrfs (linux/btrfs.h) ---------------------------------------------------------------------
@@ -256,8 +238,3 @@ def btrfs_limit(path: str, subvolume_id: int, limit_bytes: int | None) -> None:
     limit = BtrfsQgroupLimit(flags=BTRFS_QGROUP_LIMIT_MAX_RFER,
                              max_rfer=BTRFS_LIMIT_CLEAR if limit_bytes is None else limit_bytes)
     _ioctl_on(path, BTRFS_IOC_QGROUP_LIMIT, BtrfsQgroupLimitArgs(qgroupid=subvolume_id, lim=limit))
-
-
-def is_missing_quota_support(err: OSError) -> bool:
-    """Errors meaning "this filesystem or kernel keeps no such quota" rather than a fault."""
-    return err.errno in (errno.ESRCH, errno.ENOSYS, errno.ENOTTY, errno.EOPNOTSUPP, errno.EINVAL, errno.ENOTCONN)

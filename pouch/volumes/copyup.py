@@ -21,11 +21,6 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _CHUNK = 1 << 20
 
 
-def is_empty_dir(path: str) -> bool:
-    with os.scandir(path) as it:
-        return next(it, None) is None
-
-
 def copy_up(rootfs: str, container_path: str, volume_dir: str) -> bool:
     """Copy ``container_path`` of the container's root ``rootfs`` into ``volume_dir`` if the
     path is a directory there and ``volume_dir`` is empty. True when something was copied.
