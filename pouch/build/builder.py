@@ -36,6 +36,7 @@ from pouch.images.commit import store_commit
 from pouch.images.layertar import write_layer
 from pouch.metadata import build_cache
 from pouch.models import CreateOptions
+from pouch.oci.user import read_user_files
 
 log = logging.getLogger(__name__)
 
@@ -320,8 +321,7 @@ class Builder:
             with _mounted_layers(self.images, state.chain_id) as image_root:
                 uid, gid = 0, 0
                 if instr.flag("chown"):
-                    uid, gid = copying.parse_chown(instr.flag("chown"), _image_file(image_root, "etc/passwd"),
-                                                   _image_file(image_root, "etc/group"))
+                    uid, gid = copying.parse_chown(instr.flag("chown"), *read_user_files(image_root))
                 # a symlink on the way to the destination is followed inside the image, never replaced
                 target = copying.image_path(image_root, full_dest)
                 into_dir = dest_is_dir or len(sources) > 1
@@ -430,14 +430,6 @@ class Builder:
 
 def _heredoc_markers(instr: Instruction) -> set[str]:
     return {h.marker for h in instr.heredocs}
-
-
-def _image_file(image_root: str, rel: str) -> str:
-    path = copying.scoped_path(image_root, rel)
-    if os.path.isfile(path):
-        with open(path, errors="replace") as f:
-            return f.read()
-    return ""
 
 
 def _keep_parent_modes(staging: str, image_root: str) -> None:
