@@ -24,6 +24,8 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
+from pouch.labels import labels_match
+
 CAPACITY = 1024  # dockerd keeps 256; a little more history costs nothing here
 EVENT_FILTERS = ("container", "daemon", "event", "image", "label", "network", "scope", "type", "volume",
                  "plugin", "node", "service", "secret", "config")
@@ -195,14 +197,6 @@ def _strip_tag(ref: str) -> str:
     return name[:colon] if colon > slash else name
 
 
-def _labels_match(values: list[str], attributes: Mapping[str, str]) -> bool:
-    for value in values:
-        key, eq, want = value.partition("=")
-        if key not in attributes or (eq and attributes[key] != want):
-            return False
-    return True
-
-
 def check_event_filters(filters: Mapping[str, list[str]]) -> None:
     from pouch.errors import InvalidArgument
 
@@ -249,7 +243,7 @@ def event_matches(filters: Mapping[str, list[str]], event: Event) -> bool:
         if not candidates & set(images):
             return False
     if labels := filters.get("label"):
-        if not _labels_match(labels, attrs):
+        if not labels_match(labels, attrs):
             return False
     return True
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from pouch import reference
 from pouch.errors import InvalidArgument
+from pouch.labels import labels_match
 from pouch.models import (
     Container,
     ImageConfig,
@@ -100,13 +101,6 @@ def _ancestor_matches(
     return False
 
 
-def _label_matches(value: str, labels: Mapping[str, str]) -> bool:
-    key, eq, want = value.partition("=")
-    if key not in labels:
-        return False
-    return not eq or labels[key] == want
-
-
 def _volume_matches(value: str, c: Container) -> bool:
     """dockerd's ``volume=``: a mount's destination, a volume's name or a bind's host path."""
     return any(value in (b.target, b.source) for b in c.options.binds) or \
@@ -158,7 +152,7 @@ def container_matches(
     if values := filters.get("label"):
         config = image if isinstance(image, ImageConfig) else getattr(image, "image_config", None)
         labels = {**(config.labels if config else {}), **c.options.labels}
-        if not all(_label_matches(v, labels) for v in values):
+        if not labels_match(values, labels):
             return False
     if values := filters.get("ancestor"):
         if not any(_ancestor_matches(v, c, image, resolve_image) for v in values):

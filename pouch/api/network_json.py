@@ -14,7 +14,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pouch.errors import InvalidArgument
-from pouch.models import Container, EndpointConfig, Endpoint
+from pouch.labels import label_matches, labels_match
+from pouch.models import Container, Endpoint, EndpointConfig
 from pouch.network.networks import NetworkRecord
 
 NETWORK_FILTERS = ("dangling", "driver", "id", "label", "name", "scope", "type")
@@ -68,14 +69,6 @@ def network_json(rec: NetworkRecord, members: Sequence[tuple[Container, Endpoint
     }
 
 
-def _labels_match(labels: Mapping[str, str], wanted: Sequence[str]) -> bool:
-    for item in wanted:
-        key, eq, value = item.partition("=")
-        if key not in labels or (eq and labels[key] != value):
-            return False
-    return True
-
-
 def check_filters(filters: Mapping[str, list[str]], allowed: Sequence[str]) -> None:
     for key, values in filters.items():
         if key not in allowed:
@@ -103,7 +96,7 @@ def network_filter(rec: NetworkRecord, filters: Mapping[str, list[str]], in_use:
             return False
         if key == "scope" and "local" not in values:
             return False
-        if key == "label" and not _labels_match(rec.labels, values):
+        if key == "label" and not labels_match(values, rec.labels):
             return False
         if key == "type" and ("builtin" if rec.builtin else "custom") not in values:
             return False
@@ -117,10 +110,10 @@ def network_filter(rec: NetworkRecord, filters: Mapping[str, list[str]], in_use:
 def prune_keeps(rec: NetworkRecord, filters: Mapping[str, list[str]], created_epoch: float | None,
                 until_epoch: float | None) -> bool:
     """True if ``network prune`` ``filters`` spare ``rec`` (label=, label!=, until=)."""
-    if filters.get("label") and not _labels_match(rec.labels, filters["label"]):
+    if filters.get("label") and not labels_match(filters["label"], rec.labels):
         return True
     for item in filters.get("label!", []):
-        if _labels_match(rec.labels, [item]):
+        if label_matches(item, rec.labels):
             return True
     if until_epoch is not None and created_epoch is not None and created_epoch > until_epoch:
         return True

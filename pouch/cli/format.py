@@ -96,8 +96,7 @@ def display_ports(ports: list[dict[str, Any]]) -> str:
     consecutive ports published on the same port numbers of one host IP (or only exposed)
     collapses to a range (``0.0.0.0:8000-8002->8000-8002/tcp``, ``5000-5001/tcp``); ports
     published on another host port stay one by one after them (``[::]:8080->80/tcp``)."""
-    ports = [dict(p) for p in ports or []]
-    ports = [p for i, p in enumerate(ports) if p not in ports[:i]]
+    ports = list({tuple(sorted(p.items())): dict(p) for p in ports or []}.values())  # duplicates once (first kept)
     ports.sort(key=lambda p: (p.get("PrivatePort") or 0, p.get("IP") or "", p.get("PublicPort") or 0, p.get("Type") or ""))
     groups: dict[str, list[int]] = {}  # key -> [first, last], in the order the keys appear
     closed: list[str] = []

@@ -18,6 +18,7 @@ networks (Docker's DOCKER-ISOLATION chains).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import re
@@ -45,6 +46,7 @@ AUTO_POOLS: tuple[str, ...] = tuple(f"172.{n}.0.0/16" for n in range(17, 32)) + 
     f"192.168.{n}.0/20" for n in range(0, 256, 16))
 
 
+@functools.cache  # asked for every container of every `ps` and inspect
 def builtin_id(name: str) -> str:
     """The id of a predefined network (stable, as container_json.network_id)."""
     return hashlib.sha256(f"pouch-network:{name}".encode()).hexdigest()

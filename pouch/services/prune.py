@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from pouch.diskusage import directory_size
 from pouch.errors import InvalidArgument, PouchError
+from pouch.labels import label_matches, labels_match
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +53,6 @@ def parse_container_prune_filters(filters: Mapping[str, list[str]], now: float) 
     return ContainerPruneFilters(until, tuple(filters.get("label") or ()), tuple(filters.get("label!") or ()))
 
 
-def _label_matches(expr: str, labels: Mapping[str, str]) -> bool:
-    key, eq, value = expr.partition("=")
-    return key in labels and (not eq or labels[key] == value)
-
-
 def prune_candidates(containers: Iterable, filters: ContainerPruneFilters, created_at, labels_of) -> list:
     """The containers ``container prune`` removes: not running, paused or restarting, created
     before ``until``, with every ``label`` and no ``label!``."""
@@ -67,9 +63,9 @@ def prune_candidates(containers: Iterable, filters: ContainerPruneFilters, creat
         if filters.until is not None and created_at(c) > filters.until:
             continue
         labels = labels_of(c)
-        if not all(_label_matches(e, labels) for e in filters.labels):
+        if not labels_match(filters.labels, labels):
             continue
-        if any(_label_matches(e, labels) for e in filters.not_labels):
+        if any(label_matches(e, labels) for e in filters.not_labels):
             continue
         out.append(c)
     return out

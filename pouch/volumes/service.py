@@ -33,6 +33,7 @@ from pouch.config import DaemonConfig
 from pouch.diskusage import directory_size
 from pouch.errors import Conflict, Internal, InvalidArgument, NotFound, PouchError
 from pouch.events import EventBus
+from pouch.labels import label_matches, labels_match
 from pouch.metadata import containers as containers_store
 from pouch.metadata import volumes as store
 from pouch.metadata.db import Database
@@ -72,11 +73,6 @@ def _truthy(value: str, key: str) -> bool:
     raise InvalidArgument(f"invalid filter '{key}={value}'")
 
 
-def _label_match(labels: Mapping[str, str], wanted: str) -> bool:
-    key, sep, value = wanted.partition("=")
-    return key in labels and (not sep or labels[key] == value)
-
-
 def _regex_match(pattern: str, text: str) -> bool:
     try:
         return pattern == text or re.search(pattern, text) is not None
@@ -103,9 +99,9 @@ def volume_matches(v: Volume, filters: Mapping[str, list[str]], in_use: bool) ->
         return False
     if filters.get("driver") and v.driver not in filters["driver"]:
         return False
-    if not all(_label_match(v.labels, w) for w in filters.get("label", ())):
+    if not labels_match(filters.get("label", ()), v.labels):
         return False
-    if any(_label_match(v.labels, w) for w in filters.get("label!", ())):
+    if any(label_matches(w, v.labels) for w in filters.get("label!", ())):
         return False
     return True
 
