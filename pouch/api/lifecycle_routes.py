@@ -43,22 +43,7 @@ class LifecycleRoutes:
             comment=req.query_str("comment"), author=req.query_str("author"), changes=tuple(changes),
             pause=req.query_bool("pause", True), body=req.json() or None,
         )
-        self._commit_events(container, image_id, req)
         return json_response({"Id": image_id}, status=201)
-
-    def _commit_events(self, container: str, image_id: str, req: Request) -> None:
-        """Docker's: a ``container``/``commit`` event, and an ``image``/``tag`` one when named."""
-        from pouch.images.commit import commit_name
-
-        c = self.engine.containers.get(container)
-        name = commit_name(req.query_str("repo"), req.query_str("tag"))
-        events = self.engine.images.events
-        events.emit("container", "commit", c.id, {"comment": req.query_str("comment"), "imageID": image_id,
-                                                  "imageRef": name or "", "name": c.name})
-        if name:
-            from pouch import reference
-
-            events.emit("image", "tag", image_id, {"name": reference.familiar(name)})
 
     def changes(self, req: Request) -> Response:
         from pouch.services.commit import changes

@@ -22,6 +22,7 @@ import tempfile
 from collections.abc import Iterator
 
 from pouch import mount as mounts
+from pouch import reference
 from pouch.errors import Conflict, PouchError
 from pouch.images import commit as image_commit
 from pouch.images import oci
@@ -75,6 +76,11 @@ def commit_container(
     finally:
         shutil.rmtree(work, ignore_errors=True)
     log.info("committed container %s as %s%s", c.id[:12], image_id[:19], f" ({name})" if name else "")
+    # Docker's events: container/commit, and image/tag when the image is named
+    images.events.emit("container", "commit", c.id, {"comment": comment, "imageID": image_id,
+                                                     "imageRef": name or "", "name": c.name})
+    if name:
+        images.events.emit("image", "tag", image_id, {"name": reference.familiar(name)})
     return image_id
 
 

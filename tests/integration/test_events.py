@@ -170,3 +170,16 @@ def test_image_and_volume_events(daemon, busybox_tar):
     assert images[-1] == ("delete", imported, imported)  # evimg:2 was the only name of its image
     volumes = [(e["Action"], e["Actor"]["ID"]) for e in events_json(d, since, "type=volume")]
     assert volumes == [("create", "evvol"), ("destroy", "evvol")]
+
+
+def test_commit_events(daemon):
+    d = daemon
+    since = str(time.time())
+    d.cli("run", "--name", "evc", "busybox", "true")
+    image_id = d.cli("commit", "-m", "note", "evc", "evcommit:1").stdout.strip()
+    commit = events_json(d, since, "type=container", "event=commit")
+    assert [(e["Actor"]["Attributes"]["name"], e["Actor"]["Attributes"]["imageID"], e["Actor"]["Attributes"]["comment"])
+            for e in commit] == [("evc", image_id, "note")]
+    tags = [(e["Actor"]["ID"], e["Actor"]["Attributes"]["name"]) for e in events_json(d, since, "type=image", "event=tag")]
+    assert tags == [(image_id, "evcommit:1")]
+    d.cli("rmi", "evcommit:1")
