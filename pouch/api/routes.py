@@ -466,12 +466,13 @@ def _restart_update(body: dict):
     if not isinstance(raw, dict) or not raw.get("Name"):
         return None
 
+    policy = restart_policy_from_docker(body, False)  # a bad policy is a 400 before anything changes
+
     def apply(options):
         if options.auto_remove and raw.get("Name") != "no":
             raise InvalidArgument("Restart policy cannot be updated because AutoRemove is enabled for the container")
-        return dataclasses.replace(options, restart_policy=restart_policy_from_docker(body, options.auto_remove))
+        return dataclasses.replace(options, restart_policy=policy)
 
-    restart_policy_from_docker(body, False)  # a bad policy is a 400 before anything changes
     return apply
 
 
