@@ -537,11 +537,11 @@ class ContainerService:
         c = store.get(self.db, container_id)
         return c is None or not c.state.status.is_active()
 
-    def _exited_since(self, before: Container) -> bool:
-        """An exit since ``before`` was read (``wait`` returns on it, as Docker's, even when
-        the restart policy restarts the container)."""
+    def _stopped_or_exited_since(self, before: Container) -> bool:
+        """Not running, or an exit since ``before`` was read (``wait`` returns on it, as Docker's,
+        even when the restart policy restarts the container): one read per wake-up."""
         c = store.get(self.db, before.id)
-        return c is None or c.state.finished_at != before.state.finished_at
+        return c is None or not c.state.status.is_active() or c.state.finished_at != before.state.finished_at
 
     def stop(self, ref: str, timeout: int | None = None) -> None:
         c = self.get(ref)
@@ -629,7 +629,7 @@ class ContainerService:
 
             self.wait_for(exited_next, None)
         else:
-            self.wait_for(lambda: self._is_stopped(c.id) or self._exited_since(c), None)
+            self.wait_for(lambda: self._stopped_or_exited_since(c), None)
         now = store.get(self.db, c.id)
         if now is not None and now.state.status != Status.RUNNING:
             return now.state.exit_code
