@@ -522,6 +522,12 @@ class ImageService:
         """The container's ``upper``/``work`` directories (not created here)."""
         return self.snapshots.rw_dirs(container_key)
 
+    def container_layer_dirs(self, container_key: str, layer_dirs: list[str]) -> list[str]:
+        """The layers of a stopped container's root, top first: its upper dir (when it has one)
+        over the image's ``layer_dirs``, for a read-only overlay (export, cp)."""
+        upper = self.rw_dirs(container_key).upper
+        return [upper, *layer_dirs] if os.path.isdir(upper) else list(layer_dirs)
+
     def rootfs_mount(self, image_id: str, container_key: str) -> Mount:
         """Overlay mount of the image's layers under ``container_key``'s writable layer."""
         return self.snapshots.rootfs_mount(self.for_container(image_id).chain_id, container_key)

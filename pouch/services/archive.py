@@ -94,9 +94,7 @@ def check_write(c, path: str) -> None:
 def _layers_root(engine, c) -> Iterator[str]:
     """The container's layers mounted read-only on a temporary directory (its upper dir on top)."""
     images = engine.images
-    image = images.for_container(c.image_id) if hasattr(images, "for_container") else images.get(c.image_id)
-    upper = images.rw_dirs(c.id).upper
-    lowers = [upper, *image.layer_dirs] if os.path.isdir(upper) else list(image.layer_dirs)
+    lowers = images.container_layer_dirs(c.id, images.for_container(c.image_id).layer_dirs)
     with mounts.mounted_layers(lowers, images.tmp_dir, f"cp-{c.id[:12]}-") as target:
         yield target
 

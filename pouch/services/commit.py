@@ -126,7 +126,6 @@ def _export_chunks(containers, images, c, layer_dirs) -> Iterator[bytes]:
     if c.state.status.is_active() and mounts.is_mountpoint(rootfs):
         yield from tar_stream(rootfs, overlay=False, include_root=True)
         return
-    upper = images.rw_dirs(c.id).upper
-    lowers = [upper, *layer_dirs] if os.path.isdir(upper) else list(layer_dirs)
+    lowers = images.container_layer_dirs(c.id, layer_dirs)
     with mounts.mounted_layers(lowers, images.tmp_dir, f"export-{c.id[:12]}-") as target:
         yield from tar_stream(target, overlay=False, include_root=True)

@@ -182,9 +182,9 @@ def disk_usage(engine) -> DiskUsage:
     using = {}
     for c in containers:
         using[c.image_id] = using.get(c.image_id, 0) + 1
-    hidden = images.parent_ids() if hasattr(images, "parent_ids") else set()
+    parents = images.parent_ids()
     image_usage = [ImageUsage(r, shared.get(r.id, 0), using.get(r.id, 0)) for r in records
-                   if not (r.id in hidden and not r.repo_tags and not r.repo_digests)]
+                   if not (r.id in parents and not r.repo_tags and not r.repo_digests)]
     sizes = {r.id: r.size for r in records}
     container_usage = []
     for c in containers:
@@ -195,7 +195,7 @@ def disk_usage(engine) -> DiskUsage:
         images=image_usage,
         containers=container_usage,
         volumes=_volume_usage(engine),
-        build_cache=_cache_entries(engine, records, chains, layer_sizes, using),
+        build_cache=_cache_entries(engine, records, chains, layer_sizes, using, parents),
     )
 
 
@@ -214,11 +214,10 @@ def _volume_usage(engine) -> list[VolumeUsage]:
 
 # --- the build cache ---------------------------------------------------------------------------
 
-def _cache_entries(engine, records, chains, layer_sizes, using) -> list[CacheEntry]:
+def _cache_entries(engine, records, chains, layer_sizes, using, parents: set[str]) -> list[CacheEntry]:
     """One entry per cached build step: its own layer's size; ``Shared`` while an image that is
-    tagged, used or built upon holds it (the image prune reclaims those bytes, not this one)."""
+    tagged, used or built upon (``parents``) holds it (the image prune reclaims those bytes, not this one)."""
     by_id = {r.id: r for r in records}
-    parents = engine.images.parent_ids() if hasattr(engine.images, "parent_ids") else set()
     out = []
     from pouch.metadata import build_cache
 
@@ -242,7 +241,7 @@ def prune_build_cache(engine, all_: bool = False) -> dict:
     deleted, reclaimed = [], 0
     with images.transaction():  # the store stays still while step images are weighed and removed
         records = images.list_images()
-        entries = _cache_entries(engine, records, _chains(records), {}, {})
+        entries = _cache_entries(engine, records, _chains(records), {}, {}, images.parent_ids())
         layer_sizes = {row.chain_id: row.size for row in image_store.list_snapshots(images.db)}
         for entry in entries:
             if entry.shared and not all_:
