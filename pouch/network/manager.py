@@ -37,7 +37,6 @@ import shlex
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import datetime, timezone
 
 from pouch import process
 from pouch.config import DaemonConfig
@@ -55,6 +54,7 @@ from pouch.network.etcfiles import (  # noqa: F401  (re-exported: the per-contai
     write_resolv_conf,
 )
 from pouch.network.networks import NetworkRecord, endpoint_configs, endpoints_of  # noqa: F401 (re-exported)
+from pouch.timestamps import now_rfc3339
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +85,6 @@ def attachment_of(netns_path: str, endpoints: Sequence[Endpoint], bindings: Sequ
     return NetworkAttachment(network=first.network, netns_path=netns_path, ip_address=first.ip_address,
                              prefix_len=first.prefix_len, gateway=first.gateway, mac_address=first.mac_address,
                              port_bindings=tuple(bindings), endpoints=tuple(endpoints))
-
-
-def now_rfc3339() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 FORWARD_CHAIN_PARENT = {"filter": "FORWARD", "nat": "POSTROUTING"}

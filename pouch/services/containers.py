@@ -22,7 +22,6 @@ import shutil
 import signal as signal_module
 import threading
 from collections.abc import Iterator
-from datetime import datetime, timezone
 
 from pouch.events import EventBus
 from pouch import mount as mounts
@@ -41,6 +40,7 @@ from pouch.services.health import HealthMonitor, health_at_start, health_at_stop
 from pouch.services.restart import RestartManager
 from pouch.services.timers import Scheduler
 from pouch.services.names import random_name
+from pouch.timestamps import now_rfc3339, rfc3339_of
 from pouch.volumes.service import VolumeService
 from pouch.snapshots.quota_manager import DiskQuotas
 
@@ -50,14 +50,6 @@ RLIMITS = {
     "RLIMIT_NOFILE": resource.RLIMIT_NOFILE,
     "RLIMIT_NPROC": resource.RLIMIT_NPROC,
 }
-
-
-def now_rfc3339() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def rfc3339_of(epoch_seconds: float) -> str:
-    return datetime.fromtimestamp(epoch_seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def parse_signal(value: str | int | None, default: int = signal_module.SIGKILL) -> int:

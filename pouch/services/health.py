@@ -22,9 +22,9 @@ import os
 import select
 import signal
 import time
-from datetime import datetime, timezone
 
 from pouch.models import Container, CreateOptions, HealthConfig, HealthResult, HealthState, Status
+from pouch.timestamps import epoch_of, rfc3339_of
 
 log = logging.getLogger(__name__)
 
@@ -163,10 +163,6 @@ def go_duration(seconds: float) -> str:
     return f"{rest:g}s"
 
 
-def rfc3339_nano(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 # --- the monitor (IO) ----------------------------------------------------------------------------
 
 
@@ -260,7 +256,7 @@ class HealthMonitor:
             handle = self.containers.runtime.exec_process(c.id, spec, tty=False, stdin=False, detach=False,
                                                           exec_id=exec_id[:32])
         except Exception as err:  # noqa: BLE001 - the probe result says why
-            return HealthResult(rfc3339_nano(started), rfc3339_nano(time.time()), -1, str(err))
+            return HealthResult(rfc3339_of(started), rfc3339_of(time.time()), -1, str(err))
         timeout = timeout_seconds(config)
         try:
             output, finished = _read_until(handle.connection, started + timeout)
@@ -281,7 +277,7 @@ class HealthMonitor:
                 pass
             handle.remove()
         events.emit_container(c, "exec_die", execID=exec_id, exitCode=code)
-        return HealthResult(rfc3339_nano(started), rfc3339_nano(time.time()), code, text)
+        return HealthResult(rfc3339_of(started), rfc3339_of(time.time()), code, text)
 
 
 def _read_until(connection, deadline: float) -> tuple[bytes, bool]:
@@ -302,10 +298,8 @@ def _read_until(connection, deadline: float) -> tuple[bytes, bool]:
 
 
 def _parse_rfc3339(text: str) -> float:
-    try:
-        return datetime.strptime(text[:26].rstrip("Z"), "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=timezone.utc).timestamp()
-    except ValueError:
-        return time.time()
+    epoch = epoch_of(text)
+    return time.time() if epoch is None else epoch
 
 
 def _age(state: HealthState) -> float:

@@ -193,14 +193,7 @@ class RestartManager:
 
 
 def _seconds_between(start: str, end: str) -> float:
-    from datetime import datetime, timezone
+    from pouch.timestamps import epoch_of
 
-    def parse(text: str) -> float | None:
-        try:
-            return datetime.strptime(text[:26].rstrip("Z"), "%Y-%m-%dT%H:%M:%S.%f").replace(
-                tzinfo=timezone.utc).timestamp()
-        except ValueError:
-            return None
-
-    a, b = parse(start), parse(end)
+    a, b = epoch_of(start), epoch_of(end)
     return 0.0 if a is None or b is None else max(0.0, b - a)

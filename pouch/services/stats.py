@@ -13,18 +13,14 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
 
 from pouch.cgroups.paths import host_layout
 from pouch.cgroups.stats import read_cgroup_stats, read_host_memory, read_networks, read_system_cpu
 from pouch.models import Container, Status
+from pouch.timestamps import now_rfc3339
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 INTERVAL = 1.0  # seconds between streamed samples, as dockerd
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def empty_cpu_stats() -> dict:
@@ -52,7 +48,7 @@ def build_sample(c: Container, cgroups_path: str, previous: dict | None, layout=
     cpu_stats = {"cpu_usage": cg.cpu_usage, "system_cpu_usage": read_system_cpu(),
                  "online_cpus": os.cpu_count() or 1, "throttling_data": cg.throttling_data}
     sample = {
-        "read": _now(),
+        "read": now_rfc3339(),
         "preread": previous["read"] if previous else ZERO_TIME,
         "pids_stats": cg.pids_stats,
         "blkio_stats": cg.blkio_stats,
