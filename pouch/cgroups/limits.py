@@ -189,6 +189,22 @@ def _rlim(value: int) -> int:
     return RLIM_INFINITY if value < 0 or value >= RLIM_INFINITY else value
 
 
+def clamp_rlimits(
+    wanted: Mapping[str, tuple[int, int]], host: Mapping[str, tuple[int, int]]
+) -> list[dict]:
+    """``process.rlimits`` for ``wanted`` (soft, hard), never above the host's hard limit:
+    without CAP_SYS_RESOURCE a process can't raise a hard limit, so runc would fail.
+    A limit the host didn't report is left out (the container inherits the daemon's)."""
+    out = []
+    for kind, (want_soft, want_hard) in wanted.items():
+        if kind not in host:
+            continue
+        hard = min(_rlim(want_hard), _rlim(host[kind][1]))
+        soft = min(_rlim(want_soft), hard)
+        out.append({"type": kind, "hard": hard, "soft": soft})
+    return out
+
+
 # --- pouch update ----------------------------------------------------------------------
 
 #: The fields ``pouch update`` / ``POST /containers/{id}/update`` may change.

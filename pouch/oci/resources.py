@@ -22,7 +22,7 @@ import stat as stat_module
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from pouch.cgroups.limits import DEFAULT_CPU_PERIOD, RLIM_INFINITY, ULIMIT_NAMES
+from pouch.cgroups.limits import DEFAULT_CPU_PERIOD, RLIM_INFINITY, ULIMIT_NAMES, clamp_rlimits
 from pouch.errors import InvalidArgument
 from pouch.models import DeviceMapping, Isolation, Resources, ThrottleDevice
 
@@ -303,7 +303,7 @@ def _block_io(res: Resources, numbers: Mapping[str, tuple[int, int]]) -> dict:
     return out
 
 
-def rlimits_for(ulimits: Iterable, host: Mapping[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
+def rlimits_for(ulimits: Iterable) -> dict[str, tuple[int, int]]:
     """``--ulimit`` as ``RLIMIT_*`` -> (soft, hard) in the spec's uint64 terms."""
     out: dict[str, tuple[int, int]] = {}
     for u in ulimits:
@@ -330,16 +330,13 @@ def with_resources(spec: dict, inp: SpecInput) -> None:
 def with_ulimits(spec: dict, inp: SpecInput) -> None:
     """``--ulimit`` replaces or adds to ``process.rlimits`` (refused at create when above
     the daemon's hard limit; clamped here too, so a later lower limit can't break start)."""
-    wanted = rlimits_for(inp.options.resources.ulimits, inp.host_rlimits)
+    wanted = rlimits_for(inp.options.resources.ulimits)
     if not wanted:
         return
     rlimits = {r["type"]: r for r in spec["process"].get("rlimits", [])}
-    for kind, (soft, hard) in wanted.items():
-        host = inp.host_rlimits.get(kind)
-        if host is not None and host[1] >= 0:
-            hard = min(hard, host[1])
-            soft = min(soft, hard)
-        rlimits[kind] = {"type": kind, "hard": hard, "soft": soft}
+    clamped = {r["type"]: r for r in clamp_rlimits(wanted, inp.host_rlimits)}
+    for kind, (soft, hard) in wanted.items():  # a kind the host did not report: as asked
+        rlimits[kind] = clamped.get(kind) or {"type": kind, "hard": hard, "soft": soft}
     spec["process"]["rlimits"] = list(rlimits.values())
 
 

@@ -28,9 +28,10 @@ cgroup v1 hybrid, where Docker 20.10 shares the host's). Differences from Docker
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from pouch.cgroups.limits import clamp_rlimits
 from pouch.errors import Internal, InvalidArgument
 from pouch.models import DEFAULT_SHM_SIZE, CreateOptions, ImageConfig
 from pouch.oci.caps import resolve_capabilities
@@ -108,9 +109,6 @@ NETNS_SYSCTLS: dict[str, str] = {
 
 #: rlimits Pouch asks for, (soft, hard); clamped to the daemon's own hard limits.
 DEFAULT_RLIMITS: dict[str, tuple[int, int]] = {"RLIMIT_NOFILE": (1048576, 1048576)}
-
-#: RLIM_INFINITY as the runtime spec writes it (uint64); Python's resource module says -1.
-RLIM_INFINITY = 2**64 - 1
 
 ANNOTATION_ID = "io.pouch.container.id"
 ANNOTATION_NAME = "io.pouch.container.name"
@@ -213,26 +211,6 @@ def resolve_cwd(options: CreateOptions, image: ImageConfig) -> str:
     if image.working_dir:
         return posixpath.normpath(posixpath.join("/", image.working_dir))
     return "/"
-
-
-def _limit(value: int) -> int:
-    return RLIM_INFINITY if value < 0 or value >= RLIM_INFINITY else value
-
-
-def clamp_rlimits(
-    wanted: Mapping[str, tuple[int, int]], host: Mapping[str, tuple[int, int]]
-) -> list[dict]:
-    """``process.rlimits`` for ``wanted`` (soft, hard), never above the host's hard limit:
-    without CAP_SYS_RESOURCE a process can't raise a hard limit, so runc would fail.
-    A limit the host didn't report is left out (the container inherits the daemon's)."""
-    out = []
-    for kind, (want_soft, want_hard) in wanted.items():
-        if kind not in host:
-            continue
-        hard = min(_limit(want_hard), _limit(host[kind][1]))
-        soft = min(_limit(want_soft), hard)
-        out.append({"type": kind, "hard": hard, "soft": soft})
-    return out
 
 
 def has_own_netns(inp: SpecInput) -> bool:

@@ -8,11 +8,10 @@ from pouch.errors import Internal, InvalidArgument
 from pouch.models import BindMount, CreateOptions, ImageConfig
 from pouch.oci.caps import ALL_CAPABILITIES, capabilities_from_mask, resolve_capabilities
 from pouch.oci.seccomp import resolve_seccomp
+from pouch.cgroups.limits import RLIM_INFINITY, clamp_rlimits
 from pouch.oci.spec import (
     DEFAULT_PATH,
-    RLIM_INFINITY,
     SpecInput,
-    clamp_rlimits,
     generate_spec,
     merge_env,
     resolve_args,
