@@ -17,6 +17,13 @@ DEFAULT_SHM_SIZE = 64 * 1024 * 1024
 DEFAULT_STOP_TIMEOUT = 10
 
 
+def known_fields(cls: type, data: dict) -> dict:
+    """The items of ``data`` that are fields of the dataclass ``cls``: rows written by a newer
+    (or older) Pouch read back without the keys this one does not know."""
+    known = {f.name for f in dataclasses.fields(cls)}
+    return {k: v for k, v in data.items() if k in known}
+
+
 def _tuple_or_none(value: Any) -> tuple[str, ...] | None:
     return None if value is None else tuple(value)
 
@@ -131,8 +138,7 @@ class EndpointConfig:
     def from_dict(cls, data: dict) -> "EndpointConfig":
         data = dict(data)
         data["aliases"] = tuple(data.get("aliases") or ())
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return cls(**known_fields(cls, data))
 
 
 @dataclass(frozen=True)
@@ -152,8 +158,7 @@ class Endpoint:
     def from_dict(cls, data: dict) -> "Endpoint":
         data = dict(data)
         data["aliases"] = tuple(data.get("aliases") or ())
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return cls(**known_fields(cls, data))
 
 
 class RichMode(StrEnum):
@@ -244,8 +249,7 @@ class Resources:
             data[key] = tuple(ThrottleDevice(**d) for d in data.get(key) or ())
         data["ulimits"] = tuple(Ulimit(**u) for u in data.get("ulimits") or ())
         data["devices"] = tuple(DeviceMapping(**d) for d in data.get("devices") or ())
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return cls(**known_fields(cls, data))
 
 
 @dataclass(frozen=True)
@@ -264,8 +268,7 @@ class Isolation:
     def from_dict(cls, data: dict | None) -> "Isolation":
         data = dict(data or {})
         data["group_add"] = tuple(data.get("group_add") or ())
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return cls(**known_fields(cls, data))
 
 
 @dataclass(frozen=True)
@@ -295,8 +298,7 @@ class HealthConfig:
             return None
         data = dict(data)
         data["test"] = tuple(data.get("test") or ())
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return cls(**known_fields(cls, data))
 
 
 class NetworkMode(StrEnum):
@@ -378,11 +380,10 @@ class CreateOptions:
         data["networks"] = tuple(EndpointConfig.from_dict(e) for e in data.get("networks") or ())
         for key in ("cmd", "entrypoint"):
             data[key] = _tuple_or_none(data.get(key))
-        known = {f.name for f in dataclasses.fields(cls)}
         for f in dataclasses.fields(cls):
             if f.name in data and isinstance(data[f.name], list):
                 data[f.name] = tuple(data[f.name])
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return cls(**known_fields(cls, data))
 
 
 class Status(StrEnum):
@@ -451,8 +452,7 @@ class ContainerState:
         data = dict(data)
         data["status"] = Status(data.get("status", "created"))
         data["health"] = HealthState.from_dict(data["health"]) if data.get("health") else None
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return cls(**known_fields(cls, data))
 
 
 @dataclass(frozen=True)
@@ -480,8 +480,7 @@ class NetworkAttachment:
         data = dict(data)
         data["port_bindings"] = tuple(PortBinding(**p) for p in data.get("port_bindings") or ())
         data["endpoints"] = tuple(Endpoint.from_dict(e) for e in data.get("endpoints") or ())
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return cls(**known_fields(cls, data))
 
 
 @dataclass

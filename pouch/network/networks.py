@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pouch.errors import Conflict, InvalidArgument
+from pouch.models import known_fields
 
 PREDEFINED = ("bridge", "host", "none")
 DRIVERS = {"bridge": "bridge", "host": "host", "none": "null"}
@@ -114,8 +115,7 @@ class NetworkRecord:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "NetworkRecord":
-        known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return cls(**known_fields(cls, dict(data)))
 
 
 def predefined(bridge: str, subnet: str) -> list[NetworkRecord]:
