@@ -192,29 +192,41 @@ def mounted(m: Mount, target: str) -> Iterator[str]:
         unmount(target)
 
 
+def unmount_or_detach(target: str) -> None:
+    """Unmount ``target``, lazily (detached) if it is busy."""
+    try:
+        unmount(target)
+    except Internal:
+        unmount(target, lazy=True)
+
+
 @contextlib.contextmanager
-def mounted_layers(lowerdirs: Sequence[str], parent: str, prefix: str) -> Iterator[str]:
-    """Layer directories (top first) mounted read-only on a fresh directory under ``parent``:
-    a bind for one, an overlay for several, an empty directory for none. On exit the mount
-    goes (lazily if it is busy) and the directory is removed with rmdir only, never rmtree,
-    which could reach through a mount that failed to go."""
+def mounted_on_temp(m: Mount | None, parent: str, prefix: str) -> Iterator[str]:
+    """``m`` mounted on a fresh directory under ``parent`` (an empty directory for None). On
+    exit the mount goes (lazily if it is busy) and the directory is removed with rmdir only,
+    never rmtree, which could reach through a mount that failed to go."""
     import tempfile
 
     target = tempfile.mkdtemp(prefix=prefix, dir=parent)
-    is_mounted = False
     try:
-        if len(lowerdirs) == 1:
-            mount(Mount("bind", lowerdirs[0], "/", ("bind", "ro")), target)
-            is_mounted = True
-        elif lowerdirs:
-            mount(Mount("overlay", "overlay", "/", (*overlay_options(lowerdirs), "ro")), target)
-            is_mounted = True
-        yield target
+        if m is not None:
+            mount(m, target)
+        try:
+            yield target
+        finally:
+            if m is not None:
+                unmount_or_detach(target)
     finally:
-        if is_mounted:
-            try:
-                unmount(target)
-            except Internal:
-                unmount(target, lazy=True)
         with contextlib.suppress(OSError):
             os.rmdir(target)
+
+
+def mounted_layers(lowerdirs: Sequence[str], parent: str, prefix: str) -> contextlib.AbstractContextManager[str]:
+    """Layer directories (top first) mounted read-only on a fresh directory under ``parent``:
+    a bind for one, an overlay for several, an empty directory for none (``mounted_on_temp``)."""
+    m = None
+    if len(lowerdirs) == 1:
+        m = Mount("bind", lowerdirs[0], "/", ("bind", "ro"))
+    elif lowerdirs:
+        m = Mount("overlay", "overlay", "/", (*overlay_options(lowerdirs), "ro"))
+    return mounted_on_temp(m, parent, prefix)

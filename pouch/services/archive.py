@@ -27,12 +27,10 @@ import base64
 import contextlib
 import json
 import logging
-import os
 import posixpath
 import secrets
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 
 from pouch import mount as mounts
@@ -135,20 +133,9 @@ def container_root(engine, c, writable: bool, path: str = "") -> Iterator[list[s
             check_write(c, path)
         if c.options.read_only:
             volume_args.append("--read-only-root")  # the helper checks the resolved destination again
-        target = tempfile.mkdtemp(prefix=f"cp-{c.id[:12]}-", dir=images.tmp_dir)
-        try:
-            mounts.mount(images.rootfs_mount(c.image_id, c.id), target)
-            try:
-                with _volumes_held(engine, c):
-                    yield ["--root", target, "--writable-root", *volume_args]
-            finally:
-                try:
-                    mounts.unmount(target)
-                except Internal:
-                    mounts.unmount(target, lazy=True)
-        finally:
-            with contextlib.suppress(OSError):
-                os.rmdir(target)  # never rmtree: it could reach through a mount that failed to go
+        with mounts.mounted_on_temp(images.rootfs_mount(c.image_id, c.id), images.tmp_dir, f"cp-{c.id[:12]}-") as target:
+            with _volumes_held(engine, c):
+                yield ["--root", target, "--writable-root", *volume_args]
 
 
 def _retrying(attempt):

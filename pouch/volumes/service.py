@@ -301,10 +301,7 @@ class VolumeService:
         data = self.data_path(volume.name)
         if not volume.has_device or not mounts.is_mountpoint(data):
             return
-        try:
-            mounts.unmount(data)
-        except Internal:
-            mounts.unmount(data, lazy=True)
+        mounts.unmount_or_detach(data)
         log.info("unmounted volume %s", volume.name)
 
     def _active_users(self) -> dict[str, set[str]]:
