@@ -174,23 +174,13 @@ def update_body(opts: dict[str, Any]) -> dict[str, Any]:
     from pouch.cli.options import parse_cpus, parse_restart
 
     get = opts.get
-    body: dict[str, Any] = {}
+    body = resource_host_config(get)  # the flags update shares with run (the others read as None)
     if get("memory"):
         body["Memory"] = _ram(get("memory"))
-    if get("memory_swap"):
-        body["MemorySwap"] = parse_memory_swap(get("memory_swap"))
-    if get("memory_reservation"):
-        body["MemoryReservation"] = _ram(get("memory_reservation"))
-    if get("kernel_memory"):
-        body["KernelMemory"] = _ram(get("kernel_memory"))
     if get("cpus"):
         body["NanoCpus"] = parse_cpus(get("cpus"))
-    for key, dest in (("CpuShares", "cpu_shares"), ("CpuPeriod", "cpu_period"), ("CpuQuota", "cpu_quota"),
-                      ("BlkioWeight", "blkio_weight"), ("CpusetCpus", "cpuset_cpus"), ("CpusetMems", "cpuset_mems")):
-        if get(dest):
-            body[key] = get(dest)
-    if get("pids_limit") is not None:
-        body["PidsLimit"] = get("pids_limit")
+    if get("cpu_shares"):
+        body["CpuShares"] = get("cpu_shares")
     if get("restart"):
         body["RestartPolicy"] = parse_restart(get("restart"))
     if get("env"):
