@@ -34,8 +34,8 @@ import stat
 import tarfile
 import tempfile
 import zlib
-from dataclasses import dataclass, field
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from pouch.errors import InvalidArgument

@@ -132,12 +132,12 @@ class Engine:
 
 
 def build_engine(config: DaemonConfig) -> Engine:
+    from pouch.events import EventBus
     from pouch.images.service import ImageService
     from pouch.metadata.db import Database
     from pouch.network.manager import NetworkManager
     from pouch.runtime.conmon import ConmonRuntime
     from pouch.services.containers import ContainerService
-    from pouch.events import EventBus
     from pouch.services.execs import ExecService
 
     for path in (config.root, config.exec_root):

@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC
 
 from pouch.labels import labels_match
 
@@ -152,7 +153,7 @@ def parse_timestamp(text: str, now_nano: int) -> int | None:
     """``since``/``until`` of ``GET /events`` in nanoseconds: ``seconds[.fraction]`` (what
     clients send), also an RFC 3339 date or a Go duration before now (``10m``); "" is None."""
     import re
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from pouch.errors import InvalidArgument
 
@@ -173,7 +174,7 @@ def parse_timestamp(text: str, now_nano: int) -> int | None:
                               "an RFC 3339 date or a duration") from None
     if when.tzinfo is None:
         when = when.astimezone()
-    return int(when.astimezone(timezone.utc).timestamp() * 1_000_000_000)
+    return int(when.astimezone(UTC).timestamp() * 1_000_000_000)
 
 
 # --- filters (dockerd's daemon/events/filter.go) ------------------------------------------------

@@ -43,7 +43,7 @@ class ImageConfig:
     volumes: tuple[str, ...] = ()
 
     @classmethod
-    def from_oci(cls, data: dict | None) -> "ImageConfig":
+    def from_oci(cls, data: dict | None) -> ImageConfig:
         data = data or {}
         return cls(
             user=data.get("User") or "",
@@ -135,7 +135,7 @@ class EndpointConfig:
     mac_address: str = ""
 
     @classmethod
-    def from_dict(cls, data: dict) -> "EndpointConfig":
+    def from_dict(cls, data: dict) -> EndpointConfig:
         data = dict(data)
         data["aliases"] = tuple(data.get("aliases") or ())
         return cls(**known_fields(cls, data))
@@ -155,7 +155,7 @@ class Endpoint:
     aliases: tuple[str, ...] = ()
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Endpoint":
+    def from_dict(cls, data: dict) -> Endpoint:
         data = dict(data)
         data["aliases"] = tuple(data.get("aliases") or ())
         return cls(**known_fields(cls, data))
@@ -180,7 +180,7 @@ class RichOptions:
     ops_dir: str = ""  # host directory shown read-only at /.pouch/ops
 
     @classmethod
-    def from_dict(cls, data: dict) -> "RichOptions":
+    def from_dict(cls, data: dict) -> RichOptions:
         data = dict(data)
         data["mode"] = RichMode(data.get("mode") or RichMode.DUMB_INIT)
         for key in ("prestart_hooks", "poststop_hooks"):
@@ -243,7 +243,7 @@ class Resources:
     cgroup_parent: str = ""
 
     @classmethod
-    def from_dict(cls, data: dict | None) -> "Resources":
+    def from_dict(cls, data: dict | None) -> Resources:
         data = dict(data or {})
         for key in ("device_read_bps", "device_write_bps", "device_read_iops", "device_write_iops"):
             data[key] = tuple(ThrottleDevice(**d) for d in data.get(key) or ())
@@ -265,7 +265,7 @@ class Isolation:
     oom_score_adj: int = 0
 
     @classmethod
-    def from_dict(cls, data: dict | None) -> "Isolation":
+    def from_dict(cls, data: dict | None) -> Isolation:
         data = dict(data or {})
         data["group_add"] = tuple(data.get("group_add") or ())
         return cls(**known_fields(cls, data))
@@ -293,7 +293,7 @@ class HealthConfig:
     retries: int = 0
 
     @classmethod
-    def from_dict(cls, data: dict | None) -> "HealthConfig | None":
+    def from_dict(cls, data: dict | None) -> HealthConfig | None:
         if data is None:
             return None
         data = dict(data)
@@ -367,7 +367,7 @@ class CreateOptions:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "CreateOptions":
+    def from_dict(cls, data: dict) -> CreateOptions:
         data = dict(data)
         data["binds"] = tuple(BindMount(**b) for b in data.get("binds") or ())
         data["volumes"] = tuple(VolumeMount(**v) for v in data.get("volumes") or ())
@@ -421,7 +421,7 @@ class HealthState:
     log: tuple[HealthResult, ...] = ()
 
     @classmethod
-    def from_dict(cls, data: dict) -> "HealthState":
+    def from_dict(cls, data: dict) -> HealthState:
         return cls(data.get("status", "starting"), data.get("failing_streak", 0),
                    tuple(HealthResult(**r) for r in data.get("log") or ()))
 
@@ -448,7 +448,7 @@ class ContainerState:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ContainerState":
+    def from_dict(cls, data: dict) -> ContainerState:
         data = dict(data)
         data["status"] = Status(data.get("status", "created"))
         data["health"] = HealthState.from_dict(data["health"]) if data.get("health") else None
@@ -476,7 +476,7 @@ class NetworkAttachment:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "NetworkAttachment":
+    def from_dict(cls, data: dict) -> NetworkAttachment:
         data = dict(data)
         data["port_bindings"] = tuple(PortBinding(**p) for p in data.get("port_bindings") or ())
         data["endpoints"] = tuple(Endpoint.from_dict(e) for e in data.get("endpoints") or ())

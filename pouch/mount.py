@@ -16,7 +16,7 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from pouch.errors import InvalidArgument, Internal
+from pouch.errors import Internal, InvalidArgument
 from pouch.types import Mount
 
 MS_RDONLY = 0x1

@@ -72,7 +72,7 @@ class Reference:
             return rest[len(OFFICIAL_REPO_PREFIX) :]
         return rest
 
-    def with_default_tag(self) -> "Reference":
+    def with_default_tag(self) -> Reference:
         """Docker's ``TagNameOnly``: add ``:latest`` when neither tag nor digest is given."""
         if self.tag or self.digest:
             return self

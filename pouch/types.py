@@ -42,7 +42,7 @@ class Descriptor:
         return out
 
     @classmethod
-    def from_oci(cls, data: dict) -> "Descriptor":
+    def from_oci(cls, data: dict) -> Descriptor:
         return cls(data["mediaType"], data["digest"], int(data["size"]), dict(data.get("annotations") or {}))
 
 

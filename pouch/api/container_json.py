@@ -9,20 +9,20 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-from pouch.humanize import human_duration
-from pouch.api.resources_json import host_config_fields
+from pouch.api.convert import _port_sort_key, format_bind, parse_port_key  # noqa: E402
 from pouch.api.health_json import (
     health_state_to_docker,
     healthcheck_to_docker,
     restart_policy_to_docker,
 )
 from pouch.api.network_json import endpoint_id  # stable per container and network
-from pouch.api.rich_json import rich_config_fields, rich_host_config_fields
 from pouch.api.quota_json import disk_quota_to_docker
-from pouch.services.health import enabled as health_enabled, health_text
+from pouch.api.resources_json import host_config_fields
+from pouch.api.rich_json import rich_config_fields, rich_host_config_fields
+from pouch.humanize import human_duration
 from pouch.models import (
     Container,
     CreateOptions,
@@ -30,8 +30,9 @@ from pouch.models import (
     Status,
     VolumeMount,
 )
-from pouch.api.convert import _port_sort_key, format_bind, parse_port_key  # noqa: E402
 from pouch.network.networks import builtin_id as network_id  # the id of bridge, host, none
+from pouch.services.health import enabled as health_enabled
+from pouch.services.health import health_text
 
 # --- the effective config (dockerd's merge of create options and image config) ------------
 
@@ -375,7 +376,7 @@ def parse_time(value: str) -> float | None:
     except ValueError:
         return None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return dt.timestamp()
 
 

@@ -17,11 +17,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from pouch.api.resources_json import isolation_from_docker, resources_from_docker
 from pouch.api.health_json import healthcheck_from_docker, restart_policy_from_docker
 from pouch.api.network_json import endpoints_from_docker, parse_host_port_range
-from pouch.api.rich_json import rich_from_docker
 from pouch.api.quota_json import disk_quota_from_docker
+from pouch.api.resources_json import isolation_from_docker, resources_from_docker
+from pouch.api.rich_json import rich_from_docker
 from pouch.errors import InvalidArgument
 from pouch.models import (
     DEFAULT_SHM_SIZE,

@@ -77,7 +77,7 @@ class BodyReader(io.RawIOBase):
     first if the client is waiting for it.
     """
 
-    def __init__(self, conn: "_Connection") -> None:
+    def __init__(self, conn: _Connection) -> None:
         super().__init__()
         self._conn = conn
         self._pending = memoryview(b"")
@@ -340,7 +340,7 @@ class _Abort(Exception):
 class _Connection:
     """One client connection: a loop of h11 request/response cycles."""
 
-    def __init__(self, server: "Server", sock: socket.socket) -> None:
+    def __init__(self, server: Server, sock: socket.socket) -> None:
         self.server = server
         self.sock = sock
         self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEADER_SIZE)
@@ -772,7 +772,7 @@ class Server:
         except FileNotFoundError:
             pass
 
-    def __enter__(self) -> "Server":
+    def __enter__(self) -> Server:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -7,7 +7,7 @@ import time
 
 from pouch.cli.client import APIError, CLIError, quote_name
 from pouch.cli.flags import INT, LIST, STR, F
-from pouch.cli.format import TemplateError, ps_table, render_template, pretty_json, short_id, table
+from pouch.cli.format import TemplateError, pretty_json, ps_table, render_template, short_id, table
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

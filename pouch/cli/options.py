@@ -10,12 +10,13 @@ docker CLI (``opts/``, ``nat.ParsePortSpec``, ``go-units.RAMInBytes``,
 from __future__ import annotations
 
 import os
+from datetime import UTC
 
 from pouch.cli.flags import INT, LIST, STR, F, UsageError
-from pouch.cli.resource_flags import RESOURCE_FLAGS, resource_host_config
 from pouch.cli.health_flags import HEALTH_FLAGS, healthcheck_config
 from pouch.cli.network_flags import NETWORK_FLAGS, networking_config
 from pouch.cli.quota_flags import QUOTA_FLAGS, quota_host_config
+from pouch.cli.resource_flags import RESOURCE_FLAGS, resource_host_config
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -512,7 +513,7 @@ def parse_since(value: str, now: float) -> str:
         pass
     if text and text[-1] in "smhu" and text[0].isdigit():
         return _fmt_ts(now - parse_go_duration(text))
-    from datetime import datetime, timezone  # only on this path
+    from datetime import datetime  # only on this path
 
     iso = text.replace("Z", "+00:00")
     try:
@@ -521,7 +522,7 @@ def parse_since(value: str, now: float) -> str:
         raise OptionError(f"invalid value for \"since\": failed to parse value as time or duration: \"{value}\"") from None
     if dt.tzinfo is None:
         dt = dt.astimezone()  # docker: local time when no zone is given
-    return _fmt_ts(dt.astimezone(timezone.utc).timestamp())
+    return _fmt_ts(dt.astimezone(UTC).timestamp())
 
 
 def _fmt_ts(ts: float) -> str:

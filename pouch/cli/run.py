@@ -8,8 +8,8 @@ pump stdin, copy output, and exit with the container's status.
 
 from __future__ import annotations
 
-import os
 import _signal as signal  # the C module: `signal` imports enum (~3 ms of start-up)
+import os
 import sys
 
 from pouch.cli.client import APIError, CLIError, quote_name

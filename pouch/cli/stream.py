@@ -10,8 +10,8 @@ is raw bytes. :class:`FrameDecoder` is sans-IO: bytes in, frames out.
 
 from __future__ import annotations
 
-import os
 import _socket  # not `socket`: it imports enum and selectors (~3 ms of start-up)
+import os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

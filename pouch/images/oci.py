@@ -71,7 +71,7 @@ def host_platform() -> Platform:
 
 def now_rfc3339() -> str:
     """Current UTC time as Docker writes it (RFC 3339 with nanoseconds)."""
-    now = _dt.datetime.now(_dt.timezone.utc)
+    now = _dt.datetime.now(_dt.UTC)
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond:06d}000Z"
 
 

@@ -26,12 +26,12 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from pouch.events import EventBus
 from pouch import reference
 from pouch.archive import Readable, open_decompressed
 from pouch.config import DaemonConfig
 from pouch.content import ContentStore
 from pouch.errors import Conflict, InvalidArgument, NotFound
+from pouch.events import EventBus
 from pouch.images import blobs, lineage, oci
 from pouch.images.bundle import Bundle, ImagePlan, read_plans
 from pouch.images.changes import apply_changes

@@ -48,9 +48,9 @@ from pouch.network.etcfiles import (  # noqa: F401  (re-exported: the per-contai
     build_hostname,
     build_hosts,
     build_resolv_conf,
+    write_file_atomic,
     write_hostname,
     write_hosts,
-    write_file_atomic,
     write_resolv_conf,
 )
 from pouch.network.networks import NetworkRecord, endpoint_configs, endpoints_of  # noqa: F401 (re-exported)

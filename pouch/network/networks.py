@@ -114,7 +114,7 @@ class NetworkRecord:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "NetworkRecord":
+    def from_dict(cls, data: Mapping[str, Any]) -> NetworkRecord:
         return cls(**known_fields(cls, dict(data)))
 
 

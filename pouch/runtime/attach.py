@@ -67,7 +67,7 @@ class AttachConnection:
         self._stdin_closed = False
 
     @classmethod
-    def connect(cls, directory: str, name: str = ATTACH_SOCKET) -> "AttachConnection":
+    def connect(cls, directory: str, name: str = ATTACH_SOCKET) -> AttachConnection:
         try:
             dirfd = os.open(directory, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         except FileNotFoundError:
@@ -138,7 +138,7 @@ class AttachConnection:
     def close(self) -> None:
         self.sock.close()
 
-    def __enter__(self) -> "AttachConnection":
+    def __enter__(self) -> AttachConnection:
         return self
 
     def __exit__(self, *exc: object) -> None:

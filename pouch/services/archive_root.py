@@ -43,7 +43,7 @@ import sys
 import tarfile
 import zlib  # noqa: F401
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pouch.services import archive_mounts  # a stopped container's volumes and binds
 from pouch.tartime import mtime_ns_of
@@ -140,7 +140,7 @@ def go_file_mode(st_mode: int) -> int:
 
 def rfc3339_nano(epoch_ns: int) -> str:
     seconds, nanos = divmod(epoch_ns, 1_000_000_000)
-    text = datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    text = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
     return text + (f".{nanos:09d}".rstrip("0") if nanos else "") + "Z"
 
 

@@ -23,26 +23,26 @@ import signal as signal_module
 import threading
 from collections.abc import Iterator
 
-from pouch.events import EventBus
 from pouch import mount as mounts
 from pouch import process
 from pouch.config import DaemonConfig
 from pouch.errors import Conflict, InvalidArgument, NotFound, NotModified, PouchError
+from pouch.events import EventBus
+from pouch.hooks.ocihooks import inject_hooks, load_hooks
 from pouch.metadata import containers as store
 from pouch.metadata.db import Database
 from pouch.models import DEFAULT_STOP_TIMEOUT, Container, ContainerState, CreateOptions, Status
-from pouch.hooks.ocihooks import inject_hooks, load_hooks
 from pouch.services.attachgate import AttachGate
-from pouch.services.rich import RichContainers, check_rich_create, write_profile_env
+from pouch.services.health import HealthMonitor, health_at_start, health_at_stop, with_image_healthcheck
 from pouch.services.logrotate import LogRotator, rotated_paths
 from pouch.services.monitor import ExitMonitor
-from pouch.services.health import HealthMonitor, health_at_start, health_at_stop, with_image_healthcheck
-from pouch.services.restart import RestartManager
-from pouch.services.timers import Scheduler
 from pouch.services.names import random_name
+from pouch.services.restart import RestartManager
+from pouch.services.rich import RichContainers, check_rich_create, write_profile_env
+from pouch.services.timers import Scheduler
+from pouch.snapshots.quota_manager import DiskQuotas
 from pouch.timestamps import now_rfc3339, rfc3339_of
 from pouch.volumes.service import VolumeService
-from pouch.snapshots.quota_manager import DiskQuotas
 
 log = logging.getLogger(__name__)
 

@@ -132,7 +132,7 @@ class RichContainers:
     def _systemd_spec(self, c: Container, spec: dict, rootfs: str, rich_dir: str, run_dir: str) -> dict:
         from pouch.models import RichMode
         from pouch.oci.user import resolve_in_root
-        from pouch.rich import layout, launcher, systemd
+        from pouch.rich import launcher, layout, systemd
         from pouch.rich.spec import resolve_executable
 
         rich = c.options.rich

@@ -93,7 +93,7 @@ class QuotaRecord:
         return json.dumps(asdict(self))
 
     @classmethod
-    def from_json(cls, text: str) -> "QuotaRecord":
+    def from_json(cls, text: str) -> QuotaRecord:
         data = json.loads(text)
         return cls(str(data["kind"]), int(data["id"]), int(data["limit"]), str(data.get("size", "")))
 

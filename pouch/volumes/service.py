@@ -26,7 +26,7 @@ import secrets
 import shutil
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pouch import mount as mounts
 from pouch.config import DaemonConfig
@@ -59,7 +59,7 @@ VOLUME_FILTERS = ("dangling", "name", "label", "label!", "driver", "all")
 
 
 def now_rfc3339() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # --- pure helpers ----------------------------------------------------------------------
