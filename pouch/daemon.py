@@ -14,10 +14,15 @@ import os
 import signal
 import sys
 import threading
-from dataclasses import dataclass
 
 from pouch import __version__
+from pouch.api.routes import build_router
+from pouch.api.server import Server
 from pouch.config import DEFAULT_EXEC_ROOT, DEFAULT_HOST, DEFAULT_ROOT, DaemonConfig
+from pouch.engine import build_engine
+from pouch.errors import InvalidArgument, PouchError
+from pouch.registry.endpoints import validate_mirror
+from pouch.snapshots.quota_manager import DiskQuotas
 
 log = logging.getLogger("pouchd")
 
@@ -95,9 +100,6 @@ def parse_args(argv: list[str] | None = None) -> DaemonConfig:
 
 
 def _mirror(parser: argparse.ArgumentParser, url: str) -> str:
-    from pouch.errors import InvalidArgument
-    from pouch.registry.endpoints import validate_mirror
-
     try:
         return validate_mirror(url)
     except InvalidArgument as exc:
@@ -113,59 +115,6 @@ def parse_size(text: str) -> int:
     if not number or unit not in units:
         raise SystemExit(f"pouchd: invalid size: {text}")
     return int(float(number) * units[unit])
-
-
-@dataclass
-class Engine:
-    """Everything pouchd wires together; tests and the API get services from here."""
-
-    config: DaemonConfig
-    db: object
-    images: object
-    runtime: object
-    network: object
-    containers: object
-    execs: object
-    lxcfs: object = None  # LxcfsSupervisor with --enable-lxcfs
-    events: object = None  # events.EventBus: what `GET /events` streams
-    volumes: object = None  # volumes.service.VolumeService
-
-
-def build_engine(config: DaemonConfig) -> Engine:
-    from pouch.events import EventBus
-    from pouch.images.service import ImageService
-    from pouch.metadata.db import Database
-    from pouch.network.manager import NetworkManager
-    from pouch.runtime.conmon import ConmonRuntime
-    from pouch.services.containers import ContainerService
-    from pouch.services.execs import ExecService
-
-    for path in (config.root, config.exec_root):
-        os.makedirs(path, mode=0o711, exist_ok=True)
-    db = Database(config.db_path)
-    events = EventBus()
-    images = ImageService(db, config)
-    images.events = events
-    images.recover()
-    runtime = ConmonRuntime(config)
-    network = NetworkManager(config, db)
-    network.ensure_ready()
-    containers = ContainerService(config, db, images, runtime, network)
-    containers.events = network.events = events
-    network.containers = containers  # network connect/disconnect act on containers
-
-    volumes = containers.volumes  # -v, --mount, `pouch volume` (made by ContainerService)
-    volumes.events = events
-    execs = ExecService(config, containers, runtime)
-    containers.on_removed = execs.forget_container
-    lxcfs = None
-    if config.enable_lxcfs:  # lxcfs: started and watched by pouchd (pouch/rich/lxcfsd.py)
-        from pouch.rich.lxcfs import lxcfs_pids
-        from pouch.rich.lxcfsd import LxcfsSupervisor
-
-        lxcfs = containers.lxcfs = LxcfsSupervisor(config.lxcfs_path, config.exec_root,
-                                                   lambda: lxcfs_pids(containers.list()))
-    return Engine(config, db, images, runtime, network, containers, execs, lxcfs, events, volumes=volumes)
 
 
 def lock_root(config: DaemonConfig) -> int:
@@ -191,9 +140,6 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit("pouchd: must run as root")
     lock_root(config)
     if config.disk_quota:  # checked before anything is made (snapshots/quota_manager.py)
-        from pouch.errors import PouchError
-        from pouch.snapshots.quota_manager import DiskQuotas
-
         try:
             log.info("disk quotas: %s", DiskQuotas(config, images=None).enable())
         except PouchError as err:
@@ -207,9 +153,6 @@ def main(argv: list[str] | None = None) -> None:
             engine.lxcfs.start()
         except Exception as err:  # noqa: BLE001 - one readable line, as for the other startup failures
             raise SystemExit(f"pouchd: lxcfs: {err}") from None
-
-    from pouch.api.routes import build_router
-    from pouch.api.server import Server
 
     os.makedirs(os.path.dirname(config.socket_path) or "/", exist_ok=True)
     server = Server(config.socket_path, build_router(engine))

@@ -111,12 +111,11 @@ class BuildRoutes:
         return stream_response(self._run(builder, work, req.query_bool("q")))
 
     def _puller(self):
-        from pouch.api.registry_routes import registry_service
         from pouch.registry.auth import Credentials
 
         def pull(name: str) -> list[dict]:
             events: list[dict] = []
-            registry_service(self.engine).pull(name, Credentials(), "", events.append)
+            self.engine.registry_service().pull(name, Credentials(), "", events.append)
             return events
 
         return pull

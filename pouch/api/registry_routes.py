@@ -17,21 +17,9 @@ from pouch.api.server import Request, Response, json_response, stream_response
 from pouch.errors import Internal, InvalidArgument, PouchError
 from pouch.registry import progress
 from pouch.registry.auth import credentials_from_json, decode_registry_auth
-from pouch.registry.endpoints import RegistryConfig
-from pouch.registry.service import RegistryService
 
 log = logging.getLogger(__name__)
 _DONE = object()
-
-
-def registry_service(engine) -> RegistryService:
-    config = engine.config
-    from pouch.registry.tls import configured_hosts
-
-    certs = config.registry_certs_dir
-    return RegistryService(engine.images, RegistryConfig(config.insecure_registries, config.registry_mirrors,
-                                                         certs, configured_hosts(certs)),
-                           config.registry_timeout)
 
 
 def streamed(job: Callable[[Callable[[dict], None]], object]) -> Response:
@@ -70,14 +58,14 @@ def pull(engine, req: Request) -> Response:
     if tag:
         image += ("@" if tag.startswith("sha256:") else ":") + tag
     creds = decode_registry_auth(req.headers.get("x-registry-auth", ""))
-    service = registry_service(engine)
+    service = engine.registry_service()
     platform = req.query_str("platform")
     return streamed(lambda emit: service.pull(image, creds, platform, emit))
 
 
 def push(engine, req: Request) -> Response:
     creds = decode_registry_auth(req.headers.get("x-registry-auth", ""))
-    service = registry_service(engine)
+    service = engine.registry_service()
     name, tag = req.params["name"], req.query_str("tag")
     engine.images.get(name + (f":{tag}" if tag else ""))  # 404 before anything streams
     return streamed(lambda emit: service.push(name, tag, creds, emit))
@@ -87,5 +75,5 @@ def auth(engine, req: Request) -> Response:
     body = req.json()
     if not isinstance(body, dict):
         raise InvalidArgument("invalid auth configuration")
-    registry_service(engine).login(credentials_from_json(body))
+    engine.registry_service().login(credentials_from_json(body))
     return json_response({"Status": "Login Succeeded", "IdentityToken": ""})

@@ -281,7 +281,7 @@ class ContainerRoutes:
             try:
                 code = service.wait(c.id, condition)
             except NotFound:
-                code = service._last_exit.get(c.id, 0)
+                code = service.recent_exit_code(c.id)
             yield json.dumps({"StatusCode": code, "Error": None}).encode() + b"\n"
 
         return stream_response(body(), content_type="application/json")

@@ -14,9 +14,7 @@ def add_stats_routes(router: Router, engine) -> None:  # type: ignore[no-untyped
 
 
 def stats(engine, req: Request) -> Response:  # type: ignore[no-untyped-def]
-    from pouch.services.stats import StatsService
-
-    service = StatsService(engine.containers)
+    service = engine.stats
     engine.containers.get(req.params["id"])  # 404 before the 200 head
     stream = req.query_bool("stream", True)
     one_shot = req.query_bool("one-shot", False)

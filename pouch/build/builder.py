@@ -289,7 +289,7 @@ class Builder:
         from pouch.runtime.logs import read_logs
 
         svc = self.containers
-        for entry in read_logs(svc.log_path(c), follow=True, should_stop=lambda: svc._is_stopped(c.id)):
+        for entry in read_logs(svc.log_path(c), follow=True, should_stop=lambda: svc.is_stopped(c.id)):
             yield {"stream": entry.data.decode("utf-8", "replace")}
 
     def _commit_container(self, state: State, container_id: str, key: str, created_by: str) -> State:

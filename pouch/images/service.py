@@ -61,8 +61,8 @@ IsRunning = Callable[[str], bool]  # container id -> running (or paused)?
 
 
 class ImageService:
-    def __init__(self, db: Database, config: DaemonConfig) -> None:
-        self.events = EventBus()  # the daemon's bus replaces it (daemon.build_engine)
+    def __init__(self, db: Database, config: DaemonConfig, events: EventBus | None = None) -> None:
+        self.events = events or EventBus()
         self.db = db
         self.config = config
         self.content = ContentStore(config.content_dir)

@@ -141,11 +141,11 @@ def remove_static_rules(bridge: str) -> list[str]:
 
 
 class NetworkManager:
-    def __init__(self, config: DaemonConfig, db=None) -> None:
-        self.events = EventBus()  # the daemon's bus replaces it (daemon.build_engine)
+    def __init__(self, config: DaemonConfig, db=None, events: EventBus | None = None) -> None:
+        self.events = events or EventBus()
         self.config = config
         self.db = db  # metadata.db.Database; None: only the predefined networks (unit tests)
-        self.containers = None  # services.containers.ContainerService, for connect/disconnect (build_engine)
+        self.containers = None  # services.containers.ContainerService, for connect/disconnect (engine.build_engine)
         self.default = networks.predefined(config.bridge_name, config.bridge_subnet)[0]
         self.conflist = networks.build_conflist(self.default, self.ipam_dir)
         self._lock = threading.RLock()  # network create/remove (connect/disconnect hold the container lock)
@@ -655,7 +655,7 @@ class NetworkManager:
         c = svc.get(container_ref)
         # the container's lock, then the membership leaf lock (as a start takes them): CNI runs
         # without the network-wide lock, and `network rm` sees the container as joining
-        with svc._locked(c.id):
+        with svc.locked(c.id):
             c = svc.get(c.id)
             with self._membership_lock:
                 rec = self._record_by_id(rec.id) or self.get(net_ref)  # NotFound if removed meanwhile
@@ -710,7 +710,7 @@ class NetworkManager:
         rec = self.get(net_ref)
         svc = self.containers
         c = svc.get(container_ref)
-        with svc._locked(c.id):  # CNI DEL without the network-wide lock, as connect
+        with svc.locked(c.id):  # CNI DEL without the network-wide lock, as connect
             c = svc.get(c.id)
             kind, _ = parse_mode(c.options.network_mode)
             if kind in ("host", "container", "none") and not force:

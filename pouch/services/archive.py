@@ -123,7 +123,7 @@ def container_root(engine, c, writable: bool, path: str = "") -> Iterator[list[s
         with _layers_root(engine, c) as target:
             yield ["--root", target]
         return
-    with containers._locked(c.id):
+    with containers.locked(c.id):
         c = containers.get(c.id)
         volume_args = ["--mounts", archive_mounts.encode(container_mounts(c))]
         if c.state.status.is_active() and c.state.pid:  # started meanwhile

@@ -90,7 +90,7 @@ def _paused(containers, container_id: str, pause: bool) -> Iterator[None]:
     if not pause:
         yield
         return
-    with containers._locked(container_id):
+    with containers.locked(container_id):
         current = containers.get(container_id)
         if current.state.status != Status.RUNNING:
             yield

@@ -21,7 +21,7 @@ import secrets
 import shutil
 import signal as signal_module
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from pouch import mount as mounts
 from pouch import process
@@ -29,9 +29,13 @@ from pouch.config import DaemonConfig
 from pouch.errors import Conflict, InvalidArgument, NotFound, NotModified, PouchError
 from pouch.events import EventBus
 from pouch.hooks.ocihooks import inject_hooks, load_hooks
+from pouch.images.service import ImageService
 from pouch.metadata import containers as store
 from pouch.metadata.db import Database
 from pouch.models import DEFAULT_STOP_TIMEOUT, Container, ContainerState, CreateOptions, Status
+from pouch.network.manager import NetworkManager
+from pouch.rich.lxcfsd import LxcfsSupervisor
+from pouch.runtime.conmon import ConmonRuntime
 from pouch.services.attachgate import AttachGate
 from pouch.services.health import HealthMonitor, health_at_start, health_at_stop, with_image_healthcheck
 from pouch.services.logrotate import LogRotator, rotated_paths
@@ -50,6 +54,27 @@ RLIMITS = {
     "RLIMIT_NOFILE": resource.RLIMIT_NOFILE,
     "RLIMIT_NPROC": resource.RLIMIT_NPROC,
 }
+
+
+class RecentExits:
+    """The exit codes of the last containers that exited, bounded: a waiter reads one right after
+    the exit (the container may be removed or restarted by then), so old entries are dropped."""
+
+    def __init__(self, keep: int = 1024) -> None:
+        self._keep = keep
+        self._codes: dict[str, int] = {}
+        self._guard = threading.Lock()
+
+    def record(self, container_id: str, code: int) -> None:
+        with self._guard:
+            self._codes.pop(container_id, None)
+            self._codes[container_id] = code  # dicts keep insertion order: the oldest first
+            while len(self._codes) > self._keep:
+                del self._codes[next(iter(self._codes))]
+
+    def get(self, container_id: str) -> int:
+        with self._guard:
+            return self._codes.get(container_id, 0)
 
 
 def parse_signal(value: str | int | None, default: int = signal_module.SIGKILL) -> int:
@@ -76,39 +101,50 @@ def parse_signal(value: str | int | None, default: int = signal_module.SIGKILL) 
 
 
 class ContainerService:
-    def __init__(self, config: DaemonConfig, db: Database, images, runtime, network) -> None:
-        self.events = EventBus()  # the daemon's bus replaces it (daemon.build_engine)
+    """The container use cases, and the only writer of container records.
+
+    Other services act on a container through the public operations here; when they must
+    hold a container still, they take its lock with :meth:`locked` and report a change with
+    :meth:`notify_changed`. The collaborators that outlive any one container are given
+    (``engine.build_engine``); the parts of this service that call back into it (exit
+    monitor, restarts, health, log rotation, the attach gate) are built here.
+    """
+
+    def __init__(self, config: DaemonConfig, db: Database, *, events: EventBus, images: ImageService,
+                 runtime: ConmonRuntime, network: NetworkManager, volumes: VolumeService, quota: DiskQuotas,
+                 rich: RichContainers, timers: Scheduler, lxcfs: LxcfsSupervisor | None = None) -> None:
+        self.events = events
         self.config = config
         self.db = db
         self.images = images
         self.runtime = runtime
         self.network = network
         self.attach_gate = AttachGate()
-        self.rich = RichContainers(config, images, runtime)
+        self.rich = rich
         self.monitor = ExitMonitor(self._handle_exit)
-        self.timers = Scheduler()  # one thread for restart back-offs and health probes
+        self.timers = timers  # one thread for restart back-offs and health probes
         self.restarts = RestartManager(self, self.timers)  # services/restart.py
         self.health = HealthMonitor(self, self.timers)  # services/health.py
         self.log_rotator = LogRotator(config.log_max_size, config.log_max_files, self._running_logs, runtime.reopen_log)
         self._locks: dict[str, threading.RLock] = {}
         self._locks_guard = threading.Lock()
         self._changed = threading.Condition()
-        self.on_removed = None  # callback(container_id), e.g. to drop exec sessions
+        self.on_removed: Callable[[str], None] | None = None  # e.g. to drop a removed container's exec sessions
         self.host_capabilities: tuple[str, ...] | None = None  # the daemon's bounding set, read once
-        self._last_exit: dict[str, int] = {}  # exit codes of removed containers, for wait?condition=removed
-        self.lxcfs = None  # LxcfsSupervisor with pouchd --enable-lxcfs (pouch/rich/lxcfsd.py)
-        self.volumes = VolumeService(config, db)  # -v, --mount, `pouch volume` (build_engine gives it the bus)
-        self.quota = DiskQuotas(config, images)  # --disk-quota: the writable layer's limit
+        self._recent_exits = RecentExits()  # for waiters that wake after a removal or a policy restart
+        self.lxcfs = lxcfs  # with pouchd --enable-lxcfs (pouch/rich/lxcfsd.py)
+        self.volumes = volumes  # -v, --mount, `pouch volume`
+        self.quota = quota  # --disk-quota: the writable layer's limit
 
     # ----------------------------------------------------------------- helpers
     @contextlib.contextmanager
-    def _locked(self, container_id: str) -> Iterator[None]:
+    def locked(self, container_id: str) -> Iterator[None]:
         with self._locks_guard:
             lock = self._locks.setdefault(container_id, threading.RLock())
         with lock:
             yield
 
-    def _notify(self) -> None:
+    def notify_changed(self) -> None:
         with self._changed:
             self._changed.notify_all()
         self.network.refresh_hosts()  # the peers' /etc/hosts follow containers coming and going
@@ -139,7 +175,7 @@ class ContainerService:
 
     def _save(self, c: Container) -> None:
         store.save_state(self.db, c)
-        self._notify()
+        self.notify_changed()
 
     # ------------------------------------------------------------------ create
     def create(self, opts: CreateOptions) -> Container:
@@ -205,7 +241,7 @@ class ContainerService:
     # ------------------------------------------------------------------- start
     def start(self, ref: str) -> None:
         c = self.get(ref)
-        with self._locked(c.id):
+        with self.locked(c.id):
             c = self.get(c.id)
             if c.state.status in (Status.RUNNING, Status.RESTARTING):
                 raise NotModified("container already started")
@@ -215,7 +251,7 @@ class ContainerService:
                 raise Conflict(f"container {c.name} is marked for removal and cannot be started")
             try:
                 self.restarts.on_user_start(c)  # RestartCount and the back-off begin again
-                self._start_locked(c)
+                self.start_locked(c)
             except PouchError as err:
                 c.state.error = err.message
                 store.save_state(self.db, c)
@@ -225,9 +261,9 @@ class ContainerService:
                 raise
             self.events.emit_container(c, "start")
             self.health.watch(c)
-        self._notify()
+        self.notify_changed()
 
-    def _start_locked(self, c: Container) -> None:
+    def start_locked(self, c: Container) -> None:
         """Mount, network, bundle, conmon + runc create, attach gate, runc start.
 
         The CNI plugins configure the container's netns while conmon and runc
@@ -395,7 +431,7 @@ class ContainerService:
     def _handle_exit(self, container_id: str) -> None:
         """conmon exited: record the exit code, tear the container's runtime down
         (an ``--rm`` container: remove it first, tear down after)."""
-        with self._locked(container_id):
+        with self.locked(container_id):
             c = store.get(self.db, container_id)
             if c is None or not c.state.status.is_active():
                 return
@@ -414,7 +450,7 @@ class ContainerService:
                 c.state.oom_killed = host_cgroup_oom_killed(c)
             if status is None:
                 c.state.error = "container state was lost (conmon exited without an exit code)"
-            self._last_exit[c.id] = c.state.exit_code
+            self._recent_exits.record(c.id, c.state.exit_code)
             log.info("container %s exited with %d", container_id[:12], c.state.exit_code)
             self.health.unwatch(c.id)
             c.state.health = health_at_stop(c.state.health)
@@ -428,7 +464,7 @@ class ContainerService:
                 self._teardown_runtime(c)
                 c.network = None
                 store.save_state(self.db, c)
-        self._notify()
+        self.notify_changed()
 
     def _teardown_runtime(self, c: Container) -> None:
         self._teardown(c.id, c.network)
@@ -462,7 +498,7 @@ class ContainerService:
         self.events.emit_container(c, "destroy")
         self.volumes.release(c.id, c.options.volumes)  # its processes are gone: volumes first, so that
         self.volumes.remove_anonymous(c)  # --rm's anonymous ones are gone when `wait` is answered
-        self._notify()
+        self.notify_changed()
         self._teardown(c.id, c.network)
         self._drop_container_files(c.id)
         os.unlink(marker)
@@ -525,7 +561,7 @@ class ContainerService:
         with self._changed:
             return self._changed.wait_for(predicate, timeout)
 
-    def _is_stopped(self, container_id: str) -> bool:
+    def is_stopped(self, container_id: str) -> bool:
         c = store.get(self.db, container_id)
         return c is None or not c.state.status.is_active()
 
@@ -544,7 +580,7 @@ class ContainerService:
         image = self.images.for_container(c.image_id)
         default_signal = self.rich.stop_signal(c)  # SIGTERM, or the rich mode's init's poweroff
         stop_signal = parse_signal(c.options.stop_signal or image.image_config.stop_signal or default_signal)
-        with self._locked(c.id):
+        with self.locked(c.id):
             c = self.get(c.id)
             c.state.stopped_by_user = True
             store.save_state(self.db, c)
@@ -554,11 +590,11 @@ class ContainerService:
             if c.state.status == Status.PAUSED:
                 with contextlib.suppress(PouchError):
                     self.runtime.resume(c.id)
-        if timeout < 0 or not self.wait_for(lambda: self._is_stopped(c.id), timeout):
+        if timeout < 0 or not self.wait_for(lambda: self.is_stopped(c.id), timeout):
             log.info("container %s did not stop within %ss, killing it", c.id[:12], timeout)
-            with self._locked(c.id):
+            with self.locked(c.id):
                 self._signal(self.get(c.id), signal_module.SIGKILL)
-            if not self.wait_for(lambda: self._is_stopped(c.id), 30):
+            if not self.wait_for(lambda: self.is_stopped(c.id), 30):
                 raise PouchError(f"container {c.name} did not stop after SIGKILL")
         self.events.emit_container(c, "stop")
 
@@ -580,7 +616,7 @@ class ContainerService:
         c = self.get(ref)
         if not c.state.status.is_active():
             raise Conflict(f"Cannot kill container: {c.name}: Container {c.id} is not running")
-        with self._locked(c.id):
+        with self.locked(c.id):
             c = self.get(c.id)
             if number in (signal_module.SIGKILL, signal_module.SIGTERM, signal_module.SIGINT):
                 c.state.stopped_by_user = True
@@ -625,12 +661,16 @@ class ContainerService:
         now = store.get(self.db, c.id)
         if now is not None and now.state.status != Status.RUNNING:
             return now.state.exit_code
-        return self._last_exit.get(c.id, 0)  # removed, or restarted already by its policy
+        return self.recent_exit_code(c.id)  # removed, or restarted already by its policy
+
+    def recent_exit_code(self, container_id: str) -> int:
+        """The last exit code of a container that may be gone already (``wait?condition=removed``)."""
+        return self._recent_exits.get(container_id)
 
     # ----------------------------------------------------------- pause, rename
     def pause(self, ref: str) -> None:
         c = self.get(ref)
-        with self._locked(c.id):
+        with self.locked(c.id):
             c = self.get(c.id)
             if c.state.status == Status.PAUSED:
                 raise Conflict(f"Container {c.id} is already paused")
@@ -643,7 +683,7 @@ class ContainerService:
 
     def unpause(self, ref: str) -> None:
         c = self.get(ref)
-        with self._locked(c.id):
+        with self.locked(c.id):
             c = self.get(c.id)
             if c.state.status != Status.PAUSED:
                 raise Conflict(f"Container {c.id} is not paused")
@@ -675,7 +715,7 @@ class ContainerService:
             if not item or item.startswith("="):
                 raise InvalidArgument(f"invalid environment variable: {item!r}")
         c = self.get(ref)
-        with self._locked(c.id):
+        with self.locked(c.id):
             c = self.get(c.id)
             c.options = dataclasses.replace(c.options, env=tuple(merge_env(list(c.options.env), env)))
             store.save_options(self.db, c)
@@ -693,21 +733,21 @@ class ContainerService:
                     f"You cannot remove a {c.state.status.value} container {c.id}. "
                     "Stop the container before attempting removal or force remove"
                 )
-            with self._locked(c.id):
+            with self.locked(c.id):
                 c = self.get(c.id)
                 c.state.stopped_by_user = True  # no restart policy brings it back
                 store.save_state(self.db, c)
                 self._signal(c, signal_module.SIGKILL)
-            if not self.wait_for(lambda: self._is_stopped(c.id), 30):
+            if not self.wait_for(lambda: self.is_stopped(c.id), 30):
                 raise PouchError(f"could not kill container {c.name}")
-        with self._locked(c.id):
+        with self.locked(c.id):
             c = store.get(self.db, c.id)
             if c is None:
                 return
             c.state.status = Status.REMOVING
             store.save_state(self.db, c)
             self._finish_remove(c, volumes)
-        self._notify()
+        self.notify_changed()
 
     def _finish_remove(self, c: Container, volumes: bool = False) -> None:
         if os.path.exists(self.config.bundle_dir(c.id)) or mounts.is_mountpoint(self.rootfs_path(c)):

@@ -220,7 +220,7 @@ class HealthMonitor:
         assert config is not None
         if c.state.status == Status.RUNNING:
             result = self._run_probe(c, config)
-            with self.containers._locked(container_id):
+            with self.containers.locked(container_id):
                 c = self._current(container_id, run)
                 if c is None:
                     return

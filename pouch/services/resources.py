@@ -86,7 +86,7 @@ def update(service, ref: str, changes: dict, restart_policy=None) -> list[str]:
     from pouch.metadata import containers as store
 
     c = service.get(ref)
-    with service._locked(c.id):
+    with service.locked(c.id):
         c = service.get(c.id)
         if c.state.status in (Status.REMOVING, Status.DEAD):
             raise Conflict(f"Cannot update container {c.id}: it is marked for removal")

@@ -84,7 +84,7 @@ __all__ = ["check_auto_remove", "next_delay", "parse_policy", "should_restart", 
 class RestartManager:
     """Restarts containers after their back-off, on the daemon's timer thread.
 
-    ``containers`` is the ContainerService: its per-container lock, ``_start_locked``
+    ``containers`` is the ContainerService: its per-container lock, ``start_locked``
     and state store are used so a restart is one more start, serialised with stop,
     kill and rm (which cancel a pending restart through ``cancel``).
     """
@@ -141,7 +141,7 @@ class RestartManager:
         self.forget(c.id)
         c.state.status = Status.EXITED
         store.save_state(self.containers.db, c)
-        self.containers._notify()
+        self.containers.notify_changed()
 
     def forget(self, container_id: str) -> None:
         with self._lock:
@@ -159,13 +159,13 @@ class RestartManager:
         from pouch.models import Status
 
         svc = self.containers
-        with svc._locked(container_id):
+        with svc.locked(container_id):
             self._timers.discard(container_id)
             c = store.get(svc.db, container_id)
             if c is None or c.state.status != Status.RESTARTING or c.state.finished_at != run:
                 return  # stopped, removed or started meanwhile
             try:
-                svc._start_locked(c)
+                svc.start_locked(c)
             except Exception as err:  # not only PouchError: it must not stay `restarting` for good
                 logging.getLogger(__name__).warning("restarting container %s failed: %s", container_id[:12], err)
                 c = store.get(svc.db, container_id)
@@ -176,7 +176,7 @@ class RestartManager:
             else:
                 svc.events.emit_container(c, "start")
                 svc.health.watch(c)
-        svc._notify()
+        svc.notify_changed()
 
     def _boot_start(self, container_id: str) -> None:
         import logging

@@ -158,7 +158,7 @@ def log_chunks(engine, c: Container, *, stdout: bool, stderr: bool, follow: bool
     tty = c.options.tty
 
     def stopped() -> bool:
-        return svc._is_stopped(c.id)
+        return svc.is_stopped(c.id)
 
     for entry in read_logs(svc.log_path(c), since=since, until=until, tail=tail, follow=follow, should_stop=stopped,
                            rotated=svc.rotated_log_paths(c)):

@@ -149,10 +149,10 @@ def container_mounts(opts: CreateOptions, image: ImageConfig, sources: Mapping[s
 
 
 class VolumeService:
-    def __init__(self, config: DaemonConfig, db: Database) -> None:
+    def __init__(self, config: DaemonConfig, db: Database, events: EventBus | None = None) -> None:
         self.config = config
         self.db = db
-        self.events = EventBus()  # the daemon's bus replaces it (daemon.build_engine)
+        self.events = events or EventBus()
         self._lock = threading.RLock()
         self._pending: dict[str, set[str]] = {}  # container being created -> volume names it will use
         self._created: dict[str, list[str]] = {}  # container being created -> volumes created for it
