@@ -9,9 +9,12 @@ These are the engine's own vocabulary. Docker's wire JSON (``Config``,
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from pouch.errors import InvalidArgument
 
 DEFAULT_SHM_SIZE = 64 * 1024 * 1024
 DEFAULT_STOP_TIMEOUT = 10
@@ -301,11 +304,55 @@ class HealthConfig:
         return cls(**known_fields(cls, data))
 
 
-class NetworkMode(StrEnum):
-    BRIDGE = "bridge"
+class NetworkKind(StrEnum):
+    BRIDGE = "bridge"  # the default bridge (``bridge``, ``default`` or empty)
     NONE = "none"
     HOST = "host"
-    CONTAINER = "container"  # the option string is "container:NAME"
+    CONTAINER = "container"  # ``container:NAME``: another container's network namespace
+    NETWORK = "network"  # a user-defined network, by name or id
+
+
+_NETWORK_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+
+
+@dataclass(frozen=True)
+class NetworkMode:
+    """A parsed ``--network`` / ``HostConfig.NetworkMode``; ``target`` is the container
+    (``container:X``) or the user-defined network's name or id."""
+
+    kind: NetworkKind
+    target: str = ""
+
+    @property
+    def is_host(self) -> bool:
+        return self.kind == NetworkKind.HOST
+
+    @property
+    def is_none(self) -> bool:
+        return self.kind == NetworkKind.NONE
+
+    @property
+    def joins_container(self) -> bool:
+        return self.kind == NetworkKind.CONTAINER
+
+    @property
+    def has_own_netns(self) -> bool:
+        """bridge, none and user networks get a namespace of their own; host and container:X don't."""
+        return self.kind not in (NetworkKind.HOST, NetworkKind.CONTAINER)
+
+
+def parse_network_mode(mode: str) -> NetworkMode:
+    """``bridge|default|none|host|container:X|NETWORK`` -> :class:`NetworkMode` (400 otherwise)."""
+    if mode in ("", "default", "bridge"):
+        return NetworkMode(NetworkKind.BRIDGE)
+    if mode in ("none", "host"):
+        return NetworkMode(NetworkKind(mode))
+    kind, sep, target = mode.partition(":")
+    if kind == "container" and sep and target:
+        return NetworkMode(NetworkKind.CONTAINER, target)
+    if not sep and mode != "container" and _NETWORK_NAME_RE.match(mode):
+        return NetworkMode(NetworkKind.NETWORK, mode)
+    raise InvalidArgument(f"network mode {mode!r} is not supported (bridge, none, host, container:NAME, a network's name)")
 
 
 @dataclass(frozen=True)
@@ -340,7 +387,7 @@ class CreateOptions:
     cap_drop: tuple[str, ...] = ()
     privileged: bool = False
     security_opt: tuple[str, ...] = ()
-    network_mode: str = "bridge"  # bridge | none | host | container:NAME_OR_ID
+    network_mode: str = "bridge"  # bridge | none | host | container:NAME_OR_ID | NETWORK, as given (see .network)
     port_bindings: tuple[PortBinding, ...] = ()
     exposed_ports: tuple[str, ...] = ()  # "80/tcp"
     runtime: str = "runc"
@@ -362,6 +409,11 @@ class CreateOptions:
     networks: tuple[EndpointConfig, ...] = ()  # the networks it is connected to (network/networks.py)
     publish_all: bool = False  # -P: every exposed port on an ephemeral host port
     disk_quota: str = ""  # --disk-quota / --storage-opt size=: the writable layer's limit as given (snapshots/quota.py)
+
+    @property
+    def network(self) -> NetworkMode:
+        """``network_mode`` parsed (validated at create, so it parses)."""
+        return parse_network_mode(self.network_mode)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -31,7 +31,6 @@ import ipaddress
 import json
 import logging
 import os
-import re
 import secrets
 import shlex
 import threading
@@ -42,7 +41,7 @@ from pouch import process
 from pouch.config import DaemonConfig
 from pouch.errors import Conflict, Forbidden, InvalidArgument, NotFound
 from pouch.events import EventBus
-from pouch.models import CreateOptions, Endpoint, EndpointConfig, NetworkAttachment, PortBinding
+from pouch.models import CreateOptions, Endpoint, EndpointConfig, NetworkAttachment, PortBinding, parse_network_mode
 from pouch.network import cni, hostnet, hostsync, netns, networks, ports
 from pouch.network.etcfiles import (  # noqa: F401  (re-exported: the per-container files)
     build_hostname,
@@ -59,22 +58,12 @@ from pouch.timestamps import now_rfc3339
 log = logging.getLogger(__name__)
 
 IP_FORWARD = "/proc/sys/net/ipv4/ip_forward"
-_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 
 
 def parse_mode(mode: str) -> tuple[str, str]:
-    """``bridge|default|none|host|container:X|NETWORK`` -> (kind, X); kind ``network`` for a
-    user-defined network given by name or id."""
-    if mode in ("", "default", "bridge"):
-        return "bridge", ""
-    if mode in ("none", "host"):
-        return mode, ""
-    kind, sep, target = mode.partition(":")
-    if kind == "container" and sep and target:
-        return "container", target
-    if not sep and mode != "container" and _NAME_RE.match(mode):
-        return "network", mode
-    raise InvalidArgument(f"network mode {mode!r} is not supported (bridge, none, host, container:NAME, a network's name)")
+    """``bridge|default|none|host|container:X|NETWORK`` -> (kind, X) (models.parse_network_mode)."""
+    parsed = parse_network_mode(mode)
+    return parsed.kind.value, parsed.target
 
 
 def attachment_of(netns_path: str, endpoints: Sequence[Endpoint], bindings: Sequence[PortBinding]) -> NetworkAttachment:
