@@ -1,6 +1,7 @@
-"""A container's usage counters, in the shapes of Docker's stats JSON.
+"""A container's usage counters as typed values (``CgroupStats``: CPU, memory, pids, block IO;
+``NetworkUsage`` per interface). Docker's stats JSON is made of them in ``pouch.api.stats_json``.
 
-Parsers are pure (file text in, numbers out); :func:`read_cgroup_stats` is the one reader.
+Parsers are pure (file text in, values out); :func:`read_cgroup_stats` is the one reader.
 Sources: cgroup v1 (``cpuacct.usage``, ``cpuacct.usage_percpu``, ``cpuacct.stat``,
 ``cpu.stat``, ``memory.usage_in_bytes``, ``memory.max_usage_in_bytes``,
 ``memory.limit_in_bytes``, ``memory.stat``, ``pids.current``, ``pids.max``,
@@ -14,13 +15,97 @@ the networks.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 
-from pouch.cgroups.paths import read_or_empty
+from pouch.cgroups.paths import CgroupLayout, read_or_empty
 
 NANOS = 10**9
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 UNLIMITED_V1 = 0x7FFFFFFFFFFFF000  # memory.limit_in_bytes of an unlimited cgroup (page aligned)
+
+
+@dataclass(frozen=True)
+class CpuUsage:
+    """CPU time used, in nanoseconds (``per_cpu``: None when not read, a stopped container)."""
+
+    total: int = 0
+    kernel_mode: int = 0
+    user_mode: int = 0
+    per_cpu: tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Throttling:
+    """CFS bandwidth control: periods, the throttled ones, and the time throttled (ns)."""
+
+    periods: int = 0
+    throttled_periods: int = 0
+    throttled_time: int = 0
+
+
+@dataclass(frozen=True)
+class MemoryUsage:
+    """``limit`` 0: none; ``max_usage``/``failcnt`` only on cgroup v1 (None on v2)."""
+
+    usage: int
+    limit: int
+    stats: Mapping[str, int] = field(default_factory=dict)  # memory.stat
+    max_usage: int | None = None
+    failcnt: int | None = None
+
+    def capped(self, host_memory: int) -> MemoryUsage:
+        """As dockerd: an unlimited (or larger than the host) limit reads as the host's memory."""
+        if host_memory and (not self.limit or self.limit > host_memory):
+            return replace(self, limit=host_memory)
+        return self
+
+
+@dataclass(frozen=True)
+class PidsUsage:
+    current: int
+    limit: int | None = None  # None: no pids limit
+
+
+@dataclass(frozen=True)
+class BlkioEntry:
+    """One device's counter: ``op`` is v1's ``Read``/``Write``/... or v2's ``read``/``write``."""
+
+    major: int
+    minor: int
+    op: str
+    value: int
+
+
+@dataclass(frozen=True)
+class BlkioUsage:
+    service_bytes: tuple[BlkioEntry, ...] = ()
+    serviced: tuple[BlkioEntry, ...] = ()
+
+
+@dataclass(frozen=True)
+class NetworkUsage:
+    """One interface's counters (/proc/net/dev)."""
+
+    rx_bytes: int
+    rx_packets: int
+    rx_errors: int
+    rx_dropped: int
+    tx_bytes: int
+    tx_packets: int
+    tx_errors: int
+    tx_dropped: int
+
+
+@dataclass(frozen=True)
+class CgroupStats:
+    """The cgroup part of one stats sample."""
+
+    cpu: CpuUsage
+    throttling: Throttling
+    memory: MemoryUsage
+    pids: PidsUsage
+    blkio: BlkioUsage
 
 
 def parse_flat_keyed(text: str) -> dict[str, int]:
@@ -47,12 +132,13 @@ def parse_int(text: str, default: int = 0) -> int:
         return default
 
 
-def parse_percpu(text: str) -> list[int]:
-    return [int(v) for v in text.split() if v.isdigit()]
+def parse_percpu(text: str) -> tuple[int, ...]:
+    return tuple(int(v) for v in text.split() if v.isdigit())
 
 
-def parse_blkio_v1(text: str) -> list[dict]:
-    """``blkio.throttle.io_service_bytes_recursive``: ``8:0 Read 4096`` lines (``Total`` skipped)."""
+def parse_blkio_v1(text: str) -> tuple[BlkioEntry, ...]:
+    """``blkio.throttle.io_service_bytes_recursive``: ``8:0 Read 4096`` lines (the device-less
+    ``Total`` line skipped)."""
     out = []
     for line in text.splitlines():
         parts = line.split()
@@ -60,17 +146,17 @@ def parse_blkio_v1(text: str) -> list[dict]:
             continue
         major, _, minor = parts[0].partition(":")
         try:
-            out.append({"major": int(major), "minor": int(minor), "op": parts[1], "value": int(parts[2])})
+            out.append(BlkioEntry(int(major), int(minor), parts[1], int(parts[2])))
         except ValueError:
             continue
-    return out
+    return tuple(out)
 
 
-def parse_io_stat_v2(text: str) -> tuple[list[dict], list[dict]]:
+def parse_io_stat_v2(text: str) -> tuple[tuple[BlkioEntry, ...], tuple[BlkioEntry, ...]]:
     """v2 ``io.stat`` (``8:0 rbytes=1 wbytes=2 rios=3 wios=4 ...``) -> (bytes, ios) entries
     with moby's ops ``read``/``write``."""
-    service_bytes: list[dict] = []
-    serviced: list[dict] = []
+    service_bytes: list[BlkioEntry] = []
+    serviced: list[BlkioEntry] = []
     for line in text.splitlines():
         parts = line.split()
         if not parts or ":" not in parts[0]:
@@ -80,12 +166,12 @@ def parse_io_stat_v2(text: str) -> tuple[list[dict], list[dict]]:
         for key, target, op in (("rbytes", service_bytes, "read"), ("wbytes", service_bytes, "write"),
                                 ("rios", serviced, "read"), ("wios", serviced, "write")):
             if key in values and values[key].isdigit():
-                target.append({"major": int(major), "minor": int(minor), "op": op, "value": int(values[key])})
-    return service_bytes, serviced
+                target.append(BlkioEntry(int(major), int(minor), op, int(values[key])))
+    return tuple(service_bytes), tuple(serviced)
 
 
 def parse_proc_stat_cpu(text: str, ticks: int = CLOCK_TICKS) -> int:
-    """``system_cpu_usage``: the first line of /proc/stat (user..steal) in nanoseconds."""
+    """The host's CPU time: the first line of /proc/stat (user..steal) in nanoseconds."""
     for line in text.splitlines():
         if line.startswith("cpu "):
             fields = [int(v) for v in line.split()[1:8]]
@@ -93,9 +179,9 @@ def parse_proc_stat_cpu(text: str, ticks: int = CLOCK_TICKS) -> int:
     return 0
 
 
-def parse_net_dev(text: str) -> dict[str, dict[str, int]]:
-    """/proc/net/dev -> Docker's ``networks`` (loopback left out)."""
-    out: dict[str, dict[str, int]] = {}
+def parse_net_dev(text: str) -> dict[str, NetworkUsage]:
+    """/proc/net/dev -> counters by interface (loopback left out)."""
+    out: dict[str, NetworkUsage] = {}
     for line in text.splitlines()[2:]:
         name, sep, rest = line.partition(":")
         name = name.strip()
@@ -104,72 +190,48 @@ def parse_net_dev(text: str) -> dict[str, dict[str, int]]:
         v = [int(x) for x in rest.split()]
         if len(v) < 16:
             continue
-        out[name] = {"rx_bytes": v[0], "rx_packets": v[1], "rx_errors": v[2], "rx_dropped": v[3],
-                     "tx_bytes": v[8], "tx_packets": v[9], "tx_errors": v[10], "tx_dropped": v[11]}
+        out[name] = NetworkUsage(rx_bytes=v[0], rx_packets=v[1], rx_errors=v[2], rx_dropped=v[3],
+                                 tx_bytes=v[8], tx_packets=v[9], tx_errors=v[10], tx_dropped=v[11])
     return out
 
 
-@dataclass(frozen=True)
-class CgroupStats:
-    """The cgroup part of one stats sample (Docker's JSON members)."""
-
-    cpu_usage: dict
-    throttling_data: dict
-    memory_stats: dict
-    pids_stats: dict
-    blkio_stats: dict
+def _pids(files: Mapping[str, str]) -> PidsUsage:
+    return PidsUsage(parse_int(files.get("pids.current", "")), parse_int(files.get("pids.max", ""), 0) or None)
 
 
-def _blkio(service_bytes: list[dict], serviced: list[dict]) -> dict:
-    return {"io_service_bytes_recursive": service_bytes, "io_serviced_recursive": serviced,
-            "io_queue_recursive": [], "io_service_time_recursive": [], "io_wait_time_recursive": [],
-            "io_merged_recursive": [], "io_time_recursive": [], "sectors_recursive": []}
-
-
-def stats_v1(files: dict[str, str], ticks: int = CLOCK_TICKS) -> CgroupStats:
+def stats_v1(files: Mapping[str, str], ticks: int = CLOCK_TICKS) -> CgroupStats:
     """From v1 file contents keyed by file name (a missing file: ``""``)."""
     get = files.get
     acct = parse_flat_keyed(get("cpuacct.stat", ""))
     cpu_stat = parse_flat_keyed(get("cpu.stat", ""))
-    usage = {
-        "total_usage": parse_int(get("cpuacct.usage", "")),
-        "percpu_usage": parse_percpu(get("cpuacct.usage_percpu", "")),
-        "usage_in_kernelmode": acct.get("system", 0) * NANOS // ticks,
-        "usage_in_usermode": acct.get("user", 0) * NANOS // ticks,
-    }
-    throttling = {"periods": cpu_stat.get("nr_periods", 0), "throttled_periods": cpu_stat.get("nr_throttled", 0),
-                  "throttled_time": cpu_stat.get("throttled_time", 0)}
-    memory = {"usage": parse_int(get("memory.usage_in_bytes", "")),
-              "max_usage": parse_int(get("memory.max_usage_in_bytes", "")),
-              "failcnt": parse_int(get("memory.failcnt", "")),
-              "stats": parse_flat_keyed(get("memory.stat", "")),
-              "limit": parse_int(get("memory.limit_in_bytes", ""))}
-    pids = {"current": parse_int(get("pids.current", ""))}
-    pids_max = parse_int(get("pids.max", ""), 0)
-    if pids_max:
-        pids["limit"] = pids_max
-    blkio = _blkio(parse_blkio_v1(get("blkio.throttle.io_service_bytes_recursive", "")),
-                   parse_blkio_v1(get("blkio.throttle.io_serviced_recursive", "")))
-    return CgroupStats(usage, throttling, memory, pids, blkio)
+    cpu = CpuUsage(total=parse_int(get("cpuacct.usage", "")),
+                   kernel_mode=acct.get("system", 0) * NANOS // ticks,
+                   user_mode=acct.get("user", 0) * NANOS // ticks,
+                   per_cpu=parse_percpu(get("cpuacct.usage_percpu", "")))
+    throttling = Throttling(cpu_stat.get("nr_periods", 0), cpu_stat.get("nr_throttled", 0),
+                            cpu_stat.get("throttled_time", 0))
+    memory = MemoryUsage(usage=parse_int(get("memory.usage_in_bytes", "")),
+                         limit=parse_int(get("memory.limit_in_bytes", "")),
+                         stats=parse_flat_keyed(get("memory.stat", "")),
+                         max_usage=parse_int(get("memory.max_usage_in_bytes", "")),
+                         failcnt=parse_int(get("memory.failcnt", "")))
+    blkio = BlkioUsage(parse_blkio_v1(get("blkio.throttle.io_service_bytes_recursive", "")),
+                       parse_blkio_v1(get("blkio.throttle.io_serviced_recursive", "")))
+    return CgroupStats(cpu, throttling, memory, _pids(files), blkio)
 
 
-def stats_v2(files: dict[str, str]) -> CgroupStats:
+def stats_v2(files: Mapping[str, str]) -> CgroupStats:
     """From v2 file contents (moby ``statsV2``: microseconds become nanoseconds)."""
     get = files.get
-    cpu = parse_flat_keyed(get("cpu.stat", ""))
-    usage = {"total_usage": cpu.get("usage_usec", 0) * 1000, "percpu_usage": [],
-             "usage_in_kernelmode": cpu.get("system_usec", 0) * 1000,
-             "usage_in_usermode": cpu.get("user_usec", 0) * 1000}
-    throttling = {"periods": cpu.get("nr_periods", 0), "throttled_periods": cpu.get("nr_throttled", 0),
-                  "throttled_time": cpu.get("throttled_usec", 0) * 1000}
-    memory = {"usage": parse_int(get("memory.current", "")), "stats": parse_flat_keyed(get("memory.stat", "")),
-              "limit": parse_int(get("memory.max", ""))}
-    pids = {"current": parse_int(get("pids.current", ""))}
-    pids_max = parse_int(get("pids.max", ""), 0)
-    if pids_max:
-        pids["limit"] = pids_max
-    service_bytes, serviced = parse_io_stat_v2(get("io.stat", ""))
-    return CgroupStats(usage, throttling, memory, pids, _blkio(service_bytes, serviced))
+    cpu_stat = parse_flat_keyed(get("cpu.stat", ""))
+    cpu = CpuUsage(total=cpu_stat.get("usage_usec", 0) * 1000, kernel_mode=cpu_stat.get("system_usec", 0) * 1000,
+                   user_mode=cpu_stat.get("user_usec", 0) * 1000, per_cpu=())
+    throttling = Throttling(cpu_stat.get("nr_periods", 0), cpu_stat.get("nr_throttled", 0),
+                            cpu_stat.get("throttled_usec", 0) * 1000)
+    memory = MemoryUsage(usage=parse_int(get("memory.current", "")), limit=parse_int(get("memory.max", "")),
+                         stats=parse_flat_keyed(get("memory.stat", "")))
+    blkio = BlkioUsage(*parse_io_stat_v2(get("io.stat", "")))
+    return CgroupStats(cpu, throttling, memory, _pids(files), blkio)
 
 
 V1_FILES = {
@@ -183,8 +245,8 @@ V1_FILES = {
 V2_FILES = ("cpu.stat", "memory.current", "memory.max", "memory.stat", "pids.current", "pids.max", "io.stat")
 
 
-def read_cgroup_stats(layout, cgroups_path: str) -> CgroupStats:  # type: ignore[no-untyped-def]
-    """Read a container's counters (``layout``: ``pouch.cgroups.paths.CgroupLayout``)."""
+def read_cgroup_stats(layout: CgroupLayout, cgroups_path: str) -> CgroupStats:
+    """Read a container's counters."""
     if layout.version == 2:
         base = layout.dir("memory", cgroups_path)
         return stats_v2({name: read_or_empty(os.path.join(base, name)) for name in V2_FILES})
@@ -197,6 +259,8 @@ def read_cgroup_stats(layout, cgroups_path: str) -> CgroupStats:  # type: ignore
 
 
 def read_system_cpu() -> int:
+    """The host's CPU time in nanoseconds (``system_cpu_usage``: clients compute a percentage
+    from two samples)."""
     return parse_proc_stat_cpu(read_or_empty("/proc/stat"))
 
 
@@ -208,5 +272,5 @@ def read_host_memory() -> int:
     return 0
 
 
-def read_networks(pid: int) -> dict[str, dict[str, int]]:
+def read_networks(pid: int) -> dict[str, NetworkUsage]:
     return parse_net_dev(read_or_empty(f"/proc/{pid}/net/dev")) if pid else {}

@@ -7,6 +7,7 @@ import os
 import re
 from pathlib import Path
 
+from pouch.api.stats_json import stats_to_docker
 from pouch.cgroups.paths import CgroupLayout
 from pouch.cgroups.stats import read_host_memory
 from pouch.models import Container, CreateOptions, Status
@@ -60,7 +61,7 @@ def v1_layout(root: Path) -> CgroupLayout:
 def docker_samples(c: Container, layout: CgroupLayout) -> tuple[dict, dict]:
     """Two successive samples as the API renders them."""
     first = build_sample(c, CG, None, layout)
-    return first, build_sample(c, CG, first, layout)
+    return stats_to_docker(first), stats_to_docker(build_sample(c, CG, first, layout))
 
 
 def check_host_values(sample: dict) -> None:
@@ -126,7 +127,7 @@ def test_v1_running_sample_in_the_host_network(tmp_path):
 
 
 def test_networks_of_a_running_container(tmp_path):
-    sample = build_sample(web(pid=os.getpid()), CG, None, v2_layout(tmp_path))
+    sample = stats_to_docker(build_sample(web(pid=os.getpid()), CG, None, v2_layout(tmp_path)))
     assert "lo" not in sample["networks"]
     for counters in sample["networks"].values():
         assert set(counters) == {"rx_bytes", "rx_packets", "rx_errors", "rx_dropped",
@@ -136,7 +137,7 @@ def test_networks_of_a_running_container(tmp_path):
 def test_a_stopped_container_reads_zero():
     c = web()
     c.state.status = Status.EXITED
-    sample = empty_sample(c)
+    sample = stats_to_docker(empty_sample(c))
     assert sample == {
         "read": ZERO, "preread": ZERO, "pids_stats": {},
         "blkio_stats": {"io_service_bytes_recursive": None, "io_serviced_recursive": None,

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from pouch.cgroups.stats import parse_blkio_v1, parse_net_dev, parse_proc_stat_cpu, stats_v1, stats_v2
+from pouch.cgroups.stats import (
+    BlkioEntry,
+    CpuUsage,
+    MemoryUsage,
+    NetworkUsage,
+    PidsUsage,
+    Throttling,
+    parse_blkio_v1,
+    parse_net_dev,
+    parse_proc_stat_cpu,
+    stats_v1,
+    stats_v2,
+)
 from pouch.cli.stats import cpu_percent, memory_usage, render, row_fields
 
 NET_DEV = """\
@@ -14,8 +26,8 @@ Inter-|   Receive                                                |  Transmit
 
 
 def test_net_dev_leaves_out_loopback():
-    assert parse_net_dev(NET_DEV) == {"eth0": {"rx_bytes": 1500, "rx_packets": 12, "rx_errors": 1, "rx_dropped": 2,
-                                               "tx_bytes": 700, "tx_packets": 7, "tx_errors": 3, "tx_dropped": 4}}
+    assert parse_net_dev(NET_DEV) == {"eth0": NetworkUsage(rx_bytes=1500, rx_packets=12, rx_errors=1, rx_dropped=2,
+                                                           tx_bytes=700, tx_packets=7, tx_errors=3, tx_dropped=4)}
 
 
 def test_proc_stat_system_time_in_nanoseconds():
@@ -33,15 +45,14 @@ def test_v1_sample():
         "blkio.throttle.io_service_bytes_recursive": "254:0 Read 4096\n254:0 Write 8192\n254:0 Total 12288\nTotal 12288\n",
     }
     s = stats_v1(files, ticks=100)
-    assert s.cpu_usage == {"total_usage": 5000000, "percpu_usage": [3000000, 2000000],
-                           "usage_in_kernelmode": 10**7, "usage_in_usermode": 3 * 10**7}
-    assert s.throttling_data == {"periods": 10, "throttled_periods": 2, "throttled_time": 99}
-    assert s.memory_stats["limit"] == 33554432 and s.memory_stats["stats"]["total_inactive_file"] == 96000
-    assert s.pids_stats == {"current": 3}
-    assert s.blkio_stats["io_service_bytes_recursive"] == [
-        {"major": 254, "minor": 0, "op": "Read", "value": 4096},
-        {"major": 254, "minor": 0, "op": "Write", "value": 8192},
-        {"major": 254, "minor": 0, "op": "Total", "value": 12288}]
+    assert s.cpu == CpuUsage(total=5000000, kernel_mode=10**7, user_mode=3 * 10**7, per_cpu=(3000000, 2000000))
+    assert s.throttling == Throttling(periods=10, throttled_periods=2, throttled_time=99)
+    assert s.memory == MemoryUsage(usage=4096000, limit=33554432, stats={"cache": 4096, "total_inactive_file": 96000},
+                                   max_usage=5000000, failcnt=0)
+    assert s.pids == PidsUsage(current=3, limit=None)
+    assert s.blkio.service_bytes == (BlkioEntry(254, 0, "Read", 4096), BlkioEntry(254, 0, "Write", 8192),
+                                     BlkioEntry(254, 0, "Total", 12288))
+    assert s.blkio.serviced == ()
 
 
 def test_v2_sample():
@@ -50,16 +61,23 @@ def test_v2_sample():
              "memory.current": "8192\n", "memory.max": "max\n", "memory.stat": "inactive_file 4096\n",
              "pids.current": "2\n", "pids.max": "10\n", "io.stat": "254:0 rbytes=100 wbytes=200 rios=1 wios=2 dbytes=0\n"}
     s = stats_v2(files)
-    assert s.cpu_usage["total_usage"] == 5_000_000 and s.cpu_usage["usage_in_usermode"] == 3_000_000
-    assert s.throttling_data == {"periods": 4, "throttled_periods": 1, "throttled_time": 7000}
-    assert s.memory_stats["usage"] == 8192 and s.memory_stats["limit"] == 0
-    assert s.pids_stats == {"current": 2, "limit": 10}
-    assert s.blkio_stats["io_service_bytes_recursive"] == [{"major": 254, "minor": 0, "op": "read", "value": 100},
-                                                           {"major": 254, "minor": 0, "op": "write", "value": 200}]
+    assert s.cpu == CpuUsage(total=5_000_000, kernel_mode=2_000_000, user_mode=3_000_000, per_cpu=())
+    assert s.throttling == Throttling(periods=4, throttled_periods=1, throttled_time=7000)
+    assert s.memory == MemoryUsage(usage=8192, limit=0, stats={"inactive_file": 4096})  # no max_usage/failcnt on v2
+    assert s.pids == PidsUsage(current=2, limit=10)
+    assert s.blkio.service_bytes == (BlkioEntry(254, 0, "read", 100), BlkioEntry(254, 0, "write", 200))
+    assert s.blkio.serviced == (BlkioEntry(254, 0, "read", 1), BlkioEntry(254, 0, "write", 2))
+
+
+def test_memory_limit_capped_at_the_hosts_memory():
+    assert MemoryUsage(usage=1, limit=0).capped(1000).limit == 1000  # unlimited
+    assert MemoryUsage(usage=1, limit=5000).capped(1000).limit == 1000
+    assert MemoryUsage(usage=1, limit=500).capped(1000).limit == 500
+    assert MemoryUsage(usage=1, limit=500).capped(0).limit == 500  # the host's unknown
 
 
 def test_blkio_skips_malformed_lines():
-    assert parse_blkio_v1("garbage\nTotal 0\n8:0 Read x\n") == []
+    assert parse_blkio_v1("garbage\nTotal 0\n8:0 Read x\n") == ()
 
 
 SAMPLE = {
