@@ -12,20 +12,25 @@ Container events carry Docker's attributes: the container's labels, ``name`` and
 ``health_status: healthy`` (or ``unhealthy``/``starting``); exec events are
 ``exec_create: CMD ARGS``, ``exec_start: CMD ARGS``, ``exec_die``.
 
-``event_matches`` is dockerd's filter (``daemon/events/filter.go``), pure.
+Events are typed values (``Event``); ``event_matches`` is dockerd's filter
+(``daemon/events/filter.go``) over them, pure. Docker's JSON of an event is written
+only by the API (``pouch.api.events_json``).
 """
 
 from __future__ import annotations
 
 import collections
 import itertools
+import re
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime
 
+from pouch.errors import InvalidArgument
 from pouch.labels import labels_match
+from pouch.models import Container
 
 CAPACITY = 1024  # dockerd keeps 256; a little more history costs nothing here
 EVENT_FILTERS = ("container", "daemon", "event", "image", "label", "network", "scope", "type", "volume",
@@ -36,32 +41,24 @@ EVENT_TYPES = ("builder", "config", "container", "daemon", "image", "network", "
 
 @dataclass(frozen=True)
 class Event:
+    """Something that happened to an object a user can see (the actor: a container's id,
+    an image's id or reference, a network's id, a volume's name)."""
+
     type: str  # container, image, network, volume, daemon
     action: str  # create, start, die, health_status: healthy, pull, connect...
     actor_id: str
-    attributes: dict[str, str] = field(default_factory=dict)
-    time_nano: int = 0
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    time_nano: int = 0  # nanoseconds since the epoch
     seq: int = 0  # order of emission (times may repeat or, with a clock step, go back)
+    scope: str = "local"  # this daemon's (swarm's events would be "swarm")
 
-    def to_docker(self) -> dict:
-        """The JSON object `GET /events` sends (Docker API 1.41, with the legacy keys)."""
-        obj: dict = {
-            "Type": self.type,
-            "Action": self.action,
-            "Actor": {"ID": self.actor_id, "Attributes": dict(self.attributes)},
-            "scope": "local",
-            "time": self.time_nano // 1_000_000_000,
-            "timeNano": self.time_nano,
-        }
-        if self.type == "container" or self.type == "image":
-            obj["status"] = self.action
-            obj["id"] = self.actor_id
-            if "image" in self.attributes:
-                obj["from"] = self.attributes["image"]
-        return obj
+    @property
+    def time(self) -> int:
+        """Seconds since the epoch."""
+        return self.time_nano // 1_000_000_000
 
 
-def container_attributes(c, **extra: object) -> dict[str, str]:
+def container_attributes(c: Container, **extra: object) -> dict[str, str]:
     """Docker's attributes of a container event: its labels, ``image`` and ``name`` (then ``extra``)."""
     attributes = {str(k): str(v) for k, v in (c.options.labels or {}).items()}
     attributes["image"] = c.image_ref
@@ -93,7 +90,7 @@ class EventBus:
         with self._changed:
             return self._listeners
 
-    def emit_container(self, c, action: str, **extra: object) -> Event:
+    def emit_container(self, c: Container, action: str, **extra: object) -> Event:
         """A container event with Docker's attributes (``container_attributes``)."""
         return self.emit("container", action, c.id, container_attributes(c, **extra))
 
@@ -104,7 +101,7 @@ class EventBus:
 
     def follow(self, since_nano: int | None, until_nano: int | None = None,
                stop: threading.Event | None = None, poll: float = 0.5,
-               alive=None) -> Iterator[Event]:
+               alive: Callable[[], bool] | None = None) -> Iterator[Event]:
         """Past events from ``since_nano`` (none when None), then new ones as they come,
         until ``until_nano`` passes, ``stop`` is set, ``alive()`` turns false or the bus
         is closed. ``until_nano`` in the past: the past events only (dockerd's ``onlyPastEvents``)."""
@@ -120,7 +117,7 @@ class EventBus:
                 self._listeners -= 1
 
     def _follow_new(self, last: int, until_nano: int | None, stop: threading.Event | None, poll: float,
-                    alive) -> Iterator[Event]:
+                    alive: Callable[[], bool] | None) -> Iterator[Event]:
         while not self._closed and (stop is None or not stop.is_set()) and (alive is None or alive()):
             now = time.time_ns()
             if until_nano is not None and now > until_nano:
@@ -152,11 +149,6 @@ _DURATION_UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_0
 def parse_timestamp(text: str, now_nano: int) -> int | None:
     """``since``/``until`` of ``GET /events`` in nanoseconds: ``seconds[.fraction]`` (what
     clients send), also an RFC 3339 date or a Go duration before now (``10m``); "" is None."""
-    import re
-    from datetime import datetime
-
-    from pouch.errors import InvalidArgument
-
     text = text.strip()
     if not text:
         return None
@@ -199,8 +191,6 @@ def _strip_tag(ref: str) -> str:
 
 
 def check_event_filters(filters: Mapping[str, list[str]]) -> None:
-    from pouch.errors import InvalidArgument
-
     for key, values in filters.items():
         if key not in EVENT_FILTERS:
             raise InvalidArgument(f"invalid filter '{key}'")
@@ -223,7 +213,7 @@ def event_matches(filters: Mapping[str, list[str]], event: Event) -> bool:
             return False
     elif not _exact(filters, "event", action):
         return False
-    if not _exact(filters, "type", event.type) or not _exact(filters, "scope", "local"):
+    if not _exact(filters, "type", event.type) or not _exact(filters, "scope", event.scope):
         return False
     attrs = event.attributes
 

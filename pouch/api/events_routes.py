@@ -10,19 +10,22 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 
 from pouch.api import filters as api_filters
+from pouch.api.events_json import event_to_docker
 from pouch.api.server import Request, Response, Router, stream_response
+from pouch.engine import Engine
 from pouch.errors import InvalidArgument
-from pouch.events import EventBus, check_event_filters, event_matches, parse_timestamp
+from pouch.events import check_event_filters, event_matches, parse_timestamp
 
 
-def add_events_routes(router: Router, engine) -> None:
+def add_events_routes(router: Router, engine: Engine) -> None:
     router.add("GET", "/events", lambda req: events(engine, req))
 
 
-def events(engine, req: Request) -> Response:
-    bus: EventBus = engine.events or engine.containers.events
+def events(engine: Engine, req: Request) -> Response:
+    bus = engine.events
     filters = api_filters.parse_filters(req.query_str("filters"))
     check_event_filters(filters)
     now = time.time_ns()
@@ -34,10 +37,10 @@ def events(engine, req: Request) -> Response:
     if until is not None and since is None:
         since = 0  # dockerd replays the kept events up to `until`
 
-    def body():
+    def body() -> Iterator[bytes]:
         yield b""  # the head goes out now: clients wait for it before the first event
         for event in bus.follow(since, until, alive=lambda: not req.disconnected()):
             if event_matches(filters, event):
-                yield json.dumps(event.to_docker()).encode() + b"\n"
+                yield json.dumps(event_to_docker(event)).encode() + b"\n"
 
     return stream_response(body(), content_type="application/json")

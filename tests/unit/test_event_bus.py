@@ -60,11 +60,15 @@ def test_bad_filters_are_400s():
         check_event_filters({"type": ["bogus"]})
 
 
-def test_docker_json_shape():
-    obj = Event("container", "die", "c" * 64, {"image": "busybox", "exitCode": "3"}, 1_700_000_000_123_456_789).to_docker()
-    assert obj == {"Type": "container", "Action": "die", "Actor": {"ID": "c" * 64, "Attributes": {
-        "image": "busybox", "exitCode": "3"}}, "scope": "local", "time": 1_700_000_000,
-        "timeNano": 1_700_000_000_123_456_789, "status": "die", "id": "c" * 64, "from": "busybox"}
+def test_events_are_typed_values():
+    event = Event("container", "die", "c" * 64, {"exitCode": "3"}, 1_700_000_000_123_456_789)
+    assert event.time == 1_700_000_000 and event.scope == "local"
+    assert event_matches({"scope": ["local"]}, event) and not event_matches({"scope": ["swarm"]}, event)
+    bus = EventBus()
+    emitted = bus.emit("volume", "create", "data", {"driver": "local"})
+    assert (emitted.type, emitted.action, emitted.actor_id, dict(emitted.attributes)) == (
+        "volume", "create", "data", {"driver": "local"})
+    assert abs(emitted.time_nano - time.time_ns()) < 10**9 and bus.history() == [emitted]
 
 
 def test_parse_timestamp():
