@@ -16,6 +16,7 @@ from pouch.api import container_json, convert, image_json, registry_routes
 from pouch.api import filters as list_filters
 from pouch.api.framing import encode_frame
 from pouch.api.server import Hijack, Request, Response, Router, empty_response, json_response, stream_response
+from pouch.api.top_json import top_to_docker
 from pouch.cgroups.stats import read_host_memory
 from pouch.errors import InvalidArgument, NotFound
 
@@ -266,7 +267,7 @@ class ContainerRoutes:
         return empty_response(204)
 
     def top(self, req: Request) -> Response:
-        return json_response(self.service.top(req.params["id"], req.query_str("ps_args") or "-ef"))
+        return json_response(top_to_docker(self.service.top(req.params["id"], req.query_str("ps_args") or "-ef")))
 
     def wait(self, req: Request) -> Response:
         c = self.service.get(req.params["id"])

@@ -22,6 +22,7 @@ import shutil
 import signal as signal_module
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from pouch import mount as mounts
 from pouch import process
@@ -760,7 +761,8 @@ class ContainerService:
         log.info("removed container %s", c.id[:12])
 
     # --------------------------------------------------------------------- top
-    def top(self, ref: str, ps_args: str = "-ef") -> dict:
+    def top(self, ref: str, ps_args: str = "-ef") -> TopResult:
+        """The container's processes as ``ps ps_args`` shows them."""
         c = self.get(ref)
         if c.state.status == Status.RESTARTING:  # dockerd's words; no runc container during the back-off
             raise Conflict(f"Container {c.id} is restarting, wait until the container is running")
@@ -789,11 +791,19 @@ def find_static_init() -> str:
     raise InvalidArgument("--init needs a static init binary: install Debian's tini package (tini-static)")
 
 
-def parse_ps_output(output: str, pids: set[int]) -> dict:
-    """Docker's top: keep the ``ps`` rows whose PID column is one of the container's pids."""
+@dataclass(frozen=True)
+class TopResult:
+    """``top``: the ``ps`` column titles and one row of fields per process of the container."""
+
+    titles: tuple[str, ...] = ()
+    processes: tuple[tuple[str, ...], ...] = ()
+
+
+def parse_ps_output(output: str, pids: set[int]) -> TopResult:
+    """Keep the ``ps`` rows whose PID column is one of the container's pids (as dockerd's top)."""
     lines = [line for line in output.splitlines() if line.strip()]
     if not lines:
-        return {"Titles": [], "Processes": []}
+        return TopResult()
     titles = lines[0].split()
     if "PID" not in titles:
         raise InvalidArgument("Couldn't find PID field in ps output")
@@ -802,8 +812,8 @@ def parse_ps_output(output: str, pids: set[int]) -> dict:
     for line in lines[1:]:
         fields = line.split(None, len(titles) - 1)
         if len(fields) > pid_index and fields[pid_index].isdigit() and int(fields[pid_index]) in pids:
-            processes.append(fields)
-    return {"Titles": titles, "Processes": processes}
+            processes.append(tuple(fields))
+    return TopResult(tuple(titles), tuple(processes))
 
 
 def write_json_atomic(path: str, data: dict) -> None:

@@ -7,7 +7,7 @@ import pytest
 
 from pouch.errors import InvalidArgument, NotFound
 from pouch.services.attachgate import AttachGate
-from pouch.services.containers import parse_ps_output, parse_signal
+from pouch.services.containers import TopResult, parse_ps_output, parse_signal
 from pouch.services.execs import ExecSession, exec_process_spec
 from pouch.services.monitor import ExitMonitor
 
@@ -29,8 +29,11 @@ def test_parse_signal_rejects(text):
 def test_parse_ps_output_keeps_only_container_pids():
     out = "UID PID PPID C STIME TTY TIME CMD\nroot 1 0 0 10:00 ? 00:00:01 /sbin/init\nroot 4242 4200 0 10:01 ? 00:00:00 sleep 1000\n"
     top = parse_ps_output(out, {4242})
-    assert top["Titles"] == ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
-    assert top["Processes"] == [["root", "4242", "4200", "0", "10:01", "?", "00:00:00", "sleep 1000"]]
+    assert top.titles == ("UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD")
+    assert top.processes == (("root", "4242", "4200", "0", "10:01", "?", "00:00:00", "sleep 1000"),)
+    assert parse_ps_output("", {1}) == TopResult()
+    with pytest.raises(InvalidArgument, match="Couldn't find PID field"):
+        parse_ps_output("USER COMMAND\nroot sh\n", {1})
 
 
 def test_network_modes():
