@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import time
 
+from pouch.cli.client import CLIError
 from pouch.cli.flags import LIST, STR, F
+from pouch.cli.format import TemplateError, render_template
+from pouch.cli.options import parse_filters, parse_since
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -44,10 +47,6 @@ def format_event(event: dict[str, Any]) -> str:
 
 
 def cmd_events(ctx: Context, argv: list[str]) -> int:
-    from pouch.cli.client import CLIError
-    from pouch.cli.format import TemplateError, render_template
-    from pouch.cli.options import parse_filters, parse_since
-
     opts, _ = ctx.parse("[OPTIONS]", "Get real time events from the server", EVENTS_FLAGS, argv, max_args=0)
     now = time.time()
     params = {

@@ -14,7 +14,7 @@ import re
 import threading
 import time
 
-from pouch.cli.client import CLIError
+from pouch.cli.client import CLIError, quote_name
 from pouch.cli.flags import STR, F
 from pouch.cli.format import TemplateError, bytes_size, human_size, render_template, table
 
@@ -137,17 +137,11 @@ def _targets(ctx: Context, names: list[str], show_all: bool) -> list[dict[str, A
     if names:
         out = []
         for n in names:
-            info = ctx.client.get(f"/containers/{_quote(n)}/json")
+            info = ctx.client.get(f"/containers/{quote_name(n)}/json")
             out.append({"Id": info["Id"], "Name": info.get("Name", n)})
         return out
     params = {"all": "1"} if show_all else None
     return [{"Id": c["Id"], "Name": (c.get("Names") or ["/"])[0]} for c in ctx.client.get("/containers/json", params)]
-
-
-def _quote(name: str) -> str:
-    from pouch.cli.client import quote_name
-
-    return quote_name(name)
 
 
 def _one_shot(ctx: Context, targets: list[dict[str, Any]]) -> dict[str, dict]:
