@@ -75,8 +75,9 @@ def parse_args(argv: list[str] | None = None) -> DaemonConfig:
         if not os.access(path, os.X_OK):
             parser.error(f"--add-runtime {name}: {path} is not an executable")
         runtimes[name] = path
-    if args.default_runtime not in runtimes:
-        parser.error(f"--default-runtime {args.default_runtime} is not a registered runtime")
+    if args.default_runtime not in runtimes:  # one line, as the other startup refusals
+        raise SystemExit(f"pouchd: --default-runtime {args.default_runtime} is not a registered runtime "
+                         f"(registered: {', '.join(sorted(runtimes))}; add one with --add-runtime NAME=PATH)")
     return DaemonConfig(
         host=host,
         root=os.path.abspath(args.root),

@@ -31,7 +31,7 @@ from pouch.registry.service import RegistryService
 from pouch.registry.tls import configured_hosts
 from pouch.rich.lxcfs import lxcfs_pids
 from pouch.rich.lxcfsd import LxcfsSupervisor
-from pouch.runtime.conmon import ConmonRuntime
+from pouch.runtime.registry import Runtimes
 from pouch.services.containers import ContainerService
 from pouch.services.execs import ExecService
 from pouch.services.rich import RichContainers
@@ -49,7 +49,7 @@ class Engine:
     db: Database
     events: EventBus
     images: ImageService
-    runtime: ConmonRuntime
+    runtime: Runtimes  # the OCI runtime handlers by name; each container's operations go to its own
     network: NetworkManager
     volumes: VolumeService
     containers: ContainerService
@@ -72,7 +72,7 @@ def build_engine(config: DaemonConfig) -> Engine:
     events = EventBus()
     images = ImageService(db, config, events)
     images.recover()
-    runtime = ConmonRuntime(config)
+    runtime = Runtimes.from_config(config)  # runc, and each --add-runtime NAME=PATH
     network = NetworkManager(config, db, events)
     network.ensure_ready()
     volumes = VolumeService(config, db, events)

@@ -343,7 +343,7 @@ def create_options_from_docker(body: Mapping[str, Any], name: str = "") -> Creat
         network_mode=_parse_network_mode(_get_str(host, "NetworkMode", "HostConfig.NetworkMode")),
         port_bindings=tuple(port_bindings),
         exposed_ports=tuple(sorted(exposed_ports, key=_port_sort_key)),
-        runtime=_get_str(host, "Runtime", "HostConfig.Runtime") or "runc",
+        runtime=_get_str(host, "Runtime", "HostConfig.Runtime"),  # empty: the engine picks the default runtime
         stop_signal=_get_str(body, "StopSignal", "Config.StopSignal"),
         stop_timeout=stop_timeout,
         auto_remove=_get_bool(host, "AutoRemove", "HostConfig.AutoRemove"),

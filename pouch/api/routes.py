@@ -15,10 +15,14 @@ from pouch import API_VERSION, MIN_API_VERSION, __version__
 from pouch.api import container_json, convert, image_json, registry_routes
 from pouch.api import filters as list_filters
 from pouch.api.framing import encode_frame
+from pouch.api.health_json import restart_policy_from_docker
+from pouch.api.resources_json import update_from_docker
 from pouch.api.server import Hijack, Request, Response, Router, empty_response, json_response, stream_response
 from pouch.api.top_json import top_to_docker
 from pouch.cgroups.stats import read_host_memory
 from pouch.errors import InvalidArgument, NotFound
+from pouch.models import RestartPolicy
+from pouch.services import resources as resource_service
 
 
 def build_router(engine) -> Router:
@@ -181,9 +185,7 @@ class ContainerRoutes:
     def create(self, req: Request) -> Response:
         body = req.json()
         opts = convert.create_options_from_docker(body, req.query_str("name"))
-        if not opts.runtime or opts.runtime == "runc" and "runc" not in self.engine.config.runtimes:
-            opts = _replace(opts, runtime=self.engine.config.default_runtime)
-        c = self.service.create(opts)
+        c = self.service.create(opts)  # no HostConfig.Runtime: the engine picks the default runtime
         return json_response({"Id": c.id, "Warnings": []}, status=201)
 
     def list(self, req: Request) -> Response:
@@ -244,9 +246,6 @@ class ContainerRoutes:
     def update(self, req: Request) -> Response:
         """Docker's update endpoint (``UpdateConfig``: resources and the restart policy,
         ``services/resources.update``); ``Env`` is Pouch's (PouchContainer's ``update --env``)."""
-        from pouch.api.resources_json import update_from_docker
-        from pouch.services import resources as resource_service
-
         body = req.json()
         if not isinstance(body, dict):
             raise InvalidArgument("request body must be a JSON object")
@@ -254,7 +253,7 @@ class ContainerRoutes:
         if env is not None and (not isinstance(env, list) or not all(isinstance(e, str) for e in env)):
             raise InvalidArgument("Env must be a list of KEY=VALUE strings")
         changes = update_from_docker(body)
-        restart = _restart_update(body)
+        restart = _restart_policy_update(body)
         warnings = []
         if changes or restart is not None:
             warnings = resource_service.update(self.service, req.params["id"], changes, restart)
@@ -438,12 +437,6 @@ def rich_info() -> dict:
     }
 
 
-def _replace(opts, **changes):
-    import dataclasses
-
-    return dataclasses.replace(opts, **changes)
-
-
 def _parse_time(value: str) -> float | None:
     if not value:
         return None
@@ -457,24 +450,13 @@ def _go_arch() -> str:
     return {"x86_64": "amd64", "aarch64": "arm64"}.get(os.uname().machine, os.uname().machine)
 
 
-def _restart_update(body: dict):
-    """An update's ``RestartPolicy`` (an empty Name: unchanged) as a function of the options."""
-    import dataclasses
-
-    from pouch.api.health_json import restart_policy_from_docker
-
+def _restart_policy_update(body: dict) -> RestartPolicy | None:
+    """An update's ``RestartPolicy``; None when absent or with an empty Name (unchanged).
+    A bad policy is a 400 before anything changes."""
     raw = body.get("RestartPolicy")
     if not isinstance(raw, dict) or not raw.get("Name"):
         return None
-
-    policy = restart_policy_from_docker(body, False)  # a bad policy is a 400 before anything changes
-
-    def apply(options):
-        if options.auto_remove and raw.get("Name") != "no":
-            raise InvalidArgument("Restart policy cannot be updated because AutoRemove is enabled for the container")
-        return dataclasses.replace(options, restart_policy=policy)
-
-    return apply
+    return restart_policy_from_docker(body, False)
 
 
 def _cgroup_version() -> str:

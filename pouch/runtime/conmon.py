@@ -1,9 +1,10 @@
-"""Container lifecycle through conmon (2.1.x) and runc.
+"""conmon (2.1.x): its command line, its sync-pipe protocol and the files it leaves.
 
-conmon is the per-container monitor: pouchd starts it, it double-forks away
-(so it is reparented to init and outlives pouchd), runs ``runc create``, holds
-the container's stdio, writes the k8s-file log, serves the attach socket and
-finally writes the exit code to ``<exits_dir>/<id>``.
+conmon is the per-container monitor every OCI runtime handler drives (handler.py):
+pouchd starts it, it double-forks away (so it is reparented to init and outlives
+pouchd), runs ``<runtime> create``, holds the container's stdio, writes the
+k8s-file log, serves the attach socket and finally writes the exit code to
+``<exits_dir>/<id>``. This module knows nothing of which runtime that is.
 
 Glossary / on-disk layout for container ``<id>`` (bundle = config.bundle_dir(id)):
 
@@ -41,16 +42,11 @@ import subprocess
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from pouch import errors
 from pouch.config import DaemonConfig
 from pouch.runtime import _proc
-from pouch.runtime.runc import OCIRuntimeError, Runc, parse_runtime_error
-
-if TYPE_CHECKING:
-    from pouch.runtime.attach import AttachConnection
-    from pouch.runtime.exec import ExecHandle
+from pouch.runtime.attach import AttachConnection, reopen_log, resize
+from pouch.runtime.runc import OCIRuntimeError
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +56,7 @@ ATTACH_SOCKET = "attach"
 CTL_FIFO = "ctl"
 WINSZ_FIFO = "winsz"
 OOM_FILE = "oom"
-RUNTIME_FILE = "runtime.json"  # which OCI runtime (path, state root) created the container
+RUNTIME_FILE = "runtime.json"  # which OCI runtime handler (name, path, state root) created the container
 CONMON_ARTEFACTS = (PIDFILE, CONMON_PIDFILE, ATTACH_SOCKET, CTL_FIFO, WINSZ_FIFO, OOM_FILE, RUNTIME_FILE)
 
 CREATE_TIMEOUT = 60.0
@@ -331,48 +327,16 @@ def kill_conmon(conmon_pid: int, cuuid: str, timeout: float = 5.0) -> None:
         _proc.wait_pid_exit(conmon_pid, timeout)
 
 
-# --------------------------------------------------------------------------- driver
+# --------------------------------------------------------------------------- files
 
 
-class ConmonRuntime:
-    """The container driver the daemon's container service calls.
+@dataclass(frozen=True)
+class ConmonFiles:
+    """What conmon leaves for a container, whichever OCI runtime it drives: pidfiles, the
+    attach socket and fifos in the bundle, the exit file, the ``oom`` marker."""
 
-    One instance per configured OCI runtime (``config.runtimes[name]``); runc's
-    state lives under ``<exec_root>/runtime/<name>``.
-    """
+    config: DaemonConfig
 
-    def __init__(self, config: DaemonConfig, runtime: str | None = None) -> None:
-        self.config = config
-        self.runtime_name = runtime or config.default_runtime
-        try:
-            self.runtime_path = config.runtimes[self.runtime_name]
-        except KeyError:
-            raise errors.InvalidArgument(f"unknown runtime: {self.runtime_name}") from None
-        self.state_root = self.state_root_for(self.runtime_name)
-        self.runc = Runc(self.runtime_path, self.state_root)
-
-    def state_root_for(self, runtime_name: str) -> str:
-        return os.path.join(self.config.exec_root, "runtime", runtime_name)
-
-    def _runtime_for_path(self, runtime_path: str | None) -> Runc:
-        if not runtime_path or runtime_path == self.runtime_path:
-            return self.runc
-        names = [n for n, p in self.config.runtimes.items() if p == runtime_path]
-        name = names[0] if names else os.path.basename(runtime_path)
-        return Runc(runtime_path, self.state_root_for(name))
-
-    def runc_for(self, container_id: str) -> Runc:
-        """The runtime a container was created with (recorded in its bundle)."""
-        try:
-            with open(os.path.join(self.bundle_dir(container_id), RUNTIME_FILE)) as f:
-                recorded = json.load(f)
-        except (FileNotFoundError, ValueError):
-            return self.runc
-        if (recorded.get("path"), recorded.get("root")) == (self.runc.path, self.runc.root):
-            return self.runc
-        return Runc(recorded["path"], recorded["root"])
-
-    # -- paths
     def bundle_dir(self, container_id: str) -> str:
         return self.config.bundle_dir(container_id)
 
@@ -382,154 +346,8 @@ class ConmonRuntime:
     def attach_socket_path(self, container_id: str) -> str:
         return os.path.join(self.bundle_dir(container_id), ATTACH_SOCKET)
 
-    # -- lifecycle
-    def create(
-        self,
-        container_id: str,
-        log_path: str,
-        *,
-        bundle_dir: str | None = None,
-        runtime_path: str | None = None,
-        tty: bool = False,
-        stdin: bool = False,
-        leave_stdin_open: bool = False,
-        log_max_size: int | None = None,
-        exit_command: Sequence[str] = (),
-        timeout: float = CREATE_TIMEOUT,
-    ) -> CreatedContainer:
-        """conmon + ``runc create`` for the bundle at config.bundle_dir(id).
-
-        On return the container is in state "created", its attach socket is
-        listening and conmon is logging to ``log_path`` (k8s-file). On failure
-        nothing is left: no runtime state, no conmon, no sockets or fifos.
-        ``log_max_size``: None → config.log_max_size; 0 or negative → unlimited.
-        ``bundle_dir`` may be given but must be config.bundle_dir(id) (conmon's
-        files are found there later); ``runtime_path`` selects another
-        configured runtime (its state root is <exec_root>/runtime/<name>).
-        """
-        bundle = self.bundle_dir(container_id)
-        if bundle_dir is not None and os.path.realpath(bundle_dir) != os.path.realpath(bundle):
-            raise errors.InvalidArgument(f"bundle for {container_id} must be {bundle}, not {bundle_dir}")
-        runc = self._runtime_for_path(runtime_path)
-        self._check_create_inputs(container_id, bundle, runc)
-        for d in (self.config.exits_dir, self.config.sockets_dir, runc.root, os.path.dirname(log_path)):
-            os.makedirs(d, mode=0o700, exist_ok=True)
-        self._remove_conmon_files(container_id)  # stale files of a previous run (restart)
-        with open(os.path.join(bundle, RUNTIME_FILE), "w") as f:
-            json.dump({"path": runc.path, "root": runc.root}, f)
-        max_size = self.config.log_max_size if log_max_size is None else log_max_size
-        args = ConmonArgs(
-            conmon_path=self.config.conmon_path,
-            container_id=container_id,
-            cuuid=container_id,
-            runtime_path=runc.path,
-            runtime_root=runc.root,
-            bundle_dir=bundle,
-            pidfile=os.path.join(bundle, PIDFILE),
-            conmon_pidfile=os.path.join(bundle, CONMON_PIDFILE),
-            exit_dir=self.config.exits_dir,
-            socket_dir=self.config.sockets_dir,
-            log_driver_path=f"k8s-file:{log_path}",
-            log_size_max=max_size if max_size > 0 else None,
-            tty=tty,
-            stdin=stdin,
-            leave_stdin_open=leave_stdin_open,
-            log_level="warning",
-            exit_command=tuple(exit_command),
-        )
-        started = time.monotonic()
-        with contextlib.ExitStack() as rollback:
-            rollback.callback(self._rollback_create, container_id)
-            cp = spawn_conmon(conmon_argv(args), cwd=bundle)
-            if cp.stderr:
-                log.debug("conmon for %s: %s", container_id, cp.stderr.decode("utf-8", "replace").strip())
-            try:
-                msg = cp.sync.read_message(timeout)
-            except TimeoutError:
-                raise OCIRuntimeError(f"OCI runtime create for {container_id} timed out after {timeout}s") from None
-            finally:
-                cp.close()
-            if msg is None:
-                raise OCIRuntimeError(
-                    f"conmon for {container_id} exited without reporting: {cp.stderr.decode('utf-8', 'replace').strip()}"
-                )
-            if msg.failed:
-                text = parse_runtime_error(msg.message or "")
-                raise OCIRuntimeError(f"OCI runtime create failed for {container_id}: {text}", text)
-            rollback.pop_all()
-        log.debug("created %s pid=%d conmon=%d in %.3fs", container_id, msg.value, cp.conmon_pid,
-                  time.monotonic() - started)
-        return CreatedContainer(pid=msg.value, conmon_pid=cp.conmon_pid)
-
-    def _check_create_inputs(self, container_id: str, bundle: str, runc: Runc) -> None:
-        if not os.path.isfile(os.path.join(bundle, "config.json")):
-            raise errors.InvalidArgument(f"no OCI bundle for {container_id}: {bundle}/config.json is missing")
-        for what, path in (("conmon", self.config.conmon_path), ("OCI runtime", runc.path)):
-            if not os.access(path, os.X_OK):
-                raise OCIRuntimeError(f"{what} not found or not executable: {path}")
-        if os.path.exists(os.path.join(runc.root, container_id, "state.json")):  # runc's own state file
-            raise errors.Conflict(f"container {container_id} already exists in the runtime")
-
-    def _rollback_create(self, container_id: str) -> None:
-        conmon_pid = self.conmon_pid(container_id)
-        if conmon_pid is not None:
-            kill_conmon(conmon_pid, container_id)
-        with contextlib.suppress(errors.PouchError):
-            self.runc_for(container_id).delete(container_id, force=True)
-        self._remove_conmon_files(container_id)
-
-    def _remove_conmon_files(self, container_id: str) -> None:
-        bundle = self.bundle_dir(container_id)
-        for name in CONMON_ARTEFACTS:
-            _remove(os.path.join(bundle, name))
-        _remove(self.exit_file(container_id))
-        # without --full-attach conmon would leave a <socket-dir>/<cuuid> symlink
-        _remove(os.path.join(self.config.sockets_dir, container_id))
-
-    def start(self, container_id: str) -> None:
-        self.runc_for(container_id).start(container_id)
-
-    def kill(self, container_id: str, sig: int | str = "SIGTERM", all: bool = False) -> None:  # noqa: A002
-        self.runc_for(container_id).kill(container_id, sig, all_processes=all)
-
-    def pause(self, container_id: str) -> None:
-        self.runc_for(container_id).pause(container_id)
-
-    def resume(self, container_id: str) -> None:
-        self.runc_for(container_id).resume(container_id)
-
-    def delete(self, container_id: str, force: bool = False, timeout: float = 10.0) -> None:
-        """Remove runtime state and conmon's files; no-op for an unknown container.
-
-        With force a running container is killed first. Waits for conmon to
-        finish (so it has written the exit file) and then removes the exit file
-        too: read exit_status() before delete.
-        """
-        runc = self.runc_for(container_id)
-        runc.delete(container_id, force=force)
-        conmon_pid = self.conmon_pid(container_id)
-        if conmon_pid is not None and self.conmon_alive(conmon_pid, container_id):
-            if not _proc.wait_pid_exit(conmon_pid, timeout):
-                kill_conmon(conmon_pid, container_id)
-        self._remove_conmon_files(container_id)
-
-    # -- queries
-    def state(self, container_id: str) -> dict | None:
-        return self.runc_for(container_id).state(container_id)
-
-    def processes(self, container_id: str) -> list[int]:
-        return self.runc_for(container_id).ps(container_id)
-
-    def list(self) -> list[dict]:
-        """runc's list for every runtime state root of this daemon."""
-        out = self.runc.list() if os.path.isdir(self.state_root) else []
-        root = os.path.dirname(self.state_root)
-        for name in sorted(os.listdir(root)) if os.path.isdir(root) else []:
-            if name != self.runtime_name:
-                path = self.config.runtimes.get(name)
-                if path and os.access(path, os.X_OK):
-                    out += Runc(path, os.path.join(root, name)).list()
-        return out
+    def conmon_pid(self, container_id: str) -> int | None:
+        return _proc.read_int_file(os.path.join(self.bundle_dir(container_id), CONMON_PIDFILE))
 
     def exit_status(self, container_id: str) -> ExitStatus | None:
         path = self.exit_file(container_id)
@@ -547,40 +365,39 @@ class ConmonRuntime:
     def oom_killed(self, container_id: str) -> bool:
         return os.path.exists(os.path.join(self.bundle_dir(container_id), OOM_FILE))
 
-    def conmon_pid(self, container_id: str) -> int | None:
-        return _proc.read_int_file(os.path.join(self.bundle_dir(container_id), CONMON_PIDFILE))
+    def remove(self, container_id: str) -> None:
+        """conmon's files of a container (not its bundle's config.json)."""
+        bundle = self.bundle_dir(container_id)
+        for name in CONMON_ARTEFACTS:
+            _remove(os.path.join(bundle, name))
+        _remove(self.exit_file(container_id))
+        # without --full-attach conmon would leave a <socket-dir>/<cuuid> symlink
+        _remove(os.path.join(self.config.sockets_dir, container_id))
 
-    @staticmethod
-    def conmon_alive(conmon_pid: int, container_id: str) -> bool:
-        """True if ``conmon_pid`` is alive and really is conmon for this container."""
-        return is_conmon_for(_proc.read_cmdline(conmon_pid), container_id)
-
-    @staticmethod
-    def wait_conmon(conmon_pid: int, timeout: float | None) -> bool:
-        """Block until conmon exits (True) or ``timeout`` passes (False)."""
-        return _proc.wait_pid_exit(conmon_pid, timeout)
+    def wait_gone(self, container_id: str, timeout: float) -> None:
+        """Let the container's conmon finish (it writes the exit file last); SIGKILL it after ``timeout``."""
+        conmon_pid = self.conmon_pid(container_id)
+        if conmon_pid is not None and conmon_alive(conmon_pid, container_id):
+            if not _proc.wait_pid_exit(conmon_pid, timeout):
+                kill_conmon(conmon_pid, container_id)
 
     # -- stdio
     def attach(self, container_id: str) -> AttachConnection:
         """Connect to the container's attach socket (works from create on)."""
-        from pouch.runtime.attach import AttachConnection
-
         return AttachConnection.connect(self.bundle_dir(container_id))
 
     def resize(self, container_id: str, height: int, width: int) -> None:
-        from pouch.runtime.attach import resize
-
         resize(self.bundle_dir(container_id), height, width)
 
     def reopen_log(self, container_id: str) -> None:
-        from pouch.runtime.attach import reopen_log
-
         reopen_log(self.bundle_dir(container_id))
 
-    # -- exec
-    def exec_process(self, container_id: str, process_spec: dict, *, tty: bool = False, stdin: bool = False,
-                     detach: bool = False, exec_id: str | None = None) -> ExecHandle:
-        from pouch.runtime.exec import exec_process
 
-        return exec_process(self, container_id, process_spec, tty=tty, stdin=stdin, detach=detach, exec_id=exec_id)
+def conmon_alive(conmon_pid: int, container_id: str) -> bool:
+    """True if ``conmon_pid`` is alive and really is conmon for this container."""
+    return is_conmon_for(_proc.read_cmdline(conmon_pid), container_id)
 
+
+def wait_conmon(conmon_pid: int, timeout: float | None) -> bool:
+    """Block until conmon exits (True) or ``timeout`` passes (False)."""
+    return _proc.wait_pid_exit(conmon_pid, timeout)

@@ -26,19 +26,19 @@ import shutil
 from dataclasses import dataclass, field
 
 from pouch import errors
+from pouch.config import DaemonConfig
 from pouch.runtime import _proc
 from pouch.runtime.attach import AttachConnection, resize
 from pouch.runtime.conmon import (
     CONMON_PIDFILE,
     PIDFILE,
     ConmonArgs,
-    ConmonRuntime,
     SyncReader,
     conmon_argv,
     kill_conmon,
     spawn_conmon,
 )
-from pouch.runtime.runc import OCIRuntimeError, parse_runtime_error
+from pouch.runtime.runc import OCIRuntimeError, Runc, parse_runtime_error
 
 EXEC_TIMEOUT = 30.0
 
@@ -99,8 +99,8 @@ class ExecHandle:
         remove_exec_dir(self.directory)
 
 
-def exec_dir(runtime: ConmonRuntime, container_id: str, exec_id: str) -> str:
-    return os.path.join(runtime.bundle_dir(container_id), "exec", exec_id)
+def exec_dir(bundle: str, exec_id: str) -> str:
+    return os.path.join(bundle, "exec", exec_id)
 
 
 def remove_exec_dir(directory: str) -> None:
@@ -108,7 +108,8 @@ def remove_exec_dir(directory: str) -> None:
 
 
 def exec_process(
-    runtime: ConmonRuntime,
+    config: DaemonConfig,
+    runc: Runc,
     container_id: str,
     process_spec: dict,
     *,
@@ -118,19 +119,19 @@ def exec_process(
     exec_id: str | None = None,
     timeout: float = EXEC_TIMEOUT,
 ) -> ExecHandle:
-    """Start ``process_spec`` (an OCI ``process`` object) in a running container.
+    """Start ``process_spec`` (an OCI ``process`` object) in a running container,
+    through conmon driving ``runc`` (the container's own runtime handler, its state root).
 
     Not detached: the returned handle's ``connection`` is already attached
     (stdout/stderr from the first byte, stdin if ``stdin``).
     """
-    state = runtime.state(container_id)
+    state = runc.state(container_id)
     if state is None:
         raise errors.NotFound(f"no such container: {container_id}")
     if state.get("status") != "running":
         raise errors.Conflict(f"container {container_id} is not running (status {state.get('status')})")
-    runc = runtime.runc_for(container_id)
     exec_id = exec_id or secrets.token_hex(16)
-    directory = exec_dir(runtime, container_id, exec_id)
+    directory = exec_dir(config.bundle_dir(container_id), exec_id)
     spec = dict(process_spec)
     spec["terminal"] = tty
     attach = not detach
@@ -142,7 +143,7 @@ def exec_process(
         with open(spec_path, "w") as f:
             f.write(json.dumps(spec))  # json.dump encodes in pure Python
         args = ConmonArgs(
-            conmon_path=runtime.config.conmon_path,
+            conmon_path=config.conmon_path,
             container_id=container_id,
             cuuid=exec_id,
             runtime_path=runc.path,
@@ -151,7 +152,7 @@ def exec_process(
             pidfile=os.path.join(directory, PIDFILE),
             conmon_pidfile=os.path.join(directory, CONMON_PIDFILE),
             exit_dir=os.path.join(directory, "exit"),
-            socket_dir=runtime.config.sockets_dir,
+            socket_dir=config.sockets_dir,
             log_driver_path="none:",
             tty=tty,
             stdin=stdin and attach,

@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import BinaryIO
 
 STREAMS = ("stdout", "stderr")
 
@@ -139,7 +140,7 @@ class _LogFile:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self.f = None
+        self.f: BinaryIO | None = None
         self.buf = b""
         self.open()
 

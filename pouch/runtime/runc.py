@@ -1,9 +1,9 @@
-"""The OCI runtime CLI (runc; any runtime speaking runc's command line).
+"""The OCI runtime CLI (runc; crun, runsc or any runtime speaking runc's command line).
 
 Every call carries ``--root <state root>`` so that each daemon keeps its own
 runtime state directory and two daemons with different exec roots never see
 each other's containers. The daemon calls the runtime only for short,
-synchronous commands (start, kill, pause, resume, delete, state, ps); creating
+synchronous commands (start, kill, pause, resume, update, delete, state, ps); creating
 a container goes through conmon (see conmon.py) so that the container's
 processes are never the daemon's children.
 """
@@ -121,8 +121,8 @@ class Runc:
     def _argv(self, *args: str) -> list[str]:
         return [self.path, "--root", self.root, *args]
 
-    def _call(self, container_id: str, action: str, *args: str) -> _proc.Completed:
-        res = _proc.run(self._argv(*args), timeout=self.timeout)
+    def _call(self, container_id: str, action: str, *args: str, stdin: bytes | None = None) -> _proc.Completed:
+        res = _proc.run(self._argv(*args), input=stdin, timeout=self.timeout)
         if not res.ok:
             raise classify_runtime_error(container_id, action, parse_runtime_error(res.stderr or res.stdout))
         return res
@@ -139,6 +139,11 @@ class Runc:
 
     def resume(self, container_id: str) -> None:
         self._call(container_id, "resume", "resume", container_id)
+
+    def update(self, container_id: str, resources: dict) -> None:
+        """``update --resources -``: new limits (an OCI ``linux.resources`` object) for a live container."""
+        self._call(container_id, "update", "update", "--resources", "-", container_id,
+                   stdin=json.dumps(resources).encode())
 
     def delete(self, container_id: str, force: bool = False) -> bool:
         """Remove the runtime's state. False if there was none (idempotent)."""

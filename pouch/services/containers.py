@@ -14,6 +14,7 @@ condition variable that every state change notifies.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import resource
@@ -36,7 +37,7 @@ from pouch.metadata.db import Database
 from pouch.models import DEFAULT_STOP_TIMEOUT, Container, ContainerState, CreateOptions, Status
 from pouch.network.manager import NetworkManager
 from pouch.rich.lxcfsd import LxcfsSupervisor
-from pouch.runtime.conmon import ConmonRuntime
+from pouch.runtime.registry import Runtimes
 from pouch.services.attachgate import AttachGate
 from pouch.services.health import HealthMonitor, health_at_start, health_at_stop, with_image_healthcheck
 from pouch.services.logrotate import LogRotator, rotated_paths
@@ -112,7 +113,7 @@ class ContainerService:
     """
 
     def __init__(self, config: DaemonConfig, db: Database, *, events: EventBus, images: ImageService,
-                 runtime: ConmonRuntime, network: NetworkManager, volumes: VolumeService, quota: DiskQuotas,
+                 runtime: Runtimes, network: NetworkManager, volumes: VolumeService, quota: DiskQuotas,
                  rich: RichContainers, timers: Scheduler, lxcfs: LxcfsSupervisor | None = None) -> None:
         self.events = events
         self.config = config
@@ -181,8 +182,7 @@ class ContainerService:
     # ------------------------------------------------------------------ create
     def create(self, opts: CreateOptions) -> Container:
         image = self.images.get(opts.image)
-        if opts.runtime not in self.config.runtimes:
-            raise InvalidArgument(f"Unknown runtime specified {opts.runtime}")
+        opts = dataclasses.replace(opts, runtime=self.runtime.resolve(opts.runtime))  # none given: the default
         opts = self.network.prepare_create(opts)  # its networks resolved (404 for an unknown one) and checked
         from pouch.services import resources as resource_checks  # -m, --cpus, --device, --ipc... (400s)
 
@@ -312,7 +312,7 @@ class ContainerService:
                 created = self.runtime.create(
                     c.id,
                     bundle_dir=bundle,
-                    runtime_path=self.config.runtimes[opts.runtime],
+                    runtime=opts.runtime,
                     log_path=self.log_path(c),
                     tty=opts.tty or self.rich.needs_console(c),  # systemd, sysvinit: runc binds it at /dev/console
                     stdin=opts.open_stdin,

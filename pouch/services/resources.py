@@ -6,20 +6,23 @@
 - :func:`start_input`: the ``ResourceInput`` of the spec: device numbers, the namespaces of
   the containers joined with ``--ipc/--pid container:X``, ``--group-add`` gids;
 - :func:`update`: ``pouch update`` / ``POST /containers/{id}/update``: merge, validate,
-  ``runc update`` a running container, persist in the container's options.
+  check the restart policy against ``--rm``, ``<runtime> update`` a running container
+  (through its own runtime handler), persist in the container's options.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
+from typing import Any
 
 from pouch.cgroups.limits import apply_update, validate_resources
-from pouch.cgroups.paths import cgroups_path_for, host_facts
+from pouch.cgroups.paths import cgroups_path_for, host_facts, host_layout
+from pouch.cgroups.stats import parse_flat_keyed
 from pouch.errors import Conflict, InvalidArgument, NotFound, PouchError
-from pouch.models import Container, CreateOptions, Status
+from pouch.metadata import containers as store
+from pouch.models import Container, CreateOptions, Resources, RestartPolicy, Status
 from pouch.oci.resources import (
     ResourceInput,
     joined_container,
@@ -29,6 +32,7 @@ from pouch.oci.resources import (
     resolve_group_add,
     validate_isolation,
 )
+from pouch.runtime.runc import OCIRuntimeError
 
 log = logging.getLogger(__name__)
 
@@ -80,11 +84,9 @@ def cgroups_path(c: Container) -> str:
     return cgroups_path_for(c.id, c.options.resources.cgroup_parent)
 
 
-def update(service, ref: str, changes: dict, restart_policy=None) -> list[str]:
-    """Apply resource ``changes`` (``pouch.api.resources_json.update_from_docker``) and a
-    restart policy (already parsed by the caller into the options' own type, or None)."""
-    from pouch.metadata import containers as store
-
+def update(service, ref: str, changes: dict[str, Any], restart_policy: RestartPolicy | None = None) -> list[str]:
+    """Apply resource ``changes`` (``pouch.api.resources_json.update_from_docker``) and a new
+    restart policy (None: unchanged); return Docker's warnings."""
     c = service.get(ref)
     with service.locked(c.id):
         c = service.get(c.id)
@@ -94,36 +96,36 @@ def update(service, ref: str, changes: dict, restart_policy=None) -> list[str]:
         warnings = validate_resources(resources, host_facts(service.host_capabilities), update=True)
         options = dataclasses.replace(c.options, resources=resources)
         if restart_policy is not None:
-            options = restart_policy(options)
-        if changes and c.state.status in (Status.RUNNING, Status.PAUSED):  # not `restarting`: no runc
-            _runc_update(service, c, resources, changes)  # container then, the next start takes them
+            check_restart_update(restart_policy, c.options.auto_remove)
+            options = dataclasses.replace(options, restart_policy=restart_policy)
+        if changes and c.state.status in (Status.RUNNING, Status.PAUSED):  # not `restarting`: no runtime
+            _runtime_update(service, c, resources, changes)  # container then, the next start takes them
         c.options = options
         store.save_options(service.db, c)
     log.info("updated container %s: %s", c.id[:12], ", ".join(sorted(changes)) or "restart policy")
     return warnings
 
 
-def _runc_update(service, c: Container, resources, changes: dict) -> None:
-    """``runc update --resources -``: the new limits of a running container."""
-    from pouch import process
+def check_restart_update(policy: RestartPolicy, auto_remove: bool) -> None:
+    """A container created with ``--rm`` keeps restart policy ``no`` (dockerd's 400)."""
+    if auto_remove and policy.name != "no":
+        raise InvalidArgument("Restart policy cannot be updated because AutoRemove is enabled for the container")
 
+
+def _runtime_update(service, c: Container, resources: Resources, changes: dict[str, Any]) -> None:
+    """``<runtime> update --resources -`` on the container's handler: the new limits of a live container."""
     body = linux_resources(resources)
     if "pids_limit" in changes and "pids" not in body:
         body["pids"] = {"limit": -1}
-    runc = service.runtime.runc_for(c.id)
-    result = process.run([runc.path, "--root", runc.root, "update", "--resources", "-", c.id],
-                         input=json.dumps(body).encode(), timeout=30)
-    if not result.ok:
-        message = (result.stderr or result.stdout).decode(errors="replace").strip()
-        raise PouchError(f"Cannot update container {c.id}: {message}")
+    try:
+        service.runtime.update(c.id, body)
+    except OCIRuntimeError as err:
+        raise PouchError(f"Cannot update container {c.id}: {err.runtime_message}") from None
 
 
 def host_cgroup_oom_killed(c: Container) -> bool:
     """v1 backstop for conmon's ``oom`` file: the memory cgroup's ``oom_kill`` counter
     (read before teardown)."""
-    from pouch.cgroups.paths import host_layout
-    from pouch.cgroups.stats import parse_flat_keyed
-
     layout = host_layout()
     path = layout.dir("memory", cgroups_path(c))
     name = "memory.events" if layout.version == 2 else "memory.oom_control"

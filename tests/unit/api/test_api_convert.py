@@ -137,7 +137,7 @@ def test_create_from_cli_body():
     assert opts.cap_add == ("NET_ADMIN",) and opts.cap_drop == ()
     assert opts.init is True
     assert opts.shm_size == DEFAULT_SHM_SIZE
-    assert opts.runtime == "runc"
+    assert opts.runtime == ""  # none given: the engine resolves the daemon's default runtime
     assert opts.attach_stdout is False
 
 

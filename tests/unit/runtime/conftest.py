@@ -1,5 +1,5 @@
 """Fixtures for the runtime driver tests: a busybox rootfs, minimal OCI bundles,
-and a ConmonRuntime on a temporary exec root.
+and the runtime driver (Runtimes) on a temporary exec root.
 
 These tests run real conmon and runc as root. Teardown force-deletes every
 container of the test's runc state root, kills (by PID, after checking the
@@ -20,7 +20,7 @@ import pytest
 
 from pouch.config import DaemonConfig
 from pouch.runtime import _proc
-from pouch.runtime.conmon import ConmonRuntime
+from pouch.runtime.registry import Runtimes
 from pouch.runtime.runc import Runc
 
 BUSYBOX = "/bin/busybox"
@@ -104,9 +104,9 @@ def minimal_spec(rootfs: str, args: list[str], *, tty: bool = False, cgroups_pat
 
 
 class Harness:
-    """Creates bundles for a ConmonRuntime and cleans everything up afterwards."""
+    """Creates bundles for the runtime driver and cleans everything up afterwards."""
 
-    def __init__(self, runtime: ConmonRuntime, rootfs: str, config: DaemonConfig) -> None:
+    def __init__(self, runtime: Runtimes, rootfs: str, config: DaemonConfig) -> None:
         self.runtime = runtime
         self.rootfs = rootfs
         self.config = config
@@ -192,7 +192,7 @@ def config(tmp_path) -> DaemonConfig:
 
 @pytest.fixture
 def harness(config, rootfs):
-    h = Harness(ConmonRuntime(config), rootfs, config)
+    h = Harness(Runtimes.from_config(config), rootfs, config)
     try:
         yield h
     finally:

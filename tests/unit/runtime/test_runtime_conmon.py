@@ -1,4 +1,4 @@
-"""ConmonRuntime against real conmon + runc (root)."""
+"""The runtime driver (Runtimes and its OCIRuntime handlers) against real conmon + runc (root)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from pouch import errors
 from pouch.config import DaemonConfig
 from pouch.runtime import _proc
 from pouch.runtime.attach import STDERR, STDOUT
-from pouch.runtime.conmon import ConmonRuntime
 from pouch.runtime.logs import read_logs
-from pouch.runtime.runc import OCIRuntimeError
+from pouch.runtime.registry import Runtimes
+from pouch.runtime.runc import OCIRuntimeError, Runc
 
 pytestmark = pytest.mark.needs_root
 
@@ -153,7 +153,7 @@ def test_failed_create_broken_config(harness):
 def test_failed_create_missing_runtime(harness, config, rootfs):
     from dataclasses import replace
 
-    bad = ConmonRuntime(replace(config, runtimes={"runc": "/nonexistent/runc"}))
+    bad = Runtimes.from_config(replace(config, runtimes={"runc": "/nonexistent/runc"}))
     cid = harness.bundle(["true"])
     with pytest.raises(OCIRuntimeError, match="not found"):
         bad.create(cid, harness.log_path(cid))
@@ -239,8 +239,8 @@ def test_container_survives_its_creator(harness, config):
     code = f"""
 import sys
 from pouch.config import DaemonConfig
-from pouch.runtime.conmon import ConmonRuntime
-rt = ConmonRuntime(DaemonConfig(root={config.root!r}, exec_root={config.exec_root!r}))
+from pouch.runtime.registry import Runtimes
+rt = Runtimes.from_config(DaemonConfig(root={config.root!r}, exec_root={config.exec_root!r}))
 c = rt.create({cid!r}, {harness.log_path(cid)!r})
 rt.start({cid!r})
 print(c.conmon_pid, c.pid)
@@ -262,7 +262,7 @@ print(c.conmon_pid, c.pid)
 
 def test_daemons_do_not_share_state(harness, tmp_path):
     cid, _ = harness.create(["sleep", "1000"])
-    other = ConmonRuntime(DaemonConfig(root=str(tmp_path / "r2"), exec_root=str(tmp_path / "x2")))
+    other = Runtimes.from_config(DaemonConfig(root=str(tmp_path / "r2"), exec_root=str(tmp_path / "x2")))
     assert other.list() == []
     assert other.state(cid) is None
     assert [c["id"] for c in harness.runtime.list()] == [cid]
@@ -272,7 +272,7 @@ def test_restart_same_id(harness):
     cid, _ = harness.create(["sh", "-c", "exit 3"])
     harness.runtime.start(cid)
     assert harness.wait_exit(cid).code == 3
-    harness.runtime.runc.delete(cid)  # like a restart: delete runtime state, keep bundle
+    harness.runtime.default.runc.delete(cid)  # like a restart: delete runtime state, keep bundle
     created = harness.runtime.create(cid, harness.log_path(cid))
     assert harness.runtime.exit_status(cid) is None  # the stale exit file is gone
     harness.runtime.start(cid)
@@ -337,11 +337,11 @@ def test_conmon_alive_rejects_other_processes(harness):
 
 
 def test_create_accepts_service_keywords(harness):
-    """The container service passes bundle_dir and runtime_path explicitly."""
+    """The container service passes bundle_dir and the runtime's name explicitly."""
     cid = harness.bundle(["sh", "-c", "exit 4"])
     rt = harness.runtime
     created = rt.create(cid, log_path=harness.log_path(cid), bundle_dir=harness.config.bundle_dir(cid),
-                        runtime_path="/usr/bin/runc", log_max_size=4096)
+                        runtime="runc", log_max_size=4096)
     rt.start(cid)
     assert harness.wait_exit(cid).code == 4
     assert rt.wait_conmon(created.conmon_pid, 5)
@@ -352,17 +352,58 @@ def test_create_accepts_service_keywords(harness):
 def test_second_runtime_name_has_its_own_root(harness, config, rootfs):
     from dataclasses import replace
 
-    cfg = replace(config, runtimes={"runc": "/usr/bin/runc", "runc2": "/usr/bin/runc"})
-    rt = ConmonRuntime(cfg)
+    rt = Runtimes.from_config(replace(config, runtimes={"runc": "/usr/bin/runc", "runc2": "/usr/bin/runc"}))
     harness.runtime = rt
     cid = harness.bundle(["sleep", "1000"])
-    rt.create(cid, harness.log_path(cid), runtime_path="/usr/bin/runc")  # default name "runc"
+    rt.create(cid, harness.log_path(cid))  # none named: the default, "runc"
     cid2 = harness.bundle(["sleep", "1000"])
-    other = ConmonRuntime(cfg, "runc2")
-    other.create(cid2, harness.log_path(cid2))
-    assert rt.runc_for(cid2).root.endswith("/runtime/runc2")
-    assert rt.state(cid2)["status"] == "created"  # found through the recorded runtime
+    rt.create(cid2, harness.log_path(cid2), runtime="runc2")
+    assert rt.handler_for(cid).name == "runc" and rt.handler_for(cid2).name == "runc2"
+    runc2_root = os.path.join(config.exec_root, "runtime", "runc2")
+    assert rt.handler_for(cid2).runc.root == runc2_root
+    assert Runc("/usr/bin/runc", runc2_root).state(cid2)["status"] == "created"  # in runc2's own state root
+    assert rt.handlers["runc"].state(cid2) is None  # and not in runc's
+    assert rt.state(cid2)["status"] == "created"  # found through the recorded handler
     assert sorted(c["id"] for c in rt.list()) == sorted([cid, cid2])
     rt.delete(cid2, force=True)
     rt.delete(cid, force=True)
     assert rt.list() == []
+
+
+def _pids_max(cid: str) -> str:
+    cgroup = f"pouch-test-{os.getpid()}/{cid[:16]}"  # conftest's CGROUP_PARENT
+    for path in (f"/sys/fs/cgroup/{cgroup}/pids.max", f"/sys/fs/cgroup/pids/{cgroup}/pids.max"):
+        if os.path.exists(path):
+            with open(path) as f:
+                return f.read().strip()
+    raise AssertionError(f"no pids cgroup for {cid}")
+
+
+def test_every_operation_goes_to_the_containers_handler(harness, config):
+    """start, pause, resume, update, exec, kill and delete of a runc2 container act in runc2's state root."""
+    from dataclasses import replace
+
+    rt = Runtimes.from_config(replace(config, runtimes={"runc": "/usr/bin/runc", "runc2": "/usr/bin/runc"},
+                                      default_runtime="runc2"))
+    harness.runtime = rt
+    cid = harness.bundle(["sleep", "1000"])
+    rt.create(cid, harness.log_path(cid))  # none named: the default, now "runc2"
+    runc2 = Runc("/usr/bin/runc", os.path.join(config.exec_root, "runtime", "runc2"))
+    rt.start(cid)
+    assert runc2.state(cid)["status"] == "running"
+    rt.pause(cid)
+    assert runc2.state(cid)["status"] == "paused"
+    rt.update(cid, {"pids": {"limit": 77}})
+    assert _pids_max(cid) == "77"
+    rt.resume(cid)
+    assert runc2.state(cid)["status"] == "running"
+    handle = rt.exec_process(cid, {"args": ["sh", "-c", "echo via-runc2"], "cwd": "/", "env": ["PATH=/bin"],
+                                   "user": {"uid": 0, "gid": 0}})
+    assert handle.connection is not None
+    out, _ = handle.connection.read_all()
+    assert handle.wait(10) == 0 and out == b"via-runc2\n"
+    handle.remove()
+    rt.kill(cid, "KILL")
+    assert harness.wait_exit(cid).code == 137
+    rt.delete(cid)
+    assert runc2.state(cid) is None
