@@ -190,3 +190,64 @@ def test_add_runtime_rejects_a_missing_binary(tmp_path):
                              "--add-runtime", "ghost=/no/such/runtime"], capture_output=True, text=True, timeout=30)
     assert result.returncode != 0
     assert "/no/such/runtime" in result.stderr
+
+
+def _runc_state(d, name: str, cid: str) -> dict | None:
+    """The state of ``cid`` in this daemon's state root for runtime ``name``, asked of runc itself."""
+    res = subprocess.run(["/usr/bin/runc", "--root", os.path.join(d.exec_root, "runtime", name), "state", cid],
+                         capture_output=True, text=True, timeout=30)
+    return json.loads(res.stdout) if res.returncode == 0 else None
+
+
+def _conmon_argv(d, cid: str) -> list[str]:
+    with open(os.path.join(d.exec_root, "bundles", cid, "conmon.pid")) as f:
+        pid = int(f.read())
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        return [a.decode() for a in f.read().split(b"\0") if a]
+
+
+def test_default_runtime_runs_containers_created_without_one(tmp_path, busybox_tar):
+    """``pouchd --default-runtime runc2``: a container created without --runtime runs under runc2's handler."""
+    args = ("--add-runtime", "runc2=/usr/bin/runc", "--default-runtime", "runc2")
+    with running_daemon(str(tmp_path), busybox_tar, args) as d:
+        assert "Default Runtime: runc2" in d.cli("info").stdout
+        d.cli("run", "-d", "--name", "dflt", "--network", "none", "busybox", "sleep", "1000")
+        inspect = json.loads(d.cli("inspect", "dflt").stdout)[0]
+        cid = inspect["Id"]
+        assert inspect["HostConfig"]["Runtime"] == "runc2"
+        argv = _conmon_argv(d, cid)  # conmon drives runc with runc2's own state root
+        assert argv[argv.index("--runtime-arg") + 1] == f"--root={os.path.join(d.exec_root, 'runtime', 'runc2')}"
+        assert _runc_state(d, "runc2", cid)["status"] == "running"
+        assert _runc_state(d, "runc", cid) is None
+        # pause, update and exec go to the same handler
+        d.cli("pause", "dflt")
+        assert _runc_state(d, "runc2", cid)["status"] == "paused"
+        d.cli("unpause", "dflt")
+        status, _, body = call(d, "POST", f"/v1.41/containers/{cid}/update", {"PidsLimit": 64})
+        assert status == 200, body
+        with open(os.path.join(d.exec_root, "bundles", cid, "config.json")) as f:
+            cgroup = json.load(f)["linux"]["cgroupsPath"]
+        pids_max = next(p for p in (f"/sys/fs/cgroup/pids{cgroup}/pids.max", f"/sys/fs/cgroup{cgroup}/pids.max")
+                        if os.path.exists(p))
+        with open(pids_max) as f:
+            assert f.read().strip() == "64"
+        assert d.cli("exec", "dflt", "echo", "via-default").stdout == "via-default\n"
+        # an explicit runtime still wins; an unknown one is a 400 naming it
+        status, _, body = call(d, "POST", "/v1.41/containers/create",
+                               {"Image": "busybox", "HostConfig": {"Runtime": "runc", "NetworkMode": "none"}})
+        assert status == 201
+        explicit = json.loads(call(d, "GET", f"/v1.41/containers/{json.loads(body)['Id']}/json")[2])
+        assert explicit["HostConfig"]["Runtime"] == "runc"
+        status, _, body = call(d, "POST", "/v1.41/containers/create",
+                               {"Image": "busybox", "HostConfig": {"Runtime": "nosuchrt"}})
+        assert status == 400 and "nosuchrt" in error_message(body) and "runc2" in error_message(body)
+
+
+def test_default_runtime_must_be_registered(tmp_path):
+    result = subprocess.run([os.path.join(os.path.dirname(POUCH), "pouchd"), "-H", f"unix://{tmp_path}/s.sock",
+                             "--root", str(tmp_path / "root"), "--exec-root", str(tmp_path / "run"),
+                             "--default-runtime", "ghost"], capture_output=True, text=True, timeout=30)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        "pouchd: --default-runtime ghost is not a registered runtime (registered: runc; add one with --add-runtime NAME=PATH)"]
+    assert not os.path.exists(tmp_path / "root")  # refused before anything was made
