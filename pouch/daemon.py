@@ -35,7 +35,8 @@ def parse_args(argv: list[str] | None = None) -> DaemonConfig:
     parser.add_argument("--exec-root", default=DEFAULT_EXEC_ROOT, help="volatile state directory (default %(default)s)")
     parser.add_argument("--add-runtime", action="append", default=[], metavar="NAME=PATH",
                         help="register an OCI runtime (repeatable), e.g. crun=/usr/bin/crun")
-    parser.add_argument("--default-runtime", default="runc")
+    parser.add_argument("--default-runtime", default="runc", metavar="NAME",
+                        help="the runtime of containers created without --runtime (default %(default)s)")
     parser.add_argument("--bridge-name", default="p0", help="the default bridge network's interface (default %(default)s)")
     parser.add_argument("--bip", default="192.168.5.0/24", help="the default bridge network's subnet (default %(default)s)")
     parser.add_argument("--log-max-size", default="10m", help="container log size before rotation (default %(default)s)")
@@ -67,17 +68,7 @@ def parse_args(argv: list[str] | None = None) -> DaemonConfig:
     host = args.host if "://" in args.host else "unix://" + args.host
     if not host.startswith("unix://"):
         parser.error(f"only unix:// hosts are supported: {args.host}")
-    runtimes = {"runc": "/usr/bin/runc"}
-    for item in args.add_runtime:
-        name, sep, path = item.partition("=")
-        if not sep or not name or not path:
-            parser.error(f"--add-runtime takes NAME=PATH: {item}")
-        if not os.access(path, os.X_OK):
-            parser.error(f"--add-runtime {name}: {path} is not an executable")
-        runtimes[name] = path
-    if args.default_runtime not in runtimes:  # one line, as the other startup refusals
-        raise SystemExit(f"pouchd: --default-runtime {args.default_runtime} is not a registered runtime "
-                         f"(registered: {', '.join(sorted(runtimes))}; add one with --add-runtime NAME=PATH)")
+    runtimes = _runtimes(parser, args.add_runtime, args.default_runtime)
     return DaemonConfig(
         host=host,
         root=os.path.abspath(args.root),
@@ -98,6 +89,22 @@ def parse_args(argv: list[str] | None = None) -> DaemonConfig:
         disk_quota=args.disk_quota,
         debug=args.debug,
     )
+
+
+def _runtimes(parser: argparse.ArgumentParser, added: list[str], default: str) -> dict[str, str]:
+    """runc, plus each ``--add-runtime NAME=PATH``; the ``--default-runtime`` must be one of them."""
+    runtimes = {"runc": "/usr/bin/runc"}
+    for item in added:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            parser.error(f"--add-runtime takes NAME=PATH: {item}")
+        if not os.access(path, os.X_OK):
+            parser.error(f"--add-runtime {name}: {path} is not an executable")
+        runtimes[name] = path
+    if default not in runtimes:  # one line, as the other startup refusals
+        raise SystemExit(f"pouchd: --default-runtime {default} is not a registered runtime "
+                         f"(registered: {', '.join(sorted(runtimes))}; add one with --add-runtime NAME=PATH)")
+    return runtimes
 
 
 def _mirror(parser: argparse.ArgumentParser, url: str) -> str:

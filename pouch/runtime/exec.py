@@ -33,6 +33,7 @@ from pouch.runtime.conmon import (
     CONMON_PIDFILE,
     PIDFILE,
     ConmonArgs,
+    ConmonProcess,
     SyncReader,
     conmon_argv,
     kill_conmon,
@@ -142,35 +143,14 @@ def exec_process(
         spec_path = os.path.join(directory, "process.json")
         with open(spec_path, "w") as f:
             f.write(json.dumps(spec))  # json.dump encodes in pure Python
-        args = ConmonArgs(
-            conmon_path=config.conmon_path,
-            container_id=container_id,
-            cuuid=exec_id,
-            runtime_path=runc.path,
-            runtime_root=runc.root,
-            bundle_dir=directory,
-            pidfile=os.path.join(directory, PIDFILE),
-            conmon_pidfile=os.path.join(directory, CONMON_PIDFILE),
-            exit_dir=os.path.join(directory, "exit"),
-            socket_dir=config.sockets_dir,
-            log_driver_path="none:",
-            tty=tty,
-            stdin=stdin and attach,
-            exec_spec=spec_path,
-            exec_attach=attach,
-            log_level="warning",
-        )
+        args = _exec_conmon_args(config, runc, container_id, exec_id, directory, spec_path, tty=tty,
+                                 stdin=stdin and attach, attach=attach)
         cp = spawn_conmon(conmon_argv(args), cwd=directory, want_attach_pipe=attach)
         rollback.callback(kill_conmon, cp.conmon_pid, exec_id)
         rollback.callback(cp.close)
         conn = None
         if attach:
-            assert cp.attach is not None
-            ready = cp.attach.read_message(timeout)
-            if ready is None or ready.failed:
-                raise OCIRuntimeError(f"exec {exec_id}: conmon did not open its attach socket: "
-                                      f"{(ready and ready.message) or cp.stderr.decode('utf-8', 'replace')}")
-            conn = AttachConnection.connect(directory)
+            conn = _attach_when_ready(cp, exec_id, directory, timeout)
             rollback.callback(conn.close)
             cp.signal_start()  # second start-pipe read: now conmon runs `runc exec`
         msg = cp.sync.read_message(timeout)
@@ -185,3 +165,35 @@ def exec_process(
     with contextlib.suppress(OSError):
         os.close(cp.start_w)
     return handle
+
+
+def _exec_conmon_args(config: DaemonConfig, runc: Runc, container_id: str, exec_id: str, directory: str,
+                      spec_path: str, *, tty: bool, stdin: bool, attach: bool) -> ConmonArgs:
+    return ConmonArgs(
+        conmon_path=config.conmon_path,
+        container_id=container_id,
+        cuuid=exec_id,
+        runtime_path=runc.path,
+        runtime_root=runc.root,
+        bundle_dir=directory,
+        pidfile=os.path.join(directory, PIDFILE),
+        conmon_pidfile=os.path.join(directory, CONMON_PIDFILE),
+        exit_dir=os.path.join(directory, "exit"),
+        socket_dir=config.sockets_dir,
+        log_driver_path="none:",
+        tty=tty,
+        stdin=stdin,
+        exec_spec=spec_path,
+        exec_attach=attach,
+        log_level="warning",
+    )
+
+
+def _attach_when_ready(cp: ConmonProcess, exec_id: str, directory: str, timeout: float) -> AttachConnection:
+    """Wait for conmon's attach socket (``_OCI_ATTACHPIPE`` says it listens), then connect."""
+    assert cp.attach is not None
+    ready = cp.attach.read_message(timeout)
+    if ready is None or ready.failed:
+        raise OCIRuntimeError(f"exec {exec_id}: conmon did not open its attach socket: "
+                              f"{(ready and ready.message) or cp.stderr.decode('utf-8', 'replace')}")
+    return AttachConnection.connect(directory)
