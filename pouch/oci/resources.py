@@ -20,15 +20,12 @@ import os
 import posixpath
 import stat as stat_module
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 
 from pouch.cgroups.limits import DEFAULT_CPU_PERIOD, RLIM_INFINITY, ULIMIT_NAMES, clamp_rlimits
 from pouch.errors import InvalidArgument
 from pouch.models import DeviceMapping, Isolation, Resources, ThrottleDevice
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from pouch.oci.spec import SpecInput
+from pouch.oci.specinput import DeviceNode, ResourceInput, SpecInput
+from pouch.oci.user import parse_group
 
 #: ``--sysctl`` names Docker accepts (opts.ValidateSysctl) and the namespace each needs.
 IPC_SYSCTLS = frozenset({"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
@@ -36,39 +33,6 @@ IPC_SYSCTLS = frozenset({"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "ker
 IPC_MODES = ("", "private", "shareable", "none", "host")
 PID_MODES = ("", "host")
 UTS_MODES = ("", "host")
-
-
-@dataclass(frozen=True)
-class DeviceNode:
-    """One ``linux.devices`` entry and its cgroup rule (config-linux.md#devices)."""
-
-    path: str  # in the container
-    kind: str  # "c" or "b"
-    major: int
-    minor: int
-    file_mode: int = 0o666
-    uid: int = 0
-    gid: int = 0
-    permissions: str = "rwm"
-
-    def to_oci(self) -> dict:
-        return {"path": self.path, "type": self.kind, "major": self.major, "minor": self.minor,
-                "fileMode": self.file_mode, "uid": self.uid, "gid": self.gid}
-
-    def rule(self) -> dict:
-        return {"allow": True, "type": self.kind, "major": self.major, "minor": self.minor,
-                "access": self.permissions}
-
-
-@dataclass(frozen=True)
-class ResourceInput:
-    """What the daemon resolved on the host for the spec (see the module docstring)."""
-
-    devices: tuple[DeviceNode, ...] = ()
-    block_devices: Mapping[str, tuple[int, int]] = field(default_factory=dict)  # throttled path -> (major, minor)
-    ipc_namespace: str = ""  # --ipc container:X: the path of X's namespace
-    pid_namespace: str = ""  # --pid container:X
-    extra_gids: tuple[int, ...] = ()  # --group-add, resolved
 
 
 # --- validation (create time) ------------------------------------------------------------
@@ -218,8 +182,6 @@ def _throttles(res: Resources) -> list[tuple[str, tuple[ThrottleDevice, ...]]]:
 
 def resolve_group_add(groups: Iterable[str], group_file: str) -> tuple[int, ...]:
     """``--group-add``: numbers as they are, names looked up in the image's /etc/group."""
-    from pouch.oci.user import parse_group
-
     entries = parse_group(group_file)
     out: list[int] = []
     for g in groups:

@@ -28,8 +28,7 @@ cgroup v1 hybrid, where Docker 20.10 shares the host's). Differences from Docker
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
 
 from pouch.cgroups.limits import clamp_rlimits
 from pouch.errors import Internal, InvalidArgument
@@ -44,9 +43,9 @@ from pouch.oci.mounts import (
     rootfs_propagation,
     tmpfs_mount,
 )
-from pouch.oci.resources import RESOURCE_OPTIONS, ResourceInput
+from pouch.oci.resources import RESOURCE_OPTIONS
 from pouch.oci.security import parse_security_opts
-from pouch.oci.user import ResolvedUser
+from pouch.oci.specinput import SpecInput, SpecOption
 
 OCI_VERSION = "1.0.2"
 
@@ -113,37 +112,6 @@ DEFAULT_RLIMITS: dict[str, tuple[int, int]] = {"RLIMIT_NOFILE": (1048576, 104857
 ANNOTATION_ID = "io.pouch.container.id"
 ANNOTATION_NAME = "io.pouch.container.name"
 ANNOTATION_IMAGE = "io.pouch.image.name"
-
-
-@dataclass(frozen=True)
-class SpecInput:
-    """Everything :func:`generate_spec` needs, gathered by the daemon.
-
-    ``netns``: None shares the host's network namespace; ``""`` lets the runtime create
-    a new one; a path joins that namespace (bridge/none networks whose netns the daemon
-    created, ``container:NAME``). ``host_rlimits`` maps ``RLIMIT_*`` names to the
-    daemon's ``resource.getrlimit`` (soft, hard). ``seccomp`` is the rendered
-    ``linux.seccomp`` section (see ``pouch.oci.seccomp.resolve_seccomp``) or None for
-    unconfined. ``host_capabilities`` is the daemon's bounding set (None: don't clamp).
-    """
-
-    container_id: str
-    options: CreateOptions
-    image: ImageConfig
-    rootfs: str
-    hostname: str
-    etc_files: dict[str, str]
-    netns: str | None
-    user: ResolvedUser
-    cgroups_path: str
-    host_rlimits: dict[str, tuple[int, int]] = field(default_factory=dict)
-    seccomp: dict | None = None
-    init_path: str = ""
-    host_capabilities: tuple[str, ...] | None = None
-    resources: ResourceInput | None = None  # host-resolved devices, namespaces, gids (pouch.oci.resources)
-
-
-SpecOption = Callable[[dict, SpecInput], None]
 
 
 # --- pure helpers: command, environment, capabilities, rlimits -------------------------

@@ -121,7 +121,7 @@ def resolve_user(spec: str, passwd: str, group: str) -> ResolvedUser:
     if match is None and uid_arg is None:
         raise InvalidArgument(f"unable to find user {user_arg}: no matching entries in passwd file")
 
-    uid = match.uid if match else uid_arg
+    uid = match.uid if match else uid_arg or 0  # no match: uid_arg is a number (a name raised above)
     gid = match.gid if match else 0
     groups = parse_group(group)
 
