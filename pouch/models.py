@@ -355,6 +355,129 @@ def parse_network_mode(mode: str) -> NetworkMode:
     raise InvalidArgument(f"network mode {mode!r} is not supported (bridge, none, host, container:NAME, a network's name)")
 
 
+class SeccompMode(StrEnum):
+    DEFAULT = "default"  # Pouch's default profile: no ``seccomp=`` option, or ``seccomp=builtin``
+    UNCONFINED = "unconfined"
+    PROFILE = "profile"  # the user's (``SecurityOptions.seccomp_profile``)
+
+
+@dataclass(frozen=True)
+class SecurityOptions:
+    """``--security-opt`` / ``HostConfig.SecurityOpt`` parsed (docker run reference,
+    "Security configuration"); see :func:`parse_security_opts` for the spellings.
+
+    ``given`` keeps the options as written: inspect shows them. ``seccomp_profile`` is,
+    with ``seccomp=PROFILE``, the profile's JSON text (what the docker CLI sends after
+    reading the file) or a path the daemon reads at start. ``apparmor`` and ``labels``
+    are accepted and ignored: this host runs neither AppArmor nor SELinux. ``invalid``
+    is only set on a record stored before options were checked at create: starting it
+    fails with that message, as it always did.
+    """
+
+    given: tuple[str, ...] = ()
+    no_new_privileges: bool = False
+    seccomp: SeccompMode = SeccompMode.DEFAULT
+    seccomp_profile: str = ""
+    unconfined_systempaths: bool = False
+    apparmor: str = ""
+    labels: tuple[str, ...] = ()
+    invalid: str = ""
+
+    def check(self) -> None:
+        """Raise the parse error an old record's options carry (400)."""
+        if self.invalid:
+            raise InvalidArgument(self.invalid)
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> SecurityOptions:
+        data = dict(data or {})
+        data["given"] = tuple(data.get("given") or ())
+        data["labels"] = tuple(data.get("labels") or ())
+        data["seccomp"] = SeccompMode(data.get("seccomp") or SeccompMode.DEFAULT)
+        return cls(**known_fields(cls, data))
+
+    @classmethod
+    def from_legacy(cls, opts: Any) -> SecurityOptions:
+        """A record's ``security_opt`` strings (stored as given before they were parsed at
+        create): parsed, or kept with the error their start used to fail with."""
+        given = tuple(opts or ())
+        try:
+            return parse_security_opts(given)
+        except InvalidArgument as e:
+            return cls(given=given, invalid=e.message)
+
+
+_TRUE = {"true", "t", "1", "yes"}  # Go's strconv.ParseBool, case-insensitive (and yes/no)
+_FALSE = {"false", "f", "0", "no"}
+
+
+def _split_security_opt(opt: str) -> tuple[str, str | None]:
+    """``key=value`` first; Docker still accepts the old ``key:value``."""
+    for sep in ("=", ":"):
+        if sep in opt:
+            key, _, value = opt.partition(sep)
+            return key, value
+    return opt, None
+
+
+def _security_bool(opt: str, value: str) -> bool:
+    if value.lower() in _TRUE:
+        return True
+    if value.lower() in _FALSE:
+        return False
+    raise InvalidArgument(f"invalid --security-opt {opt!r}: expected true or false")
+
+
+def _parse_security_opt(opt: str, fields: dict[str, Any]) -> None:
+    """One option into ``fields`` (SecurityOptions' keyword arguments); 400 naming it."""
+    key, value = _split_security_opt(opt.strip())
+    if key == "no-new-privileges":
+        fields["no_new_privileges"] = True if value is None else _security_bool(opt, value)
+    elif key == "disable" and value is None:  # Docker's old spelling of label=disable
+        fields["labels"] += ("disable",)
+    elif value is None:
+        raise InvalidArgument(f"invalid --security-opt: {opt!r}")
+    elif key == "seccomp":
+        if not value:
+            raise InvalidArgument(f"invalid --security-opt {opt!r}: seccomp needs a profile")
+        if value in ("builtin", "unconfined"):
+            fields["seccomp"] = SeccompMode.DEFAULT if value == "builtin" else SeccompMode.UNCONFINED
+            fields["seccomp_profile"] = ""
+        else:
+            fields["seccomp"], fields["seccomp_profile"] = SeccompMode.PROFILE, value
+    elif key == "systempaths":
+        if value != "unconfined":
+            raise InvalidArgument(f"invalid --security-opt {opt!r}: only systempaths=unconfined is supported")
+        fields["unconfined_systempaths"] = True
+    elif key == "apparmor":
+        fields["apparmor"] = value
+    elif key == "label":
+        fields["labels"] += (value,)
+    else:
+        raise InvalidArgument(f"invalid --security-opt: {opt!r}")
+
+
+def parse_security_opts(opts: Any) -> SecurityOptions:
+    """Every ``--security-opt`` (an iterable of strings), as dockerd's ``parseSecurityOpt``
+    takes them, ``key=value`` or the deprecated ``key:value``; later values of a key win:
+
+    - ``no-new-privileges`` alone or with a boolean (``true``/``false``, ``1``/``0``, ``t``/``f``);
+    - ``seccomp=unconfined`` | ``seccomp=builtin`` (the default) | ``seccomp=PROFILE``
+      (the JSON text, or a path the daemon reads);
+    - ``systempaths=unconfined`` (the docker CLI turns it into empty MaskedPaths/ReadonlyPaths);
+    - ``apparmor=PROFILE``, ``label=...`` and the old bare ``disable``: accepted, ignored.
+
+    Anything else is an InvalidArgument naming the option, as with Docker.
+    """
+    given = tuple(opts)
+    fields: dict[str, Any] = {"given": given, "labels": ()}
+    for opt in given:
+        if not isinstance(opt, str):
+            raise InvalidArgument(f"invalid --security-opt: {opt!r}")
+        _parse_security_opt(opt, fields)
+    return SecurityOptions(**fields)
+
+
 @dataclass(frozen=True)
 class CreateOptions:
     """Everything a user can ask for when creating a container.
@@ -386,7 +509,7 @@ class CreateOptions:
     cap_add: tuple[str, ...] = ()
     cap_drop: tuple[str, ...] = ()
     privileged: bool = False
-    security_opt: tuple[str, ...] = ()
+    security: SecurityOptions = field(default_factory=SecurityOptions)  # --security-opt, parsed at create
     network_mode: str = "bridge"  # bridge | none | host | container:NAME_OR_ID | NETWORK, as given (see .network)
     port_bindings: tuple[PortBinding, ...] = ()
     exposed_ports: tuple[str, ...] = ()  # "80/tcp"
@@ -430,6 +553,10 @@ class CreateOptions:
         data["restart_policy"] = RestartPolicy(**data["restart_policy"]) if data.get("restart_policy") else RestartPolicy()
         data["healthcheck"] = HealthConfig.from_dict(data.get("healthcheck"))
         data["networks"] = tuple(EndpointConfig.from_dict(e) for e in data.get("networks") or ())
+        if "security" in data:
+            data["security"] = SecurityOptions.from_dict(data["security"])
+        else:  # a record written before --security-opt was parsed at create
+            data["security"] = SecurityOptions.from_legacy(data.get("security_opt"))
         for key in ("cmd", "entrypoint"):
             data[key] = _tuple_or_none(data.get(key))
         for f in dataclasses.fields(cls):

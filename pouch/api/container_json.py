@@ -210,7 +210,7 @@ def host_config(options: CreateOptions) -> dict[str, Any]:
         "Privileged": options.privileged,
         "PublishAllPorts": options.publish_all,
         "ReadonlyRootfs": options.read_only,
-        "SecurityOpt": _or_null(options.security_opt),
+        "SecurityOpt": _or_null(options.security.given),
         "UTSMode": "",
         "UsernsMode": "",
         "ShmSize": options.shm_size,

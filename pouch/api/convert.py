@@ -27,8 +27,11 @@ from pouch.models import (
     DEFAULT_SHM_SIZE,
     BindMount,
     CreateOptions,
+    NetworkKind,
     PortBinding,
     VolumeMount,
+    parse_network_mode,
+    parse_security_opts,
 )
 from pouch.volumes.specs import (
     PROPAGATIONS,
@@ -235,19 +238,17 @@ def _parse_port_bindings(raw: Mapping[str, Any]) -> list[PortBinding]:
 
 
 def _parse_network_mode(value: str) -> str:
-    if value in ("", "default"):
-        return "bridge"
-    if value in ("bridge", "host", "none"):
-        return value
-    if value.startswith("container:"):
-        if not value.removeprefix("container:"):
-            raise InvalidArgument("HostConfig.NetworkMode: container: needs a container name or id")
-        return value
-    if value != "container" and re.match(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$", value):
-        return value  # a user-defined network, by name or id (the service checks it exists)
-    raise InvalidArgument(
-        f"HostConfig.NetworkMode: invalid network mode {value!r} (bridge, host, none, container:<name|id>, a network)"
-    )
+    """``HostConfig.NetworkMode`` checked (``models.parse_network_mode``); kept as given,
+    except that ``""`` and ``default`` become ``bridge``."""
+    try:
+        mode = parse_network_mode(value)
+    except InvalidArgument:
+        if value == "container:":
+            raise InvalidArgument("HostConfig.NetworkMode: container: needs a container name or id") from None
+        raise InvalidArgument(
+            f"HostConfig.NetworkMode: invalid network mode {value!r} (bridge, host, none, container:<name|id>, a network)"
+        ) from None
+    return NetworkKind.BRIDGE.value if mode.kind == NetworkKind.BRIDGE else value
 
 
 def _parse_extra_host(entry: str) -> str:
@@ -339,7 +340,7 @@ def create_options_from_docker(body: Mapping[str, Any], name: str = "") -> Creat
         cap_add=_get_str_list(host, "CapAdd", "HostConfig.CapAdd"),
         cap_drop=_get_str_list(host, "CapDrop", "HostConfig.CapDrop"),
         privileged=_get_bool(host, "Privileged", "HostConfig.Privileged"),
-        security_opt=_get_str_list(host, "SecurityOpt", "HostConfig.SecurityOpt"),
+        security=parse_security_opts(_get_str_list(host, "SecurityOpt", "HostConfig.SecurityOpt")),
         network_mode=_parse_network_mode(_get_str(host, "NetworkMode", "HostConfig.NetworkMode")),
         port_bindings=tuple(port_bindings),
         exposed_ports=tuple(sorted(exposed_ports, key=_port_sort_key)),

@@ -4,7 +4,7 @@
 - ``specinput``: its inputs (``SpecInput``, ``ResourceInput``), shared by ``spec`` and ``resources``;
 - ``mounts``: default kernel filesystems, binds, tmpfs, their order and precedence;
 - ``caps``: Docker's default capabilities, ``--cap-add``/``--cap-drop``;
-- ``seccomp``: the default profile (``seccomp_default.json``) and custom profiles;
-- ``security``: ``--security-opt`` parsing;
+- ``seccomp``: the default profile (``seccomp_default.json``) and custom profiles, as chosen by
+  ``--security-opt`` (parsed at create into ``pouch.models.SecurityOptions``);
 - ``user``: ``--user`` resolution against the image's passwd/group files.
 """

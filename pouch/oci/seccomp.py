@@ -40,9 +40,8 @@ from importlib import resources
 from typing import Any
 
 from pouch.errors import InvalidArgument
-from pouch.models import CreateOptions
+from pouch.models import CreateOptions, SeccompMode, SecurityOptions
 from pouch.oci.caps import DEFAULT_CAPABILITIES, normalize_capability, resolve_capabilities
-from pouch.oci.security import SECCOMP_DEFAULT, SECCOMP_UNCONFINED, parse_security_opts
 
 #: ``uname -m`` -> the architecture names used by ``includes.arches`` (Go's GOARCH names).
 _GO_ARCH = {
@@ -217,20 +216,21 @@ def load_profile(value: str, read_file: ReadFile = _read_text) -> dict:
     return source
 
 
-def parse_seccomp_opt(
-    security_opts: Iterable[str],
+def chosen_profile(
+    security: SecurityOptions,
     read_file: ReadFile = _read_text,
     capabilities: Sequence[str] = DEFAULT_CAPABILITIES,
     arch: str | None = None,
-) -> str | None | dict:
-    """What ``--security-opt seccomp=...`` asks for: ``"default"`` (no option, or
-    ``seccomp=builtin``), None for ``seccomp=unconfined``, or the user's profile (file or
-    inline JSON, Docker's format) rendered to OCI form for ``capabilities``."""
-    value = parse_security_opts(security_opts).seccomp
-    if value == SECCOMP_DEFAULT:
-        return SECCOMP_DEFAULT
-    if value == SECCOMP_UNCONFINED:
+) -> dict | None:
+    """The ``linux.seccomp`` section ``--security-opt seccomp=...`` asks for: Pouch's
+    default (no option, or ``seccomp=builtin``), None for ``seccomp=unconfined``, or the
+    user's profile (file or inline JSON, Docker's format), each rendered to OCI form for
+    ``capabilities``."""
+    if security.seccomp == SeccompMode.UNCONFINED:
         return None
+    if security.seccomp == SeccompMode.DEFAULT:
+        return default_profile(capabilities, arch)
+    value = security.seccomp_profile
     source = load_profile(value, read_file)
     try:
         return render_profile(source, capabilities, arch)
@@ -251,13 +251,9 @@ def resolve_seccomp(
     ``seccomp=unconfined``; else the chosen profile rendered for the container's
     capabilities (by default computed from ``options``, clamped to ``host_capabilities``
     exactly as ``generate_spec`` does when given the same host set)."""
+    options.security.check()  # an old record's bad option is reported even for --privileged
     if options.privileged:
-        # Still parse, so that a bad option is reported even for --privileged.
-        parse_security_opts(options.security_opt)
         return None
     if capabilities is None:
         capabilities = resolve_capabilities(options, host_capabilities)
-    chosen = parse_seccomp_opt(options.security_opt, read_file, capabilities, arch)
-    if chosen == SECCOMP_DEFAULT:
-        return default_profile(capabilities, arch)
-    return chosen  # type: ignore[return-value]
+    return chosen_profile(options.security, read_file, capabilities, arch)

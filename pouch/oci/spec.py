@@ -44,7 +44,6 @@ from pouch.oci.mounts import (
     tmpfs_mount,
 )
 from pouch.oci.resources import RESOURCE_OPTIONS
-from pouch.oci.security import parse_security_opts
 from pouch.oci.specinput import SpecInput, SpecOption
 
 OCI_VERSION = "1.0.2"
@@ -219,8 +218,10 @@ def with_rlimits(spec: dict, inp: SpecInput) -> None:
 
 
 def with_no_new_privileges(spec: dict, inp: SpecInput) -> None:
-    """``--security-opt no-new-privileges``: ``process.noNewPrivileges``."""
-    if parse_security_opts(inp.options.security_opt).no_new_privileges:
+    """``--security-opt no-new-privileges``: ``process.noNewPrivileges``. An old record
+    whose options never parsed refuses to start here (see ``SecurityOptions.invalid``)."""
+    inp.options.security.check()
+    if inp.options.security.no_new_privileges:
         spec["process"]["noNewPrivileges"] = True
 
 
@@ -275,8 +276,7 @@ def with_sysctls(spec: dict, inp: SpecInput) -> None:
 def with_system_paths(spec: dict, inp: SpecInput) -> None:
     """Docker's masked and read-only paths; none for a privileged container or with
     ``--security-opt systempaths=unconfined``."""
-    unconfined = parse_security_opts(inp.options.security_opt).unconfined_systempaths
-    if not inp.options.privileged and not unconfined:
+    if not inp.options.privileged and not inp.options.security.unconfined_systempaths:
         spec["linux"]["maskedPaths"] = list(MASKED_PATHS)
         spec["linux"]["readonlyPaths"] = list(READONLY_PATHS)
 

@@ -196,6 +196,10 @@ def test_entrypoint_empty_string_means_none():
         ({"Image": "x", "HostConfig": {"RestartPolicy": {"Name": "sometimes"}}}, "HostConfig.RestartPolicy"),
         ({"Image": "x", "HostConfig": {"Privileged": 1}}, "HostConfig.Privileged"),
         ({"Image": "x", "HostConfig": []}, "HostConfig: expected an object"),
+        ({"Image": "x", "HostConfig": {"SecurityOpt": ["no-new-privileges", "bogus"]}}, "invalid --security-opt: 'bogus'"),
+        ({"Image": "x", "HostConfig": {"SecurityOpt": ["no-new-privileges=maybe"]}}, "'no-new-privileges=maybe'"),
+        ({"Image": "x", "HostConfig": {"SecurityOpt": ["seccomp="]}}, "'seccomp='"),
+        ({"Image": "x", "HostConfig": {"SecurityOpt": ["systempaths=confined"]}}, "'systempaths=confined'"),
     ],
 )
 def test_create_validation_names_the_field(body, message):
@@ -347,6 +351,14 @@ def test_host_config_round_trips_through_create():
     body.update(Env=list(opts.env), Labels=dict(opts.labels), Entrypoint=None, StopSignal="")
     again = create_options_from_docker(body, data["Name"])
     assert again.to_dict() == {**opts.to_dict(), "hostname": CID[:12], "exposed_ports": ("53/udp", "80/tcp")}
+
+
+def test_security_opt_is_parsed_at_create_and_shown_as_given():
+    given = ["no-new-privileges:true", 'seccomp={"defaultAction": "SCMP_ACT_ALLOW"}', "label=disable"]
+    opts = create_options_from_docker({"Image": "x", "HostConfig": {"SecurityOpt": given}})
+    assert opts.security.no_new_privileges and opts.security.seccomp_profile == '{"defaultAction": "SCMP_ACT_ALLOW"}'
+    assert container_inspect(make_container(opts), IMAGE, PATHS)["HostConfig"]["SecurityOpt"] == given
+    assert container_inspect(make_container(CreateOptions(image="x")), IMAGE, PATHS)["HostConfig"]["SecurityOpt"] is None
 
 
 def test_effective_command_rules():

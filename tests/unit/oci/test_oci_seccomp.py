@@ -5,12 +5,13 @@ from pathlib import Path
 import pytest
 
 from pouch.errors import InvalidArgument
+from pouch.models import CreateOptions, SecurityOptions, parse_security_opts
 from pouch.oci.caps import ALL_CAPABILITIES, DEFAULT_CAPABILITIES, apply_cap_changes
 from pouch.oci.seccomp import (
     default_profile,
     default_source,
     host_unsupported_subarches,
-    parse_seccomp_opt,
+    chosen_profile,
     render_profile,
     resolve_seccomp,
 )
@@ -114,7 +115,7 @@ DOCKER_FORMAT = {
 
 def test_custom_profile_file_is_converted():
     files = {"/p.json": json.dumps(DOCKER_FORMAT)}
-    got = parse_seccomp_opt(["seccomp=/p.json"], read_file=files.__getitem__, arch="amd64")
+    got = chosen_profile(parse_security_opts(["seccomp=/p.json"]), read_file=files.__getitem__, arch="amd64")
     assert got == {
         "defaultAction": "SCMP_ACT_ERRNO",
         "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
@@ -127,19 +128,22 @@ def test_custom_profile_file_is_converted():
 
 
 def test_custom_profile_inline_json_and_caps():
-    got = parse_seccomp_opt(["seccomp=" + json.dumps(DOCKER_FORMAT)], capabilities=["CAP_SYS_ADMIN"], arch="amd64")
+    inline = parse_security_opts(["seccomp=" + json.dumps(DOCKER_FORMAT)])
+    got = chosen_profile(inline, capabilities=["CAP_SYS_ADMIN"], arch="amd64")
     assert {"names": ["mount"], "action": "SCMP_ACT_ALLOW"} in got["syscalls"]
 
 
 def test_default_and_unconfined():
-    assert parse_seccomp_opt([]) == "default"
-    assert parse_seccomp_opt(["no-new-privileges"]) == "default"
-    assert parse_seccomp_opt(["seccomp=unconfined"]) is None
+    default = default_profile(DEFAULT_CAPABILITIES, "amd64")
+    assert chosen_profile(parse_security_opts([]), arch="amd64") == default
+    assert chosen_profile(parse_security_opts(["no-new-privileges"]), arch="amd64") == default
+    assert chosen_profile(parse_security_opts(["seccomp=builtin"]), arch="amd64") == default
+    assert chosen_profile(parse_security_opts(["seccomp=unconfined"])) is None
 
 
 def test_bad_json_names_the_file():
     with pytest.raises(InvalidArgument, match="/etc/bad.json"):
-        parse_seccomp_opt(["seccomp=/etc/bad.json"], read_file=lambda p: "{not json")
+        chosen_profile(parse_security_opts(["seccomp=/etc/bad.json"]), read_file=lambda p: "{not json")
 
 
 def test_missing_file_names_the_file():
@@ -147,12 +151,12 @@ def test_missing_file_names_the_file():
         raise FileNotFoundError(2, "No such file or directory", path)
 
     with pytest.raises(InvalidArgument, match="/nope.json"):
-        parse_seccomp_opt(["seccomp=/nope.json"], read_file=missing)
+        chosen_profile(parse_security_opts(["seccomp=/nope.json"]), read_file=missing)
 
 
 def test_profile_without_default_action_is_rejected():
     with pytest.raises(InvalidArgument, match="defaultAction.*/p.json"):
-        parse_seccomp_opt(["seccomp=/p.json"], read_file=lambda p: '{"syscalls": []}')
+        chosen_profile(parse_security_opts(["seccomp=/p.json"]), read_file=lambda p: '{"syscalls": []}')
 
 
 def test_render_rejects_name_and_names():
@@ -161,19 +165,17 @@ def test_render_rejects_name_and_names():
 
 
 def test_resolve_seccomp():
-    from pouch.models import CreateOptions
-
     plain = CreateOptions(image="x")
     assert resolve_seccomp(plain, arch="amd64") == default_profile(DEFAULT_CAPABILITIES, "amd64")
-    assert resolve_seccomp(CreateOptions(image="x", security_opt=("seccomp=unconfined",))) is None
+    unconfined = CreateOptions(image="x", security=parse_security_opts(["seccomp=unconfined"]))
+    assert resolve_seccomp(unconfined) is None
     assert resolve_seccomp(CreateOptions(image="x", privileged=True)) is None
-    with pytest.raises(InvalidArgument):
-        resolve_seccomp(CreateOptions(image="x", privileged=True, security_opt=("bogus",)))
+    old_bad_record = CreateOptions(image="x", privileged=True, security=SecurityOptions.from_legacy(["bogus"]))
+    with pytest.raises(InvalidArgument, match="'bogus'"):
+        resolve_seccomp(old_bad_record)
 
 
 def test_resolve_seccomp_follows_the_options_capabilities():
-    from pouch.models import CreateOptions
-
     admin = CreateOptions(image="x", cap_add=("SYS_ADMIN",))
     assert "mount" in allowed(resolve_seccomp(admin, arch="amd64"))
     # clamped away by the host set: the profile follows the clamped capabilities
