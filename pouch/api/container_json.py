@@ -18,7 +18,7 @@ from pouch.api.health_json import (
     healthcheck_to_docker,
     restart_policy_to_docker,
 )
-from pouch.api.network_json import endpoint_id  # stable per container and network
+from pouch.api.network_json import container_networks, endpoint_id  # endpoint ids: stable per container and network
 from pouch.api.quota_json import disk_quota_to_docker
 from pouch.api.resources_json import host_config_fields
 from pouch.api.rich_json import rich_config_fields, rich_host_config_fields
@@ -27,10 +27,12 @@ from pouch.models import (
     Container,
     CreateOptions,
     ImageConfig,
+    NetworkKind,
     Status,
     VolumeMount,
 )
 from pouch.network.networks import builtin_id as network_id  # the id of bridge, host, none
+from pouch.network.networks import endpoint_configs, endpoints_of
 from pouch.services.health import enabled as health_enabled
 from pouch.services.health import health_text
 
@@ -94,10 +96,6 @@ def _or_null(items: Any) -> Any:
     return list(items) if items else None
 
 
-def _network_name(options: CreateOptions) -> str:
-    return "" if options.network_mode.startswith("container:") else options.network_mode
-
-
 def _ports_map(c: Container, exposed: list[str]) -> dict[str, Any]:
     """``NetworkSettings.Ports``: published ports with their host side, exposed ones null."""
     if c.network is None or not c.state.status.is_active():
@@ -130,16 +128,13 @@ def _endpoint(c: Container, name: str, live: bool) -> dict[str, Any]:
 
 
 def _networks(c: Container) -> dict[str, Any]:
-    name = _network_name(c.options)
-    if not name:
+    mode = c.options.network
+    if mode.joins_container:
         return {}
-    if name in ("host", "none"):
-        return {name: _endpoint(c, name, c.state.status.is_active())}
-    from pouch.api.network_json import container_networks  # the bridge and user-defined networks
-    from pouch.network.networks import builtin_id, endpoint_configs, endpoints_of
-
-    return container_networks(c, endpoint_configs(c.options), endpoints_of(c.network),
-                              {n: builtin_id(n) for n in ("bridge", "host", "none")})
+    if mode.is_host or mode.is_none:
+        return {mode.kind.value: _endpoint(c, mode.kind.value, c.state.status.is_active())}
+    return container_networks(c, endpoint_configs(c.options), endpoints_of(c.network),  # bridge, user-defined
+                              {n: network_id(n) for n in ("bridge", "host", "none")})
 
 
 def _mount_points(options: CreateOptions) -> list[dict[str, Any]]:
@@ -187,7 +182,8 @@ def host_config(options: CreateOptions) -> dict[str, Any]:
         "Binds": _or_null([*(format_bind(b) for b in options.binds),
                            *(_volume_bind(v) for v in options.volumes if v.origin == "binds" and not v.anonymous)]),
         "ContainerIDFile": "",
-        "LogConfig": {"Type": "json-file", "Config": {}},  # served as Docker json-file logs through the API (conmon stores k8s-file)
+        # served as Docker json-file logs through the API (conmon stores k8s-file)
+        "LogConfig": {"Type": "json-file", "Config": {}},
         "NetworkMode": options.network_mode,
         "PortBindings": port_bindings,
         "RestartPolicy": restart_policy_to_docker(options.restart_policy),
@@ -309,7 +305,7 @@ def container_inspect(
     config = container_config(c, image)
     live = c.state.status.is_active() and c.network is not None
     att = c.network if live else None
-    name = _network_name(c.options)
+    bridge = att if c.options.network.kind == NetworkKind.BRIDGE else None  # the top-level fields: the default bridge's
     graph_data = {
         k: v
         for k, v in (("LowerDir", paths.lower), ("MergedDir", paths.rootfs), ("UpperDir", paths.upper), ("WorkDir", paths.work))
@@ -348,14 +344,14 @@ def container_inspect(
             "SandboxKey": att.netns_path if att else "",
             "SecondaryIPAddresses": None,
             "SecondaryIPv6Addresses": None,
-            "EndpointID": endpoint_id(c.id, name) if att and name == "bridge" else "",
-            "Gateway": att.gateway if att and name == "bridge" else "",
+            "EndpointID": endpoint_id(c.id, "bridge") if bridge else "",
+            "Gateway": bridge.gateway if bridge else "",
             "GlobalIPv6Address": "",
             "GlobalIPv6PrefixLen": 0,
-            "IPAddress": att.ip_address if att and name == "bridge" else "",
-            "IPPrefixLen": att.prefix_len if att and name == "bridge" else 0,
+            "IPAddress": bridge.ip_address if bridge else "",
+            "IPPrefixLen": bridge.prefix_len if bridge else 0,
             "IPv6Gateway": "",
-            "MacAddress": att.mac_address if att and name == "bridge" else "",
+            "MacAddress": bridge.mac_address if bridge else "",
             "Networks": _networks(c),
         },
     }

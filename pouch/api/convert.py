@@ -237,6 +237,10 @@ def _parse_port_bindings(raw: Mapping[str, Any]) -> list[PortBinding]:
     return out
 
 
+def _port_key(port: int, proto: str) -> str:
+    return f"{port}/{proto}"
+
+
 def _parse_network_mode(value: str) -> str:
     """``HostConfig.NetworkMode`` checked (``models.parse_network_mode``); kept as given,
     except that ``""`` and ``default`` become ``bridge``."""
@@ -282,10 +286,10 @@ def create_options_from_docker(body: Mapping[str, Any], name: str = "") -> Creat
         raise InvalidArgument(f"Config.WorkingDir: the working directory {working_dir!r} must be an absolute path")
 
     exposed = _get(body, "ExposedPorts", "Config.ExposedPorts", dict, {})
-    exposed_ports = {"%d/%s" % parse_port_key(k, "Config.ExposedPorts") for k in exposed}
+    exposed_ports = {_port_key(*parse_port_key(k, "Config.ExposedPorts")) for k in exposed}
     port_bindings = _parse_port_bindings(_get(host, "PortBindings", "HostConfig.PortBindings", dict, {}))
     for key in _get(host, "PortBindings", "HostConfig.PortBindings", dict, {}):
-        exposed_ports.add("%d/%s" % parse_port_key(key, "HostConfig.PortBindings"))
+        exposed_ports.add(_port_key(*parse_port_key(key, "HostConfig.PortBindings")))
 
     binds, volumes = split_binds(_get_str_list(host, "Binds", "HostConfig.Binds"))  # pouch.volumes.specs
     mount_binds, tmpfs, mount_volumes = _parse_mounts(_get(host, "Mounts", "HostConfig.Mounts", list, []))

@@ -15,6 +15,8 @@ from pouch.models import (
     ImageConfig,
     Status,
 )
+from pouch.network.networks import PREDEFINED, builtin_id, endpoint_configs
+from pouch.services.health import container_health
 
 # --- filters -----------------------------------------------------------------------------------
 
@@ -109,13 +111,11 @@ def _volume_matches(value: str, c: Container) -> bool:
 
 def container_networks(c: Container) -> dict[str, str]:
     """Name -> id of the networks ``NetworkSettings.Networks`` lists, running or not."""
-    from pouch.network.networks import PREDEFINED, builtin_id, endpoint_configs
-
-    mode = c.options.network_mode
-    if mode.startswith("container:"):
+    mode = c.options.network
+    if mode.joins_container:
         return {}
-    if mode in ("host", "none"):
-        return {mode: builtin_id(mode)}
+    if mode.is_host or mode.is_none:
+        return {mode.kind.value: builtin_id(mode.kind.value)}
     return {cfg.network: cfg.network_id or (builtin_id(cfg.network) if cfg.network in PREDEFINED else "")
             for cfg in endpoint_configs(c.options)}
 
@@ -161,8 +161,6 @@ def container_matches(
         if c.state.status not in (Status.EXITED, Status.DEAD) or c.state.exit_code not in {int(v) for v in values}:
             return False
     if values := filters.get("health"):
-        from pouch.services.health import container_health
-
         if container_health(c) not in values:
             return False
     if values := filters.get("volume"):

@@ -265,7 +265,7 @@ class Builder:
             image=state.image_id, cmd=tuple(argv), entrypoint=("",),
             env=tuple(f"{k}={v}" for k, v in declared.items()),
             working_dir=runtime.get("WorkingDir") or "", user=runtime.get("User") or "",
-            network_mode="bridge", labels={},
+            labels={},  # the default bridge network
         )
         c = self.containers.create(opts)
         yield {"stream": f" ---> Running in {c.id[:12]}\n"}

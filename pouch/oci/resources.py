@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 from pouch.cgroups.limits import DEFAULT_CPU_PERIOD, RLIM_INFINITY, ULIMIT_NAMES, clamp_rlimits
 from pouch.errors import InvalidArgument
-from pouch.models import DeviceMapping, Isolation, Resources, ThrottleDevice
+from pouch.models import DeviceMapping, Isolation, NetworkKind, NetworkMode, Resources, ThrottleDevice
 from pouch.oci.specinput import DeviceNode, ResourceInput, SpecInput
 from pouch.oci.user import parse_group
 
@@ -33,12 +33,13 @@ IPC_SYSCTLS = frozenset({"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "ker
 IPC_MODES = ("", "private", "shareable", "none", "host")
 PID_MODES = ("", "host")
 UTS_MODES = ("", "host")
+_DEFAULT_NETWORK = NetworkMode(NetworkKind.BRIDGE)
 
 
 # --- validation (create time) ------------------------------------------------------------
 
 
-def validate_isolation(iso: Isolation, *, network_mode: str = "bridge", hostname: str = "") -> None:
+def validate_isolation(iso: Isolation, *, network: NetworkMode = _DEFAULT_NETWORK, hostname: str = "") -> None:
     """moby's checks of ``--ipc/--pid/--uts/--sysctl/--oom-score-adj``; 400 naming the flag."""
     if iso.ipc_mode not in IPC_MODES and not _container_ref(iso.ipc_mode):
         raise InvalidArgument(f"--ipc: invalid IPC mode {iso.ipc_mode!r} "
@@ -52,13 +53,13 @@ def validate_isolation(iso: Isolation, *, network_mode: str = "bridge", hostname
     if not -1000 <= iso.oom_score_adj <= 1000:
         raise InvalidArgument(f"--oom-score-adj: Invalid value {iso.oom_score_adj}, range for oom score adj is [-1000, 1000]")
     for name in iso.sysctls:
-        validate_sysctl(name, iso, network_mode)
+        validate_sysctl(name, iso, network)
     for group in iso.group_add:
         if not group or ":" in group:
             raise InvalidArgument(f"--group-add: invalid group {group!r}")
 
 
-def validate_sysctl(name: str, iso: Isolation, network_mode: str) -> None:
+def validate_sysctl(name: str, iso: Isolation, network: NetworkMode) -> None:
     """Docker's whitelist: the IPC sysctls and ``fs.mqueue.*`` (need a private IPC
     namespace), ``net.*`` (need a network namespace of the container's own)."""
     if name in IPC_SYSCTLS or name.startswith("fs.mqueue."):
@@ -69,10 +70,10 @@ def validate_sysctl(name: str, iso: Isolation, network_mode: str) -> None:
                                   "it would change the other container's IPC namespace")
         return
     if name.startswith("net."):
-        if network_mode == "host":
+        if network.is_host:
             raise InvalidArgument(f"--sysctl: sysctl {name!r} is not allowed in the host network namespace")
-        if network_mode.startswith("container:"):
-            raise InvalidArgument(f"--sysctl: sysctl {name!r} is not allowed with --network {network_mode}")
+        if network.joins_container:
+            raise InvalidArgument(f"--sysctl: sysctl {name!r} is not allowed with --network container:{network.target}")
         return
     raise InvalidArgument(f"--sysctl: sysctl {name!r} is not whitelisted: only kernel.msg*, kernel.sem, "
                           "kernel.shm*, fs.mqueue.* and net.* are namespaced")

@@ -183,7 +183,7 @@ def resolve_cwd(options: CreateOptions, image: ImageConfig) -> str:
 def has_own_netns(inp: SpecInput) -> bool:
     """The container has a network namespace of its own (not the host's, not another
     container's): only then may its net.* sysctls be set."""
-    return inp.netns is not None and not inp.options.network_mode.startswith("container:")
+    return inp.netns is not None and not inp.options.network.joins_container
 
 
 # --- spec options ----------------------------------------------------------------------

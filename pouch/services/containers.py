@@ -375,7 +375,7 @@ class ContainerService:
                     "/etc/hosts": self.etc_path(c, "hosts"),
                     "/etc/resolv.conf": self.etc_path(c, "resolv.conf"),
                 },
-                netns=None if opts.network_mode == "host" else netns_path,
+                netns=None if opts.network.is_host else netns_path,
                 user=user,
                 cgroups_path=resource_checks.cgroups_path(c),
                 resources=resource_checks.start_input(c, group, self.get),
@@ -387,10 +387,10 @@ class ContainerService:
         )
 
     def _joined_netns(self, c: Container) -> str | None:
-        mode = c.options.network_mode
-        if not mode.startswith("container:"):
+        mode = c.options.network
+        if not mode.joins_container:
             return None
-        other = self.get(mode.split(":", 1)[1])
+        other = self.get(mode.target)
         if other.id == c.id:
             raise InvalidArgument("cannot join own network namespace")
         if other.state.status != Status.RUNNING:
@@ -400,7 +400,7 @@ class ContainerService:
         return f"/proc/{other.state.pid}/ns/net"
 
     def _hostname(self, c: Container) -> str:
-        if c.options.network_mode == "host" and not c.options.hostname:
+        if c.options.network.is_host and not c.options.hostname:
             return os.uname().nodename
         return c.options.hostname or c.id[:12]
 
@@ -415,7 +415,7 @@ class ContainerService:
         opts = c.options
         hosts = etcfiles.build_hosts(
             hostname, attachment.ip_address if attachment else "", opts.extra_hosts, domainname=opts.domainname,
-            host_gateway_ip=self.network.gateway, host_hosts=_read_text("/etc/hosts") if opts.network_mode == "host" else None,
+            host_gateway_ip=self.network.gateway, host_hosts=_read_text("/etc/hosts") if opts.network.is_host else None,
         )
         if in_place:
             with open(self.etc_path(c, "hosts"), "r+") as f:
@@ -425,7 +425,7 @@ class ContainerService:
         etcfiles.write_file_atomic(self.etc_path(c, "hosts"), hosts)
         etcfiles.write_hostname(self.etc_path(c, "hostname"), hostname)
         etcfiles.write_resolv_conf(
-            self.etc_path(c, "resolv.conf"), opts.dns, opts.dns_search, opts.dns_options, host_network=opts.network_mode == "host"
+            self.etc_path(c, "resolv.conf"), opts.dns, opts.dns_search, opts.dns_options, host_network=opts.network.is_host
         )
 
     # -------------------------------------------------------------------- exit

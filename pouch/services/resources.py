@@ -42,7 +42,7 @@ def check_create(opts: CreateOptions, lookup, host_capabilities: tuple[str, ...]
     ``lookup(ref)`` finds a container (raises NotFound)."""
     facts = host_facts(host_capabilities)
     warnings = validate_resources(opts.resources, facts)
-    validate_isolation(opts.isolation, network_mode=opts.network_mode, hostname=opts.hostname)
+    validate_isolation(opts.isolation, network=opts.network, hostname=opts.hostname)
     cgroups_path_for("x", opts.resources.cgroup_parent)
     resolve_devices(opts.resources.devices)
     resolve_block_devices(opts.resources)

@@ -9,7 +9,7 @@ import stat
 import pytest
 
 from pouch.errors import InvalidArgument
-from pouch.models import CreateOptions, DeviceMapping, ImageConfig, Isolation, Resources, ThrottleDevice, Ulimit
+from pouch.models import parse_network_mode, CreateOptions, DeviceMapping, ImageConfig, Isolation, Resources, ThrottleDevice, Ulimit
 from pouch.oci.resources import (
     DeviceNode,
     ResourceInput,
@@ -125,6 +125,7 @@ def test_sysctls_oom_score_and_groups():
 @pytest.mark.parametrize("iso, network, message", [
     (Isolation(sysctls={"vm.swappiness": "1"}), "bridge", "not whitelisted"),
     (Isolation(sysctls={"net.ipv4.ip_forward": "1"}), "host", "host network namespace"),
+    (Isolation(sysctls={"net.ipv4.ip_forward": "1"}), "container:db", "not allowed with --network container:db"),
     (Isolation(sysctls={"kernel.shmmax": "1"}, ipc_mode="host"), "bridge", "--ipc host"),
     (Isolation(ipc_mode="bogus"), "bridge", "--ipc"),
     (Isolation(pid_mode="private-ish"), "bridge", "--pid"),
@@ -133,7 +134,7 @@ def test_sysctls_oom_score_and_groups():
 ])
 def test_isolation_refusals_name_the_flag(iso, network, message):
     with pytest.raises(InvalidArgument) as err:
-        validate_isolation(iso, network_mode=network)
+        validate_isolation(iso, network=parse_network_mode(network))
     assert message in err.value.message and err.value.status == 400
 
 
