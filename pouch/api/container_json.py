@@ -1,7 +1,8 @@
 """Docker's JSON for containers: ``GET /containers/{id}/json`` and ``GET /containers/json``.
 
-The **effective** entrypoint/cmd/env are the create options merged with the image
-config the way dockerd's ``merge()`` does (daemon/commit.go). Pure functions only.
+The **effective** entrypoint/cmd are the create options merged with the image config the
+way dockerd's ``merge()`` does (daemon/commit.go); the env is merged by the rule the process
+gets it by (``pouch.oci.env``). Pure functions only.
 """
 
 from __future__ import annotations
@@ -33,24 +34,11 @@ from pouch.models import (
 )
 from pouch.network.networks import builtin_id as network_id  # the id of bridge, host, none
 from pouch.network.networks import endpoint_configs, endpoints_of
+from pouch.oci.env import container_env
 from pouch.services.health import enabled as health_enabled
 from pouch.services.health import health_text
 
 # --- the effective config (dockerd's merge of create options and image config) ------------
-
-
-def merge_env(image_env: tuple[str, ...] | list[str], user_env: tuple[str, ...] | list[str]) -> list[str]:
-    """Image env with user entries replacing same-named ones, new ones appended (order kept)."""
-    out = list(image_env)
-    index = {e.partition("=")[0]: i for i, e in enumerate(out)}
-    for entry in user_env:
-        key = entry.partition("=")[0]
-        if key in index:
-            out[index[key]] = entry
-        else:
-            index[key] = len(out)
-            out.append(entry)
-    return out
 
 
 def effective_command(options: CreateOptions, image: ImageConfig) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None]:
@@ -256,7 +244,7 @@ def container_config(c: Container, image: ImageConfig) -> dict[str, Any]:
         "Tty": o.tty,
         "OpenStdin": o.open_stdin,
         "StdinOnce": o.stdin_once,
-        "Env": merge_env(image.env, o.env),
+        "Env": container_env(image.env, o.env),
         "Cmd": None if cmd is None else list(cmd),
         "Image": c.image_ref,
         "Volumes": {v: {} for v in image.volumes} or None,

@@ -27,6 +27,7 @@ from collections.abc import Iterable
 
 from pouch.errors import InvalidArgument
 from pouch.models import ImageConfig
+from pouch.oci.env import merge_env
 
 SHELL = ("/bin/sh", "-c")
 VALID_CHANGE_COMMANDS = ("CMD", "ENTRYPOINT", "ENV", "EXPOSE", "LABEL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR")
@@ -131,11 +132,6 @@ def parse_volumes(args: str) -> list[str]:
     return [v.strip() for v in volumes]
 
 
-def _set_env(env: tuple[str, ...], key: str, value: str) -> tuple[str, ...]:
-    kept = [e for e in env if e.split("=", 1)[0] != key]
-    return (*kept, f"{key}={value}")
-
-
 def apply_change(config: ImageConfig, line: str, cmd_set: bool = False) -> tuple[ImageConfig, bool]:
     """Apply one instruction; ``cmd_set`` tracks whether CMD was given (see ENTRYPOINT)."""
     instruction, args = split_instruction(line)
@@ -146,10 +142,8 @@ def apply_change(config: ImageConfig, line: str, cmd_set: bool = False) -> tuple
         changed = replace(config, entrypoint=parse_command(instruction, args))
         return (changed if cmd_set else replace(changed, cmd=None)), cmd_set
     if instruction == "ENV":
-        env = config.env
-        for key, value in parse_key_values(instruction, args):
-            env = _set_env(env, key, value)
-        return replace(config, env=env), cmd_set
+        env = merge_env(config.env, [f"{key}={value}" for key, value in parse_key_values(instruction, args)])
+        return replace(config, env=tuple(env)), cmd_set  # in place, as a Dockerfile's ENV
     if instruction == "LABEL":
         labels = dict(config.labels)
         labels.update(parse_key_values(instruction, args))

@@ -22,23 +22,9 @@ from pouch.errors import InvalidArgument
 from pouch.images import oci
 from pouch.images.changes import apply_changes
 from pouch.models import CreateOptions, ImageConfig
+from pouch.oci.env import container_env
 
 _MANAGED_KEYS = ("User", "ExposedPorts", "Env", "Entrypoint", "Cmd", "Volumes", "WorkingDir", "Labels", "StopSignal")
-
-
-def _merge_env(base: tuple[str, ...], overrides: tuple[str, ...]) -> tuple[str, ...]:
-    out = list(base)
-    for entry in overrides:
-        key, sep, _ = entry.partition("=")
-        index = next((i for i, e in enumerate(out) if e.partition("=")[0] == key), None)
-        if not sep:
-            if index is not None:
-                del out[index]
-        elif index is None:
-            out.append(entry)
-        else:
-            out[index] = entry
-    return tuple(out)
 
 
 def container_image_config(opts: CreateOptions, image: ImageConfig) -> ImageConfig:
@@ -50,7 +36,7 @@ def container_image_config(opts: CreateOptions, image: ImageConfig) -> ImageConf
         cmd = opts.cmd  # an --entrypoint drops the image's CMD
     return ImageConfig(
         user=opts.user or image.user,
-        env=_merge_env(image.env, tuple(opts.env)),
+        env=tuple(container_env(image.env, opts.env)),  # what inspect shows (pouch.oci.env)
         entrypoint=entrypoint,
         cmd=cmd,
         working_dir=opts.working_dir or image.working_dir,

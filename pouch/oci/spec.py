@@ -28,12 +28,13 @@ cgroup v1 hybrid, where Docker 20.10 shares the host's). Differences from Docker
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from pouch.cgroups.limits import clamp_rlimits
 from pouch.errors import Internal, InvalidArgument
 from pouch.models import DEFAULT_SHM_SIZE, CreateOptions, ImageConfig
 from pouch.oci.caps import resolve_capabilities
+from pouch.oci.env import merge_env
 from pouch.oci.mounts import (
     assemble_mounts,
     bind_mount,
@@ -137,29 +138,10 @@ def resolve_args(options: CreateOptions, image: ImageConfig) -> list[str]:
     return args
 
 
-def merge_env(base: Sequence[str], overrides: Iterable[str]) -> list[str]:
-    """Docker's ``ReplaceOrAppendEnvValues``: an override replaces the variable of the same
-    name in place or is appended; a bare ``NAME`` (no ``=``) removes it."""
-    out = list(base)
-    for entry in overrides:
-        key, sep, _ = entry.partition("=")
-        if not key:
-            raise InvalidArgument(f"invalid environment variable: {entry}")
-        index = next((i for i, e in enumerate(out) if e.partition("=")[0] == key), None)
-        if not sep:
-            if index is not None:
-                del out[index]
-        elif index is None:
-            out.append(entry)
-        else:
-            out[index] = entry
-    return out
-
-
 def resolve_env(options: CreateOptions, image: ImageConfig, hostname: str) -> list[str]:
     """``process.env``: PATH (Docker's default unless the image sets one), HOSTNAME,
     TERM=xterm with a tty, ``container=pouch``, then the image's variables, then the
-    user's ``-e``, each overriding by name."""
+    user's ``-e``, by the one rule of ``pouch.oci.env``."""
     base = [f"PATH={DEFAULT_PATH}", f"HOSTNAME={hostname}"]
     if options.tty:
         base.append("TERM=xterm")

@@ -22,7 +22,7 @@ import secrets
 import shutil
 import signal as signal_module
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from pouch import mount as mounts
@@ -36,8 +36,12 @@ from pouch.metadata import containers as store
 from pouch.metadata.db import Database
 from pouch.models import DEFAULT_STOP_TIMEOUT, Container, ContainerState, CreateOptions, Status
 from pouch.network.manager import NetworkManager
+from pouch.oci.env import merge_env
+from pouch.oci.seccomp import resolve_seccomp
+from pouch.oci.spec import SpecInput, generate_spec, resolve_env
 from pouch.rich.lxcfsd import LxcfsSupervisor
 from pouch.runtime.registry import Runtimes
+from pouch.services import resources as resource_checks  # -m, --cpus, --device, --ipc... (400s)
 from pouch.services.attachgate import AttachGate
 from pouch.services.health import HealthMonitor, health_at_start, health_at_stop, with_image_healthcheck
 from pouch.services.logrotate import LogRotator, rotated_paths
@@ -358,10 +362,6 @@ class ContainerService:
     def _spec(self, c: Container, image_config, rootfs: str, hostname: str, netns_path: str | None, user,
               group: str) -> dict:
         """``group``: the image's /etc/group, already read for the user (``--group-add`` names)."""
-        from pouch.oci.seccomp import resolve_seccomp
-        from pouch.oci.spec import SpecInput, generate_spec
-        from pouch.services import resources as resource_checks
-
         opts = c.options
         return generate_spec(
             SpecInput(
@@ -705,13 +705,10 @@ class ContainerService:
         self.events.emit_container(c, "rename", oldName=old_name)
 
     # ------------------------------------------------------------------ update
-    def update_env(self, ref: str, env: list[str]) -> None:
+    def update_env(self, ref: str, env: Sequence[str]) -> None:
         """``pouch update --env K=V``: the container's environment changes for what starts
-        next (exec, the next start) and, in a running rich container, for login sessions."""
-        import dataclasses
-
-        from pouch.oci.spec import merge_env, resolve_env
-
+        next (exec, the next start) and, in a running rich container, for login sessions;
+        merged into its ``-e`` by the one rule (``pouch.oci.env``)."""
         for item in env:
             if not item or item.startswith("="):
                 raise InvalidArgument(f"invalid environment variable: {item!r}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import time
 
@@ -275,3 +276,38 @@ def test_failed_start_leaves_nothing(daemon):
     assert cid not in runc_state
     assert not os.path.exists(os.path.join(daemon.exec_root, "bundles", cid))
     daemon.cli("rm", "broken")
+
+
+def test_inspect_env_is_the_process_env(daemon):
+    """``Config.Env`` of inspect is what the process gets (without the daemon's own PATH
+    default, HOSTNAME, container=pouch and runc's HOME): ``-e A=1 -e A`` unsets A, ``-e NAME``
+    with NAME unset in the client's environment arrives bare and sets nothing, ``-e B=1 -e B=2``
+    keeps the last value."""
+    name = f"envcheck-{secrets.token_hex(4)}"
+    daemon.cli("create", "--name", name, "-e", "A=1", "-e", "A", "-e", "POUCH_TEST_NOT_SET", "-e", "B=1",
+               "-e", "B=2", "busybox", "env")
+    try:
+        shown = daemon.inspect(name)["Config"]["Env"]
+        got = daemon.cli("start", "-a", name).stdout.splitlines()
+    finally:
+        daemon.cli("rm", "-f", name, check=False)
+    daemon_own = {"HOSTNAME", "HOME", "container", "TERM"}  # not in Config.Env, as with Docker
+    if not any(e.startswith("PATH=") for e in shown):
+        daemon_own.add("PATH")  # the daemon's default, when the image sets none
+    assert [e for e in got if e.partition("=")[0] not in daemon_own] == shown
+    assert "B=2" in shown and "B=1" not in shown
+    assert not any(e.partition("=")[0] in ("A", "POUCH_TEST_NOT_SET") for e in shown)
+
+
+def test_bad_security_opt_is_refused_at_create_naming_it(daemon):
+    name = f"badsec-{secrets.token_hex(4)}"
+    result = daemon.cli("create", "--name", name, "--security-opt", "no-new-privileges=maybe", "busybox", "true",
+                        check=False)
+    assert result.returncode != 0 and "no-new-privileges=maybe" in result.stderr
+    assert daemon.cli("inspect", name, check=False).returncode != 0  # nothing was created
+    daemon.cli("create", "--name", name, "--security-opt", "seccomp:unconfined", "--security-opt", "label=disable",
+               "busybox", "true")
+    try:
+        assert daemon.inspect(name)["HostConfig"]["SecurityOpt"] == ["seccomp:unconfined", "label=disable"]
+    finally:
+        daemon.cli("rm", "-f", name, check=False)

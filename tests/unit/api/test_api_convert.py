@@ -12,7 +12,6 @@ from pouch.api.container_json import (
     container_inspect,
     container_summary,
     effective_command,
-    merge_env,
     parse_time,
     status_text,
 )
@@ -369,7 +368,6 @@ def test_effective_command_rules():
     assert effective_command(opts(cmd=("mine",)), img) == (("/ep",), ("mine",))
     # A user entrypoint drops the image's Cmd.
     assert effective_command(opts(entrypoint=("/bin/sh",)), img) == (("/bin/sh",), None)
-    assert merge_env(["A=1", "B=2"], ["B=3", "C=4"]) == ["A=1", "B=3", "C=4"]
 
 
 # --- summary -----------------------------------------------------------------------------------------

@@ -34,6 +34,11 @@ def test_changes(changes, field, expected):
     assert getattr(apply_changes(changes), field) == expected
 
 
+def test_env_replaces_in_place_as_a_dockerfile_env():
+    base = ImageConfig(env=("PATH=/bin", "A=0", "Z=9"))
+    assert apply_changes(["ENV A=1 B=2"], base).env == ("PATH=/bin", "A=1", "Z=9", "B=2")
+
+
 def test_entrypoint_resets_cmd_unless_cmd_given_in_changes():
     base = ImageConfig(cmd=("old",))
     assert apply_changes(["ENTRYPOINT /x"], base).cmd is None

@@ -13,7 +13,6 @@ from pouch.oci.spec import (
     DEFAULT_PATH,
     SpecInput,
     generate_spec,
-    merge_env,
     resolve_args,
     resolve_cwd,
     resolve_env,
@@ -285,12 +284,6 @@ def test_env_image_then_user_override_by_key():
         "A=2",
         "B=3",
     ]
-
-
-def test_merge_env_rejects_empty_name():
-    with pytest.raises(InvalidArgument):
-        merge_env([], ["=x"])
-    assert merge_env(["A=1"], ["A=", "B=x=y"]) == ["A=", "B=x=y"]
 
 
 def test_cwd():
