@@ -513,7 +513,7 @@ class CreateOptions:
     network_mode: str = "bridge"  # bridge | none | host | container:NAME_OR_ID | NETWORK, as given (see .network)
     port_bindings: tuple[PortBinding, ...] = ()
     exposed_ports: tuple[str, ...] = ()  # "80/tcp"
-    runtime: str = "runc"
+    runtime: str = ""  # empty: the daemon's --default-runtime (resolved at create)
     stop_signal: str = ""
     stop_timeout: int | None = None
     auto_remove: bool = False
