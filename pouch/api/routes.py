@@ -12,7 +12,7 @@ import platform
 import time
 
 from pouch import API_VERSION, MIN_API_VERSION, __version__
-from pouch.api import container_json, convert, image_json, registry_routes
+from pouch.api import attach_streams, container_json, convert, exec_json, image_json, registry_routes
 from pouch.api import filters as list_filters
 from pouch.api.framing import encode_frame
 from pouch.api.health_json import restart_policy_from_docker
@@ -23,6 +23,7 @@ from pouch.cgroups.stats import read_host_memory
 from pouch.errors import InvalidArgument, NotFound
 from pouch.models import RestartPolicy
 from pouch.services import resources as resource_service
+from pouch.services import streams
 
 
 def build_router(engine) -> Router:
@@ -287,27 +288,21 @@ class ContainerRoutes:
         return stream_response(body(), content_type="application/json")
 
     def resize(self, req: Request) -> Response:
-        from pouch.services import streams
-
-        streams.resize_container(self.engine, self.service.get(req.params["id"]), req.query_int("h", 0), req.query_int("w", 0))
+        c = self.service.get(req.params["id"])
+        streams.resize_container(self.service, c, req.query_int("h", 0) or 0, req.query_int("w", 0) or 0)
         return empty_response(200)
 
     def attach(self, req: Request) -> Response:
-        from pouch.services import streams
-
         c = self.service.get(req.params["id"])
-        handler = streams.attach_handler(
-            self.engine, c,
+        query = attach_streams.AttachQuery(
             stdin=req.query_bool("stdin"), stdout=req.query_bool("stdout"), stderr=req.query_bool("stderr"),
             logs=req.query_bool("logs"), stream=req.query_bool("stream"),
         )
+        handler = attach_streams.attach_handler(self.engine, c, query)
         self.service.events.emit_container(c, "attach")
-        content_type = "application/vnd.docker.raw-stream" if c.options.tty else "application/vnd.docker.multiplexed-stream"
-        return Hijack(handler=handler, content_type=content_type)
+        return Hijack(handler=handler, content_type=attach_streams.content_type(c.options.tty))
 
     def logs(self, req: Request) -> Response:
-        from pouch.services import streams
-
         c = self.service.get(req.params["id"])
         stdout, stderr = req.query_bool("stdout"), req.query_bool("stderr")
         if not stdout and not stderr:
@@ -319,13 +314,12 @@ class ContainerRoutes:
             tail = max(int(tail_text), 0) if int(tail_text) >= 0 else None
         else:
             raise InvalidArgument(f"invalid value for tail: {tail_text}")
-        chunks = streams.log_chunks(
-            self.engine, c, stdout=stdout, stderr=stderr, follow=req.query_bool("follow"),
-            since=_parse_time(req.query_str("since")), until=_parse_time(req.query_str("until")),
-            timestamps=req.query_bool("timestamps"), tail=tail,
+        query = streams.LogQuery(
+            stdout=stdout, stderr=stderr, follow=req.query_bool("follow"),
+            since=_parse_time(req.query_str("since")), until=_parse_time(req.query_str("until")), tail=tail,
         )
-        content_type = "application/vnd.docker.raw-stream" if c.options.tty else "application/vnd.docker.multiplexed-stream"
-        return stream_response(chunks, content_type=content_type)
+        chunks = attach_streams.log_stream(self.engine, c, query, timestamps=req.query_bool("timestamps"))
+        return stream_response(chunks, content_type=attach_streams.content_type(c.options.tty))
 
 
 class ExecRoutes:
@@ -333,26 +327,26 @@ class ExecRoutes:
         self.engine = engine
 
     def create(self, req: Request) -> Response:
-        exec_id = self.engine.execs.create(req.params["id"], req.json())
+        config = exec_json.exec_config_from_docker(req.json())
+        exec_id = self.engine.execs.create(req.params["id"], config)
         return json_response({"Id": exec_id}, status=201)
 
     def start(self, req: Request) -> Response:
-        body = req.json()
+        detach = exec_json.exec_start_detached(req.json())
         execs = self.engine.execs
-        session = execs.get(req.params["id"])
-        if body.get("Detach"):
+        session = execs.inspect(req.params["id"])
+        if detach:
             execs.start_detached(session.id)
             return empty_response(200)
-        handler = execs.attach_handler(session.id)
-        content_type = "application/vnd.docker.raw-stream" if session.tty else "application/vnd.docker.multiplexed-stream"
-        return Hijack(handler=handler, content_type=content_type)
+        handler = attach_streams.exec_handler(self.engine, session.id)
+        return Hijack(handler=handler, content_type=attach_streams.content_type(session.config.tty))
 
     def resize(self, req: Request) -> Response:
-        self.engine.execs.resize(req.params["id"], req.query_int("h", 0), req.query_int("w", 0))
+        self.engine.execs.resize(req.params["id"], req.query_int("h", 0) or 0, req.query_int("w", 0) or 0)
         return empty_response(200)
 
     def inspect(self, req: Request) -> Response:
-        return json_response(self.engine.execs.inspect(req.params["id"]))
+        return json_response(exec_json.exec_inspect_to_docker(self.engine.execs.inspect(req.params["id"])))
 
 
 class ImageRoutes:

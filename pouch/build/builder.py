@@ -20,7 +20,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 
 from pouch import mount as mounts
@@ -34,9 +34,11 @@ from pouch.images import oci
 from pouch.images.artefacts import select_container_files
 from pouch.images.commit import store_commit
 from pouch.images.layertar import write_layer
+from pouch.images.record import ImageRecord
 from pouch.metadata import build_cache
 from pouch.models import CreateOptions
 from pouch.oci.user import read_user_files
+from pouch.services import streams
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +99,9 @@ def check_tags(tags: tuple[str, ...]) -> list[str]:
             raise InvalidArgument(f"invalid tag {tag!r}: digests are not allowed")
         names.append(str(ref.with_default_tag()))
     return names
+
+
+Steps = Generator[dict, None, "State"]  # progress messages, then the state after the step
 
 
 class Builder:
@@ -161,7 +166,7 @@ class Builder:
         self.step += 1
         return {"stream": f"Step {self.step}/{self.total} : {instr.original or instr.keyword + ' ' + instr.args}\n"}
 
-    def _run_stage(self, stage) -> Iterator[dict]:
+    def _run_stage(self, stage) -> Steps:
         assert stage.from_instr is not None
         yield self._announce(stage.from_instr)
         state = yield from self._from(stage)
@@ -180,7 +185,7 @@ class Builder:
             state = yield from self._step(stage, state, instr)
         return state
 
-    def _from(self, stage) -> Iterator[dict]:
+    def _from(self, stage) -> Steps:
         base = stage.base
         index = plan.stage_ref(self.stages, base, stage.index)
         if index is not None:
@@ -193,11 +198,11 @@ class Builder:
             record = yield from self._pull(base)
         return State(record.id, record.config, record.chain_id)
 
-    def _pull(self, name: str) -> Iterator[dict]:
+    def _pull(self, name: str) -> Generator[dict, None, ImageRecord]:
         yield from self._pull_now(name)  # removed meanwhile: pull again
         return self.images.get(name)
 
-    def _step(self, stage, state: State, instr: Instruction) -> Iterator[dict]:
+    def _step(self, stage, state: State, instr: Instruction) -> Steps:
         env = {**state.args, **plan.env_dict(state.runtime)}
         instr = plan.substituted_args(instr, env)
         if instr.keyword == "ARG":
@@ -235,7 +240,7 @@ class Builder:
         record = self.images.get(image_id)
         return State(record.id, record.config, record.chain_id, cmd_set, state.args)
 
-    def _metadata(self, state: State, instr: Instruction) -> Iterator[dict]:
+    def _metadata(self, state: State, instr: Instruction) -> Steps:
         key = plan.cache_key(state.image_id, instr)
         cached = self._cached(state, key)
         runtime, cmd_set = plan.apply_metadata(state.runtime, instr, state.cmd_set)
@@ -248,7 +253,7 @@ class Builder:
         yield {"stream": f" ---> {short(new.image_id)}\n"}
         return new
 
-    def _run(self, state: State, instr: Instruction) -> Iterator[dict]:
+    def _run(self, state: State, instr: Instruction) -> Steps:
         argv = plan.run_command(instr, state.runtime)
         declared = {k: v for k, v in state.args.items() if k not in plan.env_dict(state.runtime)}
         extra = "|".join(f"{k}={v}" for k, v in sorted(declared.items()))
@@ -286,10 +291,8 @@ class Builder:
         return new
 
     def _output(self, c) -> Iterator[dict]:
-        from pouch.runtime.logs import read_logs
-
-        svc = self.containers
-        for entry in read_logs(svc.log_path(c), follow=True, should_stop=lambda: svc.is_stopped(c.id)):
+        """The RUN container's output (stdout and stderr) as it comes, until it stopped."""
+        for entry in streams.log_entries(self.containers, c, streams.LogQuery(follow=True)):
             yield {"stream": entry.data.decode("utf-8", "replace")}
 
     def _commit_container(self, state: State, container_id: str, key: str, created_by: str) -> State:
@@ -309,7 +312,7 @@ class Builder:
         except PouchError:
             log.exception("removing build container %s", container_id[:12])
 
-    def _copy(self, stage, state: State, instr: Instruction) -> Iterator[dict]:
+    def _copy(self, stage, state: State, instr: Instruction) -> Steps:
         words = instr.json_args if instr.json_args is not None else tuple(instr.args.split())
         sources, dest = copying.split_sources(words, instr.keyword)
         full_dest, dest_is_dir = copying.resolve_dest(dest, state.runtime.get("WorkingDir") or "/")
@@ -384,7 +387,7 @@ class Builder:
         diff_id = written.diff_id if written.entries else None
         return self._commit(state, key, runtime, layer, diff_id, created_by, cmd_set)
 
-    def _workdir(self, state: State, instr: Instruction) -> Iterator[dict]:
+    def _workdir(self, state: State, instr: Instruction) -> Steps:
         """WORKDIR: the config, and (as Docker does) the directory itself when the image lacks it."""
         key = plan.cache_key(state.image_id, instr)
         runtime, cmd_set = plan.apply_metadata(state.runtime, instr, state.cmd_set)

@@ -6,7 +6,8 @@ stdout or stderr (at most STDIO_BUF_SIZE = 8192 bytes of payload) prefixed by a
 single stream byte: 2 = stdout, 3 = stderr (conmon's ``stdpipe_t``: 1 would be
 stdin). With a terminal everything arrives as stdout. conmon closes the
 connection when the container has exited and its output is drained, so
-``recv()`` returning None means "no more output".
+``recv()`` returning None means "no more output". ``recv()`` hands out typed
+chunks (``pouch.stdio.OutputChunk``): the stream bytes stay in this module.
 
 Bytes we send are written to the container's stdin (only if conmon was started
 with ``-i``); shutting down our write side makes conmon close the container's
@@ -32,6 +33,7 @@ import socket
 from collections.abc import Iterator
 
 from pouch import errors
+from pouch.stdio import OutputChunk, StreamKind
 
 STDIN = 1
 STDOUT = 2
@@ -50,6 +52,11 @@ def parse_packet(packet: bytes) -> tuple[int, bytes]:
     if not packet:
         raise ValueError("empty attach packet")
     return packet[0], packet[1:]
+
+
+def chunk_of(stream: int, data: bytes) -> OutputChunk:
+    """conmon's stream byte as a typed chunk (with a terminal everything is stdout)."""
+    return OutputChunk(StreamKind.STDERR if stream == STDERR else StreamKind.STDOUT, data)
 
 
 def control_message(kind: int, height: int = 0, width: int = 0) -> bytes:
@@ -85,8 +92,8 @@ class AttachConnection:
     def fileno(self) -> int:
         return self.sock.fileno()
 
-    def recv(self) -> tuple[int, bytes] | None:
-        """The next (stream, data) chunk, or None when conmon closed the connection."""
+    def recv(self) -> OutputChunk | None:
+        """The next output chunk, or None when conmon closed the connection."""
         while True:
             try:
                 packet = self.sock.recv(RECV_SIZE)
@@ -98,17 +105,17 @@ class AttachConnection:
                 return None
             stream, data = parse_packet(packet)
             if data:
-                return stream, data
+                return chunk_of(stream, data)
 
-    def __iter__(self) -> Iterator[tuple[int, bytes]]:
+    def __iter__(self) -> Iterator[OutputChunk]:
         while (item := self.recv()) is not None:
             yield item
 
     def read_all(self) -> tuple[bytes, bytes]:
         """Everything until EOF, as (stdout, stderr)."""
         out, err = bytearray(), bytearray()
-        for stream, data in self:
-            (err if stream == STDERR else out).extend(data)
+        for chunk in self:
+            (err if chunk.kind == StreamKind.STDERR else out).extend(chunk.data)
         return bytes(out), bytes(err)
 
     def send(self, data: bytes) -> None:

@@ -18,7 +18,9 @@ change, finishes the old file it still has open, and continues at the start of
 the new one. (An in-place truncation is handled too: position > size → rewind.)
 
 Docker's json-file driver is not what conmon writes; this module is the whole
-translation. Parsing is pure (parse_line, merge_partials); read_logs does IO.
+translation into typed entries (stream kind, bytes, timestamp); front ends render
+them in their wire format. Parsing is pure (parse_line, merge_partials); read_logs
+does IO.
 """
 
 from __future__ import annotations
@@ -31,19 +33,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO
 
-STREAMS = ("stdout", "stderr")
+from pouch.stdio import StreamKind
+
+STREAMS = (StreamKind.STDOUT, StreamKind.STDERR)
 
 
 @dataclass(frozen=True)
 class LogEntry:
-    stream: str  # "stdout" | "stderr"
+    stream: StreamKind  # stdout or stderr
     timestamp: float  # epoch seconds
     data: bytes  # the line including its "\n" (none for a final unterminated chunk)
     time_ns: int = 0  # the same instant in epoch nanoseconds (for --timestamps)
     partial: bool = False  # True for a raw P record (parse_line), never after merging
 
     def rfc3339(self) -> str:
-        """Docker's --timestamps form: 2006-01-02T15:04:05.000000000Z."""
+        """RFC 3339 in UTC with nanoseconds: 2006-01-02T15:04:05.000000000Z (``--timestamps``)."""
         secs, ns = divmod(self.time_ns, 1_000_000_000)
         return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{ns:09d}Z"
 
@@ -84,14 +88,14 @@ def parse_line(line: bytes) -> LogEntry | None:
     except (ValueError, UnicodeDecodeError):
         return None
     partial = tag == b"P"
-    return LogEntry(stream.decode(), ns / 1e9, msg if partial else msg + b"\n", ns, partial)
+    return LogEntry(StreamKind(stream.decode()), ns / 1e9, msg if partial else msg + b"\n", ns, partial)
 
 
 class PartialMerger:
     """Joins P records with their continuation, per stream (pure state machine)."""
 
     def __init__(self) -> None:
-        self._pending: dict[str, LogEntry] = {}
+        self._pending: dict[StreamKind, LogEntry] = {}
 
     def feed(self, entry: LogEntry) -> LogEntry | None:
         """Returns a complete line, or None while a line is still partial."""

@@ -1,117 +1,170 @@
-"""Exec sessions: ``docker exec`` as Docker models it (create, then start).
+"""Exec sessions: a process started in a running container (create, then start).
 
-A session is created with its command and options, started once (attached
-through a hijacked connection, or detached) and inspected for its exit code.
+A session is created with its configuration (``ExecConfig``), started once
+(attached, or detached) and inspected for its exit code (``ExecInspect``).
 The process runs under its own conmon, so pouchd never parents it. Sessions
 live in memory, as in Docker; they are dropped with their container.
+
+An attached session gives the front end a typed stdio connection
+(``pouch.stdio.StdioConnection``, in ``AttachedExec``); how its bytes travel to
+the client (Docker's stream framing, ...) is the front end's business.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
-from pouch.errors import Conflict, InvalidArgument, NotFound
+from pouch.config import DaemonConfig
+from pouch.errors import Conflict, InvalidArgument, NotFound, PouchError
+from pouch.metadata import containers as store
 from pouch.models import Status
+from pouch.oci.spec import merge_env
+from pouch.oci.user import ResolvedUser, read_user_files, resolve_user
+from pouch.stdio import StdioConnection, StdioOptions, input_end
+
+if TYPE_CHECKING:  # containers.py imports health.py, which imports this module
+    from pouch.runtime.conmon import ConmonRuntime
+    from pouch.services.containers import ContainerService
 
 log = logging.getLogger(__name__)
+
+START_FAILED = 126  # the exit code of a session whose process could not start (Docker's)
+
+
+@dataclass(frozen=True)
+class ExecConfig:
+    """What to run and how: the command, its environment, user and directory, a terminal,
+    and which of its streams a client attaches to."""
+
+    cmd: tuple[str, ...]
+    env: tuple[str, ...] = ()
+    user: str = ""
+    workdir: str = ""
+    tty: bool = False
+    attach_stdin: bool = False
+    attach_stdout: bool = True
+    attach_stderr: bool = True
+    privileged: bool = False
+
+
+@dataclass(frozen=True)
+class ExecInspect:
+    """A session as a front end shows it (``exit_code`` None until it ended)."""
+
+    id: str
+    container_id: str
+    config: ExecConfig
+    running: bool
+    exit_code: int | None
+    pid: int
+
+
+class ExecProcess(Protocol):
+    """The runtime's handle of a started exec (``runtime.exec.ExecHandle``)."""
+
+    pid: int
+
+    @property
+    def connection(self) -> StdioConnection | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+    def resize(self, height: int, width: int) -> None: ...
+
+    def remove(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class AttachedExec:
+    """A session started attached: its stdio, and ``finish`` (wait for the exit code, release)."""
+
+    connection: StdioConnection
+    finish: Callable[[], None]
 
 
 @dataclass
 class ExecSession:
     id: str
     container_id: str
-    cmd: list[str]
-    env: list[str]
-    user: str
-    workdir: str
-    tty: bool
-    attach_stdin: bool
-    attach_stdout: bool
-    attach_stderr: bool
-    privileged: bool = False
+    config: ExecConfig
     running: bool = False
     started: bool = False
     exit_code: int | None = None
     pid: int = 0
-    handle: object = field(default=None, repr=False)
+    handle: ExecProcess | None = field(default=None, repr=False)
+
+    def inspect(self) -> ExecInspect:
+        return ExecInspect(self.id, self.container_id, self.config, self.running, self.exit_code, self.pid)
 
 
-def _container_or_none(containers, container_id: str):
-    from pouch.metadata import containers as store
-
-    return store.get(containers.db, container_id)
-
-
-def exec_process_spec(container_process: dict, session: ExecSession, user) -> dict:
+def exec_process_spec(container_process: dict, config: ExecConfig, user: ResolvedUser | None) -> dict:
     """The OCI process of an exec: the container's process with the exec's command,
     environment, working directory, user and terminal (pure)."""
-    from pouch.oci.spec import merge_env
-
-    process = json.loads(json.dumps(container_process))
-    process["args"] = list(session.cmd)
-    process["env"] = merge_env(process.get("env", []), session.env)
-    if session.workdir:
-        process["cwd"] = session.workdir
+    process = copy.deepcopy(container_process)
+    process["args"] = list(config.cmd)
+    process["env"] = merge_env(process.get("env", []), config.env)
+    if config.workdir:
+        process["cwd"] = config.workdir
     if user is not None:
         process["user"] = user.to_oci()
-    process["terminal"] = session.tty
-    if session.tty and not any(e.startswith("TERM=") for e in process["env"]):
+    process["terminal"] = config.tty
+    if config.tty and not any(e.startswith("TERM=") for e in process["env"]):
         process["env"].append("TERM=xterm")
     process.pop("consoleSize", None)
     return process
 
 
+def exec_stdio_options(config: ExecConfig) -> StdioOptions:
+    """How an attached session is pumped: stdin closes with the client's input, unless a terminal."""
+    return StdioOptions(tty=config.tty, stdin=config.attach_stdin, stdout=config.attach_stdout,
+                        stderr=config.attach_stderr, input_end=input_end(config.tty, stdin_once=True, exec_session=True))
+
+
+def read_container_process(config: DaemonConfig, container_id: str) -> dict:
+    """The OCI ``process`` the container runs (the base of an exec's process)."""
+    with open(os.path.join(config.bundle_dir(container_id), "config.json")) as f:
+        return json.load(f)["process"]
+
+
 class ExecService:
-    def __init__(self, config, containers, runtime) -> None:
+    def __init__(self, config: DaemonConfig, containers: ContainerService, runtime: ConmonRuntime) -> None:
         self.config = config
         self.containers = containers
         self.runtime = runtime
         self._sessions: dict[str, ExecSession] = {}
         self._lock = threading.Lock()
 
-    def create(self, container_ref: str, body: dict) -> str:
+    def create(self, container_ref: str, config: ExecConfig) -> str:
         c = self.containers.get(container_ref)
         if c.state.status == Status.PAUSED:
             raise Conflict(f"Container {c.id} is paused, unpause the container before exec")
         if c.state.status != Status.RUNNING:
             raise Conflict(f"Container {c.id} is not running")
-        cmd = body.get("Cmd") or []
-        if isinstance(cmd, str):
-            cmd = [cmd]
-        if not cmd:
+        if not config.cmd:
             raise InvalidArgument("No exec command specified")
-        env = body.get("Env") or []
-        if not isinstance(env, list) or not all(isinstance(e, str) for e in env):
-            raise InvalidArgument("Env must be a list of strings")
-        session = ExecSession(
-            id=secrets.token_hex(32),
-            container_id=c.id,
-            cmd=[str(a) for a in cmd],
-            env=env,
-            user=body.get("User") or "",
-            workdir=body.get("WorkingDir") or "",
-            tty=bool(body.get("Tty")),
-            attach_stdin=bool(body.get("AttachStdin")),
-            attach_stdout=bool(body.get("AttachStdout", True)),
-            attach_stderr=bool(body.get("AttachStderr", True)),
-            privileged=bool(body.get("Privileged")),
-        )
+        session = ExecSession(id=secrets.token_hex(32), container_id=c.id, config=config)
         with self._lock:
             self._sessions[session.id] = session
-        self.containers.events.emit_container(c, "exec_create: " + " ".join(session.cmd), execID=session.id)
+        self.containers.events.emit_container(c, "exec_create: " + " ".join(config.cmd), execID=session.id)
         return session.id
 
-    def get(self, exec_id: str) -> ExecSession:
+    def _get(self, exec_id: str) -> ExecSession:
         with self._lock:
             session = self._sessions.get(exec_id)
         if session is None:
             raise NotFound(f"No such exec instance: {exec_id}")
         return session
+
+    def inspect(self, exec_id: str) -> ExecInspect:
+        return self._get(exec_id).inspect()
 
     def ids_for(self, container_id: str) -> list[str] | None:
         with self._lock:
@@ -123,9 +176,7 @@ class ExecService:
             for exec_id in [s.id for s in self._sessions.values() if s.container_id == container_id]:
                 del self._sessions[exec_id]
 
-    def _start(self, session: ExecSession, detach: bool):
-        from pouch.oci.user import read_user_files, resolve_user
-
+    def _start(self, session: ExecSession, detach: bool) -> ExecProcess:
         with self._lock:
             if session.started:
                 raise Conflict(f"Error: Exec command {session.id} has already run")
@@ -133,30 +184,29 @@ class ExecService:
         c = self.containers.get(session.container_id)
         if c.state.status != Status.RUNNING:
             raise Conflict(f"Container {c.id} is not running")
-        with open(os.path.join(self.config.bundle_dir(c.id), "config.json")) as f:
-            container_process = json.load(f)["process"]
+        config = session.config
         user = None
-        if session.user:
+        if config.user:
             passwd, group = read_user_files(self.containers.rootfs_path(c))
-            user = resolve_user(session.user, passwd, group)
-        spec = exec_process_spec(container_process, session, user)
-        handle = self.runtime.exec_process(c.id, spec, tty=session.tty, stdin=session.attach_stdin and not detach,
-                                           detach=detach, exec_id=session.id[:32])
+            user = resolve_user(config.user, passwd, group)
+        spec = exec_process_spec(read_container_process(self.config, c.id), config, user)
+        handle: ExecProcess = self.runtime.exec_process(
+            c.id, spec, tty=config.tty, stdin=config.attach_stdin and not detach, detach=detach, exec_id=session.id[:32])
         session.handle = handle
         session.pid = handle.pid
         session.running = True
-        self.containers.events.emit_container(c, "exec_start: " + " ".join(session.cmd), execID=session.id)
+        self.containers.events.emit_container(c, "exec_start: " + " ".join(config.cmd), execID=session.id)
         return handle
 
-    def _finish(self, session: ExecSession, handle) -> None:
+    def _finish(self, session: ExecSession, handle: ExecProcess) -> None:
         try:
             code = handle.wait(None)
         except Exception:
             log.exception("waiting for exec %s", session.id[:12])
-            code = 126
+            code = START_FAILED
         session.exit_code = code
         session.running = False
-        c = _container_or_none(self.containers, session.container_id)
+        c = store.get(self.containers.db, session.container_id)
         if c is not None:
             self.containers.events.emit_container(c, "exec_die", execID=session.id, exitCode=code)
         try:
@@ -165,67 +215,43 @@ class ExecService:
             log.exception("removing exec %s", session.id[:12])
 
     def start_detached(self, exec_id: str) -> None:
-        session = self.get(exec_id)
+        session = self._get(exec_id)
         handle = self._start(session, detach=True)
         threading.Thread(target=self._finish, args=(session, handle), name=f"exec-{exec_id[:12]}", daemon=True).start()
 
-    def attach_handler(self, exec_id: str):
-        """Check the session now (so errors answer the request), run it in the hijack.
-
-        The process starts only after the 101 head went out, as with dockerd:
-        clients that read the head with a buffered reader would otherwise lose
-        output arriving in the same read. Errors starting the process go to the
-        stream, and the exit code says what happened (126, 127 like Docker).
-        """
-        from pouch.api.framing import encode_frame
-        from pouch.errors import PouchError
-        from pouch.services.streams import on_input_eof, pump
-
-        session = self.get(exec_id)
+    def check_attachable(self, exec_id: str) -> ExecInspect:
+        """Check now that the session can start attached (so errors answer the request)."""
+        session = self._get(exec_id)
         if session.started:
             raise Conflict(f"Error: Exec command {session.id} has already run")
         c = self.containers.get(session.container_id)
         if c.state.status != Status.RUNNING:
             raise Conflict(f"Container {c.id} is not running")
+        return session.inspect()
 
-        def handler(client, leftover: bytes) -> None:
-            try:
-                handle = self._start(session, detach=False)
-            except PouchError as err:
-                session.exit_code = getattr(err, "exit_code_hint", None) or 126
-                session.running = False
-                message = (err.message + "\n").encode()
-                client.sendall(message if session.tty else encode_frame(2, message))
-                return
-            try:
-                pump(handle.connection, client, leftover, tty=session.tty, stdin=session.attach_stdin,
-                     stdout=session.attach_stdout, stderr=session.attach_stderr,
-                     on_eof=on_input_eof(session.tty, stdin_once=True, exec_session=True))
-            finally:
-                self._finish(session, handle)
+    def start_attached(self, exec_id: str) -> AttachedExec:
+        """Start the session attached: its stdio, and ``finish()`` to call once it ended.
 
-        return handler
+        A front end calls this once the client is ready to read (after the 101 head went
+        out, as dockerd does). A process that cannot start raises, with the session's
+        exit code set as Docker's (127 no such executable, 126 otherwise).
+        """
+        session = self._get(exec_id)
+        try:
+            handle = self._start(session, detach=False)
+        except PouchError as err:
+            session.exit_code = getattr(err, "exit_code_hint", None) or START_FAILED
+            session.running = False
+            raise
+        connection = handle.connection
+        if connection is None:  # the runtime attaches whenever not detached
+            self._finish(session, handle)
+            raise Conflict(f"exec {exec_id} has no attached stdio")
+        return AttachedExec(connection, lambda: self._finish(session, handle))
 
     def resize(self, exec_id: str, height: int, width: int) -> None:
-        session = self.get(exec_id)
+        session = self._get(exec_id)
         if session.handle is None or not session.running:
             return
         if height > 0 and width > 0:
             session.handle.resize(height, width)
-
-    def inspect(self, exec_id: str) -> dict:
-        s = self.get(exec_id)
-        return {
-            "ID": s.id,
-            "Running": s.running,
-            "ExitCode": s.exit_code,
-            "ProcessConfig": {"tty": s.tty, "entrypoint": s.cmd[0], "arguments": s.cmd[1:], "privileged": s.privileged,
-                              "user": s.user},
-            "OpenStdin": s.attach_stdin,
-            "OpenStderr": s.attach_stderr,
-            "OpenStdout": s.attach_stdout,
-            "CanRemove": False,
-            "ContainerID": s.container_id,
-            "DetachKeys": "",
-            "Pid": s.pid,
-        }

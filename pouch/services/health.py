@@ -16,14 +16,18 @@ running containers again).
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
+import secrets
 import select
 import signal
 import time
 
+from pouch.metadata import containers as store
 from pouch.models import Container, CreateOptions, HealthConfig, HealthResult, HealthState, Status
+from pouch.services.execs import ExecConfig, exec_process_spec, read_container_process
+from pouch.services.timers import TimerSlots
+from pouch.stdio import StdioConnection
 from pouch.timestamps import epoch_of, rfc3339_of
 
 log = logging.getLogger(__name__)
@@ -170,8 +174,6 @@ class HealthMonitor:
     """Probes running containers on the shared timer thread (``services/timers.py``)."""
 
     def __init__(self, containers, scheduler) -> None:
-        from pouch.services.timers import TimerSlots
-
         self.containers = containers  # ContainerService
         self.scheduler = scheduler
         self._timers = TimerSlots(scheduler)  # the next probe per container
@@ -179,8 +181,6 @@ class HealthMonitor:
     def watch(self, c: Container) -> None:
         """Start probing ``c`` (just started, or found running by ``recover``); the first
         probe comes one interval after the start, as in Docker."""
-        from pouch.metadata import containers as store
-
         config = c.options.healthcheck
         if not enabled(config) or c.state.status not in (Status.RUNNING, Status.PAUSED):
             return
@@ -202,16 +202,12 @@ class HealthMonitor:
         self._timers.replace(container_id, delay, self._probe, container_id, run)
 
     def _current(self, container_id: str, run: str) -> Container | None:
-        from pouch.metadata import containers as store
-
         c = store.get(self.containers.db, container_id)
         if c is None or c.state.started_at != run or c.state.status not in (Status.RUNNING, Status.PAUSED):
             return None
         return c
 
     def _probe(self, container_id: str, run: str) -> None:
-        from pouch.metadata import containers as store
-
         c = self._current(container_id, run)
         if c is None or not enabled(c.options.healthcheck):
             self.unwatch(container_id)
@@ -237,21 +233,14 @@ class HealthMonitor:
 
     def _run_probe(self, c: Container, config: HealthConfig) -> HealthResult:
         """Run the probe through exec; -1 with the reason when it cannot run or times out."""
-        import secrets
-
-        from pouch.services.execs import ExecSession, exec_process_spec
-
         started = time.time()
         argv = probe_argv(config)
         exec_id = secrets.token_hex(32)
         events = self.containers.events
         events.emit_container(c, "exec_create: " + " ".join(argv), execID=exec_id)
         try:
-            with open(os.path.join(self.containers.config.bundle_dir(c.id), "config.json")) as f:
-                container_process = json.load(f)["process"]
-            session = ExecSession(id=exec_id, container_id=c.id, cmd=argv, env=[], user="", workdir="", tty=False,
-                                  attach_stdin=False, attach_stdout=True, attach_stderr=True)
-            spec = exec_process_spec(container_process, session, None)
+            container_process = read_container_process(self.containers.config, c.id)
+            spec = exec_process_spec(container_process, ExecConfig(cmd=tuple(argv)), None)
             events.emit_container(c, "exec_start: " + " ".join(argv), execID=exec_id)
             handle = self.containers.runtime.exec_process(c.id, spec, tty=False, stdin=False, detach=False,
                                                           exec_id=exec_id[:32])
@@ -280,21 +269,21 @@ class HealthMonitor:
         return HealthResult(rfc3339_of(started), rfc3339_of(time.time()), code, text)
 
 
-def _read_until(connection, deadline: float) -> tuple[bytes, bool]:
+def _read_until(connection: StdioConnection, deadline: float) -> tuple[bytes, bool]:
     """stdout and stderr of an attached exec until EOF (True) or the deadline (False)."""
     out = bytearray()
     while True:
         remaining = deadline - time.time()
         if remaining <= 0:
             return bytes(out), False
-        ready, _, _ = select.select([connection.sock], [], [], remaining)
+        ready, _, _ = select.select([connection], [], [], remaining)
         if not ready:
             continue
-        item = connection.recv()
-        if item is None:
+        chunk = connection.recv()
+        if chunk is None:
             return bytes(out), True
         if len(out) <= MAX_OUTPUT:
-            out.extend(item[1])
+            out.extend(chunk.data)
 
 
 def _parse_rfc3339(text: str) -> float:

@@ -12,10 +12,10 @@ import pytest
 from pouch import errors
 from pouch.config import DaemonConfig
 from pouch.runtime import _proc
-from pouch.runtime.attach import STDERR, STDOUT
 from pouch.runtime.logs import read_logs
 from pouch.runtime.registry import Runtimes
 from pouch.runtime.runc import OCIRuntimeError, Runc
+from pouch.stdio import StreamKind
 
 pytestmark = pytest.mark.needs_root
 
@@ -59,8 +59,8 @@ def test_attach_before_start_sees_everything(harness):
     with harness.runtime.attach(cid) as conn:
         harness.runtime.start(cid)
         chunks = list(conn)
-    out = b"".join(d for s, d in chunks if s == STDOUT)
-    err = b"".join(d for s, d in chunks if s == STDERR)
+    out = b"".join(c.data for c in chunks if c.kind == StreamKind.STDOUT)
+    err = b"".join(c.data for c in chunks if c.kind == StreamKind.STDERR)
     assert out == b"hello\n"
     assert err == b"oops\n"
     assert harness.wait_exit(cid).code == 0

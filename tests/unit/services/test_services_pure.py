@@ -8,7 +8,7 @@ import pytest
 from pouch.errors import InvalidArgument, NotFound
 from pouch.services.attachgate import AttachGate
 from pouch.services.containers import TopResult, parse_ps_output, parse_signal
-from pouch.services.execs import ExecSession, exec_process_spec
+from pouch.services.execs import ExecConfig, exec_process_spec
 from pouch.services.monitor import ExitMonitor
 
 
@@ -91,9 +91,9 @@ def test_exec_process_spec_overrides_the_container_process():
 
     container = {"args": ["sleep", "1"], "env": ["PATH=/bin", "A=1"], "cwd": "/", "user": {"uid": 0, "gid": 0},
                  "terminal": False, "capabilities": {"bounding": ["CAP_KILL"]}}
-    session = ExecSession(id="e", container_id="c", cmd=["sh", "-c", "echo"], env=["A=2", "B=3"], user="1000",
-                          workdir="/tmp", tty=True, attach_stdin=True, attach_stdout=True, attach_stderr=True)
-    spec = exec_process_spec(container, session, ResolvedUser(1000, 1000, ()))
+    config = ExecConfig(cmd=("sh", "-c", "echo"), env=("A=2", "B=3"), user="1000", workdir="/tmp", tty=True,
+                        attach_stdin=True)
+    spec = exec_process_spec(container, config, ResolvedUser(1000, 1000, ()))
     assert spec["args"] == ["sh", "-c", "echo"]
     assert spec["env"][:3] == ["PATH=/bin", "A=2", "B=3"] and "TERM=xterm" in spec["env"]
     assert spec["cwd"] == "/tmp" and spec["terminal"] is True
