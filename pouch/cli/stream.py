@@ -88,7 +88,7 @@ def start_stdin_pump(sock: _socket.socket, fd: int) -> Any:
     """Copy local ``fd`` to the hijacked socket in a daemon thread; at EOF
     half-close the socket (``shutdown(SHUT_WR)``) so the container sees EOF
     while its output keeps flowing back."""
-    import threading  # only when stdin is attached
+    import threading  # noqa: PLC0415 - CLI start-up: only when stdin is attached
 
     def pump() -> None:
         try:
@@ -119,8 +119,8 @@ class RawTerminal:
 
     def __enter__(self) -> RawTerminal:
         if os.isatty(self.fd):
-            import termios
-            import tty
+            import termios  # noqa: PLC0415 - CLI start-up: only with a terminal
+            import tty  # noqa: PLC0415 - CLI start-up: only with a terminal
 
             self._saved = termios.tcgetattr(self.fd)
             tty.setraw(self.fd, termios.TCSANOW)
@@ -128,7 +128,7 @@ class RawTerminal:
 
     def __exit__(self, *exc: object) -> None:
         if self._saved is not None:
-            import termios
+            import termios  # noqa: PLC0415 - CLI start-up: only with a terminal
 
             termios.tcsetattr(self.fd, termios.TCSADRAIN, self._saved)
             self._saved = None
