@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from pouch.api.framing import Stream, encode_frame
+from pouch.engine import Engine
 from pouch.errors import PouchError
 from pouch.models import Container
 from pouch.runtime.logs import LogEntry
@@ -137,7 +138,7 @@ def _client_gone(client: socket.socket) -> bool:
 # --- the handlers --------------------------------------------------------------------------------
 
 
-def attach_handler(engine, c: Container, query: AttachQuery) -> HijackHandler:
+def attach_handler(engine: Engine, c: Container, query: AttachQuery) -> HijackHandler:
     """The hijack handler for ``POST /containers/{id}/attach``: the log first (``logs``), then
     the live stdio (``stream``; a created container is waited for until it starts)."""
     containers = engine.containers
@@ -159,7 +160,7 @@ def attach_handler(engine, c: Container, query: AttachQuery) -> HijackHandler:
     return handler
 
 
-def exec_handler(engine, exec_id: str) -> HijackHandler:
+def exec_handler(engine: Engine, exec_id: str) -> HijackHandler:
     """The hijack handler for ``POST /exec/{id}/start`` (not detached).
 
     The session is checked now (so errors answer the request) and its process starts only
@@ -185,7 +186,7 @@ def exec_handler(engine, exec_id: str) -> HijackHandler:
     return handler
 
 
-def log_stream(engine, c: Container, query: streams.LogQuery, timestamps: bool) -> Iterator[bytes]:
+def log_stream(engine: Engine, c: Container, query: streams.LogQuery, timestamps: bool) -> Iterator[bytes]:
     """The body of ``GET /containers/{id}/logs``."""
     tty = c.options.tty
     for entry in streams.log_entries(engine.containers, c, query):
