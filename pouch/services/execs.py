@@ -28,10 +28,10 @@ from pouch.metadata import containers as store
 from pouch.models import Status
 from pouch.oci.spec import merge_env
 from pouch.oci.user import ResolvedUser, read_user_files, resolve_user
+from pouch.runtime.registry import Runtimes
 from pouch.stdio import StdioConnection, StdioOptions, input_end
 
 if TYPE_CHECKING:  # containers.py imports health.py, which imports this module
-    from pouch.runtime.conmon import ConmonRuntime
     from pouch.services.containers import ContainerService
 
 log = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ def read_container_process(config: DaemonConfig, container_id: str) -> dict:
 
 
 class ExecService:
-    def __init__(self, config: DaemonConfig, containers: ContainerService, runtime: ConmonRuntime) -> None:
+    def __init__(self, config: DaemonConfig, containers: ContainerService, runtime: Runtimes) -> None:
         self.config = config
         self.containers = containers
         self.runtime = runtime
