@@ -26,7 +26,7 @@ from pouch.config import DaemonConfig
 from pouch.errors import Conflict, InvalidArgument, NotFound, PouchError
 from pouch.metadata import containers as store
 from pouch.models import Status
-from pouch.oci.spec import merge_env
+from pouch.oci.env import merge_env
 from pouch.oci.user import ResolvedUser, read_user_files, resolve_user
 from pouch.runtime.registry import Runtimes
 from pouch.stdio import StdioConnection, StdioOptions, input_end
