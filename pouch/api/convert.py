@@ -33,6 +33,7 @@ from pouch.models import (
     parse_network_mode,
     parse_security_opts,
 )
+from pouch.services.names import validate_container_name
 from pouch.volumes.specs import (
     PROPAGATIONS,
     anonymous_volumes,
@@ -42,7 +43,6 @@ from pouch.volumes.specs import (
     volume_from_api_mount,
 )
 
-_NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 _PROTOCOLS = ("tcp", "udp", "sctp")
 _ZERO_TIME = "0001-01-01T00:00:00Z"
 
@@ -109,15 +109,6 @@ def _get_str_map(body: Mapping[str, Any], key: str, field: str) -> dict[str, str
 
 
 # --- names, ports, mounts ----------------------------------------------------------------
-
-
-def validate_container_name(name: str) -> str:
-    """The name without its leading "/"; "" stays "" (the service picks one)."""
-    if not name:
-        return ""
-    if not _NAME_RE.match(name):
-        raise InvalidArgument(f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
-    return name.lstrip("/")
 
 
 def parse_port_key(key: str, field: str) -> tuple[int, str]:

@@ -46,7 +46,7 @@ from pouch.services.attachgate import AttachGate
 from pouch.services.health import HealthMonitor, health_at_start, health_at_stop, with_image_healthcheck
 from pouch.services.logrotate import LogRotator, rotated_paths
 from pouch.services.monitor import ExitMonitor
-from pouch.services.names import random_name
+from pouch.services.names import random_name, validate_container_name
 from pouch.services.restart import RestartManager
 from pouch.services.rich import RichContainers, check_rich_create, write_profile_env
 from pouch.services.timers import Scheduler
@@ -694,8 +694,6 @@ class ContainerService:
         self.events.emit_container(c, "unpause")
 
     def rename(self, ref: str, new_name: str) -> None:
-        from pouch.api.convert import validate_container_name
-
         new_name = validate_container_name(new_name)
         c = self.get(ref)
         if c.name == new_name:

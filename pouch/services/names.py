@@ -1,8 +1,23 @@
-"""Random container names in Docker's style: ``adjective_surname``."""
+"""Container names: the rule a name must follow, and random names in Docker's style
+(``adjective_surname``) for containers created without one."""
 
 from __future__ import annotations
 
 import random
+import re
+
+from pouch.errors import InvalidArgument
+
+_NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+
+
+def validate_container_name(name: str) -> str:
+    """The name without its leading "/"; "" stays "" (the service picks one)."""
+    if not name:
+        return ""
+    if not _NAME_RE.match(name):
+        raise InvalidArgument(f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+    return name.lstrip("/")
 
 ADJECTIVES = (
     "admiring adoring affectionate agitated amazing angry awesome blissful bold boring brave busy charming "
