@@ -1,6 +1,8 @@
-"""Networking of containers, and the networks themselves: the only entry point services use.
+"""Networking of sandboxes, and the networks themselves: the only entry point services use.
 
-Per container, by network mode:
+A *sandbox* (``network/sandbox.py``: the values of this seam, and how the CRI will use it)
+is a network namespace with its interfaces, published ports and files; a container owns
+one (id: the container's) or joins another's (``container:X``). By network mode:
 
 - ``bridge`` or a user-defined network's name: a fresh netns (lo up) with one
   interface per connected network (eth0, eth1...), each added by CNI (bridge +
@@ -8,15 +10,19 @@ Per container, by network mode:
   ADD result of each interface is cached in ``cni_dir/results/<id>.json`` (eth0) or
   ``<id>.<ifname>.json`` with the conflist and runtimeConfig it was made with (like
   libcni's cache), so DEL works after a daemon restart, a crash or a network removal.
-- ``none``: a fresh netns with only ``lo`` up.
+  A pod's sandbox made from a conflist as it is (``SandboxConfig.conflist``) is cached alike.
+- ``none``: a fresh netns with only ``lo`` up, made by the runtime.
 - ``host``: nothing; the container stays in the host's netns (``None``).
-- ``container:X``: the caller resolves X and passes its netns path; the
-  attachment points there and owns nothing.
+- ``container:X``: the container service resolves X's namespace (:meth:`NetworkManager.join_sandbox`);
+  the attachment points there and owns nothing.
 
-Per network (``create``, ``remove``, ``prune``, ``connect``, ``disconnect``): the record in
-SQLite (``metadata/networks.py``), the bridge link and the static iptables chains
-(``hostnet.py``), the host-local lease directory. Names on user-defined networks are kept
-in every container's /etc/hosts (``hostsync.py``) by :meth:`NetworkManager.refresh_hosts`.
+Per network (``create``, ``remove``, ``prune``): the record in SQLite
+(``metadata/networks.py``), the bridge link and the static iptables chains (``hostnet.py``),
+the host-local lease directory. ``connect``/``disconnect`` do the CNI work of ``network
+connect``/``disconnect`` and return what changed (``sandbox.Connection``): the container
+service records it, under the container's lock. Names on user-defined networks are kept in
+every container's /etc/hosts (``hostsync.py``) by :meth:`NetworkManager.refresh_hosts`. The
+running containers are read through ``active_containers``; no container record is written here.
 
 Setup runs inside an ExitStack: a failure undoes every step done so far.
 Teardown is idempotent and tolerates vanished state (netns gone after a reboot,
@@ -32,14 +38,12 @@ import json
 import logging
 import os
 import secrets
-import shlex
 import shutil
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from pouch import process
 from pouch.config import DaemonConfig
 from pouch.errors import Conflict, Forbidden, InvalidArgument, NotFound
 from pouch.events import EventBus
@@ -66,6 +70,7 @@ from pouch.network.etcfiles import (  # noqa: F401  (re-exported: the per-contai
     write_hosts,
     write_resolv_conf,
 )
+from pouch.network.hostnet import remove_network_leftovers  # noqa: F401 (re-exported: tests, uninstall)
 from pouch.network.networks import (  # noqa: F401 (re-exported)
     NetworkRecord,
     endpoint_configs,
@@ -97,59 +102,6 @@ def attachment_of(netns_path: str, endpoints: Sequence[Endpoint], bindings: Sequ
     return NetworkAttachment(network=first.network, netns_path=netns_path, ip_address=first.ip_address,
                              prefix_len=first.prefix_len, gateway=first.gateway, mac_address=first.mac_address,
                              port_bindings=tuple(bindings), endpoints=tuple(endpoints))
-
-
-FORWARD_CHAIN_PARENT = {"filter": "FORWARD", "nat": "POSTROUTING"}
-
-
-def static_chain(bridge: str) -> str:
-    return networks.static_chain(bridge)
-
-
-def static_rules(bridge: str, subnet: str) -> dict[str, list[list[str]]]:
-    """The rules every container of the network shares, by table (pure).
-
-    filter (jumped to first from FORWARD, so a DROP policy or Docker's chains do
-    not get in the way): replies to the containers, connections to published
-    ports (DNAT), and everything the containers send. nat (from POSTROUTING):
-    masquerade what leaves the subnet through another interface.
-    """
-    return {
-        "filter": [
-            ["-o", bridge, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"],
-            ["-o", bridge, "-m", "conntrack", "--ctstate", "DNAT", "-j", "ACCEPT"],
-            ["-i", bridge, "-j", "ACCEPT"],
-        ],
-        "nat": [["-s", subnet, "!", "-o", bridge, "-j", "MASQUERADE"]],
-    }
-
-
-def install_static_rules(bridge: str, subnet: str) -> None:
-    """Create (or refresh) the network's chains and the jumps to them; idempotent."""
-    chain = static_chain(bridge)
-    for table, rules in static_rules(bridge, subnet).items():
-        ipt = ["iptables", "-w", "-t", table]
-        if not process.run([*ipt, "-N", chain]).ok:
-            process.run([*ipt, "-F", chain])
-        for rule in rules:
-            result = process.run([*ipt, "-A", chain, *rule])
-            if not result.ok:
-                raise InvalidArgument(f"iptables: {result.stderr.decode(errors='replace').strip()}")
-        parent = FORWARD_CHAIN_PARENT[table]
-        if not process.run([*ipt, "-C", parent, "-j", chain]).ok:
-            process.run([*ipt, "-I", parent, "1", "-j", chain])
-
-
-def remove_static_rules(bridge: str) -> list[str]:
-    chain = static_chain(bridge)
-    done = []
-    for table, parent in FORWARD_CHAIN_PARENT.items():
-        ipt = ["iptables", "-w", "-t", table]
-        while process.run([*ipt, "-D", parent, "-j", chain]).ok:
-            done.append(shlex.join([*ipt, "-D", parent, "-j", chain]))
-        if process.run([*ipt, "-F", chain]).ok and process.run([*ipt, "-X", chain]).ok:
-            done.append(shlex.join([*ipt, "-X", chain]))
-    return done
 
 
 ActiveContainers = Callable[[], list[Container]]  # the running (or paused, restarting) containers, read-only
@@ -252,7 +204,7 @@ class NetworkManager:
                 f.seek(0)
                 f.write("1")
         netns.ensure_netns_dir(self.config.netns_dir)
-        install_static_rules(self.config.bridge_name, self.config.bridge_subnet)
+        hostnet.install_static_rules(self.config.bridge_name, self.config.bridge_subnet)
         for rec in self.records():
             if rec.user_defined:
                 self._install_network(rec)
@@ -769,7 +721,7 @@ class NetworkManager:
             path = c.network.netns_path
             eps = list(endpoints_of(c.network))
             ifname = networks.interface_name(rec.iface_prefix, [e.ifname for e in eps])
-            default_route = not rec.internal and not _has_default_route(path)
+            default_route = not rec.internal and not netns.has_default_route(path)
             with contextlib.ExitStack() as undo:
                 ep = self._add_endpoint(undo, c.id, path, rec, cfg, ifname, default_route, ())
                 undo.pop_all()
@@ -812,8 +764,10 @@ class NetworkManager:
         else:
             self._del_synthesized(container_id, path, ep, current.port_bindings if first else (), had)
         rest = [e for e in eps if e is not ep]
-        if rest and not _has_default_route(path):
-            _add_default_route(path, self._routable(rest))
+        if rest and not netns.has_default_route(path):
+            routable = self._routable(rest)
+            if routable is not None:
+                netns.add_default_route(path, routable.gateway, routable.ifname)
         return attachment_of(path, rest, () if first else current.port_bindings)
 
     def _routable(self, endpoints: Sequence[Endpoint]) -> Endpoint | None:
@@ -834,46 +788,6 @@ class NetworkManager:
         if mode.is_none:
             raise Forbidden("container cannot be connected to multiple networks with one of the networks in "
                             "private (none) mode")
-
-
-def _read_route_table() -> str:
-    with open("/proc/thread-self/net/route") as f:
-        return f.read()
-
-
-def _has_default_route(netns_path: str) -> bool:
-    """True if the namespace has an IPv4 default route (read inside it, no subprocess)."""
-    try:
-        table = netns.run_in_netns(netns_path, _read_route_table)
-    except Exception:  # noqa: BLE001 - a vanished netns has no route
-        return False
-    return any(line.split()[1:2] == ["00000000"] and line.split()[7:8] == ["00000000"]
-               for line in table.splitlines()[1:] if len(line.split()) > 7)
-
-
-def _add_default_route(netns_path: str, ep: Endpoint | None) -> None:
-    """After the primary network left: the default route through another network's gateway."""
-    if ep is None:
-        return
-    result = process.run(["nsenter", f"--net={netns_path}", "ip", "route", "replace", "default",
-                          "via", ep.gateway, "dev", ep.ifname])
-    if not result.ok:
-        log.warning("default route via %s: %s", ep.gateway, result.stderr.decode(errors="replace").strip())
-
-
-def remove_network_leftovers(bridge: str, subnet: str) -> list[str]:
-    """Remove iptables rules and per-container chains a daemon's network left behind
-    (tests, ``pouchd`` uninstall); returns the commands run, so tests can assert it is
-    empty. The network's static chains and the daemon's isolation chain go too; the
-    bridge link and the plugins' shared chains are not touched."""
-    done = remove_static_rules(bridge)
-    done += hostnet.remove_chain(networks.isolation_chain(bridge), tables=("filter",))
-    for table in ("filter", "nat"):
-        save = process.run(["iptables-save", "-t", table])
-        for argv in cni.leftover_commands(table, save.stdout.decode(), bridge, subnet):
-            process.run(argv)
-            done.append(shlex.join(argv))
-    return done
 
 
 def _unlink(path: str) -> None:

@@ -404,6 +404,24 @@ def static_chain(bridge: str) -> str:
     return f"POUCH-{bridge}"
 
 
+def static_rules(bridge: str, subnet: str) -> dict[str, list[list[str]]]:
+    """The rules every container of the daemon's bridge shares, by table.
+
+    filter (jumped to first from FORWARD, so a DROP policy or Docker's chains do
+    not get in the way): replies to the containers, connections to published
+    ports (DNAT), and everything the containers send. nat (from POSTROUTING):
+    masquerade what leaves the subnet through another interface.
+    """
+    return {
+        "filter": [
+            ["-o", bridge, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"],
+            ["-o", bridge, "-m", "conntrack", "--ctstate", "DNAT", "-j", "ACCEPT"],
+            ["-i", bridge, "-j", "ACCEPT"],
+        ],
+        "nat": [["-s", subnet, "!", "-o", bridge, "-j", "MASQUERADE"]],
+    }
+
+
 def isolation_chain(daemon_bridge: str) -> str:
     return f"POUCH-ISO-{daemon_bridge}"
 
