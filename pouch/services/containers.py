@@ -44,10 +44,10 @@ from pouch.models import (
     Status,
 )
 from pouch.network.manager import NetworkManager
+from pouch.network.sandbox import Connection, SandboxConfig, sandbox_config
 from pouch.oci.env import merge_env
 from pouch.oci.seccomp import resolve_seccomp
 from pouch.oci.spec import SpecInput, generate_spec, resolve_env
-from pouch.network.sandbox import Connection, SandboxConfig, sandbox_config
 from pouch.rich.lxcfsd import LxcfsSupervisor
 from pouch.runtime.registry import Runtimes
 from pouch.services import resources as resource_checks  # -m, --cpus, --device, --ipc... (400s)
