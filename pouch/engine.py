@@ -10,7 +10,9 @@ engine. Glossary of the services a front end uses:
 - ``images``: the local image store (load, import, tag, remove, rootfs mounts);
 - ``registry_service()``: pull, push and login against registries (certs.d is read per
   use, as dockerd does, so a new host directory needs no restart);
-- ``network``: networks, endpoints and network namespaces;
+- ``network``: networks and sandboxes (network namespaces with their endpoints and files,
+  ``network/sandbox.py``); a container's endpoints are recorded by ``containers``
+  (``connect_network``/``disconnect_network``);
 - ``volumes``: named and anonymous volumes;
 - ``events``: the bus every service reports to;
 - ``stats``: resource usage samples of running containers.
@@ -23,8 +25,10 @@ from dataclasses import dataclass
 
 from pouch.config import DaemonConfig
 from pouch.events import EventBus
-from pouch.images.service import ImageService
+from pouch.images.service import ContainersUsing, ImageService
+from pouch.metadata import containers as container_store
 from pouch.metadata.db import Database
+from pouch.models import Container
 from pouch.network.manager import NetworkManager
 from pouch.registry.endpoints import RegistryConfig
 from pouch.registry.service import RegistryService
@@ -38,7 +42,7 @@ from pouch.services.rich import RichContainers
 from pouch.services.stats import StatsService
 from pouch.services.timers import Scheduler
 from pouch.snapshots.quota_manager import DiskQuotas
-from pouch.volumes.service import VolumeService
+from pouch.volumes.service import VolumeService, VolumeUser, VolumeUsers
 
 
 @dataclass(frozen=True)
@@ -64,18 +68,36 @@ class Engine:
         return RegistryService(self.images, registry, config.registry_timeout)
 
 
+def containers_using(db: Database) -> ContainersUsing:
+    """What the image service may know of containers: which ones use an image."""
+    return lambda image_id: container_store.ids_using_image(db, image_id)
+
+
+def volume_users(db: Database) -> VolumeUsers:
+    """What the volume service may know of containers: the volumes each one uses, and whether it runs."""
+
+    def users() -> list[VolumeUser]:
+        return [_volume_user(c) for c in container_store.list_all(db)]
+
+    return users
+
+
+def _volume_user(c: Container) -> VolumeUser:
+    return VolumeUser(c.id, c.state.status.is_active(), tuple(c.options.volumes))
+
+
 def build_engine(config: DaemonConfig) -> Engine:
     """Construct every service in order: storage, images, runtime, network, volumes, containers."""
     for path in (config.root, config.exec_root):
         os.makedirs(path, mode=0o711, exist_ok=True)
     db = Database(config.db_path)
     events = EventBus()
-    images = ImageService(db, config, events)
+    images = ImageService(db, config, events, containers_using=containers_using(db))
     images.recover()
     runtime = Runtimes.from_config(config)  # runc, and each --add-runtime NAME=PATH
-    network = NetworkManager(config, db, events)
+    network = NetworkManager(config, db, events, active_containers=lambda: container_store.list_active(db))
     network.ensure_ready()
-    volumes = VolumeService(config, db, events)
+    volumes = VolumeService(config, db, events, volume_users=volume_users(db))
     lxcfs = None
     if config.enable_lxcfs:  # lxcfs: started and watched by pouchd (pouch/rich/lxcfsd.py)
         lxcfs = LxcfsSupervisor(config.lxcfs_path, config.exec_root,
@@ -84,7 +106,6 @@ def build_engine(config: DaemonConfig) -> Engine:
         config, db, events=events, images=images, runtime=runtime, network=network, volumes=volumes,
         quota=DiskQuotas(config, images), rich=RichContainers(config, images, runtime), timers=Scheduler(),
         lxcfs=lxcfs)
-    network.containers = containers  # network connect/disconnect act on containers
     execs = ExecService(config, containers, runtime)
     containers.on_removed = execs.forget_container
     return Engine(config=config, db=db, events=events, images=images, runtime=runtime, network=network,

@@ -1,4 +1,6 @@
-"""Routes of networks (Docker Engine API v1.41): thin handlers over ``NetworkManager``.
+"""Routes of networks (Docker Engine API v1.41): thin handlers over the network service
+(``NetworkManager``) and, for connect/disconnect, the container service (which records
+the container's endpoints and holds its lock).
 
 ``GET /networks``, ``GET /networks/{id}``, ``POST /networks/create``,
 ``DELETE /networks/{id}``, ``POST /networks/{id}/connect``,
@@ -7,14 +9,20 @@
 
 from __future__ import annotations
 
+import time
+
 from pouch.api import filters as list_filters
 from pouch.api import network_json
+from pouch.api.container_json import parse_time
 from pouch.api.server import Request, Response, Router, empty_response, json_response
+from pouch.engine import Engine
 from pouch.errors import InvalidArgument
+from pouch.events import parse_timestamp
 from pouch.network import networks
+from pouch.network.manager import NetworkManager
 
 
-def add_network_routes(router: Router, engine) -> None:
+def add_network_routes(router: Router, engine: Engine) -> None:
     routes = NetworkRoutes(engine)
     router.add("GET", "/networks", routes.list)
     router.add("GET", "/networks/{id}", routes.inspect)
@@ -26,11 +34,11 @@ def add_network_routes(router: Router, engine) -> None:
 
 
 class NetworkRoutes:
-    def __init__(self, engine) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
     @property
-    def manager(self):
+    def manager(self) -> NetworkManager:
         return self.engine.network
 
     def _json(self, rec: networks.NetworkRecord) -> dict:
@@ -57,7 +65,7 @@ class NetworkRoutes:
         self.manager.remove(req.params["id"])
         return empty_response(204)
 
-    def _container(self, body) -> str:
+    def _container(self, body: object) -> str:
         if not isinstance(body, dict):
             raise InvalidArgument("request body must be a JSON object")
         container = body.get("Container")
@@ -70,7 +78,7 @@ class NetworkRoutes:
         container = self._container(body)
         rec = self.manager.get(req.params["id"])
         cfg = network_json.endpoint_config_from_docker(rec.name, body.get("EndpointConfig") or {}, "EndpointConfig")
-        self.manager.connect(rec.id, container, cfg)
+        self.engine.containers.connect_network(container, rec.id, cfg)
         return empty_response(200)
 
     def disconnect(self, req: Request) -> Response:
@@ -79,12 +87,10 @@ class NetworkRoutes:
         force = body.get("Force")
         if force is not None and not isinstance(force, bool):
             raise InvalidArgument("Force: expected a boolean")
-        self.manager.disconnect(req.params["id"], container, bool(force))
+        self.engine.containers.disconnect_network(container, req.params["id"], bool(force))
         return empty_response(200)
 
     def prune(self, req: Request) -> Response:
-        from pouch.api.container_json import parse_time
-
         filters = list_filters.parse_filters(req.query_str("filters"))
         network_json.check_filters(filters, network_json.PRUNE_FILTERS)
         until = _until(filters.get("until", []))
@@ -100,10 +106,6 @@ def _until(values: list[str]) -> float | None:
     duration before now (``pouch.events.parse_timestamp``, as ``container prune`` reads it)."""
     if not values:
         return None
-    import time
-
-    from pouch.events import parse_timestamp
-
     try:
         nanos = parse_timestamp(values[-1], time.time_ns())
     except InvalidArgument:

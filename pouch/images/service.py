@@ -36,7 +36,6 @@ from pouch.images import blobs, lineage, oci
 from pouch.images.bundle import Bundle, ImagePlan, read_plans
 from pouch.images.changes import apply_changes
 from pouch.images.record import ImageRecord
-from pouch.metadata import containers as container_store
 from pouch.metadata import images as store
 from pouch.metadata.db import Database
 from pouch.metadata.images import ImageRow
@@ -61,8 +60,14 @@ IsRunning = Callable[[str], bool]  # container id -> running (or paused)?
 
 
 class ImageService:
-    def __init__(self, db: Database, config: DaemonConfig, events: EventBus | None = None) -> None:
+    """The local image store. Which containers use an image (a stopped one keeps a deleted
+    image's config and layers) it asks ``containers_using``, given by ``engine.build_engine``:
+    it never reads container records itself."""
+
+    def __init__(self, db: Database, config: DaemonConfig, events: EventBus | None = None, *,
+                 containers_using: ContainersUsing) -> None:
         self.events = events or EventBus()
+        self.containers_using = containers_using
         self.db = db
         self.config = config
         self.content = ContentStore(config.content_dir)
@@ -508,7 +513,7 @@ class ImageService:
         record = self._by_id(image_id)
         if record is not None:
             return record
-        if is_digest(image_id) and self.content.exists(image_id) and container_store.ids_using_image(self.db, image_id):
+        if is_digest(image_id) and self.content.exists(image_id) and self.containers_using(image_id):
             raw = self.content.read(image_id)
             return self._record(ImageRow(image_id, raw, "", "", 0), [])
         raise NotFound(f"No such image: {image_id}")
@@ -547,7 +552,7 @@ class ImageService:
         released = False
         for hex_ in os.listdir(self.held_dir):
             image_id = "sha256:" + hex_
-            if container_store.ids_using_image(self.db, image_id):
+            if self.containers_using(image_id):
                 continue
             if store.get_image(self.db, image_id) is None and not self._blob_in_use(image_id):
                 self.content.delete(image_id)

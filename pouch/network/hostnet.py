@@ -13,7 +13,8 @@ import os
 import shlex
 
 from pouch import process
-from pouch.errors import Internal
+from pouch.errors import Internal, InvalidArgument
+from pouch.network import cni, networks
 
 log = logging.getLogger(__name__)
 
@@ -112,3 +113,47 @@ def parse_routes(text: str) -> list[str]:
 
 def host_routes() -> list[str]:
     return parse_routes(process.run(["ip", "-4", "-o", "route", "show"]).stdout.decode())
+
+
+def install_static_rules(bridge: str, subnet: str) -> None:
+    """Create (or refresh) the daemon bridge's chains (``networks.static_rules``) and the
+    jumps to them, first in FORWARD / POSTROUTING; idempotent."""
+    chain = networks.static_chain(bridge)
+    for table, rules in networks.static_rules(bridge, subnet).items():
+        ipt = ["iptables", "-w", "-t", table]
+        if not process.run([*ipt, "-N", chain]).ok:
+            process.run([*ipt, "-F", chain])
+        for rule in rules:
+            result = process.run([*ipt, "-A", chain, *rule])
+            if not result.ok:
+                raise InvalidArgument(f"iptables: {result.stderr.decode(errors='replace').strip()}")
+        parent = PARENT[table]
+        if not process.run([*ipt, "-C", parent, "-j", chain]).ok:
+            process.run([*ipt, "-I", parent, "1", "-j", chain])
+
+
+def remove_static_rules(bridge: str) -> list[str]:
+    chain = networks.static_chain(bridge)
+    done = []
+    for table, parent in PARENT.items():
+        ipt = ["iptables", "-w", "-t", table]
+        while process.run([*ipt, "-D", parent, "-j", chain]).ok:
+            done.append(shlex.join([*ipt, "-D", parent, "-j", chain]))
+        if process.run([*ipt, "-F", chain]).ok and process.run([*ipt, "-X", chain]).ok:
+            done.append(shlex.join([*ipt, "-X", chain]))
+    return done
+
+
+def remove_network_leftovers(bridge: str, subnet: str) -> list[str]:
+    """Remove iptables rules and per-container chains a daemon's network left behind
+    (tests, ``pouchd`` uninstall); returns the commands run, so tests can assert it is
+    empty. The network's static chains and the daemon's isolation chain go too; the
+    bridge link and the plugins' shared chains are not touched."""
+    done = remove_static_rules(bridge)
+    done += remove_chain(networks.isolation_chain(bridge), tables=("filter",))
+    for table in ("filter", "nat"):
+        save = process.run(["iptables-save", "-t", table])
+        for argv in cni.leftover_commands(table, save.stdout.decode(), bridge, subnet):
+            process.run(argv)
+            done.append(shlex.join(argv))
+    return done

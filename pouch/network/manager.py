@@ -1,6 +1,8 @@
-"""Networking of containers, and the networks themselves: the only entry point services use.
+"""Networking of sandboxes, and the networks themselves: the only entry point services use.
 
-Per container, by network mode:
+A *sandbox* (``network/sandbox.py``: the values of this seam, and how the CRI will use it)
+is a network namespace with its interfaces, published ports and files; a container owns
+one (id: the container's) or joins another's (``container:X``). By network mode:
 
 - ``bridge`` or a user-defined network's name: a fresh netns (lo up) with one
   interface per connected network (eth0, eth1...), each added by CNI (bridge +
@@ -8,15 +10,19 @@ Per container, by network mode:
   ADD result of each interface is cached in ``cni_dir/results/<id>.json`` (eth0) or
   ``<id>.<ifname>.json`` with the conflist and runtimeConfig it was made with (like
   libcni's cache), so DEL works after a daemon restart, a crash or a network removal.
-- ``none``: a fresh netns with only ``lo`` up.
+  A pod's sandbox made from a conflist as it is (``SandboxConfig.conflist``) is cached alike.
+- ``none``: a fresh netns with only ``lo`` up, made by the runtime.
 - ``host``: nothing; the container stays in the host's netns (``None``).
-- ``container:X``: the caller resolves X and passes its netns path; the
-  attachment points there and owns nothing.
+- ``container:X``: the container service resolves X's namespace (:meth:`NetworkManager.join_sandbox`);
+  the attachment points there and owns nothing.
 
-Per network (``create``, ``remove``, ``prune``, ``connect``, ``disconnect``): the record in
-SQLite (``metadata/networks.py``), the bridge link and the static iptables chains
-(``hostnet.py``), the host-local lease directory. Names on user-defined networks are kept
-in every container's /etc/hosts (``hostsync.py``) by :meth:`NetworkManager.refresh_hosts`.
+Per network (``create``, ``remove``, ``prune``): the record in SQLite
+(``metadata/networks.py``), the bridge link and the static iptables chains (``hostnet.py``),
+the host-local lease directory. ``connect``/``disconnect`` do the CNI work of ``network
+connect``/``disconnect`` and return what changed (``sandbox.Connection``): the container
+service records it, under the container's lock. Names on user-defined networks are kept in
+every container's /etc/hosts (``hostsync.py``) by :meth:`NetworkManager.refresh_hosts`. The
+running containers are read through ``active_containers``; no container record is written here.
 
 Setup runs inside an ExitStack: a failure undoes every step done so far.
 Teardown is idempotent and tolerates vanished state (netns gone after a reboot,
@@ -32,16 +38,28 @@ import json
 import logging
 import os
 import secrets
-import shlex
+import shutil
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
-from pouch import process
 from pouch.config import DaemonConfig
 from pouch.errors import Conflict, Forbidden, InvalidArgument, NotFound
 from pouch.events import EventBus
-from pouch.models import CreateOptions, Endpoint, EndpointConfig, NetworkAttachment, PortBinding, parse_network_mode
+from pouch.metadata import networks as store
+from pouch.metadata.db import Database
+from pouch.models import (
+    Container,
+    CreateOptions,
+    Endpoint,
+    EndpointConfig,
+    NetworkAttachment,
+    NetworkKind,
+    NetworkMode,
+    PortBinding,
+    parse_network_mode,
+)
 from pouch.network import cni, hostnet, hostsync, netns, networks, ports
 from pouch.network.etcfiles import (  # noqa: F401  (re-exported: the per-container files)
     build_hostname,
@@ -52,12 +70,22 @@ from pouch.network.etcfiles import (  # noqa: F401  (re-exported: the per-contai
     write_hosts,
     write_resolv_conf,
 )
-from pouch.network.networks import NetworkRecord, endpoint_configs, endpoints_of  # noqa: F401 (re-exported)
+from pouch.network.hostnet import remove_network_leftovers  # noqa: F401 (re-exported: tests, uninstall)
+from pouch.network.networks import (  # noqa: F401 (re-exported)
+    NetworkRecord,
+    endpoint_configs,
+    endpoint_configs_of,
+    endpoints_of,
+)
+from pouch.network.sandbox import Connection, Sandbox, SandboxConfig, write_files
 from pouch.timestamps import now_rfc3339
 
 log = logging.getLogger(__name__)
 
 IP_FORWARD = "/proc/sys/net/ipv4/ip_forward"
+
+# (undo stack, netns path, port bindings) -> the interfaces added, their undo pushed on the stack
+AddInterfaces = Callable[[contextlib.ExitStack, str, tuple[PortBinding, ...]], list[Endpoint]]
 
 
 def parse_mode(mode: str) -> tuple[str, str]:
@@ -76,65 +104,21 @@ def attachment_of(netns_path: str, endpoints: Sequence[Endpoint], bindings: Sequ
                              port_bindings=tuple(bindings), endpoints=tuple(endpoints))
 
 
-FORWARD_CHAIN_PARENT = {"filter": "FORWARD", "nat": "POSTROUTING"}
-
-
-def static_chain(bridge: str) -> str:
-    return networks.static_chain(bridge)
-
-
-def static_rules(bridge: str, subnet: str) -> dict[str, list[list[str]]]:
-    """The rules every container of the network shares, by table (pure).
-
-    filter (jumped to first from FORWARD, so a DROP policy or Docker's chains do
-    not get in the way): replies to the containers, connections to published
-    ports (DNAT), and everything the containers send. nat (from POSTROUTING):
-    masquerade what leaves the subnet through another interface.
-    """
-    return {
-        "filter": [
-            ["-o", bridge, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"],
-            ["-o", bridge, "-m", "conntrack", "--ctstate", "DNAT", "-j", "ACCEPT"],
-            ["-i", bridge, "-j", "ACCEPT"],
-        ],
-        "nat": [["-s", subnet, "!", "-o", bridge, "-j", "MASQUERADE"]],
-    }
-
-
-def install_static_rules(bridge: str, subnet: str) -> None:
-    """Create (or refresh) the network's chains and the jumps to them; idempotent."""
-    chain = static_chain(bridge)
-    for table, rules in static_rules(bridge, subnet).items():
-        ipt = ["iptables", "-w", "-t", table]
-        if not process.run([*ipt, "-N", chain]).ok:
-            process.run([*ipt, "-F", chain])
-        for rule in rules:
-            result = process.run([*ipt, "-A", chain, *rule])
-            if not result.ok:
-                raise InvalidArgument(f"iptables: {result.stderr.decode(errors='replace').strip()}")
-        parent = FORWARD_CHAIN_PARENT[table]
-        if not process.run([*ipt, "-C", parent, "-j", chain]).ok:
-            process.run([*ipt, "-I", parent, "1", "-j", chain])
-
-
-def remove_static_rules(bridge: str) -> list[str]:
-    chain = static_chain(bridge)
-    done = []
-    for table, parent in FORWARD_CHAIN_PARENT.items():
-        ipt = ["iptables", "-w", "-t", table]
-        while process.run([*ipt, "-D", parent, "-j", chain]).ok:
-            done.append(shlex.join([*ipt, "-D", parent, "-j", chain]))
-        if process.run([*ipt, "-F", chain]).ok and process.run([*ipt, "-X", chain]).ok:
-            done.append(shlex.join([*ipt, "-X", chain]))
-    return done
+ActiveContainers = Callable[[], list[Container]]  # the running (or paused, restarting) containers, read-only
 
 
 class NetworkManager:
-    def __init__(self, config: DaemonConfig, db=None, events: EventBus | None = None) -> None:
+    """The network service: networks, sandboxes (namespaces, interfaces, published ports, their
+    files) and the names kept in hosts files. It reads the running containers through
+    ``active_containers`` (who is on a network, which host ports are taken) and never writes
+    a container record (``services/containers.py`` records what it returns)."""
+
+    def __init__(self, config: DaemonConfig, db: Database | None = None, events: EventBus | None = None,
+                 active_containers: ActiveContainers = list) -> None:
         self.events = events or EventBus()
         self.config = config
-        self.db = db  # metadata.db.Database; None: only the predefined networks (unit tests)
-        self.containers = None  # services.containers.ContainerService, for connect/disconnect (engine.build_engine)
+        self.db = db  # None: only the predefined networks (unit tests)
+        self.active_containers = active_containers
         self.default = networks.predefined(config.bridge_name, config.bridge_subnet)[0]
         self.conflist = networks.build_conflist(self.default, self.ipam_dir)
         self._lock = threading.RLock()  # network create/remove (connect/disconnect hold the container lock)
@@ -182,8 +166,6 @@ class NetworkManager:
     # ------------------------------------------------------------------ records
     def records(self) -> list[NetworkRecord]:
         """Every network: the predefined ones, then the user-defined ones by creation time."""
-        from pouch.metadata import networks as store
-
         builtin = [replace(r, created=self.started) for r in
                    networks.predefined(self.config.bridge_name, self.config.bridge_subnet)]
         return builtin + ([NetworkRecord.from_dict(d) for d in store.list_all(self.db)] if self.db is not None else [])
@@ -194,12 +176,17 @@ class NetworkManager:
             raise NotFound(f"network {ref} not found")
         return rec
 
+    def _store(self) -> Database:
+        if self.db is None:
+            raise InvalidArgument("networks cannot be created or removed without the daemon's database")
+        return self.db
+
     def _record_by_id(self, network_id: str) -> NetworkRecord | None:
         return next((r for r in self.records() if r.id == network_id), None)
 
-    def members(self, rec: NetworkRecord) -> list[tuple[object, Endpoint]]:
+    def members(self, rec: NetworkRecord) -> list[tuple[Container, Endpoint]]:
         """(container, endpoint) of the running containers on ``rec``."""
-        out = []
+        out: list[tuple[Container, Endpoint]] = []
         for c in self._active_containers():
             for ep in endpoints_of(c.network):
                 if ep.network_id == rec.id or (not ep.network_id and ep.network == rec.name):
@@ -217,7 +204,7 @@ class NetworkManager:
                 f.seek(0)
                 f.write("1")
         netns.ensure_netns_dir(self.config.netns_dir)
-        install_static_rules(self.config.bridge_name, self.config.bridge_subnet)
+        hostnet.install_static_rules(self.config.bridge_name, self.config.bridge_subnet)
         for rec in self.records():
             if rec.user_defined:
                 self._install_network(rec)
@@ -242,8 +229,6 @@ class NetworkManager:
     # ------------------------------------------------------------------ network life cycle
     def create(self, req: networks.CreateRequest) -> NetworkRecord:
         """``network create``: record, bridge, rules; on failure nothing is left."""
-        from pouch.metadata import networks as store
-
         with self._lock:
             recs = self.records()
             ours = {r.bridge for r in recs if r.bridge}
@@ -260,8 +245,8 @@ class NetworkManager:
             with contextlib.ExitStack() as undo:
                 undo.callback(self._uninstall_network, rec)
                 self._install_network(rec)
-                store.insert(self.db, rec.to_dict())
-                undo.callback(store.delete, self.db, rec.id)
+                store.insert(self._store(), rec.to_dict())
+                undo.callback(store.delete, self._store(), rec.id)
                 self._sync_isolation()
                 undo.pop_all()
         log.info("created network %s (%s) on %s, %s", rec.name, rec.id[:12], rec.bridge, rec.subnet)
@@ -269,8 +254,6 @@ class NetworkManager:
         return rec
 
     def _uninstall_network(self, rec: NetworkRecord) -> None:
-        import shutil
-
         hostnet.remove_chain(networks.static_chain(rec.bridge))
         hostnet.delete_link(rec.bridge)
         shutil.rmtree(os.path.join(self.ipam_dir, networks.cni_name(rec.bridge)), ignore_errors=True)
@@ -279,8 +262,6 @@ class NetworkManager:
 
     def remove(self, ref: str) -> None:
         """``network rm``: refused for the predefined networks and while containers run on it."""
-        from pouch.metadata import networks as store
-
         with self._lock:
             rec = self.get(ref)
             if rec.builtin:
@@ -288,7 +269,7 @@ class NetworkManager:
             with self._membership_lock:  # a container starting on it now either is seen here or sees it gone
                 if self.members(rec) or any(rec.id in ids for ids in self._joining.values()):
                     raise Forbidden(f"error while removing network: network {rec.name} id {rec.id} has active endpoints")
-                store.delete(self.db, rec.id)
+                store.delete(self._store(), rec.id)
             self._uninstall_network(rec)
             self._sync_isolation()
         log.info("removed network %s (%s)", rec.name, rec.id[:12])
@@ -312,14 +293,14 @@ class NetworkManager:
     def prepare_create(self, opts: CreateOptions) -> CreateOptions:
         """``opts`` with its networks resolved and checked (404 for an unknown network):
         the mode's network first, each with its id."""
-        kind, _ = parse_mode(opts.network_mode)
-        if kind in ("host", "none", "container"):
+        mode = opts.network
+        if not mode.has_own_netns or mode.is_none:
             extra = [e for e in opts.networks if e.network not in (opts.network_mode, "host", "none")]
             if extra:
                 raise InvalidArgument(f"conflicting options: network mode {opts.network_mode} cannot be combined "
                                       f"with network {extra[0].network}")
             return replace(opts, networks=())
-        primary = self.get("bridge" if kind == "bridge" else opts.network_mode)
+        primary = self.get("bridge" if mode.kind == NetworkKind.BRIDGE else mode.target)
         if primary.driver != "bridge":
             return replace(opts, network_mode=primary.name, networks=())
         given = {e.network: e for e in opts.networks}
@@ -333,9 +314,54 @@ class NetworkManager:
             configs.append(replace(cfg, network=rec.name, network_id=rec.id))
         return replace(opts, networks=tuple(configs))
 
-    # ------------------------------------------------------------------ container start
-    def _plan(self, mode: str, options: CreateOptions | None) -> list[tuple[EndpointConfig, NetworkRecord]]:
-        configs = endpoint_configs(options) if options is not None else endpoint_configs(CreateOptions(image="", network_mode=mode))
+    # ------------------------------------------------------------------ sandboxes
+    def create_sandbox(self, sandbox_id: str, cfg: SandboxConfig,
+                       alongside: Callable[[str | None], None] | None = None) -> Sandbox:
+        """A sandbox (see ``network/sandbox.py``): its files, its namespace and interfaces, the
+        names of its peers; on failure nothing of the namespace is left behind.
+
+        ``alongside(netns_path)`` runs in the calling thread once the namespace exists (None
+        for the host's, "" for one the runtime makes) while the CNI plugins configure it on
+        another thread: the container service creates the container meanwhile. The hosts
+        file gets the sandbox's address in place afterwards, before any process runs."""
+        if cfg.mode.joins_container:
+            raise InvalidArgument(f"network mode container:{cfg.mode.target} joins a sandbox, it makes none")
+        self.write_sandbox_files(cfg)
+        configs = tuple(cfg.networks) or endpoint_configs_of(cfg.mode)
+        exposed = cfg.exposed_ports if cfg.publish_all else None
+        attachment = self._attach(sandbox_id, cfg.mode, configs, cfg.port_bindings, exposed, alongside,
+                                  conflist=cfg.conflist)
+        with contextlib.ExitStack() as undo:
+            undo.callback(self.remove_sandbox, sandbox_id, attachment)
+            if attachment is not None and attachment.ip_address:
+                self.write_sandbox_files(cfg, attachment.ip_address, in_place=True)
+            self.write_peers(sandbox_id, cfg.name, attachment)  # names on user-defined networks
+            undo.pop_all()
+        netns_path = None if attachment is None else attachment.netns_path
+        return Sandbox(sandbox_id, netns_path, attachment, cfg.files)
+
+    def join_sandbox(self, netns_path: str | None,
+                     alongside: Callable[[str | None], None] | None = None) -> NetworkAttachment:
+        """``container:X``: the attachment of a container in X's sandbox (``netns_path``, resolved
+        by the container service); it owns nothing there."""
+        if not netns_path:
+            raise InvalidArgument("network mode container: the container has no network namespace")
+        if alongside:
+            alongside(netns_path)
+        return NetworkAttachment(network="container", netns_path=netns_path)
+
+    def remove_sandbox(self, sandbox_id: str, attachment: NetworkAttachment | None = None) -> None:
+        """Undo :meth:`create_sandbox` (its files stay with their owner); idempotent, tolerant of
+        state already gone. ``attachment`` (what the sandbox was given) lets DEL run when a
+        cached ADD result is lost; a joined attachment (``container:X``) owns nothing."""
+        self.teardown(sandbox_id, attachment)
+
+    def write_sandbox_files(self, cfg: SandboxConfig, ip_address: str = "", in_place: bool = False) -> None:
+        """The sandbox's hostname, hosts and resolv.conf (``sandbox.write_files``)."""
+        write_files(cfg, ip_address, host_gateway_ip=self.gateway, in_place=in_place)
+
+    # ------------------------------------------------------------------ namespaces and interfaces
+    def _plan(self, configs: Sequence[EndpointConfig]) -> list[tuple[EndpointConfig, NetworkRecord]]:
         recs = self.records()  # read once for all the container's networks
         plan = []
         for cfg in configs:
@@ -377,10 +403,10 @@ class NetworkManager:
         with self._ports_lock:
             self._reserved.pop(container_id, None)
 
-    def _join(self, container_id: str, mode: str, options: CreateOptions | None) -> list[tuple[EndpointConfig, NetworkRecord]]:
+    def _join(self, container_id: str, configs: Sequence[EndpointConfig]) -> list[tuple[EndpointConfig, NetworkRecord]]:
         """The container's networks (records read now), marked as in use by it until teardown."""
         with self._membership_lock:
-            plan = self._plan(mode, options)
+            plan = self._plan(configs)
             self._joining[container_id] = frozenset(rec.id for _, rec in plan)
         return plan
 
@@ -399,65 +425,76 @@ class NetworkManager:
         options: CreateOptions | None = None,
         image_exposed: Sequence[str] = (),
     ) -> NetworkAttachment | None:
-        """Give the container its network; on failure nothing is left behind.
+        """The namespace and interfaces of a sandbox alone, without its files (:meth:`create_sandbox`
+        is the whole); ``container:X`` joins ``other_netns``. On failure nothing is left behind.
 
-        ``options`` (the container's create options) name its networks and ``-P``;
-        without them the mode's network alone is used. ``alongside(netns_path)``
-        (optional) runs in the calling thread once the namespace exists (None for the
-        host's), while the CNI plugins configure it on another: the caller creates the
-        container in the meantime. If either fails, the network is undone and the error raised.
-        """
-        kind, _ = parse_mode(mode)
-        if kind == "host":
+        ``options`` (the container's create options) name its networks and ``-P``; without
+        them the mode's network alone is used."""
+        parsed = parse_network_mode(mode)
+        if parsed.joins_container:
+            return self.join_sandbox(other_netns, alongside)
+        configs = endpoint_configs(options) if options is not None else endpoint_configs_of(parsed)
+        exposed = None
+        if options is not None and options.publish_all:
+            exposed = (*options.exposed_ports, *image_exposed)
+        return self._attach(container_id, parsed, configs, port_bindings, exposed, alongside)
+
+    def _attach(self, sandbox_id: str, mode: NetworkMode, configs: Sequence[EndpointConfig],
+                port_bindings: Sequence[PortBinding], publish_all: Sequence[str] | None,
+                alongside: Callable[[str | None], None] | None,
+                conflist: Mapping[str, Any] | None = None) -> NetworkAttachment | None:
+        """``publish_all``: the exposed ports -P publishes (None without -P)."""
+        if mode.is_host:
             if alongside:
                 alongside(None)
             return None
-        if kind == "container":
-            if not other_netns:
-                raise InvalidArgument(f"network mode {mode!r}: the container has no network namespace")
-            if alongside:
-                alongside(other_netns)
-            return NetworkAttachment(network="container", netns_path=other_netns)
-        if kind == "none":
+        if mode.is_none:
             # the runtime makes a fresh namespace with only lo up: nothing to name or undo
             if alongside:
                 alongside("")
             return NetworkAttachment(network="none", netns_path="")
-        if os.path.lexists(self.netns_path(container_id)) or self._cache_files(container_id):
+        if os.path.lexists(self.netns_path(sandbox_id)) or self._cache_files(sandbox_id):
             # left over by a daemon that died before tearing the container down
-            log.info("container %s: removing stale network state", container_id[:12])
-            self.teardown(container_id, None)
-        plan = self._join(container_id, mode, options)
-        try:
-            return self._setup_bridge(container_id, plan, port_bindings, alongside, options, image_exposed)
-        except BaseException:
-            self._leave(container_id)
-            raise
-
-    def _setup_bridge(self, container_id: str, plan: list[tuple[EndpointConfig, NetworkRecord]],
-                      port_bindings: Sequence[PortBinding], alongside: Callable[[str | None], None] | None,
-                      options: CreateOptions | None, image_exposed: Sequence[str]) -> NetworkAttachment:
+            log.info("sandbox %s: removing stale network state", sandbox_id[:12])
+            self.teardown(sandbox_id, None)
         bindings = tuple(port_bindings)
         ports.check_bindings(bindings)
-        if options is not None and options.publish_all:
-            bindings = ports.publish_all(set(options.exposed_ports) | set(image_exposed), bindings)
+        if publish_all is not None:
+            bindings = ports.publish_all(set(publish_all), bindings)
+        if conflist is not None:
+            return self._setup_netns(sandbox_id, bindings, alongside,
+                                     lambda undo, path, b: [self._add_conflist(undo, sandbox_id, path, conflist, b)])
+        plan = self._join(sandbox_id, configs)
         primary = plan[0][1]
         bindings = () if primary.internal else ports.with_default_host_ip(bindings, primary.host_binding_ip)
-        path = self.netns_path(container_id)
-        bindings = self._allocate_ports(container_id, bindings)
+        try:
+            attachment = self._setup_netns(sandbox_id, bindings, alongside,
+                                           lambda undo, path, b: self._add_all(undo, sandbox_id, path, plan, b))
+        except BaseException:
+            self._leave(sandbox_id)
+            raise
+        for _cfg, rec in plan:
+            self.events.emit("network", "connect", rec.id, {"container": sandbox_id, "name": rec.name, "type": rec.driver})
+        return attachment
+
+    def _setup_netns(self, sandbox_id: str, bindings: tuple[PortBinding, ...],
+                     alongside: Callable[[str | None], None] | None, add: AddInterfaces) -> NetworkAttachment:
+        """The namespace, ``add`` run on a thread while ``alongside`` runs here; undone on failure."""
+        path = self.netns_path(sandbox_id)
+        bindings = self._allocate_ports(sandbox_id, bindings)
         with contextlib.ExitStack() as undo:
-            undo.callback(self._release_ports, container_id)
+            undo.callback(self._release_ports, sandbox_id)
             netns.create_netns(path)
             undo.callback(netns.delete_netns, path)
             outcome: dict[str, object] = {}
 
-            def add() -> None:
+            def run_add() -> None:
                 try:
-                    outcome["endpoints"] = self._add_all(undo, container_id, path, plan, bindings)
+                    outcome["endpoints"] = add(undo, path, bindings)
                 except BaseException as err:  # noqa: BLE001 - re-raised in the caller's thread
                     outcome["error"] = err
 
-            worker = threading.Thread(target=add, name=f"cni-add-{container_id[:12]}")
+            worker = threading.Thread(target=run_add, name=f"cni-add-{sandbox_id[:12]}")
             worker.start()
             try:
                 if alongside:
@@ -468,9 +505,14 @@ class NetworkManager:
                 raise outcome["error"]  # type: ignore[misc]
             endpoints: list[Endpoint] = outcome["endpoints"]  # type: ignore[assignment]
             undo.pop_all()
-        for cfg, rec in plan:
-            self.events.emit("network", "connect", rec.id, {"container": container_id, "name": rec.name, "type": rec.driver})
         return attachment_of(path, endpoints, bindings)
+
+    def _add_conflist(self, undo: contextlib.ExitStack, sandbox_id: str, path: str, conflist: Mapping[str, Any],
+                      bindings: Sequence[PortBinding]) -> Endpoint:
+        """eth0 from a conflist used as it is (a pod's, from --cni-conf-dir)."""
+        runtime_config = cni.build_runtime_config(bindings)
+        return self._exec_add(undo, sandbox_id, path, dict(conflist), runtime_config, cni.IFNAME, "",
+                              str(conflist["name"]))
 
     def _add_all(self, undo: contextlib.ExitStack, container_id: str, path: str,
                  plan: list[tuple[EndpointConfig, NetworkRecord]], bindings: tuple[PortBinding, ...]) -> list[Endpoint]:
@@ -492,24 +534,29 @@ class NetworkManager:
         prefix = ipaddress.ip_network(rec.subnet).prefixlen
         runtime_config = networks.runtime_config(cfg.ipv4_address, prefix, cfg.mac_address,
                                                  cni.build_port_mappings(bindings))
-        inv = self._invocation(container_id, path, ifname)
-        # cached before ADD too (without a result), so a daemon dying mid-ADD leaves
-        # teardown enough to DEL what the plugins did
-        cache = self._result_path(container_id, ifname)
-        self._write_cache(cache, None, runtime_config, conflist, rec.id)
-        undo.callback(_unlink, cache)
         try:
-            result = cni.exec_add(conflist, inv, runtime_config)
+            ep = self._exec_add(undo, container_id, path, conflist, runtime_config, ifname, rec.id, rec.name)
         except cni.CNIError as err:
             if cfg.ipv4_address and "not available" in err.message:
                 raise Conflict(f"Address already in use: {cfg.ipv4_address} on network {rec.name}") from None
             raise
+        return replace(ep, aliases=tuple(cfg.aliases))
+
+    def _exec_add(self, undo: contextlib.ExitStack, sandbox_id: str, path: str, conflist: dict,
+                  runtime_config: dict, ifname: str, network_id: str, network_name: str) -> Endpoint:
+        """CNI ADD of one interface, its result cached; the undo of it pushed on ``undo``."""
+        inv = self._invocation(sandbox_id, path, ifname)
+        # cached before ADD too (without a result), so a daemon dying mid-ADD leaves
+        # teardown enough to DEL what the plugins did
+        cache = self._result_path(sandbox_id, ifname)
+        self._write_cache(cache, None, runtime_config, conflist, network_id)
+        undo.callback(_unlink, cache)
+        result = cni.exec_add(conflist, inv, runtime_config)
         undo.callback(cni.exec_del, conflist, inv, runtime_config, result)
-        att = cni.parse_result(result, path, bindings, ifname)
-        self._write_cache(cache, result, runtime_config, conflist, rec.id)
-        return Endpoint(network=rec.name, network_id=rec.id, ifname=ifname, ip_address=att.ip_address,
-                        prefix_len=att.prefix_len, gateway=att.gateway, mac_address=att.mac_address,
-                        aliases=tuple(cfg.aliases))
+        att = cni.parse_result(result, path, (), ifname)
+        self._write_cache(cache, result, runtime_config, conflist, network_id)
+        return Endpoint(network=network_name, network_id=network_id, ifname=ifname, ip_address=att.ip_address,
+                        prefix_len=att.prefix_len, gateway=att.gateway, mac_address=att.mac_address)
 
     @staticmethod
     def _write_cache(path: str, result: dict | None, runtime_config: dict, conflist: dict | None = None,
@@ -539,10 +586,8 @@ class NetworkManager:
             hostsync.rewrite_in_place(self._hosts_path(container_id), lines)
             self._hosts_written[container_id] = lines
 
-    def _active_containers(self) -> list:
-        from pouch.metadata import containers as cstore
-
-        return cstore.list_active(self.db) if self.db is not None else []
+    def _active_containers(self) -> list[Container]:
+        return self.active_containers()
 
     def _host_members(self, user: set[str], active: list | None = None) -> list[hostsync.Member]:
         return [hostsync.Member(c.id, c.name, ep.network_id, ep.ip_address, ep.aliases)
@@ -589,9 +634,10 @@ class NetworkManager:
         done: set[str] = set()
         for cache_path in self._cache_files(container_id):
             done.add(self._del_cached(container_id, path, cache_path, had_netns))
+        bindings = attachment.port_bindings if attachment is not None else ()
         for i, ep in enumerate(endpoints_of(attachment)):
             if ep.ifname not in done:
-                self._del_synthesized(container_id, path, ep, attachment.port_bindings if i == 0 else (), had_netns)
+                self._del_synthesized(container_id, path, ep, bindings if i == 0 else (), had_netns)
         netns.delete_netns(path)
         if attachment is not None:
             for ep in endpoints_of(attachment):
@@ -636,28 +682,24 @@ class NetworkManager:
                         len(errors), errors[0])
 
     # ------------------------------------------------------------------ connect / disconnect
-    def connect(self, net_ref: str, container_ref: str, cfg: EndpointConfig) -> None:
-        """``network connect``: the container joins the network now if it runs, at its next start otherwise."""
-
-        rec = self.get(net_ref)
-        svc = self.containers
-        c = svc.get(container_ref)
-        # the container's lock, then the membership leaf lock (as a start takes them): CNI runs
-        # without the network-wide lock, and `network rm` sees the container as joining
-        with svc.locked(c.id):
-            c = svc.get(c.id)
-            with self._membership_lock:
-                rec = self._record_by_id(rec.id) or self.get(net_ref)  # NotFound if removed meanwhile
-                joined_before = rec.id in self._joining.get(c.id, frozenset())
-                self._joining[c.id] = self._joining.get(c.id, frozenset()) | {rec.id}
-            try:
-                self._connect_locked(c, rec, cfg)
-            except BaseException:
-                if not joined_before:
-                    self._drop_joining(c.id, rec.id)
-                raise
-        self.refresh_hosts()
-        self.events.emit("network", "connect", rec.id, {"container": c.id, "name": rec.name, "type": rec.driver})
+    def connect(self, c: Container, net_ref: str, cfg: EndpointConfig) -> Connection:
+        """``network connect``, with the container's lock held by the caller (the container
+        service, which records the outcome): an interface now if the container runs, and the
+        endpoint config it keeps for its next starts. CNI runs without the network-wide lock;
+        `network rm` sees the container as joining meanwhile."""
+        with self._membership_lock:
+            rec = self.get(net_ref)  # NotFound if removed meanwhile
+            joined_before = rec.id in self._joining.get(c.id, frozenset())
+            self._joining[c.id] = self._joining.get(c.id, frozenset()) | {rec.id}
+        try:
+            change = self._connect(c, rec, cfg)
+        except BaseException:
+            if not joined_before:
+                self._drop_joining(c.id, rec.id)
+            raise
+        if change.attachment is None:
+            self._drop_joining(c.id, rec.id)  # joins at its next start
+        return change
 
     def _drop_joining(self, container_id: str, network_id: str) -> None:
         with self._membership_lock:
@@ -667,72 +709,66 @@ class NetworkManager:
             else:
                 self._joining.pop(container_id, None)
 
-    def _connect_locked(self, c, rec: NetworkRecord, cfg: EndpointConfig) -> None:
-        """connect, with the container's lock held: an interface now if it runs, and its options."""
-        from pouch.metadata import containers as cstore
-
+    def _connect(self, c: Container, rec: NetworkRecord, cfg: EndpointConfig) -> Connection:
         self._check_connectable(c, rec)
         configs = endpoint_configs(c.options)
         if any(e.network_id == rec.id or e.network == rec.name for e in configs):
             raise Forbidden(f"endpoint with name {c.name} already exists in network {rec.name}")
         networks.validate_endpoint(rec, cfg.ipv4_address, cfg.mac_address, cfg.aliases)
         cfg = replace(cfg, network=rec.name, network_id=rec.id)
-        running = c.state.status.is_active() and c.network is not None and c.network.netns_path
-        with contextlib.ExitStack() as undo:
-            if running:
-                eps = list(endpoints_of(c.network))
-                ifname = networks.interface_name(rec.iface_prefix, [e.ifname for e in eps])
-                default_route = not rec.internal and not _has_default_route(c.network.netns_path)
-                ep = self._add_endpoint(undo, c.id, c.network.netns_path, rec, cfg, ifname, default_route, ())
-                c.network = attachment_of(c.network.netns_path, [*eps, ep], c.network.port_bindings)
-                cstore.save_state(self.db, c)
-            c.options = replace(c.options, networks=(*configs, cfg))
-            cstore.save_options(self.db, c)
-            undo.pop_all()
-        if not running:
-            self._drop_joining(c.id, rec.id)  # joins at its next start
+        attachment = None
+        if c.state.status.is_active() and c.network is not None and c.network.netns_path:
+            path = c.network.netns_path
+            eps = list(endpoints_of(c.network))
+            ifname = networks.interface_name(rec.iface_prefix, [e.ifname for e in eps])
+            default_route = not rec.internal and not netns.has_default_route(path)
+            with contextlib.ExitStack() as undo:
+                ep = self._add_endpoint(undo, c.id, path, rec, cfg, ifname, default_route, ())
+                undo.pop_all()
+            attachment = attachment_of(path, [*eps, ep], c.network.port_bindings)
+        return Connection(rec.id, rec.name, rec.driver, (*configs, cfg), attachment)
 
-    def disconnect(self, net_ref: str, container_ref: str, force: bool = False) -> None:
-        """``network disconnect``: the interface goes now if the container runs."""
-        from pouch.metadata import containers as cstore
-
+    def disconnect(self, c: Container, net_ref: str, force: bool = False) -> Connection:
+        """``network disconnect``, with the container's lock held by the caller: the interface
+        goes now if the container runs (CNI DEL without the network-wide lock, as connect)."""
         rec = self.get(net_ref)
-        svc = self.containers
-        c = svc.get(container_ref)
-        with svc.locked(c.id):  # CNI DEL without the network-wide lock, as connect
-            c = svc.get(c.id)
-            kind, _ = parse_mode(c.options.network_mode)
-            if kind in ("host", "container", "none") and not force:
+        mode = c.options.network
+        if not mode.has_own_netns or mode.is_none:
+            if not force:
                 raise Forbidden(f"container {c.name} is not connected to network {rec.name}"
                                 if rec.name != c.options.network_mode else
                                 f"container cannot be disconnected from {rec.name} network")
-            configs = endpoint_configs(c.options)
-            kept = tuple(e for e in configs if not (e.network_id == rec.id or e.network == rec.name))
-            if len(kept) == len(configs) and not force:
-                raise Forbidden(f"container {c.id} is not connected to network {rec.name}")
-            if c.state.status.is_active() and c.network is not None and c.network.netns_path:
-                eps = list(endpoints_of(c.network))
-                gone = [e for e in eps if e.network_id == rec.id or (not e.network_id and e.network == rec.name)]
-                if gone:
-                    ep = gone[0]
-                    path = c.network.netns_path
-                    first = eps[0] is ep
-                    cache = self._result_path(c.id, ep.ifname)
-                    had = netns.netns_exists(path)
-                    if os.path.exists(cache):
-                        self._del_cached(c.id, path, cache, had)
-                    else:
-                        self._del_synthesized(c.id, path, ep, c.network.port_bindings if first else (), had)
-                    rest = [e for e in eps if e is not ep]
-                    c.network = attachment_of(path, rest, () if first else c.network.port_bindings)
-                    if rest and not _has_default_route(path):
-                        _add_default_route(path, self._routable(rest))
-                    cstore.save_state(self.db, c)
-            c.options = replace(c.options, networks=kept)
-            cstore.save_options(self.db, c)
-            self._drop_joining(c.id, rec.id)
-        self.refresh_hosts()
-        self.events.emit("network", "disconnect", rec.id, {"container": c.id, "name": rec.name, "type": rec.driver})
+        configs = endpoint_configs(c.options)
+        kept = tuple(e for e in configs if not (e.network_id == rec.id or e.network == rec.name))
+        if len(kept) == len(configs) and not force:
+            raise Forbidden(f"container {c.id} is not connected to network {rec.name}")
+        attachment = None
+        if c.state.status.is_active() and c.network is not None and c.network.netns_path:
+            attachment = self._remove_endpoint(c.id, c.network, rec)
+        self._drop_joining(c.id, rec.id)
+        return Connection(rec.id, rec.name, rec.driver, kept, attachment)
+
+    def _remove_endpoint(self, container_id: str, current: NetworkAttachment,
+                         rec: NetworkRecord) -> NetworkAttachment | None:
+        """CNI DEL of the interface on ``rec``; the attachment without it (None: none was there)."""
+        eps = list(endpoints_of(current))
+        gone = [e for e in eps if e.network_id == rec.id or (not e.network_id and e.network == rec.name)]
+        if not gone:
+            return None
+        ep, path = gone[0], current.netns_path
+        first = eps[0] is ep
+        cache = self._result_path(container_id, ep.ifname)
+        had = netns.netns_exists(path)
+        if os.path.exists(cache):
+            self._del_cached(container_id, path, cache, had)
+        else:
+            self._del_synthesized(container_id, path, ep, current.port_bindings if first else (), had)
+        rest = [e for e in eps if e is not ep]
+        if rest and not netns.has_default_route(path):
+            routable = self._routable(rest)
+            if routable is not None:
+                netns.add_default_route(path, routable.gateway, routable.ifname)
+        return attachment_of(path, rest, () if first else current.port_bindings)
 
     def _routable(self, endpoints: Sequence[Endpoint]) -> Endpoint | None:
         for ep in endpoints:
@@ -742,56 +778,16 @@ class NetworkManager:
         return None
 
     @staticmethod
-    def _check_connectable(c, rec: NetworkRecord) -> None:
-        kind, _ = parse_mode(c.options.network_mode)
+    def _check_connectable(c: Container, rec: NetworkRecord) -> None:
+        mode = c.options.network
         if not rec.is_bridge:
             raise Forbidden(f"container cannot be disconnected from host network or connected to {rec.name} network")
-        if kind in ("host", "container"):
+        if not mode.has_own_netns:
             raise Forbidden("container sharing network namespace with another container or host cannot be "
                             "connected to any other network")
-        if kind == "none":
+        if mode.is_none:
             raise Forbidden("container cannot be connected to multiple networks with one of the networks in "
                             "private (none) mode")
-
-
-def _read_route_table() -> str:
-    with open("/proc/thread-self/net/route") as f:
-        return f.read()
-
-
-def _has_default_route(netns_path: str) -> bool:
-    """True if the namespace has an IPv4 default route (read inside it, no subprocess)."""
-    try:
-        table = netns.run_in_netns(netns_path, _read_route_table)
-    except Exception:  # noqa: BLE001 - a vanished netns has no route
-        return False
-    return any(line.split()[1:2] == ["00000000"] and line.split()[7:8] == ["00000000"]
-               for line in table.splitlines()[1:] if len(line.split()) > 7)
-
-
-def _add_default_route(netns_path: str, ep: Endpoint | None) -> None:
-    """After the primary network left: the default route through another network's gateway."""
-    if ep is None:
-        return
-    result = process.run(["nsenter", f"--net={netns_path}", "ip", "route", "replace", "default",
-                          "via", ep.gateway, "dev", ep.ifname])
-    if not result.ok:
-        log.warning("default route via %s: %s", ep.gateway, result.stderr.decode(errors="replace").strip())
-
-
-def remove_network_leftovers(bridge: str, subnet: str) -> list[str]:
-    """Remove iptables rules and per-container chains a daemon's network left behind
-    (tests, ``pouchd`` uninstall); returns the commands run, so tests can assert it is
-    empty. The network's static chains and the daemon's isolation chain go too; the
-    bridge link and the plugins' shared chains are not touched."""
-    done = remove_static_rules(bridge)
-    done += hostnet.remove_chain(networks.isolation_chain(bridge), tables=("filter",))
-    for table in ("filter", "nat"):
-        save = process.run(["iptables-save", "-t", table])
-        for argv in cni.leftover_commands(table, save.stdout.decode(), bridge, subnet):
-            process.run(argv)
-            done.append(shlex.join(argv))
-    return done
 
 
 def _unlink(path: str) -> None:

@@ -31,6 +31,7 @@ import socket
 import struct
 import threading
 
+from pouch import process
 from pouch.errors import Internal
 
 log = logging.getLogger(__name__)
@@ -206,3 +207,27 @@ def run_in_netns(path: str, func, *args):
     if not ok:
         raise value
     return value
+
+
+def _read_route_table() -> str:
+    with open("/proc/thread-self/net/route") as f:
+        return f.read()
+
+
+def has_default_route(netns_path: str) -> bool:
+    """True if the namespace has an IPv4 default route (read inside it, no subprocess)."""
+    try:
+        table = run_in_netns(netns_path, _read_route_table)
+    except Exception:  # noqa: BLE001 - a vanished netns has no route
+        return False
+    return any(line.split()[1:2] == ["00000000"] and line.split()[7:8] == ["00000000"]
+               for line in table.splitlines()[1:] if len(line.split()) > 7)
+
+
+def add_default_route(netns_path: str, gateway: str, ifname: str) -> None:
+    """The namespace's default route through ``gateway`` on ``ifname`` (after its primary
+    network left); a failure is logged, the container keeps running."""
+    result = process.run(["nsenter", f"--net={netns_path}", "ip", "route", "replace", "default",
+                          "via", gateway, "dev", ifname])
+    if not result.ok:
+        log.warning("default route via %s: %s", gateway, result.stderr.decode(errors="replace").strip())

@@ -23,11 +23,11 @@ import hashlib
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from pouch.errors import Conflict, InvalidArgument
-from pouch.models import known_fields
+from pouch.models import Endpoint, EndpointConfig, NetworkKind, NetworkMode, known_fields
 
 PREDEFINED = ("bridge", "host", "none")
 DRIVERS = {"bridge": "bridge", "host": "host", "none": "null"}
@@ -109,8 +109,6 @@ class NetworkRecord:
         return self.is_bridge and not self.builtin
 
     def to_dict(self) -> dict:
-        from dataclasses import asdict
-
         return asdict(self)
 
     @classmethod
@@ -406,6 +404,24 @@ def static_chain(bridge: str) -> str:
     return f"POUCH-{bridge}"
 
 
+def static_rules(bridge: str, subnet: str) -> dict[str, list[list[str]]]:
+    """The rules every container of the daemon's bridge shares, by table.
+
+    filter (jumped to first from FORWARD, so a DROP policy or Docker's chains do
+    not get in the way): replies to the containers, connections to published
+    ports (DNAT), and everything the containers send. nat (from POSTROUTING):
+    masquerade what leaves the subnet through another interface.
+    """
+    return {
+        "filter": [
+            ["-o", bridge, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"],
+            ["-o", bridge, "-m", "conntrack", "--ctstate", "DNAT", "-j", "ACCEPT"],
+            ["-i", bridge, "-j", "ACCEPT"],
+        ],
+        "nat": [["-s", subnet, "!", "-o", bridge, "-j", "MASQUERADE"]],
+    }
+
+
 def isolation_chain(daemon_bridge: str) -> str:
     return f"POUCH-ISO-{daemon_bridge}"
 
@@ -501,23 +517,23 @@ def with_network_id(configs: Iterable[Any], records: Sequence[NetworkRecord]) ->
 def endpoint_configs(options: Any) -> tuple[Any, ...]:
     """The networks a container (its ``CreateOptions``) is connected to. Rows written before
     there were several networks store none: their one network is the mode's."""
-    from pouch.models import EndpointConfig
-
     if options.networks:
         return tuple(options.networks)
-    mode = options.network_mode
-    if mode in ("", "default", "bridge"):
+    return endpoint_configs_of(options.network)
+
+
+def endpoint_configs_of(mode: NetworkMode) -> tuple[EndpointConfig, ...]:
+    """The one network of a network mode (none for host, none and container:X)."""
+    if mode.kind == NetworkKind.BRIDGE:
         return (EndpointConfig("bridge", builtin_id("bridge")),)
-    if mode in ("host", "none") or mode.startswith("container:"):
+    if not mode.has_own_netns or mode.is_none:
         return ()
-    return (EndpointConfig(mode),)
+    return (EndpointConfig(mode.target),)
 
 
 def endpoints_of(attachment: Any) -> tuple[Any, ...]:
     """The interfaces of a ``NetworkAttachment``; rows written before there were several
     networks: the one the top-level fields describe (eth0)."""
-    from pouch.models import Endpoint
-
     if attachment is None or attachment.network in ("none", "container"):
         return ()
     if attachment.endpoints:

@@ -34,8 +34,17 @@ from pouch.hooks.ocihooks import inject_hooks, load_hooks
 from pouch.images.service import ImageService
 from pouch.metadata import containers as store
 from pouch.metadata.db import Database
-from pouch.models import DEFAULT_STOP_TIMEOUT, Container, ContainerState, CreateOptions, Status
+from pouch.models import (
+    DEFAULT_STOP_TIMEOUT,
+    Container,
+    ContainerState,
+    CreateOptions,
+    EndpointConfig,
+    NetworkAttachment,
+    Status,
+)
 from pouch.network.manager import NetworkManager
+from pouch.network.sandbox import Connection, SandboxConfig, sandbox_config
 from pouch.oci.env import merge_env
 from pouch.oci.seccomp import resolve_seccomp
 from pouch.oci.spec import SpecInput, generate_spec, resolve_env
@@ -272,7 +281,7 @@ class ContainerService:
         """Mount, network, bundle, conmon + runc create, attach gate, runc start.
 
         The CNI plugins configure the container's netns while conmon and runc
-        create the container in it (``NetworkManager.setup(alongside=...)``); the
+        create the container in it (``NetworkManager.create_sandbox(alongside=...)``); the
         address they hand out is written into /etc/hosts in place afterwards, before
         the container's process runs.
         """
@@ -296,8 +305,8 @@ class ContainerService:
             undo.callback(self.volumes.release, c.id)
             passwd, group = read_user_files(rootfs)
             user = resolve_user(opts.user or image.image_config.user, passwd, group)
-            self._write_etc_files(c, None, hostname)
-            other_netns = self._joined_netns(c)
+            sandbox = self._sandbox_config(c, hostname, image.image_config.exposed_ports)
+            joined = self._joined_netns(c)  # container:X: X's sandbox
 
             # 2. network, and meanwhile the bundle and conmon + runc create
             def create_container(netns_path: str | None) -> None:
@@ -327,14 +336,9 @@ class ContainerService:
                 )
                 undo.callback(self.runtime.delete, c.id, True)
 
-            attachment = self.network.setup(c.id, opts.network_mode, opts.port_bindings, other_netns,
-                                            alongside=create_container, options=opts,
-                                            image_exposed=image.image_config.exposed_ports)
-            undo.callback(self.network.teardown, c.id, attachment)
+            attachment = self._sandbox_for(c, sandbox, joined, create_container)
+            undo.callback(self.network.remove_sandbox, c.id, attachment)
             assert created is not None
-            if attachment and attachment.ip_address:
-                self._write_etc_files(c, attachment, hostname, in_place=True)
-            self.network.write_peers(c.id, c.name, attachment)  # names on user-defined networks (network/hostsync.py)
             self.monitor.watch(c.id, created.conmon_pid)
 
             # 3. let attached clients connect, then run the process
@@ -387,6 +391,7 @@ class ContainerService:
         )
 
     def _joined_netns(self, c: Container) -> str | None:
+        """``container:X``: the namespace of X's sandbox (None for a container owning its own)."""
         mode = c.options.network
         if not mode.joins_container:
             return None
@@ -399,34 +404,49 @@ class ContainerService:
             return other.network.netns_path
         return f"/proc/{other.state.pid}/ns/net"
 
+    def _sandbox_config(self, c: Container, hostname: str, image_exposed: Sequence[str] = ()) -> SandboxConfig:
+        return sandbox_config(c.options, hostname=hostname, files_dir=self.config.container_dir(c.id), name=c.name,
+                              image_exposed=tuple(image_exposed))
+
+    def _sandbox_for(self, c: Container, cfg: SandboxConfig, joined: str | None,
+                     alongside: Callable[[str | None], None]) -> NetworkAttachment | None:
+        """The container's own sandbox (id: the container's), or X's it joins (``container:X``,
+        with files of its own); ``alongside`` creates the container while CNI runs."""
+        if not c.options.network.joins_container:
+            return self.network.create_sandbox(c.id, cfg, alongside=alongside).attachment
+        self.network.write_sandbox_files(cfg)
+        return self.network.join_sandbox(joined, alongside=alongside)
+
+    def connect_network(self, container_ref: str, net_ref: str, cfg: EndpointConfig) -> None:
+        """``network connect``: an interface now if the container runs, at each start from now on."""
+        self._change_network(container_ref, "connect",
+                             lambda c: self.network.connect(c, net_ref, cfg))
+
+    def disconnect_network(self, container_ref: str, net_ref: str, force: bool = False) -> None:
+        """``network disconnect``: the interface goes now if the container runs."""
+        self._change_network(container_ref, "disconnect",
+                             lambda c: self.network.disconnect(c, net_ref, force))
+
+    def _change_network(self, container_ref: str, action: str, change: Callable[[Container], Connection]) -> None:
+        """Under the container's lock (as a start takes it): the network layer's CNI work, then
+        the record; the network event after."""
+        c = self.get(container_ref)
+        with self.locked(c.id):
+            c = self.get(c.id)
+            done = change(c)
+            if done.attachment is not None:
+                c.network = done.attachment
+                store.save_state(self.db, c)
+            c.options = dataclasses.replace(c.options, networks=done.networks)
+            store.save_options(self.db, c)
+        self.notify_changed()  # the peers' /etc/hosts
+        self.events.emit("network", action, done.network_id,
+                         {"container": c.id, "name": done.network_name, "type": done.driver})
+
     def _hostname(self, c: Container) -> str:
         if c.options.network.is_host and not c.options.hostname:
             return os.uname().nodename
         return c.options.hostname or c.id[:12]
-
-    def _write_etc_files(self, c: Container, attachment, hostname: str, in_place: bool = False) -> None:
-        """/etc/hostname, /etc/resolv.conf and /etc/hosts of the container.
-
-        ``in_place``: only /etc/hosts is rewritten, into the same inode, because it is
-        already bind-mounted into the created container.
-        """
-        from pouch.network import etcfiles
-
-        opts = c.options
-        hosts = etcfiles.build_hosts(
-            hostname, attachment.ip_address if attachment else "", opts.extra_hosts, domainname=opts.domainname,
-            host_gateway_ip=self.network.gateway, host_hosts=_read_text("/etc/hosts") if opts.network.is_host else None,
-        )
-        if in_place:
-            with open(self.etc_path(c, "hosts"), "r+") as f:
-                f.write(hosts)
-                f.truncate()
-            return
-        etcfiles.write_file_atomic(self.etc_path(c, "hosts"), hosts)
-        etcfiles.write_hostname(self.etc_path(c, "hostname"), hostname)
-        etcfiles.write_resolv_conf(
-            self.etc_path(c, "resolv.conf"), opts.dns, opts.dns_search, opts.dns_options, host_network=opts.network.is_host
-        )
 
     # -------------------------------------------------------------------- exit
     def _handle_exit(self, container_id: str) -> None:
@@ -476,7 +496,7 @@ class ContainerService:
         for step in (
             lambda: self.runtime.delete(container_id, True),
             lambda: self.volumes.release(container_id),
-            lambda: self.network.teardown(container_id, attachment),
+            lambda: self.network.remove_sandbox(container_id, attachment),
             lambda: mounts.unmount(rootfs) if mounts.is_mountpoint(rootfs) else None,
             lambda: shutil.rmtree(self.config.bundle_dir(container_id), ignore_errors=True),
         ):
@@ -768,14 +788,6 @@ class ContainerService:
         if not result.ok:
             raise InvalidArgument(f"Error running ps: {result.stderr.decode(errors='replace').strip()}")
         return parse_ps_output(result.stdout.decode(errors="replace"), pids)
-
-
-def _read_text(path: str) -> str | None:
-    try:
-        with open(path) as f:
-            return f.read()
-    except OSError:
-        return None
 
 
 def find_static_init() -> str:

@@ -12,11 +12,14 @@ mounts, copies the image's content up into empty volumes; ``release`` (at teardo
 unmounts what nobody runs with anymore; ``remove_anonymous`` is ``rm -v``.
 
 Who uses a volume is read from the containers' records (plus the containers being created
-right now), so "in use" can't drift from them. One lock serialises the decisions.
+right now), so "in use" can't drift from them: through ``volume_users`` (``VolumeUser`` rows
+given by ``engine.build_engine``), never the containers table itself. One lock serialises
+the decisions.
 """
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import dataclasses
 import logging
@@ -34,7 +37,6 @@ from pouch.diskusage import directory_size
 from pouch.errors import Conflict, Internal, InvalidArgument, NotFound, PouchError
 from pouch.events import EventBus
 from pouch.labels import label_matches, labels_match
-from pouch.metadata import containers as containers_store
 from pouch.metadata import volumes as store
 from pouch.metadata.db import Database
 from pouch.metadata.volumes import Volume
@@ -148,10 +150,25 @@ def container_mounts(opts: CreateOptions, image: ImageConfig, sources: Mapping[s
 # --- the service -----------------------------------------------------------------------
 
 
+@dataclasses.dataclass(frozen=True)
+class VolumeUser:
+    """A container as the volume service sees it: whether it runs (or is paused, restarting)
+    and the volumes it was created with."""
+
+    container_id: str
+    active: bool
+    volumes: tuple[VolumeMount, ...]
+
+
+VolumeUsers = Callable[[], Iterable[VolumeUser]]  # every container, in any state
+
+
 class VolumeService:
-    def __init__(self, config: DaemonConfig, db: Database, events: EventBus | None = None) -> None:
+    def __init__(self, config: DaemonConfig, db: Database, events: EventBus | None = None, *,
+                 volume_users: VolumeUsers) -> None:
         self.config = config
         self.db = db
+        self.volume_users = volume_users
         self.events = events or EventBus()
         self._lock = threading.RLock()
         self._pending: dict[str, set[str]] = {}  # container being created -> volume names it will use
@@ -207,10 +224,10 @@ class VolumeService:
     def users(self) -> dict[str, list[str]]:
         """Volume name -> ids of the containers that use it (every state), creations in flight included."""
         out: dict[str, list[str]] = {}
-        for c in containers_store.list_all(self.db):
-            for m in c.options.volumes:
-                if c.id not in out.setdefault(m.name, []):
-                    out[m.name].append(c.id)
+        for u in self.volume_users():
+            for m in u.volumes:
+                if u.container_id not in out.setdefault(m.name, []):
+                    out[m.name].append(u.container_id)
         for container_id, names in self._pending.items():
             for name in names:
                 if container_id not in out.setdefault(name, []):
@@ -256,7 +273,7 @@ class VolumeService:
         self._copy_locks.pop(volume.name, None)
         return trash
 
-    def prune(self, filters: Mapping[str, list[str]] | None = None) -> tuple[list[str], int]:
+    def prune(self, filters: Mapping[str, builtins.list[str]] | None = None) -> tuple[builtins.list[str], int]:
         """Remove every volume no container uses (API 1.41: named ones too) that matches."""
         filters = dict(filters or {})
         check_volume_filters(filters)
@@ -306,10 +323,10 @@ class VolumeService:
 
     def _active_users(self) -> dict[str, set[str]]:
         out: dict[str, set[str]] = {}
-        for c in containers_store.list_all(self.db):
-            if c.state.status.is_active():
-                for m in c.options.volumes:
-                    out.setdefault(m.name, set()).add(c.id)
+        for u in self.volume_users():
+            if u.active:
+                for m in u.volumes:
+                    out.setdefault(m.name, set()).add(u.container_id)
         return out
 
     def _let_go(self, container_id: str, names: Iterable[str]) -> None:
@@ -439,8 +456,8 @@ class VolumeService:
             if taken is None and mounts is not None:
                 taken = list(mounts)
             elif taken is None:
-                c = containers_store.get(self.db, container_id)
-                taken = list(c.options.volumes) if c is not None and c.state.status.is_active() else []
+                user = next((u for u in self.volume_users() if u.container_id == container_id), None)
+                taken = list(user.volumes) if user is not None and user.active else []
         if not taken:
             return
         self._let_go(container_id, [m.name for m in taken])

@@ -231,6 +231,32 @@ def test_connect_and_disconnect_running_and_created(nets):
     assert host_net.returncode != 0 and "cannot be connected" in host_net.stderr
 
 
+def test_containers_sharing_a_sandbox_see_the_same_interfaces(nets):
+    """``--network container:X`` joins X's sandbox: the same interfaces and addresses, a network
+    X is connected to later shows in the joiner too, and the joiner leaving tears nothing down."""
+    d = nets
+    one = derived_subnet(d, 1)
+    d.cli("network", "create", "--subnet", one, "sbx")
+    d.cli("run", "-d", "--name", "sbx-owner", "--network", "sbx", *IDLE)
+    d.cli("run", "-d", "--name", "sbx-joiner", "--network", "container:sbx-owner", *IDLE)
+
+    def links(name: str) -> str:
+        return d.cli("exec", name, "ip", "-o", "addr").stdout
+
+    owner_ip = d.inspect("sbx-owner")["NetworkSettings"]["Networks"]["sbx"]["IPAddress"]
+    assert owner_ip.startswith(prefix(one)) and f"inet {owner_ip}/24" in links("sbx-joiner")
+    assert links("sbx-joiner") == links("sbx-owner")
+    d.cli("network", "connect", "bridge", "sbx-owner")
+    bridge_ip = d.inspect("sbx-owner")["NetworkSettings"]["Networks"]["bridge"]["IPAddress"]
+    assert " eth1 " in links("sbx-joiner") and f"inet {bridge_ip}/" in links("sbx-joiner")
+    refused = d.cli("network", "connect", "bridge", "sbx-joiner", check=False)
+    assert refused.returncode != 0 and "sharing network namespace" in refused.stderr
+    d.cli("rm", "-f", "sbx-joiner")
+    after = links("sbx-owner")
+    assert f"inet {owner_ip}/24" in after and f"inet {bridge_ip}/" in after
+    assert ping(d, "sbx-owner", prefix(one) + "1").returncode == 0
+
+
 def test_networks_are_isolated_and_internal_has_no_way_out(nets):
     d = nets
     d.cli("network", "create", "--subnet", derived_subnet(d, 1), "open")

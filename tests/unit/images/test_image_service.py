@@ -6,6 +6,7 @@ import pytest
 from image_test_tools import TestImage, directory, docker_save_tar, file, make_tar, oci_layout_tar, sha, symlink
 
 from pouch.config import DaemonConfig
+from pouch.engine import containers_using
 from pouch.errors import Conflict, InvalidArgument, NotFound
 from pouch.images import ImageService
 from pouch.images.oci import host_platform
@@ -23,7 +24,7 @@ TOP = make_tar([directory("etc/"), file("etc/.wh.motd"), file("etc/app.conf", b"
 def svc(tmp_path):
     cfg = DaemonConfig(root=str(tmp_path / "root"), exec_root=str(tmp_path / "run"))
     db = Database(cfg.db_path)
-    yield ImageService(db, cfg)
+    yield ImageService(db, cfg, containers_using=containers_using(db))
     db.close()
 
 

@@ -167,7 +167,7 @@ def test_a_network_a_container_is_being_set_up_on_cannot_be_removed(net_env, tmp
     from pouch.metadata.db import Database
     from pouch.models import CreateOptions
     from pouch.network.manager import NetworkManager
-    from pouch.network.networks import CreateRequest
+    from pouch.network.networks import CreateRequest, endpoint_configs
 
     config = dataclasses.replace(net_env.config, root=str(tmp_path / "root"))
     manager = NetworkManager(config, Database(str(tmp_path / "p.db")))
@@ -176,7 +176,7 @@ def test_a_network_a_container_is_being_set_up_on_cannot_be_removed(net_env, tmp
     rec = manager.create(CreateRequest(name="racy", subnet=subnet,
                                        options={"com.docker.network.bridge.name": bridge}))
     try:
-        manager._join("c" * 64, "racy", CreateOptions(image="busybox", network_mode="racy"))
+        manager._join("c" * 64, endpoint_configs(CreateOptions(image="busybox", network_mode="racy")))
         with pytest.raises(Forbidden, match="has active endpoints"):
             manager.remove("racy")
         manager._leave("c" * 64)  # what teardown (or a failed setup) does

@@ -8,6 +8,7 @@ import os
 import pytest
 
 from pouch.api.volume_routes import volume_json
+from pouch.engine import volume_users
 from pouch.config import DaemonConfig
 from pouch.errors import Conflict, InvalidArgument, NotFound
 from pouch.events import EventBus
@@ -20,7 +21,7 @@ from pouch.volumes.service import VolumeService
 @pytest.fixture
 def service(tmp_path):
     db = Database(str(tmp_path / "pouch.db"))
-    s = VolumeService(DaemonConfig(root=str(tmp_path / "root")), db)
+    s = VolumeService(DaemonConfig(root=str(tmp_path / "root")), db, volume_users=volume_users(db))
     s.events = EventBus()
     yield s
     db.close()
