@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pouch import mount as mounts
 from pouch import process
 from pouch.config import DaemonConfig
-from pouch.errors import Conflict, InvalidArgument, NotFound, NotModified, PouchError
+from pouch.errors import Conflict, InvalidArgument, NotFound, PouchError
 from pouch.events import EventBus
 from pouch.hooks.ocihooks import inject_hooks, load_hooks
 from pouch.images.service import ImageService
@@ -50,9 +50,11 @@ from pouch.oci.seccomp import resolve_seccomp
 from pouch.oci.spec import SpecInput, generate_spec, resolve_env
 from pouch.rich.lxcfsd import LxcfsSupervisor
 from pouch.runtime.registry import Runtimes
+from pouch.services import lifecycle
 from pouch.services import resources as resource_checks  # -m, --cpus, --device, --ipc... (400s)
 from pouch.services.attachgate import AttachGate
 from pouch.services.health import HealthMonitor, health_at_start, health_at_stop, with_image_healthcheck
+from pouch.services.lifecycle import Op
 from pouch.services.logrotate import LogRotator, rotated_paths
 from pouch.services.monitor import ExitMonitor
 from pouch.services.names import random_name, validate_container_name
@@ -257,12 +259,7 @@ class ContainerService:
         c = self.get(ref)
         with self.locked(c.id):
             c = self.get(c.id)
-            if c.state.status in (Status.RUNNING, Status.RESTARTING):
-                raise NotModified("container already started")
-            if c.state.status == Status.PAUSED:
-                raise Conflict(f"cannot start a paused container {c.name}, try unpause instead")
-            if c.state.status in (Status.REMOVING, Status.DEAD):
-                raise Conflict(f"container {c.name} is marked for removal and cannot be started")
+            lifecycle.check(Op.START, c)
             try:
                 self.restarts.on_user_start(c)  # RestartCount and the back-off begin again
                 self.start_locked(c)
@@ -594,8 +591,7 @@ class ContainerService:
 
     def stop(self, ref: str, timeout: int | None = None) -> None:
         c = self.get(ref)
-        if not c.state.status.is_active():
-            raise NotModified("container already stopped")
+        lifecycle.check(Op.STOP, c)
         if timeout is None:
             timeout = c.options.stop_timeout if c.options.stop_timeout is not None else DEFAULT_STOP_TIMEOUT
         image = self.images.for_container(c.image_id)
@@ -635,8 +631,7 @@ class ContainerService:
     def kill(self, ref: str, sig: str | int | None) -> None:
         number = parse_signal(sig, signal_module.SIGKILL)
         c = self.get(ref)
-        if not c.state.status.is_active():
-            raise Conflict(f"Cannot kill container: {c.name}: Container {c.id} is not running")
+        lifecycle.check(Op.KILL, c)
         with self.locked(c.id):
             c = self.get(c.id)
             if number in (signal_module.SIGKILL, signal_module.SIGTERM, signal_module.SIGINT):
@@ -646,6 +641,7 @@ class ContainerService:
 
     def restart(self, ref: str, timeout: int | None = None) -> None:
         c = self.get(ref)
+        lifecycle.check(Op.RESTART, c)
         if c.state.status.is_active():
             self.stop(c.id, timeout)
         self.start(c.id)
@@ -693,10 +689,7 @@ class ContainerService:
         c = self.get(ref)
         with self.locked(c.id):
             c = self.get(c.id)
-            if c.state.status == Status.PAUSED:
-                raise Conflict(f"Container {c.id} is already paused")
-            if c.state.status != Status.RUNNING:
-                raise Conflict(f"Container {c.id} is not running")
+            lifecycle.check(Op.PAUSE, c)
             self.runtime.pause(c.id)
             c.state.status = Status.PAUSED
             self._save(c)
@@ -706,8 +699,7 @@ class ContainerService:
         c = self.get(ref)
         with self.locked(c.id):
             c = self.get(c.id)
-            if c.state.status != Status.PAUSED:
-                raise Conflict(f"Container {c.id} is not paused")
+            lifecycle.check(Op.UNPAUSE, c)
             self.runtime.resume(c.id)
             c.state.status = Status.RUNNING
             self._save(c)
@@ -716,6 +708,7 @@ class ContainerService:
     def rename(self, ref: str, new_name: str) -> None:
         new_name = validate_container_name(new_name)
         c = self.get(ref)
+        lifecycle.check(Op.RENAME, c)
         if c.name == new_name:
             raise InvalidArgument("Renaming a container with the same name as its current name")
         store.rename(self.db, c.id, new_name)
@@ -743,12 +736,8 @@ class ContainerService:
     # ------------------------------------------------------------------ remove
     def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
         c = self.get(ref)
-        if c.state.status.is_active():
-            if not force:
-                raise Conflict(
-                    f"You cannot remove a {c.state.status.value} container {c.id}. "
-                    "Stop the container before attempting removal or force remove"
-                )
+        lifecycle.check(Op.REMOVE_FORCE if force else Op.REMOVE, c)
+        if c.state.status.is_active():  # with --force: killed first
             with self.locked(c.id):
                 c = self.get(c.id)
                 c.state.stopped_by_user = True  # no restart policy brings it back
