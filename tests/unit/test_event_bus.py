@@ -9,6 +9,7 @@ import pytest
 
 from pouch.errors import InvalidArgument
 from pouch.events import Event, EventBus, check_event_filters, event_matches, parse_timestamp
+from tests.waiting import wait_until
 
 
 def ev(type_="container", action="start", actor="a" * 64, **attributes) -> Event:
@@ -115,8 +116,9 @@ def test_bus_follow_stops_when_the_client_goes_away_or_the_bus_closes():
     assert list(events) == [] and bus.listeners == 0
     t = threading.Thread(target=lambda: list(bus.follow(None)))
     t.start()
+    wait_until(lambda: bus.listeners == 1, what="the second follower to subscribe")
     bus.close()
-    t.join(2)
+    t.join(5)
     assert not t.is_alive()
 
 

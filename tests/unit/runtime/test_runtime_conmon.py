@@ -166,9 +166,11 @@ def test_create_without_bundle(harness):
 
 
 def test_tty_and_resize(harness):
-    cid, _ = harness.create(["sh", "-c", "tty; stty size; echo done"], tty=True)
+    # conmon reads its ctl fifo asynchronously: the container waits (2 s at most) for the size to arrive
+    script = ('tty; i=0; while [ "$(stty size)" != "30 100" ] && [ $i -lt 200 ]; do sleep 0.01; i=$((i+1)); done; '
+              'stty size; echo done')
+    cid, _ = harness.create(["sh", "-c", script], tty=True)
     harness.runtime.resize(cid, 30, 100)
-    time.sleep(0.1)  # the ctl fifo is asynchronous
     with harness.runtime.attach(cid) as conn:
         harness.runtime.start(cid)
         out, err = conn.read_all()

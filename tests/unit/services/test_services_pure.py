@@ -10,6 +10,7 @@ from pouch.services.attachgate import AttachGate
 from pouch.services.containers import TopResult, parse_ps_output, parse_signal
 from pouch.services.execs import ExecConfig, exec_process_spec
 from pouch.services.monitor import ExitMonitor
+from tests.waiting import wait_until
 
 
 @pytest.mark.parametrize("text,number", [
@@ -60,7 +61,7 @@ def test_attach_gate_lets_start_wait_for_attachers():
 
     t = threading.Thread(target=attacher)
     t.start()
-    time.sleep(0.05)
+    wait_until(lambda: gate._waiting.get("c1"), what="the attacher to wait at the gate")  # no public view of it
     gate.open_and_wait("c1", timeout=5)
     assert connected == [True]  # start went on only after the client connected
     t.join()
