@@ -8,18 +8,24 @@ daemon by its PID, and checks that no mount is left below the test root.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import os
 import random
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import time
-
+import urllib.parse
 from collections.abc import Iterator
 
 import pytest
+
+from tests.waiting import wait_until
+
+__all__ = ["wait_until"]  # re-exported: `from tests.integration.conftest import wait_until`
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VENV_BIN = os.path.join(REPO, ".venv", "bin")
@@ -82,13 +88,40 @@ def debian_sysvinit_tar() -> str:
 
 
 def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05):
-    """Poll ``predicate`` until it returns something truthy or ``timeout`` passes; return its last value."""
+    """Poll ``predicate`` until it returns something truthy or ``timeout`` passes; return its last value
+    (``assert wait_for(...)``; ``wait_until`` fails the test itself, naming what it waited for)."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value or time.monotonic() > deadline:
             return value
         time.sleep(interval)
+
+
+def unique_name(prefix: str = "t") -> str:
+    """A container (network, volume) name no other test of the shared daemon uses: ``prefix-1a2b3c4d``."""
+    return f"{prefix}-{secrets.token_hex(4)}"
+
+
+def free_port_range(count: int = 1, kind: int = socket.SOCK_STREAM) -> int:
+    """A base port with ``count`` consecutive ports free on every host address now (outside the
+    ephemeral range, where pouchd picks ``-P`` ports), for ``-p HOST:CONTAINER``: other helpers'
+    daemons and tests run on the same host, so no port number is written into a test."""
+    for _ in range(200):
+        base = random.randrange(20000, 30000 - count)
+        try:
+            for port in range(base, base + count):
+                with socket.socket(socket.AF_INET, kind) as s:
+                    s.bind(("0.0.0.0", port))
+            return base
+        except OSError:
+            continue
+    pytest.skip("no free port range")
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    """One free host port (``socket.SOCK_DGRAM`` for a UDP one)."""
+    return free_port_range(1, kind)
 
 
 needs_docker = pytest.mark.skipif(shutil.which("docker") is None, reason="the docker CLI is not installed")
@@ -189,7 +222,8 @@ class Daemon:
             raise AssertionError(f"pouch {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
         return result
 
-    def docker(self, *args: str, input: str | None = None, timeout: float = 60, check: bool = True) -> subprocess.CompletedProcess:
+    def docker(self, *args: str, input: str | None = None, timeout: float = 60,
+               check: bool = True) -> subprocess.CompletedProcess:
         result = subprocess.run(["docker", "-H", self.host, *args], input=input, capture_output=True, text=True,
                                 timeout=timeout, env=dict(os.environ, DOCKER_CONFIG=os.path.join(self.base, "docker")))
         if check and result.returncode != 0:
@@ -199,6 +233,41 @@ class Daemon:
     def inspect(self, name: str) -> dict:
         """``pouch inspect NAME``, parsed."""
         return json.loads(self.cli("inspect", name).stdout)[0]
+
+    def api(self, method: str, path: str) -> object:
+        """One Engine API request on the daemon's socket (fast: no CLI process); the JSON answer, or None."""
+        conn = http.client.HTTPConnection("localhost", timeout=60)
+        conn.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        conn.sock.settimeout(60)
+        conn.sock.connect(self.sock)
+        try:
+            conn.request(method, path)
+            response = conn.getresponse()
+            body = response.read()
+        finally:
+            conn.close()
+        if response.status >= 400 and response.status != 404:
+            raise AssertionError(f"{method} {path}: {response.status} {body[:500]!r}")
+        return json.loads(body) if body and response.getheader("Content-Type", "").startswith("application/json") else None
+
+    def objects(self) -> dict[str, set[str]]:
+        """The ids of its containers and networks and the names of its volumes."""
+        containers = self.api("GET", "/containers/json?all=1") or []
+        networks = self.api("GET", "/networks") or []
+        volumes = (self.api("GET", "/volumes") or {}).get("Volumes") or []  # type: ignore[union-attr]
+        return {"containers": {c["Id"] for c in containers}, "networks": {n["Id"] for n in networks},  # type: ignore[union-attr]
+                "volumes": {v["Name"] for v in volumes}}
+
+    def remove_objects(self, keep: dict[str, set[str]]) -> None:
+        """Remove the containers, then the networks and volumes, that are not in ``keep``."""
+        now = self.objects()
+        quote = urllib.parse.quote
+        for cid in now["containers"] - keep["containers"]:
+            self.api("DELETE", f"/containers/{cid}?force=1&v=1")
+        for nid in now["networks"] - keep["networks"]:
+            self.api("DELETE", f"/networks/{nid}")
+        for name in now["volumes"] - keep["volumes"]:
+            self.api("DELETE", f"/volumes/{quote(name, safe='')}?force=1")
 
     def remove_all_containers(self) -> None:
         ids = self.cli("ps", "-aq", "--no-trunc", check=False).stdout.split()
@@ -231,6 +300,20 @@ def daemon(tmp_path_factory, busybox_tar):
     """One pouchd for the session, with the busybox image imported as busybox:latest."""
     with running_daemon(str(tmp_path_factory.mktemp("pouchd")), busybox_tar) as d:
         yield d
+
+
+@pytest.fixture(autouse=True)
+def _remove_what_the_test_left(request):
+    """A test on the session's shared daemon: the containers, networks and volumes it made are
+    removed after it, pass or fail, so that one failure cannot cascade into other tests (a name
+    taken, a port published, a count off). What module fixtures made before it is kept."""
+    if "daemon" not in request.fixturenames:
+        yield
+        return
+    d = request.getfixturevalue("daemon")
+    before = d.objects()
+    yield
+    d.remove_objects(before)
 
 
 @pytest.fixture

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 import subprocess
 import time
 
+from tests.integration.conftest import free_port, mounts_below, unique_name, wait_until
 
 
 def test_run_prints_output_and_returns_exit_code(daemon):
@@ -17,14 +19,13 @@ def test_run_prints_output_and_returns_exit_code(daemon):
 
 
 def test_rm_leaves_no_container(daemon):
-    daemon.cli("run", "--rm", "--name", "gone", "busybox", "true")
-    assert "gone" not in daemon.cli("ps", "-a").stdout
-    assert daemon.cli("run", "--rm", "--name", "gone", "busybox", "sh", "-c", "exit 3", check=False).returncode == 3
+    gone = unique_name("gone")
+    daemon.cli("run", "--rm", "--name", gone, "busybox", "true")
+    assert gone not in daemon.cli("ps", "-a").stdout
+    assert daemon.cli("run", "--rm", "--name", gone, "busybox", "sh", "-c", "exit 3", check=False).returncode == 3
     pending = os.path.join(daemon.root, "pending-removal")
-    deadline = time.time() + 5
-    while os.path.isdir(pending) and os.listdir(pending) and time.time() < deadline:
-        time.sleep(0.05)
-    assert not os.path.isdir(pending) or not os.listdir(pending)  # the teardowns finished
+    wait_until(lambda: not os.path.isdir(pending) or not os.listdir(pending), timeout=5,
+               what="the --rm teardowns to finish")
 
 
 def test_env_workdir_user_hostname_labels(daemon, tmp_path):
@@ -53,63 +54,67 @@ def test_entrypoint_override(daemon):
 
 
 def test_detached_logs_stop_and_exit_code(daemon):
-    cid = daemon.cli("run", "-d", "--name", "logger", "busybox", "sh", "-c",
+    logger = unique_name("logger")
+    cid = daemon.cli("run", "-d", "--name", logger, "busybox", "sh", "-c",
                      "trap 'echo bye; exit 42' TERM; echo started; while true; do sleep 0.1; done").stdout.strip()
     assert len(cid) == 64
-    deadline = time.time() + 10
-    while "started" not in daemon.cli("logs", "logger").stdout and time.time() < deadline:
-        time.sleep(0.1)
-    assert daemon.inspect("logger")["State"]["Status"] == "running"
-    daemon.cli("stop", "-t", "5", "logger")
-    state = daemon.inspect("logger")["State"]
+    wait_until(lambda: "started" in daemon.cli("logs", logger).stdout, what="the container's first line")
+    assert daemon.inspect(logger)["State"]["Status"] == "running"
+    daemon.cli("stop", "-t", "5", logger)
+    state = daemon.inspect(logger)["State"]
     assert state["Status"] == "exited"
     assert state["ExitCode"] == 42
-    assert daemon.cli("logs", "logger").stdout == "started\nbye\n"
-    daemon.cli("rm", "logger")
+    assert daemon.cli("logs", logger).stdout == "started\nbye\n"
+    daemon.cli("rm", logger)
 
 
 def test_stop_timeout_falls_back_to_kill(daemon):
-    daemon.cli("run", "-d", "--name", "stubborn", "busybox", "sh", "-c", "trap '' TERM; while true; do sleep 0.1; done")
+    stubborn = unique_name("stubborn")
+    daemon.cli("run", "-d", "--name", stubborn, "busybox", "sh", "-c", "trap '' TERM; while true; do sleep 0.1; done")
     start = time.monotonic()
-    daemon.cli("stop", "-t", "1", "stubborn")
+    daemon.cli("stop", "-t", "1", stubborn)
     assert time.monotonic() - start < 8
-    assert daemon.inspect("stubborn")["State"]["ExitCode"] == 137
-    daemon.cli("rm", "stubborn")
+    assert daemon.inspect(stubborn)["State"]["ExitCode"] == 137
+    daemon.cli("rm", stubborn)
 
 
 def test_kill_pause_unpause_restart_rename(daemon):
-    daemon.cli("run", "-d", "--name", "lc", "busybox", "sleep", "1000")
-    daemon.cli("pause", "lc")
-    assert daemon.inspect("lc")["State"]["Status"] == "paused"
-    assert daemon.inspect("lc")["State"]["Paused"] is True
-    daemon.cli("unpause", "lc")
-    assert daemon.inspect("lc")["State"]["Status"] == "running"
-    daemon.cli("rename", "lc", "lc2")
-    pid_before = daemon.inspect("lc2")["State"]["Pid"]
-    daemon.cli("restart", "-t", "1", "lc2")
-    state = daemon.inspect("lc2")["State"]
+    lc = unique_name("lc")
+    lc2 = unique_name("lc2")
+    daemon.cli("run", "-d", "--name", lc, "busybox", "sleep", "1000")
+    daemon.cli("pause", lc)
+    assert daemon.inspect(lc)["State"]["Status"] == "paused"
+    assert daemon.inspect(lc)["State"]["Paused"] is True
+    daemon.cli("unpause", lc)
+    assert daemon.inspect(lc)["State"]["Status"] == "running"
+    daemon.cli("rename", lc, lc2)
+    pid_before = daemon.inspect(lc2)["State"]["Pid"]
+    daemon.cli("restart", "-t", "1", lc2)
+    state = daemon.inspect(lc2)["State"]
     assert state["Status"] == "running" and state["Pid"] != pid_before
-    daemon.cli("kill", "-s", "KILL", "lc2")
-    daemon.cli("wait", "lc2")
-    assert daemon.inspect("lc2")["State"]["ExitCode"] == 137
-    daemon.cli("rm", "lc2")
+    daemon.cli("kill", "-s", "KILL", lc2)
+    daemon.cli("wait", lc2)
+    assert daemon.inspect(lc2)["State"]["ExitCode"] == 137
+    daemon.cli("rm", lc2)
 
 
 def test_remove_running_needs_force(daemon):
-    daemon.cli("run", "-d", "--name", "busy", "busybox", "sleep", "1000")
-    result = daemon.cli("rm", "busy", check=False)
+    busy = unique_name("busy")
+    daemon.cli("run", "-d", "--name", busy, "busybox", "sleep", "1000")
+    result = daemon.cli("rm", busy, check=False)
     assert result.returncode != 0
     assert "cannot remove a running container" in result.stderr.lower() or "stop the container" in result.stderr.lower()
-    daemon.cli("rm", "-f", "busy")
-    assert daemon.cli("inspect", "busy", check=False).returncode != 0
+    daemon.cli("rm", "-f", busy)
+    assert daemon.cli("inspect", busy, check=False).returncode != 0
 
 
 def test_name_conflict(daemon):
-    daemon.cli("create", "--name", "twin", "busybox", "true")
-    result = daemon.cli("create", "--name", "twin", "busybox", "true", check=False)
+    twin = unique_name("twin")
+    daemon.cli("create", "--name", twin, "busybox", "true")
+    result = daemon.cli("create", "--name", twin, "busybox", "true", check=False)
     assert result.returncode != 0
     assert "already in use" in result.stderr
-    daemon.cli("rm", "twin")
+    daemon.cli("rm", twin)
 
 
 def test_no_such_image_and_container(daemon):
@@ -121,12 +126,13 @@ def test_no_such_image_and_container(daemon):
 
 
 def test_create_start_attach(daemon):
-    daemon.cli("create", "--name", "later", "busybox", "sh", "-c", "echo from-start; exit 5")
-    assert daemon.inspect("later")["State"]["Status"] == "created"
-    result = daemon.cli("start", "-a", "later", check=False)
+    later = unique_name("later")
+    daemon.cli("create", "--name", later, "busybox", "sh", "-c", "echo from-start; exit 5")
+    assert daemon.inspect(later)["State"]["Status"] == "created"
+    result = daemon.cli("start", "-a", later, check=False)
     assert result.stdout == "from-start\n"
     assert result.returncode == 5
-    daemon.cli("rm", "later")
+    daemon.cli("rm", later)
 
 
 def test_interactive_stdin(daemon):
@@ -142,34 +148,39 @@ def test_tty_run(daemon):
 
 
 def test_exec(daemon):
-    daemon.cli("run", "-d", "--name", "ex", "-e", "FOO=bar", "busybox", "sleep", "1000")
-    assert daemon.cli("exec", "ex", "sh", "-c", "echo $FOO; pwd").stdout == "bar\n/\n"
-    assert daemon.cli("exec", "-w", "/tmp", "-u", "1000", "-e", "X=y", "ex", "sh", "-c", "echo $X; pwd; id -u").stdout == "y\n/tmp\n1000\n"
-    assert daemon.cli("exec", "ex", "sh", "-c", "exit 9", check=False).returncode == 9
-    assert daemon.cli("exec", "-i", "ex", "cat", input="through stdin\n").stdout == "through stdin\n"
-    daemon.cli("exec", "-d", "ex", "sh", "-c", "echo detached > /tmp/marker")
-    time.sleep(0.5)
-    assert daemon.cli("exec", "ex", "cat", "/tmp/marker").stdout == "detached\n"
-    top = daemon.cli("top", "ex").stdout
+    ex = unique_name("ex")
+    daemon.cli("run", "-d", "--name", ex, "-e", "FOO=bar", "busybox", "sleep", "1000")
+    assert daemon.cli("exec", ex, "sh", "-c", "echo $FOO; pwd").stdout == "bar\n/\n"
+    assert daemon.cli("exec", "-w", "/tmp", "-u", "1000", "-e", "X=y", ex, "sh", "-c",
+                      "echo $X; pwd; id -u").stdout == "y\n/tmp\n1000\n"
+    assert daemon.cli("exec", ex, "sh", "-c", "exit 9", check=False).returncode == 9
+    assert daemon.cli("exec", "-i", ex, "cat", input="through stdin\n").stdout == "through stdin\n"
+    daemon.cli("exec", "-d", ex, "sh", "-c", "echo detached > /tmp/marker.new && mv /tmp/marker.new /tmp/marker")
+    marker = wait_until(lambda: daemon.cli("exec", ex, "cat", "/tmp/marker", check=False).stdout,
+                        what="the detached exec to write its marker")
+    assert marker == "detached\n"
+    top = daemon.cli("top", ex).stdout
     assert "sleep 1000" in top
-    daemon.cli("rm", "-f", "ex")
+    daemon.cli("rm", "-f", ex)
 
 
 def test_ps_filters_and_quiet(daemon):
-    daemon.cli("run", "-d", "--name", "ps-running", "-l", "role=web", "busybox", "sleep", "1000")
-    daemon.cli("create", "--name", "ps-created", "busybox", "true")
+    ps_running = unique_name("ps-running")
+    ps_created = unique_name("ps-created")
+    daemon.cli("run", "-d", "--name", ps_running, "-l", f"role={ps_running}", "busybox", "sleep", "1000")
+    daemon.cli("create", "--name", ps_created, "busybox", "true")
     running = daemon.cli("ps", "--format", "{{.Names}}", check=False)
     listing = daemon.cli("ps").stdout
-    assert "ps-running" in listing and "ps-created" not in listing
-    assert "ps-created" in daemon.cli("ps", "-a").stdout
-    quiet = daemon.cli("ps", "-aq", "--filter", "label=role=web").stdout.split()
+    assert ps_running in listing and ps_created not in listing
+    assert ps_created in daemon.cli("ps", "-a").stdout
+    quiet = daemon.cli("ps", "-aq", "--filter", f"label=role={ps_running}").stdout.split()
     assert len(quiet) == 1 and len(quiet[0]) == 12
     created = daemon.cli("ps", "-a", "--filter", "status=created", "-q", "--no-trunc").stdout.split()
-    assert daemon.inspect("ps-created")["Id"] in created
-    assert daemon.inspect("ps-running")["Id"] not in created
+    assert daemon.inspect(ps_created)["Id"] in created
+    assert daemon.inspect(ps_running)["Id"] not in created
     assert len(daemon.cli("ps", "-a", "-n", "1", "-q").stdout.split()) == 1
     del running
-    daemon.cli("rm", "-f", "ps-running", "ps-created")
+    daemon.cli("rm", "-f", ps_running, ps_created)
 
 
 def test_bind_mounts_tmpfs_readonly(daemon, tmp_path):
@@ -205,6 +216,7 @@ def test_default_security(daemon):
 
 
 def test_network_modes(daemon):
+    netowner = unique_name("netowner")
     bridge = daemon.cli("run", "--rm", "busybox", "ip", "-o", "-4", "addr", "show", "eth0").stdout
     prefix = daemon.subnet.rsplit(".", 1)[0]
     assert f"inet {prefix}." in bridge
@@ -212,62 +224,60 @@ def test_network_modes(daemon):
     assert "lo" in none and "eth0" not in none
     host = daemon.cli("run", "--rm", "--network", "host", "busybox", "hostname").stdout.strip()
     assert host == os.uname().nodename
-    daemon.cli("run", "-d", "--name", "netowner", "busybox", "sleep", "1000")
-    owner_ip = daemon.inspect("netowner")["NetworkSettings"]["IPAddress"]
-    joined = daemon.cli("run", "--rm", "--network", "container:netowner", "busybox", "ip", "-o", "-4", "addr",
+    daemon.cli("run", "-d", "--name", netowner, "busybox", "sleep", "1000")
+    owner_ip = daemon.inspect(netowner)["NetworkSettings"]["IPAddress"]
+    joined = daemon.cli("run", "--rm", "--network", f"container:{netowner}", "busybox", "ip", "-o", "-4", "addr",
                         "show", "eth0").stdout
     assert owner_ip and owner_ip in joined
-    daemon.cli("rm", "-f", "netowner")
+    daemon.cli("rm", "-f", netowner)
 
 
 def test_port_publish(daemon):
-    daemon.cli("run", "-d", "--name", "web", "-p", "127.0.0.1:18089:80", "busybox", "sh", "-c",
+    web = unique_name("web")
+    port = free_port()
+    daemon.cli("run", "-d", "--name", web, "-p", f"127.0.0.1:{port}:80", "busybox", "sh", "-c",
                "echo -e 'HTTP/1.0 200 OK\\r\\n\\r\\nhello from pouch' > /tmp/r; while true; do nc -l -p 80 < /tmp/r; done")
-    import socket
-    deadline = time.time() + 10
-    data = b""
-    while time.time() < deadline:
+
+    def answer() -> bytes:
         try:
-            with socket.create_connection(("127.0.0.1", 18089), timeout=2) as s:
+            with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
                 s.sendall(b"GET / HTTP/1.0\r\n\r\n")
-                data = s.recv(4096)
-                if data:
-                    break
+                return s.recv(4096)
         except OSError:
-            time.sleep(0.2)
-    assert b"hello from pouch" in data
-    ports = daemon.inspect("web")["NetworkSettings"]["Ports"]
-    assert ports["80/tcp"][0]["HostPort"] == "18089"
-    daemon.cli("rm", "-f", "web")
+            return b""
+
+    assert b"hello from pouch" in wait_until(answer, what="the published port to answer")
+    ports = daemon.inspect(web)["NetworkSettings"]["Ports"]
+    assert ports["80/tcp"][0]["HostPort"] == str(port)
+    daemon.cli("rm", "-f", web)
 
 
 def test_logs_tail_timestamps_follow(daemon):
-    daemon.cli("run", "-d", "--name", "lines", "busybox", "sh", "-c", "for i in 1 2 3 4 5; do echo line$i; done; sleep 1; echo late")
-    deadline = time.time() + 10
-    while "line5" not in daemon.cli("logs", "lines").stdout and time.time() < deadline:
-        time.sleep(0.1)
-    assert daemon.cli("logs", "--tail", "2", "lines").stdout == "line4\nline5\n"
-    stamped = daemon.cli("logs", "-t", "--tail", "1", "lines").stdout
+    lines = unique_name("lines")
+    daemon.cli("run", "-d", "--name", lines, "busybox", "sh", "-c",
+               "for i in 1 2 3 4 5; do echo line$i; done; sleep 1; echo late")
+    wait_until(lambda: "line5" in daemon.cli("logs", lines).stdout, what="the first five lines")
+    assert daemon.cli("logs", "--tail", "2", lines).stdout == "line4\nline5\n"
+    stamped = daemon.cli("logs", "-t", "--tail", "1", lines).stdout
     assert stamped.endswith(" line5\n") and stamped[:4].isdigit()
-    followed = daemon.cli("logs", "-f", "lines", timeout=20).stdout
+    followed = daemon.cli("logs", "-f", lines, timeout=20).stdout
     assert followed.endswith("line5\nlate\n")
-    daemon.cli("rm", "lines")
+    daemon.cli("rm", lines)
 
 
 def test_failed_start_leaves_nothing(daemon):
-    from tests.integration.conftest import mounts_below
-
+    broken = unique_name("broken")
     netns_dir = os.path.join(daemon.exec_root, "netns")
     before = set(mounts_below(daemon.base))
     netns_before = set(os.listdir(netns_dir))
-    result = daemon.cli("run", "--name", "broken", "busybox", "/no/such/binary", check=False)
+    result = daemon.cli("run", "--name", broken, "busybox", "/no/such/binary", check=False)
     assert result.returncode != 0
     assert "no/such/binary" in result.stderr
     assert set(mounts_below(daemon.base)) == before
-    state = daemon.inspect("broken")["State"]
+    state = daemon.inspect(broken)["State"]
     assert state["Status"] in ("created", "exited")
     assert set(os.listdir(netns_dir)) == netns_before
-    cid = daemon.inspect("broken")["Id"]
+    cid = daemon.inspect(broken)["Id"]
     assert result.returncode == 127  # docker's code for a command that cannot be found
     for controller in ("memory", "pids", "cpu", "systemd"):
         assert not os.path.exists(f"/sys/fs/cgroup/{controller}/pouch/{cid}"), controller
@@ -275,7 +285,7 @@ def test_failed_start_leaves_nothing(daemon):
                                 capture_output=True, text=True).stdout.split()
     assert cid not in runc_state
     assert not os.path.exists(os.path.join(daemon.exec_root, "bundles", cid))
-    daemon.cli("rm", "broken")
+    daemon.cli("rm", broken)
 
 
 def test_inspect_env_is_the_process_env(daemon):
