@@ -98,6 +98,15 @@ def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05):
         time.sleep(interval)
 
 
+def process_gone(pid: int) -> bool:
+    """Whether process ``pid`` has ended (gone, or a zombie its parent has yet to reap)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+
+
 def unique_name(prefix: str = "t") -> str:
     """A container (network, volume) name no other test of the shared daemon uses: ``prefix-1a2b3c4d``."""
     return f"{prefix}-{secrets.token_hex(4)}"

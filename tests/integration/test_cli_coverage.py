@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import calendar
 import json
 import os
 import shutil
@@ -13,7 +14,7 @@ import time
 
 import pytest
 
-from tests.integration.conftest import POUCH, needs_docker, wait_for
+from tests.integration.conftest import POUCH, free_port, needs_docker, unique_name, wait_for
 
 needs_script = pytest.mark.skipif(shutil.which("script") is None, reason="script(1) is missing")
 
@@ -90,16 +91,17 @@ def test_import_entrypoint_and_cmd_changes(daemon, busybox_tar):
 
 
 def test_image_stopsignal_honoured_by_stop(daemon, busybox_tar):
+    imgsig = unique_name("imgsig")
     daemon.cli("import", busybox_tar, "sigint:v1", "--change", "STOPSIGNAL SIGINT")
     try:
-        daemon.cli("run", "-d", "--name", "imgsig", "sigint:v1", "sh", "-c",
+        daemon.cli("run", "-d", "--name", imgsig, "sigint:v1", "sh", "-c",
                    "trap 'echo got-int; exit 11' INT; echo ready; while true; do sleep 0.1; done")
-        wait_logs(daemon, "imgsig", "ready")
-        daemon.cli("stop", "-t", "5", "imgsig")
-        assert daemon.inspect("imgsig")["State"]["ExitCode"] == 11
-        assert "got-int" in daemon.cli("logs", "imgsig").stdout
+        wait_logs(daemon, imgsig, "ready")
+        daemon.cli("stop", "-t", "5", imgsig)
+        assert daemon.inspect(imgsig)["State"]["ExitCode"] == 11
+        assert "got-int" in daemon.cli("logs", imgsig).stdout
     finally:
-        daemon.cli("rm", "-f", "imgsig", check=False)
+        daemon.cli("rm", "-f", imgsig, check=False)
         daemon.cli("rmi", "sigint:v1", check=False)
 
 
@@ -132,28 +134,30 @@ def test_images_reference_and_filters(daemon, busybox_tar):
 
 
 def test_run_labels_hostname_name_visible_in_inspect_and_ps(daemon):
-    daemon.cli("run", "-d", "--name", "labelled", "-l", "team=ops", "-l", "tier=web", "--hostname", "box1",
+    labelled = unique_name("labelled")
+    daemon.cli("run", "-d", "--name", labelled, "-l", "team=ops", "-l", "tier=web", "--hostname", "box1",
                "busybox", "sleep", "1000")
     try:
-        info = daemon.inspect("labelled")
-        assert info["Name"] == "/labelled"
+        info = daemon.inspect(labelled)
+        assert info["Name"] == f"/{labelled}"
         assert info["Config"]["Labels"] == {"team": "ops", "tier": "web"}
         assert info["Config"]["Hostname"] == "box1"
-        assert daemon.cli("ps", "-q", "--filter", "name=labelled").stdout.strip() == info["Id"][:12]
+        assert daemon.cli("ps", "-q", "--filter", f"name={labelled}").stdout.strip() == info["Id"][:12]
         assert daemon.cli("ps", "-q", "--filter", "label=tier=web", "--no-trunc").stdout.strip() == info["Id"]
-        line = [ln for ln in daemon.cli("ps", "--no-trunc").stdout.splitlines() if "labelled" in ln][0]
+        line = [ln for ln in daemon.cli("ps", "--no-trunc").stdout.splitlines() if labelled in ln][0]
         assert info["Id"] in line and '"sleep 1000"' in line
     finally:
-        daemon.cli("rm", "-f", "labelled")
+        daemon.cli("rm", "-f", labelled)
 
 
 def test_run_detached_interactive_tty_flags(daemon):
-    cid = daemon.cli("run", "-dit", "--name", "dit", "busybox", "sh").stdout.strip()
+    dit = unique_name("dit")
+    cid = daemon.cli("run", "-dit", "--name", dit, "busybox", "sh").stdout.strip()
     try:
-        config = daemon.inspect("dit")["Config"]
+        config = daemon.inspect(dit)["Config"]
         assert config["Tty"] is True and config["OpenStdin"] is True
-        assert daemon.inspect("dit")["State"]["Running"] is True  # sh keeps reading its open tty
-        assert daemon.cli("exec", "dit", "sh", "-c", "readlink /proc/1/fd/0").stdout.startswith("/dev/pts/")
+        assert daemon.inspect(dit)["State"]["Running"] is True  # sh keeps reading its open tty
+        assert daemon.cli("exec", dit, "sh", "-c", "readlink /proc/1/fd/0").stdout.startswith("/dev/pts/")
     finally:
         daemon.cli("rm", "-f", cid)
 
@@ -161,20 +165,22 @@ def test_run_detached_interactive_tty_flags(daemon):
 def test_publish_udp(daemon):
     """``-p ip:host:ctr/udp``: a datagram to the host port reaches the container and the reply comes back.
     busybox has no UDP server, so the host's python3 runs inside through a read-only bind mount of /usr."""
+    udp = unique_name("udp")
     server = ("import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('0.0.0.0', 5000))\n"
               "print('ready', flush=True)\nwhile True:\n    d, a = s.recvfrom(100); s.sendto(b'pong:' + d, a)\n")
-    daemon.cli("run", "-d", "--name", "udp", "-p", "127.0.0.1:18091:5000/udp", "-v", "/usr:/hostusr:ro",
+    port = free_port(socket.SOCK_DGRAM)
+    daemon.cli("run", "-d", "--name", udp, "-p", f"127.0.0.1:{port}:5000/udp", "-v", "/usr:/hostusr:ro",
                "-e", "PYTHONHOME=/hostusr", "busybox", "/hostusr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
                "--library-path", "/hostusr/lib/x86_64-linux-gnu", "/hostusr/bin/python3", "-c", server)
     try:
-        wait_logs(daemon, "udp", "ready")
-        assert daemon.inspect("udp")["NetworkSettings"]["Ports"]["5000/udp"] == [
-            {"HostIp": "127.0.0.1", "HostPort": "18091"}]
+        wait_logs(daemon, udp, "ready")
+        assert daemon.inspect(udp)["NetworkSettings"]["Ports"]["5000/udp"] == [
+            {"HostIp": "127.0.0.1", "HostPort": str(port)}]
         reply = b""
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             s.settimeout(0.5)
             for _ in range(10):
-                s.sendto(b"ping", ("127.0.0.1", 18091))
+                s.sendto(b"ping", ("127.0.0.1", port))
                 try:
                     reply = s.recvfrom(100)[0]
                     break
@@ -182,87 +188,94 @@ def test_publish_udp(daemon):
                     continue
         assert reply == b"pong:ping"
     finally:
-        daemon.cli("rm", "-f", "udp")
+        daemon.cli("rm", "-f", udp)
 
 
 def test_stop_signal_flag_honoured_by_stop(daemon):
-    daemon.cli("run", "-d", "--name", "usr1", "--stop-signal", "USR1", "busybox", "sh", "-c",
+    usr1 = unique_name("usr1")
+    daemon.cli("run", "-d", "--name", usr1, "--stop-signal", "USR1", "busybox", "sh", "-c",
                "trap 'echo got-usr1; exit 7' USR1; echo ready; while true; do sleep 0.1; done")
     try:
-        wait_logs(daemon, "usr1", "ready")
-        assert daemon.inspect("usr1")["Config"]["StopSignal"] in ("USR1", "SIGUSR1")
-        daemon.cli("stop", "-t", "5", "usr1")
-        assert daemon.inspect("usr1")["State"]["ExitCode"] == 7
-        assert daemon.cli("logs", "usr1").stdout == "ready\ngot-usr1\n"
+        wait_logs(daemon, usr1, "ready")
+        assert daemon.inspect(usr1)["Config"]["StopSignal"] in ("USR1", "SIGUSR1")
+        daemon.cli("stop", "-t", "5", usr1)
+        assert daemon.inspect(usr1)["State"]["ExitCode"] == 7
+        assert daemon.cli("logs", usr1).stdout == "ready\ngot-usr1\n"
     finally:
-        daemon.cli("rm", "-f", "usr1")
+        daemon.cli("rm", "-f", usr1)
 
 
 def test_stop_timeout_flag_is_the_default_for_stop(daemon):
-    daemon.cli("run", "-d", "--name", "st1", "--stop-timeout", "1", "busybox", "sh", "-c",
+    st1 = unique_name("st1")
+    daemon.cli("run", "-d", "--name", st1, "--stop-timeout", "1", "busybox", "sh", "-c",
                "trap '' TERM; echo ready; while true; do sleep 0.1; done")
     try:
-        wait_logs(daemon, "st1", "ready")
-        assert daemon.inspect("st1")["Config"]["StopTimeout"] == 1
+        wait_logs(daemon, st1, "ready")
+        assert daemon.inspect(st1)["Config"]["StopTimeout"] == 1
         started = time.monotonic()
-        daemon.cli("stop", "st1")  # no -t: the container's own 1 s, not docker's 10 s
+        daemon.cli("stop", st1)  # no -t: the container's own 1 s, not docker's 10 s
         assert time.monotonic() - started < 6
-        assert daemon.inspect("st1")["State"]["ExitCode"] == 137
+        assert daemon.inspect(st1)["State"]["ExitCode"] == 137
     finally:
-        daemon.cli("rm", "-f", "st1")
+        daemon.cli("rm", "-f", st1)
 
 
 # --- life cycle verbs ---------------------------------------------------------------------
 
 
 def test_start_attach_interactive(daemon):
-    daemon.cli("create", "-i", "--name", "sai", "busybox", "sh", "-c", "read line; echo got:$line; exit 4")
+    sai = unique_name("sai")
+    daemon.cli("create", "-i", "--name", sai, "busybox", "sh", "-c", "read line; echo got:$line; exit 4")
     try:
-        result = daemon.cli("start", "-a", "-i", "sai", input="typed\n", check=False, timeout=20)
+        result = daemon.cli("start", "-a", "-i", sai, input="typed\n", check=False, timeout=20)
         assert result.stdout == "got:typed\n"
         assert result.returncode == 4
-        assert daemon.inspect("sai")["State"]["Status"] == "exited"
+        assert daemon.inspect(sai)["State"]["Status"] == "exited"
     finally:
-        daemon.cli("rm", "-f", "sai")
+        daemon.cli("rm", "-f", sai)
 
 
 def test_wait_prints_exit_code_and_restart_runs_again(daemon):
-    daemon.cli("run", "-d", "--name", "w1", "busybox", "sh", "-c", "echo run; exit 3")
+    w1 = unique_name("w1")
+    daemon.cli("run", "-d", "--name", w1, "busybox", "sh", "-c", "echo run; exit 3")
     try:
-        assert daemon.cli("wait", "w1").stdout.strip() == "3"
-        daemon.cli("restart", "w1")
-        assert daemon.cli("wait", "w1").stdout.strip() == "3"
-        assert daemon.cli("logs", "w1").stdout == "run\nrun\n"
-        assert daemon.inspect("w1")["RestartCount"] in (0, 1)  # docker counts only policy restarts
+        assert daemon.cli("wait", w1).stdout.strip() == "3"
+        daemon.cli("restart", w1)
+        assert daemon.cli("wait", w1).stdout.strip() == "3"
+        assert daemon.cli("logs", w1).stdout == "run\nrun\n"
+        assert daemon.inspect(w1)["RestartCount"] in (0, 1)  # docker counts only policy restarts
     finally:
-        daemon.cli("rm", "-f", "w1")
+        daemon.cli("rm", "-f", w1)
 
 
 def test_kill_with_signal_name_and_number(daemon):
-    daemon.cli("run", "-d", "--name", "k1", "busybox", "sh", "-c",
+    k1 = unique_name("k1")
+    daemon.cli("run", "-d", "--name", k1, "busybox", "sh", "-c",
                "trap 'echo hup' HUP; trap 'exit 5' USR2; echo ready; while true; do sleep 0.1; done")
     try:
-        wait_logs(daemon, "k1", "ready")
-        daemon.cli("kill", "-s", "HUP", "k1")
-        wait_logs(daemon, "k1", "hup")
-        assert daemon.inspect("k1")["State"]["Running"] is True
-        daemon.cli("kill", "--signal", "12", "k1")  # SIGUSR2
-        assert daemon.cli("wait", "k1").stdout.strip() == "5"
-        result = daemon.cli("kill", "k1", check=False)
+        wait_logs(daemon, k1, "ready")
+        daemon.cli("kill", "-s", "HUP", k1)
+        wait_logs(daemon, k1, "hup")
+        assert daemon.inspect(k1)["State"]["Running"] is True
+        daemon.cli("kill", "--signal", "12", k1)  # SIGUSR2
+        assert daemon.cli("wait", k1).stdout.strip() == "5"
+        result = daemon.cli("kill", k1, check=False)
         assert result.returncode != 0 and "not running" in result.stderr
     finally:
-        daemon.cli("rm", "-f", "k1")
+        daemon.cli("rm", "-f", k1)
 
 
 def test_rm_volumes_flag_and_multiple(daemon):
-    daemon.cli("create", "--name", "rmv1", "busybox", "true")
-    daemon.cli("create", "--name", "rmv2", "busybox", "true")
-    out = daemon.cli("rm", "-v", "rmv1", "rmv2").stdout
-    assert out.split() == ["rmv1", "rmv2"]
+    rmv1 = unique_name("rmv1")
+    rmv2 = unique_name("rmv2")
+    daemon.cli("create", "--name", rmv1, "busybox", "true")
+    daemon.cli("create", "--name", rmv2, "busybox", "true")
+    out = daemon.cli("rm", "-v", rmv1, rmv2).stdout
+    assert out.split() == [rmv1, rmv2]
     names = daemon.cli("ps", "-a", "--format", "{{.Names}}").stdout.split()
-    assert "rmv1" not in names and "rmv2" not in names
-    result = daemon.cli("rm", "rmv1", check=False)
-    assert result.returncode != 0 and "No such container: rmv1" in result.stderr
+    assert rmv1 not in names and rmv2 not in names
+    result = daemon.cli("rm", rmv1, check=False)
+    assert result.returncode != 0 and f"No such container: {rmv1}" in result.stderr
 
 
 def test_ps_last_and_all(daemon):
@@ -279,69 +292,76 @@ def test_ps_last_and_all(daemon):
 
 
 def test_logs_since(daemon):
-    daemon.cli("run", "-d", "--name", "since", "busybox", "sh", "-c", "echo early; sleep 1.5; echo late")
+    since = unique_name("since")
+    daemon.cli("run", "-d", "--name", since, "busybox", "sh", "-c", "echo early; sleep 1.5; echo late")
     try:
-        wait_logs(daemon, "since", "early")
-        time.sleep(0.5)
-        cut = time.time()
-        assert daemon.cli("wait", "since").stdout.strip() == "0"
-        assert daemon.cli("logs", "since").stdout == "early\nlate\n"
-        assert daemon.cli("logs", "--since", f"{cut:.3f}", "since").stdout == "late\n"
+        wait_logs(daemon, since, "early")
+        stamp = daemon.cli("logs", "-t", since).stdout.split()[0]  # RFC 3339 with nanoseconds, UTC
+        whole, _, fraction = stamp.rstrip("Z").partition(".")
+        early = calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S")) + float("0." + (fraction or "0"))
+        cut = early + 0.001  # after "early", well before "late" (1.5 s later)
+        assert daemon.cli("wait", since).stdout.strip() == "0"
+        assert daemon.cli("logs", since).stdout == "early\nlate\n"
+        assert daemon.cli("logs", "--since", f"{cut:.3f}", since).stdout == "late\n"
         rfc3339 = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(cut)) + f".{int(cut % 1 * 1e9):09d}Z"
-        assert daemon.cli("logs", "--since", rfc3339, "since").stdout == "late\n"
-        assert daemon.cli("logs", "--since", "1h", "since").stdout == "early\nlate\n"
-        stamped = daemon.cli("logs", "-t", "--since", f"{cut:.3f}", "since").stdout
+        assert daemon.cli("logs", "--since", rfc3339, since).stdout == "late\n"
+        assert daemon.cli("logs", "--since", "1h", since).stdout == "early\nlate\n"
+        stamped = daemon.cli("logs", "-t", "--since", f"{cut:.3f}", since).stdout
         assert stamped.endswith("Z late\n")
     finally:
-        daemon.cli("rm", "-f", "since")
+        daemon.cli("rm", "-f", since)
 
 
 def test_logs_follow_sees_new_output_and_ends_with_container(daemon):
-    daemon.cli("run", "-d", "--name", "follow", "busybox", "sh", "-c",
+    follow = unique_name("follow")
+    daemon.cli("run", "-d", "--name", follow, "busybox", "sh", "-c",
                "echo one; while [ ! -f /tmp/go ]; do sleep 0.05; done; echo two")
     try:
-        with Streaming([POUCH, "logs", "-f", "follow"], env=daemon.env) as s:
+        with Streaming([POUCH, "logs", "-f", follow], env=daemon.env) as s:
             assert b"one\n" in s.read_until(b"one\n")
-            daemon.cli("exec", "follow", "touch", "/tmp/go")
+            daemon.cli("exec", follow, "touch", "/tmp/go")
             assert s.read_until(b"two\n").endswith(b"one\ntwo\n")
             assert s.proc.wait(10) == 0
     finally:
-        daemon.cli("rm", "-f", "follow")
+        daemon.cli("rm", "-f", follow)
 
 
 def test_attach_sees_new_output(daemon):
-    daemon.cli("run", "-d", "--name", "ticker", "busybox", "sh", "-c",
+    ticker = unique_name("ticker")
+    daemon.cli("run", "-d", "--name", ticker, "busybox", "sh", "-c",
                "i=0; while true; do echo tick$i; i=$((i+1)); sleep 0.1; done")
     try:
-        wait_logs(daemon, "ticker", "tick1")
-        already = daemon.cli("logs", "ticker").stdout.split()
-        with Streaming([POUCH, "attach", "--no-stdin", "ticker"], env=daemon.env) as s:
+        wait_logs(daemon, ticker, "tick1")
+        already = daemon.cli("logs", ticker).stdout.split()
+        with Streaming([POUCH, "attach", "--no-stdin", ticker], env=daemon.env) as s:
             out = s.read_until(b"\n", timeout=10)
             first = out.decode().split()[0]
             assert first.startswith("tick")
             # attach shows only what comes after it, not the log history
             assert int(first[4:]) >= int(already[-1][4:])
     finally:
-        daemon.cli("rm", "-f", "ticker")
+        daemon.cli("rm", "-f", ticker)
 
 
 def test_attach_stdin_reaches_container(daemon):
-    daemon.cli("run", "-d", "-i", "--name", "echoer", "busybox", "sh", "-c",
+    echoer = unique_name("echoer")
+    daemon.cli("run", "-d", "-i", "--name", echoer, "busybox", "sh", "-c",
                "while read l; do echo got:$l; done")
     try:
-        with Streaming([POUCH, "attach", "echoer"], env=daemon.env, stdin=subprocess.PIPE) as s:
+        with Streaming([POUCH, "attach", echoer], env=daemon.env, stdin=subprocess.PIPE) as s:
             assert s.proc.stdin is not None
             s.proc.stdin.write(b"hello\n")
             s.proc.stdin.flush()
             assert b"got:hello\n" in s.read_until(b"got:hello\n")
     finally:
-        daemon.cli("rm", "-f", "echoer")
+        daemon.cli("rm", "-f", echoer)
 
 
 def test_attach_returns_when_stdin_ends(daemon):
-    daemon.cli("run", "-d", "-i", "--name", "echoer2", "busybox", "sh", "-c", "while read l; do echo got:$l; done")
+    echoer2 = unique_name("echoer2")
+    daemon.cli("run", "-d", "-i", "--name", echoer2, "busybox", "sh", "-c", "while read l; do echo got:$l; done")
     try:
-        with Streaming([POUCH, "attach", "--sig-proxy=false", "echoer2"], env=daemon.env,
+        with Streaming([POUCH, "attach", "--sig-proxy=false", echoer2], env=daemon.env,
                        stdin=subprocess.PIPE) as s:
             assert s.proc.stdin is not None
             s.proc.stdin.write(b"once\n")
@@ -351,27 +371,29 @@ def test_attach_returns_when_stdin_ends(daemon):
                 s.proc.wait(5)
             except subprocess.TimeoutExpired:
                 pytest.fail("pouch attach kept running after its stdin ended")
-        assert daemon.inspect("echoer2")["State"]["Running"] is True  # the container's stdin stays open
+        assert daemon.inspect(echoer2)["State"]["Running"] is True  # the container's stdin stays open
     finally:
-        daemon.cli("rm", "-f", "echoer2")
+        daemon.cli("rm", "-f", echoer2)
 
 
 def test_rename_pause_top_report_errors(daemon):
-    daemon.cli("run", "-d", "--name", "rn1", "busybox", "sleep", "1000")
+    rn1 = unique_name("rn1")
+    rn2 = unique_name("rn2")
+    daemon.cli("run", "-d", "--name", rn1, "busybox", "sleep", "1000")
     try:
-        daemon.cli("rename", "rn1", "rn2")
-        assert daemon.inspect("rn2")["Name"] == "/rn2"
-        assert daemon.cli("inspect", "rn1", check=False).returncode != 0
-        top = daemon.cli("top", "rn2").stdout.splitlines()
+        daemon.cli("rename", rn1, rn2)
+        assert daemon.inspect(rn2)["Name"] == f"/{rn2}"
+        assert daemon.cli("inspect", rn1, check=False).returncode != 0
+        top = daemon.cli("top", rn2).stdout.splitlines()
         assert "PID" in top[0] and any("sleep 1000" in line for line in top[1:])
-        daemon.cli("pause", "rn2")
-        assert "Paused" in daemon.cli("ps", "--filter", "name=rn2").stdout
-        result = daemon.cli("exec", "rn2", "true", check=False)
+        daemon.cli("pause", rn2)
+        assert "Paused" in daemon.cli("ps", "--filter", f"name={rn2}").stdout
+        result = daemon.cli("exec", rn2, "true", check=False)
         assert result.returncode != 0 and "paused" in result.stderr.lower()
-        daemon.cli("unpause", "rn2")
-        assert daemon.cli("exec", "rn2", "echo", "back").stdout == "back\n"
+        daemon.cli("unpause", rn2)
+        assert daemon.cli("exec", rn2, "echo", "back").stdout == "back\n"
     finally:
-        daemon.cli("rm", "-f", "rn2", check=False)
+        daemon.cli("rm", "-f", rn2, check=False)
 
 
 # --- terminals ----------------------------------------------------------------------------
@@ -394,15 +416,16 @@ def test_run_it_interactive_shell_under_a_terminal(daemon):
 
 @needs_script
 def test_exec_it_under_a_terminal(daemon):
-    daemon.cli("run", "-d", "--name", "ext", "busybox", "sleep", "1000")
+    ext = unique_name("ext")
+    daemon.cli("run", "-d", "--name", ext, "busybox", "sleep", "1000")
     try:
-        result = in_terminal(f"{POUCH} -H {daemon.host} exec -it ext sh -c 'sleep 0.2; tty; exit 2'")
+        result = in_terminal(f"{POUCH} -H {daemon.host} exec -it {ext} sh -c 'sleep 0.2; tty; exit 2'")
         assert "/dev/pts/" in result.stdout
         assert result.returncode == 2
-        result = in_terminal(f"{POUCH} -H {daemon.host} exec -t ext sh -c 'tty'")
+        result = in_terminal(f"{POUCH} -H {daemon.host} exec -t {ext} sh -c 'tty'")
         assert "/dev/pts/" in result.stdout
     finally:
-        daemon.cli("rm", "-f", "ext")
+        daemon.cli("rm", "-f", ext)
 
 
 def test_tty_without_local_terminal_is_refused_with_stdin(daemon):
@@ -482,29 +505,31 @@ def test_docker_run_it_rm_shell(daemon):
 
 @needs_docker
 def test_docker_attach_sees_new_output(daemon):
-    daemon.docker("run", "-d", "--name", "dkat", "busybox", "sh", "-c",
+    dkat = unique_name("dkat")
+    daemon.docker("run", "-d", "--name", dkat, "busybox", "sh", "-c",
                   "i=0; while true; do echo dtick$i; i=$((i+1)); sleep 0.1; done")
     try:
-        wait_logs(daemon, "dkat", "dtick1")
+        wait_logs(daemon, dkat, "dtick1")
         env = dict(os.environ, DOCKER_CONFIG=os.path.join(daemon.base, "docker"))
-        with Streaming(["docker", "-H", daemon.host, "attach", "--no-stdin", "dkat"], env=env) as s:
+        with Streaming(["docker", "-H", daemon.host, "attach", "--no-stdin", dkat], env=env) as s:
             assert s.read_until(b"\n").startswith(b"dtick")
     finally:
-        daemon.docker("rm", "-f", "dkat")
+        daemon.docker("rm", "-f", dkat)
 
 
 @needs_docker
 def test_docker_ps_images_inspect_formats(daemon):
-    daemon.docker("run", "-d", "--name", "dkps", "-l", "k=v", "busybox", "sleep", "1000")
+    dkps = unique_name("dkps")
+    daemon.docker("run", "-d", "--name", dkps, "-l", "k=v", "busybox", "sleep", "1000")
     try:
-        assert daemon.docker("ps", "--filter", "name=dkps", "--format",
+        assert daemon.docker("ps", "--filter", f"name={dkps}", "--format",
                              "{{.Names}} {{.Image}} {{.Label \"k\"}}").stdout.splitlines() == [
-            "dkps busybox v"]
+            f"{dkps} busybox v"]
         assert "busybox:latest" in daemon.docker("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
-        assert daemon.docker("inspect", "-f", "{{.Config.Labels.k}} {{.State.Running}}", "dkps").stdout == "v true\n"
+        assert daemon.docker("inspect", "-f", "{{.Config.Labels.k}} {{.State.Running}}", dkps).stdout == "v true\n"
         assert daemon.docker("image", "inspect", "-f", "{{.Os}}", "busybox").stdout == "linux\n"
     finally:
-        daemon.docker("rm", "-f", "dkps")
+        daemon.docker("rm", "-f", dkps)
 
 
 def test_inspect_finds_containers_images_networks_volumes_in_dockers_order(daemon):
@@ -529,12 +554,14 @@ def test_inspect_finds_containers_images_networks_volumes_in_dockers_order(daemo
 
 
 def test_ps_filters_volume_and_network(daemon, tmp_path):
+    psvol = unique_name("psvol")
+    psnet1 = unique_name("psnet1")
     d = daemon
     d.cli("network", "create", "psnet")
     try:
-        on_vol = d.cli("create", "--name", "psvol", "--network", "none", "-v", "psdata:/data",
+        on_vol = d.cli("create", "--name", psvol, "--network", "none", "-v", "psdata:/data",
                        "-v", f"{tmp_path}:/host", "busybox", "true").stdout.strip()
-        on_net = d.cli("create", "--name", "psnet1", "--network", "psnet", "busybox", "true").stdout.strip()
+        on_net = d.cli("create", "--name", psnet1, "--network", "psnet", "busybox", "true").stdout.strip()
         net_id = d.cli("network", "inspect", "-f", "{{.Id}}", "psnet").stdout.strip()
         for client in (d.cli, d.docker):
             def ids(*filters: str) -> list[str]:
@@ -547,6 +574,6 @@ def test_ps_filters_volume_and_network(daemon, tmp_path):
             assert ids("network=psnet", "volume=psdata") == []
             assert sorted(ids("network=psnet", "network=none")) == sorted([on_vol, on_net])
     finally:
-        d.cli("rm", "-f", "psvol", "psnet1", check=False)
+        d.cli("rm", "-f", psvol, psnet1, check=False)
         d.cli("network", "rm", "psnet")
         d.cli("volume", "rm", "psdata", check=False)

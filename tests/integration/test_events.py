@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.integration.conftest import POUCH, wait_for
+from tests.integration.conftest import POUCH, wait_for, wait_until
 
 
 pytestmark = pytest.mark.usefixtures("clean_containers")  # conftest: the shared daemon is left empty
@@ -82,12 +82,18 @@ def test_since_accepts_durations_and_rfc3339(daemon):
                                   "--format", "{{.Action}}").stdout
 
 
+def listeners(d) -> int:
+    """``info``'s NEventsListener: the event streams the daemon is serving now."""
+    return d.api("GET", "/info")["NEventsListener"]
+
+
 def test_pouch_events_streams_live(daemon):
     d = daemon
+    before = listeners(d)
     proc = subprocess.Popen([POUCH, "events", "--filter", "type=container", "--filter", "event=start",
                              "--format", "{{.Actor.Attributes.name}}"], stdout=subprocess.PIPE, env=d.env)
     try:
-        time.sleep(0.5)
+        wait_until(lambda: listeners(d) > before, what="`pouch events` to subscribe")  # it asks for no past events
         d.cli("run", "-d", "--name", "live", "busybox", "sleep", "1000")
         ready, _, _ = select.select([proc.stdout], [], [], 10)
         assert ready and proc.stdout.readline() == b"live\n"
@@ -123,10 +129,11 @@ def test_docker_py_events(daemon):
         assert [(e["Action"], e["Actor"]["Attributes"]["exitCode"]) for e in past] == [("die", "0")]
 
         seen: list[dict] = []
+        before = listeners(d)
         stream = client.events(decode=True, since=time.time(), until=time.time() + 8, filters={"event": "destroy"})
         reader = threading.Thread(target=lambda: seen.extend(stream), daemon=True)
         reader.start()
-        time.sleep(0.5)
+        wait_until(lambda: listeners(d) > before, what="the docker-py stream to subscribe")
         d.cli("rm", "dpy-ev")
         assert wait_for(lambda: seen, 8)
         assert seen[0]["Action"] == "destroy" and seen[0]["Actor"]["Attributes"]["name"] == "dpy-ev"

@@ -17,6 +17,8 @@ import time
 
 import pytest
 
+from tests.integration.conftest import process_gone, wait_until
+
 IDLE = ("busybox", "sleep", "1000")
 
 
@@ -372,11 +374,11 @@ def test_names_survive_a_daemon_restart(fresh_daemon):
         pid = d.inspect("k2")["State"]["Pid"]
         d.kill9()  # a container dies while pouchd is down: its name goes when pouchd is back
         os.kill(pid, signal.SIGKILL)
-        time.sleep(0.5)
+        wait_until(lambda: process_gone(pid), what="k2's process to die")
         d.start()
-        assert d.inspect("k2")["State"]["Status"] == "exited"
+        wait_until(lambda: d.inspect("k2")["State"]["Status"] == "exited", what="k2 recorded exited")
+        wait_until(lambda: "k2" not in d.cli("exec", "k3", "cat", "/etc/hosts").stdout, what="k2 gone from k3's hosts")
         assert ping(d, "k1", "k2").returncode != 0 and ping(d, "k1", "k3").returncode == 0
-        assert "k2" not in d.cli("exec", "k3", "cat", "/etc/hosts").stdout
     finally:
         d.remove_all_containers()
         d.cli("network", "prune", "-f", check=False)
@@ -430,9 +432,7 @@ def test_nothing_leaks_after_create_start_stop_kill_rm_restart_and_crashes(fresh
     bridges, subnets = [d.bridge, bridge], [d.subnet, subnet]
     d.cli("run", "--rm", *IDLE[:1], "true")  # the default bridge and the plugins' chains exist before counting
     netns_dir = os.path.join(d.exec_root, "netns")
-    deadline = time.monotonic() + 10  # --rm: the row goes first, the teardown follows
-    while os.listdir(netns_dir) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: not os.listdir(netns_dir), what="the --rm teardown")  # the row goes first, the teardown follows
     before = network_state(d, bridges, subnets)
     assert before["netns"] == [] and before["leases"] == [] and before["veths"] == []
 
@@ -453,9 +453,7 @@ def test_nothing_leaks_after_create_start_stop_kill_rm_restart_and_crashes(fresh
     # a container crash: its process killed from the host
     d.cli("run", "-d", "--name", "a5", "--network", "leaky", "-p", "83", *IDLE)
     os.kill(d.inspect("a5")["State"]["Pid"], signal.SIGKILL)
-    deadline = time.monotonic() + 10
-    while d.inspect("a5")["State"]["Status"] != "exited" and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: d.inspect("a5")["State"]["Status"] == "exited", what="a5 recorded exited")
     # pouchd killed; a container dies meanwhile, another one lives on
     d.cli("run", "-d", "--name", "a6", "--network", "leaky", "-p", "84", *IDLE)
     d.cli("network", "connect", "bridge", "a6")
@@ -463,9 +461,9 @@ def test_nothing_leaks_after_create_start_stop_kill_rm_restart_and_crashes(fresh
     pid = d.inspect("a6")["State"]["Pid"]
     d.kill9()
     os.kill(pid, signal.SIGKILL)
-    time.sleep(0.3)
+    wait_until(lambda: process_gone(pid), what="a6's process to die")
     d.start()
-    assert d.inspect("a6")["State"]["Status"] == "exited"
+    wait_until(lambda: d.inspect("a6")["State"]["Status"] == "exited", what="a6 recorded exited")
     assert d.inspect("a7")["State"]["Status"] == "running"
     d.cli("restart", "-t", "1", "a1")
     d.cli("start", "a2")
