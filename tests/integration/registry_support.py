@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import http.client
 import http.server
+import json
 import os
 import secrets
 import socket
@@ -56,7 +57,7 @@ class Registry:
                     f"  delete:\n    enabled: true\nhttp:\n  addr: {self.host}\n  secret: {secrets.token_hex(8)}\n"
                     f"{https}{auth}")
 
-    def start(self) -> "Registry":
+    def start(self) -> Registry:
         self.log = open(os.path.join(self.base, "registry.log"), "ab")
         self.proc = subprocess.Popen(["/usr/bin/docker-registry", "serve", self.config], stdout=self.log,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -67,7 +68,7 @@ class Registry:
                 return self
             except OSError:
                 if self.proc.poll() is not None:
-                    raise RuntimeError("docker-registry exited")
+                    raise RuntimeError("docker-registry exited") from None
                 time.sleep(0.05)
         raise RuntimeError("docker-registry did not come up")
 
@@ -121,7 +122,7 @@ class TokenFront:
         self.host = f"127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def start(self) -> "TokenFront":
+    def start(self) -> TokenFront:
         self.thread.start()
         return self
 
@@ -146,7 +147,7 @@ class TokenFront:
             return
         token = secrets.token_hex(16)
         self.tokens[token] = " ".join(query.get("scope", []))
-        body = ('{"token": "%s", "expires_in": 300}' % token).encode()
+        body = json.dumps({"token": token, "expires_in": 300}).encode()
         h.send_response(200)
         h.send_header("Content-Type", "application/json")
         h.send_header("Content-Length", str(len(body)))
@@ -228,7 +229,7 @@ class CutOnceFront:
         self.host = f"127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def start(self) -> "CutOnceFront":
+    def start(self) -> CutOnceFront:
         self.thread.start()
         return self
 

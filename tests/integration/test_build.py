@@ -11,14 +11,13 @@ import io
 import json
 import os
 import socket
-import tarfile
 import subprocess
+import tarfile
 import time
 
 import pytest
 
 from tests.integration.conftest import mounts_below, needs_docker, running_daemon
-
 
 TWO_STAGE = """\
 # a two-stage build
@@ -250,9 +249,9 @@ def test_quiet_prints_only_the_image_id(bd, tmp_path):
         with bd_socket(bd) as conn:
             conn.request("POST", "/v1.41/build?q=1&nocache=1", body=context_bytes(ctx),
                          headers={"Content-Type": "application/x-tar"})
-            lines = [json.loads(l) for l in conn.getresponse().read().splitlines() if l.strip()]
-        assert [l for l in lines if "stream" in l][-1]["stream"].startswith("sha256:")
-        assert not any("noisy" in l.get("stream", "") or "Step" in l.get("stream", "") for l in lines)
+            lines = [json.loads(line) for line in conn.getresponse().read().splitlines() if line.strip()]
+        assert [e for e in lines if "stream" in e][-1]["stream"].startswith("sha256:")
+        assert not any("noisy" in e.get("stream", "") or "Step" in e.get("stream", "") for e in lines)
         bad = make_context(tmp_path / "bad", "FROM busybox\nRUN echo why-it-failed; exit 4\n", {})
         failed = bd.cli("build", "-q", bad, check=False)
         assert failed.returncode == 1 and failed.stdout == ""
@@ -285,7 +284,7 @@ def test_untagged_result_is_listed_and_rmi_removes_unused_steps(bd, tmp_path):
     image_id = bd.cli("build", "-q", ctx).stdout.strip()
     listing = bd.cli("images").stdout
     assert visible_images(bd) - before == {image_id}  # the result, not its step images
-    assert [l for l in listing.splitlines() if image_id[7:19] in l][0].split()[:2] == ["<none>", "<none>"]
+    assert [line for line in listing.splitlines() if image_id[7:19] in line][0].split()[:2] == ["<none>", "<none>"]
     steps = set(bd.cli("images", "-a", "-q", "--no-trunc").stdout.split()) - before_all - {image_id}
     assert len(steps) == 2  # ENV and RUN
     assert _inspect_image(bd, image_id)["Parent"] in steps

@@ -564,7 +564,7 @@ def test_ps_filters_volume_and_network(daemon, tmp_path):
         on_net = d.cli("create", "--name", psnet1, "--network", "psnet", "busybox", "true").stdout.strip()
         net_id = d.cli("network", "inspect", "-f", "{{.Id}}", "psnet").stdout.strip()
         for client in (d.cli, d.docker):
-            def ids(*filters: str) -> list[str]:
+            def ids(*filters: str, client=client) -> list[str]:
                 args = [a for f in filters for a in ("--filter", f)]
                 return client("ps", "-aq", "--no-trunc", *args).stdout.split()
             assert ids("volume=psdata") == [on_vol]

@@ -56,7 +56,8 @@ def test_cp_into_and_out_of_a_running_container(daemon, web, tree):
 def test_cp_missing_path_and_bad_arguments(daemon, web, tree):
     d = daemon
     r = d.cli("cp", f"{web}:/nope", str(tree), check=False)
-    assert r.returncode == 1 and r.stderr.strip() == f"Error response from daemon: Could not find the file /nope in container {web}"
+    assert r.returncode == 1
+    assert r.stderr.strip() == f"Error response from daemon: Could not find the file /nope in container {web}"
     r = d.cli("cp", str(tree / "src"), f"{web}:/no/such/dir/x", check=False)
     assert r.returncode == 1 and "Could not find the file" in r.stderr
     assert "must specify at least one container source" in d.cli("cp", "a", "b", check=False).stderr

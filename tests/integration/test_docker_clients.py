@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 
 import pytest
 
-from tests.integration.conftest import needs_docker
+from tests.integration.conftest import needs_docker, wait_until
 
 
 @needs_docker
@@ -39,9 +38,7 @@ def test_docker_cli_detached_exec_logs_rm(daemon):
     assert daemon.docker("exec", "dk", "echo", "inside").stdout == "inside\n"
     result = daemon.docker("exec", "-i", "dk", "sh", "-c", "cat; exit 3", input="piped\n", check=False)
     assert result.stdout == "piped\n" and result.returncode == 3
-    deadline = time.time() + 5
-    while "up" not in daemon.docker("logs", "dk").stdout and time.time() < deadline:
-        time.sleep(0.1)
+    wait_until(lambda: "up" in daemon.docker("logs", "dk").stdout, what="the container's first line")
     assert daemon.docker("logs", "dk").stdout == "up\n"
     follow = subprocess.Popen(["docker", "-H", daemon.host, "logs", "-f", "dk"], stdout=subprocess.PIPE, text=True)
     try:

@@ -12,7 +12,6 @@ import pytest
 
 from tests.integration.conftest import POUCH, wait_for, wait_until
 
-
 pytestmark = pytest.mark.usefixtures("clean_containers")  # conftest: the shared daemon is left empty
 
 

@@ -9,7 +9,6 @@ import pytest
 
 from tests.integration.conftest import wait_for
 
-
 pytestmark = pytest.mark.usefixtures("clean_containers")  # conftest: the shared daemon is left empty
 
 
@@ -60,7 +59,7 @@ def test_starting_state_timeout_and_checks_stop_with_the_container(daemon):
     assert "sleep 5" not in top
     d.cli("stop", "-t", "1", "slow")
     log_len = len(health(d, "slow")["Log"])
-    time.sleep(1)
+    time.sleep(1)  # the behaviour under test: a window in which a probe would have come
     assert len(health(d, "slow")["Log"]) == log_len  # no probes while stopped
 
 

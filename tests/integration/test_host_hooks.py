@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
-from tests.integration.conftest import running_daemon
+from tests.integration.conftest import running_daemon, wait_until
 
 
 @pytest.fixture
@@ -37,9 +36,7 @@ def test_matching_hooks_run_at_prestart_and_poststop_even_when_the_container_die
     d, record = hooked_daemon
     cid = d.cli("run", "-d", "--name", "hooked-1", "busybox", "sh", "-c", "sleep 0.3; kill -9 $$").stdout.strip()
     d.cli("wait", "hooked-1")
-    deadline = time.time() + 10
-    while len(stages_seen(record)) < 2 and time.time() < deadline:
-        time.sleep(0.1)
+    wait_until(lambda: len(stages_seen(record)) >= 2, what="the prestart and poststop hooks")
     assert stages_seen(record) == [("prestart", cid), ("poststop", cid)]
     spec_hooks = json.loads(d.cli("inspect", "hooked-1").stdout)[0]["Name"]
     assert spec_hooks == "/hooked-1"

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.integration.conftest import wait_for
+from tests.integration.conftest import wait_for, wait_until
 
 
 def _rm(d, *names):
@@ -63,9 +63,7 @@ def test_commit_running_container_pauses_and_resumes(daemon):
     d = daemon
     d.cli("run", "-d", "--name", "lc-run", "busybox", "sh", "-c", "echo live > /live; sleep 1000")
     try:
-        deadline = time.time() + 10
-        while d.cli("exec", "lc-run", "cat", "/live", check=False).stdout != "live\n" and time.time() < deadline:
-            time.sleep(0.1)
+        wait_until(lambda: d.cli("exec", "lc-run", "cat", "/live", check=False).stdout == "live\n", what="/live")
         d.cli("commit", "lc-run", "lc-run:1")
         assert json.loads(d.cli("inspect", "lc-run").stdout)[0]["State"]["Status"] == "running"
         assert d.cli("run", "--rm", "lc-run:1", "cat", "/live").stdout == "live\n"
@@ -169,9 +167,7 @@ def test_export_of_a_running_container(daemon):
     d = daemon
     d.cli("run", "-d", "--name", "lc-expr", "busybox", "sh", "-c", "echo r > /r; sleep 1000")
     try:
-        deadline = time.time() + 10
-        while d.cli("exec", "lc-expr", "cat", "/r", check=False).stdout != "r\n" and time.time() < deadline:
-            time.sleep(0.1)
+        wait_until(lambda: d.cli("exec", "lc-expr", "cat", "/r", check=False).stdout == "r\n", what="/r")
         data = d.cli("export", "lc-expr", text=False).stdout
         with tarfile.open(fileobj=io.BytesIO(data)) as tf:
             assert tf.extractfile("r").read() == b"r\n"

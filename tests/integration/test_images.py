@@ -55,8 +55,10 @@ def oci_layout(layers: list[bytes], config: dict, ref_name: str) -> bytes:
     manifest = {
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha(config_bytes), "size": len(config_bytes)},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": sha(l), "size": len(l)} for l in layers],
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha(config_bytes),
+                   "size": len(config_bytes)},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": sha(layer), "size": len(layer)}
+                   for layer in layers],
     }
     manifest_bytes = json.dumps(manifest).encode()
     index = {"schemaVersion": 2, "manifests": [{

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
-import time
 
 import pytest
 
-from tests.integration.conftest import running_daemon
+from tests.integration.conftest import running_daemon, wait_until
 
 
 @pytest.fixture
@@ -22,9 +21,8 @@ def test_logs_rotate_by_size_and_stay_readable(small_log_daemon):
     d.cli("run", "-d", "--name", "chatty", "busybox", "sh", "-c",
           "i=0; while [ $i -lt 200 ]; do i=$((i+1)); echo line-$i; [ $((i % 10)) = 0 ] && sleep 0.3; done; sleep 1000")
     log_dir = os.path.join(d.root, "containers", d.cli("inspect", "-f", "{{.Id}}", "chatty").stdout.strip())
-    deadline = time.time() + 30
-    while time.time() < deadline and "line-200" not in d.cli("logs", "--tail", "1", "chatty").stdout:
-        time.sleep(0.3)
+    wait_until(lambda: "line-200" in d.cli("logs", "--tail", "1", "chatty").stdout, timeout=30, interval=0.3,
+               what="the 200th line")
     assert os.path.exists(os.path.join(log_dir, "ctr.log.1")) and os.path.exists(os.path.join(log_dir, "ctr.log.2"))
     assert not os.path.exists(os.path.join(log_dir, "ctr.log.3"))
     for name in ("ctr.log", "ctr.log.1", "ctr.log.2"):

@@ -152,7 +152,7 @@ def test_udp_on_a_host_ip(ports_daemon, tmp_path):
             try:
                 assert s.recvfrom(100)[0] == b"ping over udp"
                 break
-            except socket.timeout:
+            except TimeoutError:
                 continue
         else:
             raise AssertionError("no UDP echo through the published port")

@@ -12,9 +12,8 @@ import time
 
 import pytest
 
-from tests.integration.registry_support import CutOnceFront, Registry, TokenFront
-
 from tests.integration.conftest import running_daemon
+from tests.integration.registry_support import CutOnceFront, Registry, TokenFront
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/usr/bin/docker-registry"), reason="docker-registry not installed")
 
@@ -62,7 +61,7 @@ def test_push_remove_pull_run(daemon, registry, tmp_path):
     # a second push finds every layer there
     assert "Layer already exists" in daemon.cli("push", name).stdout
     # by digest
-    digest = [l for l in out.splitlines() if l.startswith("Digest: ")][0].split()[1]
+    digest = [line for line in out.splitlines() if line.startswith("Digest: ")][0].split()[1]
     daemon.cli("rmi", name)
     daemon.cli("pull", f"{registry.host}/test/busybox@{digest}")
     inspect = json.loads(daemon.cli("image", "inspect", f"{registry.host}/test/busybox@{digest}").stdout)
@@ -207,7 +206,7 @@ def test_docker_cli_and_docker_py_pull(daemon, registry):
         image = client.images.pull(f"{registry.host}/test/dockercli", tag="v1")
         assert name in image.tags
         lines = list(client.api.push(f"{registry.host}/test/dockercli", tag="v1", stream=True, decode=True))
-        assert any("aux" in l for l in lines), lines
+        assert any("aux" in line for line in lines), lines
     finally:
         client.close()
     daemon.cli("rmi", name)
@@ -332,10 +331,10 @@ def test_zstd_layers_behind_an_oci_index(daemon, registry, busybox_tar):
     repo = "test/zstd"
     platform = host_platform()
     config = {"architecture": platform.architecture, "os": platform.os, "config": {"Cmd": ["cat", "/hello.txt"]},
-              "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(l).hexdigest() for l in layers]}}
+              "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(layer).hexdigest() for layer in layers]}}
     config_desc = _upload(registry.host, repo, json.dumps(config).encode())
     layer_descs = [{"mediaType": "application/vnd.oci.image.layer.v1.tar+zstd",
-                    **_upload(registry.host, repo, zstd.ZstdCompressor(level=3).compress(l))} for l in layers]
+                    **_upload(registry.host, repo, zstd.ZstdCompressor(level=3).compress(layer))} for layer in layers]
     manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
                 "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **config_desc},
                 "layers": layer_descs}

@@ -16,7 +16,6 @@ import pytest
 
 from tests.integration.conftest import wait_for
 
-
 pytestmark = pytest.mark.usefixtures("clean_containers")  # conftest: the shared daemon is left empty
 
 
@@ -43,7 +42,7 @@ def test_on_failure_does_not_restart_a_success(daemon):
     d = daemon
     d.cli("run", "-d", "--name", "ok", "--restart", "on-failure", "busybox", "true")
     assert wait_for(lambda: state(d, "ok")["Status"] == "exited", 10)
-    time.sleep(0.5)
+    time.sleep(0.5)  # the behaviour under test: no restart within 5 first back-offs (100 ms)
     assert restart_count(d, "ok") == 0 and state(d, "ok")["Status"] == "exited"
 
 
@@ -51,7 +50,7 @@ def test_no_policy_means_no_restart(daemon):
     d = daemon
     d.cli("run", "-d", "--name", "once", "busybox", "sh", "-c", "exit 1")
     assert wait_for(lambda: state(d, "once")["Status"] == "exited", 10)
-    time.sleep(0.5)
+    time.sleep(0.5)  # the behaviour under test: no restart within 5 first back-offs (100 ms)
     assert restart_count(d, "once") == 0
     assert d.inspect("once")["HostConfig"]["RestartPolicy"]["Name"] == "no"
 
@@ -79,12 +78,12 @@ def test_a_crash_is_restarted_but_stop_and_kill_by_the_user_are_not(daemon):
     assert wait_for(lambda: state(d, "svc")["Running"] and state(d, "svc")["Pid"] not in (0, pid), 10)
     assert restart_count(d, "svc") == 1
     d.cli("stop", "-t", "1", "svc")
-    time.sleep(1.0)
+    time.sleep(1.0)  # the behaviour under test: the policy does not bring it back
     assert state(d, "svc")["Status"] == "exited"
     d.cli("start", "svc")  # a start by the user: RestartCount starts again
     assert restart_count(d, "svc") == 0 and state(d, "svc")["Running"]
     d.cli("kill", "svc")  # docker: a kill by the user is not undone by the policy either
-    time.sleep(1.0)
+    time.sleep(1.0)  # (a window for a restart that must not come)
     assert state(d, "svc")["Status"] == "exited" and restart_count(d, "svc") == 0
 
 
@@ -153,10 +152,11 @@ def test_always_containers_come_back_after_a_host_reboot(fresh_daemon):
             except ProcessLookupError:
                 pass
     for pid, conmon in victims.values():
-        assert wait_for(lambda: not os.path.exists(f"/proc/{conmon}") and not os.path.exists(f"/proc/{pid}"), 10)
+        assert wait_for(lambda pid=pid, conmon=conmon: not os.path.exists(f"/proc/{conmon}")
+                        and not os.path.exists(f"/proc/{pid}"), 10)
     d.start()
     for name in ("web", "side", "parked-always"):
-        assert wait_for(lambda: state(d, name)["Status"] == "running", 15), (name, state(d, name))
+        assert wait_for(lambda name=name: state(d, name)["Status"] == "running", 15), (name, state(d, name))
         assert state(d, name)["Pid"] not in (0, victims.get(name, (0,))[0])
     assert d.cli("exec", "web", "echo", "back").stdout == "back\n"
     assert state(d, "parked")["Status"] == "exited"

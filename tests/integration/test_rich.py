@@ -5,11 +5,10 @@ from __future__ import annotations
 import io
 import os
 import tarfile
-import time
 
 import pytest
 
-
+from tests.integration.conftest import wait_until
 
 ORPHANS = "(sh -c 'sleep 0.5 &' &); exec sleep 100"  # a grandchild orphaned to pid 1 exits after the exec
 
@@ -19,12 +18,19 @@ def zombies(daemon, name) -> list[str]:
     return [line for line in out if line.split()[0].startswith("Z")]
 
 
+def sleeps(daemon, name) -> list[str]:
+    out = daemon.cli("exec", name, "ps", "-o", "stat,comm").stdout.splitlines()[1:]
+    return [line for line in out if line.split()[-1] == "sleep"]
+
+
 def test_dumb_init_is_pid_1_and_reaps_orphans_a_plain_container_does_not(daemon):
     daemon.cli("run", "-d", "--name", "plain-z", "busybox", "sh", "-c", ORPHANS)
     daemon.cli("run", "-d", "--name", "rich-z", "--rich", "busybox", "sh", "-c", ORPHANS)
     try:
-        time.sleep(1.2)
-        assert zombies(daemon, "plain-z"), "the plain container's pid 1 (sleep) should leave the zombie"
+        wait_until(lambda: zombies(daemon, "plain-z"), what="the plain container's orphan to end (its pid 1, sleep, "
+                   "leaves the zombie)")
+        # the rich container's orphan ended too: one sleep left (a zombie left by pid 1 would be a second one)
+        wait_until(lambda: len(sleeps(daemon, "rich-z")) == 1, what="the rich container's orphan to be reaped")
         assert zombies(daemon, "rich-z") == []
         pid1 = daemon.cli("exec", "rich-z", "cat", "/proc/1/cmdline").stdout.split("\0")[0]
         assert pid1 == "/.pouch/bin/dumb-init"
@@ -42,9 +48,9 @@ def test_dumb_init_binary_is_bind_mounted_read_only(daemon):
 
 def test_signals_are_forwarded_and_exit_code_kept(daemon):
     daemon.cli("run", "-d", "--rich", "--name", "rich-sig", "busybox", "sh", "-c",
-               "trap 'echo got-term; exit 7' TERM; while true; do sleep 0.1; done")
+               "trap 'echo got-term; exit 7' TERM; echo trapping; while true; do sleep 0.1; done")
     try:
-        time.sleep(0.5)
+        wait_until(lambda: "trapping" in daemon.cli("logs", "rich-sig").stdout, what="the TERM trap")
         daemon.cli("stop", "-t", "5", "rich-sig")
         assert daemon.inspect("rich-sig")["State"]["ExitCode"] == 7
         assert "got-term" in daemon.cli("logs", "rich-sig").stdout
@@ -67,8 +73,8 @@ def test_failing_prestart_hook_fails_the_start_with_its_output(daemon):
         assert "exit code 5" in result.stderr and "cannot-prepare" in result.stderr
         assert "app-ran" not in result.stdout
         assert daemon.inspect("rich-fail")["State"]["Status"] in ("created", "exited")
-        assert not os.listdir(os.path.join(daemon.exec_root, "bundles")) or all(
-            not name.startswith(daemon.inspect("rich-fail")["Id"]) for name in os.listdir(os.path.join(daemon.exec_root, "bundles")))
+        bundles = os.listdir(os.path.join(daemon.exec_root, "bundles"))
+        assert not bundles or all(not name.startswith(daemon.inspect("rich-fail")["Id"]) for name in bundles)
     finally:
         daemon.cli("rm", "-f", "rich-fail")
 
@@ -90,7 +96,7 @@ def test_poststop_hooks_see_exit_code_and_reason(daemon, tmp_path):
     daemon.cli("run", "-d", "--name", "rich-stop", "--rich", "-v", f"{out_dir}:/out", "--poststop-hook", hook,
                "busybox", "sleep", "100")
     try:
-        time.sleep(0.3)
+        wait_until(lambda: "sleep 100" in daemon.cli("top", "rich-stop").stdout, what="the app under dumb-init")
         daemon.cli("stop", "rich-stop")
         daemon.cli("run", "-d", "--name", "rich-killed", "--rich", "-v", f"{out_dir}:/out", "--poststop-hook", hook,
                    "busybox", "sh", "-c", "kill -9 $$")
@@ -109,9 +115,9 @@ def test_ops_components_run_beside_the_app_and_are_restarted(daemon, tmp_path):
     (ops / "README").write_text("not executable: not started\n")
     daemon.cli("run", "-d", "--name", "rich-ops", "--rich", "--ops-dir", str(ops), "busybox", "sleep", "100")
     try:
-        time.sleep(1.5)
-        beats = daemon.cli("exec", "rich-ops", "cat", "/tmp/agent.log").stdout.split()
-        assert len(beats) >= 2  # restarted after each exit
+        # restarted after each exit: a second beat
+        wait_until(lambda: len(daemon.cli("exec", "rich-ops", "cat", "/tmp/agent.log", check=False).stdout.split()) >= 2,
+                   what="the ops agent's second beat")
         assert daemon.cli("exec", "rich-ops", "sh", "-c", "touch /.pouch/ops/x 2>/dev/null || echo ro").stdout == "ro\n"
         assert daemon.inspect("rich-ops")["HostConfig"]["OpsDir"] == str(ops)
     finally:

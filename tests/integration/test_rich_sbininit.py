@@ -3,10 +3,9 @@ entry whose output, exit code, env, user and workdir are the container's; hooks;
 
 from __future__ import annotations
 
-from tests.integration.conftest import wait_for
-
 import time
 
+from tests.integration.conftest import wait_for, wait_until
 
 
 def sbin_init(*args: str) -> list[str]:
@@ -67,9 +66,9 @@ def test_poststop_hooks_see_exited_and_stopped_and_stop_is_clean(daemon, tmp_pat
                    "sh", "-c", "exit 4", check=False)
     assert result.returncode == 4
     d.cli("run", "-d", "--name", "si-stop", *sbin_init("--poststop-hook", hook), "-v", f"{out_dir}:/out",
-          "busybox", "sh", "-c", "trap 'echo got-term; exit 9' TERM; while true; do sleep 0.1; done")
+          "busybox", "sh", "-c", "trap 'echo got-term; exit 9' TERM; echo trapping; while true; do sleep 0.1; done")
     try:
-        time.sleep(0.5)
+        wait_until(lambda: "trapping" in d.cli("logs", "si-stop").stdout, what="the TERM trap")
         start = time.monotonic()
         d.cli("stop", "-t", "8", "si-stop")
         assert time.monotonic() - start < 7, "pouch stop fell back to SIGKILL"
@@ -90,9 +89,9 @@ def test_ops_components_run_and_are_respawned(daemon, tmp_path):
     (ops / "README").write_text("not executable: not started\n")
     daemon.cli("run", "-d", "--name", "si-ops", *sbin_init("--ops-dir", str(ops)), "busybox", "sleep", "100")
     try:
-        time.sleep(2.8)
-        beats = daemon.cli("exec", "si-ops", "cat", "/tmp/agent.log").stdout.split()
-        assert len(beats) >= 2  # respawned after each exit
+        # respawned after each exit: a second beat
+        wait_until(lambda: len(daemon.cli("exec", "si-ops", "cat", "/tmp/agent.log", check=False).stdout.split()) >= 2,
+                   what="the ops agent's second beat")
         assert "README" not in daemon.cli("exec", "si-ops", "cat", "/etc/inittab").stdout
     finally:
         daemon.cli("rm", "-f", "si-ops")

@@ -7,6 +7,8 @@ import time
 
 import pytest
 
+from tests.integration.conftest import wait_until
+
 
 @pytest.fixture(scope="module")
 def sysd(daemon, debian_systemd_tar):
@@ -47,10 +49,7 @@ def test_systemd_boots_unprivileged_with_the_images_services(sysd):
         assert d.cli("exec", "sd1", "sh", "-c", "grep name=systemd /proc/1/cgroup").stdout.strip().endswith(":/init.scope")
         tree = d.cli("exec", "sd1", "ls", "/sys/fs/cgroup/systemd").stdout.split()
         assert "system.slice" in tree and "pouch" not in tree
-        deadline = time.time() + 10
-        while "app-is-up" not in d.cli("logs", "sd1").stdout and time.time() < deadline:
-            time.sleep(0.2)
-        assert "app-is-up" in d.cli("logs", "sd1").stdout
+        wait_until(lambda: "app-is-up" in d.cli("logs", "sd1").stdout, what="the app's first line")
         assert d.cli("exec", "sd1", "systemctl", "is-active", "pouch-app").stdout.strip() == "active"
     finally:
         d.cli("rm", "-f", "sd1")

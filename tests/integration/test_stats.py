@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import select
 import subprocess
 import time
 
 import pytest
 
-from tests.integration.conftest import POUCH, container, needs_docker
+from tests.integration.conftest import POUCH, container, needs_docker, wait_until
 
 MiB = 1024 * 1024
 
@@ -86,13 +88,22 @@ def test_stopped_container_reads_zero_and_unknown_is_an_error(daemon):
 
 def test_pouch_stats_refreshes_like_docker(daemon):
     with container(daemon, "busybox", "sleep", "1000", name="st-live"):
-        proc = subprocess.Popen([POUCH, "stats", "st-live"], stdout=subprocess.PIPE, text=True, env=daemon.env)
+        proc = subprocess.Popen([POUCH, "stats", "st-live"], stdout=subprocess.PIPE, env=daemon.env)
+        clear = b"\033[2J\033[H"
+        out = b""
+
+        def three_clears() -> bool:  # two whole screens, the third begun
+            nonlocal out
+            if select.select([proc.stdout], [], [], 0.1)[0]:
+                out += os.read(proc.stdout.fileno(), 65536)
+            return out.count(clear) >= 3
+
         try:
-            time.sleep(2.5)
+            wait_until(three_clears, timeout=15, what="`pouch stats` to refresh twice")
         finally:
             proc.terminate()
-            out, _ = proc.communicate(timeout=10)
-        screens = [s for s in out.split("\033[2J\033[H") if s]
+            proc.communicate(timeout=10)
+        screens = [s.decode() for s in out.split(clear)[1:-1]]  # the last one may be cut short
         assert len(screens) >= 2
         assert all(s.startswith("CONTAINER ID") for s in screens)
         assert " st-live " in screens[-1] and screens[-1].rstrip().endswith(" 1")

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.integration.conftest import mounts_below
+from tests.integration.conftest import mounts_below, wait_until
 
 
 def volume_mounts(d) -> list[str]:
@@ -216,9 +216,7 @@ def test_bind_propagation(clean, tmp_path):
         subprocess.run(["mount", "--make-shared", str(shared)], check=True)
         cid = d.cli("run", "-d", "--privileged", "-v", f"{shared}:/h:rshared", "busybox", "sh", "-c",
                     "mkdir /h/sub && mount -t tmpfs tmpfs /h/sub && echo from-container > /h/sub/f; sleep 300").stdout.strip()
-        deadline = time.monotonic() + 10
-        while not (shared / "sub" / "f").exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_until((shared / "sub" / "f").exists, what="the container's mount to reach the host")
         assert (shared / "sub" / "f").read_text() == "from-container\n"  # the container's mount reached the host
         assert d.inspect(cid)["Mounts"][0]["Propagation"] == "rshared"
         d.cli("rm", "-f", cid)
@@ -244,7 +242,8 @@ def test_docker_cli(clean):  # --network none: these tests are about volumes onl
     df = d.docker("run", "--rm", "--network", "none", "-v", "dk2:/t", "-v", "dk1:/d", "busybox", "sh", "-c",
                   "echo hi > /d/f; df -k /t | tail -1").stdout.split()
     assert df[1] == "8192"
-    assert d.docker("run", "--rm", "--network", "none", "--mount", "source=dk1,target=/d,readonly", "busybox", "cat", "/d/f").stdout == "hi\n"
+    assert d.docker("run", "--rm", "--network", "none", "--mount", "source=dk1,target=/d,readonly", "busybox", "cat",
+                    "/d/f").stdout == "hi\n"
     cid = d.docker("create", "--network", "none", "-v", "/anon", "-v", "dk1:/d", "busybox").stdout.strip()
     in_use = d.docker("volume", "rm", "dk1", check=False)
     assert in_use.returncode == 1 and "volume is in use" in in_use.stderr

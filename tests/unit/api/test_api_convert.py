@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from pouch.api.convert import create_options_from_docker
 from pouch.api.container_json import (
     InspectPaths,
     container_inspect,
@@ -15,9 +14,10 @@ from pouch.api.container_json import (
     parse_time,
     status_text,
 )
+from pouch.api.convert import create_options_from_docker
 from pouch.api.filters import container_matches, parse_filters
-from pouch.humanize import human_duration
 from pouch.errors import InvalidArgument
+from pouch.humanize import human_duration
 from pouch.models import (
     DEFAULT_SHM_SIZE,
     BindMount,

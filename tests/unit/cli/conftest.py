@@ -142,7 +142,7 @@ class FakeDaemon:
             with self._lock:
                 self.requests.append(req)
                 self.requests.sort(key=lambda r: r.seq)
-            for method, pattern, handler in self.routes:
+            for method, pattern, handler in self.routes:  # noqa: B007 - the route found is used after the loop
                 if method == req.method and pattern.match(req.path):
                     break
             else:

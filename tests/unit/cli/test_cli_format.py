@@ -6,8 +6,19 @@ import io
 
 import pytest
 
-from pouch.cli.format import (TemplateError, bytes_size, display_ports, ellipsis, human_duration, human_size,
-                              images_table, ps_table, render_template, split_repo_tag, table)
+from pouch.cli.format import (
+    TemplateError,
+    bytes_size,
+    display_ports,
+    ellipsis,
+    human_duration,
+    human_size,
+    images_table,
+    ps_table,
+    render_template,
+    split_repo_tag,
+    table,
+)
 from pouch.cli.stream import FrameDecoder, copy_output, encode_frame
 
 

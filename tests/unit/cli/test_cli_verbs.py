@@ -21,7 +21,10 @@ def upgrade_head():
             b"Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n")
 
 
-def routes_for_run(daemon, helpers, exit_code=3, frames=(encode_frame(1, b"hello\n"), encode_frame(2, b"oops\n"))):
+HELLO_OOPS = (encode_frame(1, b"hello\n"), encode_frame(2, b"oops\n"))
+
+
+def routes_for_run(daemon, helpers, exit_code=3, frames=HELLO_OOPS):
     started = threading.Event()
     daemon.route("POST", "/v1.41/containers/create", helpers.response(201, {"Id": CID, "Warnings": ["low memory"]}))
 

@@ -7,8 +7,7 @@ import json
 import pytest
 
 from pouch.errors import InvalidArgument
-from pouch.images.commit import (commit_config, commit_name, container_image_config, history_entries,
-                                 override_from_body)
+from pouch.images.commit import commit_config, commit_name, container_image_config, history_entries, override_from_body
 from pouch.images.prune import parse_prune_filters, prune_candidates
 from pouch.images.record import ImageRecord
 from pouch.images.save import LayerBlob, SaveItem, archive_members, docker_manifest, oci_index

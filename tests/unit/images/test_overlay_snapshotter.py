@@ -6,11 +6,23 @@ from image_test_tools import directory, file, make_tar, sha
 
 from pouch.errors import InvalidArgument, NotFound
 from pouch.metadata.db import Database
-from pouch.mount import is_mountpoint, mount, mounted, overlay_options, parse_options, unmount, MS_BIND, MS_RDONLY, MS_REC, MS_PRIVATE
+from pouch.mount import (
+    MS_BIND,
+    MS_PRIVATE,
+    MS_RDONLY,
+    MS_REC,
+    is_mountpoint,
+    mount,
+    mounted,
+    overlay_options,
+    parse_options,
+    unmount,
+)
 from pouch.snapshots.overlay import OverlaySnapshotter, chain_id, chain_ids
 
 L1 = make_tar([directory("etc/"), file("etc/motd", b"hello"), file("etc/keep", b"k"), directory("data/"), file("data/old", b"o")])
-L2 = make_tar([file("etc/.wh.motd"), file("etc/new", b"n"), directory("data/"), file("data/.wh..wh..opq"), file("data/fresh", b"f")])
+L2 = make_tar([file("etc/.wh.motd"), file("etc/new", b"n"), directory("data/"), file("data/.wh..wh..opq"),
+               file("data/fresh", b"f")])
 
 
 @pytest.fixture

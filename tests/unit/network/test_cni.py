@@ -154,7 +154,7 @@ LEFTOVERS_NAT = "\n".join([
     "-A POSTROUTING -s 10.99.0.0/16 -j MASQUERADE",
     '-A CNI-5d0b9e1d1cfa25f912c214e8 -d 10.213.7.0/24 -m comment --comment "name: \\"pouch-pt1\\" id: \\"c\\"" -j ACCEPT',
     "-A CNI-DN-5d0b9e1d1cfa25f912c21 -p tcp -m tcp --dport 80 -j DNAT --to-destination 10.213.7.2:80",
-    '-A CNI-HOSTPORT-DNAT -p tcp -m comment --comment "dnat name: \\"pouch-pt1\\" id: \\"c\\"" -m multiport --dports 80 -j CNI-DN-5d0b9e1d1cfa25f912c21',
+    '-A CNI-HOSTPORT-DNAT -p tcp -m comment --comment "dnat name: \\"pouch-pt1\\" id: \\"c\\"" -m multiport --dports 80 -j CNI-DN-5d0b9e1d1cfa25f912c21',  # noqa: E501 - iptables-save's line
     '-A CNI-HOSTPORT-DNAT -p tcp -m comment --comment "dnat name: \\"other\\" id: \\"d\\"" -j CNI-DN-0000000000000000000000',
     "COMMIT",
 ])

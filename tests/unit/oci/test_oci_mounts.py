@@ -102,4 +102,5 @@ def test_clean_destination():
 def test_rootfs_propagation():
     assert rootfs_propagation([BindMount("/a", "/a")]) == ""
     assert rootfs_propagation([BindMount("/a", "/a", propagation="rslave")]) == "rslave"
-    assert rootfs_propagation([BindMount("/a", "/a", propagation="rslave"), BindMount("/b", "/b", propagation="shared")]) == "rshared"
+    both = [BindMount("/a", "/a", propagation="rslave"), BindMount("/b", "/b", propagation="shared")]
+    assert rootfs_propagation(both) == "rshared"

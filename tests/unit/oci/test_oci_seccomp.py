@@ -108,7 +108,7 @@ DOCKER_FORMAT = {
         {"names": ["read", "write"], "action": "SCMP_ACT_ALLOW", "comment": "dropped"},
         {"name": "exit", "action": "SCMP_ACT_ALLOW"},
         {"names": ["mount"], "action": "SCMP_ACT_ALLOW", "includes": {"caps": ["CAP_SYS_ADMIN"]}},
-        {"names": ["socket"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 40, "valueTwo": 0, "op": "SCMP_CMP_NE"}]},
+        {"names": ["socket"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 40, "valueTwo": 0, "op": "SCMP_CMP_NE"}]},  # noqa: E501
     ],
 }  # fmt: skip
 

@@ -4,11 +4,11 @@ from pathlib import Path
 
 import pytest
 
+from pouch.cgroups.limits import RLIM_INFINITY, clamp_rlimits
 from pouch.errors import Internal, InvalidArgument
 from pouch.models import BindMount, CreateOptions, ImageConfig, SecurityOptions, parse_security_opts
 from pouch.oci.caps import ALL_CAPABILITIES, capabilities_from_mask, resolve_capabilities
 from pouch.oci.seccomp import resolve_seccomp
-from pouch.cgroups.limits import RLIM_INFINITY, clamp_rlimits
 from pouch.oci.spec import (
     DEFAULT_PATH,
     SpecInput,
@@ -186,7 +186,8 @@ def test_binds_and_tmpfs():
         tmpfs={"/run": "size=64m", "/tmp": ""},
     )
     by_dest = {m["destination"]: m for m in spec["mounts"]}
-    assert by_dest["/data"] == {"destination": "/data", "type": "bind", "source": "/srv/data", "options": ["rbind", "ro", "rprivate"]}
+    assert by_dest["/data"] == {"destination": "/data", "type": "bind", "source": "/srv/data",
+                                "options": ["rbind", "ro", "rprivate"]}
     assert by_dest["/var/log"]["options"] == ["rbind", "rslave"]
     assert by_dest["/run"] == {"destination": "/run", "type": "tmpfs", "source": "tmpfs",
                                "options": ["rw", "noexec", "nosuid", "nodev", "size=64m"]}  # fmt: skip

@@ -25,7 +25,10 @@ from pouch.oci.user import ResolvedUser
 MiB = 1024 * 1024
 
 
-def spec_for(resources: Resources = Resources(), isolation: Isolation = Isolation(),
+DEFAULT_RESOURCES, DEFAULT_ISOLATION = Resources(), Isolation()  # frozen: safe to share as defaults
+
+
+def spec_for(resources: Resources = DEFAULT_RESOURCES, isolation: Isolation = DEFAULT_ISOLATION,
              extra: ResourceInput | None = None, **options) -> dict:
     opts = CreateOptions(image="busybox", cmd=("sleep", "1"), resources=resources, isolation=isolation, **options)
     return generate_spec(SpecInput(

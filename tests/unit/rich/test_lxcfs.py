@@ -2,8 +2,17 @@ from types import SimpleNamespace
 
 from pouch.daemon import parse_args
 from pouch.models import Status
-from pouch.rich.lxcfs import (BIND_OPTIONS, LXCFS_FSTYPE, PROC_FILES, lxcfs_argv, lxcfs_mounts, lxcfs_pids,
-                              mount_fstype, stale_files, with_lxcfs)
+from pouch.rich.lxcfs import (
+    BIND_OPTIONS,
+    LXCFS_FSTYPE,
+    PROC_FILES,
+    lxcfs_argv,
+    lxcfs_mounts,
+    lxcfs_pids,
+    mount_fstype,
+    stale_files,
+    with_lxcfs,
+)
 
 # the /proc files runc lets a bind mount cover (libcontainer/rootfs_linux.go checkProcMount)
 RUNC_PROC_ALLOWED = {"cpuinfo", "diskstats", "meminfo", "stat", "swaps", "uptime", "loadavg", "slabinfo"}

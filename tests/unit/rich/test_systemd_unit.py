@@ -1,7 +1,16 @@
 from pouch.models import RichOptions
 from pouch.rich import layout
-from pouch.rich.systemd import (APP_UNIT, SystemdInput, app_unit, environment_file, machine_id, ops_units,
-                                rootfs_files, systemd_quote, with_systemd)
+from pouch.rich.systemd import (
+    APP_UNIT,
+    SystemdInput,
+    app_unit,
+    environment_file,
+    machine_id,
+    ops_units,
+    rootfs_files,
+    systemd_quote,
+    with_systemd,
+)
 
 
 def base_spec():

@@ -88,8 +88,8 @@ def test_auto_remove_conflicts_with_a_policy():
 
 
 def test_api_restart_policy_round_trip():
-    from pouch.api.convert import create_options_from_docker
     from pouch.api.container_json import host_config
+    from pouch.api.convert import create_options_from_docker
 
     opts = create_options_from_docker({"Image": "x", "HostConfig": {
         "RestartPolicy": {"Name": "on-failure", "MaximumRetryCount": 4}}})

@@ -28,7 +28,8 @@ def test_parse_signal_rejects(text):
 
 
 def test_parse_ps_output_keeps_only_container_pids():
-    out = "UID PID PPID C STIME TTY TIME CMD\nroot 1 0 0 10:00 ? 00:00:01 /sbin/init\nroot 4242 4200 0 10:01 ? 00:00:00 sleep 1000\n"
+    out = ("UID PID PPID C STIME TTY TIME CMD\nroot 1 0 0 10:00 ? 00:00:01 /sbin/init\n"
+           "root 4242 4200 0 10:01 ? 00:00:00 sleep 1000\n")
     top = parse_ps_output(out, {4242})
     assert top.titles == ("UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD")
     assert top.processes == (("root", "4242", "4200", "0", "10:01", "?", "00:00:00", "sleep 1000"),)

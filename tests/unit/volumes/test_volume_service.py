@@ -116,7 +116,8 @@ def test_prune_keeps_used_volumes_and_counts_the_space(service):
 def test_resolve_names_creates_and_rolls_back(service):
     service.create("existing")
     opts = CreateOptions(image="x", volumes=(
-        VolumeMount("existing", "/e"), VolumeMount("fresh", "/f", origin="mounts", driver_options={"type": "tmpfs", "device": "tmpfs"}),
+        VolumeMount("existing", "/e"),
+        VolumeMount("fresh", "/f", origin="mounts", driver_options={"type": "tmpfs", "device": "tmpfs"}),
         VolumeMount("", "/anon", anonymous=True, origin="volumes")))
     resolved = service.resolve("c9", opts, ImageConfig(volumes=("/img",)), lookup=None)
     names = [v.name for v in resolved.volumes]

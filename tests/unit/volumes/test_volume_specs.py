@@ -9,6 +9,7 @@ from pouch.cli.options import OptionError
 from pouch.cli.volumes import parse_mount_flag
 from pouch.errors import InvalidArgument, NotFound
 from pouch.models import BindMount, CreateOptions, ImageConfig, VolumeMount
+from pouch.volumes.service import container_mounts
 from pouch.volumes.specs import (
     hide_password,
     parse_bind_spec,
@@ -16,7 +17,6 @@ from pouch.volumes.specs import (
     validate_local_options,
     volume_from_api_mount,
 )
-from pouch.volumes.service import container_mounts
 
 
 def test_bind_spec_kinds():
@@ -61,7 +61,8 @@ def test_local_options_as_dockers_local_driver():
 def test_api_volume_mount():
     m = volume_from_api_mount({"Type": "volume", "Source": "v1", "Target": "/d", "ReadOnly": True,
                                "VolumeOptions": {"NoCopy": True, "Labels": {"a": "b"},
-                                                 "DriverConfig": {"Name": "local", "Options": {"type": "tmpfs", "device": "tmpfs"}}}},
+                                                 "DriverConfig": {"Name": "local",
+                                                                  "Options": {"type": "tmpfs", "device": "tmpfs"}}}},
                               "HostConfig.Mounts[0]")
     assert m == VolumeMount("v1", "/d", read_only=True, nocopy=True, origin="mounts",
                             driver_options={"type": "tmpfs", "device": "tmpfs"}, labels={"a": "b"})
