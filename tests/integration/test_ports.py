@@ -6,13 +6,14 @@ static echo server compiled here, as busybox-static has no UDP listener)."""
 from __future__ import annotations
 
 import os
-import random
 import shutil
 import socket
 import subprocess
 import time
 
 import pytest
+
+from tests.integration.conftest import free_port_range
 
 UDP_ECHO_C = r"""
 #include <arpa/inet.h>
@@ -42,16 +43,7 @@ def ports_daemon(daemon):
 
 def free_tcp_range(count: int) -> int:
     """A base port with ``count`` consecutive free TCP ports (outside the ephemeral range)."""
-    for _ in range(200):
-        base = random.randrange(20000, 30000 - count)
-        try:
-            for port in range(base, base + count):
-                with socket.socket() as s:
-                    s.bind(("0.0.0.0", port))
-            return base
-        except OSError:
-            continue
-    pytest.skip("no free port range")
+    return free_port_range(count)
 
 
 def host_address() -> str:

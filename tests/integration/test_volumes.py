@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.integration.conftest import mounts_below, wait_until
+from tests.integration.conftest import mounts_below, unique_name, wait_until
 
 
 def volume_mounts(d) -> list[str]:
@@ -32,14 +32,19 @@ def clean(daemon):
 @pytest.fixture(scope="module")
 def volume_image(daemon):
     """busybox with VOLUME /srv/data holding a file owned by 1000:1001, mode 640, a dir owned by 33."""
-    daemon.cli("run", "--name", "volimg-base", "busybox", "sh", "-c",
-               "mkdir -p /srv/data/sub && echo image-content > /srv/data/f && chown 1000:1001 /srv/data/f"
-               " && chmod 640 /srv/data/f && ln -s /etc/passwd /srv/data/link && chown 33:33 /srv/data"
-               " && chmod 750 /srv/data")
-    daemon.cli("commit", "--change", 'VOLUME ["/srv/data"]', "volimg-base", "volimg:1")
-    daemon.cli("rm", "volimg-base")
-    yield "volimg:1"
-    daemon.cli("rmi", "volimg:1", check=False)
+    base = unique_name("volimg-base")
+    try:
+        daemon.cli("run", "--name", base, "busybox", "sh", "-c",
+                   "mkdir -p /srv/data/sub && echo image-content > /srv/data/f && chown 1000:1001 /srv/data/f"
+                   " && chmod 640 /srv/data/f && ln -s /etc/passwd /srv/data/link && chown 33:33 /srv/data"
+                   " && chmod 750 /srv/data")
+        daemon.cli("commit", "--change", 'VOLUME ["/srv/data"]', base, "volimg:1")
+    finally:
+        daemon.cli("rm", "-f", base, check=False)
+    try:
+        yield "volimg:1"
+    finally:
+        daemon.cli("rmi", "volimg:1", check=False)
 
 
 def test_volume_verbs(clean):
