@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from tests.integration.conftest import POUCH, running_daemon
+from tests.integration.conftest import POUCH, running_daemon, unique_name
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):
@@ -164,19 +164,20 @@ def runtime_daemon(tmp_path, busybox_tar):
 
 
 def test_add_runtime_and_run_with_it(runtime_daemon):
+    alt = unique_name("alt")
     d = runtime_daemon
     info = d.cli("info").stdout
     assert "Runtimes:" in info and "runc2" in info and "Default Runtime: runc" in info
     status, _, body = call(d, "GET", "/v1.41/info")
     assert set(json.loads(body)["Runtimes"]) >= {"runc", "runc2"}
-    d.cli("run", "-d", "--name", "alt", "--runtime", "runc2", "--network", "none", "busybox", "sleep", "1000")
+    d.cli("run", "-d", "--name", alt, "--runtime", "runc2", "--network", "none", "busybox", "sleep", "1000")
     try:
-        assert json.loads(d.cli("inspect", "alt").stdout)[0]["HostConfig"]["Runtime"] == "runc2"
-        assert d.cli("exec", "alt", "echo", "via-runc2").stdout == "via-runc2\n"
-        d.cli("stop", "-t", "1", "alt")
-        assert d.cli("start", "alt").returncode == 0
+        assert json.loads(d.cli("inspect", alt).stdout)[0]["HostConfig"]["Runtime"] == "runc2"
+        assert d.cli("exec", alt, "echo", "via-runc2").stdout == "via-runc2\n"
+        d.cli("stop", "-t", "1", alt)
+        assert d.cli("start", alt).returncode == 0
     finally:
-        d.cli("rm", "-f", "alt")
+        d.cli("rm", "-f", alt)
     assert d.cli("run", "--rm", "--runtime", "runc2", "--network", "none", "busybox", "echo", "ok").stdout == "ok\n"
     result = d.cli("run", "--rm", "--runtime", "nosuchrt", "busybox", "true", check=False)
     assert result.returncode == 125

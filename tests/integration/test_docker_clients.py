@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from tests.integration.conftest import needs_docker, wait_until
+from tests.integration.conftest import needs_docker, unique_name, wait_until
 
 
 @needs_docker
@@ -33,34 +33,36 @@ def test_docker_cli_run_interactive(daemon):
 
 @needs_docker
 def test_docker_cli_detached_exec_logs_rm(daemon):
-    cid = daemon.docker("run", "-d", "--name", "dk", "busybox", "sh", "-c", "echo up; sleep 1000").stdout.strip()
+    dk = unique_name("dk")
+    cid = daemon.docker("run", "-d", "--name", dk, "busybox", "sh", "-c", "echo up; sleep 1000").stdout.strip()
     assert len(cid) == 64
-    assert daemon.docker("exec", "dk", "echo", "inside").stdout == "inside\n"
-    result = daemon.docker("exec", "-i", "dk", "sh", "-c", "cat; exit 3", input="piped\n", check=False)
+    assert daemon.docker("exec", dk, "echo", "inside").stdout == "inside\n"
+    result = daemon.docker("exec", "-i", dk, "sh", "-c", "cat; exit 3", input="piped\n", check=False)
     assert result.stdout == "piped\n" and result.returncode == 3
-    wait_until(lambda: "up" in daemon.docker("logs", "dk").stdout, what="the container's first line")
-    assert daemon.docker("logs", "dk").stdout == "up\n"
-    follow = subprocess.Popen(["docker", "-H", daemon.host, "logs", "-f", "dk"], stdout=subprocess.PIPE, text=True)
+    wait_until(lambda: "up" in daemon.docker("logs", dk).stdout, what="the container's first line")
+    assert daemon.docker("logs", dk).stdout == "up\n"
+    follow = subprocess.Popen(["docker", "-H", daemon.host, "logs", "-f", dk], stdout=subprocess.PIPE, text=True)
     try:
         assert follow.stdout.readline() == "up\n"
     finally:
         follow.terminate()
         follow.wait(5)
-    assert daemon.docker("inspect", "-f", "{{.State.Status}}", "dk").stdout.strip() == "running"
-    daemon.docker("rm", "-f", "dk")
-    assert "dk" not in daemon.docker("ps", "-a").stdout
+    assert daemon.docker("inspect", "-f", "{{.State.Status}}", dk).stdout.strip() == "running"
+    daemon.docker("rm", "-f", dk)
+    assert dk not in daemon.docker("ps", "-a").stdout
 
 
 @needs_docker
 def test_docker_cli_tty_exec_with_script(daemon):
     """`docker exec -it` needs a terminal on the client side: script(1) provides one."""
+    dkt = unique_name("dkt")
     if shutil.which("script") is None:
         pytest.skip("script(1) is missing")
-    daemon.docker("run", "-d", "--name", "dkt", "busybox", "sleep", "1000")
-    cmd = f"docker -H {daemon.host} exec -it dkt sh -c 'tty; exit 0'"
+    daemon.docker("run", "-d", "--name", dkt, "busybox", "sleep", "1000")
+    cmd = f"docker -H {daemon.host} exec -it {dkt} sh -c 'tty; exit 0'"
     result = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True, timeout=30)
     assert "/dev/pts/" in result.stdout
-    daemon.docker("rm", "-f", "dkt")
+    daemon.docker("rm", "-f", dkt)
 
 
 @needs_docker

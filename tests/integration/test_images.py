@@ -7,6 +7,8 @@ import io
 import json
 import tarfile
 
+from tests.integration.conftest import unique_name
+
 
 def make_layer(files: dict[str, bytes]) -> bytes:
     buf = io.BytesIO()
@@ -151,11 +153,12 @@ def test_tag_images_rmi(daemon):
 
 
 def test_rmi_in_use_conflict(daemon):
+    holder = unique_name("holder")
     daemon.cli("tag", "busybox", "inuse:1")
     daemon.cli("rmi", "inuse:1")  # another tag remains: only untags
-    daemon.cli("create", "--name", "holder", "busybox", "true")
+    daemon.cli("create", "--name", holder, "busybox", "true")
     image_id = json.loads(daemon.cli("image", "inspect", "busybox").stdout)[0]["Id"]
     result = daemon.cli("rmi", image_id, check=False)
     assert result.returncode != 0
-    assert "holder" in result.stderr or "is using" in result.stderr or "conflict" in result.stderr.lower()
-    daemon.cli("rm", "holder")
+    assert holder in result.stderr or "is using" in result.stderr or "conflict" in result.stderr.lower()
+    daemon.cli("rm", holder)

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from tests.integration.conftest import container, needs_docker, wait_for
+from tests.integration.conftest import container, needs_docker, unique_name, wait_for
 
 MiB = 1024 * 1024
 
@@ -38,14 +38,15 @@ def test_limits_are_in_the_cgroup_files_and_inspect(daemon):
 
 
 def test_memory_past_the_limit_is_oom_killed(daemon):
-    result = daemon.cli("run", "--name", "res-oom", "-m", "16m", "busybox", "tail", "/dev/zero", check=False)
+    res_oom = unique_name("res-oom")
+    result = daemon.cli("run", "--name", res_oom, "-m", "16m", "busybox", "tail", "/dev/zero", check=False)
     try:
         assert result.returncode == 137
-        state = daemon.inspect("res-oom")["State"]
+        state = daemon.inspect(res_oom)["State"]
         assert state["OOMKilled"] is True
         assert state["ExitCode"] == 137
     finally:
-        daemon.cli("rm", "-f", "res-oom", check=False)
+        daemon.cli("rm", "-f", res_oom, check=False)
 
 
 def test_pids_limit_makes_fork_fail(daemon):
@@ -198,30 +199,32 @@ def test_update_a_running_container(daemon):
 
 
 def test_update_a_stopped_container_applies_at_start(daemon):
-    daemon.cli("create", "--name", "res-upd-stopped", "busybox", "sleep", "1000")
+    res_upd_stopped = unique_name("res-upd-stopped")
+    daemon.cli("create", "--name", res_upd_stopped, "busybox", "sleep", "1000")
     try:
-        daemon.cli("update", "-m", "48m", "res-upd-stopped")
-        daemon.cli("start", "res-upd-stopped")
-        cid = daemon.inspect("res-upd-stopped")["Id"]
+        daemon.cli("update", "-m", "48m", res_upd_stopped)
+        daemon.cli("start", res_upd_stopped)
+        cid = daemon.inspect(res_upd_stopped)["Id"]
         assert cgroup_file("memory", cid, "memory.limit_in_bytes") == str(48 * MiB)
     finally:
-        daemon.cli("rm", "-f", "res-upd-stopped", check=False)
+        daemon.cli("rm", "-f", res_upd_stopped, check=False)
 
 
 @needs_docker
 def test_docker_cli_run_and_update(daemon):
-    cid = daemon.docker("run", "-d", "--name", "res-dk", "-m", "32m", "--pids-limit", "7", "--cpus", "1",
+    res_dk = unique_name("res-dk")
+    cid = daemon.docker("run", "-d", "--name", res_dk, "-m", "32m", "--pids-limit", "7", "--cpus", "1",
                         "busybox", "sleep", "1000").stdout.strip()
     try:
         assert cgroup_file("memory", cid, "memory.limit_in_bytes") == str(32 * MiB)
         assert cgroup_file("pids", cid, "pids.max") == "7"
-        daemon.docker("update", "--memory", "50m", "--memory-swap", "100m", "--restart", "always", "res-dk")
+        daemon.docker("update", "--memory", "50m", "--memory-swap", "100m", "--restart", "always", res_dk)
         assert cgroup_file("memory", cid, "memory.limit_in_bytes") == str(50 * MiB)
         inspected = daemon.docker("inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.RestartPolicy.Name}}",
-                                  "res-dk").stdout.split()
+                                  res_dk).stdout.split()
         assert inspected == [str(50 * MiB), "always"]
     finally:
-        daemon.docker("rm", "-f", "res-dk", check=False)
+        daemon.docker("rm", "-f", res_dk, check=False)
 
 
 def test_docker_py_run_and_update(daemon):

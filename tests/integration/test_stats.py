@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.integration.conftest import POUCH, container, needs_docker, wait_until
+from tests.integration.conftest import POUCH, container, needs_docker, unique_name, wait_until
 
 MiB = 1024 * 1024
 
@@ -74,14 +74,15 @@ def test_pouch_stats_no_stream_table_and_format(daemon):
 
 
 def test_stopped_container_reads_zero_and_unknown_is_an_error(daemon):
-    daemon.cli("create", "--name", "st-stopped", "busybox", "true")
+    st_stopped = unique_name("st-stopped")
+    daemon.cli("create", "--name", st_stopped, "busybox", "true")
     try:
-        out = daemon.cli("stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}} {{.PIDs}}", "st-stopped").stdout
-        assert out == "st-stopped 0B / 0B 0\n"
-        assert "st-stopped" in daemon.cli("stats", "--no-stream", "-a").stdout
-        assert "st-stopped" not in daemon.cli("stats", "--no-stream").stdout
+        out = daemon.cli("stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}} {{.PIDs}}", st_stopped).stdout
+        assert out == f"{st_stopped} 0B / 0B 0\n"
+        assert st_stopped in daemon.cli("stats", "--no-stream", "-a").stdout
+        assert st_stopped not in daemon.cli("stats", "--no-stream").stdout
     finally:
-        daemon.cli("rm", "-f", "st-stopped", check=False)
+        daemon.cli("rm", "-f", st_stopped, check=False)
     result = daemon.cli("stats", "--no-stream", "no-such-container", check=False)
     assert result.returncode != 0 and "No such container" in result.stderr
 
