@@ -10,7 +10,7 @@ import tarfile
 
 import pytest
 
-from tests.integration.conftest import POUCH, mounts_below
+from tests.integration.conftest import POUCH, mounts_below, unique_name
 
 
 @pytest.fixture
@@ -67,20 +67,22 @@ def test_cp_missing_path_and_bad_arguments(daemon, web, tree):
 
 
 def test_cp_with_stopped_and_created_containers_leaves_no_mount(daemon, tree):
+    cp_created = unique_name("cp-created")
+    cp_stopped = unique_name("cp-stopped")
     d = daemon
-    d.cli("create", "--name", "cp-created", "busybox", "cat", "/tmp/a.txt")
-    d.cli("run", "--name", "cp-stopped", "busybox", "sh", "-c", "echo made > /made")
+    d.cli("create", "--name", cp_created, "busybox", "cat", "/tmp/a.txt")
+    d.cli("run", "--name", cp_stopped, "busybox", "sh", "-c", "echo made > /made")
     try:
         before = mounts_below(d.root)
-        d.cli("cp", str(tree / "src" / "a.txt"), "cp-created:/tmp/")
-        d.cli("cp", str(tree / "src"), "cp-stopped:/")
-        d.cli("cp", "cp-stopped:/made", str(tree / "made"))
-        d.cli("cp", "cp-stopped:/src/sub/b", str(tree / "b"))
+        d.cli("cp", str(tree / "src" / "a.txt"), f"{cp_created}:/tmp/")
+        d.cli("cp", str(tree / "src"), f"{cp_stopped}:/")
+        d.cli("cp", f"{cp_stopped}:/made", str(tree / "made"))
+        d.cli("cp", f"{cp_stopped}:/src/sub/b", str(tree / "b"))
         assert (tree / "made").read_text() == "made\n" and (tree / "b").read_text() == "deep\n"
         assert mounts_below(d.root) == before
-        assert d.cli("start", "-a", "cp-created").stdout == "hello\n"  # the file is in its rootfs
+        assert d.cli("start", "-a", cp_created).stdout == "hello\n"  # the file is in its rootfs
     finally:
-        d.cli("rm", "-f", "cp-created", "cp-stopped", check=False)
+        d.cli("rm", "-f", cp_created, cp_stopped, check=False)
 
 
 def test_symlinks_never_lead_out_of_the_container(daemon, web, tree):
@@ -131,60 +133,63 @@ def test_follow_link_archive_mode_and_tar_streams(daemon, web, tree):
 
 
 def test_bind_mounts_are_honoured_for_running_containers(daemon, tree):
+    cp_vol = unique_name("cp-vol")
     d = daemon
     vol = tree / "vol"
     vol.mkdir()
-    d.cli("run", "-d", "--name", "cp-vol", "-v", f"{vol}:/data", "busybox", "sleep", "1000")
+    d.cli("run", "-d", "--name", cp_vol, "-v", f"{vol}:/data", "busybox", "sleep", "1000")
     try:
-        d.cli("cp", str(tree / "src" / "a.txt"), "cp-vol:/data/")
+        d.cli("cp", str(tree / "src" / "a.txt"), f"{cp_vol}:/data/")
         assert (vol / "a.txt").read_text() == "hello\n"
         (vol / "host.txt").write_text("from host")
-        d.cli("cp", "cp-vol:/data/host.txt", str(tree / "back.txt"))
+        d.cli("cp", f"{cp_vol}:/data/host.txt", str(tree / "back.txt"))
         assert (tree / "back.txt").read_text() == "from host"
-        r = d.cli("cp", "cp-vol:/proc/1/environ", str(tree / "env"), check=False)  # a file of the container's /proc
+        r = d.cli("cp", f"{cp_vol}:/proc/1/environ", str(tree / "env"), check=False)  # a file of the container's /proc
         assert r.returncode == 0
-        assert "kernel file system" in d.cli("cp", str(tree / "src" / "a.txt"), "cp-vol:/proc/", check=False).stderr
+        assert "kernel file system" in d.cli("cp", str(tree / "src" / "a.txt"), f"{cp_vol}:/proc/", check=False).stderr
     finally:
-        d.cli("rm", "-f", "cp-vol", check=False)
+        d.cli("rm", "-f", cp_vol, check=False)
 
 
 def test_volumes_and_binds_of_stopped_and_created_containers_are_used_as_dockers(daemon, tree):
+    cp_vstop = unique_name("cp-vstop")
+    cp_vnew = unique_name("cp-vnew")
     d = daemon
     bound = tree / "bound"
     bound.mkdir()
-    d.cli("run", "--name", "cp-vstop", "--network", "none", "-v", "cpvol1:/data", "-v", f"{bound}:/hb",
+    d.cli("run", "--name", cp_vstop, "--network", "none", "-v", "cpvol1:/data", "-v", f"{bound}:/hb",
           "-v", "cpvol1:/ro:ro", "busybox", "sh", "-c", "echo in-volume > /data/v; echo in-bind > /hb/b")
-    d.cli("create", "--name", "cp-vnew", "--network", "none", "--read-only", "-v", "cpvol2:/fresh/dir",
+    d.cli("create", "--name", cp_vnew, "--network", "none", "--read-only", "-v", "cpvol2:/fresh/dir",
           "busybox", "cat", "/fresh/dir/a.txt")
     data = os.path.join(d.root, "volumes", "cpvol1", "_data")
     try:
         before = mounts_below(d.root)
         # out of a stopped container: the volume's and the bind's files, also inside a copy of /
-        d.cli("cp", "cp-vstop:/data/v", str(tree / "v"))
-        d.cli("cp", "cp-vstop:/hb/b", str(tree / "b"))
+        d.cli("cp", f"{cp_vstop}:/data/v", str(tree / "v"))
+        d.cli("cp", f"{cp_vstop}:/hb/b", str(tree / "b"))
         assert (tree / "v").read_text() == "in-volume\n" and (tree / "b").read_text() == "in-bind\n"
-        whole = subprocess.run([POUCH, "cp", "cp-vstop:/", "-"], capture_output=True, env=d.env, check=True).stdout
+        whole = subprocess.run([POUCH, "cp", f"{cp_vstop}:/", "-"], capture_output=True, env=d.env, check=True).stdout
         names = tarfile.open(fileobj=io.BytesIO(whole)).getnames()
         assert {"./data/v", "./hb/b", "./ro/v"} <= set(names)
         # into it: the volume and the bind get the file, not the rootfs under the mount point
-        d.cli("cp", str(tree / "src" / "a.txt"), "cp-vstop:/data/")
-        d.cli("cp", str(tree / "src"), "cp-vstop:/hb/")
+        d.cli("cp", str(tree / "src" / "a.txt"), f"{cp_vstop}:/data/")
+        d.cli("cp", str(tree / "src"), f"{cp_vstop}:/hb/")
         assert open(os.path.join(data, "a.txt")).read() == "hello\n"
         assert (bound / "src" / "sub" / "b").read_text() == "deep\n"
-        refused = d.cli("cp", str(tree / "src" / "a.txt"), "cp-vstop:/ro/", check=False)
+        refused = d.cli("cp", str(tree / "src" / "a.txt"), f"{cp_vstop}:/ro/", check=False)
         assert refused.returncode == 1 and "mounted volume is marked read-only" in refused.stderr
-        assert d.docker("cp", "cp-vstop:/data/a.txt", "-").returncode == 0
-        refused = d.docker("cp", str(tree / "src" / "a.txt"), "cp-vstop:/ro/", check=False)
+        assert d.docker("cp", f"{cp_vstop}:/data/a.txt", "-").returncode == 0
+        refused = d.docker("cp", str(tree / "src" / "a.txt"), f"{cp_vstop}:/ro/", check=False)
         assert "mounted volume is marked read-only" in refused.stderr
         # a created container with a read-only root: its volume is writable, the mount point is made
-        d.cli("cp", str(tree / "src" / "a.txt"), "cp-vnew:/fresh/dir/")
-        assert "container rootfs is marked read-only" in d.cli("cp", str(tree / "v"), "cp-vnew:/", check=False).stderr
+        d.cli("cp", str(tree / "src" / "a.txt"), f"{cp_vnew}:/fresh/dir/")
+        assert "container rootfs is marked read-only" in d.cli("cp", str(tree / "v"), f"{cp_vnew}:/", check=False).stderr
         assert mounts_below(d.root) == before
-        assert d.cli("start", "-a", "cp-vnew").stdout == "hello\n"  # the file is in its volume
+        assert d.cli("start", "-a", cp_vnew).stdout == "hello\n"  # the file is in its volume
         assert os.listdir(os.path.join(d.root, "volumes", "cpvol2", "_data")) == ["a.txt"]
         assert d.cli("run", "--rm", "--network", "none", "-v", "cpvol1:/x", "busybox", "cat", "/x/a.txt").stdout == "hello\n"
     finally:
-        d.cli("rm", "-f", "cp-vstop", "cp-vnew", check=False)
+        d.cli("rm", "-f", cp_vstop, cp_vnew, check=False)
         d.cli("volume", "rm", "cpvol1", "cpvol2", check=False)
 
 

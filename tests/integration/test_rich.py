@@ -8,7 +8,7 @@ import tarfile
 
 import pytest
 
-from tests.integration.conftest import wait_until
+from tests.integration.conftest import unique_name, wait_until
 
 ORPHANS = "(sh -c 'sleep 0.5 &' &); exec sleep 100"  # a grandchild orphaned to pid 1 exits after the exec
 
@@ -24,20 +24,22 @@ def sleeps(daemon, name) -> list[str]:
 
 
 def test_dumb_init_is_pid_1_and_reaps_orphans_a_plain_container_does_not(daemon):
-    daemon.cli("run", "-d", "--name", "plain-z", "busybox", "sh", "-c", ORPHANS)
-    daemon.cli("run", "-d", "--name", "rich-z", "--rich", "busybox", "sh", "-c", ORPHANS)
+    plain_z = unique_name("plain-z")
+    rich_z = unique_name("rich-z")
+    daemon.cli("run", "-d", "--name", plain_z, "busybox", "sh", "-c", ORPHANS)
+    daemon.cli("run", "-d", "--name", rich_z, "--rich", "busybox", "sh", "-c", ORPHANS)
     try:
-        wait_until(lambda: zombies(daemon, "plain-z"), what="the plain container's orphan to end (its pid 1, sleep, "
+        wait_until(lambda: zombies(daemon, plain_z), what="the plain container's orphan to end (its pid 1, sleep, "
                    "leaves the zombie)")
         # the rich container's orphan ended too: one sleep left (a zombie left by pid 1 would be a second one)
-        wait_until(lambda: len(sleeps(daemon, "rich-z")) == 1, what="the rich container's orphan to be reaped")
-        assert zombies(daemon, "rich-z") == []
-        pid1 = daemon.cli("exec", "rich-z", "cat", "/proc/1/cmdline").stdout.split("\0")[0]
+        wait_until(lambda: len(sleeps(daemon, rich_z)) == 1, what="the rich container's orphan to be reaped")
+        assert zombies(daemon, rich_z) == []
+        pid1 = daemon.cli("exec", rich_z, "cat", "/proc/1/cmdline").stdout.split("\0")[0]
         assert pid1 == "/.pouch/bin/dumb-init"
-        config = daemon.inspect("rich-z")["Config"]
+        config = daemon.inspect(rich_z)["Config"]
         assert config["Rich"] is True and config["RichMode"] == "dumb-init"
     finally:
-        daemon.cli("rm", "-f", "plain-z", "rich-z")
+        daemon.cli("rm", "-f", plain_z, rich_z)
 
 
 def test_dumb_init_binary_is_bind_mounted_read_only(daemon):
@@ -47,15 +49,16 @@ def test_dumb_init_binary_is_bind_mounted_read_only(daemon):
 
 
 def test_signals_are_forwarded_and_exit_code_kept(daemon):
-    daemon.cli("run", "-d", "--rich", "--name", "rich-sig", "busybox", "sh", "-c",
+    rich_sig = unique_name("rich-sig")
+    daemon.cli("run", "-d", "--rich", "--name", rich_sig, "busybox", "sh", "-c",
                "trap 'echo got-term; exit 7' TERM; echo trapping; while true; do sleep 0.1; done")
     try:
-        wait_until(lambda: "trapping" in daemon.cli("logs", "rich-sig").stdout, what="the TERM trap")
-        daemon.cli("stop", "-t", "5", "rich-sig")
-        assert daemon.inspect("rich-sig")["State"]["ExitCode"] == 7
-        assert "got-term" in daemon.cli("logs", "rich-sig").stdout
+        wait_until(lambda: "trapping" in daemon.cli("logs", rich_sig).stdout, what="the TERM trap")
+        daemon.cli("stop", "-t", "5", rich_sig)
+        assert daemon.inspect(rich_sig)["State"]["ExitCode"] == 7
+        assert "got-term" in daemon.cli("logs", rich_sig).stdout
     finally:
-        daemon.cli("rm", "-f", "rich-sig")
+        daemon.cli("rm", "-f", rich_sig)
 
 
 def test_prestart_hooks_run_inside_before_the_app(daemon):
@@ -66,17 +69,18 @@ def test_prestart_hooks_run_inside_before_the_app(daemon):
 
 
 def test_failing_prestart_hook_fails_the_start_with_its_output(daemon):
-    result = daemon.cli("run", "--name", "rich-fail", "--rich", "--prestart-hook", "echo cannot-prepare; exit 5",
+    rich_fail = unique_name("rich-fail")
+    result = daemon.cli("run", "--name", rich_fail, "--rich", "--prestart-hook", "echo cannot-prepare; exit 5",
                         "busybox", "sh", "-c", "echo app-ran", check=False)
     try:
         assert result.returncode != 0
         assert "exit code 5" in result.stderr and "cannot-prepare" in result.stderr
         assert "app-ran" not in result.stdout
-        assert daemon.inspect("rich-fail")["State"]["Status"] in ("created", "exited")
+        assert daemon.inspect(rich_fail)["State"]["Status"] in ("created", "exited")
         bundles = os.listdir(os.path.join(daemon.exec_root, "bundles"))
-        assert not bundles or all(not name.startswith(daemon.inspect("rich-fail")["Id"]) for name in bundles)
+        assert not bundles or all(not name.startswith(daemon.inspect(rich_fail)["Id"]) for name in bundles)
     finally:
-        daemon.cli("rm", "-f", "rich-fail")
+        daemon.cli("rm", "-f", rich_fail)
 
 
 def test_initscript_runs_first(daemon, tmp_path):
@@ -88,40 +92,43 @@ def test_initscript_runs_first(daemon, tmp_path):
 
 
 def test_poststop_hooks_see_exit_code_and_reason(daemon, tmp_path):
+    rich_stop = unique_name("rich-stop")
+    rich_killed = unique_name("rich-killed")
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     hook = 'echo "$POUCH_EXIT_CODE $POUCH_EXIT_REASON" >> /out/reasons'
     daemon.cli("run", "--rm", "--rich", "-v", f"{out_dir}:/out", "--poststop-hook", hook, "busybox", "sh", "-c",
                "exit 4", check=False)
-    daemon.cli("run", "-d", "--name", "rich-stop", "--rich", "-v", f"{out_dir}:/out", "--poststop-hook", hook,
+    daemon.cli("run", "-d", "--name", rich_stop, "--rich", "-v", f"{out_dir}:/out", "--poststop-hook", hook,
                "busybox", "sleep", "100")
     try:
-        wait_until(lambda: "sleep 100" in daemon.cli("top", "rich-stop").stdout, what="the app under dumb-init")
-        daemon.cli("stop", "rich-stop")
-        daemon.cli("run", "-d", "--name", "rich-killed", "--rich", "-v", f"{out_dir}:/out", "--poststop-hook", hook,
+        wait_until(lambda: "sleep 100" in daemon.cli("top", rich_stop).stdout, what="the app under dumb-init")
+        daemon.cli("stop", rich_stop)
+        daemon.cli("run", "-d", "--name", rich_killed, "--rich", "-v", f"{out_dir}:/out", "--poststop-hook", hook,
                    "busybox", "sh", "-c", "kill -9 $$")
-        daemon.cli("wait", "rich-killed")
+        daemon.cli("wait", rich_killed)
     finally:
-        daemon.cli("rm", "-f", "rich-stop", "rich-killed")
+        daemon.cli("rm", "-f", rich_stop, rich_killed)
     assert (out_dir / "reasons").read_text().splitlines() == ["4 exited", "143 stopped", "137 signaled"]
 
 
 def test_ops_components_run_beside_the_app_and_are_restarted(daemon, tmp_path):
+    rich_ops = unique_name("rich-ops")
     ops = tmp_path / "ops"
     ops.mkdir()
     agent = ops / "agent"
     agent.write_text("#!/bin/sh\necho beat >> /tmp/agent.log\nsleep 0.2\n")
     agent.chmod(0o755)
     (ops / "README").write_text("not executable: not started\n")
-    daemon.cli("run", "-d", "--name", "rich-ops", "--rich", "--ops-dir", str(ops), "busybox", "sleep", "100")
+    daemon.cli("run", "-d", "--name", rich_ops, "--rich", "--ops-dir", str(ops), "busybox", "sleep", "100")
     try:
         # restarted after each exit: a second beat
-        wait_until(lambda: len(daemon.cli("exec", "rich-ops", "cat", "/tmp/agent.log", check=False).stdout.split()) >= 2,
+        wait_until(lambda: len(daemon.cli("exec", rich_ops, "cat", "/tmp/agent.log", check=False).stdout.split()) >= 2,
                    what="the ops agent's second beat")
-        assert daemon.cli("exec", "rich-ops", "sh", "-c", "touch /.pouch/ops/x 2>/dev/null || echo ro").stdout == "ro\n"
-        assert daemon.inspect("rich-ops")["HostConfig"]["OpsDir"] == str(ops)
+        assert daemon.cli("exec", rich_ops, "sh", "-c", "touch /.pouch/ops/x 2>/dev/null || echo ro").stdout == "ro\n"
+        assert daemon.inspect(rich_ops)["HostConfig"]["OpsDir"] == str(ops)
     finally:
-        daemon.cli("rm", "-f", "rich-ops")
+        daemon.cli("rm", "-f", rich_ops)
 
 
 def test_image_without_a_shell(daemon, tmp_path):

@@ -163,22 +163,24 @@ def test_v_makes_a_missing_host_directory_at_start_but_mount_type_bind_refuses_i
 
 
 def test_a_failed_start_leaves_no_volume_mounted(clean):
+    fails = unique_name("fails")
     d = clean
     d.cli("volume", "create", "-o", "type=tmpfs", "-o", "device=tmpfs", "good1")
     d.cli("volume", "create", "-o", "type=nosuchfs", "-o", "device=x", "broken1")
-    result = d.cli("run", "--name", "fails", "-v", "good1:/a", "-v", "broken1:/b", "busybox", "true", check=False)
+    result = d.cli("run", "--name", fails, "-v", "good1:/a", "-v", "broken1:/b", "busybox", "true", check=False)
     assert result.returncode == 125 and "failed to mount local volume" in result.stderr
     assert volume_mounts(d) == []
     assert mounts_below(d.root) == [] or all("netns" in m for m in mounts_below(d.root))
-    d.cli("rm", "fails")
+    d.cli("rm", fails)
 
 
 def test_image_volume_is_anonymous_with_the_image_content_copied_up(clean, volume_image):
+    cu1 = unique_name("cu1")
     d = clean
-    out = d.cli("run", "--name", "cu1", volume_image, "sh", "-c",
+    out = d.cli("run", "--name", cu1, volume_image, "sh", "-c",
                 "stat -c '%u:%g %a' /srv/data /srv/data/f; cat /srv/data/f; readlink /srv/data/link").stdout
     assert out == "33:33 750\n1000:1001 640\nimage-content\n/etc/passwd\n"
-    (mount,) = d.inspect("cu1")["Mounts"]
+    (mount,) = d.inspect(cu1)["Mounts"]
     assert mount["Type"] == "volume" and mount["Destination"] == "/srv/data" and mount["Driver"] == "local"
     assert mount["Source"] == os.path.join(d.root, "volumes", mount["Name"], "_data") and mount["RW"] is True
     assert os.readlink(os.path.join(mount["Source"], "link")) == "/etc/passwd"  # a link, never followed
@@ -186,27 +188,28 @@ def test_image_volume_is_anonymous_with_the_image_content_copied_up(clean, volum
     assert d.cli("run", "--rm", "-v", "cu-named:/srv/data", volume_image, "cat", "/srv/data/f").stdout == "image-content\n"
     assert d.cli("run", "--rm", "-v", "cu-nocopy:/srv/data:nocopy", volume_image, "ls", "-A", "/srv/data").stdout == ""
     # --volumes-from: the same volume, read-only on request
-    shared = d.cli("run", "--rm", "--volumes-from", "cu1:ro", "busybox", "sh", "-c",
+    shared = d.cli("run", "--rm", "--volumes-from", f"{cu1}:ro", "busybox", "sh", "-c",
                    "cat /srv/data/f; touch /srv/data/x 2>&1", check=False)
     assert shared.stdout.startswith("image-content\n") and "Read-only file system" in shared.stdout
     # rm -v: the anonymous volume goes, named ones stay
-    d.cli("rm", "-v", "cu1")
+    d.cli("rm", "-v", cu1)
     assert mount["Name"] not in names(d) and {"cu-named", "cu-nocopy"} <= set(names(d))
 
 
 def test_mount_flag_and_rm_without_v_keeps_anonymous_volumes(clean):
+    mf1 = unique_name("mf1")
     d = clean
-    d.cli("create", "--name", "mf1", "-v", "/anon",
+    d.cli("create", "--name", mf1, "-v", "/anon",
           "--mount", "type=volume,src=mvol1,dst=/m,readonly,volume-opt=type=tmpfs,volume-opt=device=tmpfs",
           "--mount", "type=tmpfs,dst=/t,tmpfs-size=8m", "--mount", "type=bind,src=/etc,dst=/hostetc,readonly",
           "busybox", "true")
-    by_dest = {m["Destination"]: m for m in d.inspect("mf1")["Mounts"]}
+    by_dest = {m["Destination"]: m for m in d.inspect(mf1)["Mounts"]}
     assert by_dest["/m"]["Name"] == "mvol1" and by_dest["/m"]["RW"] is False
     assert by_dest["/anon"]["Type"] == "volume" and len(by_dest["/anon"]["Name"]) == 64
     assert by_dest["/hostetc"] == {"Type": "bind", "Source": "/etc", "Destination": "/hostetc", "Mode": "ro",
                                    "RW": False, "Propagation": "rprivate"}
     assert json.loads(d.cli("volume", "inspect", "mvol1").stdout)[0]["Options"] == {"type": "tmpfs", "device": "tmpfs"}
-    d.cli("rm", "mf1")
+    d.cli("rm", mf1)
     assert by_dest["/anon"]["Name"] in names(d)
 
 
@@ -287,12 +290,13 @@ def test_docker_py(clean):
 def test_copy_up_happens_at_a_containers_first_start_only(clean, volume_image):
     """As dockerd (which copies at create): a volume the container emptied stays empty when it
     starts again; another new container finds it empty and gets the image's content."""
+    cu1 = unique_name("cu1")
     d = clean
-    d.cli("run", "-d", "--name", "cu1", "-v", "cudata:/srv/data", volume_image, "sleep", "1000")
-    assert d.cli("exec", "cu1", "cat", "/srv/data/f").stdout == "image-content\n"
-    d.cli("exec", "cu1", "sh", "-c", "rm -rf /srv/data/* /srv/data/.[!.]*")
-    d.cli("stop", "-t", "1", "cu1")
-    d.cli("start", "cu1")
-    assert d.cli("exec", "cu1", "ls", "-A", "/srv/data").stdout.strip() == ""
-    d.cli("rm", "-f", "cu1")
+    d.cli("run", "-d", "--name", cu1, "-v", "cudata:/srv/data", volume_image, "sleep", "1000")
+    assert d.cli("exec", cu1, "cat", "/srv/data/f").stdout == "image-content\n"
+    d.cli("exec", cu1, "sh", "-c", "rm -rf /srv/data/* /srv/data/.[!.]*")
+    d.cli("stop", "-t", "1", cu1)
+    d.cli("start", cu1)
+    assert d.cli("exec", cu1, "ls", "-A", "/srv/data").stdout.strip() == ""
+    d.cli("rm", "-f", cu1)
     assert d.cli("run", "--rm", "-v", "cudata:/srv/data", volume_image, "cat", "/srv/data/f").stdout == "image-content\n"
