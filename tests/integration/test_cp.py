@@ -16,9 +16,12 @@ from tests.integration.conftest import POUCH, mounts_below, unique_name
 @pytest.fixture
 def web(daemon):
     d = daemon
-    d.cli("run", "-d", "--name", "cp-web", "busybox", "sleep", "1000")
-    yield "cp-web"
-    d.cli("rm", "-f", "cp-web", check=False)
+    name = unique_name("cp-web")
+    try:
+        d.cli("run", "-d", "--name", name, "busybox", "sleep", "1000")
+        yield name
+    finally:
+        d.cli("rm", "-f", name, check=False)
 
 
 @pytest.fixture
