@@ -326,7 +326,7 @@ def test_docker_py_commit_diff_and_history(daemon):
     client = docker.DockerClient(base_url=d.host)
     try:
         container = client.containers.get(lc_py)
-        image = container.commit(repository=lc_py, tag="1", message="from docker-py",
+        image = container.commit(repository="lc-py", tag="1", message="from docker-py",
                                  changes=['CMD ["cat", "/py"]'])
         assert "lc-py:1" in image.tags
         assert client.containers.run("lc-py:1", remove=True) == b"py\n"
