@@ -8,10 +8,10 @@ from pouch.errors import InvalidArgument
 from pouch.models import CreateOptions, SecurityOptions, parse_security_opts
 from pouch.oci.caps import ALL_CAPABILITIES, DEFAULT_CAPABILITIES, apply_cap_changes
 from pouch.oci.seccomp import (
+    chosen_profile,
     default_profile,
     default_source,
     host_unsupported_subarches,
-    chosen_profile,
     render_profile,
     resolve_seccomp,
 )

@@ -9,7 +9,16 @@ import stat
 import pytest
 
 from pouch.errors import InvalidArgument
-from pouch.models import parse_network_mode, CreateOptions, DeviceMapping, ImageConfig, Isolation, Resources, ThrottleDevice, Ulimit
+from pouch.models import (
+    CreateOptions,
+    DeviceMapping,
+    ImageConfig,
+    Isolation,
+    Resources,
+    ThrottleDevice,
+    Ulimit,
+    parse_network_mode,
+)
 from pouch.oci.resources import (
     DeviceNode,
     ResourceInput,

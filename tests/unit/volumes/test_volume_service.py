@@ -8,8 +8,8 @@ import os
 import pytest
 
 from pouch.api.volume_routes import volume_json
-from pouch.engine import volume_users
 from pouch.config import DaemonConfig
+from pouch.engine import volume_users
 from pouch.errors import Conflict, InvalidArgument, NotFound
 from pouch.events import EventBus
 from pouch.metadata import containers as containers_store
