@@ -55,6 +55,9 @@ class FakeRuntime:
         self.exit_threads: list[threading.Thread] = []
         self._pids = iter(range(1000, 100000))
 
+    def resolve(self, name: str) -> str:
+        return name or "runc"
+
     def create(self, container_id: str) -> FakeProcess:
         self.processes[container_id] = process = FakeProcess(next(self._pids))
         return process
