@@ -10,18 +10,28 @@ import json
 import os
 import platform
 import time
+import uuid
 
 from pouch import API_VERSION, MIN_API_VERSION, __version__
 from pouch.api import attach_streams, container_json, convert, exec_json, image_json, registry_routes
 from pouch.api import filters as list_filters
-from pouch.api.framing import encode_frame
+from pouch.api.archive_routes import add_archive_routes
+from pouch.api.build_routes import add_build_routes
+from pouch.api.events_routes import add_events_routes
 from pouch.api.health_json import restart_policy_from_docker
+from pouch.api.lifecycle_routes import add_lifecycle_routes
+from pouch.api.network_routes import add_network_routes
 from pouch.api.resources_json import update_from_docker
 from pouch.api.server import Hijack, Request, Response, Router, empty_response, json_response, stream_response
+from pouch.api.stats_routes import add_stats_routes
+from pouch.api.system_routes import add_system_routes
 from pouch.api.top_json import top_to_docker
+from pouch.api.volume_routes import add_volume_routes
 from pouch.cgroups.stats import read_host_memory
+from pouch.cgroups.support import host_info
 from pouch.errors import InvalidArgument, NotFound
 from pouch.models import RestartPolicy
+from pouch.rich import layout
 from pouch.services import resources as resource_service
 from pouch.services import streams
 
@@ -68,30 +78,14 @@ def build_router(engine) -> Router:
     add("POST", "/images/{name:path}/push", lambda req: registry_routes.push(engine, req))
     add("POST", "/auth", lambda req: registry_routes.auth(engine, req))
     add("DELETE", "/images/{name:path}", images.remove)
-    from pouch.api.lifecycle_routes import add_lifecycle_routes  # commit, diff, export, history, save, prune
-
-    add_lifecycle_routes(router, engine)
-    from pouch.api.build_routes import add_build_routes  # POST /build
-
-    add_build_routes(router, engine)
-    from pouch.api.network_routes import add_network_routes  # /networks
-
-    add_network_routes(router, engine)
-    from pouch.api.stats_routes import add_stats_routes  # GET /containers/{id}/stats
-
-    add_stats_routes(router, engine)
-    from pouch.api.volume_routes import add_volume_routes  # /volumes
-
-    add_volume_routes(router, engine)
-    from pouch.api.events_routes import add_events_routes  # GET /events
-
-    add_events_routes(router, engine)
-    from pouch.api.archive_routes import add_archive_routes  # GET/HEAD/PUT /containers/{id}/archive (cp)
-
-    add_archive_routes(router, engine)
-    from pouch.api.system_routes import add_system_routes  # /containers/prune, /system/df
-
-    add_system_routes(router, engine)
+    add_lifecycle_routes(router, engine)  # commit, diff, export, history, save, prune
+    add_build_routes(router, engine)  # POST /build
+    add_network_routes(router, engine)  # /networks
+    add_stats_routes(router, engine)  # GET /containers/{id}/stats
+    add_volume_routes(router, engine)  # /volumes
+    add_events_routes(router, engine)  # GET /events
+    add_archive_routes(router, engine)  # GET/HEAD/PUT /containers/{id}/archive (cp)
+    add_system_routes(router, engine)  # /containers/prune, /system/df
     return router
 
 
@@ -130,9 +124,7 @@ class SystemRoutes:
         containers = engine.containers.list()
         states = [c.state.status.value for c in containers]
         config = engine.config
-        from pouch.cgroups.support import host_info  # what the kernel's cgroups offer, Docker's warnings
-
-        supported, warnings = host_info()
+        supported, warnings = host_info()  # what the kernel's cgroups offer, Docker's warnings
         return json_response({
             "ID": _daemon_id(config.root),
             "Containers": len(containers),
@@ -148,7 +140,8 @@ class SystemRoutes:
             "Debug": config.debug, "NFd": len(os.listdir("/proc/self/fd")),
             "NGoroutines": 0, "SystemTime": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "LoggingDriver": "k8s-file", "CgroupDriver": "cgroupfs", "CgroupVersion": _cgroup_version(),
-            "NEventsListener": engine.containers.events.listeners, "KernelVersion": os.uname().release, "OperatingSystem": _os_name(),
+            "NEventsListener": engine.events.listeners, "KernelVersion": os.uname().release,
+            "OperatingSystem": _os_name(),
             "OSVersion": "", "OSType": "linux", "Architecture": os.uname().machine, "IndexServerAddress": "",
             "RegistryConfig": {"AllowNondistributableArtifactsCIDRs": [], "AllowNondistributableArtifactsHostnames": [],
                                "InsecureRegistryCIDRs": ["127.0.0.0/8"], "IndexConfigs": {}, "Mirrors": []},
@@ -379,11 +372,8 @@ class ImageRoutes:
         return empty_response(201)
 
     def remove(self, req: Request) -> Response:
-        from pouch.metadata import containers as store
-
         result = self.images.remove(
             req.params["name"], force=req.query_bool("force"),
-            containers_using=lambda image_id: store.ids_using_image(self.engine.db, image_id),
             running=lambda container_id: self.engine.containers.get(container_id).state.status.is_active(),
         )
         return json_response(result)
@@ -418,8 +408,6 @@ class ImageRoutes:
 
 def rich_info() -> dict:
     """What ``info`` says of rich containers: the modes and what they need on this host."""
-    from pouch.rich import layout
-
     lxcfs = os.path.ismount("/var/lib/lxcfs")
     return {
         "RichContainer": {
@@ -474,13 +462,11 @@ def _daemon_id(root: str) -> str:
         with open(path) as f:
             return f.read().strip()
     except FileNotFoundError:
-        import uuid
-
         value = str(uuid.uuid4())
         with open(path, "w") as f:
             f.write(value)
         return value
 
 
-__all__ = ["build_router", "encode_frame"]
+__all__ = ["build_router"]
 

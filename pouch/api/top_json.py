@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pouch.services.containers import TopResult
+from pouch.services.top import TopResult
 
 
 def top_to_docker(top: TopResult) -> dict[str, Any]:

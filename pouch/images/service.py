@@ -226,7 +226,7 @@ class ImageService:
         parent = ""
         for layer, diff_id in zip(plan.layers, plan.diff_ids):
             # keep the exact layer blob (push and save need it), verified, then unpack from it
-            digest = self._store_layer_blob(lambda: bundle.open(layer.member), layer.digest, rollback)
+            digest = self._store_layer_blob(lambda member=layer.member: bundle.open(member), layer.digest, rollback)
             if self.snapshots.exists(chain_id(parent, diff_id)):
                 parent = chain_id(parent, diff_id)
                 continue
@@ -393,7 +393,7 @@ class ImageService:
         return image_id
 
     # --- remove ---------------------------------------------------------------------------------
-    def remove(self, ref: str, force: bool = False, containers_using: ContainersUsing = lambda _id: [],
+    def remove(self, ref: str, force: bool = False, containers_using: ContainersUsing | None = None,
                running: IsRunning = lambda _cid: True) -> list[dict]:
         """``docker rmi``: untag, and delete the image with its unused layers once untagged.
 
@@ -403,6 +403,7 @@ class ImageService:
         layers (:meth:`for_container`). Deleting a built image also deletes its parent step
         images that nothing else needs. Returns Docker's ``[{"Untagged": ...}, {"Deleted": ...}]``.
         """
+        containers_using = containers_using or self.containers_using
         with self._lock:
             record, name = self.find(ref)
             if name is not None:
@@ -467,7 +468,7 @@ class ImageService:
             store.delete_image(tx, record.id)
         if held:
             _touch(os.path.join(self.held_dir, record.id.split(":", 1)[1]))
-        for name in (*record.repo_tags, *record.repo_digests):
+        for _name in (*record.repo_tags, *record.repo_digests):  # one untag per name, as dockerd
             self.events.emit("image", "untag", record.id, {"name": record.id})
         self.events.emit("image", "delete", record.id, {"name": record.id})
         out = [{"Deleted": record.id}]

@@ -13,6 +13,7 @@ condition variable that every state change notifies.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import dataclasses
 import logging
@@ -23,7 +24,6 @@ import shutil
 import signal as signal_module
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 
 from pouch import mount as mounts
 from pouch import process
@@ -32,6 +32,7 @@ from pouch.errors import Conflict, InvalidArgument, NotFound, PouchError
 from pouch.events import EventBus
 from pouch.hooks.ocihooks import inject_hooks, load_hooks
 from pouch.images.service import ImageService
+from pouch.jsonfile import write_json_atomic
 from pouch.metadata import containers as store
 from pouch.metadata.db import Database
 from pouch.models import (
@@ -45,10 +46,13 @@ from pouch.models import (
 )
 from pouch.network.manager import NetworkManager
 from pouch.network.sandbox import Connection, SandboxConfig, sandbox_config
+from pouch.oci.caps import read_host_capabilities
 from pouch.oci.env import merge_env
 from pouch.oci.seccomp import resolve_seccomp
 from pouch.oci.spec import SpecInput, generate_spec, resolve_env
-from pouch.rich.lxcfsd import LxcfsSupervisor
+from pouch.oci.user import read_user_files, resolve_user
+from pouch.rich.lxcfs import with_lxcfs
+from pouch.rich.lxcfsd import LxcfsSupervisor, lxcfs_root_for
 from pouch.runtime.registry import Runtimes
 from pouch.services import lifecycle
 from pouch.services import resources as resource_checks  # -m, --cpus, --device, --ipc... (400s)
@@ -58,9 +62,12 @@ from pouch.services.lifecycle import Op
 from pouch.services.logrotate import LogRotator, rotated_paths
 from pouch.services.monitor import ExitMonitor
 from pouch.services.names import random_name, validate_container_name
+from pouch.services.pending import PendingRemovals
 from pouch.services.restart import RestartManager
 from pouch.services.rich import RichContainers, check_rich_create, write_profile_env
 from pouch.services.timers import Scheduler
+from pouch.services.top import TopResult, parse_ps_output
+from pouch.signals import parse_signal
 from pouch.snapshots.quota_manager import DiskQuotas
 from pouch.timestamps import now_rfc3339, rfc3339_of
 from pouch.volumes.service import VolumeService
@@ -94,29 +101,6 @@ class RecentExits:
             return self._codes.get(container_id, 0)
 
 
-def parse_signal(value: str | int | None, default: int = signal_module.SIGKILL) -> int:
-    """Docker's signal spellings: ``9``, ``KILL``, ``SIGKILL``, ``SIGRTMIN+3``."""
-    if value is None or value == "":
-        return default
-    if isinstance(value, int) or str(value).isdigit():
-        number = int(value)
-        if not 0 < number < signal_module.NSIG:
-            raise InvalidArgument(f"Invalid signal: {value}")
-        return number
-    name = str(value).upper()
-    if not name.startswith("SIG"):
-        name = "SIG" + name
-    if name.startswith("SIGRTMIN+") or name.startswith("SIGRTMAX-"):
-        base, _, offset = name.partition("+" if "+" in name else "-")
-        if offset.isdigit():
-            number = signal_module.SIGRTMIN + int(offset) if base == "SIGRTMIN" else signal_module.SIGRTMAX - int(offset)
-            return int(number)
-    try:
-        return int(signal_module.Signals[name])
-    except KeyError:
-        raise InvalidArgument(f"Invalid signal: {value}") from None
-
-
 class ContainerService:
     """The container use cases, and the only writer of container records.
 
@@ -148,6 +132,7 @@ class ContainerService:
         self._changed = threading.Condition()
         self.on_removed: Callable[[str], None] | None = None  # e.g. to drop a removed container's exec sessions
         self.host_capabilities: tuple[str, ...] | None = None  # the daemon's bounding set, read once
+        self.pending_removals = PendingRemovals(config.root)  # --rm teardowns to finish after a crash
         self._recent_exits = RecentExits()  # for waiters that wake after a removal or a policy restart
         self.lxcfs = lxcfs  # with pouchd --enable-lxcfs (pouch/rich/lxcfsd.py)
         self.volumes = volumes  # -v, --mount, `pouch volume`
@@ -178,10 +163,10 @@ class ContainerService:
     def log_path_of(self, container_id: str) -> str:
         return os.path.join(self.config.container_dir(container_id), "ctr.log")
 
-    def rotated_log_paths(self, c: Container) -> list[str]:
+    def rotated_log_paths(self, c: Container) -> builtins.list[str]:  # `list` is a method here
         return rotated_paths(self.log_path(c), self.config.log_max_files)
 
-    def _running_logs(self) -> list[tuple[str, str]]:
+    def _running_logs(self) -> builtins.list[tuple[str, str]]:
         return [(cid, self.log_path_of(cid)) for cid in store.active_ids(self.db)]
 
     def rootfs_path(self, c: Container) -> str:
@@ -199,8 +184,6 @@ class ContainerService:
         image = self.images.get(opts.image)
         opts = dataclasses.replace(opts, runtime=self.runtime.resolve(opts.runtime))  # none given: the default
         opts = self.network.prepare_create(opts)  # its networks resolved (404 for an unknown one) and checked
-        from pouch.services import resources as resource_checks  # -m, --cpus, --device, --ipc... (400s)
-
         for warning in resource_checks.check_create(opts, self.get, self.host_capabilities):
             log.warning("create %s: %s", opts.name or opts.image, warning)
         for bind in opts.binds:
@@ -211,7 +194,6 @@ class ContainerService:
         if opts.rich:
             check_rich_create(opts.rich, image)
         if opts.enable_lxcfs:  # lxcfs: refused when no lxcfs is there
-            from pouch.rich.lxcfsd import lxcfs_root_for
             lxcfs_root_for(self.lxcfs)
         if opts.disk_quota:  # a 400 when --root's filesystem keeps no quotas
             self.quota.check(opts.disk_quota)
@@ -282,9 +264,6 @@ class ContainerService:
         address they hand out is written into /etc/hosts in place afterwards, before
         the container's process runs.
         """
-        from pouch.oci.caps import read_host_capabilities
-        from pouch.oci.user import read_user_files, resolve_user
-
         opts = c.options
         if self.host_capabilities is None:
             self.host_capabilities = tuple(read_host_capabilities())
@@ -314,8 +293,6 @@ class ContainerService:
                 if opts.rich:
                     spec = self.rich.prepare_spec(c, spec, rootfs)
                 if opts.enable_lxcfs:  # lxcfs: /proc files with the container's limits
-                    from pouch.rich.lxcfs import with_lxcfs
-                    from pouch.rich.lxcfsd import lxcfs_root_for
                     spec = with_lxcfs(spec, lxcfs_root_for(self.lxcfs))
                 inject_hooks(spec, load_hooks(self.config.hooks_dir), has_bind_mounts=bool(opts.binds or opts.volumes))
                 write_json_atomic(os.path.join(bundle, "config.json"), spec)
@@ -464,8 +441,7 @@ class ContainerService:
             c.state.finished_at = rfc3339_of(status.finished_at) if status else now_rfc3339()
             c.state.oom_killed = bool(self.runtime.oom_killed(container_id))
             if not c.state.oom_killed:  # conmon's oom file is the norm; the cgroup's counter a backstop
-                from pouch.services.resources import host_cgroup_oom_killed
-                c.state.oom_killed = host_cgroup_oom_killed(c)
+                c.state.oom_killed = resource_checks.host_cgroup_oom_killed(c)
             if status is None:
                 c.state.error = "container state was lost (conmon exited without an exit code)"
             self._recent_exits.record(c.id, c.state.exit_code)
@@ -502,16 +478,11 @@ class ContainerService:
             except Exception:
                 log.exception("cleaning up container %s", container_id[:12])
 
-    def _pending_marker(self, container_id: str) -> str:
-        return os.path.join(self.config.root, "pending-removal", container_id + ".json")
-
     def _remove_after_exit(self, c: Container) -> None:
         """An exited ``--rm`` container: gone for clients at once (its name free, ``wait
         ?condition=removed`` answered), then torn down. A marker file under --root lets
         ``recover`` finish the teardown if the daemon dies in between."""
-        marker = self._pending_marker(c.id)
-        os.makedirs(os.path.dirname(marker), mode=0o700, exist_ok=True)
-        write_json_atomic(marker, {"network": c.network.to_dict() if c.network else None})
+        self.pending_removals.mark(c.id, c.network)
         store.delete(self.db, c.id)
         self.events.emit_container(c, "destroy")
         self.volumes.release(c.id, c.options.volumes)  # its processes are gone: volumes first, so that
@@ -519,7 +490,7 @@ class ContainerService:
         self.notify_changed()
         self._teardown(c.id, c.network)
         self._drop_container_files(c.id)
-        os.unlink(marker)
+        self.pending_removals.clear(c.id)
         log.info("removed container %s", c.id[:12])
 
     def _drop_container_files(self, container_id: str) -> None:
@@ -535,23 +506,11 @@ class ContainerService:
             self._locks.pop(container_id, None)
 
     def _finish_pending_removals(self) -> None:
-        import json
-
-        from pouch.models import NetworkAttachment
-
-        directory = os.path.join(self.config.root, "pending-removal")
-        for name in os.listdir(directory) if os.path.isdir(directory) else ():
-            container_id = name.removesuffix(".json")
-            try:
-                with open(os.path.join(directory, name)) as f:
-                    data = json.load(f)
-                attachment = NetworkAttachment.from_dict(data["network"]) if data.get("network") else None
-            except (OSError, ValueError, KeyError, TypeError):
-                attachment = None
+        for container_id, attachment in self.pending_removals.entries():
             if store.get(self.db, container_id) is None:
                 self._teardown(container_id, attachment)
                 self._drop_container_files(container_id)
-            os.unlink(os.path.join(directory, name))
+            self.pending_removals.clear(container_id)
 
     # ---------------------------------------------------------------- recovery
     def recover(self) -> None:
@@ -746,12 +705,12 @@ class ContainerService:
             if not self.wait_for(lambda: self.is_stopped(c.id), 30):
                 raise PouchError(f"could not kill container {c.name}")
         with self.locked(c.id):
-            c = store.get(self.db, c.id)
-            if c is None:
+            current = store.get(self.db, c.id)
+            if current is None:
                 return
-            c.state.status = Status.REMOVING
-            store.save_state(self.db, c)
-            self._finish_remove(c, volumes)
+            current.state.status = Status.REMOVING
+            store.save_state(self.db, current)
+            self._finish_remove(current, volumes)
         self.notify_changed()
 
     def _finish_remove(self, c: Container, volumes: bool = False) -> None:
@@ -785,38 +744,3 @@ def find_static_init() -> str:
         if os.access(candidate, os.X_OK):
             return candidate
     raise InvalidArgument("--init needs a static init binary: install Debian's tini package (tini-static)")
-
-
-@dataclass(frozen=True)
-class TopResult:
-    """``top``: the ``ps`` column titles and one row of fields per process of the container."""
-
-    titles: tuple[str, ...] = ()
-    processes: tuple[tuple[str, ...], ...] = ()
-
-
-def parse_ps_output(output: str, pids: set[int]) -> TopResult:
-    """Keep the ``ps`` rows whose PID column is one of the container's pids (as dockerd's top)."""
-    lines = [line for line in output.splitlines() if line.strip()]
-    if not lines:
-        return TopResult()
-    titles = lines[0].split()
-    if "PID" not in titles:
-        raise InvalidArgument("Couldn't find PID field in ps output")
-    pid_index = titles.index("PID")
-    processes = []
-    for line in lines[1:]:
-        fields = line.split(None, len(titles) - 1)
-        if len(fields) > pid_index and fields[pid_index].isdigit() and int(fields[pid_index]) in pids:
-            processes.append(tuple(fields))
-    return TopResult(tuple(titles), tuple(processes))
-
-
-def write_json_atomic(path: str, data: dict) -> None:
-    import json
-
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(json.dumps(data))  # not json.dump: that one encodes in pure Python (~2 ms for a spec)
-    os.replace(tmp, path)
-

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pouch.api.top_json import top_to_docker
-from pouch.services.containers import TopResult, parse_ps_output
+from pouch.services.top import TopResult, parse_ps_output
 
 
 def test_top_json():

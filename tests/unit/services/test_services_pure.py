@@ -7,9 +7,10 @@ import pytest
 
 from pouch.errors import InvalidArgument, NotFound
 from pouch.services.attachgate import AttachGate
-from pouch.services.containers import TopResult, parse_ps_output, parse_signal
 from pouch.services.execs import ExecConfig, exec_process_spec
 from pouch.services.monitor import ExitMonitor
+from pouch.services.top import TopResult, parse_ps_output
+from pouch.signals import parse_signal
 from tests.waiting import wait_until
 
 
