@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from pouch.errors import InvalidArgument, PouchError
+from pouch.metadata import images as store
 
 
 def parse_prune_filters(filters: dict[str, list[str]]) -> bool:
@@ -34,8 +35,6 @@ def prune_candidates(records: Iterable, used_image_ids: set[str], dangling_only:
 
 def prune_images(images, containers_using: Callable[[str], list[str]], dangling_only: bool) -> dict:
     """``{"ImagesDeleted": [...], "SpaceReclaimed": n}``."""
-    from pouch.metadata import images as store
-
     deleted: list[dict] = []
     reclaimed = 0
     with images.transaction():
