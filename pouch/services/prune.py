@@ -177,7 +177,7 @@ def disk_usage(engine) -> DiskUsage:
     chains = _chains(records)
     shared = shared_sizes(chains, layer_sizes)
     containers = engine.containers.list()
-    using = {}
+    using: dict[str, int] = {}
     for c in containers:
         using[c.image_id] = using.get(c.image_id, 0) + 1
     parents = images.parent_ids()
