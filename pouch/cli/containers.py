@@ -3,11 +3,25 @@ kill, restart, rm, pause, unpause, wait, rename, top, logs, inspect."""
 
 from __future__ import annotations
 
+import sys
 import time
 
 from pouch.cli.client import APIError, CLIError, quote_name
 from pouch.cli.flags import INT, LIST, STR, F
-from pouch.cli.format import TemplateError, pretty_json, ps_table, render_template, short_id, table
+from pouch.cli.format import (
+    TemplateError,
+    display_ports,
+    ellipsis,
+    pretty_json,
+    ps_table,
+    render_template,
+    short_id,
+    since,
+    table,
+)
+from pouch.cli.resource_flags import UPDATE_FLAGS, update_body
+from pouch.cli.stream import copy_output
+from pouch.cli.values import parse_filters, parse_since
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -57,8 +71,6 @@ PS_FLAGS = [
 
 def ps_template_fields(c: dict[str, Any], now: float, trunc: bool) -> dict[str, Any]:
     """The names docker's ``ps --format`` knows (``{{.ID}}``, ``{{.Names}}``...)."""
-    from pouch.cli.format import display_ports, ellipsis, since
-
     command = c.get("Command", "")
     labels = c.get("Labels") or {}
     return {
@@ -79,8 +91,6 @@ def ps_template_fields(c: dict[str, Any], now: float, trunc: bool) -> dict[str, 
 
 
 def cmd_ps(ctx: Context, argv: list[str]) -> int:
-    from pouch.cli.options import parse_filters
-
     opts, _ = ctx.parse("[OPTIONS]", "List containers", PS_FLAGS, argv, max_args=0)
     limit = 1 if opts["latest"] else opts["last"]
     params = {
@@ -97,12 +107,12 @@ def cmd_ps(ctx: Context, argv: list[str]) -> int:
         return 0
     now = time.time()
     if opts["format"] and opts["format"] != "table":
-        return _print_templated(ctx, opts["format"], [ps_template_fields(c, now, trunc) for c in containers])
+        return print_templated(ctx, opts["format"], [ps_template_fields(c, now, trunc) for c in containers])
     ctx.stdout.write(ps_table(containers, now, trunc=trunc))
     return 0
 
 
-def _print_templated(ctx: Context, template: str, items: list[Any]) -> int:
+def print_templated(ctx: Context, template: str, items: list[Any]) -> int:
     if template.startswith("table "):
         raise CLIError("table formats are not supported yet; use a plain template")
     try:
@@ -178,8 +188,6 @@ def cmd_rename(ctx: Context, argv: list[str]) -> int:
 
 def cmd_update(ctx: Context, argv: list[str]) -> int:
     """Resources and the restart policy (resource_flags.UPDATE_FLAGS), and Pouch's ``--env``."""
-    from pouch.cli.resource_flags import UPDATE_FLAGS, update_body
-
     opts, args = ctx.parse("[OPTIONS] CONTAINER [CONTAINER...]", "Update the configuration of one or more containers",
                            UPDATE_FLAGS, argv, min_args=1)
     body = update_body(opts)
@@ -212,11 +220,6 @@ LOGS_FLAGS = [
 
 
 def cmd_logs(ctx: Context, argv: list[str]) -> int:
-    import sys
-
-    from pouch.cli.options import parse_since
-    from pouch.cli.stream import copy_output
-
     opts, args = ctx.parse("[OPTIONS] CONTAINER", "Fetch the logs of a container", LOGS_FLAGS, argv,
                            min_args=1, max_args=1)
     client = ctx.client
@@ -296,7 +299,8 @@ def print_inspect(ctx: Context, objects: list[Any], template: str | None) -> Non
 
 
 def inspect_verb(ctx: Context, argv: list[str], kind: str | None, synopsis: str, description: str) -> int:
-    spec = INSPECT_FLAGS if kind is None else [f for f in INSPECT_FLAGS if f.dest != "type" and (kind == "container" or f.dest != "size")]
+    spec = INSPECT_FLAGS if kind is None else [
+        f for f in INSPECT_FLAGS if f.dest != "type" and (kind == "container" or f.dest != "size")]
     opts, args = ctx.parse(synopsis, description, spec, argv, min_args=1)
     kind = kind or opts.get("type") or None
     if kind is not None and kind not in INSPECT_KINDS:

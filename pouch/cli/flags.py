@@ -148,7 +148,8 @@ def _convert(flag: Flag, name: str, value: str) -> Any:
         try:
             return int(value)
         except ValueError:
-            raise UsageError(f'invalid argument "{value}" for "{name}" flag: strconv.ParseInt: parsing "{value}": invalid syntax') from None
+            raise UsageError(
+                f'invalid argument "{value}" for "{name}" flag: strconv.ParseInt: parsing "{value}": invalid syntax') from None
     return value
 
 

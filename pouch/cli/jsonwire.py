@@ -64,7 +64,7 @@ if _json is not None:
         return obj
 
     def _raise(message: str, text: str, pos: int) -> None:
-        from json import JSONDecodeError  # only on the error path
+        from json import JSONDecodeError  # noqa: PLC0415 - lazy: the json package costs ~5 ms; only a decode error pays
 
         raise JSONDecodeError(message, text, pos) from None
 

@@ -13,6 +13,7 @@ import os
 import sys
 
 from pouch import API_VERSION, __version__
+from pouch.cli.client import Client, CLIError
 from pouch.cli.flags import UsageError, parse, usage
 
 TYPE_CHECKING = False
@@ -71,7 +72,8 @@ MANAGEMENT: dict[str, dict[str, str]] = {
         "attach": "attach", "create": "create", "exec": "exec", "inspect": "container-inspect",
         "kill": "kill", "logs": "logs", "ls": "ps", "list": "ps", "ps": "ps", "pause": "pause",
         "rename": "rename", "restart": "restart", "rm": "rm", "remove": "rm", "run": "run",
-        "start": "start", "stats": "stats", "stop": "stop", "top": "top", "unpause": "unpause", "update": "update", "wait": "wait",
+        "start": "start", "stats": "stats", "stop": "stop", "top": "top", "unpause": "unpause", "update": "update",
+        "wait": "wait",
         "commit": "commit", "diff": "diff", "export": "export",
     },
     "image": {
@@ -130,8 +132,6 @@ class Context:
     @property
     def client(self) -> Client:
         if self._client is None:
-            from pouch.cli.client import Client
-
             self._client = Client(self.host)
         return self._client
 
@@ -261,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         code = 0
     except Exception as e:  # the one place a bug turns into one line
         if debug:
-            import traceback
+            import traceback  # noqa: PLC0415 - lazy: only --debug after a failure
 
             traceback.print_exc()
         else:
@@ -308,12 +308,10 @@ def _main(argv: list[str]) -> int:
             sys.stderr.write(f"pouch: {e}\nSee 'pouch {ctx.command} --help'.\n")
         return e.code
     except Exception as e:
-        from pouch.cli.client import CLIError
-
         if not isinstance(e, CLIError):
             raise
         if ctx.debug:
-            import traceback
+            import traceback  # noqa: PLC0415 - lazy: only --debug after a failure
 
             traceback.print_exc()
         sys.stdout.flush()

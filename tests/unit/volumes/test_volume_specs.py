@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 
 from pouch.api.convert import create_options_from_docker
-from pouch.cli.options import OptionError
-from pouch.cli.volumes import parse_mount_flag
+from pouch.cli.mount_flag import parse_mount_flag
+from pouch.cli.values import OptionError
 from pouch.errors import InvalidArgument, NotFound
 from pouch.models import BindMount, CreateOptions, ImageConfig, VolumeMount
+from pouch.volumes.service import container_mounts
 from pouch.volumes.specs import (
     hide_password,
     parse_bind_spec,
@@ -16,7 +17,6 @@ from pouch.volumes.specs import (
     validate_local_options,
     volume_from_api_mount,
 )
-from pouch.volumes.service import container_mounts
 
 
 def test_bind_spec_kinds():
