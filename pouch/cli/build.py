@@ -73,7 +73,8 @@ def build_params(opts: dict[str, Any], dockerfile: str, environ: dict[str, str])
 def quiet_result(lines: Iterable[Any], err: TextIO) -> str:
     """``-q``: the image id; on a failure the output the daemon held back goes to stderr
     (as docker does), then the error is raised."""
-    image_id, held = "", []
+    image_id = ""
+    held: list[str] = []
     for msg in lines:
         if not isinstance(msg, dict):
             continue

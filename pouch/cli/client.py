@@ -384,7 +384,7 @@ def _iter_file(f: Any) -> Iterator[bytes]:
 
 
 def _read_head(reader: _SocketReader) -> tuple[int, str, dict[str, str]]:
-    lines = []
+    lines: list[bytes] = []
     while True:
         raw = reader.readline(65537)
         if not raw:

@@ -264,7 +264,7 @@ def build_create_body(opts: dict[str, Any], image: str, cmd: list[str], *,
     sets StdinOnce); ``create`` keeps docker's ``create`` attach defaults. The ``--name`` goes in the query
     string, not here (see :func:`create_params`)."""
     env = dict(os.environ) if environ is None else environ
-    get = opts.get
+    get: Callable[[str], Any] = opts.get  # flag values are untyped (Any), absent ones None
     detach = bool(run and get("detach"))
     if get("rm") and get("restart") not in (None, "", "no"):
         raise OptionError("Conflicting options: --restart and --rm")

@@ -166,7 +166,7 @@ def resource_host_config(get: Callable[[str], Any]) -> dict[str, Any]:
 
 def update_body(opts: dict[str, Any]) -> dict[str, Any]:
     """``pouch update`` flags -> Docker's ``UpdateConfig`` (only what was given) + ``Env``."""
-    get = opts.get
+    get: Callable[[str], Any] = opts.get  # flag values are untyped (Any), absent ones None
     body = resource_host_config(get)  # the flags update shares with run (the others read as None)
     if get("memory"):
         body["Memory"] = parse_ram(get("memory"))

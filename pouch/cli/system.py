@@ -11,6 +11,7 @@ from pouch.cli.flags import STR, F
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from pouch.cli.main import Context
@@ -105,7 +106,7 @@ def cmd_version(ctx: Context, argv: list[str]) -> int:
 def format_info(info: dict[str, Any], debug: bool = False) -> str:
     from pouch.cli.format import bytes_size  # noqa: PLC0415 - lazy: `pouch version` (this module, hot) does not need format
 
-    g = info.get
+    g: Callable[..., Any] = info.get
     lines = ["Client:", f" Debug Mode: {_fmt(debug)}", "", "Server:",
              f" Containers: {g('Containers', 0)}",
              f"  Running: {g('ContainersRunning', 0)}",
@@ -135,17 +136,17 @@ def format_info(info: dict[str, Any], debug: bool = False) -> str:
             ("Kernel Version", "KernelVersion"), ("Operating System", "OperatingSystem"), ("OSType", "OSType"),
             ("Architecture", "Architecture"), ("CPUs", "NCPU"), ("Total Memory", "MemTotal"), ("Name", "Name"),
             ("ID", "ID"), ("Pouch Root Dir", "DockerRootDir"), ("Debug Mode", "Debug")]
-    for label, key in more:
-        if key is None:
+    for label, field in more:
+        if field is None:
             opts = g("SecurityOptions") or []
             if opts:
                 lines.append(" Security Options:")
                 lines.extend(f"  {o.removeprefix('name=')}" for o in opts)
             continue
-        value = g(key)
+        value = g(field)
         if value in (None, ""):
             continue
-        if key == "MemTotal":
+        if field == "MemTotal":
             value = bytes_size(value)
         lines.append(f" {label}: {_fmt(value)}")
     if g("Labels"):
