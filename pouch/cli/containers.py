@@ -3,7 +3,6 @@ kill, restart, rm, pause, unpause, wait, rename, top, logs, inspect."""
 
 from __future__ import annotations
 
-import sys
 import time
 
 from pouch.cli.client import APIError, CLIError, quote_name
@@ -19,9 +18,7 @@ from pouch.cli.format import (
     since,
     table,
 )
-from pouch.cli.resource_flags import UPDATE_FLAGS, update_body
-from pouch.cli.stream import copy_output
-from pouch.cli.values import parse_filters, parse_since
+from pouch.cli.values import parse_filters
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -186,16 +183,6 @@ def cmd_rename(ctx: Context, argv: list[str]) -> int:
     return 0
 
 
-def cmd_update(ctx: Context, argv: list[str]) -> int:
-    """Resources and the restart policy (resource_flags.UPDATE_FLAGS), and Pouch's ``--env``."""
-    opts, args = ctx.parse("[OPTIONS] CONTAINER [CONTAINER...]", "Update the configuration of one or more containers",
-                           UPDATE_FLAGS, argv, min_args=1)
-    body = update_body(opts)
-    if not body:
-        raise CLIError("you must provide one or more flags when using this command")
-    return for_each(ctx, args, lambda n: (ctx.client.post(f"{_c(n)}/update", body=body), n)[1])
-
-
 def cmd_top(ctx: Context, argv: list[str]) -> int:
     _, args = ctx.parse("CONTAINER [ps OPTIONS]", "Display the running processes of a container", [], argv,
                         interspersed=False, min_args=1)
@@ -203,40 +190,6 @@ def cmd_top(ctx: Context, argv: list[str]) -> int:
     result = ctx.client.get(f"{_c(args[0])}/top", params) or {}
     rows = [[str(v) for v in proc] for proc in result.get("Processes") or []]
     ctx.stdout.write(table(list(result.get("Titles") or []), rows, minwidth=20))
-    return 0
-
-
-# ---------------------------------------------------------------------------
-# logs
-
-LOGS_FLAGS = [
-    F("--details", help="Show extra details provided to logs"),
-    F("-f", "--follow", help="Follow log output"),
-    F("--since", kind=STR, help="Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)"),
-    F("-n", "--tail", kind=STR, default="all", help="Number of lines to show from the end of the logs"),
-    F("-t", "--timestamps", help="Show timestamps"),
-    F("--until", kind=STR, help="Show logs before a timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)"),
-]
-
-
-def cmd_logs(ctx: Context, argv: list[str]) -> int:
-    opts, args = ctx.parse("[OPTIONS] CONTAINER", "Fetch the logs of a container", LOGS_FLAGS, argv,
-                           min_args=1, max_args=1)
-    client = ctx.client
-    info = client.get(f"{_c(args[0])}/json")
-    now = time.time()
-    params = {
-        "stdout": True, "stderr": True,
-        "follow": True if opts["follow"] else None,
-        "tail": opts["tail"],
-        "since": parse_since(opts["since"], now) if opts["since"] else None,
-        "until": parse_since(opts["until"], now) if opts["until"] else None,
-        "timestamps": True if opts["timestamps"] else None,
-        "details": True if opts["details"] else None,
-    }
-    resp = client.request("GET", f"{_c(info['Id'])}/logs", params=params)
-    tty = bool((info.get("Config") or {}).get("Tty"))
-    copy_output(resp.iter_chunks(), tty=tty, stdout=sys.stdout.buffer, stderr=sys.stderr.buffer)
     return 0
 
 

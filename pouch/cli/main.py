@@ -44,7 +44,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "load": ("images", "cmd_load", "Load an image from a tar archive or STDIN"),
     "login": ("registry", "cmd_login", "Log in to a registry"),
     "logout": ("registry", "cmd_logout", "Log out from a registry"),
-    "logs": ("containers", "cmd_logs", "Fetch the logs of a container"),
+    "logs": ("logs", "cmd_logs", "Fetch the logs of a container"),
     "pause": ("containers", "cmd_pause", "Pause all processes within one or more containers"),
     "ps": ("containers", "cmd_ps", "List containers"),
     "pull": ("registry", "cmd_pull", "Pull an image from a registry"),
@@ -61,7 +61,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "tag": ("images", "cmd_tag", "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"),
     "top": ("containers", "cmd_top", "Display the running processes of a container"),
     "unpause": ("containers", "cmd_unpause", "Unpause all processes within one or more containers"),
-    "update": ("containers", "cmd_update", "Update the configuration of one or more containers"),
+    "update": ("update", "cmd_update", "Update the configuration of one or more containers"),
     "version": ("system", "cmd_version", "Show the Pouch version information"),
     "wait": ("containers", "cmd_wait", "Block until one or more containers stop, then print their exit codes"),
 }
