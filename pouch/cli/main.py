@@ -1,8 +1,8 @@
 """``pouch``: the command-line client of pouchd (docker-compatible verbs).
 
-Kept thin and fast to start: this module imports only ``os``/``sys`` and the
-flag parser; each verb's module (and the HTTP client) is imported when the
-verb runs. Failures become one line on stderr and a non-zero exit
+Kept thin and fast to start: this module imports only ``os``/``sys``, the flag
+parser and the HTTP client (C modules underneath: ``_socket``, ``_json``); each
+verb's module is imported when the verb runs. Failures become one line on stderr and a non-zero exit
 (125 for bad flags and for ``run``/``create`` daemon errors, like docker);
 tracebacks only with ``--debug``.
 """
