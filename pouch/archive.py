@@ -36,7 +36,8 @@ import tempfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from types import ModuleType
+from typing import Protocol, cast
 
 from pouch.errors import InvalidArgument
 from pouch.tartime import mtime_ns_of
@@ -53,14 +54,25 @@ _PAX_XATTR = "SCHILY.xattr."
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
+# What a corrupt compressed stream raises. zstandard and isal are declared dependencies;
+# without them zstd layers are refused and gzip goes through zlib (slower).
+_CORRUPT: tuple[type[Exception], ...] = (EOFError, zlib.error, gzip.BadGzipFile)
+zstandard: ModuleType | None
+igzip_threaded: ModuleType | None
 try:
-    from zstandard import ZstdError as _ZstdError
+    import zstandard
+    from zstandard import ZstdError
 except ImportError:  # pragma: no cover
-    _ZstdError = EOFError  # type: ignore[assignment,misc]
+    zstandard = None
+else:
+    _CORRUPT += (ZstdError,)
 try:
-    from isal.isal_zlib import error as _IsalError
+    from isal import igzip_threaded, isal_zlib
 except ImportError:  # pragma: no cover
-    _IsalError = zlib.error  # type: ignore[assignment,misc]
+    igzip_threaded = None
+else:
+    _CORRUPT += (cast("type[Exception]", isal_zlib.error),)  # the stub types the class as an instance
+_CORRUPT_TAR: tuple[type[Exception], ...] = (tarfile.TarError, *_CORRUPT)
 
 
 class Readable(Protocol):
@@ -95,7 +107,13 @@ class _HashingReader:
 
     @property
     def digest(self) -> str | None:
-        return None if self.hasher is None else "sha256:" + self.hasher.hexdigest()
+        return None if self.hasher is None else self.sha256()
+
+    def sha256(self) -> str:
+        """The digest of what was read (hashing must be on)."""
+        if self.hasher is None:
+            raise ValueError("the stream is not being hashed")
+        return "sha256:" + self.hasher.hexdigest()
 
 
 class _PrefixedReader:
@@ -137,9 +155,9 @@ def decompressed(reader: Readable) -> Readable:
     if head.startswith(_GZIP_MAGIC):
         return _gunzip(prefixed)
     if head.startswith(_ZSTD_MAGIC):
-        import zstandard
-
-        return zstandard.ZstdDecompressor().stream_reader(prefixed, read_across_frames=True)  # type: ignore[arg-type]
+        if zstandard is None:  # pragma: no cover
+            raise InvalidArgument("invalid layer archive: zstd compression needs the zstandard module")
+        return zstandard.ZstdDecompressor().stream_reader(prefixed, read_across_frames=True)
     return prefixed
 
 
@@ -149,7 +167,7 @@ def open_decompressed(reader: Readable) -> Iterator[Readable]:
     inflated = decompressed(reader)
     try:
         yield inflated
-    except (EOFError, zlib.error, gzip.BadGzipFile, _ZstdError, _IsalError) as exc:
+    except _CORRUPT as exc:
         raise InvalidArgument(f"invalid layer archive: {exc}") from exc
     finally:
         close = getattr(inflated, "close", None)
@@ -160,11 +178,9 @@ def open_decompressed(reader: Readable) -> Iterator[Readable]:
 def _gunzip(reader: Readable) -> Readable:
     """gzip through ISA-L (several times zlib's speed) in a thread of its own, so that
     inflating overlaps tar parsing and file writes; zlib's GzipFile when isal is missing."""
-    try:
-        from isal import igzip_threaded
-    except ImportError:
-        return gzip.GzipFile(fileobj=reader, mode="rb")  # type: ignore[arg-type]
-    return igzip_threaded.open(reader, "rb", threads=1)  # type: ignore[arg-type]
+    if igzip_threaded is None:  # pragma: no cover
+        return gzip.GzipFile(fileobj=reader, mode="rb")  # type: ignore[call-overload]
+    return igzip_threaded.open(reader, "rb", threads=1)
 
 
 @dataclass
@@ -192,7 +208,8 @@ class _Unpacker:
                 st = os.lstat(nxt)
             except FileNotFoundError:
                 if not create:
-                    raise InvalidArgument(f"refusing layer entry {entry!r}: {'/'.join(parts)} does not exist in the layer") from None
+                    raise InvalidArgument(
+                        f"refusing layer entry {entry!r}: {'/'.join(parts)} does not exist in the layer") from None
                 os.mkdir(nxt, 0o755)
                 current = nxt
                 continue
@@ -340,9 +357,9 @@ def unpack_into(stream: Readable, root: str, *, digest_stream: bool = False) -> 
             plain.drain()
             raw.drain()
             unpacker.finish()
-        except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile, _ZstdError, _IsalError) as exc:
+        except _CORRUPT_TAR as exc:
             raise InvalidArgument(f"invalid layer archive: {exc}") from exc
-    return UnpackResult(diff_id=plain.digest, digest=raw.digest, size=unpacker.size)
+    return UnpackResult(diff_id=plain.sha256(), digest=raw.digest, size=unpacker.size)
 
 
 def unpack_layer(

@@ -13,6 +13,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import os
+import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -205,8 +206,6 @@ def mounted_on_temp(m: Mount | None, parent: str, prefix: str) -> Iterator[str]:
     """``m`` mounted on a fresh directory under ``parent`` (an empty directory for None). On
     exit the mount goes (lazily if it is busy) and the directory is removed with rmdir only,
     never rmtree, which could reach through a mount that failed to go."""
-    import tempfile
-
     target = tempfile.mkdtemp(prefix=prefix, dir=parent)
     try:
         if m is not None:

@@ -117,7 +117,8 @@ def parse_reference(text: str) -> Reference:
     if not match:
         raise InvalidArgument("invalid reference format")
     if len(match.group(1)) > NAME_TOTAL_LENGTH_MAX:
-        raise InvalidArgument(f"invalid reference format: repository name must not be more than {NAME_TOTAL_LENGTH_MAX} characters")
+        raise InvalidArgument(
+            f"invalid reference format: repository name must not be more than {NAME_TOTAL_LENGTH_MAX} characters")
     if digest and digest.startswith("sha256:") and not _SHA256_DIGEST_RE.match(digest):
         raise InvalidArgument("invalid reference format")
     return Reference(domain, remainder, tag, digest)

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from pouch.api.server import Request, Response, Router, empty_response, stream_response
+from pouch.services.archive import STAT_HEADER, encode_stat, open_archive, put_archive, stat_path
 
 
 def add_archive_routes(router: Router, engine) -> None:
@@ -23,24 +24,18 @@ class ArchiveRoutes:
         self.engine = engine
 
     def get(self, req: Request) -> Response:
-        from pouch.services.archive import STAT_HEADER, encode_stat, open_archive
-
         stat, chunks = open_archive(self.engine, req.params["id"], req.query_str("path"))
         resp = stream_response(chunks, content_type="application/x-tar")
         resp.headers.append((STAT_HEADER, encode_stat(stat)))
         return resp
 
     def head(self, req: Request) -> Response:
-        from pouch.services.archive import STAT_HEADER, encode_stat, stat_path
-
         stat = stat_path(self.engine, req.params["id"], req.query_str("path"))
         resp = empty_response(200)
         resp.headers += [(STAT_HEADER, encode_stat(stat)), ("Content-Type", "application/json")]
         return resp
 
     def put(self, req: Request) -> Response:
-        from pouch.services.archive import put_archive
-
         put_archive(self.engine, req.params["id"], req.query_str("path"), req.stream(),
                     no_overwrite_dir_non_dir=req.query_bool("noOverwriteDirNonDir"),
                     copy_uid_gid=req.query_bool("copyUIDGID"))

@@ -16,7 +16,10 @@ import tempfile
 from collections.abc import Iterator
 
 from pouch.api.server import Request, Response, Router, stream_response
+from pouch.archive import unpack_into
+from pouch.build.builder import Builder, BuildError, BuildOptions
 from pouch.errors import InvalidArgument, PouchError
+from pouch.registry.auth import Credentials
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +43,6 @@ def _json_map(req: Request, name: str) -> dict[str, str]:
 
 
 def build_options(req: Request):
-    from pouch.build.builder import BuildOptions
-
     if req.query_str("remote"):
         raise InvalidArgument(f"building from a remote context ({req.query_str('remote')}) is not supported: "
                               "send the context as the request body (a tar)")
@@ -59,8 +60,6 @@ def build_options(req: Request):
 
 def _unpack_context(stream, target: str) -> None:
     """The context tar (plain or gzip) unpacked safely: no entry lands outside ``target``."""
-    from pouch.archive import unpack_into
-
     unpack_into(stream, target)
 
 
@@ -97,8 +96,6 @@ class BuildRoutes:
         self.engine = engine
 
     def build(self, req: Request) -> Response:
-        from pouch.build.builder import Builder
-
         opts = build_options(req)
         work = tempfile.mkdtemp(prefix="build-context-", dir=self.engine.images.tmp_dir)
         try:
@@ -111,8 +108,6 @@ class BuildRoutes:
         return stream_response(self._run(builder, work, req.query_bool("q")))
 
     def _puller(self):
-        from pouch.registry.auth import Credentials
-
         def pull(name: str) -> list[dict]:
             events: list[dict] = []
             self.engine.registry_service().pull(name, Credentials(), "", events.append)
@@ -136,6 +131,4 @@ class BuildRoutes:
 
 
 def _code(exc: PouchError) -> dict:
-    from pouch.build.builder import BuildError
-
     return {"code": exc.code} if isinstance(exc, BuildError) else {}

@@ -6,7 +6,10 @@ shown in familiar form (``busybox:latest``) as Docker does.
 
 from __future__ import annotations
 
+import re
+
 from pouch import reference
+from pouch.errors import InvalidArgument
 from pouch.images import lineage, oci
 from pouch.images.record import ImageRecord
 
@@ -102,8 +105,6 @@ IMAGE_FILTERS = frozenset({"reference", "dangling", "label"})
 
 def check_image_filters(filters: dict[str, list[str]]) -> None:
     """Raise InvalidArgument for what ``docker images --filter`` would reject."""
-    from pouch.errors import InvalidArgument
-
     for key, values in filters.items():
         if key not in IMAGE_FILTERS:
             raise InvalidArgument(f"invalid filter '{key}'")
@@ -113,8 +114,6 @@ def check_image_filters(filters: dict[str, list[str]]) -> None:
 
 def _glob(pattern: str, text: str) -> bool:
     """Go's ``path.Match``: ``*`` and ``?`` do not cross ``/``; ``[...]`` classes."""
-    import re
-
     out, i = [], 0
     while i < len(pattern):
         ch = pattern[i]

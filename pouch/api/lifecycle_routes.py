@@ -11,6 +11,14 @@ from __future__ import annotations
 
 from pouch.api import filters as list_filters
 from pouch.api.server import Request, Response, Router, json_response, stream_response
+from pouch.errors import InvalidArgument
+from pouch.images.commit import history_with_sizes
+from pouch.images.prune import parse_prune_filters, prune_images
+from pouch.images.save import save_stream
+from pouch.metadata import containers as store
+from pouch.services.commit import changes as container_changes
+from pouch.services.commit import commit_container, export_stream
+from pouch.snapshots.overlay import chain_ids
 
 
 def add_lifecycle_routes(router: Router, engine) -> None:
@@ -29,9 +37,6 @@ class LifecycleRoutes:
         self.engine = engine
 
     def commit(self, req: Request) -> Response:
-        from pouch.errors import InvalidArgument
-        from pouch.services.commit import commit_container
-
         container = req.query_str("container")
         if not container:
             raise InvalidArgument("container is required")
@@ -46,18 +51,12 @@ class LifecycleRoutes:
         return json_response({"Id": image_id}, status=201)
 
     def changes(self, req: Request) -> Response:
-        from pouch.services.commit import changes
-
-        return json_response(changes(self.engine, req.params["id"]) or None)
+        return json_response(container_changes(self.engine, req.params["id"]) or None)
 
     def export(self, req: Request) -> Response:
-        from pouch.services.commit import export_stream
-
         return stream_response(export_stream(self.engine, req.params["id"]), content_type="application/x-tar")
 
     def history(self, req: Request) -> Response:
-        from pouch.images.commit import history_with_sizes
-
         images = self.engine.images
         record = images.get(req.params["name"])
         sizes = []
@@ -69,8 +68,6 @@ class LifecycleRoutes:
         return json_response(history_with_sizes(record, sizes))
 
     def _save(self, refs: list[str], fmt: str) -> Response:
-        from pouch.images.save import save_stream
-
         return stream_response(save_stream(self.engine.images, refs, fmt or "docker"), content_type="application/x-tar")
 
     def save_many(self, req: Request) -> Response:
@@ -81,9 +78,6 @@ class LifecycleRoutes:
         return self._save([req.params["name"]], req.query_str("format"))
 
     def prune(self, req: Request) -> Response:
-        from pouch.images.prune import parse_prune_filters, prune_images
-        from pouch.metadata import containers as store
-
         dangling_only = parse_prune_filters(list_filters.parse_filters(req.query_str("filters")))
         result = prune_images(self.engine.images, lambda image_id: store.ids_using_image(self.engine.db, image_id),
                               dangling_only)
@@ -91,6 +85,4 @@ class LifecycleRoutes:
 
 
 def _chains(record) -> list[str]:
-    from pouch.snapshots.overlay import chain_ids
-
     return chain_ids(record.diff_ids)

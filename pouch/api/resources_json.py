@@ -27,10 +27,17 @@ UPDATE_FIELDS = {
 }
 
 
-def _int(host: Mapping[str, Any], key: str, default: int | None = 0) -> int | None:
+def _int(host: Mapping[str, Any], key: str) -> int:
+    """An integer field; 0 when absent or null."""
+    value = _opt_int(host, key)
+    return 0 if value is None else value
+
+
+def _opt_int(host: Mapping[str, Any], key: str) -> int | None:
+    """An integer field; None when absent or null."""
     value = host.get(key)
     if value is None:
-        return default
+        return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (
             isinstance(value, float) and not value.is_integer()):
         raise InvalidArgument(f"HostConfig.{key}: expected an integer, got {json.dumps(value)[:80]}")
@@ -70,7 +77,7 @@ def _throttle(host: Mapping[str, Any], key: str) -> tuple[ThrottleDevice, ...]:
         rate = _int(item, "Rate")
         if not path:
             raise InvalidArgument(f"HostConfig.{key}[{i}].Path: required")
-        if rate is None or rate < 0:
+        if rate < 0:
             raise InvalidArgument(f"HostConfig.{key}[{i}].Rate: must be a non-negative integer")
         out.append(ThrottleDevice(path, rate))
     return tuple(out)
@@ -99,7 +106,7 @@ def resources_from_docker(host: Mapping[str, Any]) -> Resources:
         memory_swap=_int(host, "MemorySwap"),
         memory_reservation=_int(host, "MemoryReservation"),
         kernel_memory=_int(host, "KernelMemory"),
-        memory_swappiness=_int(host, "MemorySwappiness", None),
+        memory_swappiness=_opt_int(host, "MemorySwappiness"),
         oom_kill_disable=bool(oom_kill_disable),
         nano_cpus=_int(host, "NanoCpus") or _int(host, "NanoCPUs"),
         cpu_shares=_int(host, "CpuShares"),
@@ -107,7 +114,7 @@ def resources_from_docker(host: Mapping[str, Any]) -> Resources:
         cpu_quota=_int(host, "CpuQuota"),
         cpuset_cpus=_str(host, "CpusetCpus"),
         cpuset_mems=_str(host, "CpusetMems"),
-        pids_limit=_int(host, "PidsLimit", None),
+        pids_limit=_opt_int(host, "PidsLimit"),
         blkio_weight=_int(host, "BlkioWeight"),
         ulimits=tuple(ulimits),
         devices=tuple(devices),

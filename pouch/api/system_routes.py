@@ -9,7 +9,11 @@
 from __future__ import annotations
 
 from pouch.api import filters as list_filters
+from pouch.api.container_json import container_summary
+from pouch.api.image_json import image_summary
 from pouch.api.server import Request, Response, Router, json_response
+from pouch.api.volume_routes import volume_json
+from pouch.services.prune import disk_usage, prune_build_cache, prune_containers
 
 
 def add_system_routes(router: Router, engine) -> None:
@@ -24,27 +28,17 @@ class SystemRoutes:
         self.engine = engine
 
     def prune_containers(self, req: Request) -> Response:
-        from pouch.services.prune import prune_containers
-
         return json_response(prune_containers(self.engine, list_filters.parse_filters(req.query_str("filters"))))
 
     def disk_usage(self, req: Request) -> Response:
-        from pouch.services.prune import disk_usage
-
         return json_response(disk_usage_json(self.engine, disk_usage(self.engine)))
 
     def prune_build_cache(self, req: Request) -> Response:
-        from pouch.services.prune import prune_build_cache
-
         return json_response(prune_build_cache(self.engine, all_=req.query_bool("all")))
 
 
 def disk_usage_json(engine, usage) -> dict:
     """Docker's ``system.DiskUsage`` from :class:`pouch.services.prune.DiskUsage`."""
-    from pouch.api.container_json import container_summary
-    from pouch.api.image_json import image_summary
-    from pouch.api.volume_routes import volume_json
-
     images = []
     for item in usage.images:
         summary = image_summary(item.record)

@@ -15,8 +15,10 @@ targets; not mtimes) for the layer cache.
 
 from __future__ import annotations
 
+import bz2
 import fnmatch
 import hashlib
+import lzma
 import os
 import posixpath
 import shutil
@@ -25,6 +27,7 @@ import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from pouch.archive import unpack_into
 from pouch.errors import InvalidArgument, NotFound
 
 Excluded = Callable[[str], bool]  # context-relative path -> left out by .dockerignore
@@ -215,11 +218,6 @@ def _is_archive(path: str) -> bool:
 
 def _extract(archive: str, target: str) -> None:
     """Unpack a local archive with the layer unpacker (nothing lands outside ``target``)."""
-    import bz2
-    import lzma
-
-    from pouch.archive import unpack_into
-
     with open(archive, "rb") as raw:
         head = raw.read(6)
         raw.seek(0)

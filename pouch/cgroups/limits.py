@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from pouch.errors import Conflict, InvalidArgument
 from pouch.models import Resources, Ulimit
@@ -212,7 +213,7 @@ UPDATABLE = ("memory", "memory_swap", "memory_reservation", "kernel_memory", "na
              "cpu_period", "cpu_quota", "cpuset_cpus", "cpuset_mems", "pids_limit", "blkio_weight")
 
 
-def apply_update(current: Resources, changes: Mapping[str, object]) -> Resources:
+def apply_update(current: Resources, changes: Mapping[str, Any]) -> Resources:
     """moby ``UpdateContainer``: ``changes`` holds the fields the request set (zero values
     already dropped, ``pids_limit`` kept when given); the result is validated by the caller."""
     for key in changes:

@@ -7,11 +7,16 @@ the context (``-f``) is added to the tar under a name of its own.
 
 from __future__ import annotations
 
+import io
 import os
 import sys
+import tarfile
+import tempfile
 
+from pouch.build.ignore import is_excluded, parse_dockerignore
 from pouch.cli.client import CLIError
 from pouch.cli.flags import BOOL, LIST, STR, F
+from pouch.cli.images import json_lines, print_json_messages
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -68,7 +73,8 @@ def build_params(opts: dict[str, Any], dockerfile: str, environ: dict[str, str])
 def quiet_result(lines: Iterable[Any], err: TextIO) -> str:
     """``-q``: the image id; on a failure the output the daemon held back goes to stderr
     (as docker does), then the error is raised."""
-    image_id, held = "", []
+    image_id = ""
+    held: list[str] = []
     for msg in lines:
         if not isinstance(msg, dict):
             continue
@@ -94,10 +100,6 @@ def is_archive(head: bytes) -> bool:
 def stdin_context(stdin: BinaryIO, dockerfile: str | None) -> tuple[BinaryIO, str]:
     """``pouch build -``: stdin is the context as a tar (plain or compressed), or a Dockerfile
     alone (an empty context), as with ``docker build - < Dockerfile``."""
-    import io
-    import tarfile
-    import tempfile
-
     out = tempfile.TemporaryFile()
     head = stdin.read(512)
     if is_archive(head):
@@ -117,11 +119,6 @@ def stdin_context(stdin: BinaryIO, dockerfile: str | None) -> tuple[BinaryIO, st
 
 def context_tar(context: str, dockerfile: str | None) -> tuple[BinaryIO, str]:
     """A temporary file with the context as a tar, and the Dockerfile's name in it."""
-    import tarfile
-    import tempfile
-
-    from pouch.build.ignore import is_excluded, parse_dockerignore
-
     ignore_path = os.path.join(context, ".dockerignore")
     patterns = []
     if os.path.isfile(ignore_path):
@@ -169,8 +166,6 @@ def context_tar(context: str, dockerfile: str | None) -> tuple[BinaryIO, str]:
 
 
 def cmd_build(ctx: Context, argv: list[str]) -> int:
-    from pouch.cli.images import _json_lines, print_json_messages
-
     opts, args = ctx.parse("[OPTIONS] PATH", "Build an image from a Dockerfile", BUILD_FLAGS, argv,
                            min_args=1, max_args=1)
     context = args[0]
@@ -188,7 +183,7 @@ def cmd_build(ctx: Context, argv: list[str]) -> int:
     try:
         resp = ctx.client.request("POST", "/build", params=build_params(opts, dockerfile, dict(os.environ)),
                                   body=body, headers={"Content-Type": "application/x-tar"})
-        lines = _json_lines(resp)
+        lines = json_lines(resp)
         if opts.get("quiet"):
             ctx.out(quiet_result(lines, sys.stderr))
         else:

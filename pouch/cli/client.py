@@ -24,14 +24,13 @@ from __future__ import annotations
 
 import _socket
 
+from pouch import API_VERSION, __version__
 from pouch.cli import jsonwire as json
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing/collections.abc cost ~4 ms at startup; annotations are strings
     from collections.abc import Iterable, Iterator
     from typing import Any
-
-from pouch import API_VERSION, __version__
 
 DEFAULT_HOST = "unix:///var/run/pouchd.sock"  # == pouch.config.DEFAULT_HOST (not imported: it costs ~10 ms)
 USER_AGENT = f"pouch-cli/{__version__}"
@@ -385,7 +384,7 @@ def _iter_file(f: Any) -> Iterator[bytes]:
 
 
 def _read_head(reader: _SocketReader) -> tuple[int, str, dict[str, str]]:
-    lines = []
+    lines: list[bytes] = []
     while True:
         raw = reader.readline(65537)
         if not raw:

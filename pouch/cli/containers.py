@@ -7,7 +7,18 @@ import time
 
 from pouch.cli.client import APIError, CLIError, quote_name
 from pouch.cli.flags import INT, LIST, STR, F
-from pouch.cli.format import TemplateError, pretty_json, ps_table, render_template, short_id, table
+from pouch.cli.format import (
+    TemplateError,
+    display_ports,
+    ellipsis,
+    pretty_json,
+    ps_table,
+    render_template,
+    short_id,
+    since,
+    table,
+)
+from pouch.cli.values import parse_filters
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -57,8 +68,6 @@ PS_FLAGS = [
 
 def ps_template_fields(c: dict[str, Any], now: float, trunc: bool) -> dict[str, Any]:
     """The names docker's ``ps --format`` knows (``{{.ID}}``, ``{{.Names}}``...)."""
-    from pouch.cli.format import display_ports, ellipsis, since
-
     command = c.get("Command", "")
     labels = c.get("Labels") or {}
     return {
@@ -79,8 +88,6 @@ def ps_template_fields(c: dict[str, Any], now: float, trunc: bool) -> dict[str, 
 
 
 def cmd_ps(ctx: Context, argv: list[str]) -> int:
-    from pouch.cli.options import parse_filters
-
     opts, _ = ctx.parse("[OPTIONS]", "List containers", PS_FLAGS, argv, max_args=0)
     limit = 1 if opts["latest"] else opts["last"]
     params = {
@@ -97,12 +104,12 @@ def cmd_ps(ctx: Context, argv: list[str]) -> int:
         return 0
     now = time.time()
     if opts["format"] and opts["format"] != "table":
-        return _print_templated(ctx, opts["format"], [ps_template_fields(c, now, trunc) for c in containers])
+        return print_templated(ctx, opts["format"], [ps_template_fields(c, now, trunc) for c in containers])
     ctx.stdout.write(ps_table(containers, now, trunc=trunc))
     return 0
 
 
-def _print_templated(ctx: Context, template: str, items: list[Any]) -> int:
+def print_templated(ctx: Context, template: str, items: list[Any]) -> int:
     if template.startswith("table "):
         raise CLIError("table formats are not supported yet; use a plain template")
     try:
@@ -176,18 +183,6 @@ def cmd_rename(ctx: Context, argv: list[str]) -> int:
     return 0
 
 
-def cmd_update(ctx: Context, argv: list[str]) -> int:
-    """Resources and the restart policy (resource_flags.UPDATE_FLAGS), and Pouch's ``--env``."""
-    from pouch.cli.resource_flags import UPDATE_FLAGS, update_body
-
-    opts, args = ctx.parse("[OPTIONS] CONTAINER [CONTAINER...]", "Update the configuration of one or more containers",
-                           UPDATE_FLAGS, argv, min_args=1)
-    body = update_body(opts)
-    if not body:
-        raise CLIError("you must provide one or more flags when using this command")
-    return for_each(ctx, args, lambda n: (ctx.client.post(f"{_c(n)}/update", body=body), n)[1])
-
-
 def cmd_top(ctx: Context, argv: list[str]) -> int:
     _, args = ctx.parse("CONTAINER [ps OPTIONS]", "Display the running processes of a container", [], argv,
                         interspersed=False, min_args=1)
@@ -195,45 +190,6 @@ def cmd_top(ctx: Context, argv: list[str]) -> int:
     result = ctx.client.get(f"{_c(args[0])}/top", params) or {}
     rows = [[str(v) for v in proc] for proc in result.get("Processes") or []]
     ctx.stdout.write(table(list(result.get("Titles") or []), rows, minwidth=20))
-    return 0
-
-
-# ---------------------------------------------------------------------------
-# logs
-
-LOGS_FLAGS = [
-    F("--details", help="Show extra details provided to logs"),
-    F("-f", "--follow", help="Follow log output"),
-    F("--since", kind=STR, help="Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)"),
-    F("-n", "--tail", kind=STR, default="all", help="Number of lines to show from the end of the logs"),
-    F("-t", "--timestamps", help="Show timestamps"),
-    F("--until", kind=STR, help="Show logs before a timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)"),
-]
-
-
-def cmd_logs(ctx: Context, argv: list[str]) -> int:
-    import sys
-
-    from pouch.cli.options import parse_since
-    from pouch.cli.stream import copy_output
-
-    opts, args = ctx.parse("[OPTIONS] CONTAINER", "Fetch the logs of a container", LOGS_FLAGS, argv,
-                           min_args=1, max_args=1)
-    client = ctx.client
-    info = client.get(f"{_c(args[0])}/json")
-    now = time.time()
-    params = {
-        "stdout": True, "stderr": True,
-        "follow": True if opts["follow"] else None,
-        "tail": opts["tail"],
-        "since": parse_since(opts["since"], now) if opts["since"] else None,
-        "until": parse_since(opts["until"], now) if opts["until"] else None,
-        "timestamps": True if opts["timestamps"] else None,
-        "details": True if opts["details"] else None,
-    }
-    resp = client.request("GET", f"{_c(info['Id'])}/logs", params=params)
-    tty = bool((info.get("Config") or {}).get("Tty"))
-    copy_output(resp.iter_chunks(), tty=tty, stdout=sys.stdout.buffer, stderr=sys.stderr.buffer)
     return 0
 
 
@@ -296,7 +252,8 @@ def print_inspect(ctx: Context, objects: list[Any], template: str | None) -> Non
 
 
 def inspect_verb(ctx: Context, argv: list[str], kind: str | None, synopsis: str, description: str) -> int:
-    spec = INSPECT_FLAGS if kind is None else [f for f in INSPECT_FLAGS if f.dest != "type" and (kind == "container" or f.dest != "size")]
+    spec = INSPECT_FLAGS if kind is None else [
+        f for f in INSPECT_FLAGS if f.dest != "type" and (kind == "container" or f.dest != "size")]
     opts, args = ctx.parse(synopsis, description, spec, argv, min_args=1)
     kind = kind or opts.get("type") or None
     if kind is not None and kind not in INSPECT_KINDS:

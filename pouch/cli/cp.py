@@ -14,12 +14,19 @@ through a symlink inside the destination.
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import posixpath
+import shutil
+import stat
 import sys
+import tarfile
+import threading
 
-from pouch.cli.client import CLIError, quote_name
+from pouch.cli.client import APIError, CLIError, quote_name
 from pouch.cli.flags import F
+from pouch.cli.format import human_size
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -106,9 +113,6 @@ def plan_extract(src_is_dir: bool, src_path: str, src_rebase: str, dst_path: str
 
 def _tar_local(path: str, name: str, out: Any) -> None:
     """Write the tar of the local ``path`` with its top entry named ``name``."""
-    import stat
-    import tarfile
-
     links: dict[tuple[int, int], str] = {}
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tf:
         def add(p: str, n: str) -> None:
@@ -177,10 +181,6 @@ def _through_symlink(dest: str, parts: list[str]) -> bool:
 
 def extract_local(stream: Any, dest: str, renamed: tuple[str, str] | None, keep_owner: bool) -> int:
     """Extract the tar ``stream`` into the local directory ``dest``; returns the bytes written."""
-    import shutil
-    import stat
-    import tarfile
-
     written = 0
     dir_times: list[tuple[str, float]] = []
     with tarfile.open(fileobj=stream, mode="r|") as tf:
@@ -261,11 +261,6 @@ def extract_local(stream: Any, dest: str, renamed: tuple[str, str] | None, keep_
 
 def _stat(ctx: Context, container: str, path: str) -> dict | None:
     """``HEAD /containers/{id}/archive``: the path's stat, None if it does not exist."""
-    import base64
-    import json
-
-    from pouch.cli.client import APIError
-
     resp = ctx.client.request("HEAD", f"/containers/{quote_name(container)}/archive", params={"path": path},
                               check=False)
     resp.read()
@@ -284,8 +279,6 @@ def _stat(ctx: Context, container: str, path: str) -> dict | None:
 
 
 def _human(size: int) -> str:
-    from pouch.cli.format import human_size
-
     return human_size(size, 3)
 
 
@@ -312,8 +305,6 @@ def copy_from_container(ctx: Context, container: str, src: str, dst: str, opts: 
             out.write(chunk)
         out.flush()
         return 0
-    import base64
-    import json
 
     stat_header = json.loads(base64.b64decode(resp.headers.get("x-docker-container-path-stat", "") or "e30="))
     src_is_dir = bool(stat_header.get("mode", 0) & _GO_DIR)
@@ -347,7 +338,6 @@ def _local_destination(dst: str) -> tuple[str, bool, bool]:
             return path, False, False
         except NotADirectoryError:
             raise CLIError(f"not a directory: {dst}") from None
-        import stat
 
         if stat.S_ISLNK(st.st_mode):
             target = os.readlink(path)
@@ -403,8 +393,6 @@ def _local_source(src: str, follow: bool) -> tuple[str, str]:
 
 def _upload(ctx: Context, container: str, params: dict, path: str, name: str) -> int:
     """Tar ``path`` (as ``name``) in a thread, streaming it into ``PUT .../archive``."""
-    import threading
-
     read_fd, write_fd = os.pipe()
     failure: list[BaseException] = []
     counted = [0]

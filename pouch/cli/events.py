@@ -13,7 +13,7 @@ import time
 from pouch.cli.client import CLIError
 from pouch.cli.flags import LIST, STR, F
 from pouch.cli.format import TemplateError, render_template
-from pouch.cli.options import parse_filters, parse_since
+from pouch.cli.values import parse_filters, parse_since
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -73,11 +73,8 @@ HELP = F("--help", help="Print usage")
 def parse(spec: list[Flag], argv: list[str], *, interspersed: bool = True) -> tuple[dict[str, Any], list[str]]:
     """Parse ``argv`` against ``spec``. ``interspersed=False`` stops at the first
     positional (everything after it is the container's command line)."""
-    table: dict[str, Flag] = {}
-    for flag in [*spec, HELP]:
-        for name in flag.names:
-            table[name] = flag
-    opts: dict[str, Any] = {flag.dest: flag.initial() for flag in spec}
+    table: dict[str, Flag] = {name: f for f in [*spec, HELP] for name in f.names}
+    opts: dict[str, Any] = {f.dest: f.initial() for f in spec}
     opts["help"] = False
     positional: list[str] = []
     i = 0
@@ -148,7 +145,8 @@ def _convert(flag: Flag, name: str, value: str) -> Any:
         try:
             return int(value)
         except ValueError:
-            raise UsageError(f'invalid argument "{value}" for "{name}" flag: strconv.ParseInt: parsing "{value}": invalid syntax') from None
+            raise UsageError(
+                f'invalid argument "{value}" for "{name}" flag: strconv.ParseInt: parsing "{value}": invalid syntax') from None
     return value
 
 

@@ -8,6 +8,7 @@ sent in nanoseconds; a flag left out is 0 (the image's value, else the daemon's 
 from __future__ import annotations
 
 from pouch.cli.flags import INT, STR, F, UsageError
+from pouch.cli.values import parse_go_duration
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -36,8 +37,6 @@ _DURATIONS = (("health_interval", "Interval"), ("health_timeout", "Timeout"),
 
 def healthcheck_config(get: Callable[[str], Any]) -> dict[str, Any] | None:
     """The ``Healthcheck`` member of the create body, or None when no flag was given."""
-    from pouch.cli.options import parse_go_duration
-
     values: dict[str, Any] = {}
     for dest, key in _DURATIONS:
         text = get(dest)

@@ -6,9 +6,12 @@ import os
 import sys
 import time
 
+from pouch.cli import jsonwire as json
 from pouch.cli.client import CLIError, quote_name
+from pouch.cli.containers import inspect_verb, print_templated
 from pouch.cli.flags import LIST, STR, F
-from pouch.cli.format import images_table, short_id, split_repo_tag
+from pouch.cli.format import human_size, images_table, short_id, since, split_repo_tag
+from pouch.cli.values import parse_filters
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -29,8 +32,6 @@ IMAGES_FLAGS = [
 
 
 def cmd_images(ctx: Context, argv: list[str]) -> int:
-    from pouch.cli.options import parse_filters
-
     opts, args = ctx.parse("[OPTIONS] [REPOSITORY[:TAG]]", "List images", IMAGES_FLAGS, argv, max_args=1)
     filters = parse_filters(opts["filter"])
     if args:
@@ -48,9 +49,7 @@ def cmd_images(ctx: Context, argv: list[str]) -> int:
                 ctx.out(ident)
         return 0
     if opts["format"] and opts["format"] != "table":
-        from pouch.cli.containers import _print_templated
-
-        return _print_templated(ctx, opts["format"], [row for img in images for row in _image_rows(img, trunc)])
+        return print_templated(ctx, opts["format"], [row for img in images for row in _image_rows(img, trunc)])
     ctx.stdout.write(images_table(images, time.time(), trunc=trunc))
     return 0
 
@@ -63,8 +62,6 @@ def _image_rows(img: dict[str, Any], trunc: bool) -> list[dict[str, Any]]:
 
 
 def _image_fields(img: dict[str, Any], trunc: bool, repo: str, tag: str) -> dict[str, Any]:
-    from pouch.cli.format import human_size, since
-
     now = time.time()
     return {
         "ID": short_id(img.get("Id", ""), trunc) if trunc else img.get("Id", ""),
@@ -77,8 +74,6 @@ def _image_fields(img: dict[str, Any], trunc: bool, repo: str, tag: str) -> dict
 
 
 def cmd_image_inspect(ctx: Context, argv: list[str]) -> int:
-    from pouch.cli.containers import inspect_verb
-
     return inspect_verb(ctx, argv, "image", "[OPTIONS] IMAGE [IMAGE...]", "Display detailed information on one or more images")
 
 
@@ -140,9 +135,7 @@ def print_json_messages(ctx: Context, lines: Iterable[Any]) -> None:
             ctx.out(text)
 
 
-def _json_lines(resp: Any) -> Iterable[Any]:
-    import json
-
+def json_lines(resp: Any) -> Iterable[Any]:
     for line in resp.iter_lines():
         try:
             yield json.loads(line)
@@ -170,7 +163,7 @@ def cmd_load(ctx: Context, argv: list[str]) -> int:
         resp = ctx.client.request("POST", "/images/load", params={"quiet": True if opts["quiet"] else None},
                                   body=source, headers={"Content-Type": "application/x-tar"})
         if "json" in resp.headers.get("content-type", "json"):
-            print_json_messages(ctx, _json_lines(resp))
+            print_json_messages(ctx, json_lines(resp))
         else:
             ctx.stdout.write(resp.read().decode("utf-8", "replace"))
     finally:
@@ -213,7 +206,7 @@ def cmd_import(ctx: Context, argv: list[str]) -> int:
     try:
         resp = ctx.client.request("POST", "/images/create", params=params, body=body,
                                   headers={"Content-Type": "application/x-tar"} if body is not None else None)
-        print_json_messages(ctx, _json_lines(resp))
+        print_json_messages(ctx, json_lines(resp))
     finally:
         if body is not None and body is not sys.stdin.buffer:
             body.close()

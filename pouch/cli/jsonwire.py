@@ -15,8 +15,10 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from types import ModuleType
     from typing import Any
 
+_json: ModuleType | None  # the C module's stub wants a scanner as make_scanner's context
 try:
     import _json
 except ImportError:  # pragma: no cover - CPython always has it
@@ -42,12 +44,13 @@ class _DecoderContext:
 
 if _json is not None:
     _scan_once = _json.make_scanner(_DecoderContext())
+    _make_encoder, _ascii, _unicode = _json.make_encoder, _json.encode_basestring_ascii, _json.encode_basestring
 
     def dumps(obj: Any, compact: bool = False, ensure_ascii: bool = True) -> str:
         """``json.dumps(obj, ensure_ascii=...)`` (``compact``: ``separators=(",", ":")``)."""
         item_sep, key_sep = (",", ":") if compact else (", ", ": ")
-        strings = _json.encode_basestring_ascii if ensure_ascii else _json.encode_basestring
-        encode = _json.make_encoder({}, _not_serializable, strings, None, key_sep, item_sep, False, False, True)
+        strings = _ascii if ensure_ascii else _unicode
+        encode = _make_encoder({}, _not_serializable, strings, None, key_sep, item_sep, False, False, True)
         return "".join(encode(obj, 0))
 
     def loads(text: str | bytes) -> Any:
@@ -64,7 +67,7 @@ if _json is not None:
         return obj
 
     def _raise(message: str, text: str, pos: int) -> None:
-        from json import JSONDecodeError  # only on the error path
+        from json import JSONDecodeError  # noqa: PLC0415 - lazy: the json package costs ~5 ms; only a decode error pays
 
         raise JSONDecodeError(message, text, pos) from None
 

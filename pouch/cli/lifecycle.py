@@ -8,7 +8,8 @@ import time
 
 from pouch.cli.client import CLIError, quote_name
 from pouch.cli.flags import LIST, STR, F
-from pouch.cli.format import split_repo_tag
+from pouch.cli.format import ellipsis, human_size, short_id, since, split_repo_tag, table
+from pouch.cli.prune import confirm, prune_images, reclaimed_line
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -63,8 +64,6 @@ def cmd_diff(ctx: Context, argv: list[str]) -> int:
 
 def history_rows(items: list[dict[str, Any]], now: float, *, human: bool, trunc: bool) -> list[list[str]]:
     """Rows of ``pouch history`` (pure)."""
-    from pouch.cli.format import ellipsis, human_size, short_id, since
-
     rows = []
     for item in items:
         ident = item.get("Id", "")
@@ -80,8 +79,6 @@ def history_rows(items: list[dict[str, Any]], now: float, *, human: bool, trunc:
 
 
 def cmd_history(ctx: Context, argv: list[str]) -> int:
-    from pouch.cli.format import table
-
     opts, args = ctx.parse("[OPTIONS] IMAGE", "Show the history of an image",
                            [F("-H", "--human", default=True, help="Print sizes and dates in human readable format"),
                             F("--no-trunc", help="Don't truncate output"),
@@ -142,8 +139,6 @@ def cmd_export(ctx: Context, argv: list[str]) -> int:
 
 
 def cmd_image_prune(ctx: Context, argv: list[str]) -> int:
-    from pouch.cli.prune import confirm, prune_images, reclaimed_line
-
     opts, _ = ctx.parse("[OPTIONS]", "Remove unused images",
                         [F("-a", "--all", help="Remove all unused images, not just dangling ones"),
                          F("-f", "--force", help="Do not prompt for confirmation")], argv, max_args=0)

@@ -1,8 +1,8 @@
 """``pouch``: the command-line client of pouchd (docker-compatible verbs).
 
-Kept thin and fast to start: this module imports only ``os``/``sys`` and the
-flag parser; each verb's module (and the HTTP client) is imported when the
-verb runs. Failures become one line on stderr and a non-zero exit
+Kept thin and fast to start: this module imports only ``os``/``sys``, the flag
+parser and the HTTP client (C modules underneath: ``_socket``, ``_json``); each
+verb's module is imported when the verb runs. Failures become one line on stderr and a non-zero exit
 (125 for bad flags and for ``run``/``create`` daemon errors, like docker);
 tracebacks only with ``--debug``.
 """
@@ -13,6 +13,7 @@ import os
 import sys
 
 from pouch import API_VERSION, __version__
+from pouch.cli.client import Client, CLIError
 from pouch.cli.flags import UsageError, parse, usage
 
 TYPE_CHECKING = False
@@ -43,7 +44,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "load": ("images", "cmd_load", "Load an image from a tar archive or STDIN"),
     "login": ("registry", "cmd_login", "Log in to a registry"),
     "logout": ("registry", "cmd_logout", "Log out from a registry"),
-    "logs": ("containers", "cmd_logs", "Fetch the logs of a container"),
+    "logs": ("logs", "cmd_logs", "Fetch the logs of a container"),
     "pause": ("containers", "cmd_pause", "Pause all processes within one or more containers"),
     "ps": ("containers", "cmd_ps", "List containers"),
     "pull": ("registry", "cmd_pull", "Pull an image from a registry"),
@@ -60,7 +61,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "tag": ("images", "cmd_tag", "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"),
     "top": ("containers", "cmd_top", "Display the running processes of a container"),
     "unpause": ("containers", "cmd_unpause", "Unpause all processes within one or more containers"),
-    "update": ("containers", "cmd_update", "Update the configuration of one or more containers"),
+    "update": ("update", "cmd_update", "Update the configuration of one or more containers"),
     "version": ("system", "cmd_version", "Show the Pouch version information"),
     "wait": ("containers", "cmd_wait", "Block until one or more containers stop, then print their exit codes"),
 }
@@ -71,7 +72,8 @@ MANAGEMENT: dict[str, dict[str, str]] = {
         "attach": "attach", "create": "create", "exec": "exec", "inspect": "container-inspect",
         "kill": "kill", "logs": "logs", "ls": "ps", "list": "ps", "ps": "ps", "pause": "pause",
         "rename": "rename", "restart": "restart", "rm": "rm", "remove": "rm", "run": "run",
-        "start": "start", "stats": "stats", "stop": "stop", "top": "top", "unpause": "unpause", "update": "update", "wait": "wait",
+        "start": "start", "stats": "stats", "stop": "stop", "top": "top", "unpause": "unpause", "update": "update",
+        "wait": "wait",
         "commit": "commit", "diff": "diff", "export": "export",
     },
     "image": {
@@ -130,8 +132,6 @@ class Context:
     @property
     def client(self) -> Client:
         if self._client is None:
-            from pouch.cli.client import Client
-
             self._client = Client(self.host)
         return self._client
 
@@ -261,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         code = 0
     except Exception as e:  # the one place a bug turns into one line
         if debug:
-            import traceback
+            import traceback  # noqa: PLC0415 - lazy: only --debug after a failure
 
             traceback.print_exc()
         else:
@@ -308,12 +308,10 @@ def _main(argv: list[str]) -> int:
             sys.stderr.write(f"pouch: {e}\nSee 'pouch {ctx.command} --help'.\n")
         return e.code
     except Exception as e:
-        from pouch.cli.client import CLIError
-
         if not isinstance(e, CLIError):
             raise
         if ctx.debug:
-            import traceback
+            import traceback  # noqa: PLC0415 - lazy: only --debug after a failure
 
             traceback.print_exc()
         sys.stdout.flush()

@@ -10,7 +10,10 @@ from __future__ import annotations
 from pouch.cli.client import CLIError, quote_name
 from pouch.cli.containers import for_each, inspect_and_print
 from pouch.cli.flags import LIST, STR, F
+from pouch.cli.format import table
 from pouch.cli.objects import filters_query, key_values, print_template_lines
+from pouch.cli.prune import confirm, prune_networks
+from pouch.cli.values import parse_filters
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -86,8 +89,6 @@ def ls_rows(nets: list[dict[str, Any]], trunc: bool = True) -> list[list[str]]:
 
 
 def cmd_network_ls(ctx: Context, argv: list[str]) -> int:
-    from pouch.cli.format import table
-
     opts, _ = ctx.parse("[OPTIONS]", "List networks",
                         [F("-f", "--filter", kind=LIST, help="Provide filter values (e.g. 'driver=bridge')"),
                          F("--format", kind=STR, help="Pretty-print networks using a Go template"),
@@ -154,11 +155,10 @@ def cmd_network_prune(ctx: Context, argv: list[str]) -> int:
     opts, _ = ctx.parse("[OPTIONS]", "Remove all unused networks",
                         [F("--filter", kind=LIST, help="Provide filter values (e.g. 'until=<timestamp>')"),
                          F("-f", "--force", help="Do not prompt for confirmation")], argv, max_args=0)
-    from pouch.cli.options import parse_filters
-    from pouch.cli.prune import confirm, prune_networks
 
     filters = parse_filters(opts["filter"] or [])
-    if not opts["force"] and not confirm(ctx, "WARNING! This will remove all custom networks not used by at least one container."):
+    warning = "WARNING! This will remove all custom networks not used by at least one container."
+    if not opts["force"] and not confirm(ctx, warning):
         return 0
     _, text = prune_networks(ctx, filters)
     if text:

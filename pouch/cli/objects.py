@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 from pouch.cli.client import CLIError
+from pouch.cli.format import TemplateError, render_template
+from pouch.cli.values import parse_filters
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -25,15 +27,11 @@ def key_values(values: list[str], flag: str) -> dict[str, str]:
 
 def filters_query(values: list[str]) -> dict[str, Any]:
     """``--filter k=v`` flags as the query's ``filters`` (the client JSON-encodes the map)."""
-    from pouch.cli.options import parse_filters
-
     return {"filters": parse_filters(values)} if values else {}
 
 
 def print_template_lines(ctx: Context, fmt: str, objects: list[dict[str, Any]]) -> None:
     """``ls --format TEMPLATE`` (a leading ``table `` is dropped): one line per object."""
-    from pouch.cli.format import TemplateError, render_template
-
     template = fmt.removeprefix("table ")
     try:
         for obj in objects:

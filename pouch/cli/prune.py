@@ -8,11 +8,14 @@ prompt (``confirm``) and total (``reclaimed_line``).
 
 from __future__ import annotations
 
-import json
 import sys
+import time
 
+from pouch.cli import jsonwire as json
+from pouch.cli.client import APIError
 from pouch.cli.flags import LIST, F
-from pouch.cli.options import parse_filters
+from pouch.cli.format import ellipsis, human_size, render_template, short_id, since, split_repo_tag, table
+from pouch.cli.values import parse_filters
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -22,8 +25,6 @@ if TYPE_CHECKING:
 
 
 def _size(size: float) -> str:
-    from pouch.cli.format import human_size
-
     return human_size(size, 4)  # go-units HumanSize
 
 
@@ -46,8 +47,6 @@ def prune_containers(ctx: Context, filters: dict[str, list[str]]) -> tuple[int, 
 
 
 def prune_networks(ctx: Context, filters: dict[str, list[str]]) -> tuple[int, str]:
-    from pouch.cli.client import APIError
-
     try:
         result = ctx.client.post("/networks/prune", {"filters": json.dumps(filters)} if filters else None) or {}
     except APIError as err:
@@ -166,10 +165,6 @@ def df_summary(du: dict) -> list[list[str]]:
 
 
 def _verbose(ctx: Context, du: dict) -> None:
-    import time
-
-    from pouch.cli.format import ellipsis, human_size, short_id, since, split_repo_tag, table
-
     now = time.time()
     rows = []
     for image in du.get("Images") or []:
@@ -204,8 +199,6 @@ def _verbose(ctx: Context, du: dict) -> None:
 
 
 def cmd_system_df(ctx: Context, argv: list[str]) -> int:
-    from pouch.cli.format import table
-
     opts, _ = ctx.parse("[OPTIONS]", "Show pouch disk usage",
                         [F("-v", "--verbose", help="Show detailed information on space usage"),
                          F("--format", kind="str", help="Pretty-print with a Go template")], argv, max_args=0)
@@ -215,8 +208,6 @@ def cmd_system_df(ctx: Context, argv: list[str]) -> int:
         return 0
     rows = df_summary(du)
     if opts["format"]:
-        from pouch.cli.format import render_template
-
         keys = ("Type", "TotalCount", "Active", "Size", "Reclaimable")
         for row in rows:
             ctx.out(render_template(opts["format"], dict(zip(keys, row))))

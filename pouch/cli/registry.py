@@ -6,8 +6,13 @@ import getpass
 import json
 import sys
 
+from pouch import reference
+from pouch.cli import credentials
 from pouch.cli.client import CLIError, quote_name
 from pouch.cli.flags import STR, F
+from pouch.registry.auth import encode_registry_auth
+from pouch.registry.endpoints import DOCKER_HUB_AUTH_KEY, auth_key
+from pouch.registry.progress import PlainLog, ProgressBoard
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -17,8 +22,6 @@ if TYPE_CHECKING:
 
 
 def _domain(name: str) -> str:
-    from pouch import reference
-
     try:
         return reference.parse_reference(name).domain
     except Exception as exc:  # noqa: BLE001 - InvalidArgument, shown as is
@@ -26,9 +29,6 @@ def _domain(name: str) -> str:
 
 
 def _auth_header(server: str) -> dict[str, str]:
-    from pouch.cli import credentials
-    from pouch.registry.auth import encode_registry_auth
-
     try:
         creds = credentials.lookup(server)
     except ValueError as exc:
@@ -38,8 +38,6 @@ def _auth_header(server: str) -> dict[str, str]:
 
 def show_progress(ctx: Context, resp: Any, quiet: bool = False) -> dict:
     """Render a pull/push JSON stream; raise on its error message; return the ``aux`` payload."""
-    from pouch.registry.progress import PlainLog, ProgressBoard
-
     tty = hasattr(ctx.stdout, "isatty") and ctx.stdout.isatty()
     view = ProgressBoard() if tty else PlainLog()
     aux: dict = {}
@@ -63,8 +61,6 @@ def cmd_pull(ctx: Context, argv: list[str]) -> int:
     opts, args = ctx.parse("[OPTIONS] NAME[:TAG|@DIGEST]", "Pull an image from a registry",
                            [F("--platform", kind=STR, help="Set platform if server is multi-platform capable"),
                             F("-q", "--quiet", help="Suppress verbose output")], argv, min_args=1, max_args=1)
-    from pouch import reference
-
     name = args[0]
     try:
         ref = reference.parse_reference(name)
@@ -83,8 +79,6 @@ def cmd_pull(ctx: Context, argv: list[str]) -> int:
 def cmd_push(ctx: Context, argv: list[str]) -> int:
     opts, args = ctx.parse("[OPTIONS] NAME[:TAG]", "Push an image to a registry",
                            [F("-q", "--quiet", help="Suppress verbose output")], argv, min_args=1, max_args=1)
-    from pouch import reference
-
     try:
         ref = reference.parse_reference(args[0]).with_default_tag()
     except Exception as exc:  # noqa: BLE001
@@ -100,8 +94,6 @@ def cmd_login(ctx: Context, argv: list[str]) -> int:
                            [F("-u", "--username", kind=STR, help="Username"),
                             F("-p", "--password", kind=STR, help="Password"),
                             F("--password-stdin", help="Take the password from stdin")], argv, max_args=1)
-    from pouch.cli import credentials
-    from pouch.registry.endpoints import DOCKER_HUB_AUTH_KEY
 
     server = args[0] if args else DOCKER_HUB_AUTH_KEY
     username = opts["username"] or (input("Username: ") if sys.stdin.isatty() else "")
@@ -122,8 +114,6 @@ def cmd_login(ctx: Context, argv: list[str]) -> int:
 
 def cmd_logout(ctx: Context, argv: list[str]) -> int:
     _, args = ctx.parse("[SERVER]", "Log out from a registry", [], argv, max_args=1)
-    from pouch.cli import credentials
-    from pouch.registry.endpoints import DOCKER_HUB_AUTH_KEY, auth_key
 
     server = args[0] if args else DOCKER_HUB_AUTH_KEY
     if credentials.remove(server):

@@ -8,6 +8,7 @@ nothing of the engine.
 from __future__ import annotations
 
 from pouch.cli.flags import BOOL, INT, LIST, STR, F, UsageError
+from pouch.cli.values import parse_cpus, parse_ram, parse_restart
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -62,15 +63,9 @@ UPDATE_FLAGS: list[Flag] = [
 ]
 
 
-def _ram(value: str) -> int:
-    from pouch.cli.options import parse_ram
-
-    return parse_ram(value)
-
-
 def parse_memory_swap(value: str) -> int:
     """``-1`` (unlimited) or a size."""
-    return -1 if value.strip() == "-1" else _ram(value)
+    return -1 if value.strip() == "-1" else parse_ram(value)
 
 
 def parse_throttle(spec: str, flag: str, iops: bool) -> dict[str, Any]:
@@ -86,7 +81,7 @@ def parse_throttle(spec: str, flag: str, iops: bool) -> dict[str, Any]:
                              "The correct format is <device-path>:<number>. Number must be a positive integer")
         return {"Path": path, "Rate": int(rate)}
     try:
-        value = _ram(rate)
+        value = parse_ram(rate)
     except UsageError:
         raise UsageError(f"invalid argument \"{spec}\" for \"{flag}\" flag: invalid rate for device: {spec}. "
                          "The correct format is <device-path>:<number>[<unit>]. Number must be a positive "
@@ -138,9 +133,9 @@ def resource_host_config(get: Callable[[str], Any]) -> dict[str, Any]:
     if get("memory_swap"):
         host["MemorySwap"] = parse_memory_swap(get("memory_swap"))
     if get("memory_reservation"):
-        host["MemoryReservation"] = _ram(get("memory_reservation"))
+        host["MemoryReservation"] = parse_ram(get("memory_reservation"))
     if get("kernel_memory"):
-        host["KernelMemory"] = _ram(get("kernel_memory"))
+        host["KernelMemory"] = parse_ram(get("kernel_memory"))
     if get("memory_swappiness") not in (None, -1):
         host["MemorySwappiness"] = get("memory_swappiness")
     if get("oom_kill_disable"):
@@ -171,12 +166,10 @@ def resource_host_config(get: Callable[[str], Any]) -> dict[str, Any]:
 
 def update_body(opts: dict[str, Any]) -> dict[str, Any]:
     """``pouch update`` flags -> Docker's ``UpdateConfig`` (only what was given) + ``Env``."""
-    from pouch.cli.options import parse_cpus, parse_restart
-
-    get = opts.get
+    get: Callable[[str], Any] = opts.get  # flag values are untyped (Any), absent ones None
     body = resource_host_config(get)  # the flags update shares with run (the others read as None)
     if get("memory"):
-        body["Memory"] = _ram(get("memory"))
+        body["Memory"] = parse_ram(get("memory"))
     if get("cpus"):
         body["NanoCpus"] = parse_cpus(get("cpus"))
     if get("cpu_shares"):

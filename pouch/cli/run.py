@@ -11,6 +11,7 @@ from __future__ import annotations
 import _signal as signal  # the C module: `signal` imports enum (~3 ms of start-up)
 import os
 import sys
+import time
 
 from pouch.cli.client import APIError, CLIError, quote_name
 from pouch.cli.flags import LIST, STR, F
@@ -233,7 +234,7 @@ def cmd_start(ctx: Context, argv: list[str]) -> int:
         session.run(after_attach=lambda: _start(client, cid, 1))
         return _wait_status(ctx, waiter)
 
-    from pouch.cli.containers import for_each
+    from pouch.cli.containers import for_each  # noqa: PLC0415 - lazy: run/create/exec and `start -a` do not load containers and format
 
     failed: list[str] = []
 
@@ -336,8 +337,6 @@ def cmd_exec(ctx: Context, argv: list[str]) -> int:
 
 
 def exec_exit_code(client: Client, exec_id: str) -> int:
-    import time
-
     info: dict[str, Any] = {}
     for _ in range(50):  # the stream can close a moment before the exit is recorded
         info = client.get(f"/exec/{exec_id}/json") or {}

@@ -11,6 +11,7 @@ from pouch.cli.flags import STR, F
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from pouch.cli.main import Context
@@ -25,19 +26,23 @@ def client_version() -> dict[str, Any]:
         "Version": __version__,
         "ApiVersion": API_VERSION,
         "DefaultAPIVersion": API_VERSION,
-        "PythonVersion": "%d.%d.%d" % sys.version_info[:3],
+        "PythonVersion": "{}.{}.{}".format(*sys.version_info[:3]),
         "Os": uname.sysname.lower(),
         "Arch": _GOARCH.get(uname.machine, uname.machine),
     }
 
 
 def _render(ctx: Context, template: str, data: Any) -> None:
-    from pouch.cli.format import TemplateError, render_template
+    from pouch.cli.format import TemplateError, render_template  # noqa: PLC0415 - lazy: only --format; `version` is a hot path
 
     try:
         ctx.out(render_template(template, data))
     except TemplateError as e:
         raise CLIError(f"template: {e}") from None
+
+
+_SHOWN_DETAILS = ("ApiVersion", "MinAPIVersion", "Os", "Arch", "KernelVersion", "BuildTime", "GitCommit", "GoVersion",
+                  "Experimental")
 
 
 def format_version(client: dict[str, Any], server: dict[str, Any] | None) -> str:
@@ -66,7 +71,7 @@ def format_version(client: dict[str, Any], server: dict[str, Any] | None) -> str
             lines.append(f" {comp.get('Name')}:")
             lines.append(f"  {'Version:':<18}{comp.get('Version', '')}")
             for key, value in (comp.get("Details") or {}).items():
-                if key not in ("ApiVersion", "MinAPIVersion", "Os", "Arch", "KernelVersion", "BuildTime", "GitCommit", "GoVersion", "Experimental"):
+                if key not in _SHOWN_DETAILS:
                     lines.append(f"  {key + ':':<18}{_fmt(value)}")
     return "\n".join(lines) + "\n"
 
@@ -99,9 +104,9 @@ def cmd_version(ctx: Context, argv: list[str]) -> int:
 
 
 def format_info(info: dict[str, Any], debug: bool = False) -> str:
-    from pouch.cli.format import bytes_size
+    from pouch.cli.format import bytes_size  # noqa: PLC0415 - lazy: `pouch version` (this module, hot) does not need format
 
-    g = info.get
+    g: Callable[..., Any] = info.get
     lines = ["Client:", f" Debug Mode: {_fmt(debug)}", "", "Server:",
              f" Containers: {g('Containers', 0)}",
              f"  Running: {g('ContainersRunning', 0)}",
@@ -131,17 +136,17 @@ def format_info(info: dict[str, Any], debug: bool = False) -> str:
             ("Kernel Version", "KernelVersion"), ("Operating System", "OperatingSystem"), ("OSType", "OSType"),
             ("Architecture", "Architecture"), ("CPUs", "NCPU"), ("Total Memory", "MemTotal"), ("Name", "Name"),
             ("ID", "ID"), ("Pouch Root Dir", "DockerRootDir"), ("Debug Mode", "Debug")]
-    for label, key in more:
-        if key is None:
+    for label, field in more:
+        if field is None:
             opts = g("SecurityOptions") or []
             if opts:
                 lines.append(" Security Options:")
                 lines.extend(f"  {o.removeprefix('name=')}" for o in opts)
             continue
-        value = g(key)
+        value = g(field)
         if value in (None, ""):
             continue
-        if key == "MemTotal":
+        if field == "MemTotal":
             value = bytes_size(value)
         lines.append(f" {label}: {_fmt(value)}")
     if g("Labels"):

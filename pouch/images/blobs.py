@@ -33,7 +33,7 @@ def manifest_layers(content: BlobReader, manifest_digest: str) -> list[Descripto
         return None
     try:
         doc = json.loads(content.read(manifest_digest))
-        return [Descriptor(str(l.get("mediaType", "")), l["digest"], int(l.get("size", 0))) for l in doc["layers"]]
+        return [Descriptor(str(d.get("mediaType", "")), d["digest"], int(d.get("size", 0))) for d in doc["layers"]]
     except (ValueError, KeyError, TypeError):
         return None
 

@@ -99,7 +99,8 @@ class Bundle:
         data = self.read(blob_path(digest))
         actual = "sha256:" + hashlib.sha256(data).hexdigest()
         if actual != digest:
-            raise InvalidArgument(f"invalid image archive: digest mismatch for {blob_path(digest)}: expected {digest}, got {actual}")
+            raise InvalidArgument(
+                f"invalid image archive: digest mismatch for {blob_path(digest)}: expected {digest}, got {actual}")
         if "size" in descriptor and int(descriptor["size"]) != len(data):
             raise InvalidArgument(f"invalid image archive: size mismatch for {digest}")
         return data

@@ -29,7 +29,7 @@ import stat
 import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from pouch.archive import OPAQUE_XATTR, WHITEOUT_OPAQUE, WHITEOUT_PREFIX
 
@@ -38,7 +38,7 @@ BLOCK = tarfile.BLOCKSIZE
 RECORD = tarfile.RECORDSIZE
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     DIR = "dir"
     FILE = "file"
     SYMLINK = "symlink"
@@ -49,7 +49,7 @@ class Kind(str, Enum):
     SOCKET = "socket"
 
 
-class Action(str, Enum):
+class Action(StrEnum):
     KEEP = "keep"
     SKIP = "skip"  # leave out (a directory: with its whole subtree)
     EMPTY = "empty"  # a regular file written with no content
@@ -105,8 +105,9 @@ def tar_entries(node: Node, hardlink_to: str = "") -> list[tarfile.TarInfo]:
         return [info]
     info = tarfile.TarInfo(rel + "/" if node.kind == Kind.DIR and rel else (rel or "./"))
     _set_times_owner(info, node.st, mode=node.st.st_mode & 0o7777)
-    for name, value in node.xattrs:
-        info.pax_headers["SCHILY.xattr." + name] = value.decode("utf-8", "surrogateescape")
+    if node.xattrs:
+        xattrs = {"SCHILY.xattr." + name: value.decode("utf-8", "surrogateescape") for name, value in node.xattrs}
+        info.pax_headers = {**info.pax_headers, **xattrs}
     if hardlink_to:
         info.type, info.linkname = tarfile.LNKTYPE, hardlink_to.lstrip("/")
     elif node.kind == Kind.DIR:
@@ -135,7 +136,7 @@ def _set_times_owner(info: tarfile.TarInfo, st: os.stat_result, mode: int) -> No
     seconds, nanos = divmod(st.st_mtime_ns, 1_000_000_000)
     info.mtime = seconds
     if nanos:  # exact decimal text: a float cannot hold every nanosecond (the tar would not round-trip)
-        info.pax_headers["mtime"] = f"{seconds}.{nanos:09d}".rstrip("0")
+        info.pax_headers = {**info.pax_headers, "mtime": f"{seconds}.{nanos:09d}".rstrip("0")}
 
 
 def header(info: tarfile.TarInfo) -> bytes:

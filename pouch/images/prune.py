@@ -8,8 +8,10 @@ size of the layer snapshots that were removed. :func:`prune_candidates` is pure.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from collections.abc import Set as AbstractSet
 
 from pouch.errors import InvalidArgument, PouchError
+from pouch.metadata import images as store
 
 
 def parse_prune_filters(filters: dict[str, list[str]]) -> bool:
@@ -23,8 +25,8 @@ def parse_prune_filters(filters: dict[str, list[str]]) -> bool:
     return values[0] in ("true", "1")
 
 
-def prune_candidates(records: Iterable, used_image_ids: set[str], dangling_only: bool,
-                     parent_ids: set[str] = frozenset()) -> list:
+def prune_candidates(records: Iterable, used_image_ids: AbstractSet[str], dangling_only: bool,
+                     parent_ids: AbstractSet[str] = frozenset()) -> list:
     """The images to remove: unused ones, and with ``dangling_only`` only those without a tag.
     Untagged images with children (build steps) are not candidates: removing the top image
     removes them (as Docker prunes only "top" images)."""
@@ -34,8 +36,6 @@ def prune_candidates(records: Iterable, used_image_ids: set[str], dangling_only:
 
 def prune_images(images, containers_using: Callable[[str], list[str]], dangling_only: bool) -> dict:
     """``{"ImagesDeleted": [...], "SpaceReclaimed": n}``."""
-    from pouch.metadata import images as store
-
     deleted: list[dict] = []
     reclaimed = 0
     with images.transaction():

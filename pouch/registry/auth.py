@@ -167,7 +167,8 @@ class Authenticator:
             return token_request(bearer, scopes, self.creds)
         if any(c.scheme == "basic" for c in challenges):
             if self.creds.anonymous or self._basic:
-                raise Unauthorized("authentication required" if self.creds.anonymous else "unauthorized: incorrect username or password")
+                raise Unauthorized("authentication required" if self.creds.anonymous
+                                   else "unauthorized: incorrect username or password")
             self._basic = True
             return None
         raise Unauthorized(f"authentication required (unsupported challenge {www_authenticate!r})")

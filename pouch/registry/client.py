@@ -17,7 +17,7 @@ import socket
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from pouch.errors import NotFound, PouchError
 from pouch.registry.auth import Authenticator, Unauthorized
@@ -30,6 +30,12 @@ TIMEOUT = 30.0
 CHUNK = 1024 * 1024
 CHUNKED_UPLOAD_THRESHOLD = 32 * 1024 * 1024  # larger blobs go up in PATCH chunks of this size
 USER_AGENT = "pouch/0.1 (distribution client)"
+
+
+class Readable(Protocol):
+    """A request body streamed by http.client."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 class RegistryError(PouchError):
@@ -76,7 +82,7 @@ class RegistryClient:
     def _url(self, path: str) -> str:
         return path if "://" in path else f"{self.base_url}/v2/{self.repository}/{path}" if path else f"{self.base_url}/v2/"
 
-    def _send(self, method: str, url: str, headers: dict[str, str], body: bytes | BinaryIO | None) -> Reply:
+    def _send(self, method: str, url: str, headers: dict[str, str], body: bytes | Readable | None) -> Reply:
         parts = urllib.parse.urlsplit(url)
         target = parts.path + (f"?{parts.query}" if parts.query else "")
         if parts.scheme == "https":
@@ -94,7 +100,7 @@ class RegistryClient:
         return Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, response, conn)
 
     def request(self, method: str, path: str, headers: dict[str, str] | None = None,
-                body: bytes | Callable[[], BinaryIO] | None = None, scopes: tuple[str, ...] | None = None,
+                body: bytes | Callable[[], Readable] | None = None, scopes: tuple[str, ...] | None = None,
                 ok: tuple[int, ...] = (200,), redirects: int = 3) -> Reply:
         """One request with the auth flow: a 401 gets a token (or basic credentials) and one retry."""
         url = self._url(path)

@@ -12,7 +12,14 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+from types import ModuleType
 from typing import BinaryIO
+
+igzip_threaded: ModuleType | None
+try:
+    from isal import igzip_threaded
+except ImportError:  # pragma: no cover - a declared dependency; zlib does the work, slower
+    igzip_threaded = None
 
 CHUNK = 1024 * 1024
 
@@ -36,11 +43,9 @@ class _HashingFile:
 
 
 def _gzip_writer(out: _HashingFile):
-    try:
-        from isal import igzip_threaded
-    except ImportError:
+    if igzip_threaded is None:  # pragma: no cover
         return gzip.GzipFile(fileobj=out, mode="wb", compresslevel=1, mtime=0)  # type: ignore[arg-type]
-    return igzip_threaded.open(out, "wb", compresslevel=1, threads=min(2, os.cpu_count() or 1))  # type: ignore[arg-type]
+    return igzip_threaded.open(out, "wb", compresslevel=1, threads=min(2, os.cpu_count() or 1))
 
 
 def gzip_file(source: BinaryIO, target: str) -> tuple[str, int]:

@@ -24,6 +24,7 @@ by the next try) and snapshots without an image, which startup recovery removes.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -208,8 +209,6 @@ class Puller:
 
 
 def progress_digest(data: bytes) -> str:
-    import hashlib
-
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 

@@ -14,6 +14,7 @@ names); else it is uploaded (monolithic, or in chunks when large).
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import threading
@@ -142,8 +143,6 @@ class Pusher:
 
 
 def _media_type(raw: bytes) -> str:
-    import json
-
     try:
         return json.loads(raw).get("mediaType") or oci.MEDIA_OCI_MANIFEST
     except ValueError:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import io
 import json
 import logging
 import posixpath
@@ -32,6 +33,7 @@ import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
+from typing import cast
 
 from pouch import mount as mounts
 from pouch.errors import Conflict, Forbidden, Internal, InvalidArgument, NotFound, PouchError
@@ -176,8 +178,8 @@ class ArchiveStream:
 
     def __iter__(self) -> Iterator[bytes]:
         try:
-            assert self.proc.stdout is not None
-            while data := self.proc.stdout.read1(CHUNK):
+            stdout = cast("io.BufferedReader", self.proc.stdout)  # stdout=PIPE, buffered
+            while data := stdout.read1(CHUNK):
                 yield data
             self.proc.wait()
             if self.proc.returncode != 0:

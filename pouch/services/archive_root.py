@@ -26,6 +26,8 @@ exits 1 with ``{"status": N, "message": ..., "missing": path?}`` on stderr.
 
 from __future__ import annotations
 
+import argparse
+
 # Everything the helper needs is imported before the chroot (see above).
 import bz2  # noqa: F401  (tarfile's "r|*" imports these lazily)
 import encodings.ascii  # noqa: F401
@@ -473,8 +475,6 @@ def enter_root(root: str | None, pid: int | None) -> frozenset[int]:
 
 
 def main(argv: list[str]) -> int:
-    import argparse
-
     parser = argparse.ArgumentParser(prog="archive_root")
     parser.add_argument("op", choices=("stat", "get", "put"))
     parser.add_argument("--root")

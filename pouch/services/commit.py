@@ -30,6 +30,7 @@ from pouch.images.artefacts import select_container_files
 from pouch.images.diff import container_changes
 from pouch.images.layertar import tar_stream, write_layer
 from pouch.models import Status
+from pouch.oci.spec import resolve_args
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +48,6 @@ def commit_container(
     body: dict | None = None,
 ) -> str:
     """``POST /commit``: returns the new image's id."""
-    from pouch.oci.spec import resolve_args
-
     containers, images = engine.containers, engine.images
     name = image_commit.commit_name(repo, tag)
     c = containers.get(ref)

@@ -22,7 +22,13 @@ from dataclasses import dataclass
 
 from pouch.diskusage import directory_size
 from pouch.errors import InvalidArgument, PouchError
+from pouch.events import parse_timestamp
 from pouch.labels import label_matches, labels_match
+from pouch.metadata import build_cache
+from pouch.metadata import containers as container_store
+from pouch.metadata import images as image_store
+from pouch.runtime.logs import parse_timestamp_ns
+from pouch.snapshots.overlay import chain_ids
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +44,6 @@ class ContainerPruneFilters:
 
 def parse_container_prune_filters(filters: Mapping[str, list[str]], now: float) -> ContainerPruneFilters:
     """The ``filters`` of ``POST /containers/prune``: ``until``, ``label``, ``label!``."""
-    from pouch.events import parse_timestamp
-
     for key in filters:
         if key not in ("until", "label", "label!"):
             raise InvalidArgument(f"invalid filter '{key}'")
@@ -86,8 +90,6 @@ def container_size_rw(engine, c) -> int:
 
 
 def _created_at(c) -> float:
-    from pouch.runtime.logs import parse_timestamp_ns
-
     try:
         return parse_timestamp_ns(c.created) / 1_000_000_000
     except (ValueError, TypeError):
@@ -164,22 +166,18 @@ class DiskUsage:
 
 
 def _chains(records) -> dict[str, list[str]]:
-    from pouch.snapshots.overlay import chain_ids
-
     return {r.id: chain_ids(r.diff_ids) for r in records}
 
 
 def disk_usage(engine) -> DiskUsage:
     """``GET /system/df``."""
-    from pouch.metadata import images as image_store
-
     images = engine.images
     layer_sizes = {row.chain_id: row.size for row in image_store.list_snapshots(images.db)}
     records = images.list_images()
     chains = _chains(records)
     shared = shared_sizes(chains, layer_sizes)
     containers = engine.containers.list()
-    using = {}
+    using: dict[str, int] = {}
     for c in containers:
         using[c.image_id] = using.get(c.image_id, 0) + 1
     parents = images.parent_ids()
@@ -219,7 +217,6 @@ def _cache_entries(engine, records, chains, layer_sizes, using, parents: set[str
     tagged, used or built upon (``parents``) holds it (the image prune reclaims those bytes, not this one)."""
     by_id = {r.id: r for r in records}
     out = []
-    from pouch.metadata import build_cache
 
     for key, image_id in build_cache.entries(engine.images.db):
         record = by_id.get(image_id)
@@ -233,10 +230,6 @@ def _cache_entries(engine, records, chains, layer_sizes, using, parents: set[str
 def prune_build_cache(engine, all_: bool = False) -> dict:
     """``POST /build/prune``: forget cached steps (all with ``all_``, else those no image holds)
     and remove the step images nothing else needs. ``{"CachesDeleted", "SpaceReclaimed"}``."""
-    from pouch.metadata import build_cache
-    from pouch.metadata import containers as container_store
-    from pouch.metadata import images as image_store
-
     images = engine.images
     deleted, reclaimed = [], 0
     with images.transaction():  # the store stays still while step images are weighed and removed

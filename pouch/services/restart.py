@@ -14,8 +14,14 @@ user sets it back to 0.
 
 from __future__ import annotations
 
-from pouch.errors import InvalidArgument
-from pouch.models import RestartPolicy
+import logging
+import threading
+
+from pouch.errors import InvalidArgument, NotModified, PouchError
+from pouch.metadata import containers as store
+from pouch.models import RestartPolicy, Status
+from pouch.services.timers import TimerSlots
+from pouch.timestamps import epoch_of
 
 POLICIES = ("no", "always", "unless-stopped", "on-failure")
 INITIAL_DELAY = 0.1  # seconds (moby: defaultTimeout)
@@ -90,10 +96,6 @@ class RestartManager:
     """
 
     def __init__(self, containers, scheduler) -> None:
-        import threading
-
-        from pouch.services.timers import TimerSlots
-
         self.containers = containers
         self.scheduler = scheduler
         self._delays: dict[str, float] = {}  # the last back-off per container (in memory, as dockerd)
@@ -103,8 +105,6 @@ class RestartManager:
     def on_exit(self, c) -> bool:
         """Called with the container locked once its exit is recorded: with a policy that
         says so, the container becomes ``restarting`` and a start is scheduled."""
-        from pouch.models import Status
-
         if not should_restart(c.options.restart_policy, c.state.exit_code, c.restart_count, c.state.stopped_by_user):
             self.forget(c.id)
             return False
@@ -135,9 +135,6 @@ class RestartManager:
     def cancel(self, c) -> None:
         """``stop``/``kill``/``rm -f`` of a container waiting to restart: it stays stopped.
         Called with the container locked."""
-        from pouch.metadata import containers as store
-        from pouch.models import Status
-
         self.forget(c.id)
         c.state.status = Status.EXITED
         store.save_state(self.containers.db, c)
@@ -152,12 +149,6 @@ class RestartManager:
         self._timers.replace(container_id, delay, self._restart, container_id, run)
 
     def _restart(self, container_id: str, run: str) -> None:
-        import logging
-
-        from pouch.errors import PouchError
-        from pouch.metadata import containers as store
-        from pouch.models import Status
-
         svc = self.containers
         with svc.locked(container_id):
             self._timers.discard(container_id)
@@ -179,10 +170,6 @@ class RestartManager:
         svc.notify_changed()
 
     def _boot_start(self, container_id: str) -> None:
-        import logging
-
-        from pouch.errors import NotModified, PouchError
-
         try:
             self.containers.start(container_id)
         except NotModified:
@@ -193,7 +180,5 @@ class RestartManager:
 
 
 def _seconds_between(start: str, end: str) -> float:
-    from pouch.timestamps import epoch_of
-
     a, b = epoch_of(start), epoch_of(end)
     return 0.0 if a is None or b is None else max(0.0, b - a)

@@ -124,7 +124,10 @@ def split_binds(specs: tuple[str, ...] | list[str], field: str = "HostConfig.Bin
     volumes: list[VolumeMount] = []
     for spec in specs:
         parsed = parse_bind_spec(spec, field)
-        (binds if isinstance(parsed, BindMount) else volumes).append(parsed)
+        if isinstance(parsed, BindMount):
+            binds.append(parsed)
+        else:
+            volumes.append(parsed)
     return binds, volumes
 
 

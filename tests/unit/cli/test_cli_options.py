@@ -8,18 +8,13 @@ from pouch.cli.flags import UsageError, parse
 from pouch.cli.options import (
     CREATE_FLAGS,
     RUN_FLAGS,
-    OptionError,
     build_create_body,
     parse_add_host,
     parse_env_file,
     parse_env_list,
-    parse_filters,
-    parse_go_duration,
     parse_publish,
-    parse_ram,
-    parse_restart,
-    parse_since,
 )
+from pouch.cli.values import OptionError, parse_filters, parse_go_duration, parse_ram, parse_restart, parse_since
 
 
 def body(argv, run=True, environ=None, read_file=None):

@@ -8,8 +8,8 @@ from image_test_tools import TestImage, directory, docker_save_tar, file, make_t
 from pouch.config import DaemonConfig
 from pouch.engine import containers_using
 from pouch.errors import Conflict, InvalidArgument, NotFound
-from pouch.images import ImageService
 from pouch.images.oci import host_platform
+from pouch.images.service import ImageService
 from pouch.metadata.db import Database
 from pouch.mount import mounted
 

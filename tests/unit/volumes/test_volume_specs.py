@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from pouch.api.convert import create_options_from_docker
-from pouch.cli.options import OptionError
-from pouch.cli.volumes import parse_mount_flag
+from pouch.cli.mount_flag import parse_mount_flag
+from pouch.cli.values import OptionError
 from pouch.errors import InvalidArgument, NotFound
 from pouch.models import BindMount, CreateOptions, ImageConfig, VolumeMount
 from pouch.volumes.service import container_mounts
