@@ -36,6 +36,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from pouch.models import RichOptions
+from pouch.oci.user import resolve_in_root
 from pouch.rich import layout
 
 STOP_SIGNAL = "SIGUSR2"  # busybox init: poweroff (SIGUSR1 halt, SIGTERM reboot)
@@ -67,7 +68,8 @@ def image_entries(text: str | None, has_rc: bool) -> tuple[list[str], list[str]]
     no terminal lines (``tty1::respawn:getty``), askfirst, ctrlaltdel or restart."""
     if not text:  # none, or the empty mount target runc left in the container's layer
         return ([f"::sysinit:{DEFAULT_RC}"] if has_rc else []), []
-    boot, shutdown = [], []
+    boot: list[str] = []
+    shutdown: list[str] = []
     for line in text.splitlines():
         line = line.strip()
         if not line or line.startswith("#"):
@@ -234,8 +236,6 @@ def read_exit_code(host_run_dir: str) -> int | None:
 def _lookup(layer_dirs: Sequence[str], path: str) -> str:
     """The host file of container path ``path`` in the image's layers (topmost first),
     its symbolic links followed across layers; "" if there is none."""
-    from pouch.oci.user import resolve_in_root
-
     for _ in range(40):
         host = ""
         for layer in layer_dirs:

@@ -24,7 +24,7 @@ service writes the files.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pouch.models import RichOptions
@@ -33,6 +33,7 @@ from pouch.rich import layout
 APP_UNIT = "pouch-app.service"
 SYSTEMD_STOP_SIGNAL = "SIGRTMIN+3"
 SYSTEMD_ARGS = ("--show-status=false", "--log-level=warning")
+MACHINE_ID = "/etc/machine-id"
 SYSTEMD_TMPFS = ("/run", "/run/lock", "/tmp", "/var/log/journal")
 UNIT_SUFFIXES = (".service", ".timer", ".socket", ".path", ".target")
 
@@ -172,12 +173,14 @@ def with_systemd(spec: dict, inp: SystemdInput) -> dict:
 
 # units that would fight over the console the container's log is made of
 MASKED_UNITS = ("console-getty.service", "getty@tty1.service")
+SYSTEM_DIR = "/etc/systemd/system"
+WANTS_DIR = SYSTEM_DIR + "/multi-user.target.wants"
 
 
 def rootfs_files(inp: SystemdInput, ops_names: Sequence[str]) -> dict[str, str]:
     """Symlinks to create in the container's /etc/systemd/system (path -> target): the
     app's unit and the ops units, enabled for multi-user.target; getty on the console masked."""
-    base = "/etc/systemd/system"
+    base = SYSTEM_DIR
     links: dict[str, str] = {os.path.join(base, unit): "/dev/null" for unit in MASKED_UNITS}
     units = ([(APP_UNIT, f"{layout.IN_RICH}/{APP_UNIT}")] if inp.app else [])
     units += [(name, f"{layout.IN_OPS}/{name}") for name in ops_units(ops_names)]
@@ -186,3 +189,11 @@ def rootfs_files(inp: SystemdInput, ops_names: Sequence[str]) -> dict[str, str]:
         if name.endswith(".service") or name.endswith(".timer") or name.endswith(".socket"):
             links[os.path.join(base, "multi-user.target.wants", name)] = target
     return links
+
+
+def stale_links(existing: Mapping[str, str], wanted: Mapping[str, str]) -> dict[str, str]:
+    """The links of an earlier start to remove (path -> target): those pointing into /.pouch
+    that this start does not want, such as the unit of an ops component gone from --ops-dir
+    or the app's when the command is now the init itself."""
+    return {path: target for path, target in existing.items()
+            if target.startswith(layout.IN_ROOT + "/") and path not in wanted}

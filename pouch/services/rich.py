@@ -10,18 +10,28 @@ run the prestart hooks inside once init is up, mark a stop so poststop hooks see
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import shutil
 import signal as signal_module
+import stat
+import time
 
 from pouch.config import DaemonConfig
 from pouch.errors import InvalidArgument, PouchError
-from pouch.models import Container
+from pouch.images.record import ImageRecord
+from pouch.images.service import ImageService
+from pouch.models import Container, RichMode, RichOptions
+from pouch.oci.user import parse_passwd, read_user_files, resolve_in_root
+from pouch.rich import launcher, layout, rootfiles, sbininit, systemd, sysvinit
+from pouch.rich.profile import PROFILE_PATH, profile_env
+from pouch.rich.spec import RichSpecInput, image_check, needs_launcher, resolve_executable, with_rich
+from pouch.runtime.conmon import ConmonRuntime
 
 
 class RichContainers:
-    def __init__(self, config: DaemonConfig, images, runtime) -> None:
+    def __init__(self, config: DaemonConfig, images: ImageService, runtime: ConmonRuntime) -> None:
         self.config = config
         self.images = images
         self.runtime = runtime
@@ -30,10 +40,7 @@ class RichContainers:
     def prepare_spec(self, c: Container, spec: dict, rootfs: str) -> dict:
         """Host side of a rich container: the launcher and hook files, a fresh run dir;
         then pid 1 and the mounts in the spec."""
-        from pouch.rich import launcher, layout
-        from pouch.rich.spec import RichSpecInput, resolve_executable, with_rich
-
-        rich = c.options.rich
+        rich = _rich(c)
         cdir = self.config.container_dir(c.id)
         rich_dir, run_dir = layout.host_rich_dir(cdir), layout.host_run_dir(cdir)
         shutil.rmtree(run_dir, ignore_errors=True)
@@ -58,8 +65,6 @@ class RichContainers:
                                              rich_dir, run_dir))
 
     def is_systemd(self, c: Container) -> bool:
-        from pouch.models import RichMode
-
         rich = c.options.rich
         if rich is None or rich.mode == RichMode.DUMB_INIT:
             return False
@@ -67,8 +72,6 @@ class RichContainers:
 
     # --- sbin-init mode with busybox init (rich/sbininit.py) or sysvinit (rich/sysvinit.py) ---
     def is_sbin_init(self, c: Container) -> bool:
-        from pouch.models import RichMode
-
         rich = c.options.rich
         return rich is not None and rich.mode == RichMode.SBIN_INIT and not self.is_systemd(c)
 
@@ -78,13 +81,11 @@ class RichContainers:
 
     def _image_init(self, image_id: str) -> str:
         """What the image's /sbin/init is, read from its layers once per image."""
-        from pouch.rich.sysvinit import is_sysvinit
-
         kind = self._image_inits.get(image_id)
         if kind is None:
             image = self.images.for_container(image_id)
             kind = ("systemd" if image_init_is_systemd(image)
-                    else "sysvinit" if is_sysvinit(image.layer_dirs) else "other")
+                    else "sysvinit" if sysvinit.is_sysvinit(image.layer_dirs) else "other")
             self._image_inits[image_id] = kind
         return kind
 
@@ -94,8 +95,6 @@ class RichContainers:
 
     def stop_signal(self, c: Container) -> str:
         """The default stop signal: the init's own poweroff."""
-        from pouch.rich import sbininit, sysvinit
-
         if self.is_systemd(c):
             return "SIGRTMIN+3"
         if self.is_sbin_init(c):
@@ -103,39 +102,29 @@ class RichContainers:
         return "SIGTERM"
 
     def _sbin_init_spec(self, c: Container, spec: dict, rootfs: str, rich_dir: str, run_dir: str) -> dict:
-        from pouch.oci.user import resolve_in_root
-        from pouch.rich import layout, sbininit, sysvinit
-        from pouch.rich.spec import resolve_executable
-
         process = spec["process"]
         app = sbininit.app_argv(process["args"])
         if app:
             app[0] = resolve_executable(rootfs, app[0], process["env"], process.get("cwd", "/"))
         user = process.get("user", {})
+        rich = _rich(c)
         inp = sbininit.SbinInitInput(
-            rich=c.options.rich, app=tuple(app), env=tuple(process["env"]), cwd=process.get("cwd", "/"),
+            rich=rich, app=tuple(app), env=tuple(process["env"]), cwd=process.get("cwd", "/"),
             uid=user.get("uid", 0), gid=user.get("gid", 0),
-            ops_names=tuple(sbininit.ops_executables(c.options.rich.ops_dir)),
-            image_inittab=_read_text(resolve_in_root(rootfs, sbininit.INITTAB)),
+            ops_names=tuple(sbininit.ops_executables(rich.ops_dir)),
+            image_inittab=rootfiles.read_text(rootfs, sbininit.INITTAB),
             image_has_rc=os.path.isfile(resolve_in_root(rootfs, sbininit.DEFAULT_RC)),
             busybox=layout.find_static_busybox(), host_rich_dir=rich_dir, host_run_dir=run_dir,
         )
-        flavour = sysvinit if self.is_sysvinit(c) else sbininit
-        for name, content in flavour.rich_files(inp).items():
-            with open(os.path.join(rich_dir, name), "w") as f:
-                f.write(content)
-        if not (c.options.rich.init_script or c.options.rich.prestart_hooks):
+        sysv = self.is_sysvinit(c)
+        _write_files(rich_dir, sysvinit.rich_files(inp) if sysv else sbininit.rich_files(inp))
+        if not (rich.init_script or rich.prestart_hooks):
             open(os.path.join(run_dir, layout.GO_FILE), "w").close()
-        return sysvinit.with_sysvinit(spec, inp) if flavour is sysvinit else sbininit.with_sbin_init(spec, inp)
+        return sysvinit.with_sysvinit(spec, inp) if sysv else sbininit.with_sbin_init(spec, inp)
     # --- end sbin-init mode ---
 
     def _systemd_spec(self, c: Container, spec: dict, rootfs: str, rich_dir: str, run_dir: str) -> dict:
-        from pouch.models import RichMode
-        from pouch.oci.user import resolve_in_root
-        from pouch.rich import launcher, layout, systemd
-        from pouch.rich.spec import resolve_executable
-
-        rich = c.options.rich
+        rich = _rich(c)
         process = spec["process"]
         init = "/sbin/init" if rich.mode == RichMode.SBIN_INIT else "/lib/systemd/systemd"
         app = list(process["args"])
@@ -147,16 +136,12 @@ class RichContainers:
         if os.path.isdir("/sys/fs/cgroup/systemd"):
             cgroup_dir = os.path.join("/sys/fs/cgroup/systemd", spec["linux"]["cgroupsPath"].lstrip("/"))
             os.makedirs(cgroup_dir, exist_ok=True)
-        machine_id_file = resolve_in_root(rootfs, "/etc/machine-id")
-        if os.path.islink(machine_id_file):
-            os.unlink(machine_id_file)
-        with open(machine_id_file, "w") as f:
-            f.write(systemd.machine_id(c.id))
+        targets = [b.target for b in c.options.binds] + [v.target for v in c.options.volumes]
         inp = systemd.SystemdInput(
             rich=rich, container_id=c.id, init=init, app=tuple(app), busybox=layout.find_static_busybox(),
             host_rich_dir=rich_dir, host_run_dir=run_dir,
             cgroup_systemd_dir=cgroup_dir,
-            user_targets=frozenset([b.target for b in (*c.options.binds, *c.options.volumes)] + list(c.options.tmpfs)),
+            user_targets=frozenset(targets + list(c.options.tmpfs)),
         )
         user = process.get("user", {})
         if app and user.get("uid", 0) != 0:
@@ -167,26 +152,39 @@ class RichContainers:
             "poststop.sh": systemd.poststop_script(),
         }
         files.update({f"poststop-{i:03d}": launcher.hook_file(h) for i, h in enumerate(rich.poststop_hooks)})
-        for name, content in files.items():
-            with open(os.path.join(rich_dir, name), "w") as f:
-                f.write(content)
+        _write_files(rich_dir, files)
         if not (rich.init_script or rich.prestart_hooks):
             open(os.path.join(run_dir, layout.GO_FILE), "w").close()
         ops_names = os.listdir(rich.ops_dir) if rich.ops_dir else []
-        for link, target in systemd.rootfs_files(inp, ops_names).items():
-            host_link = resolve_in_root(rootfs, link)
-            os.makedirs(os.path.dirname(host_link), exist_ok=True)
-            if os.path.lexists(host_link):
-                os.unlink(host_link)
-            os.symlink(target, host_link)
+        self._write_systemd_rootfs(c, rootfs, systemd.rootfs_files(inp, ops_names))
         return systemd.with_systemd(spec, inp)
+
+    def _write_systemd_rootfs(self, c: Container, rootfs: str, links: dict[str, str]) -> None:
+        """systemd mode's files in the container's own layer, as at every start (rich/rootfiles.py):
+        the machine id, this start's unit links and getty masks, no link of an earlier start
+        that this one does not want; and /dev/null as the image has it, where the first
+        version of this replaced it with a link to itself."""
+        rootfiles.repair_self_link(rootfs, "/dev/null", self._image_device(c.image_id, "/dev/null"))
+        rootfiles.write_file(rootfs, systemd.MACHINE_ID, systemd.machine_id(c.id), mode=0o444)
+        existing = rootfiles.links_in(rootfs, (systemd.SYSTEM_DIR, systemd.WANTS_DIR))
+        rootfiles.remove_links(rootfs, systemd.stale_links(existing, links))
+        for link, target in links.items():
+            rootfiles.place_link(rootfs, link, target)
+
+    def _image_device(self, image_id: str, path: str) -> int | None:
+        """The device number of the character device at ``path`` in the image's layers (None: none)."""
+        for layer in self.images.for_container(image_id).layer_dirs:
+            try:
+                st = os.lstat(resolve_in_root(layer, path))
+            except (OSError, InvalidArgument):
+                continue
+            return st.st_rdev if stat.S_ISCHR(st.st_mode) and st.st_rdev else None
+        return None
 
     def run_prestart_hooks(self, c: Container) -> None:
         """``--initscript`` then each ``--prestart-hook``, inside the container as root;
         the first that fails fails the start, with its output in the error."""
-        from pouch.rich import launcher, layout
-
-        rich = c.options.rich
+        rich = _rich(c)
         commands = ([(f"--initscript {rich.init_script}", launcher.init_script_argv(rich.init_script))]
                     if rich.init_script else [])
         commands += [(f"--prestart-hook {hook!r}", launcher.prestart_argv(hook)) for hook in rich.prestart_hooks]
@@ -204,11 +202,6 @@ class RichContainers:
 
     def _wait_booted(self, c: Container, timeout: float = 120) -> None:
         """Until sysvinit has run the image's boot entries (rich/sysvinit.py's ``booted`` file)."""
-        import itertools
-        import time
-
-        from pouch.rich import layout, sysvinit
-
         booted = os.path.join(layout.host_run_dir(self.config.container_dir(c.id)), sysvinit.BOOTED_FILE)
         deadline = time.monotonic() + timeout
         for tick in itertools.count():
@@ -224,6 +217,7 @@ class RichContainers:
     def _exec_collect(self, container_id: str, process: dict) -> tuple[int, str]:
         handle = self.runtime.exec_process(container_id, process, tty=False, stdin=False, detach=False)
         try:
+            assert handle.connection is not None  # not detached: attached at once
             out, err = handle.connection.read_all()
             code = handle.wait(60)
         finally:
@@ -236,27 +230,18 @@ class RichContainers:
 
     def app_exit_code(self, c: Container) -> int | None:
         """The app's exit code where pid 1 cannot exit with it (sbin-init mode: busybox init, sysvinit)."""
-        from pouch.rich import layout, sbininit
-
         return sbininit.read_exit_code(layout.host_run_dir(self.config.container_dir(c.id)))
 
     def mark_stopping(self, c: Container) -> None:
         """Tell the launcher the app is being stopped (POUCH_EXIT_REASON=stopped)."""
-        from pouch.rich import layout
-
         run_dir = layout.host_run_dir(self.config.container_dir(c.id))
         if os.path.isdir(run_dir):
             open(os.path.join(run_dir, layout.STOPPING_FILE), "w").close()
 
 
-def check_rich_create(rich, image) -> None:
+def check_rich_create(rich: RichOptions, image: ImageRecord) -> None:
     """Refuse at create what cannot run: a mode whose init the image lacks, a missing
     ops dir, no static dumb-init on the host."""
-    from pouch.models import RichMode
-    from pouch.oci.user import resolve_in_root
-    from pouch.rich import layout
-    from pouch.rich.spec import image_check, needs_launcher
-
     def has_path(path: str) -> bool:
         return any(os.path.lexists(resolve_in_root(layer, path)) for layer in image.layer_dirs)
 
@@ -264,9 +249,7 @@ def check_rich_create(rich, image) -> None:
     if problem:
         raise InvalidArgument(problem)
     if rich.mode == RichMode.SBIN_INIT and not image_init_is_systemd(image):
-        from pouch.rich.sbininit import is_busybox_init  # sbin-init mode: busybox init (rich/sbininit.py)
-        from pouch.rich.sysvinit import is_sysvinit  # or sysvinit (rich/sysvinit.py)
-        if not (is_busybox_init(image.layer_dirs) or is_sysvinit(image.layer_dirs)):
+        if not (sbininit.is_busybox_init(image.layer_dirs) or sysvinit.is_sysvinit(image.layer_dirs)):
             raise InvalidArgument("rich mode sbin-init supports a systemd, sysvinit or busybox /sbin/init; "
                                   "this image's is none of them: use dumb-init")
         if not layout.find_static_busybox():
@@ -282,32 +265,19 @@ def check_rich_create(rich, image) -> None:
 
 def write_profile_env(rootfs: str, env: list[str]) -> None:
     """/etc/profile.d/pouch-env.sh in the container's own layer (see ``rich.profile``)."""
-    from pouch.oci.user import resolve_in_root
-    from pouch.rich.profile import PROFILE_PATH, profile_env
-
-    path = resolve_in_root(rootfs, PROFILE_PATH)
-    if os.path.islink(path):
-        os.unlink(path)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path + ".tmp", "w") as f:
-        f.write(profile_env(env))
-    os.replace(path + ".tmp", path)
+    rootfiles.write_file(rootfs, PROFILE_PATH, profile_env(env))
 
 
 def check_user_known_to_systemd(rootfs: str, uid: int, spec: str) -> None:
     """systemd runs a unit only as a user its passwd database knows (217/USER otherwise)."""
-    from pouch.oci.user import parse_passwd, read_user_files
-
     passwd, _ = read_user_files(rootfs)
     if not any(entry.uid == uid for entry in parse_passwd(passwd)):
         raise InvalidArgument(f"rich mode systemd: user {spec!r} (uid {uid}) is not in the image's /etc/passwd, "
                               "and systemd runs the app's unit only as a user it knows")
 
 
-def image_init_is_systemd(image) -> bool:
+def image_init_is_systemd(image: ImageRecord) -> bool:
     """Whether the image's /sbin/init is systemd (then sbin-init mode is systemd mode)."""
-    from pouch.oci.user import resolve_in_root
-
     for layer in image.layer_dirs:
         path = resolve_in_root(layer, "/sbin/init")
         if os.path.lexists(path):
@@ -315,9 +285,15 @@ def image_init_is_systemd(image) -> bool:
     return False
 
 
-def _read_text(path: str) -> str | None:
-    try:
-        with open(path) as f:
-            return f.read()
-    except OSError:
-        return None
+def _rich(c: Container) -> RichOptions:
+    rich = c.options.rich
+    if rich is None:
+        raise InvalidArgument(f"container {c.name} is not a rich container")
+    return rich
+
+
+def _write_files(directory: str, files: dict[str, str]) -> None:
+    """Pouch's own files (the rich dir on the host, fresh at each start), by name."""
+    for name, content in files.items():
+        with open(os.path.join(directory, name), "w") as f:
+            f.write(content)

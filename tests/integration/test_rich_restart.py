@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +57,14 @@ def d(tmp_path_factory, busybox_tar, debian_systemd_tar, debian_sysvinit_tar):
         daemon.cli("import", debian_systemd_tar, SYSTEMD_IMAGE, timeout=300)
         daemon.cli("import", debian_sysvinit_tar, SYSVINIT_IMAGE, timeout=300)
         yield daemon
+
+
+@pytest.fixture(autouse=True)
+def daemon_up(d):
+    """A test that failed with pouchd killed leaves it started for the next one."""
+    yield
+    if d.proc is None:
+        d.start()
 
 
 @pytest.fixture
@@ -133,18 +142,20 @@ def check_exited(d: Daemon, name: str, code: int) -> None:
     assert (st["Status"], st["ExitCode"]) == ("exited", code), st
 
 
-def kill_host_side(d: Daemon, name: str) -> None:
-    """What a host reboot does to a container: its processes and its conmon die."""
+def reboot(d: Daemon, name: str) -> None:
+    """What a host reboot does: pouchd, the container's processes and its conmon die; pouchd starts again."""
     info = d.inspect(name)
     with open(os.path.join(d.exec_root, "bundles", info["Id"], "conmon.pid")) as f:
         conmon = int(f.read().strip())
     pid = info["State"]["Pid"]
+    d.kill9()
     for p in (pid, conmon):
         try:
             os.kill(p, signal.SIGKILL)
         except ProcessLookupError:
             pass
     assert wait_for(lambda: not os.path.exists(f"/proc/{conmon}") and not os.path.exists(f"/proc/{pid}"), 10)
+    d.start()
 
 
 @pytest.mark.parametrize("mode", MODES, ids=[m.id for m in MODES])
@@ -214,14 +225,40 @@ def test_always_policy_brings_it_back_after_each_host_reboot(d, mode, out, tmp_p
     try:
         check_up(d, name, mode, out, expected)
         for _ in range(CYCLES):
-            d.kill9()
-            kill_host_side(d, name)
-            d.start()
+            reboot(d, name)
             expected += ["pre", "app"]
             assert wait_for(lambda: state(d, name)["Status"] == "running", mode.boot_timeout), state(d, name)
             check_up(d, name, mode, out, expected)
         d.cli("stop", name, timeout=60)
         check_exited(d, name, mode.stop_code)
         assert events(out)[-1] == "post 143 stopped"
+    finally:
+        d.cli("rm", "-f", name, check=False)
+
+
+def test_systemd_start_repairs_what_an_earlier_start_left_and_follows_the_ops_dir(d, out, tmp_path):
+    """A container an earlier pouchd left with /dev/null linked to itself in its layer (it replaced the
+    image's /dev/null through the getty mask) starts, with /dev/null back; a unit gone from --ops-dir
+    loses its links at the next start."""
+    mode = MODES[0]
+    ops = ops_dir(tmp_path, mode)
+    (ops / "extra.service").write_text(AGENT_UNIT.replace("/out/beats", "/out/extra"))
+    name = "rr-repair"
+    cid = d.cli("run", "-d", "--name", name, *run_args(mode, out, ops), "sh", "-c", APP, timeout=120).stdout.strip()
+    try:
+        check_up(d, name, mode, out, ["pre", "app"])
+        assert d.cli("exec", name, "systemctl", "is-active", "extra").stdout.strip() == "active"
+        d.cli("stop", name, timeout=60)
+        upper = Path(d.root, "snapshots", "containers", cid, "upper")
+        assert not (upper / "dev" / "null").exists()  # the image's /dev/null was left alone
+        (upper / "dev").mkdir(exist_ok=True)
+        os.symlink("/dev/null", upper / "dev" / "null")
+        (ops / "extra.service").unlink()
+        d.cli("start", name, timeout=120)
+        check_up(d, name, mode, out, ["pre", "app", "post 143 stopped", "pre", "app"])
+        st = os.lstat(upper / "dev" / "null")
+        assert stat.S_ISCHR(st.st_mode) and os.major(st.st_rdev) == 1 and os.minor(st.st_rdev) == 3
+        units = d.cli("exec", name, "find", "/etc/systemd/system", "-name", "extra.service").stdout
+        assert units == ""
     finally:
         d.cli("rm", "-f", name, check=False)
