@@ -8,7 +8,9 @@ import stat
 import pytest
 
 from pouch.errors import InvalidArgument
+from pouch.models import RichOptions
 from pouch.rich import rootfiles
+from pouch.rich.systemd import SystemdInput, rootfs_files, stale_links
 
 
 @pytest.fixture
@@ -101,3 +103,20 @@ def test_a_self_link_is_repaired(root):
     (root / "dev" / "null").write_text("a file")
     assert rootfiles.repair_self_link(str(root), "/dev/null", None) is False
     assert rootfiles.repair_self_link(str(root), "/no/such/dir/null", None) is False
+
+
+def test_stale_links_are_pouchs_links_this_start_does_not_want():
+    inp = SystemdInput(RichOptions(ops_dir="/ops"), "ab" * 32, "/sbin/init", ("/bin/app",), "/bin/busybox",
+                       "/h/rich", "/h/run", "")
+    wanted = rootfs_files(inp, ["agent.service"])
+    existing = {
+        "/etc/systemd/system/agent.service": "/.pouch/ops/agent.service",
+        "/etc/systemd/system/gone.service": "/.pouch/ops/gone.service",
+        "/etc/systemd/system/multi-user.target.wants/gone.service": "/.pouch/ops/gone.service",
+        "/etc/systemd/system/multi-user.target.wants/cron.service": "/lib/systemd/system/cron.service",
+        "/etc/systemd/system/getty@tty1.service": "/dev/null",
+    }
+    assert stale_links(existing, wanted) == {
+        "/etc/systemd/system/gone.service": "/.pouch/ops/gone.service",
+        "/etc/systemd/system/multi-user.target.wants/gone.service": "/.pouch/ops/gone.service",
+    }
