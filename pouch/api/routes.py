@@ -32,6 +32,8 @@ from pouch.cgroups.support import host_info
 from pouch.errors import InvalidArgument, NotFound
 from pouch.models import RestartPolicy
 from pouch.rich import layout
+from pouch.rich.lxcfs import LXCFS_ROOT
+from pouch.rich.lxcfsd import is_working as lxcfs_working
 from pouch.services import resources as resource_service
 from pouch.services import streams
 
@@ -407,14 +409,16 @@ class ImageRoutes:
 
 
 def rich_info() -> dict:
-    """What ``info`` says of rich containers: the modes and what they need on this host."""
-    lxcfs = os.path.ismount("/var/lib/lxcfs")
+    """What ``info`` says of rich containers: the modes and what they need on this host.
+    lxcfs is available when a live one is mounted at /var/lib/lxcfs, whoever mounted it
+    (pouchd --enable-lxcfs, or the host): the check ``--enable-lxcfs`` containers get."""
+    lxcfs = lxcfs_working(LXCFS_ROOT)
     return {
         "RichContainer": {
             "Modes": ["dumb-init", "sbin-init", "systemd"],
             "DumbInit": layout.find_static_dumb_init(),
             "Busybox": layout.find_static_busybox(),
-            "Lxcfs": {"Available": lxcfs, "Mountpoint": "/var/lib/lxcfs" if lxcfs else ""},
+            "Lxcfs": {"Available": lxcfs, "Mountpoint": LXCFS_ROOT if lxcfs else ""},
         },
     }
 

@@ -143,3 +143,38 @@ def test_lxcfs_outlives_pouchd_and_is_repaired_at_its_restart(lxcfs_daemon):
     with open(f"/proc/{pid}/mountinfo") as f:
         binds = [line for line in f if " /proc/meminfo " in line]
     assert binds and " ro," in binds[-1] and "fuse.lxcfs" in binds[-1]
+
+
+def lxcfs_info(d: Daemon) -> str:
+    return next(line.strip() for line in d.cli("info").stdout.splitlines() if line.strip().startswith("Lxcfs:"))
+
+
+def test_info_reports_a_live_lxcfs_whoever_mounted_it(daemon, tmp_path):
+    """pouchd without --enable-lxcfs: an lxcfs mounted by someone else is available (the one
+    --enable-lxcfs containers use), another filesystem mounted there is not."""
+    d = daemon
+    if mounted_fstype(LXCFS_ROOT):
+        pytest.skip("something is mounted at /var/lib/lxcfs already: not ours to replace")
+    os.makedirs(LXCFS_ROOT, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "not-lxcfs", LXCFS_ROOT], check=True)
+    try:
+        assert lxcfs_info(d) == "Lxcfs: not available"  # a mount point, but no lxcfs
+    finally:
+        subprocess.run(["umount", LXCFS_ROOT], check=True)
+    pidfile = tmp_path / "lxcfs.pid"
+    proc = subprocess.Popen(["/usr/bin/lxcfs", "--pidfile", str(pidfile), LXCFS_ROOT], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 10
+        while not is_working(LXCFS_ROOT):
+            assert proc.poll() is None and time.monotonic() < deadline, "lxcfs did not come up"
+            time.sleep(0.05)
+        assert lxcfs_info(d) == "Lxcfs: available at /var/lib/lxcfs"
+        out = d.cli("run", "--rm", "--enable-lxcfs", "busybox", "grep", "lxcfs", "/proc/self/mountinfo").stdout
+        assert " /proc/meminfo " in out
+    finally:
+        proc.send_signal(signal.SIGTERM)  # lxcfs unmounts itself on SIGTERM
+        proc.wait(10)
+        if mounted_fstype(LXCFS_ROOT) == "fuse.lxcfs":
+            subprocess.run(["umount", "-l", LXCFS_ROOT], check=False, capture_output=True)
+    assert lxcfs_info(d) == "Lxcfs: not available"
