@@ -27,11 +27,11 @@ from pouch.oci.user import parse_passwd, read_user_files, resolve_in_root
 from pouch.rich import launcher, layout, rootfiles, sbininit, systemd, sysvinit
 from pouch.rich.profile import PROFILE_PATH, profile_env
 from pouch.rich.spec import RichSpecInput, image_check, needs_launcher, resolve_executable, with_rich
-from pouch.runtime.conmon import ConmonRuntime
+from pouch.runtime.registry import Runtimes
 
 
 class RichContainers:
-    def __init__(self, config: DaemonConfig, images: ImageService, runtime: ConmonRuntime) -> None:
+    def __init__(self, config: DaemonConfig, images: ImageService, runtime: Runtimes) -> None:
         self.config = config
         self.images = images
         self.runtime = runtime
