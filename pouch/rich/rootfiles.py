@@ -20,7 +20,7 @@ import contextlib
 import os
 import posixpath
 import stat
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from pouch.errors import InvalidArgument
 from pouch.oci.user import resolve_in_root
@@ -133,18 +133,19 @@ def remove_links(rootfs: str, links: Mapping[str, str]) -> None:
                     os.unlink(name, dir_fd=fd)
 
 
-def repair_self_link(rootfs: str, path: str, device: int | None) -> bool:
+def repair_self_link(rootfs: str, path: str, device: Callable[[], int | None]) -> bool:
     """Undo a symlink of ``path`` to itself, a loop (what replacing a getty mask through its
-    link once left at the image's /dev/null); ``device`` (an ``st_rdev``: the image's own
-    node) brings the character device back. Whether there was one to repair."""
+    link once left at the image's /dev/null); ``device()`` (an ``st_rdev``: the image's own
+    node, asked only then) brings the character device back. Whether there was one to repair."""
     try:
         with _parent_dir(rootfs, path, create=False) as (fd, name):
             st = _lstat(name, fd)
             if st is None or not stat.S_ISLNK(st.st_mode) or os.readlink(name, dir_fd=fd) != path:
                 return False
             os.unlink(name, dir_fd=fd)
-            if device is not None:
-                os.mknod(name, 0o666 | stat.S_IFCHR, device, dir_fd=fd)
+            rdev = device()
+            if rdev is not None:
+                os.mknod(name, 0o666 | stat.S_IFCHR, rdev, dir_fd=fd)
                 os.chmod(name, 0o666, dir_fd=fd)  # mknod's mode is the umask's
             return True
     except OSError as err:

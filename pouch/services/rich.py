@@ -164,7 +164,7 @@ class RichContainers:
         the machine id, this start's unit links and getty masks, no link of an earlier start
         that this one does not want; and /dev/null as the image has it, where the first
         version of this replaced it with a link to itself."""
-        rootfiles.repair_self_link(rootfs, "/dev/null", self._image_device(c.image_id, "/dev/null"))
+        rootfiles.repair_self_link(rootfs, "/dev/null", lambda: self._image_device(c.image_id, "/dev/null"))
         rootfiles.write_file(rootfs, systemd.MACHINE_ID, systemd.machine_id(c.id), mode=0o444)
         existing = rootfiles.links_in(rootfs, (systemd.SYSTEM_DIR, systemd.WANTS_DIR))
         rootfiles.remove_links(rootfs, systemd.stale_links(existing, links))

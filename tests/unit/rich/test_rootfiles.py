@@ -97,12 +97,12 @@ def test_links_in_and_remove_links(root):
 def test_a_self_link_is_repaired(root):
     os.unlink(root / "dev" / "null")
     os.symlink("/dev/null", root / "dev" / "null")
-    assert rootfiles.repair_self_link(str(root), "/dev/null", None) is True
+    assert rootfiles.repair_self_link(str(root), "/dev/null", lambda: None) is True
     assert not os.path.lexists(root / "dev" / "null")
-    assert rootfiles.repair_self_link(str(root), "/dev/null", None) is False
+    assert rootfiles.repair_self_link(str(root), "/dev/null", lambda: None) is False
     (root / "dev" / "null").write_text("a file")
-    assert rootfiles.repair_self_link(str(root), "/dev/null", None) is False
-    assert rootfiles.repair_self_link(str(root), "/no/such/dir/null", None) is False
+    assert rootfiles.repair_self_link(str(root), "/dev/null", lambda: None) is False
+    assert rootfiles.repair_self_link(str(root), "/no/such/dir/null", lambda: None) is False
 
 
 def test_stale_links_are_pouchs_links_this_start_does_not_want():
@@ -120,3 +120,12 @@ def test_stale_links_are_pouchs_links_this_start_does_not_want():
         "/etc/systemd/system/gone.service": "/.pouch/ops/gone.service",
         "/etc/systemd/system/multi-user.target.wants/gone.service": "/.pouch/ops/gone.service",
     }
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mknod needs root")
+def test_a_self_link_at_a_device_gets_the_images_device_back(root):
+    os.unlink(root / "dev" / "null")
+    os.symlink("/dev/null", root / "dev" / "null")
+    assert rootfiles.repair_self_link(str(root), "/dev/null", lambda: os.makedev(1, 3)) is True
+    st = os.lstat(root / "dev" / "null")
+    assert stat.S_ISCHR(st.st_mode) and st.st_rdev == os.makedev(1, 3) and stat.S_IMODE(st.st_mode) == 0o666
