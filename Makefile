@@ -7,12 +7,13 @@ deps:
 run: deps
 	scripts/demo.sh
 
-test: deps
+# lint first: it takes seconds, and CI fails on a finding
+test: deps lint
 	.venv/bin/python -m pytest -q tests
 
 # ruff and mypy (configured in pyproject.toml) over the package: zero findings
 lint: deps
-	.venv/bin/ruff check pouch
+	.venv/bin/ruff check pouch tests
 	.venv/bin/mypy
 
 unit: deps
