@@ -3,7 +3,9 @@
 Pull and push run in a worker thread that reports progress into a queue: an
 error before the first progress message is an ordinary HTTP error (404 for an
 unknown image, 401 for refused credentials...), as moby answers before it has
-flushed anything; later errors end the JSON stream with an ``error`` message.
+flushed anything; later errors end the JSON stream with an ``error`` message. The
+service reports typed progress; Docker's JSON lines are rendered here
+(:mod:`pouch.api.progress_json`).
 """
 
 from __future__ import annotations
@@ -13,16 +15,17 @@ import queue
 import threading
 from collections.abc import Callable
 
+from pouch.api.progress_json import encode_registry, error_json, registry_progress_json
 from pouch.api.server import Request, Response, json_response, stream_response
 from pouch.errors import Internal, InvalidArgument, PouchError
-from pouch.registry import progress
 from pouch.registry.auth import credentials_from_json, decode_registry_auth
+from pouch.registry.progress import Emit
 
 log = logging.getLogger(__name__)
 _DONE = object()
 
 
-def streamed(job: Callable[[Callable[[dict], None]], object]) -> Response:
+def streamed(job: Callable[[Emit], object]) -> Response:
     events: queue.Queue = queue.Queue()
 
     def run() -> None:
@@ -44,9 +47,9 @@ def streamed(job: Callable[[Callable[[dict], None]], object]) -> Response:
         item = first
         while item is not _DONE:
             if isinstance(item, PouchError):
-                yield progress.encode(progress.error_message(item.message))
+                yield encode_registry(error_json(item.message))
                 return
-            yield progress.encode(item)
+            yield encode_registry(registry_progress_json(item))
             item = events.get()
 
     return stream_response(body(), content_type="application/json")

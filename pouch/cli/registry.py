@@ -10,9 +10,9 @@ from pouch import reference
 from pouch.cli import credentials
 from pouch.cli.client import CLIError, quote_name
 from pouch.cli.flags import STR, F
+from pouch.cli.progress import PlainLog, ProgressBoard
 from pouch.registry.auth import encode_registry_auth
 from pouch.registry.endpoints import DOCKER_HUB_AUTH_KEY, auth_key
-from pouch.registry.progress import PlainLog, ProgressBoard
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

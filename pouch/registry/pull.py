@@ -33,18 +33,17 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pouch import reference as refs
 from pouch.errors import InvalidArgument, NotFound, PouchError
 from pouch.images import oci
-from pouch.registry import progress
 from pouch.registry.auth import Authenticator, Credentials, Unauthorized, repository_scope
 from pouch.registry.client import RegistryClient, RegistryError
 from pouch.registry.download import blob_lock, fetch_blob
 from pouch.registry.endpoints import RegistryConfig, endpoints
 from pouch.registry.manifest import ImageIndex, ImageManifest, parse_manifest, select_platform
+from pouch.registry.progress import Emit, LayerProgress
 from pouch.snapshots.overlay import chain_ids
 from pouch.types import Descriptor, short_id
 
 log = logging.getLogger(__name__)
 
-Emit = Callable[[dict], None]
 PARALLEL_DOWNLOADS = 3
 MAX_CONFIG_SIZE = 8 * 1024 * 1024
 
@@ -127,7 +126,7 @@ class Puller:
                 raise InvalidArgument(f"{len(manifest.layers)} layers in the manifest but {len(diff_ids)} diff_ids in the config")
         except InvalidArgument as exc:
             raise _rewrap(exc, f"pulling {ref.familiar()}") from None
-        emit(progress.message(f"Pulling from {ref.familiar_name}", ref.tag or ref.digest))
+        emit(LayerProgress(f"Pulling from {ref.familiar_name}", ref.tag or ref.digest))
         image_id = progress_digest(raw_config)
         names = ([str(ref.with_default_tag())] if ref.tag else []) + [f"{ref.name}@{manifest.digest}"]
         up_to_date = self.images.get_or_none(image_id) is not None and all(
@@ -143,9 +142,9 @@ class Puller:
                     self.images.register_image(raw_config, manifest.digest, top, names)
         except InvalidArgument as exc:
             raise _rewrap(exc, f"pulling {ref.familiar()}") from None
-        emit(progress.message(f"Digest: {manifest.digest}"))
+        emit(LayerProgress(f"Digest: {manifest.digest}"))
         state = "Image is up to date for" if up_to_date else "Downloaded newer image for"
-        emit(progress.message(f"Status: {state} {ref.familiar()}"))
+        emit(LayerProgress(f"Status: {state} {ref.familiar()}"))
         return image_id
 
     def _layers(self, client: RegistryClient, manifest: ImageManifest, diff_ids: list[str], emit: Emit,
@@ -158,9 +157,9 @@ class Puller:
             lease.chains.add(chain)
             ident = short_id(layer.digest)
             if images.has_blob(layer.digest) and images.has_snapshot(chain):
-                emit(progress.message("Already exists", ident))
+                emit(LayerProgress("Already exists", ident))
             else:
-                emit(progress.message("Pulling fs layer", ident))
+                emit(LayerProgress("Pulling fs layer", ident))
                 todo.append(layer.digest)
         with ThreadPoolExecutor(PARALLEL_DOWNLOADS, thread_name_prefix="pull") as pool:
             futures: dict[str, Future] = {}
@@ -174,7 +173,7 @@ class Puller:
                         futures[layer.digest].result()
                     if not images.has_snapshot(chain):
                         self._extract(layer, parent, diff_id, emit, lease)
-                        emit(progress.message("Pull complete", short_id(layer.digest)))
+                        emit(LayerProgress("Pull complete", short_id(layer.digest)))
                     parent = chain
             except BaseException:
                 for f in futures.values():
@@ -188,20 +187,20 @@ class Puller:
         ident = short_id(layer.digest)
         with blob_lock(layer.digest):
             if not self.images.has_blob(layer.digest):
-                report = lambda n: emit(progress.message("Downloading", ident, n, layer.size))  # noqa: E731
+                report = lambda n: emit(LayerProgress("Downloading", ident, n, layer.size))  # noqa: E731
                 path = self.images.ingest_path(layer.digest)
                 try:
                     fetch_blob(client, layer, path, report, retries=self.retries)
                 except InvalidArgument as exc:
                     raise InvalidArgument(f"layer {layer.digest}: {exc.message}") from None
-                emit(progress.message("Verifying Checksum", ident))
+                emit(LayerProgress("Verifying Checksum", ident))
                 self.images.commit_download(path, layer.digest)
-        emit(progress.message("Download complete", ident))
+        emit(LayerProgress("Download complete", ident))
 
     def _extract(self, layer: Descriptor, parent: str, diff_id: str, emit: Emit, lease) -> None:
         ident = short_id(layer.digest)
         with self.images.open_blob(layer.digest) as f:
-            reader = _Meter(f, layer.size, lambda n: emit(progress.message("Extracting", ident, n, layer.size)))
+            reader = _Meter(f, layer.size, lambda n: emit(LayerProgress("Extracting", ident, n, layer.size)))
             try:
                 self.images.store_layer(parent, reader, layer.media_type, diff_id=diff_id, lease=lease)
             except InvalidArgument as exc:

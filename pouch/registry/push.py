@@ -23,13 +23,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pouch import reference as refs
 from pouch.errors import InvalidArgument, NotFound, PouchError
 from pouch.images import blobs, oci
-from pouch.registry import progress
 from pouch.registry.auth import Authenticator, Credentials, Unauthorized, repository_scope
 from pouch.registry.client import RegistryClient, RegistryError
 from pouch.registry.compress import gzip_file
 from pouch.registry.endpoints import RegistryConfig, endpoints
 from pouch.registry.manifest import build_manifest
-from pouch.registry.pull import Emit, _rewrap
+from pouch.registry.progress import Emit, LayerProgress, PushResult
+from pouch.registry.pull import _rewrap
 from pouch.types import Descriptor, sha256_digest, short_id
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ class Pusher:
         endpoint = [e for e in endpoints(ref.domain, self.config) if not e.mirror][0]
         scopes = (repository_scope(ref.path, ("pull", "push")),)
         client = RegistryClient(endpoint.url, ref.path, Authenticator(creds), scopes, self.timeout, self.config.certs_dir)
-        emit(progress.message(f"The push refers to repository [{ref.name}]"))
+        emit(LayerProgress(f"The push refers to repository [{ref.name}]"))
         try:
             return self._push(client, ref, record, emit)
         except Unauthorized as exc:
@@ -68,7 +68,7 @@ class Pusher:
                                   "kept); re-pull or re-load the image") from None
         sources = self._mount_sources(ref, record)
         for layer in reversed(layers):
-            emit(progress.message("Preparing", short_id(layer.digest)))
+            emit(LayerProgress("Preparing", short_id(layer.digest)))
         with self.images.lease() as lease:  # compressed blobs stay only if the push succeeds
             if not keep_manifest:
                 layers = [self._compressed(layer, lease) for layer in layers]
@@ -85,8 +85,8 @@ class Pusher:
             digest = client.put_manifest(ref.tag, raw, media_type) or sha256_digest(raw)
             if not keep_manifest:
                 self.images.remember_manifest(record.id, raw)
-        emit(progress.message(f"{ref.tag}: digest: {digest} size: {len(raw)}"))
-        emit({"progressDetail": {}, "aux": {"Tag": ref.tag, "Digest": digest, "Size": len(raw)}})
+        emit(LayerProgress(f"{ref.tag}: digest: {digest} size: {len(raw)}"))
+        emit(PushResult(ref.tag, digest, len(raw)))
         return digest
 
     def _compressed(self, layer: Descriptor, lease) -> Descriptor:
@@ -119,8 +119,8 @@ class Pusher:
     def _push_layer(self, client: RegistryClient, layer: Descriptor, sources: list[str], emit: Emit) -> None:
         ident = short_id(layer.digest)
         outcome = self._push_blob(client, layer, sources,
-                                  lambda n: emit(progress.message("Pushing", ident, n, layer.size)))
-        emit(progress.message(outcome, ident))
+                                  lambda n: emit(LayerProgress("Pushing", ident, n, layer.size)))
+        emit(LayerProgress(outcome, ident))
 
     def _push_blob(self, client: RegistryClient, blob: Descriptor, sources: list[str], on_progress) -> str:
         if client.blob_exists(blob.digest):

@@ -9,7 +9,8 @@ from pouch.registry.auth import Authenticator, Credentials, Unauthorized
 from pouch.registry.client import RegistryClient, RegistryError
 from pouch.registry.endpoints import DOCKER_HUB_HOST, RegistryConfig, endpoints
 from pouch.registry.manifest import parse_platform
-from pouch.registry.pull import Emit, Puller
+from pouch.registry.progress import Emit
+from pouch.registry.pull import Puller
 from pouch.registry.push import Pusher
 
 

@@ -1,4 +1,4 @@
-"""Sans-IO registry pieces: challenges, scopes, token flow, manifests, platforms, progress, endpoints."""
+"""Sans-IO registry pieces: challenges, scopes, token flow, manifests, platforms, endpoints."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from pouch.errors import InvalidArgument
 from pouch.images import oci
-from pouch.registry import auth, manifest, progress
+from pouch.registry import auth, manifest
 from pouch.registry.endpoints import RegistryConfig, auth_key, endpoints, is_insecure
 
 D1 = "sha256:" + "1" * 64
@@ -104,22 +104,6 @@ def test_parse_manifest_checks():
         manifest.parse_manifest(b'{"schemaVersion": 1}', manifest.MEDIA_DOCKER_SCHEMA1, None)
     with pytest.raises(InvalidArgument, match="invalid platform"):
         manifest.parse_platform("linux//")
-
-
-def test_progress_messages_and_rendering():
-    msg = progress.message("Downloading", "abc", 500_000, 1_000_000)
-    assert msg["progressDetail"] == {"current": 500_000, "total": 1_000_000}
-    assert msg["progress"] == "[" + "=" * 25 + ">" + " " * 24 + "]    500kB/1MB"
-    assert progress.progress_bar(1_000_000, 1_000_000).startswith("[" + "=" * 49 + ">]")
-    assert progress.encode(progress.message("Pull complete", "abc")) == \
-        b'{"status":"Pull complete","progressDetail":{},"id":"abc"}\r\n'
-    plain = progress.PlainLog()
-    assert plain.update(msg) == "abc: Downloading\n"
-    assert plain.update(msg) == ""
-    board = progress.ProgressBoard()
-    assert board.update(progress.message("Pulling fs layer", "a")) == "a: Pulling fs layer\n"
-    assert board.update(progress.message("Pulling fs layer", "b")) == "b: Pulling fs layer\n"
-    assert board.update(progress.message("Pull complete", "a")) == "\x1b[2A\r\x1b[2Ka: Pull complete\r\x1b[2B"
 
 
 def test_endpoints():
