@@ -10,6 +10,8 @@ engine. Glossary of the services a front end uses:
 - ``images``: the local image store (load, import, tag, remove, rootfs mounts);
 - ``registry_service()``: pull, push and login against registries (certs.d is read per
   use, as dockerd does, so a new host directory needs no restart);
+- ``builds``: ``docker build`` (a context directory in, typed progress out; base images
+  pulled through the registry service);
 - ``network``: networks and sandboxes (network namespaces with their endpoints and files,
   ``network/sandbox.py``); a container's endpoints are recorded by ``containers``
   (``connect_network``/``disconnect_network``);
@@ -23,6 +25,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from pouch.build.builder import Pull
+from pouch.build.service import BuildService
 from pouch.config import DaemonConfig
 from pouch.events import EventBus
 from pouch.images.service import ContainersUsing, ImageService
@@ -30,7 +34,9 @@ from pouch.metadata import containers as container_store
 from pouch.metadata.db import Database
 from pouch.models import Container
 from pouch.network.manager import NetworkManager
+from pouch.registry.auth import Credentials
 from pouch.registry.endpoints import RegistryConfig
+from pouch.registry.progress import RegistryProgress
 from pouch.registry.service import RegistryService
 from pouch.registry.tls import configured_hosts
 from pouch.rich.lxcfs import lxcfs_pids
@@ -60,12 +66,28 @@ class Engine:
     execs: ExecService
     stats: StatsService
     lxcfs: LxcfsSupervisor | None  # with --enable-lxcfs
+    builds: BuildService
 
     def registry_service(self) -> RegistryService:
-        config = self.config
-        certs = config.registry_certs_dir
-        registry = RegistryConfig(config.insecure_registries, config.registry_mirrors, certs, configured_hosts(certs))
-        return RegistryService(self.images, registry, config.registry_timeout)
+        return registry_service(self.config, self.images)
+
+
+def registry_service(config: DaemonConfig, images: ImageService) -> RegistryService:
+    """The registry service as configured now (certs.d read per use)."""
+    certs = config.registry_certs_dir
+    registry = RegistryConfig(config.insecure_registries, config.registry_mirrors, certs, configured_hosts(certs))
+    return RegistryService(images, registry, config.registry_timeout)
+
+
+def build_pull(config: DaemonConfig, images: ImageService) -> Pull:
+    """How a build pulls a base image it lacks: anonymously, for the host platform."""
+
+    def pull(name: str) -> list[RegistryProgress]:
+        events: list[RegistryProgress] = []
+        registry_service(config, images).pull(name, Credentials(), "", events.append)
+        return events
+
+    return pull
 
 
 def containers_using(db: Database) -> ContainersUsing:
@@ -108,5 +130,7 @@ def build_engine(config: DaemonConfig) -> Engine:
         lxcfs=lxcfs)
     execs = ExecService(config, containers, runtime)
     containers.on_removed = execs.forget_container
+    builds = BuildService(images, containers, pull=build_pull(config, images))
     return Engine(config=config, db=db, events=events, images=images, runtime=runtime, network=network,
-                  volumes=volumes, containers=containers, execs=execs, stats=StatsService(containers), lxcfs=lxcfs)
+                  volumes=volumes, containers=containers, execs=execs, stats=StatsService(containers), lxcfs=lxcfs,
+                  builds=builds)

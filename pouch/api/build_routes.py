@@ -3,8 +3,9 @@
 The body is the build context as a tar (plain or compressed, as the docker CLI
 and docker-py send it); it is unpacked under the image store's tmp dir (names
 kept inside it), the Dockerfile is parsed before the answer starts (a bad one is
-a 400), then the steps stream as JSON lines; a failure mid-build ends the stream
-with ``{"errorDetail": {"message": m}, "error": m}``.
+a 400), then the steps stream as JSON lines (the engine's typed progress rendered by
+:mod:`pouch.api.progress_json`); a failure mid-build ends the stream with
+``{"errorDetail": {"message": m}, "error": m}``.
 """
 
 from __future__ import annotations
@@ -12,14 +13,13 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import tempfile
 from collections.abc import Iterator
 
+from pouch.api.progress_json import build_lines, encode_build, error_json
 from pouch.api.server import Request, Response, Router, stream_response
 from pouch.archive import unpack_into
 from pouch.build.builder import Builder, BuildError, BuildOptions
 from pouch.errors import InvalidArgument, PouchError
-from pouch.registry.auth import Credentials
 
 log = logging.getLogger(__name__)
 
@@ -63,72 +63,30 @@ def _unpack_context(stream, target: str) -> None:
     unpack_into(stream, target)
 
 
-def _encode(msg: dict) -> bytes:
-    return json.dumps(msg).encode() + b"\r\n"
-
-
-def _lines(messages: Iterator[dict], quiet: bool) -> Iterator[bytes]:
-    """The JSON lines of a build. ``q=1`` (Docker's SuppressOutput): the steps' output is
-    held back and only the image id is sent at the end (``aux`` and ``{"stream": id}``); a
-    failure sends what was held back, then the error, so the user still sees why."""
-    if not quiet:
-        for msg in messages:
-            yield _encode(msg)
-        return
-    held: list[dict] = []
-    image_id = ""
-    try:
-        for msg in messages:
-            if isinstance(msg.get("aux"), dict) and msg["aux"].get("ID"):
-                image_id = msg["aux"]["ID"]
-                yield _encode(msg)
-            else:
-                held.append(msg)
-    except BaseException:
-        for msg in held:
-            yield _encode(msg)
-        raise
-    yield _encode({"stream": image_id + "\n"})
-
-
 class BuildRoutes:
     def __init__(self, engine) -> None:
-        self.engine = engine
+        self.builds = engine.builds
 
     def build(self, req: Request) -> Response:
         opts = build_options(req)
-        work = tempfile.mkdtemp(prefix="build-context-", dir=self.engine.images.tmp_dir)
+        work = self.builds.context_dir()
         try:
             _unpack_context(req.stream(), work)
-            builder = Builder(self.engine, work, opts, pull=self._puller())
-            builder.pull_missing()
+            builder = self.builds.prepare(work, opts)
         except BaseException:
             shutil.rmtree(work, ignore_errors=True)
             raise
-        return stream_response(self._run(builder, work, req.query_bool("q")))
-
-    def _puller(self):
-        def pull(name: str) -> list[dict]:
-            events: list[dict] = []
-            self.engine.registry_service().pull(name, Credentials(), "", events.append)
-            return events
-
-        return pull
-
-    def _run(self, builder, work: str, quiet: bool) -> Iterator[bytes]:
-        try:
-            yield from _lines(builder.run(), quiet)
-        except PouchError as exc:
-            log.info("build failed: %s", exc)
-            message = str(exc)
-            yield _encode({"errorDetail": {"message": message, **_code(exc)}, "error": message})
-        except Exception as exc:  # noqa: BLE001 - a bug must still end the stream readably
-            log.exception("build failed")
-            message = f"build failed: {exc}"
-            yield _encode({"errorDetail": {"message": message}, "error": message})
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+        return stream_response(_run(builder, work, req.query_bool("q")))
 
 
-def _code(exc: PouchError) -> dict:
-    return {"code": exc.code} if isinstance(exc, BuildError) else {}
+def _run(builder: Builder, work: str, quiet: bool) -> Iterator[bytes]:
+    try:
+        yield from build_lines(builder.run(), quiet)
+    except PouchError as exc:
+        log.info("build failed: %s", exc)
+        yield encode_build(error_json(str(exc), exc.code if isinstance(exc, BuildError) else None))
+    except Exception as exc:  # noqa: BLE001 - a bug must still end the stream readably
+        log.exception("build failed")
+        yield encode_build(error_json(f"build failed: {exc}"))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from pouch.build.progress import BuildOutput, BuildProgress, BuiltImage
-from pouch.registry.progress import LayerProgress, PushResult, RegistryProgress
+from pouch.registry.progress import PushResult, RegistryProgress
 
 BAR_WIDTH = 50
 

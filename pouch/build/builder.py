@@ -1,6 +1,7 @@
-"""The build executor: a Dockerfile and a context directory in, an image and Docker's
-JSON progress messages out (the legacy builder's output: ``Step 1/5 : FROM busybox``,
-`` ---> 0123456789ab``, ``Successfully built ...``).
+"""The build executor: a Dockerfile and a context directory in, an image and typed
+progress out (:mod:`pouch.build.progress`: the legacy builder's text, ``Step 1/5 : FROM
+busybox``, `` ---> 0123456789ab``, ``Successfully built ...``, the pulls of base images,
+the image built).
 
 Each step makes an image, as Docker's legacy builder does: metadata steps an
 empty-layer one, RUN a layer from a real container's upper dir (created, started
@@ -20,7 +21,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 
 from pouch import mount as mounts
@@ -29,16 +30,20 @@ from pouch.build import copy as copying
 from pouch.build import plan, remote
 from pouch.build.dockerfile import Instruction, parse
 from pouch.build.ignore import is_excluded, parse_dockerignore
+from pouch.build.progress import BuildOutput, BuildProgress, BuiltImage
 from pouch.errors import InvalidArgument, NotFound, PouchError
 from pouch.images import oci
 from pouch.images.artefacts import select_container_files
 from pouch.images.commit import store_commit
 from pouch.images.layertar import write_layer
 from pouch.images.record import ImageRecord
+from pouch.images.service import ImageService
 from pouch.metadata import build_cache
 from pouch.models import CreateOptions
 from pouch.oci.user import read_user_files
+from pouch.registry.progress import RegistryProgress
 from pouch.services import streams
+from pouch.services.containers import ContainerService
 
 log = logging.getLogger(__name__)
 
@@ -101,17 +106,18 @@ def check_tags(tags: tuple[str, ...]) -> list[str]:
     return names
 
 
-Steps = Generator[dict, None, "State"]  # progress messages, then the state after the step
+Steps = Generator[BuildProgress, None, "State"]  # progress, then the state after the step
+Pull = Callable[[str], list[RegistryProgress]]  # pull an image by name: its progress (PouchError when it fails)
 
 
 class Builder:
-    def __init__(self, engine, context: str, opts: BuildOptions, pull=None) -> None:
-        self.engine = engine
-        self.images = engine.images
-        self.containers = engine.containers
+    def __init__(self, images: ImageService, containers: ContainerService, context: str, opts: BuildOptions,
+                 pull: Pull | None = None) -> None:
+        self.images = images
+        self.containers = containers
         self.context = context
         self.opts = opts
-        self.pull = pull  # callable(name) -> list of progress messages, or None: no registry
+        self.pull = pull  # None: no registry to pull base images from
         self.instructions = parse(read_dockerfile(context, opts.dockerfile))
         self.global_args, stages = plan.split_stages(self.instructions, opts.build_args)
         self.stages = plan.select_stages(stages, opts.target)
@@ -122,7 +128,7 @@ class Builder:
             with open(ignore_path, encoding="utf-8", errors="replace") as f:
                 self.ignore = parse_dockerignore(f.read())
         self.results: dict[int, State] = {}
-        self.pulled: list[dict] = []
+        self.pulled: list[RegistryProgress] = []
         self.step, self.total = 0, sum(1 + len(s.instructions) for s in self.stages)
 
     def pull_missing(self) -> None:
@@ -135,7 +141,7 @@ class Builder:
             if self.images.get_or_none(base) is None:
                 self.pulled += self._pull_now(base)
 
-    def _pull_now(self, name: str) -> list[dict]:
+    def _pull_now(self, name: str) -> list[RegistryProgress]:
         if self.pull is None:
             raise NotFound(f"pull access denied for {name}: image not found locally and no registry to pull from")
         try:
@@ -144,7 +150,7 @@ class Builder:
             raise NotFound(f"No such image: {name} (not found locally and could not be pulled: {exc})") from None
 
     # --- the checklist ------------------------------------------------------------------
-    def run(self) -> Iterator[dict]:
+    def run(self) -> Iterator[BuildProgress]:
         yield from self.pulled
         state: State | None = None
         for stage in self.stages:
@@ -156,25 +162,25 @@ class Builder:
             state = yield from self._metadata(state, label)
         if not state.image_id:
             raise InvalidArgument("No image was generated. Is your Dockerfile empty?")
-        yield {"aux": {"ID": state.image_id}}
-        yield {"stream": f"Successfully built {short(state.image_id)}\n"}
+        yield BuiltImage(state.image_id)
+        yield BuildOutput(f"Successfully built {short(state.image_id)}\n")
         for name in self.names:
             self.images.tag(state.image_id, name)
-            yield {"stream": f"Successfully tagged {reference.familiar(name)}\n"}
+            yield BuildOutput(f"Successfully tagged {reference.familiar(name)}\n")
 
-    def _announce(self, instr: Instruction) -> dict:
+    def _announce(self, instr: Instruction) -> BuildOutput:
         self.step += 1
-        return {"stream": f"Step {self.step}/{self.total} : {instr.original or instr.keyword + ' ' + instr.args}\n"}
+        return BuildOutput(f"Step {self.step}/{self.total} : {instr.original or instr.keyword + ' ' + instr.args}\n")
 
     def _run_stage(self, stage) -> Steps:
         assert stage.from_instr is not None
         yield self._announce(stage.from_instr)
         state = yield from self._from(stage)
-        yield {"stream": f" ---> {short(state.image_id) if state.image_id else 'scratch'}\n"}
+        yield BuildOutput(f" ---> {short(state.image_id) if state.image_id else 'scratch'}\n")
         queue = list(stage.instructions)
         triggers = [t for t in (state.runtime.get("OnBuild") or [])]
         if triggers:
-            yield {"stream": f"# Executing {len(triggers)} build trigger{'s' if len(triggers) > 1 else ''}\n"}
+            yield BuildOutput(f"# Executing {len(triggers)} build trigger{'s' if len(triggers) > 1 else ''}\n")
             runtime = dict(state.runtime)
             runtime.pop("OnBuild", None)
             state.config = {**state.config, "config": runtime}
@@ -198,7 +204,7 @@ class Builder:
             record = yield from self._pull(base)
         return State(record.id, record.config, record.chain_id)
 
-    def _pull(self, name: str) -> Generator[dict, None, ImageRecord]:
+    def _pull(self, name: str) -> Generator[BuildProgress, None, ImageRecord]:
         yield from self._pull_now(name)  # removed meanwhile: pull again
         return self.images.get(name)
 
@@ -246,11 +252,11 @@ class Builder:
         runtime, cmd_set = plan.apply_metadata(state.runtime, instr, state.cmd_set)
         if cached is not None:
             cached.cmd_set = cmd_set
-            yield {"stream": " ---> Using cache\n"}
-            yield {"stream": f" ---> {short(cached.image_id)}\n"}
+            yield BuildOutput(" ---> Using cache\n")
+            yield BuildOutput(f" ---> {short(cached.image_id)}\n")
             return cached
         new = self._commit(state, key, runtime, None, None, plan.created_by(instr, runtime), cmd_set)
-        yield {"stream": f" ---> {short(new.image_id)}\n"}
+        yield BuildOutput(f" ---> {short(new.image_id)}\n")
         return new
 
     def _run(self, state: State, instr: Instruction) -> Steps:
@@ -260,8 +266,8 @@ class Builder:
         key = plan.cache_key(state.image_id, instr, extra)
         cached = self._cached(state, key)
         if cached is not None:
-            yield {"stream": " ---> Using cache\n"}
-            yield {"stream": f" ---> {short(cached.image_id)}\n"}
+            yield BuildOutput(" ---> Using cache\n")
+            yield BuildOutput(f" ---> {short(cached.image_id)}\n")
             return cached
         if not state.image_id:
             raise BuildError(f"The command '{' '.join(argv)}' cannot run: the stage has no filesystem (FROM scratch)")
@@ -273,7 +279,7 @@ class Builder:
             labels={},  # the default bridge network
         )
         c = self.containers.create(opts)
-        yield {"stream": f" ---> Running in {c.id[:12]}\n"}
+        yield BuildOutput(f" ---> Running in {c.id[:12]}\n")
         try:
             self.containers.start(c.id)
             yield from self._output(c)
@@ -286,14 +292,14 @@ class Builder:
             raise
         if self.opts.remove or self.opts.force_remove:
             self._remove(c.id)
-            yield {"stream": f"Removing intermediate container {c.id[:12]}\n"}
-        yield {"stream": f" ---> {short(new.image_id)}\n"}
+            yield BuildOutput(f"Removing intermediate container {c.id[:12]}\n")
+        yield BuildOutput(f" ---> {short(new.image_id)}\n")
         return new
 
-    def _output(self, c) -> Iterator[dict]:
+    def _output(self, c) -> Iterator[BuildOutput]:
         """The RUN container's output (stdout and stderr) as it comes, until it stopped."""
         for entry in streams.log_entries(self.containers, c, streams.LogQuery(follow=True)):
-            yield {"stream": entry.data.decode("utf-8", "replace")}
+            yield BuildOutput(entry.data.decode("utf-8", "replace"))
 
     def _commit_container(self, state: State, container_id: str, key: str, created_by: str) -> State:
         work = tempfile.mkdtemp(prefix="build-", dir=self.images.tmp_dir)
@@ -343,15 +349,15 @@ class Builder:
             key = plan.cache_key(state.image_id, instr, copying.tree_digest(staging))
             cached = self._cached(state, key)
             if cached is not None:
-                yield {"stream": " ---> Using cache\n"}
-                yield {"stream": f" ---> {short(cached.image_id)}\n"}
+                yield BuildOutput(" ---> Using cache\n")
+                yield BuildOutput(f" ---> {short(cached.image_id)}\n")
                 return cached
             new = self._commit_tree(state, key, staging, state.runtime,
                                     plan.created_by(instr, state.runtime, f"{' '.join(sources)} in {full_dest}"),
                                     state.cmd_set)
         finally:
             shutil.rmtree(work, ignore_errors=True)
-        yield {"stream": f" ---> {short(new.image_id)}\n"}
+        yield BuildOutput(f" ---> {short(new.image_id)}\n")
         return new
 
     def _generated_sources(self, instr: Instruction, sources: list[str], state: State,
@@ -394,8 +400,8 @@ class Builder:
         cached = self._cached(state, key)
         if cached is not None:
             cached.cmd_set = cmd_set
-            yield {"stream": " ---> Using cache\n"}
-            yield {"stream": f" ---> {short(cached.image_id)}\n"}
+            yield BuildOutput(" ---> Using cache\n")
+            yield BuildOutput(f" ---> {short(cached.image_id)}\n")
             return cached
         work = tempfile.mkdtemp(prefix="build-workdir-", dir=self.images.tmp_dir)
         try:
@@ -409,7 +415,7 @@ class Builder:
             new = self._commit_tree(state, key, staging, runtime, plan.created_by(instr, runtime), cmd_set)
         finally:
             shutil.rmtree(work, ignore_errors=True)
-        yield {"stream": f" ---> {short(new.image_id)}\n"}
+        yield BuildOutput(f" ---> {short(new.image_id)}\n")
         return new
 
     @contextlib.contextmanager
