@@ -10,6 +10,7 @@ Thin handlers over ``pouch.services.commit`` and ``pouch.images.{commit,save,pru
 from __future__ import annotations
 
 from pouch.api import filters as list_filters
+from pouch.api.prune_json import image_prune_json
 from pouch.api.server import Request, Response, Router, json_response, stream_response
 from pouch.errors import InvalidArgument
 from pouch.images.commit import history_with_sizes
@@ -81,7 +82,7 @@ class LifecycleRoutes:
         dangling_only = parse_prune_filters(list_filters.parse_filters(req.query_str("filters")))
         result = prune_images(self.engine.images, lambda image_id: store.ids_using_image(self.engine.db, image_id),
                               dangling_only)
-        return json_response(result)
+        return json_response(image_prune_json(result))
 
 
 def _chains(record) -> list[str]:

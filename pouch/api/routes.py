@@ -21,6 +21,7 @@ from pouch.api.events_routes import add_events_routes
 from pouch.api.health_json import restart_policy_from_docker
 from pouch.api.lifecycle_routes import add_lifecycle_routes
 from pouch.api.network_routes import add_network_routes
+from pouch.api.prune_json import image_delete_json
 from pouch.api.resources_json import update_from_docker
 from pouch.api.server import Hijack, Request, Response, Router, empty_response, json_response, stream_response
 from pouch.api.stats_routes import add_stats_routes
@@ -378,7 +379,7 @@ class ImageRoutes:
             req.params["name"], force=req.query_bool("force"),
             running=lambda container_id: self.engine.containers.get(container_id).state.status.is_active(),
         )
-        return json_response(result)
+        return json_response(image_delete_json(result))
 
     def load(self, req: Request) -> Response:
         names = self.images.load(req.stream())  # quiet=1 only silences progress bars, which load has none of

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pouch.api import filters as list_filters
 from pouch.api.container_json import container_summary
 from pouch.api.image_json import image_summary
+from pouch.api.prune_json import build_cache_prune_json, container_prune_json
 from pouch.api.server import Request, Response, Router, json_response
 from pouch.api.volume_routes import volume_json
 from pouch.services.prune import disk_usage, prune_build_cache, prune_containers
@@ -28,13 +29,14 @@ class SystemRoutes:
         self.engine = engine
 
     def prune_containers(self, req: Request) -> Response:
-        return json_response(prune_containers(self.engine, list_filters.parse_filters(req.query_str("filters"))))
+        report = prune_containers(self.engine, list_filters.parse_filters(req.query_str("filters")))
+        return json_response(container_prune_json(report))
 
     def disk_usage(self, req: Request) -> Response:
         return json_response(disk_usage_json(self.engine, disk_usage(self.engine)))
 
     def prune_build_cache(self, req: Request) -> Response:
-        return json_response(prune_build_cache(self.engine, all_=req.query_bool("all")))
+        return json_response(build_cache_prune_json(prune_build_cache(self.engine, all_=req.query_bool("all"))))
 
 
 def disk_usage_json(engine, usage) -> dict:

@@ -9,9 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
 
 from pouch.errors import InvalidArgument, PouchError
+from pouch.images.deleted import ImageDeleteItem
 from pouch.metadata import images as store
+
+
+@dataclass(frozen=True)
+class ImagePruneReport:
+    """What an image prune removed (each image's untags and deletions, in order) and the
+    bytes of the layers that went."""
+
+    deleted: tuple[ImageDeleteItem, ...]
+    space_reclaimed: int
 
 
 def parse_prune_filters(filters: dict[str, list[str]]) -> bool:
@@ -34,9 +45,9 @@ def prune_candidates(records: Iterable, used_image_ids: AbstractSet[str], dangli
             and not (r.id in parent_ids and not r.repo_tags and not r.repo_digests)]
 
 
-def prune_images(images, containers_using: Callable[[str], list[str]], dangling_only: bool) -> dict:
-    """``{"ImagesDeleted": [...], "SpaceReclaimed": n}``."""
-    deleted: list[dict] = []
+def prune_images(images, containers_using: Callable[[str], list[str]], dangling_only: bool) -> ImagePruneReport:
+    """Remove the candidates, each through ``images.remove`` (forced: no container uses them)."""
+    deleted: list[ImageDeleteItem] = []
     reclaimed = 0
     with images.transaction():
         sizes = {row.chain_id: row.size for row in store.list_snapshots(images.db)}
@@ -48,5 +59,5 @@ def prune_images(images, containers_using: Callable[[str], list[str]], dangling_
             except PouchError:
                 continue  # removed or taken meanwhile
             deleted += items
-            reclaimed += sum(sizes.get(item.get("Deleted", ""), 0) for item in items if item.get("Deleted") != record.id)
-    return {"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
+            reclaimed += sum(sizes.get(item.deleted, 0) for item in items if item.deleted and item.deleted != record.id)
+    return ImagePruneReport(tuple(deleted), reclaimed)

@@ -35,6 +35,7 @@ from pouch.events import EventBus
 from pouch.images import blobs, lineage, oci
 from pouch.images.bundle import Bundle, ImagePlan, read_plans
 from pouch.images.changes import apply_changes
+from pouch.images.deleted import ImageDeleteItem, deleted, untagged
 from pouch.images.record import ImageRecord
 from pouch.metadata import images as store
 from pouch.metadata.db import Database
@@ -394,14 +395,14 @@ class ImageService:
 
     # --- remove ---------------------------------------------------------------------------------
     def remove(self, ref: str, force: bool = False, containers_using: ContainersUsing | None = None,
-               running: IsRunning = lambda _cid: True) -> list[dict]:
+               running: IsRunning = lambda _cid: True) -> list[ImageDeleteItem]:
         """``docker rmi``: untag, and delete the image with its unused layers once untagged.
 
         Docker's conflict rules: an image with child images (build steps) is never deleted;
         one used by a running container (``running(container_id)``) neither; one used only by
         stopped containers only with ``force`` -- the record goes, the containers keep their
         layers (:meth:`for_container`). Deleting a built image also deletes its parent step
-        images that nothing else needs. Returns Docker's ``[{"Untagged": ...}, {"Deleted": ...}]``.
+        images that nothing else needs. Returns what was untagged, then what was deleted.
         """
         containers_using = containers_using or self.containers_using
         with self._lock:
@@ -411,11 +412,11 @@ class ImageService:
             return self._remove_by_id(record, force, containers_using, running)
 
     def _remove_by_name(self, record: ImageRecord, name: str, force: bool, containers_using: ContainersUsing,
-                        running: IsRunning) -> list[dict]:
-        untagged = [{"Untagged": reference.familiar(name)}]
+                        running: IsRunning) -> list[ImageDeleteItem]:
+        done = [untagged(reference.familiar(name))]
         if len(record.repo_tags) + len(record.repo_digests) > 1:
             self._untag(record.id, name)
-            return untagged
+            return done
         users = containers_using(record.id)
         if users and not force:
             raise Conflict(
@@ -425,11 +426,11 @@ class ImageService:
         if self._children(record.id) or any(running(u) for u in users):
             # Only untag: the image stays (hidden, or dangling) for its child images or running containers.
             self._untag(record.id, name)
-            return untagged
-        return self._delete(record, untagged, containers_using)
+            return done
+        return self._delete(record, done, containers_using)
 
     def _remove_by_id(self, record: ImageRecord, force: bool, containers_using: ContainersUsing,
-                      running: IsRunning) -> list[dict]:
+                      running: IsRunning) -> list[ImageDeleteItem]:
         names = [*record.repo_tags, *record.repo_digests]
         repositories = {reference.parse_reference(n).name for n in names}
         if len(repositories) > 1 and not force:
@@ -448,19 +449,20 @@ class ImageService:
         if users and not force:
             raise Conflict(f"conflict: unable to delete {short_id(record.id)} (must be forced)"
                            f" - image is being used by stopped container {short_id(users[0])}")
-        return self._delete(record, [{"Untagged": reference.familiar(n)} for n in names], containers_using)
+        return self._delete(record, [untagged(reference.familiar(n)) for n in names], containers_using)
 
     def _untag(self, image_id: str, name: str) -> None:
         with self.db.transaction() as tx:
             store.delete_tag(tx, name)
         self.events.emit("image", "untag", image_id, {"name": image_id})
 
-    def _delete(self, record: ImageRecord, records: list[dict], containers_using: ContainersUsing) -> list[dict]:
-        records = records + self._delete_image(record, containers_using)
+    def _delete(self, record: ImageRecord, done: list[ImageDeleteItem],
+                containers_using: ContainersUsing) -> list[ImageDeleteItem]:
+        done = done + self._delete_image(record, containers_using)
         removed = self.snapshots.remove_unused(self._chain_ids_in_use())
-        return records + [{"Deleted": chain} for chain in removed]
+        return done + [deleted(chain) for chain in removed]
 
-    def _delete_image(self, record: ImageRecord, containers_using: ContainersUsing) -> list[dict]:
+    def _delete_image(self, record: ImageRecord, containers_using: ContainersUsing) -> list[ImageDeleteItem]:
         """Delete the record, its blobs no other image owns, then its parent step image when
         that is now unused: untagged, without other children, used by no container."""
         held = bool(containers_using(record.id))  # stopped containers keep the config and layers
@@ -471,7 +473,7 @@ class ImageService:
         for _name in (*record.repo_tags, *record.repo_digests):  # one untag per name, as dockerd
             self.events.emit("image", "untag", record.id, {"name": record.id})
         self.events.emit("image", "delete", record.id, {"name": record.id})
-        out = [{"Deleted": record.id}]
+        out = [deleted(record.id)]
         for digest in blobs.owned_blobs(self.content, record.id, record.config, record.manifest_digest):
             if not (held and digest == record.id) and not self._blob_in_use(digest):
                 self.content.delete(digest)

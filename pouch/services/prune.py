@@ -104,8 +104,16 @@ def _labels_of(engine, c) -> dict[str, str]:
 
 # --- container prune ---------------------------------------------------------------------------
 
-def prune_containers(engine, filters: Mapping[str, list[str]]) -> dict:
-    """``POST /containers/prune``: ``{"ContainersDeleted": [...] | None, "SpaceReclaimed": n}``."""
+@dataclass(frozen=True)
+class PruneReport:
+    """What a prune removed (container ids, or build cache keys) and the bytes it freed."""
+
+    deleted: tuple[str, ...]
+    space_reclaimed: int
+
+
+def prune_containers(engine, filters: Mapping[str, list[str]]) -> PruneReport:
+    """``container prune``: remove the stopped containers the filters select."""
     parsed = parse_container_prune_filters(filters, time.time())
     containers = engine.containers
     deleted, reclaimed = [], 0
@@ -120,7 +128,7 @@ def prune_containers(engine, filters: Mapping[str, list[str]]) -> dict:
         reclaimed += size
     if engine.events is not None:
         engine.events.emit("container", "prune", "", {"reclaimed": str(reclaimed)})
-    return {"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed}
+    return PruneReport(tuple(deleted), reclaimed)
 
 
 # --- disk usage --------------------------------------------------------------------------------
@@ -227,9 +235,9 @@ def _cache_entries(engine, records, chains, layer_sizes, using, parents: set[str
     return out
 
 
-def prune_build_cache(engine, all_: bool = False) -> dict:
-    """``POST /build/prune``: forget cached steps (all with ``all_``, else those no image holds)
-    and remove the step images nothing else needs. ``{"CachesDeleted", "SpaceReclaimed"}``."""
+def prune_build_cache(engine, all_: bool = False) -> PruneReport:
+    """``builder prune``: forget cached steps (all with ``all_``, else those no image holds)
+    and remove the step images nothing else needs."""
     images = engine.images
     deleted, reclaimed = [], 0
     with images.transaction():  # the store stays still while step images are weighed and removed
@@ -250,6 +258,6 @@ def prune_build_cache(engine, all_: bool = False) -> dict:
                 items = images.remove(entry.image_id, containers_using=lambda i: container_store.ids_using_image(images.db, i))
             except PouchError:
                 continue
-            reclaimed += sum(layer_sizes.get(item.get("Deleted", ""), 0) for item in items
-                             if item.get("Deleted") != entry.image_id)
-    return {"CachesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
+            reclaimed += sum(layer_sizes.get(item.deleted, 0) for item in items
+                             if item.deleted and item.deleted != entry.image_id)
+    return PruneReport(tuple(deleted), reclaimed)

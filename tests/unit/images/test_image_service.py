@@ -8,6 +8,7 @@ from image_test_tools import TestImage, directory, docker_save_tar, file, make_t
 from pouch.config import DaemonConfig
 from pouch.engine import containers_using
 from pouch.errors import Conflict, InvalidArgument, NotFound
+from pouch.images.deleted import deleted, untagged
 from pouch.images.oci import host_platform
 from pouch.images.service import ImageService
 from pouch.metadata.db import Database
@@ -212,7 +213,7 @@ def test_tag_and_list(svc):
 def test_remove_semantics(svc):
     img = two_layer(["app:1", "app:2"])
     svc.load(io.BytesIO(docker_save_tar([img, TestImage([BASE], ["base:1"])])))
-    assert svc.remove("app:2") == [{"Untagged": "app:2"}]
+    assert svc.remove("app:2") == [untagged("app:2")]
     users = lambda image_id: ["c0ffee" * 10 + "abcd"] if image_id == img.image_id else []  # noqa: E731
     with pytest.raises(Conflict) as exc:
         svc.remove("app:1", containers_using=users)
@@ -221,7 +222,7 @@ def test_remove_semantics(svc):
         f"container c0ffeec0ffee is using its referenced image {img.image_id[7:19]}"
     )
     # Forced while a container uses it: untagged, the image stays (dangling) for the container.
-    assert svc.remove("app:1", force=True, containers_using=users) == [{"Untagged": "app:1"}]
+    assert svc.remove("app:1", force=True, containers_using=users) == [untagged("app:1")]
     assert svc.get(img.image_id).repo_tags == ()
     with pytest.raises(Conflict) as exc:
         svc.remove(img.image_id, force=True, containers_using=users)
@@ -232,12 +233,12 @@ def test_remove_semantics(svc):
     top_chain = svc.get(img.image_id).chain_id
     result = svc.remove(img.image_id)
     # BASE is still used by base:1: only the top layer goes.
-    assert result == [{"Deleted": img.image_id}, {"Deleted": top_chain}]
+    assert result == [deleted(img.image_id), deleted(top_chain)]
     with pytest.raises(NotFound):
         svc.get(img.image_id)
     assert not svc.content.exists(img.image_id)
     base = svc.get("base:1")
-    assert svc.remove(base.id[7:19]) == [{"Untagged": "base:1"}, {"Deleted": base.id}, {"Deleted": sha(BASE)}]
+    assert svc.remove(base.id[7:19]) == [untagged("base:1"), deleted(base.id), deleted(sha(BASE))]
     assert svc.db.query("SELECT * FROM snapshots") == []
     assert [n for n in os.listdir(svc.snapshots.root) if n not in ("containers", "empty")] == []
 
@@ -249,7 +250,7 @@ def test_remove_by_id_in_several_repositories_needs_force(svc):
         svc.remove(rec.id)
     assert "image is referenced in multiple repositories" in exc.value.message
     out = svc.remove(rec.id, force=True)
-    assert out[:3] == [{"Untagged": "a:1"}, {"Untagged": "b:1"}, {"Deleted": rec.id}]
+    assert out[:3] == [untagged("a:1"), untagged("b:1"), deleted(rec.id)]
 
 
 def test_container_keeps_layers_of_removed_image(svc, tmp_path):
@@ -267,7 +268,7 @@ def test_container_keeps_layers_of_removed_image(svc, tmp_path):
         assert os.access(target / "bin/busybox", os.X_OK)
         # The container's record is gone but its rw layer still stacks on the image's layers.
         out = svc.remove("app:1")
-        assert out == [{"Untagged": "app:1"}, {"Deleted": rec.id}]
+        assert out == [untagged("app:1"), deleted(rec.id)]
         assert (target / "etc/app.conf").exists()
         svc.recover()
         assert len(svc.db.query("SELECT * FROM snapshots")) == 2
@@ -295,7 +296,7 @@ def test_forced_rmi_of_an_image_a_stopped_container_uses(svc):
     assert "(must be forced) - image is being used by stopped container abababababab" in exc.value.message
     # forced: the record goes (untag + delete); the layers and config stay for the container
     assert svc.remove("app:1", force=True, containers_using=users, running=lambda _c: False) == [
-        {"Untagged": "app:1"}, {"Deleted": img.image_id}]
+        untagged("app:1"), deleted(img.image_id)]
     with pytest.raises(NotFound):
         svc.get(img.image_id)
     assert svc.list_images() == []
@@ -332,8 +333,8 @@ def test_build_lineage_hides_refuses_and_cascades(svc):
     assert "image has dependent child images" in exc.value.message
     svc.tag("built:1", "other:1")
     # a tagged parent (base:1) stays; the untagged step goes with its last child
-    assert svc.remove("built:1") == [{"Untagged": "built:1"}]
-    assert svc.remove("other:1") == [{"Untagged": "other:1"}, {"Deleted": two.id}, {"Deleted": one.id}]
+    assert svc.remove("built:1") == [untagged("built:1")]
+    assert svc.remove("other:1") == [untagged("other:1"), deleted(two.id), deleted(one.id)]
     assert [r.id for r in svc.list_images()] == [base.id]
     assert svc.parent_ids() == set()
 
