@@ -8,8 +8,20 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
 from pouch.api.server import Request, Response, Router, empty_response, stream_response
-from pouch.services.archive import STAT_HEADER, encode_stat, open_archive, put_archive, stat_path
+from pouch.services.archive import open_archive, put_archive, stat_path
+from pouch.services.archive_root import PathStat
+
+STAT_HEADER = "X-Docker-Container-Path-Stat"
+
+
+def encode_stat(stat: PathStat) -> str:
+    """Docker's ``ContainerPathStat`` as the header carries it: base64 of its JSON."""
+    doc = {"name": stat.name, "size": stat.size, "mode": stat.mode, "mtime": stat.mtime, "linkTarget": stat.linkTarget}
+    return base64.b64encode(json.dumps(doc).encode()).decode()
 
 
 def add_archive_routes(router: Router, engine) -> None:

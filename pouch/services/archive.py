@@ -17,13 +17,12 @@ Where the container's root is:
 
 The work inside the root is done by a helper process confined there with chroot(2)
 (:mod:`pouch.services.archive_root`): the kernel resolves every symlink within the
-container. The stat header is Docker's ``X-Docker-Container-Path-Stat``: base64 of
-``{"name", "size", "mode", "mtime", "linkTarget"}`` with ``mode`` a Go ``os.FileMode``.
+container. The stat of the path is a :class:`~pouch.services.archive_root.PathStat` (its
+``mode`` a Go ``os.FileMode``); the Docker API sends it in a header of its own.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import io
 import json
@@ -39,17 +38,17 @@ from pouch import mount as mounts
 from pouch.errors import Conflict, Forbidden, Internal, InvalidArgument, NotFound, PouchError
 from pouch.services import archive_mounts
 from pouch.services.archive_mounts import ContainerMount, innermost
-from pouch.services.archive_root import GONE, READ_ONLY_ROOT
+from pouch.services.archive_root import GONE, READ_ONLY_ROOT, PathStat
 
 log = logging.getLogger(__name__)
 
 CHUNK = 256 * 1024
 HELPER = (sys.executable, "-I", "-m", "pouch.services.archive_root")
-STAT_HEADER = "X-Docker-Container-Path-Stat"
 
 
-def encode_stat(stat: dict) -> str:
-    return base64.b64encode(json.dumps(stat).encode()).decode()
+def _parse_stat(line: bytes) -> PathStat:
+    """The helper's stat line (``PathStat.to_json``)."""
+    return PathStat(**json.loads(line))
 
 
 def _failure(stderr: bytes, ref: str, path: str) -> PouchError:
@@ -150,18 +149,18 @@ def _retrying(attempt):
         return attempt()
 
 
-def stat_path(engine, ref: str, path: str) -> dict:
+def stat_path(engine, ref: str, path: str) -> PathStat:
     """``HEAD /containers/{id}/archive``: the stat of ``path`` in the container."""
     _check_path(path)
 
-    def attempt() -> dict:
+    def attempt() -> PathStat:
         c = engine.containers.get(ref)
         with container_root(engine, c, writable=False) as root:
             result = subprocess.run([*HELPER, "stat", *root, "--path", path], capture_output=True,
                                     stdin=subprocess.DEVNULL)
         if result.returncode != 0:
             raise _failure(result.stderr, ref, path)
-        return json.loads(result.stdout)
+        return _parse_stat(result.stdout)
 
     return _retrying(attempt)
 
@@ -205,14 +204,14 @@ def _reap(proc: subprocess.Popen) -> None:
                 pipe.close()
 
 
-def open_archive(engine, ref: str, path: str) -> tuple[dict, ArchiveStream]:
+def open_archive(engine, ref: str, path: str) -> tuple[PathStat, ArchiveStream]:
     """``GET /containers/{id}/archive``: the stat (a 404 is raised before any byte is sent)
     and the tar stream."""
     _check_path(path)
     return _retrying(lambda: _open_archive(engine, ref, path))
 
 
-def _open_archive(engine, ref: str, path: str) -> tuple[dict, ArchiveStream]:
+def _open_archive(engine, ref: str, path: str) -> tuple[PathStat, ArchiveStream]:
     c = engine.containers.get(ref)
     stack = contextlib.ExitStack()
     try:
@@ -225,7 +224,7 @@ def _open_archive(engine, ref: str, path: str) -> tuple[dict, ArchiveStream]:
         if not first:
             proc.wait()
             raise _failure(proc.stderr.read(), ref, path)
-        stat = json.loads(first)
+        stat = _parse_stat(first)
     except BaseException:
         stack.close()
         raise
