@@ -17,11 +17,9 @@ Two wire formats live here:
 
 from __future__ import annotations
 
-import json
 import struct
 from collections.abc import Iterator
 from enum import IntEnum
-from typing import Any
 
 HEADER_LEN = 8
 MAX_FRAME = 0xFFFFFFFF
@@ -102,33 +100,3 @@ def demux(data: bytes) -> list[tuple[int, bytes]]:
     frames = decoder.feed(data)
     decoder.close()
     return frames
-
-
-# --- JSON progress messages (pkg/jsonmessage) -------------------------------------
-
-
-def _line(obj: dict[str, Any]) -> bytes:
-    # streamformatter terminates every message with CRLF; jsonmessage readers accept either.
-    return json.dumps(obj, separators=(",", ":")).encode() + b"\r\n"
-
-
-def progress_stream(text: str) -> bytes:
-    """``{"stream": text}``: free text such as ``"Loaded image: busybox:latest\\n"``."""
-    return _line({"stream": text})
-
-
-def progress_status(status: str, id: str = "", progress: str = "", detail: dict[str, Any] | None = None) -> bytes:
-    """``{"status": ..., "id": ..., "progressDetail": {...}}`` as pull and import write it."""
-    obj: dict[str, Any] = {"status": status}
-    if detail is not None:
-        obj["progressDetail"] = detail
-    if progress:
-        obj["progress"] = progress
-    if id:
-        obj["id"] = id
-    return _line(obj)
-
-
-def progress_error(message: str) -> bytes:
-    """The in-stream error: the HTTP status is already 200, so clients look for this."""
-    return _line({"errorDetail": {"message": message}, "error": message})

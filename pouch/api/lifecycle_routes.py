@@ -16,7 +16,6 @@ from pouch.errors import InvalidArgument
 from pouch.images.commit import history_with_sizes
 from pouch.images.prune import parse_prune_filters, prune_images
 from pouch.images.save import save_stream
-from pouch.metadata import containers as store
 from pouch.services.commit import changes as container_changes
 from pouch.services.commit import commit_container, export_stream
 from pouch.snapshots.overlay import chain_ids
@@ -80,8 +79,7 @@ class LifecycleRoutes:
 
     def prune(self, req: Request) -> Response:
         dangling_only = parse_prune_filters(list_filters.parse_filters(req.query_str("filters")))
-        result = prune_images(self.engine.images, lambda image_id: store.ids_using_image(self.engine.db, image_id),
-                              dangling_only)
+        result = prune_images(self.engine.images, self.engine.images.containers_using, dangling_only)
         return json_response(image_prune_json(result))
 
 

@@ -154,6 +154,10 @@ class ContainerService:
     def get(self, ref: str) -> Container:
         return store.lookup(self.db, ref)
 
+    def get_or_none(self, container_id: str) -> Container | None:
+        """The container with this full id, None once it is gone."""
+        return store.get(self.db, container_id)
+
     def list(self) -> list[Container]:
         return store.list_all(self.db)
 

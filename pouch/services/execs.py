@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Protocol
 
 from pouch.config import DaemonConfig
 from pouch.errors import Conflict, InvalidArgument, NotFound, PouchError
-from pouch.metadata import containers as store
 from pouch.models import Status
 from pouch.oci.env import merge_env
 from pouch.oci.user import ResolvedUser, read_user_files, resolve_user
@@ -206,7 +205,7 @@ class ExecService:
             code = START_FAILED
         session.exit_code = code
         session.running = False
-        c = store.get(self.containers.db, session.container_id)
+        c = self.containers.get_or_none(session.container_id)
         if c is not None:
             self.containers.events.emit_container(c, "exec_die", execID=session.id, exitCode=code)
         try:

@@ -25,7 +25,6 @@ from pouch.errors import InvalidArgument, PouchError
 from pouch.events import parse_timestamp
 from pouch.labels import label_matches, labels_match
 from pouch.metadata import build_cache
-from pouch.metadata import containers as container_store
 from pouch.metadata import images as image_store
 from pouch.runtime.logs import parse_timestamp_ns
 from pouch.snapshots.overlay import chain_ids
@@ -252,10 +251,10 @@ def prune_build_cache(engine, all_: bool = False) -> PruneReport:
             deleted.append(entry.key)
             if entry.shared or images.get_or_none(entry.image_id) is None:
                 continue
-            if container_store.ids_using_image(images.db, entry.image_id):
+            if images.containers_using(entry.image_id):
                 continue
             try:
-                items = images.remove(entry.image_id, containers_using=lambda i: container_store.ids_using_image(images.db, i))
+                items = images.remove(entry.image_id)
             except PouchError:
                 continue
             reclaimed += sum(layer_sizes.get(item.deleted, 0) for item in items

@@ -1,8 +1,7 @@
-"""stdcopy framing and JSON progress lines."""
+"""stdcopy framing."""
 
 from __future__ import annotations
 
-import json
 import os
 
 import pytest
@@ -14,9 +13,6 @@ from pouch.api.framing import (
     demux,
     encode_frame,
     encode_header,
-    progress_error,
-    progress_status,
-    progress_stream,
 )
 
 
@@ -61,16 +57,3 @@ def test_decoder_errors():
     decoder.feed(encode_frame(1, b"abc")[:-1])
     with pytest.raises(FramingError, match="inside a frame"):
         decoder.close()
-
-
-def test_progress_lines():
-    line = progress_stream("Loaded image: busybox:latest\n")
-    assert line.endswith(b"\r\n")
-    assert json.loads(line) == {"stream": "Loaded image: busybox:latest\n"}
-    assert json.loads(progress_error("boom")) == {"errorDetail": {"message": "boom"}, "error": "boom"}
-    assert json.loads(progress_status("Loading layer", id="abc", detail={"current": 1, "total": 2})) == {
-        "status": "Loading layer",
-        "id": "abc",
-        "progressDetail": {"current": 1, "total": 2},
-    }
-    assert json.loads(progress_status("Done")) == {"status": "Done"}
