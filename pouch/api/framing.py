@@ -1,6 +1,6 @@
 """Docker's stream framing, sans IO: bytes in, bytes or events out.
 
-Two wire formats live here:
+The stdcopy wire format (JSON progress lines are rendered by ``api/progress_json.py``):
 
 * **stdcopy multiplexing** (``application/vnd.docker.multiplexed-stream``), used by
   attach, exec start and logs when the container has no TTY. Every frame is an
@@ -11,8 +11,6 @@ Two wire formats live here:
   ``stream`` is 0 stdin, 1 stdout, 2 stderr (3 is the daemon's "system error"
   stream, written by newer daemons when a stream fails). See moby
   ``pkg/stdcopy/stdcopy.go``.
-* **JSON progress lines** (``pkg/streamformatter`` / ``pkg/jsonmessage``), one JSON
-  object per line, used by ``POST /images/load``, ``/images/create`` (import) and pull.
 """
 
 from __future__ import annotations
