@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pouch.api.health_json import healthcheck_from_docker, restart_policy_from_docker
+from pouch.api.mounts_json import volume_from_api_mount
 from pouch.api.network_json import endpoints_from_docker, parse_host_port_range
 from pouch.api.quota_json import disk_quota_from_docker
 from pouch.api.resources_json import isolation_from_docker, resources_from_docker
@@ -40,7 +41,6 @@ from pouch.volumes.specs import (
     check_driver,
     parse_volumes_from,
     split_binds,
-    volume_from_api_mount,
 )
 
 _PROTOCOLS = ("tcp", "udp", "sctp")

@@ -14,6 +14,7 @@ import time
 from pouch.api import filters as list_filters
 from pouch.api import network_json
 from pouch.api.container_json import parse_time
+from pouch.api.network_create_json import request_from_docker
 from pouch.api.server import Request, Response, Router, empty_response, json_response
 from pouch.engine import Engine
 from pouch.errors import InvalidArgument
@@ -58,7 +59,7 @@ class NetworkRoutes:
         return json_response(self._json(self.manager.get(req.params["id"])))
 
     def create(self, req: Request) -> Response:
-        rec = self.manager.create(networks.request_from_docker(req.json()))
+        rec = self.manager.create(request_from_docker(req.json()))
         return json_response({"Id": rec.id, "Warning": ""}, status=201)
 
     def remove(self, req: Request) -> Response:

@@ -7,7 +7,7 @@ The spellings are Docker's (``volume/mounts/linux_parser.go``, the local driver'
   anything else the name of a volume; ``-v DST`` alone is an anonymous volume. MODE is a
   comma list of ``ro``/``rw``, a propagation (binds only), ``nocopy`` (volumes only) and the
   SELinux/macOS flags Docker accepts and Pouch ignores (``z``, ``Z``, ``cached``...).
-- ``HostConfig.Mounts`` entries of ``Type: volume`` (``--mount type=volume,...``).
+- ``HostConfig.Mounts`` entries of ``Type: volume`` (``--mount type=volume,...``): ``api/mounts_json.py``.
 - ``Config.Volumes`` (``-v /path`` from the docker CLI) and the image's ``VOLUME``: anonymous.
 - ``HostConfig.VolumesFrom``: ``CONTAINER[:ro|rw]``.
 """
@@ -45,7 +45,7 @@ def clean_path(path: str) -> str:
     return cleaned
 
 
-def _target(path: str, spec: str, field: str) -> str:
+def mount_target(path: str, spec: str, field: str) -> str:
     if not path.startswith("/"):
         raise InvalidArgument(f"{field}: invalid mount path {path!r} in {spec!r}: it must be absolute")
     cleaned = clean_path(path)
@@ -91,8 +91,8 @@ def parse_bind_spec(spec: str, field: str = "HostConfig.Binds") -> BindMount | V
     if not spec or len(parts) > 3 or any(not p for p in parts[:2]):
         raise InvalidArgument(f"{field}: invalid volume specification: {spec!r}")
     if len(parts) == 1:
-        return VolumeMount(name="", target=_target(parts[0], spec, field), anonymous=True)
-    source, target = parts[0], _target(parts[1], spec, field)
+        return VolumeMount(name="", target=mount_target(parts[0], spec, field), anonymous=True)
+    source, target = parts[0], mount_target(parts[1], spec, field)
     read_only: bool | None = None
     propagation = ""
     nocopy = False
@@ -131,53 +131,6 @@ def split_binds(specs: tuple[str, ...] | list[str], field: str = "HostConfig.Bin
     return binds, volumes
 
 
-def _str_map(value: Any, field: str) -> dict[str, str]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-        raise InvalidArgument(f"{field}: expected an object of strings")
-    return dict(value)
-
-
-def volume_from_api_mount(mount: Mapping[str, Any], field: str) -> VolumeMount:
-    """A ``HostConfig.Mounts`` entry of ``Type: volume`` (docker ``--mount type=volume``)."""
-    source = mount.get("Source") or ""
-    target = mount.get("Target") or ""
-    if not isinstance(source, str) or not isinstance(target, str):
-        raise InvalidArgument(f"{field}: Source and Target must be strings")
-    if not target:
-        raise InvalidArgument(f"{field}.Target: must not be empty")
-    for extra in ("BindOptions", "TmpfsOptions"):
-        if mount.get(extra):
-            raise InvalidArgument(f"{field}: field {extra} must not be specified for a volume mount")
-    read_only = mount.get("ReadOnly") or False
-    if not isinstance(read_only, bool):
-        raise InvalidArgument(f"{field}.ReadOnly: expected a boolean")
-    options = mount.get("VolumeOptions") or {}
-    if not isinstance(options, dict):
-        raise InvalidArgument(f"{field}.VolumeOptions: expected an object")
-    nocopy = options.get("NoCopy") or False
-    if not isinstance(nocopy, bool):
-        raise InvalidArgument(f"{field}.VolumeOptions.NoCopy: expected a boolean")
-    driver_config = options.get("DriverConfig") or {}
-    if not isinstance(driver_config, dict):
-        raise InvalidArgument(f"{field}.VolumeOptions.DriverConfig: expected an object")
-    check_driver(driver_config.get("Name") or "")
-    driver_options = _str_map(driver_config.get("Options"), f"{field}.VolumeOptions.DriverConfig.Options")
-    if driver_options:
-        validate_local_options(driver_options)
-    return VolumeMount(
-        name=validate_volume_name(source) if source else "",
-        target=_target(target, target, f"{field}.Target"),
-        read_only=read_only,
-        nocopy=nocopy,
-        anonymous=not source,
-        origin="mounts",
-        driver_options=driver_options,
-        labels=_str_map(options.get("Labels"), f"{field}.VolumeOptions.Labels"),
-    )
-
-
 def anonymous_volumes(targets: Mapping[str, Any] | list[str] | tuple[str, ...], origin: str,
                       field: str = "Config.Volumes") -> list[VolumeMount]:
     """``Config.Volumes`` / the image's ``VOLUME``: one anonymous volume per path."""
@@ -185,7 +138,7 @@ def anonymous_volumes(targets: Mapping[str, Any] | list[str] | tuple[str, ...], 
     for path in targets:
         if not isinstance(path, str):
             raise InvalidArgument(f"{field}: expected paths")
-        out.append(VolumeMount(name="", target=_target(path, path, field), anonymous=True, origin=origin))
+        out.append(VolumeMount(name="", target=mount_target(path, path, field), anonymous=True, origin=origin))
     return out
 
 

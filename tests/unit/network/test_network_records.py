@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from pouch.api.network_create_json import request_from_docker
 from pouch.errors import Conflict, InvalidArgument
 from pouch.models import CreateOptions, EndpointConfig, NetworkAttachment
 from pouch.network import networks as nw
@@ -20,7 +21,7 @@ def record(**kw) -> nw.NetworkRecord:
 
 
 def test_request_from_docker_reads_every_field():
-    req = nw.request_from_docker({
+    req = request_from_docker({
         "Name": "n", "Driver": "bridge", "Internal": True, "Attachable": True, "Labels": {"a": "b"},
         "Options": {"com.docker.network.bridge.name": "brx"},
         "IPAM": {"Driver": "default", "Config": [{"Subnet": "10.9.0.0/16", "Gateway": "10.9.0.254",
@@ -41,7 +42,7 @@ def test_request_from_docker_reads_every_field():
 ])
 def test_request_from_docker_refusals(body, text):
     with pytest.raises(InvalidArgument, match=text):
-        nw.request_from_docker(body)
+        request_from_docker(body)
 
 
 def test_record_defaults_bridge_name_gateway_and_auto_subnet():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pouch.api.convert import create_options_from_docker
+from pouch.api.mounts_json import volume_from_api_mount
 from pouch.cli.mount_flag import parse_mount_flag
 from pouch.cli.values import OptionError
 from pouch.errors import InvalidArgument, NotFound
@@ -15,7 +16,6 @@ from pouch.volumes.specs import (
     parse_bind_spec,
     parse_volumes_from,
     validate_local_options,
-    volume_from_api_mount,
 )
 
 
