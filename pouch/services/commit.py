@@ -23,7 +23,7 @@ from collections.abc import Iterator
 
 from pouch import mount as mounts
 from pouch import reference
-from pouch.errors import Conflict, PouchError
+from pouch.errors import PouchError
 from pouch.images import commit as image_commit
 from pouch.images import oci
 from pouch.images.artefacts import select_container_files
@@ -31,6 +31,8 @@ from pouch.images.diff import container_changes
 from pouch.images.layertar import tar_stream, write_layer
 from pouch.models import Status
 from pouch.oci.spec import resolve_args
+from pouch.services import lifecycle
+from pouch.services.lifecycle import Op
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +53,7 @@ def commit_container(
     containers, images = engine.containers, engine.images
     name = image_commit.commit_name(repo, tag)
     c = containers.get(ref)
-    if c.state.status in (Status.REMOVING, Status.DEAD):
-        raise Conflict(f"container {c.name} is being removed")
+    lifecycle.check(Op.COMMIT, c)
     image = images.for_container(c.image_id)
     config = image_commit.container_image_config(c.options, image.image_config)
     config = image_commit.override_from_body(config, body)

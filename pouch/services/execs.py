@@ -24,10 +24,11 @@ from typing import TYPE_CHECKING, Protocol
 
 from pouch.config import DaemonConfig
 from pouch.errors import Conflict, InvalidArgument, NotFound, PouchError
-from pouch.models import Status
 from pouch.oci.env import merge_env
 from pouch.oci.user import ResolvedUser, read_user_files, resolve_user
 from pouch.runtime.registry import Runtimes
+from pouch.services import lifecycle
+from pouch.services.lifecycle import Op
 from pouch.stdio import StdioConnection, StdioOptions, input_end
 
 if TYPE_CHECKING:  # containers.py imports health.py, which imports this module
@@ -143,10 +144,7 @@ class ExecService:
 
     def create(self, container_ref: str, config: ExecConfig) -> str:
         c = self.containers.get(container_ref)
-        if c.state.status == Status.PAUSED:
-            raise Conflict(f"Container {c.id} is paused, unpause the container before exec")
-        if c.state.status != Status.RUNNING:
-            raise Conflict(f"Container {c.id} is not running")
+        lifecycle.check(Op.EXEC, c)
         if not config.cmd:
             raise InvalidArgument("No exec command specified")
         session = ExecSession(id=secrets.token_hex(32), container_id=c.id, config=config)
@@ -181,8 +179,7 @@ class ExecService:
                 raise Conflict(f"Error: Exec command {session.id} has already run")
             session.started = True
         c = self.containers.get(session.container_id)
-        if c.state.status != Status.RUNNING:
-            raise Conflict(f"Container {c.id} is not running")
+        lifecycle.check(Op.EXEC_START, c)
         config = session.config
         user = None
         if config.user:
@@ -223,9 +220,7 @@ class ExecService:
         session = self._get(exec_id)
         if session.started:
             raise Conflict(f"Error: Exec command {session.id} has already run")
-        c = self.containers.get(session.container_id)
-        if c.state.status != Status.RUNNING:
-            raise Conflict(f"Container {c.id} is not running")
+        lifecycle.check(Op.EXEC_START, self.containers.get(session.container_id))
         return session.inspect()
 
     def start_attached(self, exec_id: str) -> AttachedExec:

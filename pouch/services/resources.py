@@ -33,6 +33,8 @@ from pouch.oci.resources import (
     validate_isolation,
 )
 from pouch.runtime.runc import OCIRuntimeError
+from pouch.services import lifecycle
+from pouch.services.lifecycle import Op
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +92,7 @@ def update(service, ref: str, changes: dict[str, Any], restart_policy: RestartPo
     c = service.get(ref)
     with service.locked(c.id):
         c = service.get(c.id)
-        if c.state.status in (Status.REMOVING, Status.DEAD):
-            raise Conflict(f"Cannot update container {c.id}: it is marked for removal")
+        lifecycle.check(Op.UPDATE, c)
         resources = apply_update(c.options.resources, changes) if changes else c.options.resources
         warnings = validate_resources(resources, host_facts(service.host_capabilities), update=True)
         options = dataclasses.replace(c.options, resources=resources)

@@ -14,10 +14,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from pouch.errors import Conflict
 from pouch.models import Container, Status
 from pouch.runtime.logs import LogEntry, read_logs
+from pouch.services import lifecycle
 from pouch.services.containers import ContainerService
+from pouch.services.lifecycle import Op
 from pouch.stdio import StdioConnection, StdioOptions, StreamKind, input_end
 
 GATE_POLL = 1.0  # seconds between checks that a client waiting for start is still there
@@ -74,8 +75,7 @@ def log_entries(containers: ContainerService, c: Container, query: LogQuery) -> 
 
 
 def resize_container(containers: ContainerService, c: Container, height: int, width: int) -> None:
-    if c.state.status not in (Status.RUNNING, Status.PAUSED):
-        raise Conflict(f"Container {c.id} is not running")
+    lifecycle.check(Op.RESIZE, c)
     if height <= 0 or width <= 0:
         return
     containers.runtime.resize(c.id, height, width)
