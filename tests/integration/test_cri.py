@@ -208,7 +208,8 @@ def test_pull_with_auth_config(cri, tmp_path, busybox_tar):
         assert code != grpc.StatusCode.OK
         image_ref = cri.pull(name, pb.AuthConfig(username="alice", password="s3cret", server_address=registry.host))
         assert cri.image_status(name).image.id == image_ref
-        cri.remove(name)
+        cri.remove(image_ref)  # by id, as critest and the kubelet's image GC remove
+        assert not cri.image_status(name).HasField("image")
     finally:
         cri.daemon.env.pop("POUCH_CONFIG", None)
         registry.stop()
