@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 DEFAULT_HOST = "unix:///var/run/pouchd.sock"
 DEFAULT_ROOT = "/var/lib/pouch"
 DEFAULT_EXEC_ROOT = "/var/run/pouch"
+DEFAULT_CRI_LISTEN = "unix:///var/run/pouchd-cri.sock"
+DEFAULT_CNI_CONF_DIR = "/etc/cni/net.d"
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,9 @@ class DaemonConfig:
     registry_timeout: float = 30.0  # seconds, each registry socket operation
     registry_certs_dir: str = "/etc/pouch/certs.d"  # CAs and client certificates per registry (registry/tls.py)
     disk_quota: bool = False  # --disk-quota: quotas checked (btrfs: enabled) at start (snapshots/quota_manager.py)
+    cri: bool = False  # --cri: serve the Kubernetes CRI v1 on cri_listen (pouch/cri)
+    cri_listen: str = DEFAULT_CRI_LISTEN
+    cni_conf_dir: str = DEFAULT_CNI_CONF_DIR  # pods' CNI config: the first conflist by name (kubelet runtimes' rule)
     debug: bool = False
 
     @property

@@ -18,7 +18,15 @@ import threading
 from pouch import __version__
 from pouch.api.routes import build_router
 from pouch.api.server import Server
-from pouch.config import DEFAULT_EXEC_ROOT, DEFAULT_HOST, DEFAULT_ROOT, DaemonConfig
+from pouch.config import (
+    DEFAULT_CNI_CONF_DIR,
+    DEFAULT_CRI_LISTEN,
+    DEFAULT_EXEC_ROOT,
+    DEFAULT_HOST,
+    DEFAULT_ROOT,
+    DaemonConfig,
+)
+from pouch.cri.server import CriServer
 from pouch.engine import build_engine
 from pouch.errors import InvalidArgument, PouchError
 from pouch.registry.endpoints import validate_mirror
@@ -61,6 +69,14 @@ def parse_args(argv: list[str] | None = None) -> DaemonConfig:
     parser.add_argument("--disk-quota", action="store_true",
                         help="containers' --disk-quota: check at start that --root keeps project quotas "
                              "(ext4/xfs mounted with prjquota) or btrfs qgroups (turned on here)")
+    # Kubernetes CRI (pouch/cri)
+    parser.add_argument("--cri", action="store_true", help="also serve the Kubernetes CRI v1 (for a kubelet, crictl)")
+    parser.add_argument("--cri-listen", default=DEFAULT_CRI_LISTEN, metavar="unix:///PATH",
+                        help="the CRI socket (default %(default)s)")
+    parser.add_argument("--cni-conf-dir", default=DEFAULT_CNI_CONF_DIR, metavar="DIR",
+                        help="CNI configs for pods: the first by name is used (default %(default)s)")
+    parser.add_argument("--cni-bin-dir", default=":".join(DaemonConfig.cni_plugin_dirs), metavar="DIR[:DIR...]",
+                        help="where CNI plugins are looked up (default %(default)s)")
     parser.add_argument("-D", "--debug", action="store_true", help="debug logging")
     parser.add_argument("-v", "--version", action="version", version=f"pouchd version {__version__}")
     args = parser.parse_args(argv)
@@ -69,6 +85,9 @@ def parse_args(argv: list[str] | None = None) -> DaemonConfig:
     if not host.startswith("unix://"):
         parser.error(f"only unix:// hosts are supported: {args.host}")
     runtimes = _runtimes(parser, args.add_runtime, args.default_runtime)
+    cri_listen = args.cri_listen if "://" in args.cri_listen else "unix://" + args.cri_listen
+    if not cri_listen.startswith("unix://"):
+        parser.error(f"--cri-listen: only unix:// sockets are supported: {args.cri_listen}")
     return DaemonConfig(
         host=host,
         root=os.path.abspath(args.root),
@@ -87,6 +106,10 @@ def parse_args(argv: list[str] | None = None) -> DaemonConfig:
         registry_timeout=args.registry_timeout,
         registry_certs_dir=args.registry_certs_dir,
         disk_quota=args.disk_quota,
+        cri=args.cri,
+        cri_listen=cri_listen,
+        cni_conf_dir=os.path.abspath(args.cni_conf_dir),
+        cni_plugin_dirs=tuple(os.path.abspath(d) for d in args.cni_bin_dir.split(":") if d),
         debug=args.debug,
     )
 
@@ -164,6 +187,12 @@ def main(argv: list[str] | None = None) -> None:
 
     os.makedirs(os.path.dirname(config.socket_path) or "/", exist_ok=True)
     server = Server(config.socket_path, build_router(engine))
+    cri = CriServer(engine, config.cri_listen) if config.cri else None
+    if cri:
+        try:
+            cri.start()
+        except (OSError, RuntimeError) as err:  # grpc: RuntimeError when it cannot bind
+            raise SystemExit(f"pouchd: --cri-listen {config.cri_listen}: {err}") from None
 
     def shutdown(signum, _frame) -> None:
         log.info("received %s, shutting down (containers keep running)", signal.Signals(signum).name)
@@ -175,6 +204,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         server.serve_forever()
     finally:
+        if cri:
+            cri.stop()
         engine.containers.monitor.stop()
         engine.containers.timers.stop()  # pending restarts resume at the next start (recover)
         engine.containers.events.close()

@@ -27,6 +27,15 @@ if [[ ! -x .venv/bin/python || ! -f $stamp || pyproject.toml -nt $stamp ]]; then
     .venv/bin/pip install -q --disable-pip-version-check -e '.[test]' --config-settings editable_mode=compat
     touch "$stamp"
 fi
+# The CRI's protobuf and gRPC stubs (pouch/cri/api_pb2*.py), generated from the .proto by the
+# pinned grpcio-tools whenever the .proto is newer. `-Ipouch/cri=...` makes the generated gRPC module
+# import its messages as `from pouch.cri import api_pb2`.
+proto=pouch/cri/proto/api.proto
+if [[ ! -f pouch/cri/api_pb2.py || ! -f pouch/cri/api_pb2_grpc.py || $proto -nt pouch/cri/api_pb2.py ]]; then
+    echo "generating the CRI stubs from $proto"
+    .venv/bin/python -m grpc_tools.protoc -Ipouch/cri=pouch/cri/proto \
+        --python_out=. --grpc_python_out=. --pyi_out=. pouch/cri/api.proto
+fi
 # bytecode ahead of time: `pouch` reads it even where PYTHONDONTWRITEBYTECODE keeps Python from writing it
 .venv/bin/python -m compileall -q pouch >/dev/null
 # The `pouch` launcher: pip's imports `re` (5 ms with enum) and runs site (2.5 ms). The CLI needs

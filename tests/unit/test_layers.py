@@ -15,7 +15,7 @@ import pytest
 
 PACKAGE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "pouch")
 
-FRONT_ENDS = ("pouch.api", "pouch.cli")
+FRONT_ENDS = ("pouch.api", "pouch.cli", "pouch.cri")
 TOP = ("pouch.daemon", "pouch.engine", *FRONT_ENDS)
 SERVICE_LEVEL = ("pouch.services", "pouch.build")
 # What the CLI may import besides itself: shared values and pure client-side helpers, no engine.
