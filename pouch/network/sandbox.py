@@ -97,8 +97,9 @@ class SandboxConfig:
 
     ``networks``: the endpoint configs in order (the first carries the default route and
     the published ports), as ``NetworkManager.prepare_create`` resolved them; None: the
-    mode's network alone; empty: none (loopback only: each was disconnected). ``conflist``: a CNI conflist used as it is for eth0 (the CRI's
-    ``--cni-conf-dir``), instead of Pouch's networks.
+    mode's network alone; empty: none (lo alone: each was disconnected). ``conflist``: a
+    CNI conflist used as it is for eth0 (the CRI's ``--cni-conf-dir``), instead of Pouch's
+    networks.
     """
 
     mode: NetworkMode

@@ -121,6 +121,11 @@ def test_one_service_on_the_default_network(minimal: Project) -> None:
     assert inside.stdout.split() == ["inside", "1"]
     wait_until(lambda: "hello-from-one" in p.compose("logs", "--no-color", "one").stdout, what="the service's log")
     assert p.objects()["networks"] == {f"{p.name}_default"}
+    assert "up-to-date" in p.compose("up", "-d").stderr
+    p.compose("stop", "-t", "1")  # a stopped container is reconnected before its start
+    assert running_services(p) == set()
+    p.compose("start")
+    assert p.compose("exec", "-T", "one", "echo", "back").stdout == "back\n"
     p.compose("down", "-t", "1")
     assert p.objects() == {"containers": set(), "networks": set(), "volumes": set()}
 
