@@ -246,6 +246,7 @@ def test_connect_and_disconnect_created_and_stopped_as_dockerd(nets):
     cs = derived_subnet(d, 1)
     d.cli("network", "create", "--subnet", cs, "cs")
     d.cli("run", "-d", "--name", "peer", "--network", "cs", *IDLE)
+    since = time.time() - 1
 
     def networks(name: str) -> dict:
         return client.api.inspect_container(name)["NetworkSettings"]["Networks"]
@@ -264,6 +265,10 @@ def test_connect_and_disconnect_created_and_stopped_as_dockerd(nets):
     d.cli("start", "made")
     assert prefix(cs) in d.cli("exec", "made", "ip", "-4", "-o", "addr").stdout
     assert ping(d, "peer", "web").returncode == 0
+    made = client.api.inspect_container("made")["Id"]
+    events = client.events(since=since, until=time.time() + 1, decode=True, filters={"type": "network"})
+    assert [e["Action"] for e in events if e["Actor"]["Attributes"].get("container") == made] == [
+        "disconnect", "connect"]  # dockerd: a stopped container's connect has no event, its start has
     with pytest.raises(APIError) as running:
         client.api.connect_container_to_network("made", "cs")
     assert running.value.status_code == 403 and "endpoint with name made already exists in network cs" in str(
