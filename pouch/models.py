@@ -529,7 +529,9 @@ class CreateOptions:
     isolation: Isolation = field(default_factory=Isolation)  # --ipc/--pid/--uts, sysctls, groups
     restart_policy: RestartPolicy = field(default_factory=RestartPolicy)  # services/restart.py
     healthcheck: HealthConfig | None = None  # None: the image's HEALTHCHECK (services/health.py)
-    networks: tuple[EndpointConfig, ...] = ()  # the networks it is connected to (network/networks.py)
+    # the networks it is connected to (network/networks.py); None: its mode's one network (a record
+    # written before there were several networks), () none at all (each disconnected)
+    networks: tuple[EndpointConfig, ...] | None = None
     publish_all: bool = False  # -P: every exposed port on an ephemeral host port
     disk_quota: str = ""  # --disk-quota / --storage-opt size=: the writable layer's limit as given (snapshots/quota.py)
 
@@ -552,7 +554,8 @@ class CreateOptions:
         data["isolation"] = Isolation.from_dict(data.get("isolation"))
         data["restart_policy"] = RestartPolicy(**data["restart_policy"]) if data.get("restart_policy") else RestartPolicy()
         data["healthcheck"] = HealthConfig.from_dict(data.get("healthcheck"))
-        data["networks"] = tuple(EndpointConfig.from_dict(e) for e in data.get("networks") or ())
+        if data.get("networks") is not None:
+            data["networks"] = tuple(EndpointConfig.from_dict(e) for e in data["networks"])
         if "security" in data:
             data["security"] = SecurityOptions.from_dict(data["security"])
         else:  # a record written before --security-opt was parsed at create

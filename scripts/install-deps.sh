@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(runc crun conmon dumb-init tini containernetworking-plugins iptables busybox-static
           iproute2 util-linux procps python3-venv python3-dev gcc libc6-dev lxcfs
           docker-registry apache2-utils btrfs-progs)  # btrfs-progs: the disk quota tests' loop filesystems
+PACKAGES+=(docker-compose)  # the compose tests
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -136,8 +136,9 @@ def parse_host_port_range(value: Any, field: str) -> tuple[int, int] | None:
     return lo, hi
 
 
-def endpoints_from_docker(body: Mapping[str, Any], network_mode: str) -> tuple[EndpointConfig, ...]:
-    """``NetworkingConfig.EndpointsConfig`` (and the older ``Config.MacAddress``) of a create body."""
+def endpoints_from_docker(body: Mapping[str, Any], network_mode: str) -> tuple[EndpointConfig, ...] | None:
+    """``NetworkingConfig.EndpointsConfig`` (and the older ``Config.MacAddress``) of a create body;
+    None when it names none (the container's network is its mode's)."""
     networking = body.get("NetworkingConfig") or {}
     if not isinstance(networking, Mapping):
         raise InvalidArgument("NetworkingConfig: expected an object")
@@ -159,7 +160,7 @@ def endpoints_from_docker(body: Mapping[str, Any], network_mode: str) -> tuple[E
                                                       found[0].ipv4_address, mac)
         elif not found:
             out.insert(0, EndpointConfig(primary, mac_address=mac))
-    return tuple(out)
+    return tuple(out) or None
 
 
 def endpoint_config_from_docker(network: str, settings: Mapping[str, Any], field: str) -> EndpointConfig:

@@ -295,7 +295,7 @@ class NetworkManager:
         the mode's network first, each with its id."""
         mode = opts.network
         if not mode.has_own_netns or mode.is_none:
-            extra = [e for e in opts.networks if e.network not in (opts.network_mode, "host", "none")]
+            extra = [e for e in opts.networks or () if e.network not in (opts.network_mode, "host", "none")]
             if extra:
                 raise InvalidArgument(f"conflicting options: network mode {opts.network_mode} cannot be combined "
                                       f"with network {extra[0].network}")
@@ -303,7 +303,7 @@ class NetworkManager:
         primary = self.get("bridge" if mode.kind == NetworkKind.BRIDGE else mode.target)
         if primary.driver != "bridge":
             return replace(opts, network_mode=primary.name, networks=())
-        given = {e.network: e for e in opts.networks}
+        given = {e.network: e for e in opts.networks or ()}
         first = given.pop(opts.network_mode, None) or given.pop(primary.name, None) or EndpointConfig(primary.name)
         configs = []
         for cfg in (first, *given.values()):
@@ -327,7 +327,7 @@ class NetworkManager:
         if cfg.mode.joins_container:
             raise InvalidArgument(f"network mode container:{cfg.mode.target} joins a sandbox, it makes none")
         self.write_sandbox_files(cfg)
-        configs = tuple(cfg.networks) or endpoint_configs_of(cfg.mode)
+        configs = endpoint_configs_of(cfg.mode) if cfg.networks is None else tuple(cfg.networks)
         exposed = cfg.exposed_ports if cfg.publish_all else None
         attachment = self._attach(sandbox_id, cfg.mode, configs, cfg.port_bindings, exposed, alongside,
                                   conflist=cfg.conflist)
@@ -465,8 +465,11 @@ class NetworkManager:
             return self._setup_netns(sandbox_id, bindings, alongside,
                                      lambda undo, path, b: [self._add_conflist(undo, sandbox_id, path, conflist, b)])
         plan = self._join(sandbox_id, configs)
-        primary = plan[0][1]
-        bindings = () if primary.internal else ports.with_default_host_ip(bindings, primary.host_binding_ip)
+        primary = plan[0][1] if plan else None  # none: disconnected from each network, lo alone
+        if primary is None or primary.internal:
+            bindings = ()
+        else:
+            bindings = ports.with_default_host_ip(bindings, primary.host_binding_ip)
         try:
             attachment = self._setup_netns(sandbox_id, bindings, alongside,
                                            lambda undo, path, b: self._add_all(undo, sandbox_id, path, plan, b))
@@ -712,12 +715,15 @@ class NetworkManager:
     def _connect(self, c: Container, rec: NetworkRecord, cfg: EndpointConfig) -> Connection:
         self._check_connectable(c, rec)
         configs = endpoint_configs(c.options)
+        running = c.state.status.is_active() and c.network is not None and bool(c.network.netns_path)
         if any(e.network_id == rec.id or e.network == rec.name for e in configs):
-            raise Forbidden(f"endpoint with name {c.name} already exists in network {rec.name}")
+            if running:
+                raise Forbidden(f"endpoint with name {c.name} already exists in network {rec.name}")
+            return Connection(rec.id, rec.name, rec.driver, configs, None)  # dockerd: kept as it was
         networks.validate_endpoint(rec, cfg.ipv4_address, cfg.mac_address, cfg.aliases)
         cfg = replace(cfg, network=rec.name, network_id=rec.id)
         attachment = None
-        if c.state.status.is_active() and c.network is not None and c.network.netns_path:
+        if running and c.network is not None:
             path = c.network.netns_path
             eps = list(endpoints_of(c.network))
             ifname = networks.interface_name(rec.iface_prefix, [e.ifname for e in eps])

@@ -458,8 +458,9 @@ def with_network_id(configs: Iterable[Any], records: Sequence[NetworkRecord]) ->
 
 def endpoint_configs(options: Any) -> tuple[Any, ...]:
     """The networks a container (its ``CreateOptions``) is connected to. Rows written before
-    there were several networks store none: their one network is the mode's."""
-    if options.networks:
+    there were several networks store none (None): their one network is the mode's. An empty
+    tuple is a container disconnected from each of its networks."""
+    if options.networks is not None:
         return tuple(options.networks)
     return endpoint_configs_of(options.network)
 

@@ -96,9 +96,10 @@ class SandboxConfig:
     """What a sandbox is made of. ``mode`` is never ``container:X`` (that one joins a sandbox).
 
     ``networks``: the endpoint configs in order (the first carries the default route and
-    the published ports), as ``NetworkManager.prepare_create`` resolved them; empty: the
-    mode's network alone. ``conflist``: a CNI conflist used as it is for eth0 (the CRI's
-    ``--cni-conf-dir``), instead of Pouch's networks.
+    the published ports), as ``NetworkManager.prepare_create`` resolved them; None: the
+    mode's network alone; empty: none (lo alone: each was disconnected). ``conflist``: a
+    CNI conflist used as it is for eth0 (the CRI's ``--cni-conf-dir``), instead of Pouch's
+    networks.
     """
 
     mode: NetworkMode
@@ -106,7 +107,7 @@ class SandboxConfig:
     files_dir: str
     name: str = ""  # the name peers on user-defined networks know it by
     domainname: str = ""
-    networks: tuple[EndpointConfig, ...] = ()
+    networks: tuple[EndpointConfig, ...] | None = None  # None: the mode's network; (): none
     port_bindings: tuple[PortBinding, ...] = ()
     publish_all: bool = False  # -P: every port in exposed_ports
     exposed_ports: tuple[str, ...] = ()
@@ -149,7 +150,8 @@ def sandbox_config(opts: CreateOptions, *, hostname: str, files_dir: str, name: 
     joins X's namespace and owns no sandbox, but the config still describes its files."""
     return SandboxConfig(
         mode=opts.network, hostname=hostname, files_dir=files_dir, name=name, domainname=opts.domainname,
-        networks=tuple(opts.networks), port_bindings=tuple(opts.port_bindings), publish_all=opts.publish_all,
+        networks=None if opts.networks is None else tuple(opts.networks),
+        port_bindings=tuple(opts.port_bindings), publish_all=opts.publish_all,
         exposed_ports=tuple(dict.fromkeys((*opts.exposed_ports, *image_exposed))),
         dns=DNSConfig(tuple(opts.dns), tuple(opts.dns_search), tuple(opts.dns_options)),
         extra_hosts=tuple(opts.extra_hosts),

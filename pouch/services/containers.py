@@ -407,7 +407,8 @@ class ContainerService:
 
     def _change_network(self, container_ref: str, action: str, change: Callable[[Container], Connection]) -> None:
         """Under the container's lock (as a start takes it): the network layer's CNI work, then
-        the record; the network event after."""
+        the record; the network event after (as dockerd: a connect's only when an interface was
+        added, a stopped container's comes at its start; a disconnect's always)."""
         c = self.get(container_ref)
         with self.locked(c.id):
             c = self.get(c.id)
@@ -418,8 +419,9 @@ class ContainerService:
             c.options = dataclasses.replace(c.options, networks=done.networks)
             store.save_options(self.db, c)
         self.notify_changed()  # the peers' /etc/hosts
-        self.events.emit("network", action, done.network_id,
-                         {"container": c.id, "name": done.network_name, "type": done.driver})
+        if action == "disconnect" or done.attachment is not None:
+            self.events.emit("network", action, done.network_id,
+                             {"container": c.id, "name": done.network_name, "type": done.driver})
 
     def _hostname(self, c: Container) -> str:
         if c.options.network.is_host and not c.options.hostname:

@@ -233,6 +233,67 @@ def test_connect_and_disconnect_running_and_created(nets):
     assert host_net.returncode != 0 and "cannot be connected" in host_net.stderr
 
 
+def test_connect_and_disconnect_created_and_stopped_as_dockerd(nets):
+    """A created or stopped container's networks are its endpoint configs: disconnect removes
+    one, connect adds one (a network already there: dockerd's no-op), no CNI work until start;
+    Docker's 403s for the refusals. (docker-compose 1.29 disconnects and reconnects each
+    network of a created container before starting it.)"""
+    import docker
+    from docker.errors import APIError
+
+    d = nets
+    client = docker.DockerClient(base_url=d.host)
+    cs = derived_subnet(d, 1)
+    d.cli("network", "create", "--subnet", cs, "cs")
+    d.cli("run", "-d", "--name", "peer", "--network", "cs", *IDLE)
+    since = time.time() - 1
+
+    def networks(name: str) -> dict:
+        return client.api.inspect_container(name)["NetworkSettings"]["Networks"]
+
+    d.cli("create", "--name", "made", "--network", "cs", *IDLE)
+    client.api.disconnect_container_from_network("made", "cs")
+    assert networks("made") == {}
+    with pytest.raises(APIError) as again:
+        client.api.disconnect_container_from_network("made", "cs")
+    assert again.value.status_code == 403 and "is not connected to network cs" in str(again.value)
+    client.api.connect_container_to_network("made", "cs", aliases=["web"])
+    assert list(networks("made")) == ["cs"] and "web" in networks("made")["cs"]["Aliases"]
+    client.api.connect_container_to_network("made", "cs", aliases=["other"])  # dockerd: 200, kept as it was
+    assert "web" in networks("made")["cs"]["Aliases"] and "other" not in networks("made")["cs"]["Aliases"]
+    assert not [line for line in d.cli("network", "inspect", "cs").stdout.splitlines() if '"made"' in line]
+    d.cli("start", "made")
+    assert prefix(cs) in d.cli("exec", "made", "ip", "-4", "-o", "addr").stdout
+    assert ping(d, "peer", "web").returncode == 0
+    made = client.api.inspect_container("made")["Id"]
+    events = client.events(since=since, until=time.time() + 1, decode=True, filters={"type": "network"})
+    assert [e["Action"] for e in events if e["Actor"]["Attributes"].get("container") == made] == [
+        "disconnect", "connect"]  # dockerd: a stopped container's connect has no event, its start has
+    with pytest.raises(APIError) as running:
+        client.api.connect_container_to_network("made", "cs")
+    assert running.value.status_code == 403 and "endpoint with name made already exists in network cs" in str(
+        running.value)
+    # stopped: moved from cs to the default bridge, joined at the next start
+    d.cli("stop", "-t", "0", "made")
+    assert list(networks("made")) == ["cs"]
+    client.api.disconnect_container_from_network("made", "cs")
+    client.api.connect_container_to_network("made", "bridge")
+    assert list(networks("made")) == ["bridge"]
+    d.cli("start", "made")
+    addrs = d.cli("exec", "made", "ip", "-4", "-o", "addr").stdout
+    assert prefix(d.subnet) in addrs and prefix(cs) not in addrs
+    assert ping(d, "peer", "made").returncode != 0
+    # disconnected from each network: it starts with loopback alone
+    d.cli("create", "--name", "bare", *IDLE)
+    client.api.disconnect_container_from_network("bare", "bridge")
+    d.cli("start", "bare")
+    assert networks("bare") == {}
+    assert [line.split()[1] for line in d.cli("exec", "bare", "ip", "-4", "-o", "addr").stdout.splitlines()] == ["lo"]
+    client.api.connect_container_to_network("bare", "cs")  # running: an interface now
+    assert prefix(cs) in d.cli("exec", "bare", "ip", "-4", "-o", "addr").stdout
+    assert ping(d, "peer", "bare").returncode == 0
+
+
 def test_containers_sharing_a_sandbox_see_the_same_interfaces(nets):
     """``--network container:X`` joins X's sandbox: the same interfaces and addresses, a network
     X is connected to later shows in the joiner too, and the joiner leaving tears nothing down."""

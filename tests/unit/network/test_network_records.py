@@ -159,6 +159,17 @@ def test_old_rows_have_one_endpoint_on_the_default_bridge():
     assert nw.endpoints_of(NetworkAttachment("none", "")) == ()
 
 
+def test_a_row_without_networks_is_on_its_modes_one_and_an_empty_list_on_none():
+    """A record written before several networks has no ``networks``: its mode's network. One
+    whose networks were each disconnected (``network disconnect`` of a created container, as
+    docker-compose does before reconnecting) has an empty list: no network at all."""
+    legacy = {k: v for k, v in CreateOptions(image="x", network_mode="mynet").to_dict().items() if k != "networks"}
+    assert nw.endpoint_configs(CreateOptions.from_dict(legacy)) == (EndpointConfig("mynet"),)
+    disconnected = CreateOptions.from_dict({**legacy, "networks": []})
+    assert disconnected.networks == () and nw.endpoint_configs(disconnected) == ()
+    assert CreateOptions.from_dict(disconnected.to_dict()) == disconnected
+
+
 def test_a_network_a_container_is_being_set_up_on_cannot_be_removed(net_env, tmp_path):
     """network rm between a start reading the network's record and the container being
     recorded running: refused (before, the bridge plugin recreated the removed bridge)."""
