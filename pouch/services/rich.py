@@ -25,7 +25,7 @@ from pouch.images.service import ImageService
 from pouch.models import Container, RichMode, RichOptions
 from pouch.oci.user import parse_passwd, read_user_files, resolve_in_root
 from pouch.rich import launcher, layout, rootfiles, sbininit, systemd, sysvinit
-from pouch.rich.profile import PROFILE_PATH, profile_env
+from pouch.rich.profile import ENVIRONMENT_PATH, PROFILE_PATH, environment_file, profile_env
 from pouch.rich.spec import RichSpecInput, image_check, needs_launcher, resolve_executable, with_rich
 from pouch.runtime.registry import Runtimes
 
@@ -47,7 +47,7 @@ class RichContainers:
         shutil.rmtree(rich_dir, ignore_errors=True)
         os.makedirs(run_dir, mode=0o755)
         os.makedirs(rich_dir, mode=0o755)
-        write_profile_env(rootfs, spec["process"]["env"])
+        write_session_env(rootfs, spec["process"]["env"])
         if self.is_systemd(c):
             return self._systemd_spec(c, spec, rootfs, rich_dir, run_dir)
         if self.is_sbin_init(c):  # sbin-init mode, busybox init (rich/sbininit.py)
@@ -263,9 +263,13 @@ def check_rich_create(rich: RichOptions, image: ImageRecord) -> None:
         raise InvalidArgument(f"--ops-dir {rich.ops_dir}: no such directory on the host")
 
 
-def write_profile_env(rootfs: str, env: list[str]) -> None:
-    """/etc/profile.d/pouch-env.sh in the container's own layer (see ``rich.profile``)."""
+def write_session_env(rootfs: str, env: list[str]) -> None:
+    """The container's environment for login shells and PAM sessions (ssh, cron), in its own
+    layer: /etc/profile.d/pouch-env.sh and /etc/environment (see ``rich.profile``), never
+    written through a symlink (``rich.rootfiles``)."""
     rootfiles.write_file(rootfs, PROFILE_PATH, profile_env(env))
+    existing = rootfiles.read_text(rootfs, ENVIRONMENT_PATH)
+    rootfiles.write_file(rootfs, ENVIRONMENT_PATH, environment_file(existing, env))
 
 
 def check_user_known_to_systemd(rootfs: str, uid: int, spec: str) -> None:

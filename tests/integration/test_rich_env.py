@@ -38,13 +38,23 @@ def test_exec_and_the_next_start_see_update_env(daemon):
         d.cli("rm", "-f", name)
 
 
-def test_exec_in_a_rich_container_sees_update_env(daemon):
+def test_exec_in_a_rich_container_sees_update_env_and_no_symlink_is_followed(daemon, tmp_path):
     name = unique_name("envr")
     d = daemon
+    victims = [tmp_path / "environment", tmp_path / "profile"]
+    for victim in victims:
+        victim.write_text("the host's\n")
     d.cli("run", "-d", "--name", name, "--rich", "-e", "A=1", "busybox", "sleep", "1000")
     try:
+        # the container's root plants links to host paths where pouchd writes the session env
+        d.cli("exec", name, "sh", "-c", f"ln -sf {victims[0]} /etc/environment && "
+              f"ln -sf {victims[1]} /etc/profile.d/pouch-env.sh")
         d.cli("update", "--env", "A=2", name)
         assert "A=2" in exec_env(d, name)
+        assert [v.read_text() for v in victims] == ["the host's\n"] * 2
+        files = d.cli("exec", name, "sh", "-c", "cat /etc/environment /etc/profile.d/pouch-env.sh").stdout
+        assert "A=2" in files and "A='2'" in files
+        assert d.cli("exec", name, "sh", "-c", "[ -L /etc/environment ] || echo regular").stdout == "regular\n"
     finally:
         d.cli("rm", "-f", name)
 
@@ -65,20 +75,20 @@ def test_ssh_sessions_in_a_systemd_rich_container_see_update_env(sysd, tmp_path)
     with open(key + ".pub") as f:
         public = f.read()
     d.cli("run", "-d", "--name", name, "--rich", "--rich-mode", "systemd", "-e", "GREETING=it's \"$x\" = ok",
-          "debian-systemd:bookworm", "sleep", "1000")
+          "-e", 'QUOTED="q"', "debian-systemd:bookworm", "sleep", "1000")
     try:
         d.cli("exec", "-i", name, "sh", "-c",
               "mkdir -p -m 700 /root/.ssh && cat > /root/.ssh/authorized_keys && chmod 600 /root/.ssh/authorized_keys",
               input=public)
         ip = d.inspect(name)["NetworkSettings"]["IPAddress"]
-        show = 'printf "%s|%s" "$GREETING" "$ADDED"'
+        show = 'printf "%s|%s|%s" "$GREETING" "$ADDED" "$QUOTED"'
         first = wait_for(lambda: (r := _ssh(key, ip, show)).returncode == 0 and r, timeout=30, interval=0.5)
         assert first, _ssh(key, ip, show).stderr
-        assert first.stdout == "it's \"$x\" = ok|"
+        assert first.stdout == "it's \"$x\" = ok||\"q\""
         d.cli("update", "--env", "ADDED=later value", "--env", "GREETING=changed", name)
-        assert _ssh(key, ip, show).stdout == "changed|later value"  # non-interactive: no login profile read
+        assert _ssh(key, ip, show).stdout == 'changed|later value|"q"'  # non-interactive: no login profile read
         login = d.cli("exec", name, "env", "-i", "bash", "-lc", show).stdout
-        assert login == "changed|later value"
+        assert login == 'changed|later value|"q"'
         assert "ADDED=later value" in exec_env(d, name)
     finally:
         d.cli("rm", "-f", name)
