@@ -192,7 +192,11 @@ def rich_files(inp: SbinInitInput) -> dict[str, str]:
 def with_sysvinit(spec: dict, inp: SbinInitInput) -> dict:
     """``sbininit.with_sbin_init``, with sysvinit's stop signal and the reaper as a poststart hook."""
     spec = sbininit.with_sbin_init(spec, inp)
-    spec["process"]["terminal"] = True  # sysvinit gives each entry the console: the container's log
+    # sysvinit gives each entry the console: the container's log, init's messages included (no init.sh:
+    # sysvinit's console apart from the app's output would need a second terminal)
+    spec["process"]["args"] = ["/sbin/init"]
+    spec["mounts"] = [m for m in spec["mounts"] if m["destination"] != layout.IN_INIT_LOG]
+    spec["process"]["terminal"] = True
     spec["annotations"]["org.opencontainers.image.stopSignal"] = STOP_SIGNAL
     hook = {"path": inp.busybox, "args": ["busybox", "sh", os.path.join(inp.host_rich_dir, REAPER)], "timeout": 10}
     spec.setdefault("hooks", {}).setdefault("poststart", []).append(hook)

@@ -47,6 +47,7 @@ class RichContainers:
         shutil.rmtree(rich_dir, ignore_errors=True)
         os.makedirs(run_dir, mode=0o755)
         os.makedirs(rich_dir, mode=0o755)
+        self._prepare_init_log(layout.host_init_log(cdir))
         write_session_env(rootfs, spec["process"]["env"])
         if self.is_systemd(c):
             return self._systemd_spec(c, spec, rootfs, rich_dir, run_dir)
@@ -63,6 +64,14 @@ class RichContainers:
         process["args"][0] = resolve_executable(rootfs, process["args"][0], process["env"], process.get("cwd", "/"))
         return with_rich(spec, RichSpecInput(rich, layout.find_static_dumb_init(), layout.find_static_busybox(),
                                              rich_dir, run_dir))
+
+    def _prepare_init_log(self, path: str) -> None:
+        """The init's console log (``pouch logs --init``), appended to by the container: kept
+        across starts, moved to ``init.log.1`` at a start when it passed ``--log-max-size``."""
+        with contextlib.suppress(FileNotFoundError):
+            if self.config.log_max_size and os.lstat(path).st_size > self.config.log_max_size:
+                os.replace(path, path + ".1")
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC, 0o640))
 
     def is_systemd(self, c: Container) -> bool:
         rich = c.options.rich
@@ -115,6 +124,7 @@ class RichContainers:
             image_inittab=rootfiles.read_text(rootfs, sbininit.INITTAB),
             image_has_rc=os.path.isfile(resolve_in_root(rootfs, sbininit.DEFAULT_RC)),
             busybox=layout.find_static_busybox(), host_rich_dir=rich_dir, host_run_dir=run_dir,
+            host_init_log=layout.host_init_log(self.config.container_dir(c.id)),
         )
         sysv = self.is_sysvinit(c)
         _write_files(rich_dir, sysvinit.rich_files(inp) if sysv else sbininit.rich_files(inp))
