@@ -17,6 +17,7 @@ IN_INIT_LOG = IN_ROOT + "/init.log"  # read-write, append only: the init's own c
 
 GO_FILE = "go"  # pouchd creates it once the prestart hooks succeeded: the app may start
 STOPPING_FILE = "stopping"  # pouchd creates it before it sends the stop signal
+BOOTED_FILE = "booted"  # the init has booted the image (sysvinit: rc 2; systemd: basic.target): hooks may run
 
 
 def host_rich_dir(container_dir: str) -> str:

@@ -57,7 +57,7 @@ KEPT_ACTIONS = ("sysinit", "boot", "bootwait", "wait", "once", "respawn")
 BOOT_ACTIONS = ("sysinit", "boot", "bootwait")  # run whatever the runlevel field says
 DROPPED_PROGRAMS = ("getty", "sulogin")  # terminals a container does not have
 OWN_ID_PREFIX = "P"  # Pouch's entries' ids: Pa (app), Pw, Pc (shutdown), P000... (ops)
-BOOTED_FILE = "booted"  # in the run dir: init has run the image's boot entries
+BOOTED_FILE = layout.BOOTED_FILE  # in the run dir: init has run the image's boot entries
 REAPER = "reaper.sh"  # in the rich dir: the poststart hook (host side)
 REAPER_LOOP = "reaper-loop.sh"
 

@@ -99,8 +99,9 @@ class RichContainers:
         return kind
 
     def needs_console(self, c: Container) -> bool:
-        """Whether pid 1 gives its services the console (systemd, sysvinit): the container gets a terminal."""
-        return self.is_systemd(c) or self.is_sysvinit(c)
+        """Whether pid 1 gives its services the console (sysvinit): the container gets a terminal.
+        (systemd gets a console of its own, apart from the app's output: rich/systemd.py.)"""
+        return self.is_sysvinit(c)
 
     def stop_signal(self, c: Container) -> str:
         """The default stop signal: the init's own poweroff."""
@@ -150,7 +151,8 @@ class RichContainers:
         inp = systemd.SystemdInput(
             rich=rich, container_id=c.id, init=init, app=tuple(app), busybox=layout.find_static_busybox(),
             host_rich_dir=rich_dir, host_run_dir=run_dir,
-            cgroup_systemd_dir=cgroup_dir,
+            cgroup_systemd_dir=cgroup_dir, tty=c.options.tty,
+            host_init_log=layout.host_init_log(self.config.container_dir(c.id)),
             user_targets=frozenset(targets + list(c.options.tmpfs)),
         )
         user = process.get("user", {})
@@ -158,8 +160,10 @@ class RichContainers:
             check_user_known_to_systemd(rootfs, user.get("uid", 0), c.options.user)
         files = {
             "app.env": systemd.environment_file(process["env"]),
-            systemd.APP_UNIT: systemd.app_unit(app, process.get("cwd", "/"), user.get("uid", 0), user.get("gid", 0)),
+            systemd.APP_UNIT: systemd.app_unit(app, process.get("cwd", "/"), user.get("uid", 0), user.get("gid", 0),
+                                               tty=c.options.tty),
             "poststop.sh": systemd.poststop_script(),
+            "init.sh": systemd.init_script(inp),
         }
         files.update({f"poststop-{i:03d}": launcher.hook_file(h) for i, h in enumerate(rich.poststop_hooks)})
         _write_files(rich_dir, files)
@@ -199,7 +203,7 @@ class RichContainers:
                     if rich.init_script else [])
         commands += [(f"--prestart-hook {hook!r}", launcher.prestart_argv(hook)) for hook in rich.prestart_hooks]
         if commands:
-            if self.is_sysvinit(c):  # after the image's boot (rcS, rc 2), which may clean /tmp
+            if self.is_sysvinit(c) or self._has_app_unit(c):  # after the image's boot, which may clean /tmp
                 self._wait_booted(c)
             with open(os.path.join(self.config.bundle_dir(c.id), "config.json")) as f:
                 process = dict(json.load(f)["process"])
@@ -210,18 +214,25 @@ class RichContainers:
                     raise InvalidArgument(f"{label} failed with exit code {code}: {output.strip()}")
             open(os.path.join(layout.host_run_dir(self.config.container_dir(c.id)), layout.GO_FILE), "w").close()
 
+    def _has_app_unit(self, c: Container) -> bool:
+        """systemd mode with an app (its unit says when the image has booted)."""
+        return self.is_systemd(c) and os.path.exists(
+            os.path.join(layout.host_rich_dir(self.config.container_dir(c.id)), systemd.APP_UNIT))
+
     def _wait_booted(self, c: Container, timeout: float = 120) -> None:
-        """Until sysvinit has run the image's boot entries (rich/sysvinit.py's ``booted`` file)."""
-        booted = os.path.join(layout.host_run_dir(self.config.container_dir(c.id)), sysvinit.BOOTED_FILE)
+        """Until the init has booted the image (sysvinit: its boot entries; systemd: basic.target,
+        when the app's unit starts): the ``booted`` file in the run dir."""
+        booted = os.path.join(layout.host_run_dir(self.config.container_dir(c.id)), layout.BOOTED_FILE)
         deadline = time.monotonic() + timeout
         for tick in itertools.count():
             if os.path.exists(booted):
                 return
             if time.monotonic() > deadline:
-                raise InvalidArgument(f"sysvinit did not finish booting within {timeout:.0f}s: "
+                raise InvalidArgument(f"the init did not finish booting within {timeout:.0f}s: "
                                       "the prestart hooks did not run (see pouch logs)")
             if tick % 20 == 19 and (self.runtime.state(c.id) or {}).get("status") != "running":
-                raise InvalidArgument("sysvinit ended while booting: the prestart hooks did not run (see pouch logs)")
+                raise InvalidArgument("the init ended while booting: the prestart hooks did not run "
+                                      "(see pouch logs --init)")
             time.sleep(0.05)
 
     def _exec_collect(self, container_id: str, process: dict) -> tuple[int, str]:
