@@ -698,7 +698,7 @@ class ContainerService:
             if c.options.rich and c.state.status.is_active() and mounts.is_mountpoint(rootfs):
                 write_session_env(rootfs, self.current_env(c))
 
-    def current_env(self, c: Container) -> list[str]:
+    def current_env(self, c: Container) -> builtins.list[str]:  # `list` is a method here
         """The environment a process started in ``c`` now gets (an exec session's base): the
         daemon's defaults, the image's Env, then the container's ``-e`` as updated."""
         return resolve_env(c.options, self.images.for_container(c.image_id).image_config, self._hostname(c))

@@ -63,7 +63,7 @@ class RichContainers:
         process = spec["process"]
         process["args"][0] = resolve_executable(rootfs, process["args"][0], process["env"], process.get("cwd", "/"))
         return with_rich(spec, RichSpecInput(rich, layout.find_static_dumb_init(), layout.find_static_busybox(),
-                                             rich_dir, run_dir))
+                                             rich_dir, run_dir, layout.host_init_log(cdir)))
 
     def _prepare_init_log(self, path: str) -> None:
         """The init's console log (``pouch logs --init``), appended to by the container: kept

@@ -40,6 +40,23 @@ def test_busybox_init_console_is_not_in_the_apps_log(daemon):
         d.cli("rm", "-f", name)
 
 
+def test_ops_components_write_to_the_init_log_not_the_apps(daemon, tmp_path):
+    ops = tmp_path / "ops"
+    ops.mkdir()
+    (ops / "agent").write_text("#!/bin/sh\necho agent-beat\nsleep 100\n")
+    (ops / "agent").chmod(0o755)
+    d = daemon
+    for mode in ("dumb-init", "sbin-init"):
+        name = unique_name("lgo")
+        d.cli("run", "-d", "--name", name, "--rich", "--rich-mode", mode, "--ops-dir", str(ops), "busybox",
+              "sh", "-c", "echo app-out; sleep 100")
+        try:
+            wait_until(lambda n=name: "agent-beat" in d.cli("logs", "--init", n).stdout, what=f"{mode}: the agent's line")
+            assert d.cli("logs", name).stdout == "app-out\n"
+        finally:
+            d.cli("rm", "-f", name)
+
+
 def test_logs_init_of_a_plain_container_is_empty_and_follow_still_works(daemon):
     name = unique_name("lgp")
     d = daemon
