@@ -10,6 +10,7 @@ PACKAGES=(runc crun conmon dumb-init tini containernetworking-plugins iptables b
           iproute2 util-linux procps python3-venv python3-dev gcc libc6-dev lxcfs
           docker-registry apache2-utils btrfs-progs)  # btrfs-progs: the disk quota tests' loop filesystems
 PACKAGES+=(docker-compose)  # the compose tests
+PACKAGES+=(openssh-client)  # ssh into a rich container from the tests (test_rich_env.py)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

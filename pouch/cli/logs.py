@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 LOGS_FLAGS = [
     F("--details", help="Show extra details provided to logs"),
     F("-f", "--follow", help="Follow log output"),
+    F("--init", help="Show the init's own console of a rich container instead of its app's log"),
     F("--since", kind=STR, help="Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)"),
     F("-n", "--tail", kind=STR, default="all", help="Number of lines to show from the end of the logs"),
     F("-t", "--timestamps", help="Show timestamps"),
@@ -42,6 +43,7 @@ def cmd_logs(ctx: Context, argv: list[str]) -> int:
         "until": parse_since(opts["until"], now) if opts["until"] else None,
         "timestamps": True if opts["timestamps"] else None,
         "details": True if opts["details"] else None,
+        "init": True if opts["init"] else None,
     }
     resp = client.request("GET", f"/containers/{quote_name(info['Id'])}/logs", params=params)
     tty = bool((info.get("Config") or {}).get("Tty"))

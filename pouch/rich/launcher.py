@@ -5,7 +5,8 @@ executable of the ops directory and restarts it when it exits, waits until pouch
 has run the prestart hooks (the ``go`` file), runs the app, forwards the signals
 it gets to it, then runs the poststop hooks with POUCH_EXIT_CODE and
 POUCH_EXIT_REASON (exited, signaled or stopped) and exits with the app's code,
-which becomes the container's.
+which becomes the container's. The ops components' output goes to /.pouch/init.log
+(``pouch logs --init``), so the container's log is the app's.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ RUN=@RUN@
 if [ -d @OPS@ ]; then
     for agent in @OPS@/*; do
         [ -f "$agent" ] && [ -x "$agent" ] || continue
-        ( while :; do "$agent" </dev/null; $B sleep 1; done ) &
+        ( while :; do "$agent" </dev/null >>@INIT_LOG@ 2>&1; $B sleep 1; done ) &  # not the app's log
     done
 fi
 while [ ! -e "$RUN/@GO@" ]; do $B usleep 10000; done
@@ -50,6 +51,7 @@ def launch_script() -> str:
         .replace("@RICH@", layout.IN_RICH)
         .replace("@GO@", layout.GO_FILE)
         .replace("@STOPPING@", layout.STOPPING_FILE)
+        .replace("@INIT_LOG@", layout.IN_INIT_LOG)
     )
 
 

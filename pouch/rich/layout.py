@@ -13,9 +13,11 @@ IN_RICH = IN_ROOT + "/rich"  # read-only: launch.sh, the poststop hook files
 IN_LAUNCHER = IN_RICH + "/launch.sh"
 IN_RUN = IN_ROOT + "/run"  # read-write, shared with pouchd: go, stopping
 IN_OPS = IN_ROOT + "/ops"  # read-only: the ops components directory
+IN_INIT_LOG = IN_ROOT + "/init.log"  # read-write, append only: the init's own console (``pouch logs --init``)
 
 GO_FILE = "go"  # pouchd creates it once the prestart hooks succeeded: the app may start
 STOPPING_FILE = "stopping"  # pouchd creates it before it sends the stop signal
+BOOTED_FILE = "booted"  # the init has booted the image (sysvinit: rc 2; systemd: basic.target): hooks may run
 
 
 def host_rich_dir(container_dir: str) -> str:
@@ -24,6 +26,11 @@ def host_rich_dir(container_dir: str) -> str:
 
 def host_run_dir(container_dir: str) -> str:
     return os.path.join(container_dir, "rich-run")
+
+
+def host_init_log(container_dir: str) -> str:
+    """The init's console of a rich container, apart from the app's log (``ctr.log``); kept across starts."""
+    return os.path.join(container_dir, "init.log")
 
 
 def static_dumb_init_candidates() -> list[str]:

@@ -20,6 +20,7 @@ class RichSpecInput:
     busybox: str  # host path of the static busybox
     host_rich_dir: str  # -> /.pouch/rich (read-only)
     host_run_dir: str  # -> /.pouch/run (read-write)
+    host_init_log: str = ""  # -> /.pouch/init.log (read-write): the ops components' output (``pouch logs --init``)
 
 
 def needs_launcher(rich: RichOptions) -> bool:
@@ -43,6 +44,8 @@ def with_rich(spec: dict, inp: RichSpecInput) -> dict:
         ]
         if inp.rich.ops_dir:
             mounts.append(layout.bind_mount(inp.rich.ops_dir, layout.IN_OPS))
+            if inp.host_init_log:
+                mounts.append(layout.bind_mount(inp.host_init_log, layout.IN_INIT_LOG, read_only=False))
         spec["process"]["args"] = [layout.IN_DUMB_INIT, "--", layout.IN_BUSYBOX, "sh", layout.IN_LAUNCHER, *app]
     else:
         spec["process"]["args"] = [layout.IN_DUMB_INIT, "--", *app]

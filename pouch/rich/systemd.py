@@ -9,13 +9,26 @@ What systemd needs from the engine, following systemd's container interface:
   controllers read-only as for any container, and the container's own
   ``name=systemd`` cgroup (cgroup v1 hybrid host) bind-mounted read-write at
   /sys/fs/cgroup/systemd (podman binds the host's whole hierarchy there);
-- a console: the container gets a terminal, which runc binds at /dev/console.
+- a console of its own, apart from the app's output (``init.sh``, below).
 
 The image's CMD becomes ``pouch-app.service``: it waits until pouchd has run the
-prestart hooks, runs with the container's Env, WorkingDir and User, writes to
-/dev/console (so ``pouch logs`` shows it), runs the poststop hooks in
-ExecStopPost, and when it ends, systemd exits with its exit status
+prestart hooks, runs with the container's Env, WorkingDir and User, writes to the
+container's stdout and stderr (so ``pouch logs`` shows it, the two streams apart), runs
+the poststop hooks in ExecStopPost, and when it ends, systemd exits with its exit status
 (SuccessAction/FailureAction=exit), which becomes the container's.
+
+The container's log is the app's only. pid 1 starts as ``init.sh`` (host busybox), which
+execs systemd once it has set up:
+- the app's stdio: systemd closes what it inherits and makes its own stdio /dev/null, so
+  a ``sleep`` of busybox's started first keeps the container's stdout and stderr open,
+  and ``/.pouch/run/stdout`` and ``stderr`` link to them (``/proc/PID/fd/1``, ``2``); the
+  unit's ``StandardOutput=file:`` opens them as root, before it takes the app's user;
+- systemd's console, which it opens (it must be a terminal) for every message: the
+  image's script(1) (util-linux, in every Debian, Ubuntu and Fedora image) runs a pty
+  whose output it appends to /.pouch/init.log (``<container dir>/init.log`` on the host:
+  ``pouch logs --init``), and /dev/console links to that pty. Without script(1) in the
+  image systemd has no console and its messages are lost. With ``-t`` the container has
+  its terminal at /dev/console as before: console and app share it, and the log.
 
 Pure functions build the unit, the environment file and the spec changes; the
 service writes the files.
@@ -36,6 +49,7 @@ SYSTEMD_ARGS = ("--show-status=false", "--log-level=warning")
 MACHINE_ID = "/etc/machine-id"
 SYSTEMD_TMPFS = ("/run", "/run/lock", "/tmp", "/var/log/journal")
 UNIT_SUFFIXES = (".service", ".timer", ".socket", ".path", ".target")
+STDOUT_LINK, STDERR_LINK = "stdout", "stderr"  # in the run dir: the container's stdout and stderr (init.sh)
 
 
 @dataclass(frozen=True)
@@ -49,6 +63,8 @@ class SystemdInput:
     host_run_dir: str
     cgroup_systemd_dir: str  # host path of the container's name=systemd cgroup, "" on cgroup v2
     user_targets: frozenset[str] = field(default_factory=frozenset)  # mount points the user set up
+    tty: bool = False  # the user's -t: the container has a terminal (at /dev/console), shared with systemd
+    host_init_log: str = ""  # the init's console log (layout.host_init_log), bind-mounted at IN_INIT_LOG
 
 
 def systemd_quote(arg: str) -> str:
@@ -69,9 +85,14 @@ def environment_file(env: Sequence[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def app_unit(app: Sequence[str], cwd: str, uid: int, gid: int) -> str:
+def app_unit(app: Sequence[str], cwd: str, uid: int, gid: int, tty: bool = False) -> str:
+    """The app's unit. It starts after basic.target (the image's boot: systemd-tmpfiles has cleaned
+    /tmp), says so (the ``booted`` file: pouchd runs the prestart hooks then) and waits for ``go``."""
     busybox, run = layout.IN_BUSYBOX, layout.IN_RUN
-    wait_for_go = f"while [ ! -e {run}/{layout.GO_FILE} ]; do {busybox} usleep 10000; done"
+    wait_for_go = (f"{busybox} touch {run}/{layout.BOOTED_FILE}; "
+                   f"while [ ! -e {run}/{layout.GO_FILE} ]; do {busybox} usleep 10000; done")
+    # with -t the app writes to the terminal, and the log gets no CR before each LF
+    no_cr = [f"ExecStartPre=-+{busybox} stty -F {run}/{STDOUT_LINK} -onlcr"] if tty else []
     return "\n".join([
         "[Unit]",
         "Description=The container's application (Pouch rich container)",
@@ -82,7 +103,7 @@ def app_unit(app: Sequence[str], cwd: str, uid: int, gid: int) -> str:
         "[Service]",
         "Type=exec",
         f"ExecStartPre=+{busybox} sh -c {systemd_quote(wait_for_go)}",
-        f"ExecStartPre=-+{busybox} stty -F /dev/console -onlcr",
+        *no_cr,
         "ExecStart=" + " ".join(systemd_quote(a) for a in app),
         f"ExecStopPost=+{busybox} sh {layout.IN_RICH}/poststop.sh",
         f"WorkingDirectory={cwd or '/'}",
@@ -90,8 +111,8 @@ def app_unit(app: Sequence[str], cwd: str, uid: int, gid: int) -> str:
         f"Group={gid}",
         f"EnvironmentFile={layout.IN_RICH}/app.env",
         "StandardInput=null",
-        "StandardOutput=file:/dev/console",
-        "StandardError=file:/dev/console",
+        f"StandardOutput=file:{run}/{STDOUT_LINK}",
+        f"StandardError=file:{run}/{STDERR_LINK}",
         "TimeoutStartSec=infinity",
         "",
         "[Install]",
@@ -111,7 +132,7 @@ fi
 [ -e @RUN@/@STOPPING@ ] && reason=stopped
 for hook in @RICH@/poststop-*; do
     [ -f "$hook" ] || continue
-    POUCH_EXIT_CODE=$code POUCH_EXIT_REASON=$reason $B sh "$hook" >/dev/console 2>&1
+    POUCH_EXIT_CODE=$code POUCH_EXIT_REASON=$reason $B sh "$hook" >>@RUN@/stdout 2>>@RUN@/stderr
 done
 exit 0
 """
@@ -137,10 +158,34 @@ def _tmpfs(target: str) -> dict:
             "options": ["rw", "rprivate", "nosuid", "nodev", "tmpcopyup"]}
 
 
+INIT_SH = r"""# Pouch rich container, systemd mode: pid 1 until it execs systemd. Generated by pouchd.
+B=@BUSYBOX@
+RUN=@RUN@
+# the container's stdout and stderr, kept open for the app's unit (systemd closes what it inherits)
+$B sleep 2147483647 </dev/null &
+$B ln -sfn /proc/$!/fd/1 $RUN/@STDOUT@
+$B ln -sfn /proc/$!/fd/2 $RUN/@STDERR@
+exec </dev/null >>@INIT_LOG@ 2>&1
+# systemd's console: a pty whose output script(1) appends to the init log
+if [ ! -e /dev/console ] && command -v script >/dev/null; then
+    script -q -a -f -c "$B sh -c '$B ln -sf \$($B tty) /dev/console && exec $B sleep 2147483647'" @INIT_LOG@ >/dev/null &
+    n=0
+    while [ ! -e /dev/console ] && [ $n -lt 300 ]; do $B usleep 10000; n=$((n + 1)); done
+fi
+exec @INIT@
+"""
+
+
+def init_script(inp: SystemdInput) -> str:
+    return (INIT_SH.replace("@BUSYBOX@", layout.IN_BUSYBOX).replace("@RUN@", layout.IN_RUN)
+            .replace("@STDOUT@", STDOUT_LINK).replace("@STDERR@", STDERR_LINK)
+            .replace("@INIT_LOG@", layout.IN_INIT_LOG).replace("@INIT@", " ".join([inp.init, *SYSTEMD_ARGS])))
+
+
 def with_systemd(spec: dict, inp: SystemdInput) -> dict:
     process = spec["process"]
-    process["args"] = [inp.init, *SYSTEMD_ARGS]
-    process["terminal"] = True
+    process["args"] = [layout.IN_BUSYBOX, "sh", f"{layout.IN_RICH}/init.sh"]  # which execs systemd
+    process["terminal"] = inp.tty
     process["user"] = {"uid": 0, "gid": 0}  # systemd is root; the app's unit has the container's user
     process["cwd"] = "/"
     env = [e for e in process["env"] if not e.startswith("container_uuid=")]
@@ -159,6 +204,7 @@ def with_systemd(spec: dict, inp: SystemdInput) -> dict:
         layout.bind_mount(inp.busybox, layout.IN_BUSYBOX),
         layout.bind_mount(inp.host_rich_dir, layout.IN_RICH),
         layout.bind_mount(inp.host_run_dir, layout.IN_RUN, read_only=False),
+        layout.bind_mount(inp.host_init_log, layout.IN_INIT_LOG, read_only=False),
     ]
     if inp.rich.ops_dir:
         mounts.append(layout.bind_mount(inp.rich.ops_dir, layout.IN_OPS))

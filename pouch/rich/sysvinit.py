@@ -57,7 +57,7 @@ KEPT_ACTIONS = ("sysinit", "boot", "bootwait", "wait", "once", "respawn")
 BOOT_ACTIONS = ("sysinit", "boot", "bootwait")  # run whatever the runlevel field says
 DROPPED_PROGRAMS = ("getty", "sulogin")  # terminals a container does not have
 OWN_ID_PREFIX = "P"  # Pouch's entries' ids: Pa (app), Pw, Pc (shutdown), P000... (ops)
-BOOTED_FILE = "booted"  # in the run dir: init has run the image's boot entries
+BOOTED_FILE = layout.BOOTED_FILE  # in the run dir: init has run the image's boot entries
 REAPER = "reaper.sh"  # in the rich dir: the poststart hook (host side)
 REAPER_LOOP = "reaper-loop.sh"
 
@@ -192,7 +192,11 @@ def rich_files(inp: SbinInitInput) -> dict[str, str]:
 def with_sysvinit(spec: dict, inp: SbinInitInput) -> dict:
     """``sbininit.with_sbin_init``, with sysvinit's stop signal and the reaper as a poststart hook."""
     spec = sbininit.with_sbin_init(spec, inp)
-    spec["process"]["terminal"] = True  # sysvinit gives each entry the console: the container's log
+    # sysvinit gives each entry the console: the container's log, init's messages included (no init.sh:
+    # sysvinit's console apart from the app's output would need a second terminal)
+    spec["process"]["args"] = ["/sbin/init"]
+    spec["mounts"] = [m for m in spec["mounts"] if m["destination"] != layout.IN_INIT_LOG]
+    spec["process"]["terminal"] = True
     spec["annotations"]["org.opencontainers.image.stopSignal"] = STOP_SIGNAL
     hook = {"path": inp.busybox, "args": ["busybox", "sh", os.path.join(inp.host_rich_dir, REAPER)], "timeout": 10}
     spec.setdefault("hooks", {}).setdefault("poststart", []).append(hook)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import collections
 import os
+import stat
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -284,3 +285,45 @@ def _follow(
         if stopping:
             return
         time.sleep(poll_interval)
+
+
+def read_plain_log(
+    path: str,
+    tail: int | None = None,
+    follow: bool = False,
+    should_stop: Callable[[], bool] = lambda: True,
+    poll_interval: float = 0.1,
+) -> Iterator[LogEntry]:
+    """The lines of a plain text log (a rich container's init console, written by the
+    container itself: no per-line time, so each entry carries the file's modification
+    time), as stdout entries; ``tail`` and ``follow`` as :func:`read_logs`. A missing
+    file is an empty log; anything but a regular file is not read (O_NOFOLLOW, O_NONBLOCK)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return
+        lines = f.read().splitlines(keepends=True)
+        rest = lines.pop() if follow and lines and not lines[-1].endswith(b"\n") else b""
+        if tail is not None and tail >= 0:
+            lines = lines[-tail:] if tail else []
+        yield from _plain_entries(lines, os.fstat(fd).st_mtime_ns)
+        while follow:
+            stopping = should_stop()
+            data = f.read()
+            if data:
+                *done, rest = (rest + data).split(b"\n")
+                yield from _plain_entries([line + b"\n" for line in done], os.fstat(fd).st_mtime_ns)
+                continue
+            if stopping:
+                break
+            time.sleep(poll_interval)
+        if rest:
+            yield from _plain_entries([rest], os.fstat(fd).st_mtime_ns)
+
+
+def _plain_entries(lines: Iterable[bytes], mtime_ns: int) -> Iterator[LogEntry]:
+    for line in lines:
+        yield LogEntry(StreamKind.STDOUT, mtime_ns / 1e9, line, time_ns=mtime_ns)

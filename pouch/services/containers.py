@@ -64,7 +64,7 @@ from pouch.services.monitor import ExitMonitor
 from pouch.services.names import random_name, validate_container_name
 from pouch.services.pending import PendingRemovals
 from pouch.services.restart import RestartManager
-from pouch.services.rich import RichContainers, check_rich_create, write_profile_env
+from pouch.services.rich import RichContainers, check_rich_create, write_session_env
 from pouch.services.timers import Scheduler
 from pouch.services.top import TopResult, parse_ps_output
 from pouch.signals import parse_signal
@@ -682,9 +682,10 @@ class ContainerService:
 
     # ------------------------------------------------------------------ update
     def update_env(self, ref: str, env: Sequence[str]) -> None:
-        """``pouch update --env K=V``: the container's environment changes for what starts
-        next (exec, the next start) and, in a running rich container, for login sessions;
-        merged into its ``-e`` by the one rule (``pouch.oci.env``)."""
+        """``pouch update --env K=V``: the container's environment changes for every process
+        that starts next: exec sessions (``current_env``), the next start (the record) and, in
+        a running rich container, login shells and ssh sessions (``write_session_env``); merged
+        into its ``-e`` by the one rule (``pouch.oci.env``)."""
         for item in env:
             if not item or item.startswith("="):
                 raise InvalidArgument(f"invalid environment variable: {item!r}")
@@ -695,8 +696,12 @@ class ContainerService:
             store.save_options(self.db, c)
             rootfs = self.rootfs_path(c)
             if c.options.rich and c.state.status.is_active() and mounts.is_mountpoint(rootfs):
-                image = self.images.for_container(c.image_id)
-                write_profile_env(rootfs, resolve_env(c.options, image.image_config, self._hostname(c)))
+                write_session_env(rootfs, self.current_env(c))
+
+    def current_env(self, c: Container) -> builtins.list[str]:  # `list` is a method here
+        """The environment a process started in ``c`` now gets (an exec session's base): the
+        daemon's defaults, the image's Env, then the container's ``-e`` as updated."""
+        return resolve_env(c.options, self.images.for_container(c.image_id).image_config, self._hostname(c))
 
     # ------------------------------------------------------------------ remove
     def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:

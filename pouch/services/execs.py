@@ -185,7 +185,9 @@ class ExecService:
         if config.user:
             passwd, group = read_user_files(self.containers.rootfs_path(c))
             user = resolve_user(config.user, passwd, group)
-        spec = exec_process_spec(read_container_process(self.config, c.id), config, user)
+        # the container's environment as it is now (``update --env`` included), not as at its start
+        container_process = dict(read_container_process(self.config, c.id), env=self.containers.current_env(c))
+        spec = exec_process_spec(container_process, config, user)
         handle: ExecProcess = self.runtime.exec_process(
             c.id, spec, tty=config.tty, stdin=config.attach_stdin and not detach, detach=detach, exec_id=session.id[:32])
         session.handle = handle

@@ -25,7 +25,7 @@ from pouch.images.service import ImageService
 from pouch.models import Container, RichMode, RichOptions
 from pouch.oci.user import parse_passwd, read_user_files, resolve_in_root
 from pouch.rich import launcher, layout, rootfiles, sbininit, systemd, sysvinit
-from pouch.rich.profile import PROFILE_PATH, profile_env
+from pouch.rich.profile import ENVIRONMENT_PATH, PROFILE_PATH, environment_file, profile_env
 from pouch.rich.spec import RichSpecInput, image_check, needs_launcher, resolve_executable, with_rich
 from pouch.runtime.registry import Runtimes
 
@@ -47,7 +47,8 @@ class RichContainers:
         shutil.rmtree(rich_dir, ignore_errors=True)
         os.makedirs(run_dir, mode=0o755)
         os.makedirs(rich_dir, mode=0o755)
-        write_profile_env(rootfs, spec["process"]["env"])
+        self._prepare_init_log(layout.host_init_log(cdir))
+        write_session_env(rootfs, spec["process"]["env"])
         if self.is_systemd(c):
             return self._systemd_spec(c, spec, rootfs, rich_dir, run_dir)
         if self.is_sbin_init(c):  # sbin-init mode, busybox init (rich/sbininit.py)
@@ -62,7 +63,15 @@ class RichContainers:
         process = spec["process"]
         process["args"][0] = resolve_executable(rootfs, process["args"][0], process["env"], process.get("cwd", "/"))
         return with_rich(spec, RichSpecInput(rich, layout.find_static_dumb_init(), layout.find_static_busybox(),
-                                             rich_dir, run_dir))
+                                             rich_dir, run_dir, layout.host_init_log(cdir)))
+
+    def _prepare_init_log(self, path: str) -> None:
+        """The init's console log (``pouch logs --init``), appended to by the container: kept
+        across starts, moved to ``init.log.1`` at a start when it passed ``--log-max-size``."""
+        with contextlib.suppress(FileNotFoundError):
+            if self.config.log_max_size and os.lstat(path).st_size > self.config.log_max_size:
+                os.replace(path, path + ".1")
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC, 0o640))
 
     def is_systemd(self, c: Container) -> bool:
         rich = c.options.rich
@@ -90,8 +99,9 @@ class RichContainers:
         return kind
 
     def needs_console(self, c: Container) -> bool:
-        """Whether pid 1 gives its services the console (systemd, sysvinit): the container gets a terminal."""
-        return self.is_systemd(c) or self.is_sysvinit(c)
+        """Whether pid 1 gives its services the console (sysvinit): the container gets a terminal.
+        (systemd gets a console of its own, apart from the app's output: rich/systemd.py.)"""
+        return self.is_sysvinit(c)
 
     def stop_signal(self, c: Container) -> str:
         """The default stop signal: the init's own poweroff."""
@@ -115,6 +125,7 @@ class RichContainers:
             image_inittab=rootfiles.read_text(rootfs, sbininit.INITTAB),
             image_has_rc=os.path.isfile(resolve_in_root(rootfs, sbininit.DEFAULT_RC)),
             busybox=layout.find_static_busybox(), host_rich_dir=rich_dir, host_run_dir=run_dir,
+            host_init_log=layout.host_init_log(self.config.container_dir(c.id)),
         )
         sysv = self.is_sysvinit(c)
         _write_files(rich_dir, sysvinit.rich_files(inp) if sysv else sbininit.rich_files(inp))
@@ -140,7 +151,8 @@ class RichContainers:
         inp = systemd.SystemdInput(
             rich=rich, container_id=c.id, init=init, app=tuple(app), busybox=layout.find_static_busybox(),
             host_rich_dir=rich_dir, host_run_dir=run_dir,
-            cgroup_systemd_dir=cgroup_dir,
+            cgroup_systemd_dir=cgroup_dir, tty=c.options.tty,
+            host_init_log=layout.host_init_log(self.config.container_dir(c.id)),
             user_targets=frozenset(targets + list(c.options.tmpfs)),
         )
         user = process.get("user", {})
@@ -148,8 +160,10 @@ class RichContainers:
             check_user_known_to_systemd(rootfs, user.get("uid", 0), c.options.user)
         files = {
             "app.env": systemd.environment_file(process["env"]),
-            systemd.APP_UNIT: systemd.app_unit(app, process.get("cwd", "/"), user.get("uid", 0), user.get("gid", 0)),
+            systemd.APP_UNIT: systemd.app_unit(app, process.get("cwd", "/"), user.get("uid", 0), user.get("gid", 0),
+                                               tty=c.options.tty),
             "poststop.sh": systemd.poststop_script(),
+            "init.sh": systemd.init_script(inp),
         }
         files.update({f"poststop-{i:03d}": launcher.hook_file(h) for i, h in enumerate(rich.poststop_hooks)})
         _write_files(rich_dir, files)
@@ -189,7 +203,7 @@ class RichContainers:
                     if rich.init_script else [])
         commands += [(f"--prestart-hook {hook!r}", launcher.prestart_argv(hook)) for hook in rich.prestart_hooks]
         if commands:
-            if self.is_sysvinit(c):  # after the image's boot (rcS, rc 2), which may clean /tmp
+            if self.is_sysvinit(c) or self._has_app_unit(c):  # after the image's boot, which may clean /tmp
                 self._wait_booted(c)
             with open(os.path.join(self.config.bundle_dir(c.id), "config.json")) as f:
                 process = dict(json.load(f)["process"])
@@ -200,18 +214,25 @@ class RichContainers:
                     raise InvalidArgument(f"{label} failed with exit code {code}: {output.strip()}")
             open(os.path.join(layout.host_run_dir(self.config.container_dir(c.id)), layout.GO_FILE), "w").close()
 
+    def _has_app_unit(self, c: Container) -> bool:
+        """systemd mode with an app (its unit says when the image has booted)."""
+        return self.is_systemd(c) and os.path.exists(
+            os.path.join(layout.host_rich_dir(self.config.container_dir(c.id)), systemd.APP_UNIT))
+
     def _wait_booted(self, c: Container, timeout: float = 120) -> None:
-        """Until sysvinit has run the image's boot entries (rich/sysvinit.py's ``booted`` file)."""
-        booted = os.path.join(layout.host_run_dir(self.config.container_dir(c.id)), sysvinit.BOOTED_FILE)
+        """Until the init has booted the image (sysvinit: its boot entries; systemd: basic.target,
+        when the app's unit starts): the ``booted`` file in the run dir."""
+        booted = os.path.join(layout.host_run_dir(self.config.container_dir(c.id)), layout.BOOTED_FILE)
         deadline = time.monotonic() + timeout
         for tick in itertools.count():
             if os.path.exists(booted):
                 return
             if time.monotonic() > deadline:
-                raise InvalidArgument(f"sysvinit did not finish booting within {timeout:.0f}s: "
+                raise InvalidArgument(f"the init did not finish booting within {timeout:.0f}s: "
                                       "the prestart hooks did not run (see pouch logs)")
             if tick % 20 == 19 and (self.runtime.state(c.id) or {}).get("status") != "running":
-                raise InvalidArgument("sysvinit ended while booting: the prestart hooks did not run (see pouch logs)")
+                raise InvalidArgument("the init ended while booting: the prestart hooks did not run "
+                                      "(see pouch logs --init)")
             time.sleep(0.05)
 
     def _exec_collect(self, container_id: str, process: dict) -> tuple[int, str]:
@@ -263,9 +284,13 @@ def check_rich_create(rich: RichOptions, image: ImageRecord) -> None:
         raise InvalidArgument(f"--ops-dir {rich.ops_dir}: no such directory on the host")
 
 
-def write_profile_env(rootfs: str, env: list[str]) -> None:
-    """/etc/profile.d/pouch-env.sh in the container's own layer (see ``rich.profile``)."""
+def write_session_env(rootfs: str, env: list[str]) -> None:
+    """The container's environment for login shells and PAM sessions (ssh, cron), in its own
+    layer: /etc/profile.d/pouch-env.sh and /etc/environment (see ``rich.profile``), never
+    written through a symlink (``rich.rootfiles``)."""
     rootfiles.write_file(rootfs, PROFILE_PATH, profile_env(env))
+    existing = rootfiles.read_text(rootfs, ENVIRONMENT_PATH)
+    rootfiles.write_file(rootfs, ENVIRONMENT_PATH, environment_file(existing, env))
 
 
 def check_user_known_to_systemd(rootfs: str, uid: int, spec: str) -> None:

@@ -5,7 +5,7 @@ attach socket, ``pouch.stdio.StdioConnection``), waiting for ``start`` when the
 client attached before it, as ``docker run`` does. ``attach_options`` says how
 a front end pumps it (the streams, a terminal or not, what the end of the
 client's input does). ``log_entries`` reads the container's log as typed
-entries (stream, bytes, timestamp). Framing these for a client is the front
+entries (stream, bytes, timestamp), or a rich container's init console. Framing these for a client is the front
 end's business (``pouch/api/attach_streams.py`` for the Docker API).
 """
 
@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from pouch.models import Container, Status
-from pouch.runtime.logs import LogEntry, read_logs
+from pouch.rich import layout
+from pouch.runtime.logs import LogEntry, read_logs, read_plain_log
 from pouch.services import lifecycle
 from pouch.services.containers import ContainerService
 from pouch.services.lifecycle import Op
@@ -57,6 +58,7 @@ class LogQuery:
     since: float | None = None
     until: float | None = None
     tail: int | None = None  # the last N entries; None: all
+    init: bool = False  # a rich container's init console (``pouch logs --init``) instead of its log
 
     def wants(self, kind: StreamKind) -> bool:
         return self.stderr if kind == StreamKind.STDERR else self.stdout
@@ -68,6 +70,12 @@ def log_entries(containers: ContainerService, c: Container, query: LogQuery) -> 
     def stopped() -> bool:
         return containers.is_stopped(c.id)
 
+    if query.init:  # plain text, one time for all (see read_plain_log); empty but for rich containers
+        path = layout.host_init_log(containers.config.container_dir(c.id))
+        for entry in read_plain_log(path, tail=query.tail, follow=query.follow, should_stop=stopped):
+            if query.stdout and (query.since is None or entry.timestamp >= query.since):
+                yield entry
+        return
     for entry in read_logs(containers.log_path(c), since=query.since, until=query.until, tail=query.tail,
                            follow=query.follow, should_stop=stopped, rotated=containers.rotated_log_paths(c)):
         if query.wants(entry.stream):

@@ -14,6 +14,7 @@ def inp(**overrides):
         "env": ("PATH=/bin", "A=b c"),
         "cwd": "/srv", "uid": 0, "gid": 0, "ops_names": (), "image_inittab": None, "image_has_rc": False,
         "busybox": "/host/busybox", "host_rich_dir": "/host/rich", "host_run_dir": "/host/run",
+        "host_init_log": "/host/init.log",
     }
     values.update(overrides)
     return sbininit.SbinInitInput(**values)
@@ -78,7 +79,7 @@ def test_run_app_command_sets_only_the_containers_env_then_its_user():
 def test_scripts_have_no_placeholders_left_and_parse(tmp_path):
     files = sbininit.rich_files(inp(cwd="/my dir", uid=5, ops_names=("a",),
                                     rich=RichOptions(mode=RichMode.SBIN_INIT, poststop_hooks=("echo bye",))))
-    assert set(files) == {"inittab", "app.sh", "shutdown.sh", "ops-000", "poststop-000"}
+    assert set(files) == {"inittab", "app.sh", "shutdown.sh", "init.sh", "ops-000", "poststop-000"}
     assert files["poststop-000"] == "echo bye\n"
     for name in ("app.sh", "shutdown.sh", "ops-000"):
         assert "@" not in files[name], name
@@ -117,9 +118,10 @@ def test_with_sbin_init_makes_init_pid_1_as_root_with_the_inittab_read_only():
     spec = {"process": {"args": ["/bin/sh"], "env": [], "cwd": "/srv", "user": {"uid": 1000, "gid": 1000}},
             "mounts": [{"destination": "/proc"}]}
     out = sbininit.with_sbin_init(spec, inp(rich=RichOptions(mode=RichMode.SBIN_INIT, ops_dir="/srv/ops")))
-    assert out["process"]["args"] == ["/sbin/init"]
+    assert out["process"]["args"] == [layout.IN_BUSYBOX, "sh", layout.IN_RICH + "/init.sh"]  # which execs /sbin/init
     assert out["process"]["user"] == {"uid": 0, "gid": 0} and out["process"]["cwd"] == "/"
     by_target = {m["destination"]: m for m in out["mounts"]}
+    assert by_target[layout.IN_INIT_LOG]["source"] == "/host/init.log" and "rw" in by_target[layout.IN_INIT_LOG]["options"]
     assert by_target["/etc/inittab"]["source"] == "/host/rich/inittab" and "ro" in by_target["/etc/inittab"]["options"]
     assert by_target[layout.IN_BUSYBOX]["source"] == "/host/busybox"
     assert "rw" in by_target[layout.IN_RUN]["options"] and "ro" in by_target[layout.IN_OPS]["options"]
@@ -151,3 +153,10 @@ def test_is_busybox_init(tmp_path):
     (upper / "sbin/init").symlink_to("/bin/sysvinit")
     assert not sbininit.is_busybox_init([str(upper), str(lower)])
     assert not sbininit.is_busybox_init([str(lower)])
+
+
+def test_init_sh_keeps_the_containers_stdio_for_the_app_and_sends_inits_console_apart():
+    files = sbininit.rich_files(inp(ops_names=("agent",)))
+    assert "exec 3>&1 4>&2 >>" + layout.IN_INIT_LOG + " 2>&1\nexec /sbin/init\n" in files["init.sh"]
+    assert files["app.sh"].index("exec 1>&3 2>&4 3>&- 4>&-") < files["app.sh"].index("while [ ! -e")
+    assert "</dev/null 3>&- 4>&-" in files["ops-000"]

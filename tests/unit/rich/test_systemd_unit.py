@@ -5,6 +5,7 @@ from pouch.rich.systemd import (
     SystemdInput,
     app_unit,
     environment_file,
+    init_script,
     machine_id,
     ops_units,
     rootfs_files,
@@ -30,7 +31,8 @@ def inp(cgroup_dir="/sys/fs/cgroup/systemd/pouch/abc", **rich):
 def test_spec_for_cgroup_v1_hybrid():
     spec = with_systemd(base_spec(), inp())
     p = spec["process"]
-    assert p["args"][0] == "/sbin/init" and p["terminal"] is True and p["user"] == {"uid": 0, "gid": 0}
+    assert p["args"] == ["/.pouch/bin/busybox", "sh", "/.pouch/rich/init.sh"] and p["terminal"] is False
+    assert p["user"] == {"uid": 0, "gid": 0}
     assert f"container_uuid={'ab' * 16}" in p["env"]
     targets = [m["destination"] for m in spec["mounts"]]
     assert "/run" in targets and "/run/lock" in targets and "/var/log/journal" in targets
@@ -53,7 +55,7 @@ def test_unit_quotes_arguments_and_runs_as_the_containers_user():
     assert 'ExecStart="/bin/sh" "-c" "echo \\"$$HOME\\" 100%%"' in unit
     assert "User=1000" in unit and "Group=100" in unit and "WorkingDirectory=/srv" in unit
     assert "SuccessAction=exit" in unit.split("[Service]")[0]  # [Unit] options
-    assert "StandardOutput=file:/dev/console" in unit
+    assert "StandardOutput=file:/.pouch/run/stdout" in unit and "StandardError=file:/.pouch/run/stderr" in unit
     assert systemd_quote("a b") == '"a b"'
 
 
@@ -69,3 +71,12 @@ def test_rootfs_links_enable_the_app_and_ops_units_and_mask_getty():
     assert not any("README" in k for k in links)
     assert ops_units(["a.service", "b.sh"]) == ["a.service"]
     assert machine_id("f" * 64) == "f" * 32 + "\n"
+
+
+def test_init_sh_keeps_the_apps_stdio_and_gives_systemd_a_console_of_its_own():
+    script = init_script(inp())
+    assert script.endswith("exec /sbin/init --show-status=false --log-level=warning\n")
+    assert "ln -sfn /proc/$!/fd/1 $RUN/stdout" in script and "ln -sfn /proc/$!/fd/2 $RUN/stderr" in script
+    assert "script -q -a -f" in script and ">>/.pouch/init.log 2>&1" in script
+    assert with_systemd(base_spec(), SystemdInput(RichOptions(), "ab" * 32, "/sbin/init", (), "/b", "/r", "/u", "",
+                                                  tty=True))["process"]["terminal"] is True
