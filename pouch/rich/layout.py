@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import sys
 
 IN_ROOT = "/.pouch"
@@ -54,3 +55,36 @@ def bind_mount(source: str, target: str, read_only: bool = True) -> dict:
     """An OCI spec mount showing a host file or directory of Pouch's inside the container."""
     return {"destination": target, "type": "bind", "source": source,
             "options": ["rbind", "nosuid", "nodev", "ro" if read_only else "rw"]}
+
+
+# --- files in the run dir, which the container's root can write too -----------------------
+# A name there may be a symlink, a FIFO or a directory the container planted: pouchd never
+# follows it (a symlink to a host file would be written or read on the host) and never
+# blocks on it (opening a FIFO waits for the other end).
+
+
+def touch_run_file(host_run_dir: str, name: str) -> None:
+    """Make ``name`` exist in the run dir; whatever the container put there already counts."""
+    dir_fd = os.open(host_run_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        # O_EXCL with O_CREAT never follows a symlink: it fails with EEXIST instead
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644, dir_fd=dir_fd)
+        os.close(fd)
+    except FileExistsError:
+        pass
+    finally:
+        os.close(dir_fd)
+
+
+def read_run_file(host_run_dir: str, name: str, limit: int = 4096) -> str | None:
+    """The text of regular file ``name`` in the run dir (None if missing, a symlink, a FIFO...)."""
+    try:
+        fd = os.open(os.path.join(host_run_dir, name), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return os.read(fd, limit).decode(errors="replace")
+    finally:
+        os.close(fd)

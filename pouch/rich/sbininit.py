@@ -251,10 +251,10 @@ def ops_executables(ops_dir: str) -> list[str]:
 
 def read_exit_code(host_run_dir: str) -> int | None:
     """The app's exit code written by ``app.sh``, or None (no app, or it did not finish)."""
+    text = layout.read_run_file(host_run_dir, EXIT_CODE_FILE)
     try:
-        with open(os.path.join(host_run_dir, EXIT_CODE_FILE)) as f:
-            return int(f.read().strip())
-    except (OSError, ValueError):
+        return int(text.strip()) if text is not None else None
+    except ValueError:
         return None
 
 

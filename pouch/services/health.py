@@ -239,7 +239,8 @@ class HealthMonitor:
         events = self.containers.events
         events.emit_container(c, "exec_create: " + " ".join(argv), execID=exec_id)
         try:
-            container_process = read_container_process(self.containers.config, c.id)
+            container_process = dict(read_container_process(self.containers.config, c.id),
+                                     env=self.containers.current_env(c))  # as an exec: `update --env` reaches probes
             spec = exec_process_spec(container_process, ExecConfig(cmd=tuple(argv)), None)
             events.emit_container(c, "exec_start: " + " ".join(argv), execID=exec_id)
             handle = self.containers.runtime.exec_process(c.id, spec, tty=False, stdin=False, detach=False,

@@ -59,7 +59,7 @@ class RichContainers:
             with open(os.path.join(rich_dir, f"poststop-{index:03d}"), "w") as f:
                 f.write(launcher.hook_file(command))
         if not (rich.init_script or rich.prestart_hooks):
-            open(os.path.join(run_dir, layout.GO_FILE), "w").close()  # nothing to wait for
+            layout.touch_run_file(run_dir, layout.GO_FILE)  # nothing to wait for
         process = spec["process"]
         process["args"][0] = resolve_executable(rootfs, process["args"][0], process["env"], process.get("cwd", "/"))
         return with_rich(spec, RichSpecInput(rich, layout.find_static_dumb_init(), layout.find_static_busybox(),
@@ -130,7 +130,7 @@ class RichContainers:
         sysv = self.is_sysvinit(c)
         _write_files(rich_dir, sysvinit.rich_files(inp) if sysv else sbininit.rich_files(inp))
         if not (rich.init_script or rich.prestart_hooks):
-            open(os.path.join(run_dir, layout.GO_FILE), "w").close()
+            layout.touch_run_file(run_dir, layout.GO_FILE)
         return sysvinit.with_sysvinit(spec, inp) if sysv else sbininit.with_sbin_init(spec, inp)
     # --- end sbin-init mode ---
 
@@ -168,7 +168,7 @@ class RichContainers:
         files.update({f"poststop-{i:03d}": launcher.hook_file(h) for i, h in enumerate(rich.poststop_hooks)})
         _write_files(rich_dir, files)
         if not (rich.init_script or rich.prestart_hooks):
-            open(os.path.join(run_dir, layout.GO_FILE), "w").close()
+            layout.touch_run_file(run_dir, layout.GO_FILE)
         ops_names = os.listdir(rich.ops_dir) if rich.ops_dir else []
         self._write_systemd_rootfs(c, rootfs, systemd.rootfs_files(inp, ops_names))
         return systemd.with_systemd(spec, inp)
@@ -212,7 +212,7 @@ class RichContainers:
                                                              terminal=False))
                 if code != 0:
                     raise InvalidArgument(f"{label} failed with exit code {code}: {output.strip()}")
-            open(os.path.join(layout.host_run_dir(self.config.container_dir(c.id)), layout.GO_FILE), "w").close()
+            layout.touch_run_file(layout.host_run_dir(self.config.container_dir(c.id)), layout.GO_FILE)
 
     def _has_app_unit(self, c: Container) -> bool:
         """systemd mode with an app (its unit says when the image has booted)."""
@@ -257,7 +257,7 @@ class RichContainers:
         """Tell the launcher the app is being stopped (POUCH_EXIT_REASON=stopped)."""
         run_dir = layout.host_run_dir(self.config.container_dir(c.id))
         if os.path.isdir(run_dir):
-            open(os.path.join(run_dir, layout.STOPPING_FILE), "w").close()
+            layout.touch_run_file(run_dir, layout.STOPPING_FILE)
 
 
 def check_rich_create(rich: RichOptions, image: ImageRecord) -> None:
