@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # typing/collections.abc cost ~4 ms at startup; annotations a
 DEFAULT_HOST = "unix:///var/run/pouchd.sock"  # == pouch.config.DEFAULT_HOST (not imported: it costs ~10 ms)
 USER_AGENT = f"pouch-cli/{__version__}"
 _CHUNK = 64 * 1024
+_CUT_ANSWER_TIMEOUT = 10.0  # seconds to wait for the answer of a daemon that hung up on the request body
 
 
 class CLIError(Exception):
@@ -68,6 +69,18 @@ class APIError(CLIError):
 class ProtocolError(CLIError):
     def __init__(self, message: str) -> None:
         super().__init__(f"error during connect: {message}", 1)
+
+
+BEFORE_ANSWER = "before answering"
+IN_ANSWER = "before the end of its answer"
+
+
+class ConnectionLost(CLIError):
+    """The daemon hung up mid-request (``when`` = :data:`BEFORE_ANSWER`) or mid-answer
+    (:data:`IN_ANSWER`): never a success, whatever the verb."""
+
+    def __init__(self, when: str = BEFORE_ANSWER) -> None:
+        super().__init__(f"pouch: the daemon closed the connection {when} (is pouchd running? see its log)", 1)
 
 
 def parse_host(host: str) -> tuple[int, Any]:
@@ -154,7 +167,7 @@ class Response:
                 while remaining > 0:
                     data = self._reader.read1(min(remaining, _CHUNK))
                     if not data:
-                        raise ProtocolError("connection closed before the end of the response body")
+                        raise ConnectionLost(IN_ANSWER)
                     remaining -= len(data)
                     yield data
             else:
@@ -168,7 +181,7 @@ class Response:
         while True:
             line = self._reader.readline(1024)
             if not line:
-                raise ProtocolError("connection closed inside a chunked body")
+                raise ConnectionLost(IN_ANSWER)
             size_text = line.split(b";", 1)[0].strip()
             try:
                 size = int(size_text, 16)
@@ -182,7 +195,7 @@ class Response:
             while remaining > 0:
                 data = self._reader.read1(min(remaining, _CHUNK))
                 if not data:
-                    raise ProtocolError("connection closed inside a chunk")
+                    raise ConnectionLost(IN_ANSWER)
                 remaining -= len(data)
                 yield data
             self._reader.readline(8)  # CRLF after the chunk data
@@ -230,13 +243,24 @@ class PendingRequest:
     """A request already sent whose response has not been read yet (e.g. ``wait``
     issued before ``start``: docker sends it first so no exit can be missed)."""
 
-    def __init__(self, client: Client, sock: _socket.socket, method: str) -> None:
+    def __init__(self, client: Client, sock: _socket.socket, method: str, *, cut: bool = False) -> None:
         self._client = client
         self.sock = sock
         self.method = method
+        self.cut = cut  # the daemon hung up while the request was being sent
 
     def response(self, *, check: bool = True) -> Response:
-        return self._client._read_response(self.sock, self.method, check=check)
+        if not self.cut:
+            return self._client._read_response(self.sock, self.method, check=check)
+        # A daemon that refused the request early has answered before closing; a dead one has not.
+        self.sock.settimeout(_CUT_ANSWER_TIMEOUT)
+        try:
+            resp = self._client._read_response(self.sock, self.method, check=check)
+        except (ProtocolError, OSError):
+            self.sock.close()
+            raise ConnectionLost(BEFORE_ANSWER) from None
+        self.sock.settimeout(self._client.timeout)
+        return resp
 
 
 class Client:
@@ -268,6 +292,8 @@ class Client:
         sock = self.connect()
         try:
             self._send_on(sock, method, build_path(path, params), body, headers, upgrade)
+        except ConnectionError:  # EPIPE/ECONNRESET: reading the answer tells a refusal from a death
+            return PendingRequest(self, sock, method, cut=True)
         except BaseException:
             sock.close()
             raise
@@ -298,9 +324,12 @@ class Client:
         try:
             data = b""
             while b"\r\n\r\n" not in data:
-                more = sock.recv(_CHUNK)
+                try:
+                    more = sock.recv(_CHUNK)
+                except ConnectionError:
+                    more = b""
                 if not more:
-                    raise ProtocolError("the daemon closed the connection without answering")
+                    raise ConnectionLost(BEFORE_ANSWER)
                 data += more
                 if len(data) > 1 << 20:
                     raise ProtocolError("response headers too large")
@@ -388,9 +417,7 @@ def _read_head(reader: _SocketReader) -> tuple[int, str, dict[str, str]]:
     while True:
         raw = reader.readline(65537)
         if not raw:
-            if not lines:
-                raise ProtocolError("the daemon closed the connection without answering")
-            raise ProtocolError("connection closed inside the response headers")
+            raise ConnectionLost(BEFORE_ANSWER)
         if raw in (b"\r\n", b"\n"):
             if lines:
                 return _parse_head(lines)
@@ -429,7 +456,10 @@ class _SocketReader:
         self._sock = sock
 
     def _fill(self) -> bool:
-        data = self._sock.recv(_CHUNK)
+        try:
+            data = self._sock.recv(_CHUNK)
+        except ConnectionError:  # a reset is an end: the caller says what was cut short
+            data = b""
         self._buf += data
         return bool(data)
 

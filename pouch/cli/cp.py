@@ -419,11 +419,12 @@ def _upload(ctx: Context, container: str, params: dict, path: str, name: str) ->
 
     thread = threading.Thread(target=produce, daemon=True)
     thread.start()
-    with os.fdopen(read_fd, "rb") as body:
-        try:
-            ctx.client.request("PUT", f"/containers/{quote_name(container)}/archive", params=params, body=body).read()
-        finally:
-            thread.join(5)
+    body = os.fdopen(read_fd, "rb")
+    try:
+        ctx.client.request("PUT", f"/containers/{quote_name(container)}/archive", params=params, body=body).read()
+    finally:
+        body.close()  # first: a producer blocked on a full pipe (the daemon hung up) ends with EPIPE
+        thread.join(5)
     if failure:
         err = failure[0]
         raise CLIError(f"reading {path}: {getattr(err, 'strerror', None) or err}")

@@ -31,7 +31,7 @@ from pouch.images.diff import container_changes
 from pouch.images.layertar import tar_stream, write_layer
 from pouch.models import Status
 from pouch.oci.spec import resolve_args
-from pouch.services import lifecycle
+from pouch.services import commitpause, lifecycle
 from pouch.services.lifecycle import Op
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,8 @@ def commit_container(
 
 @contextlib.contextmanager
 def _paused(containers, container_id: str, pause: bool) -> Iterator[None]:
-    """Freeze the container for the duration (``runc pause``), under its lifecycle lock."""
+    """Freeze the container for the duration (``runc pause``), under its lifecycle lock, with
+    the pause recorded on disk meanwhile (:mod:`pouch.services.commitpause`)."""
     if not pause:
         yield
         return
@@ -95,7 +96,13 @@ def _paused(containers, container_id: str, pause: bool) -> Iterator[None]:
         if current.state.status != Status.RUNNING:
             yield
             return
-        containers.runtime.pause(container_id)
+        container_dir = containers.config.container_dir(container_id)
+        commitpause.mark(container_dir)  # first: a pouchd killed while it is frozen thaws it at restart
+        try:
+            containers.runtime.pause(container_id)
+        except BaseException:
+            commitpause.clear(container_dir)
+            raise
         try:
             yield
         finally:
@@ -103,6 +110,8 @@ def _paused(containers, container_id: str, pause: bool) -> Iterator[None]:
                 containers.runtime.resume(container_id)
             except PouchError:
                 log.exception("resuming container %s after commit", container_id[:12])
+            else:
+                commitpause.clear(container_dir)
 
 
 def changes(engine, ref: str) -> list[dict]:

@@ -54,7 +54,7 @@ from pouch.oci.user import read_user_files, resolve_user
 from pouch.rich.lxcfs import with_lxcfs
 from pouch.rich.lxcfsd import LxcfsSupervisor, lxcfs_root_for
 from pouch.runtime.registry import Runtimes
-from pouch.services import lifecycle
+from pouch.services import commitpause, lifecycle
 from pouch.services import resources as resource_checks  # -m, --cpus, --device, --ipc... (400s)
 from pouch.services.attachgate import AttachGate
 from pouch.services.health import HealthMonitor, health_at_start, health_at_stop, with_image_healthcheck
@@ -532,7 +532,10 @@ class ContainerService:
             if not c.state.status.is_active():
                 self.restarts.on_boot(c)  # --restart always/unless-stopped...: up again after a reboot
                 continue
-            if c.state.conmon_pid and self.runtime.conmon_alive(c.state.conmon_pid, c.id):
+            alive = bool(c.state.conmon_pid) and self.runtime.conmon_alive(c.state.conmon_pid, c.id)
+            commitpause.thaw_after_crash(self.runtime, self.config.container_dir(c.id), c.id,
+                                         running=alive and c.state.status == Status.RUNNING)
+            if alive:
                 self.monitor.watch(c.id, c.state.conmon_pid)
                 self.health.watch(c)
             else:
