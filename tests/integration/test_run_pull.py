@@ -3,6 +3,7 @@ against Debian's docker-registry on loopback; the docker CLI's own ``run`` pulls
 
 from __future__ import annotations
 
+import json
 import os
 import re
 
@@ -29,7 +30,17 @@ def pushed(daemon, registry):
     daemon.cli("push", name)
     daemon.cli("rmi", name)
     yield name
-    daemon.cli("rmi", "-f", name, check=False)
+    forget_registry_images(daemon, registry.host)
+
+
+def forget_registry_images(daemon, host: str) -> None:
+    """Untag every tag and digest reference into ``host`` (a pull records ``name@digest`` on busybox's
+    id too), so the session's busybox looks as before."""
+    ids = set(daemon.cli("images", "-aq", "--no-trunc").stdout.split())
+    for info in json.loads(daemon.cli("image", "inspect", *ids).stdout) if ids else []:
+        for ref in (info.get("RepoTags") or []) + (info.get("RepoDigests") or []):
+            if ref.startswith(host + "/"):
+                daemon.cli("rmi", ref, check=False)
 
 
 def assert_pulled(stderr: str, name: str) -> None:
