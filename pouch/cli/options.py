@@ -59,8 +59,10 @@ CREATE_FLAGS: list[Flag] = [
     F("--network", "--net", kind=STR, help="Connect a container to a network", metavar="network"),
     F("--pid", kind=STR, help="PID namespace to use"),
     F("--privileged", help="Give extended privileges to this container"),
+    F("--pull", kind=STR, default="missing", help='Pull image before running ("always", "missing", "never")'),
     F("-p", "--publish", kind=LIST, help="Publish a container's port(s) to the host"),
     F("-P", "--publish-all", help="Publish all exposed ports to random ports"),
+    F("-q", "--quiet", help="Suppress the pull output"),
     F("--read-only", help="Mount the container's root filesystem as read only"),
     F("--restart", kind=STR, help="Restart policy to apply when a container exits", default="no"),
     F("--ops-dir", kind=STR, help="Host directory of ops components shown read-only in a rich container"),
@@ -95,6 +97,16 @@ RUN_FLAGS: list[Flag] = sorted(
 )
 
 _PROTOS = ("tcp", "udp", "sctp")
+PULL_POLICIES = ("always", "missing", "never")
+
+
+def parse_pull_policy(value: str | None) -> str:
+    """``--pull``: docker's ``validatePullOpt`` (empty is the default, ``missing``)."""
+    if not value:
+        return "missing"
+    if value not in PULL_POLICIES:
+        raise OptionError(f"invalid pull option: '{value}': must be one of \"always\", \"missing\" or \"never\"")
+    return value
 
 
 # ---------------------------------------------------------------------------

@@ -36,9 +36,11 @@ def _auth_header(server: str) -> dict[str, str]:
     return {"X-Registry-Auth": encode_registry_auth(creds)}
 
 
-def show_progress(ctx: Context, resp: Any, quiet: bool = False) -> dict:
-    """Render a pull/push JSON stream; raise on its error message; return the ``aux`` payload."""
-    tty = hasattr(ctx.stdout, "isatty") and ctx.stdout.isatty()
+def show_progress(ctx: Context, resp: Any, quiet: bool = False, out: Any = None) -> dict:
+    """Render a pull/push JSON stream on ``out`` (stdout by default); raise on its error
+    message; return the ``aux`` payload."""
+    out = ctx.stdout if out is None else out
+    tty = hasattr(out, "isatty") and out.isatty()
     view = ProgressBoard() if tty else PlainLog()
     aux: dict = {}
     for line in resp.iter_lines():
@@ -52,26 +54,35 @@ def show_progress(ctx: Context, resp: Any, quiet: bool = False) -> dict:
             aux = msg["aux"]
             continue
         if not quiet:
-            ctx.stdout.write(view.update(msg))
-            ctx.stdout.flush()
+            out.write(view.update(msg))
+            out.flush()
     return aux
+
+
+def parse_pull_reference(name: str) -> reference.Reference:
+    try:
+        return reference.parse_reference(name)
+    except Exception as exc:  # noqa: BLE001 - InvalidArgument, shown as is
+        raise CLIError(str(exc)) from None
+
+
+def pull_image(ctx: Context, ref: reference.Reference, *, quiet: bool = False, out: Any = None,
+               platform: str | None = None) -> None:
+    """``POST /images/create`` of ``ref`` (tagged or by digest), its progress rendered on ``out``."""
+    params = {"fromImage": ref.name, "tag": ref.digest or ref.tag, "platform": platform or None}
+    resp = ctx.client.request("POST", "/images/create", params=params, headers=_auth_header(ref.domain))
+    show_progress(ctx, resp, quiet, out)
 
 
 def cmd_pull(ctx: Context, argv: list[str]) -> int:
     opts, args = ctx.parse("[OPTIONS] NAME[:TAG|@DIGEST]", "Pull an image from a registry",
                            [F("--platform", kind=STR, help="Set platform if server is multi-platform capable"),
                             F("-q", "--quiet", help="Suppress verbose output")], argv, min_args=1, max_args=1)
-    name = args[0]
-    try:
-        ref = reference.parse_reference(name)
-    except Exception as exc:  # noqa: BLE001
-        raise CLIError(str(exc)) from None
+    ref = parse_pull_reference(args[0])
     if not ref.tag and not ref.digest:
         ref = ref.with_default_tag()
         ctx.out("Using default tag: latest") if not opts["quiet"] else None
-    params = {"fromImage": ref.name, "tag": ref.digest or ref.tag, "platform": opts["platform"] or None}
-    resp = ctx.client.request("POST", "/images/create", params=params, headers=_auth_header(ref.domain))
-    show_progress(ctx, resp, opts["quiet"])
+    pull_image(ctx, ref, quiet=opts["quiet"], platform=opts["platform"])
     ctx.out(str(ref))
     return 0
 

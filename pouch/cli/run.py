@@ -1,7 +1,7 @@
 """Verbs that create, start or attach to processes: run, create, start, attach, exec.
 
-``run`` follows docker's ``runContainer``: create (``Unable to find image``
-on 404), attach (hijack) and ``wait?condition=next-exit|removed`` *before*
+``run`` follows docker's ``runContainer``: create (``--pull``: on a "No such
+image" 404, ``Unable to find image``, pull, create again), attach (hijack) and ``wait?condition=next-exit|removed`` *before*
 ``start`` so no output and no exit is missed, then start, resize the TTY,
 pump stdin, copy output, and exit with the container's status.
 """
@@ -15,7 +15,7 @@ import time
 
 from pouch.cli.client import APIError, CLIError, quote_name
 from pouch.cli.flags import LIST, STR, F
-from pouch.cli.options import CREATE_FLAGS, RUN_FLAGS, build_create_body, parse_env_list
+from pouch.cli.options import CREATE_FLAGS, RUN_FLAGS, build_create_body, parse_env_list, parse_pull_policy
 from pouch.cli.stream import RawTerminal, copy_output, iter_socket, start_stdin_pump, terminal_size
 
 TYPE_CHECKING = False
@@ -33,20 +33,54 @@ def _c(name: str) -> str:
 # ---------------------------------------------------------------------------
 # create
 
-def create_container(ctx: Context, body: dict[str, Any], name: str | None) -> str:
-    """POST /containers/create; docker's messages and exit 125 on failure."""
+def create_container(ctx: Context, body: dict[str, Any], name: str | None, *,
+                     pull: str = "missing", quiet: bool = False) -> str:
+    """POST /containers/create as docker's ``createContainer``: ``--pull always`` pulls first;
+    ``missing`` pulls after a "No such image" 404 (``Unable to find image``, progress on
+    stderr) and creates again; ``never`` reports the 404. Failures exit 125."""
     image = body.get("Image", "")
+    if pull == "always":
+        _pull(ctx, image, quiet)
     try:
-        resp = ctx.client.post("/containers/create", params={"name": name or None}, body=body)
+        resp = _post_create(ctx, body, name)
     except APIError as e:
-        if e.status == 404 and "image" in e.explanation.lower():
-            ctx.err(f"Unable to find image '{display_image(image)}' locally")
-        raise CLIError(e.message, 125) from None
+        if e.status != 404 or "no such image" not in e.explanation.lower():
+            raise CLIError(e.message, 125) from None
+        if pull != "missing" or not _pullable(image):
+            raise CLIError(e.message, 125) from None
+        ctx.err(f"Unable to find image '{display_image(image)}' locally")
+        _pull(ctx, image, quiet)
+        try:
+            resp = _post_create(ctx, body, name)
+        except CLIError as again:
+            raise CLIError(again.message, 125) from None
     except CLIError as e:
         raise CLIError(e.message, 125) from None
     for warning in resp.get("Warnings") or []:
         ctx.err(f"WARNING: {warning}")
     return resp["Id"]
+
+
+def _post_create(ctx: Context, body: dict[str, Any], name: str | None) -> dict[str, Any]:
+    return ctx.client.post("/containers/create", params={"name": name or None}, body=body)
+
+
+def _pullable(image: str) -> bool:
+    """A name docker would pull (not an image id)."""
+    from pouch.reference import is_reference  # noqa: PLC0415 - lazy: only after a 404, off run's fast path
+
+    return not image.startswith("sha256:") and is_reference(image)
+
+
+def _pull(ctx: Context, image: str, quiet: bool) -> None:
+    """docker's ``pullImage``: the image (``latest`` when untagged), progress on stderr; 125 on failure."""
+    from pouch.cli.registry import parse_pull_reference, pull_image  # noqa: PLC0415 - lazy: only when pulling
+
+    try:
+        ref = parse_pull_reference(image)
+        pull_image(ctx, ref if ref.tag or ref.digest else ref.with_default_tag(), quiet=quiet, out=ctx.stderr)
+    except CLIError as e:
+        raise CLIError(e.message, 125) from None
 
 
 def display_image(image: str) -> str:
@@ -60,8 +94,9 @@ def display_image(image: str) -> str:
 def cmd_create(ctx: Context, argv: list[str]) -> int:
     opts, args = ctx.parse("[OPTIONS] IMAGE [COMMAND] [ARG...]", "Create a new container",
                            CREATE_FLAGS, argv, interspersed=False, min_args=1)
+    pull = parse_pull_policy(opts.get("pull"))
     body = build_create_body(opts, args[0], args[1:])
-    ctx.out(create_container(ctx, body, opts.get("name")))
+    ctx.out(create_container(ctx, body, opts.get("name"), pull=pull, quiet=bool(opts.get("quiet"))))
     return 0
 
 
@@ -184,11 +219,12 @@ def _wait_status(ctx: Context, pending: Any) -> int:
 def cmd_run(ctx: Context, argv: list[str]) -> int:
     opts, args = ctx.parse("[OPTIONS] IMAGE [COMMAND] [ARG...]", "Run a command in a new container",
                            RUN_FLAGS, argv, interspersed=False, min_args=1)
+    pull = parse_pull_policy(opts.get("pull"))
     body = build_create_body(opts, args[0], args[1:], run=True)
     tty, interactive, detach = bool(opts["tty"]), bool(opts["interactive"]), bool(opts["detach"])
     if not detach:
         _check_tty_input(tty, interactive)
-    cid = create_container(ctx, body, opts.get("name"))
+    cid = create_container(ctx, body, opts.get("name"), pull=pull, quiet=bool(opts.get("quiet")))
     client = ctx.client
     if detach:
         _start(client, cid, 125)

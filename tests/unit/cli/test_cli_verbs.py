@@ -80,9 +80,9 @@ def test_run_detached_prints_id(daemon, helpers, capsys):
 
 def test_run_image_not_found(daemon, helpers, capsys):
     daemon.route("POST", "/v1.41/containers/create", helpers.error(404, "No such image: nope:latest"))
-    assert run(daemon, "run", "--rm", "nope", "true") == 125
+    assert run(daemon, "run", "--rm", "--pull", "never", "nope", "true") == 125
     err = capsys.readouterr().err
-    assert err == "Unable to find image 'nope:latest' locally\nError response from daemon: No such image: nope:latest\n"
+    assert err == "Error response from daemon: No such image: nope:latest\n"
 
 
 def test_run_start_failure_exit_codes(daemon, helpers, capsys):
