@@ -283,11 +283,13 @@ def test_restart_same_id(harness):
 
 
 def test_oom_killed(harness):
-    cid, _ = harness.create(["sh", "-c", "tail /dev/zero"],
-                            spec_opts={"memory_limit": 16 * 1024 * 1024})
+    cid, created = harness.create(["sh", "-c", "tail /dev/zero"],
+                                  spec_opts={"memory_limit": 16 * 1024 * 1024})
     harness.runtime.start(cid)
     status = harness.wait_exit(cid, timeout=30)
     assert status.code == 137
+    # conmon may write its oom file after the exit file: pouchd reads both once conmon is gone
+    assert harness.runtime.wait_conmon(created.conmon_pid, 5)
     assert harness.runtime.oom_killed(cid)
 
 
