@@ -179,7 +179,7 @@ def test_sysvinit_rich_mode_runs_the_app(gvisor, debian_sysvinit_tar):
 
 
 @pytest.mark.skip(reason="systemd 252 exits at once as PID 1 under this gVisor (20221219): it cannot tell mount "
-                         "points apart (statx with AT_NO_AUTOMOUNT and name_to_handle_at answer EINVAL), logs "
+                         "points apart (statx with AT_NO_AUTOMOUNT answers EINVAL), logs "
                          "'Failed to determine whether /proc is a mount point: Invalid argument' and 'Exiting PID 1'")
 def test_systemd_rich_mode(gvisor, debian_systemd_tar):
     gvisor.cli("import", debian_systemd_tar, "debian-systemd:bookworm", timeout=120)
