@@ -25,6 +25,8 @@ class DaemonConfig:
     exec_root: str = DEFAULT_EXEC_ROOT
     runtimes: dict[str, str] = field(default_factory=lambda: {"runc": "/usr/bin/runc"})
     default_runtime: str = "runc"
+    # --runtime-args NAME=ARGS: global options given to runtime NAME before each command (dockerd's runtimeArgs)
+    runtime_args: dict[str, tuple[str, ...]] = field(default_factory=dict)
     conmon_path: str = "/usr/bin/conmon"
     bridge_name: str = "p0"
     bridge_subnet: str = "192.168.5.0/24"

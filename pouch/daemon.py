@@ -11,6 +11,7 @@ import argparse
 import fcntl
 import logging
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -43,6 +44,9 @@ def parse_args(argv: list[str] | None = None) -> DaemonConfig:
     parser.add_argument("--exec-root", default=DEFAULT_EXEC_ROOT, help="volatile state directory (default %(default)s)")
     parser.add_argument("--add-runtime", action="append", default=[], metavar="NAME=PATH",
                         help="register an OCI runtime (repeatable), e.g. crun=/usr/bin/crun")
+    parser.add_argument("--runtime-args", action="append", default=[], metavar="NAME=ARGS",
+                        help="global options for runtime NAME, split as a shell would (repeatable; dockerd's "
+                             "runtimeArgs), e.g. runsc='--network=host'")
     parser.add_argument("--default-runtime", default="runc", metavar="NAME",
                         help="the runtime of containers created without --runtime (default %(default)s)")
     parser.add_argument("--bridge-name", default="p0", help="the default bridge network's interface (default %(default)s)")
@@ -93,6 +97,7 @@ def parse_args(argv: list[str] | None = None) -> DaemonConfig:
         root=os.path.abspath(args.root),
         exec_root=os.path.abspath(args.exec_root),
         runtimes=runtimes,
+        runtime_args=_runtime_args(parser, args.runtime_args, runtimes),
         default_runtime=args.default_runtime,
         bridge_name=args.bridge_name,
         bridge_subnet=args.bip,
@@ -128,6 +133,24 @@ def _runtimes(parser: argparse.ArgumentParser, added: list[str], default: str) -
         raise SystemExit(f"pouchd: --default-runtime {default} is not a registered runtime "
                          f"(registered: {', '.join(sorted(runtimes))}; add one with --add-runtime NAME=PATH)")
     return runtimes
+
+
+def _runtime_args(parser: argparse.ArgumentParser, given: list[str],
+                  runtimes: dict[str, str]) -> dict[str, tuple[str, ...]]:
+    """Each ``--runtime-args NAME=ARGS`` (shell words; repeated for one NAME, they add up)."""
+    out: dict[str, tuple[str, ...]] = {}
+    for item in given:
+        name, sep, text = item.partition("=")
+        if not sep or not name:
+            parser.error(f"--runtime-args takes NAME=ARGS: {item}")
+        if name not in runtimes:
+            parser.error(f"--runtime-args {name}: not a registered runtime (add it with --add-runtime {name}=PATH)")
+        try:
+            words = shlex.split(text)
+        except ValueError as exc:
+            parser.error(f"--runtime-args {name}: {exc}")
+        out[name] = out.get(name, ()) + tuple(words)
+    return out
 
 
 def _mirror(parser: argparse.ArgumentParser, url: str) -> str:

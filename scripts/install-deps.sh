@@ -11,6 +11,7 @@ PACKAGES=(runc crun conmon dumb-init tini containernetworking-plugins iptables b
           docker-registry apache2-utils btrfs-progs)  # btrfs-progs: the disk quota tests' loop filesystems
 PACKAGES+=(docker-compose)  # the compose tests
 PACKAGES+=(openssh-client)  # ssh into a rich container from the tests (test_rich_env.py)
+PACKAGES+=(runsc)  # gVisor, the runsc runtime tests
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -186,6 +186,7 @@ def _exec_conmon_args(config: DaemonConfig, runc: Runc, container_id: str, exec_
         exec_spec=spec_path,
         exec_attach=attach,
         log_level="warning",
+        extra_runtime_args=runc.args,
     )
 
 

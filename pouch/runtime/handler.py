@@ -51,20 +51,22 @@ class RuntimeRecord:
     name: str
     path: str
     root: str
+    args: tuple[str, ...] = ()  # the handler's global options (``--runtime-args``)
 
     def to_json(self) -> str:
-        return json.dumps({"name": self.name, "path": self.path, "root": self.root})
+        return json.dumps({"name": self.name, "path": self.path, "root": self.root, "args": list(self.args)})
 
 
 def parse_runtime_record(text: str) -> RuntimeRecord | None:
     """``runtime.json``; records written before handlers had names carry only path and root
-    (the name is then the root's last component). None if unreadable."""
+    (the name is then the root's last component), before runtime args none. None if unreadable."""
     try:
         obj = json.loads(text)
         path, root = str(obj["path"]), str(obj["root"])
+        args = tuple(str(a) for a in obj.get("args") or ())
     except (ValueError, KeyError, TypeError):
         return None
-    return RuntimeRecord(str(obj.get("name") or os.path.basename(root)), path, root)
+    return RuntimeRecord(str(obj.get("name") or os.path.basename(root)), path, root, args)
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,8 @@ class OCIRuntime:
 
     @classmethod
     def named(cls, config: DaemonConfig, name: str, path: str) -> OCIRuntime:
-        return cls(name, Runc(path, state_root(config, name)), config)
+        """The handler ``name`` with its ``--runtime-args`` (none by default)."""
+        return cls(name, Runc(path, state_root(config, name), args=config.runtime_args.get(name, ())), config)
 
     @property
     def path(self) -> str:
@@ -98,7 +101,7 @@ class OCIRuntime:
 
     @property
     def record(self) -> RuntimeRecord:
-        return RuntimeRecord(self.name, self.runc.path, self.runc.root)
+        return RuntimeRecord(self.name, self.runc.path, self.runc.root, self.runc.args)
 
     @property
     def files(self) -> ConmonFiles:
@@ -148,6 +151,7 @@ class OCIRuntime:
             stdin=request.stdin,
             leave_stdin_open=request.leave_stdin_open,
             log_level="warning",
+            extra_runtime_args=self.runc.args,
             exit_command=request.exit_command,
         )
 

@@ -84,7 +84,7 @@ class Runtimes:
         registered = self.handlers.get(record.name)
         if registered is not None and registered.record == record:
             return registered
-        return OCIRuntime(record.name, Runc(record.path, record.root), self.config)
+        return OCIRuntime(record.name, Runc(record.path, record.root, args=record.args), self.config)
 
     # -- lifecycle, each on the container's handler
     def create(self, container_id: str, log_path: str, *, runtime: str = "", bundle_dir: str | None = None,

@@ -117,9 +117,10 @@ class Runc:
     path: str
     root: str
     timeout: float = 60.0
+    args: tuple[str, ...] = ()  # global options before every command (``--runtime-args``), e.g. runsc's --network=host
 
     def _argv(self, *args: str) -> list[str]:
-        return [self.path, "--root", self.root, *args]
+        return [self.path, *self.args, "--root", self.root, *args]
 
     def _call(self, container_id: str, action: str, *args: str, stdin: bytes | None = None) -> _proc.Completed:
         res = _proc.run(self._argv(*args), input=stdin, timeout=self.timeout)

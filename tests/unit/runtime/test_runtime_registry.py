@@ -12,7 +12,7 @@ from pouch import errors
 from pouch.config import DaemonConfig
 from pouch.daemon import parse_args
 from pouch.runtime.conmon import RUNTIME_FILE
-from pouch.runtime.handler import RuntimeRecord, parse_runtime_record
+from pouch.runtime.handler import CreateRequest, RuntimeRecord, parse_runtime_record
 from pouch.runtime.registry import Runtimes, resolve_runtime
 
 
@@ -91,3 +91,31 @@ def test_pouchd_default_runtime_options(tmp_path):
     message = str(info.value.code)
     assert "\n" not in message and "--default-runtime nope is not a registered runtime" in message
     assert "registered: runc" in message
+
+
+def test_pouchd_runtime_args_are_shell_words_per_registered_runtime(tmp_path, capsys):
+    base = ["--root", str(tmp_path / "root"), "--exec-root", str(tmp_path / "run"), "--add-runtime", "gv=/usr/bin/runc"]
+    config = parse_args([*base, "--runtime-args", "gv=--network=host --debug-log '/tmp/a b/'",
+                         "--runtime-args", "gv=--platform=ptrace"])
+    assert config.runtime_args == {"gv": ("--network=host", "--debug-log", "/tmp/a b/", "--platform=ptrace")}
+    assert parse_args(base).runtime_args == {}
+    for bad, says in (("ghost=--x", "--runtime-args ghost: not a registered runtime"),
+                      ("gv", "--runtime-args takes NAME=ARGS"), ("gv='open", "--runtime-args gv:")):
+        with pytest.raises(SystemExit):
+            parse_args([*base, "--runtime-args", bad])
+        assert says in capsys.readouterr().err
+
+
+def test_a_handler_gives_its_args_before_every_command_and_records_them(config):
+    runtimes = Runtimes.from_config(replace(config, runtime_args={"crun": ("--network=host",)}))
+    crun = runtimes.handler("crun")
+    assert crun.runc._argv("kill", "c1", "9") == ["/usr/bin/crun", "--network=host", "--root", crun.runc.root,
+                                                  "kill", "c1", "9"]
+    assert runtimes.handler("runc").runc.args == ()
+    assert parse_runtime_record(crun.record.to_json()) == crun.record
+    assert crun._conmon_args("c1", CreateRequest("/l")).extra_runtime_args == ("--network=host",)
+    _record(config, "c1", json.loads(crun.record.to_json()))
+    assert runtimes.handler_for("c1") is crun
+    gone = RuntimeRecord("gone", "/opt/gone", "/r/gone", ("--network=host",))  # no longer registered
+    _record(config, "c2", json.loads(gone.to_json()))
+    assert runtimes.handler_for("c2").runc.args == ("--network=host",)
