@@ -1,0 +1,949 @@
+"""Go's ``text/template`` with docker's functions, for ``--format``: lexer → parser →
+evaluator, pure (no IO). The data are decoded JSON (maps: a missing key is ``<no value>``,
+as docker's raw fallback) or a :class:`Record` (docker's formatter contexts: an unknown
+field is an error naming it, as Go's for a struct). Errors read as Go's
+(``template: :1:2: executing "" at <.Nope>: can't evaluate field Nope in type ...``).
+
+Supported: text, ``{{/* comments */}}``, ``{{-``/``-}}`` trims, ``.Field.Chains``, ``.``,
+``$``, ``$x := / =``, pipes, parenthesised pipelines, ``if/else if/else``, ``range`` (with
+``$i, $v :=``, ``else``, ``break``, ``continue``), ``with/else``, string/raw/char/number/bool/
+nil literals, Go's builtins (``and or not eq ne lt le gt ge len index slice print printf
+println html js urlquery`` but ``call``), docker's (``json join split upper lower title
+truncate pad``). Not: ``define``/``template``/``block``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pouch.cli import jsonwire
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+
+class TemplateError(ValueError):
+    pass
+
+
+class Record(dict):  # type: ignore[type-arg]
+    """A docker formatter context: a struct whose fields are the keys (a callable value is a
+    method taking the arguments: ``{{.Label "k"}}``); ``type_name`` is Go's, for errors."""
+
+    type_name = "struct"
+
+    def __init__(self, type_name: str, fields: dict[str, Any]) -> None:
+        super().__init__(fields)
+        self.type_name = type_name
+
+
+class _NoValue:
+    def __repr__(self) -> str:
+        return "<no value>"
+
+
+NO_VALUE: Any = _NoValue()  # Go's invalid reflect.Value: a missing map key, a nil interface
+
+
+# ---------------------------------------------------------------------------
+# lexer
+
+@dataclass(frozen=True)
+class Tok:
+    kind: str  # text, open, field, var, ident, string, number, char, bool, nil, dot, pipe, lparen, rparen, decl, assign, comma, end
+    val: str
+    pos: int
+
+
+_PUNCT = {"|": "pipe", "(": "lparen", ")": "rparen", ",": "comma"}
+
+
+def _line(text: str, pos: int) -> int:
+    return text.count("\n", 0, pos) + 1
+
+
+def lex(text: str) -> list[Tok]:
+    """Text and action tokens, an ``end`` token closing each action."""
+    toks: list[Tok] = []
+    pos = 0
+    while pos < len(text):
+        start = text.find("{{", pos)
+        if start < 0:
+            toks.append(Tok("text", text[pos:], pos))
+            break
+        chunk = text[pos:start]
+        inner = start + 2
+        if text.startswith("- ", inner) or text.startswith("-\t", inner) or text.startswith("-\n", inner):
+            chunk = chunk.rstrip(" \t\r\n")
+            inner += 1
+        if chunk:
+            toks.append(Tok("text", chunk, pos))
+        toks.append(Tok("open", "", start))
+        pos = _lex_action(text, inner, toks)
+    return toks
+
+
+def _lex_action(text: str, pos: int, toks: list[Tok]) -> int:
+    n = len(text)
+    while True:
+        while pos < n and text[pos] in " \t\r\n":
+            if text.startswith(" -}}", pos) or text.startswith("\t-}}", pos) or text.startswith("\n-}}", pos):
+                break
+            pos += 1
+        if pos >= n:
+            raise TemplateError(f"template: :{_line(text, pos)}: unclosed action")
+        for close, trim in (("}}", False), (" -}}", True), ("\t-}}", True), ("\n-}}", True)):
+            if text.startswith(close, pos):
+                toks.append(Tok("end", "", pos))
+                pos += len(close)
+                if trim:
+                    while pos < n and text[pos] in " \t\r\n":
+                        pos += 1
+                return pos
+        pos = _lex_token(text, pos, toks)
+
+
+def _lex_token(text: str, pos: int, toks: list[Tok]) -> int:  # noqa: PLR0911, PLR0912, C901 - one branch per token kind
+    c = text[pos]
+    if text.startswith("/*", pos):
+        end = text.find("*/", pos)
+        if end < 0:
+            raise TemplateError(f"template: :{_line(text, pos)}: unclosed comment")
+        toks.append(Tok("comment", "", pos))
+        return end + 2
+    if c in _PUNCT:
+        toks.append(Tok(_PUNCT[c], c, pos))
+        return pos + 1
+    if text.startswith(":=", pos):
+        toks.append(Tok("decl", ":=", pos))
+        return pos + 2
+    if c == "=":
+        toks.append(Tok("assign", "=", pos))
+        return pos + 1
+    if c in "\"`'":
+        end = _quote_end(text, pos)
+        toks.append(Tok({'"': "string", "`": "string", "'": "char"}[c], text[pos:end], pos))
+        return end
+    if c == "." or c == "$" or c.isalpha() or c == "_":
+        end = pos + 1
+        while end < len(text) and (text[end].isalnum() or text[end] in "_."):
+            end += 1
+        word = text[pos:end]
+        if c == ".":
+            toks.append(Tok("dot" if word == "." else "field", word, pos))
+        elif c == "$":
+            toks.append(Tok("var", word, pos))
+        elif word in ("true", "false"):
+            toks.append(Tok("bool", word, pos))
+        elif word == "nil":
+            toks.append(Tok("nil", word, pos))
+        else:
+            toks.append(Tok("ident", word, pos))
+        return end
+    if c.isdigit() or (c in "+-" and pos + 1 < len(text) and text[pos + 1].isdigit()):
+        end = pos + 1
+        while end < len(text) and (text[end].isalnum() or text[end] in "._+-"):
+            if text[end] in "+-" and text[end - 1] not in "eEpP":
+                break
+            end += 1
+        toks.append(Tok("number", text[pos:end], pos))
+        return end
+    raise TemplateError(f"template: :{_line(text, pos)}: unexpected {c!r} in command".replace("'", '"', 2))
+
+
+def _quote_end(text: str, pos: int) -> int:
+    q = text[pos]
+    i = pos + 1
+    while i < len(text):
+        if text[i] == "\\" and q != "`":
+            i += 2
+            continue
+        if text[i] == q:
+            return i + 1
+        if text[i] == "\n" and q != "`":
+            break
+        i += 1
+    raise TemplateError(f"template: :{_line(text, pos)}: unterminated quoted string")
+
+
+# ---------------------------------------------------------------------------
+# parser
+
+@dataclass(frozen=True)
+class Node:
+    kind: str  # field, var, dot, nil, literal, ident, pipe, chain
+    pos: int
+    text: str  # Go's String() of the node, for errors
+    value: Any = None  # literal value; var name; ident name; a Pipe for pipe/chain
+    path: tuple[str, ...] = ()  # field names
+
+
+@dataclass(frozen=True)
+class Pipe:
+    pos: int
+    decl: tuple[str, ...]
+    assign: bool  # `=` rather than `:=`
+    cmds: tuple[tuple[Node, ...], ...]
+
+
+@dataclass(frozen=True)
+class Block:
+    kind: str  # text, action, if, range, with, break, continue
+    pos: int
+    text: str = ""
+    pipe: Pipe | None = None
+    body: tuple[Block, ...] = ()
+    orelse: tuple[Block, ...] = ()
+
+
+@dataclass
+class _Parser:
+    src: str
+    toks: list[Tok]
+    i: int = 0
+    name: str = ""
+    loops: int = 0
+    vars: list[str] = field(default_factory=lambda: ["$"])
+
+    def fail(self, msg: str, pos: int | None = None) -> TemplateError:
+        at = self.toks[self.i].pos if pos is None and self.i < len(self.toks) else (pos or len(self.src))
+        return TemplateError(f"template: {self.name}:{_line(self.src, at)}: {msg}")
+
+    def peek(self) -> Tok:
+        if self.i >= len(self.toks):
+            raise self.fail("unexpected EOF")
+        return self.toks[self.i]
+
+    def take(self) -> Tok:
+        tok = self.peek()
+        self.i += 1
+        return tok
+
+    def items(self, stop: tuple[str, ...]) -> tuple[tuple[Block, ...], str]:
+        """Blocks up to one of the ``stop`` keywords (``end``, ``else``): returns which."""
+        out: list[Block] = []
+        while self.i < len(self.toks):
+            tok = self.take()
+            if tok.kind == "text":
+                out.append(Block("text", tok.pos, tok.val))
+                continue
+            head = self.peek()
+            if head.kind == "comment":
+                self.i += 1
+                self.expect_end()
+                continue
+            if head.kind == "end":
+                raise self.fail("missing value for command")
+            if head.kind == "ident" and head.val in ("end", "else"):
+                if head.val not in stop:
+                    raise self.fail(f"unexpected {{{{{head.val}}}}}")
+                self.i += 1
+                return tuple(out), head.val
+            out.append(self.action())
+        if stop:
+            raise self.fail("unexpected EOF", len(self.src))
+        return tuple(out), ""
+
+    def action(self) -> Block:
+        head = self.peek()
+        if head.kind == "ident" and head.val in ("if", "with", "range"):
+            self.i += 1
+            return self.control(head.val, head.pos)
+        if head.kind == "ident" and head.val in ("break", "continue"):
+            self.i += 1
+            if not self.loops:
+                raise self.fail(f"{{{{{head.val}}}}} outside {{{{range}}}}")
+            self.expect_end()
+            return Block(head.val, head.pos)
+        if head.kind == "ident" and head.val in ("define", "template", "block"):
+            raise self.fail(f"{head.val} is not supported")
+        return Block("action", head.pos, pipe=self.pipeline(head.val))
+
+    def expect_end(self) -> None:
+        tok = self.take()
+        if tok.kind != "end":
+            raise self.fail(f"unexpected {tok.val!r} in command".replace("'", '"'))
+
+    def control(self, kind: str, pos: int) -> Block:
+        mark = len(self.vars)
+        pipe = self.pipeline(kind)
+        self.loops += kind == "range"
+        body, stop = self.items(("end", "else"))
+        self.loops -= kind == "range"
+        orelse: tuple[Block, ...] = ()
+        if stop == "else":
+            nxt = self.peek()
+            if nxt.kind == "ident" and nxt.val in ("if", "with") and kind != "range":  # else if / else with
+                self.i += 1
+                del self.vars[mark:]
+                orelse = (self.control(nxt.val, nxt.pos),)
+            else:
+                self.expect_end()
+                orelse, _ = self.items(("end",))
+        else:
+            pass
+        del self.vars[mark:]
+        return Block(kind, pos, pipe=pipe, body=body, orelse=orelse)
+
+    def pipeline(self, context: str) -> Pipe:
+        pos = self.peek().pos
+        decl: list[str] = []
+        assign = False
+        save = self.i
+        while self.peek().kind == "var":
+            decl.append(self.take().val)
+            nxt = self.peek()
+            if nxt.kind in ("decl", "assign") and (len(decl) == 1 or context == "range"):
+                self.i += 1
+                assign = nxt.kind == "assign"
+                break
+            if nxt.kind == "comma" and context == "range" and len(decl) == 1:
+                self.i += 1
+                continue
+            decl, self.i = [], save
+            break
+        if not assign:
+            self.vars.extend(decl)
+        cmds: list[tuple[Node, ...]] = []
+        while True:
+            tok = self.peek()
+            if tok.kind in ("end", "rparen"):
+                if tok.kind == "end":
+                    self.i += 1
+                elif context != "paren":
+                    raise self.fail("unexpected right paren")
+                break
+            cmds.append(self.command())
+            if self.peek().kind == "pipe":
+                self.i += 1
+                if self.peek().kind in ("end", "rparen"):
+                    raise self.fail("missing command")
+        if not cmds:
+            raise self.fail(f"missing value for {context}")
+        for cmd in cmds[1:]:
+            if cmd[0].kind in ("literal", "nil"):
+                raise self.fail(f"non executable command in pipeline stage {cmds.index(cmd) + 1}")
+        return Pipe(pos, tuple(decl), assign, tuple(cmds))
+
+    def command(self) -> tuple[Node, ...]:
+        args: list[Node] = []
+        start = self.peek().pos
+        while self.peek().kind not in ("end", "rparen", "pipe"):
+            args.append(self.operand())
+        if not args:
+            raise self.fail("missing value for command")
+        head = args[0]
+        if head.kind == "ident":  # Go names the whole command in an error: <index .A 5>
+            text = self.src[start:self.peek().pos].strip()
+            args[0] = Node("ident", start, text, head.value)
+        return tuple(args)
+
+    def operand(self) -> Node:  # noqa: PLR0911 - one return per operand kind
+        tok = self.take()
+        if tok.kind == "field":
+            return Node("field", tok.pos + tok.val.rfind("."), tok.val, path=tuple(tok.val[1:].split(".")))
+        if tok.kind == "dot":
+            return Node("dot", tok.pos, ".")
+        if tok.kind == "var":
+            name, _, rest = tok.val.partition(".")
+            if name not in self.vars:
+                raise self.fail(f'undefined variable "{name}"')
+            return Node("var", tok.pos, tok.val, name, tuple(rest.split(".")) if rest else ())
+        if tok.kind == "nil":
+            return Node("nil", tok.pos, "nil")
+        if tok.kind == "ident":
+            if tok.val not in FUNCS and tok.val not in ("and", "or"):
+                raise self.fail(f'function "{tok.val}" not defined')
+            return Node("ident", tok.pos, tok.val, tok.val)
+        if tok.kind == "lparen":
+            pipe = self.pipeline("paren")
+            self.take()
+            nxt = self.toks[self.i] if self.i < len(self.toks) else None
+            if nxt is not None and nxt.kind == "field" and nxt.pos == self.toks[self.i - 1].pos + 1:
+                self.i += 1
+                return Node("chain", tok.pos, f"(...){nxt.val}", pipe, tuple(nxt.val[1:].split(".")))
+            return Node("pipe", tok.pos, "(...)", pipe)
+        if tok.kind in ("string", "char", "number", "bool"):
+            return Node("literal", tok.pos, tok.val, self.literal(tok))
+        raise self.fail(f"unexpected {tok.val!r} in operand".replace("'", '"'))
+
+    def literal(self, tok: Tok) -> Any:
+        v = tok.val
+        if tok.kind == "bool":
+            return v == "true"
+        if tok.kind == "string":
+            return v[1:-1] if v[0] == "`" else _unquote(v)
+        if tok.kind == "char":
+            return ord(_unquote('"' + v[1:-1] + '"'))
+        try:
+            clean = v.replace("_", "")
+            low = clean.lower().lstrip("+-")
+            if low.startswith(("0x", "0o", "0b")) or (low.isdigit() and low.startswith("0") and len(low) > 1):
+                return int(clean, 0) if not low[1].isdigit() else int(clean, 8)
+            return int(clean) if clean.lstrip("+-").isdigit() else float(clean)
+        except ValueError:
+            raise self.fail(f"bad number syntax: {v!r}".replace("'", '"')) from None
+
+
+def _unquote(v: str) -> str:
+    try:
+        out = jsonwire.loads(v)
+    except ValueError:
+        raise TemplateError(f"template: :1: bad string syntax: {v}") from None
+    return str(out)
+
+
+def parse(text: str, name: str = "") -> tuple[Block, ...]:
+    parser = _Parser(text, lex(text), name=name)
+    blocks, _ = parser.items(())
+    return blocks
+
+
+# ---------------------------------------------------------------------------
+# evaluator
+
+class _Break(Exception):  # noqa: N818 - control flow, not an error
+    pass
+
+
+class _Continue(Exception):  # noqa: N818 - control flow, not an error
+    pass
+
+
+@dataclass
+class _State:
+    src: str
+    out: list[str]
+    vars: list[tuple[str, Any]]
+    funcs: dict[str, Callable[..., Any]]
+    opts: Options
+
+    def fail(self, msg: str, node: Node) -> TemplateError:
+        src, pos = self.src, node.pos
+        if self.opts.source is not None and self.opts.posmap is not None:
+            src, pos = self.opts.source, self.opts.posmap[pos]
+        line = _line(src, pos)
+        col = pos - (src.rfind("\n", 0, pos) + 1)
+        name = self.opts.name
+        return TemplateError(f'template: {name}:{line}:{col}: executing "{name}" at <{node.text}>: {msg}')
+
+    def var(self, name: str) -> Any:
+        for key, value in reversed(self.vars):
+            if key == name:
+                return value
+        raise TemplateError(f"undefined variable: {name}")
+
+
+@dataclass(frozen=True)
+class Options:
+    name: str = ""  # the template's name, in errors (``version`` for docker's version)
+    strict: bool = False  # a missing key of a struct-like map is an error (docker 28's inspect fallback)
+    source: str | None = None  # the text the user gave, when ``template`` was derived from it ...
+    posmap: tuple[int, ...] | None = None  # ... and where each character of ``template`` came from
+
+
+def execute(template: str, data: Any, funcs: dict[str, Callable[..., Any]] | None = None,
+            opts: Options | None = None) -> str:
+    """Parse and run ``template`` on ``data``; :class:`TemplateError` as Go's text."""
+    opts = opts or Options()
+    blocks = parse(template, opts.name)
+    state = _State(template, [], [("$", data)], funcs or FUNCS, opts)
+    _run(state, blocks, data)
+    return "".join(state.out)
+
+
+def _run(state: _State, blocks: tuple[Block, ...], dot: Any) -> None:
+    for b in blocks:
+        if b.kind == "text":
+            state.out.append(b.text)
+        elif b.kind == "action":
+            assert b.pipe is not None
+            value = _pipe(state, b.pipe, dot)
+            if not b.pipe.decl:
+                state.out.append(go_print(value))
+        elif b.kind in ("if", "with"):
+            _cond(state, b, dot)
+        elif b.kind == "range":
+            _range(state, b, dot)
+        elif b.kind == "break":
+            raise _Break
+        else:
+            raise _Continue
+
+
+def _cond(state: _State, b: Block, dot: Any) -> None:
+    mark = len(state.vars)
+    assert b.pipe is not None
+    value = _pipe(state, b.pipe, dot)
+    if truth(value):
+        _run(state, b.body, value if b.kind == "with" else dot)
+    else:
+        _run(state, b.orelse, dot)
+    del state.vars[mark:]
+
+
+def _range(state: _State, b: Block, dot: Any) -> None:
+    mark = len(state.vars)
+    assert b.pipe is not None
+    value = _pipe(state, b.pipe, dot, declare=False)
+    if isinstance(value, dict):
+        pairs: list[tuple[Any, Any]] = [(k, value[k]) for k in sorted(value)]
+    elif isinstance(value, (list, tuple)):
+        pairs = list(enumerate(value))
+    elif isinstance(value, int) and not isinstance(value, bool):
+        pairs = [(i, i) for i in range(value)]
+    elif value is NO_VALUE or value is None:
+        pairs = []
+    else:
+        raise state.fail(f"range can't iterate over {go_print(value)}", b.pipe.cmds[0][0])
+    for key, item in pairs:
+        decl = b.pipe.decl
+        if len(decl) == 1:
+            state.vars.append((decl[0], item))
+        elif len(decl) == 2:
+            state.vars += [(decl[0], key), (decl[1], item)]
+        try:
+            _run(state, b.body, item)
+        except _Break:
+            break
+        except _Continue:
+            pass
+        finally:
+            del state.vars[mark:]
+    if not pairs:
+        _run(state, b.orelse, dot)
+
+
+def _pipe(state: _State, pipe: Pipe, dot: Any, declare: bool = True) -> Any:
+    value: Any = NO_VALUE
+    for i, cmd in enumerate(pipe.cmds):
+        value = _command(state, cmd, dot, value if i else NO_VALUE, final=i > 0)
+    if pipe.decl and declare:
+        if pipe.assign:
+            for j in range(len(state.vars) - 1, -1, -1):
+                if state.vars[j][0] == pipe.decl[0]:
+                    state.vars[j] = (pipe.decl[0], value)
+                    break
+        else:
+            state.vars.append((pipe.decl[0], value))
+    return value
+
+
+def _command(state: _State, cmd: tuple[Node, ...], dot: Any, prev: Any, *, final: bool) -> Any:
+    head, args = cmd[0], cmd[1:]
+    if head.kind == "ident":
+        return _call(state, head, args, dot, prev, final)
+    if head.kind in ("field", "var", "chain") and (args or final):
+        return _value(state, head, dot, [*(_arg(state, a, dot) for a in args), *([prev] if final else [])])
+    if args or final:
+        raise state.fail(f"can't give argument to non-function {head.text}", head)
+    return _value(state, head, dot, [])
+
+
+def _arg(state: _State, node: Node, dot: Any) -> Any:
+    if node.kind == "ident":
+        return _call(state, node, (), dot, NO_VALUE, False)
+    return _value(state, node, dot, [])
+
+
+def _value(state: _State, node: Node, dot: Any, args: list[Any]) -> Any:
+    if node.kind == "dot":
+        return dot
+    if node.kind == "nil":
+        raise state.fail("nil is not a command", node)
+    if node.kind == "literal":
+        return node.value
+    if node.kind == "pipe":
+        return _pipe(state, node.value, dot)
+    if node.kind == "var":
+        base = state.var(node.value)
+    elif node.kind == "chain":
+        base = _pipe(state, node.value, dot)
+    else:
+        base = dot
+    return _fields(state, node, base, node.path, args)
+
+
+def _fields(state: _State, node: Node, cur: Any, path: tuple[str, ...], args: list[Any]) -> Any:
+    for n, name in enumerate(path):
+        last = n == len(path) - 1
+        if isinstance(cur, Record):
+            if name not in cur:
+                raise state.fail(f"can't evaluate field {name} in type {cur.type_name}", node)
+            cur = cur[name]
+            if callable(cur):
+                cur = cur(*(args if last else []))
+                continue
+        elif isinstance(cur, dict):
+            if name not in cur and state.opts.strict and _struct_like(cur):
+                raise state.fail(f'map has no entry for key "{name}"', node)
+            cur = cur.get(name, NO_VALUE)
+            if callable(cur):  # a header context's method (``{{.Label "k"}}``)
+                cur = cur(*(args if last else []))
+                continue
+        elif cur is NO_VALUE or cur is None:
+            return NO_VALUE
+        else:
+            raise state.fail(f"can't evaluate field {name} in type {go_type(cur)}", node)
+        if last and args:
+            raise state.fail(f"{name} is not a method but has arguments", node)
+    return cur
+
+
+def _struct_like(d: dict[str, Any]) -> bool:
+    """A decoded JSON object that was a Go struct (docker's typed inspect path would have failed
+    on a missing field), not a free-form map such as Labels."""
+    return bool(d) and all(isinstance(k, str) and k[:1].isupper() for k in d)
+
+
+def _call(state: _State, head: Node, args: tuple[Node, ...], dot: Any, prev: Any, final: bool) -> Any:
+    name = head.value
+    if name in ("and", "or"):  # short-circuit: the arguments are evaluated in turn
+        values = [*args, *([None] if final else [])]
+        if not values:
+            raise state.fail(f"wrong number of args for {name}: want at least 1 got 0", head)
+        result: Any = NO_VALUE
+        for a in values:
+            result = prev if a is None else _arg(state, a, dot)
+            if truth(result) != (name == "and"):
+                return result
+        return result
+    values = [_arg(state, a, dot) for a in args] + ([prev] if final else [])
+    fn = state.funcs[name]
+    try:
+        return fn(*values)
+    except TypeError as e:
+        if "positional argument" in str(e) or "takes" in str(e):
+            raise state.fail(f"wrong number of args for {name}: {e}", head) from None
+        raise state.fail(f"error calling {name}: {e}", head) from None
+    except (ValueError, IndexError, KeyError) as e:
+        raise state.fail(f"error calling {name}: {e.args[0] if e.args else e}", head) from None
+
+
+# ---------------------------------------------------------------------------
+# values as Go sees them
+
+def truth(v: Any) -> bool:
+    if v is NO_VALUE or v is None:
+        return False
+    if isinstance(v, Record):
+        return True
+    return bool(v)
+
+
+def go_type(v: Any) -> str:
+    if isinstance(v, Record):
+        return v.type_name
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, int):
+        return "int"
+    if isinstance(v, float):
+        return "float64"
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, list):
+        return "[]interface {}"
+    if isinstance(v, dict):
+        return "map[string]interface {}"
+    return "interface {}"
+
+
+def go_print(v: Any) -> str:
+    """Go's ``%v`` of a value (an action's output)."""
+    if v is NO_VALUE:
+        return "<no value>"
+    return _go_v(v)
+
+
+def _go_v(v: Any) -> str:
+    if v is None or v is NO_VALUE:
+        return "<nil>"
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if isinstance(v, float):
+        if v.is_integer() and abs(v) < 1e21:
+            return str(int(v))
+        return _go_g(v)
+    if isinstance(v, Record):
+        return "{" + " ".join(_go_v(v[k]) for k in v if not callable(v[k])) + "}"
+    if isinstance(v, dict):
+        return "map[" + " ".join(f"{k}:{_go_v(v[k])}" for k in sorted(v)) + "]"
+    if isinstance(v, (list, tuple)):
+        return "[" + " ".join(_go_v(x) for x in v) + "]"
+    return str(v)
+
+
+def _go_g(v: float) -> str:
+    text = repr(v)
+    if "e" in text:
+        mant, exp = text.split("e")
+        text = f"{mant}e{exp[0] if exp[0] in '+-' else '+'}{exp.lstrip('+-').zfill(2)}"
+    return text
+
+
+def go_json(v: Any) -> str:
+    """docker's ``json`` function: Go's encoder without HTML escaping; a Record's keys sorted
+    (docker's contexts marshal as a map)."""
+    text = jsonwire.dumps(_plain(v), compact=True, ensure_ascii=False).replace("\u2028", "\\u2028").replace(
+        "\u2029", "\\u2029")
+    if isinstance(v, Record):  # its MarshalJSON is json.Marshal's, which escapes HTML
+        text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return text
+
+
+def _plain(v: Any) -> Any:
+    if v is NO_VALUE:
+        return None
+    if isinstance(v, Record):
+        return {k: _plain(v[k]) for k in sorted(v) if not callable(v[k])}
+    return v
+
+
+# ---------------------------------------------------------------------------
+# functions
+
+def _s(v: Any) -> str:
+    if not isinstance(v, str):
+        raise ValueError(f"wrong type for value; expected string; got {go_type(v)}")
+    return v
+
+
+def _i(v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ValueError(f"wrong type for value; expected int; got {go_type(v)}")
+    return v
+
+
+def _index(item: Any, *keys: Any) -> Any:
+    cur = item
+    for key in keys:
+        if isinstance(cur, dict):
+            cur = cur.get(key, NO_VALUE)
+        elif isinstance(cur, (list, str)):
+            if not isinstance(key, int) or not 0 <= key < len(cur):
+                raise IndexError(f"index out of range: {key}")
+            cur = cur[key] if isinstance(cur, list) else ord(cur[key])
+        elif cur is NO_VALUE:
+            raise ValueError("index of untyped nil")
+        else:
+            raise ValueError(f"can't index item of type {go_type(cur)}")
+    return cur
+
+
+def _slice(item: Any, *idx: Any) -> Any:
+    if not isinstance(item, (list, str)):
+        raise ValueError(f"can't slice item of type {go_type(item)}")
+    lo, hi = (idx + (0, len(item)))[:2] if idx else (0, len(item))
+    if not 0 <= lo <= hi <= len(item):
+        raise IndexError(f"slice index out of range: {hi}")
+    return item[lo:hi]
+
+
+def _len(item: Any) -> int:
+    if item is NO_VALUE or item is None:
+        raise ValueError("len of nil pointer")
+    if isinstance(item, (str, list, dict)):
+        return len(item)
+    raise ValueError(f"len of type {go_type(item)}")
+
+
+def _basic(v: Any) -> Any:
+    if v is NO_VALUE or v is None:
+        raise ValueError("invalid type for comparison")
+    if isinstance(v, (dict, list)):
+        raise ValueError("non-comparable type")
+    return v
+
+
+def _kind(v: Any) -> str:
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, (int, float)):
+        return "number"
+    return "string" if isinstance(v, str) else "other"
+
+
+def _eq(a: Any, *bs: Any) -> bool:
+    a = _basic(a)
+    for b in bs:
+        b = _basic(b)
+        if _kind(a) != _kind(b):
+            raise ValueError("incompatible types for comparison")
+        if a == b:
+            return True
+    return False
+
+
+def _lt(a: Any, b: Any) -> bool:
+    a, b = _basic(a), _basic(b)
+    if _kind(a) != _kind(b) or _kind(a) not in ("number", "string"):
+        raise ValueError("incompatible types for comparison")
+    return bool(a < b)
+
+
+def _sprint(*args: Any) -> str:
+    """Go's ``fmt.Sprint``: a space between operands when neither is a string."""
+    out = ""
+    for i, a in enumerate(args):
+        if i and not isinstance(a, str) and not isinstance(args[i - 1], str):
+            out += " "
+        out += _go_v(a)
+    return out
+
+
+def _title(s: Any) -> str:
+    out, prev = [], " "
+    for ch in _s(s):
+        out.append(ch.upper() if not (prev.isalnum() or prev == "_") else ch)
+        prev = ch
+    return "".join(out)
+
+
+def _truncate(s: Any, n: Any) -> str:
+    s, n = _s(s), _i(n)
+    return s if len(s.encode()) < n else s.encode()[:n].decode(errors="ignore")
+
+
+def _pad(s: Any, prefix: Any, suffix: Any) -> str:
+    s = _s(s)
+    return s if not s else " " * _i(prefix) + s + " " * _i(suffix)
+
+
+def _split(s: Any, sep: Any) -> list[str]:
+    s, sep = _s(s), _s(sep)
+    return list(s) if sep == "" else s.split(sep)
+
+
+def _join(items: Any, sep: Any) -> str:
+    if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
+        raise ValueError(f"wrong type for value; expected []string; got {go_type(items)}")
+    return _s(sep).join(items)
+
+
+def sprintf(fmt: Any, *args: Any) -> str:
+    """Go's ``fmt.Sprintf`` for the common verbs (``%s %v %d %q %t %x %X %o %f %e %g %c %%``
+    with flags, width and precision)."""
+    fmt = _s(fmt)
+    out, i, n = [], 0, 0
+    while i < len(fmt):
+        c = fmt[i]
+        if c != "%":
+            out.append(c)
+            i += 1
+            continue
+        j = i + 1
+        while j < len(fmt) and fmt[j] in "+-# 0":
+            j += 1
+        while j < len(fmt) and (fmt[j].isdigit() or fmt[j] == "."):
+            j += 1
+        if j >= len(fmt):
+            out.append("%!(NOVERB)")
+            break
+        spec, verb = fmt[i + 1:j], fmt[j]
+        i = j + 1
+        if verb == "%":
+            out.append("%")
+            continue
+        if n >= len(args):
+            out.append(f"%!{verb}(MISSING)")
+            continue
+        out.append(_verb(spec, verb, args[n]))
+        n += 1
+    if n < len(args):
+        out.append("%!(EXTRA " + ", ".join(f"{go_type(a)}={_go_v(a)}" for a in args[n:]) + ")")
+    return "".join(out)
+
+
+def _verb(spec: str, verb: str, arg: Any) -> str:  # noqa: PLR0911 - one return per verb
+    if verb in "sv" and (verb == "v" or not isinstance(arg, (int, float))):
+        text = _go_v(arg)
+        prec = spec.partition(".")[2]
+        if "." in spec and verb == "s":
+            text = text[: int(prec or 0)]
+        return _width(spec, text)
+    if verb == "q":
+        return _width(spec, jsonwire.dumps(_go_v(arg) if not isinstance(arg, str) else arg, ensure_ascii=False))
+    if verb == "t" and isinstance(arg, bool):
+        return _width(spec, _go_v(arg))
+    if verb == "c" and isinstance(arg, int):
+        return _width(spec, chr(arg))
+    if verb in "dxXob" and isinstance(arg, int) and not isinstance(arg, bool):
+        return f"{arg:{_pyspec(spec)}{verb.replace('d', 'd')}}"
+    if verb in "xX" and isinstance(arg, str):
+        return _width(spec, arg.encode().hex().upper() if verb == "X" else arg.encode().hex())
+    if verb in "feEgG" and isinstance(arg, (int, float)) and not isinstance(arg, bool):
+        return f"{float(arg):{_pyspec(spec) if '.' in spec or verb not in 'gG' else _pyspec(spec)}{verb}}"
+    return f"%!{verb}({go_type(arg)}={_go_v(arg)})"
+
+
+def _pyspec(spec: str) -> str:
+    left = "-" in spec
+    spec = spec.replace("-", "")
+    if left:
+        spec = "<" + spec.replace("0", "", 1) if spec.startswith("0") else "<" + spec
+    return spec
+
+
+def _width(spec: str, text: str) -> str:
+    width = spec.lstrip("+-# 0").partition(".")[0]
+    if not width:
+        return text
+    return text.ljust(int(width)) if "-" in spec else text.rjust(int(width))
+
+
+def _html(*args: Any) -> str:
+    text = _sprint(*args)
+    for a, b in (("&", "&amp;"), ("'", "&#39;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&#34;"), ("\0", "\ufffd")):
+        text = text.replace(a, b)
+    return text
+
+
+def _not(v: Any) -> bool:
+    return not truth(v)
+
+
+FUNCS: dict[str, Callable[..., Any]] = {
+    "not": _not,
+    "eq": _eq,
+    "ne": lambda a, b: not _eq(a, b),
+    "lt": _lt,
+    "le": lambda a, b: _lt(a, b) or _eq(a, b),
+    "gt": lambda a, b: not _lt(a, b) and not _eq(a, b),
+    "ge": lambda a, b: not _lt(a, b),
+    "len": _len,
+    "index": _index,
+    "slice": _slice,
+    "print": _sprint,
+    "printf": sprintf,
+    "println": lambda *a: " ".join(_go_v(x) for x in a) + "\n",
+    "html": _html,
+    "js": lambda *a: jsonwire.dumps(_sprint(*a))[1:-1],
+    "urlquery": lambda *a: "".join(ch if ch.isalnum() or ch in "-_.~" else "%" + ch.encode().hex().upper()
+                                   for ch in _sprint(*a)),
+    # docker's (cli/templates/templates.go)
+    "json": go_json,
+    "split": _split,
+    "join": _join,
+    "title": _title,
+    "lower": lambda s: _s(s).lower(),
+    "upper": lambda s: _s(s).upper(),
+    "pad": _pad,
+    "truncate": _truncate,
+}
+
+HEADER_FUNCS: dict[str, Callable[..., Any]] = {
+    **FUNCS,  # docker's HeaderFunctions pass the header text through
+    "json": lambda v: v, "split": lambda v, _s: v, "join": lambda v, _s: v, "title": lambda v: v,
+    "lower": lambda v: v, "upper": lambda v: v, "truncate": lambda v, _n: v, "pad": lambda v, _a, _b: v,
+}
+
+
+def execute_header(template: str, headers: dict[str, str], opts: Options | None = None) -> str:
+    """A ``table`` format's header line: the template run on ``{field: HEADER}`` with docker's
+    pass-through header functions."""
+    return execute(template, headers, HEADER_FUNCS, opts)
