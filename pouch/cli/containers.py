@@ -11,8 +11,11 @@ from pouch.cli.format import (
     TemplateError,
     display_ports,
     ellipsis,
+    human_size,
     pretty_json,
     ps_table,
+    record,
+    render_rows,
     render_template,
     short_id,
     since,
@@ -66,25 +69,44 @@ PS_FLAGS = [
 ]
 
 
-def ps_template_fields(c: dict[str, Any], now: float, trunc: bool) -> dict[str, Any]:
-    """The names docker's ``ps --format`` knows (``{{.ID}}``, ``{{.Names}}``...)."""
+PS_HEADERS: dict[str, Any] = {
+    "ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT", "RunningFor": "CREATED",
+    "Ports": "PORTS", "State": "STATE", "Status": "STATUS", "Size": "SIZE", "Names": "NAMES", "Labels": "LABELS",
+    "Label": lambda name: name, "Mounts": "MOUNTS", "LocalVolumes": "LOCAL VOLUMES", "Networks": "NETWORKS",
+    "Platform": "PLATFORM",
+}
+
+
+def ps_template_fields(c: dict[str, Any], now: float, trunc: bool) -> Any:
+    """docker's ``ps --format`` context (``{{.ID}}``, ``{{.Names}}``, ``{{.Label "k"}}``...)."""
     command = c.get("Command", "")
     labels = c.get("Labels") or {}
-    return {
+    image = c.get("Image", "")
+    names = [n.lstrip("/") for n in c.get("Names") or []]
+    if trunc:
+        names = [n for n in names if "/" not in n][:1] or names
+    size = human_size(c.get("SizeRw") or 0)
+    if c.get("SizeRootFs"):
+        size += f" (virtual {human_size(c['SizeRootFs'])})"
+    mounts = c.get("Mounts") or []
+    return record("*formatter.ContainerContext", {
         "ID": short_id(c.get("Id", ""), trunc),
-        "Image": c.get("Image", ""),
+        "Image": short_id(image) if trunc and image.startswith("sha256:") else image,
         "Command": '"' + (ellipsis(command, 20) if trunc else command) + '"',
         "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S %z %Z", time.localtime(c.get("Created", now))),
         "RunningFor": since(c.get("Created", now), now),
         "Ports": display_ports(c.get("Ports") or []),
         "State": c.get("State", ""),
         "Status": c.get("Status", ""),
-        "Size": c.get("SizeRw", ""),
-        "Names": ",".join(n.lstrip("/") for n in c.get("Names") or []),
+        "Size": size,
+        "Names": ",".join(names),
         "Labels": ",".join(f"{k}={v}" for k, v in sorted(labels.items())),
-        "Mounts": ",".join(m.get("Name") or m.get("Source", "") for m in c.get("Mounts") or []),
+        "Label": lambda name: labels.get(name, ""),
+        "Mounts": ",".join(m.get("Name") or m.get("Source", "") for m in mounts),
+        "LocalVolumes": str(sum(1 for m in mounts if m.get("Driver") == "local")),
         "Networks": ",".join(sorted(((c.get("NetworkSettings") or {}).get("Networks") or {}).keys())),
-    }
+        "Platform": None,
+    })
 
 
 def cmd_ps(ctx: Context, argv: list[str]) -> int:
@@ -104,19 +126,23 @@ def cmd_ps(ctx: Context, argv: list[str]) -> int:
         return 0
     now = time.time()
     if opts["format"] and opts["format"] != "table":
-        return print_templated(ctx, opts["format"], [ps_template_fields(c, now, trunc) for c in containers])
+        return print_templated(ctx, opts["format"], [ps_template_fields(c, now, trunc) for c in containers],
+                               PS_HEADERS, ps_errors=True)
     ctx.stdout.write(ps_table(containers, now, trunc=trunc))
     return 0
 
 
-def print_templated(ctx: Context, template: str, items: list[Any]) -> int:
-    if template.startswith("table "):
-        raise CLIError("table formats are not supported yet; use a plain template")
+def print_templated(ctx: Context, fmt: str, rows: list[Any], headers: dict[str, Any], *, ps_errors: bool = False) -> int:
+    """A list verb's ``--format`` (docker's formatter: ``table``, ``json``, Go templates). docker's
+    ``ps`` says ``failed to parse/execute template``, the other lists ``template parsing error``."""
     try:
-        for item in items:
-            ctx.out(render_template(template, item))
+        text = render_rows(fmt, rows, headers)
     except TemplateError as e:
-        raise CLIError(f"template: {e}") from None
+        if not ps_errors:
+            raise CLIError(f"template parsing error: {e}") from None
+        failed = "execute" if 'executing "' in str(e) else "parse"
+        raise CLIError(f"failed to {failed} template: {e}") from None
+    ctx.stdout.write(text)
     return 0
 
 
@@ -246,7 +272,7 @@ def print_inspect(ctx: Context, objects: list[Any], template: str | None) -> Non
             for obj in objects:
                 ctx.out(render_template(template, obj))
         except TemplateError as e:
-            raise CLIError(f"template parsing error: template: inspect: {e}") from None
+            raise CLIError(f"template parsing error: {e}") from None
     else:
         ctx.out(pretty_json(objects))
 

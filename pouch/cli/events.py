@@ -12,7 +12,7 @@ import time
 
 from pouch.cli.client import CLIError
 from pouch.cli.flags import LIST, STR, F
-from pouch.cli.format import TemplateError, render_template
+from pouch.cli.format import TemplateError, record, render_template
 from pouch.cli.values import parse_filters, parse_since
 
 TYPE_CHECKING = False
@@ -59,9 +59,9 @@ def cmd_events(ctx: Context, argv: list[str]) -> int:
     try:
         for event in resp.iter_json():
             try:
-                ctx.out(render_template(template, event) if template else format_event(event))
+                ctx.out(render_template(template, record("*events.Message", event)) if template else format_event(event))
             except TemplateError as e:
-                raise CLIError(f"template: {e}") from None
+                raise CLIError(f"Error parsing format: {e}") from None
             ctx.stdout.flush()
     except KeyboardInterrupt:
         return 0

@@ -52,7 +52,7 @@ NO_VALUE: Any = _NoValue()  # Go's invalid reflect.Value: a missing map key, a n
 
 @dataclass(frozen=True)
 class Tok:
-    kind: str  # text, open, field, var, ident, string, number, char, bool, nil, dot, pipe, lparen, rparen, decl, assign, comma, end
+    kind: str  # text open end comment field var ident string number char bool nil dot pipe lparen rparen decl assign comma
     val: str
     pos: int
 
