@@ -272,6 +272,9 @@ def print_inspect(ctx: Context, objects: list[Any], template: str | None) -> Non
             for obj in objects:
                 ctx.out(render_template(template, obj))
         except TemplateError as e:
+            if 'executing "' not in str(e):
+                raise CLIError(f"template parsing error: {e}", 64) from None
+            ctx.out("")  # docker ends the (partial) output before the error
             raise CLIError(f"template parsing error: {e}") from None
     else:
         ctx.out(pretty_json(objects))

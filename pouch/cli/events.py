@@ -29,6 +29,10 @@ EVENTS_FLAGS = [
 ]
 
 
+EMPTY_MESSAGE = {"status": "", "id": "", "from": "", "Type": "", "Action": "",
+                 "Actor": {"ID": "", "Attributes": None}, "scope": "", "time": 0, "timeNano": 0}
+
+
 def format_event(event: dict[str, Any]) -> str:
     """docker's ``prettyPrintEvent``: local time with nanoseconds, type, action, actor id,
     then the attributes sorted by name."""
@@ -55,6 +59,11 @@ def cmd_events(ctx: Context, argv: list[str]) -> int:
         "filters": parse_filters(opts["filter"]) or None,
     }
     template = opts["format"]
+    if template:  # docker checks the template on an empty message first (exit 64, "status 64" of cobra's usage errors)
+        try:
+            render_template(template, record("*events.Message", dict(EMPTY_MESSAGE)))
+        except TemplateError as e:
+            raise CLIError(f"Error parsing format: {e}", 64) from None
     resp = ctx.client.request("GET", "/events", params=params)
     try:
         for event in resp.iter_json():

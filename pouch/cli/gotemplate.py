@@ -240,6 +240,8 @@ class _Parser:
                 if head.val not in stop:
                     raise self.fail(f"unexpected {{{{{head.val}}}}}")
                 self.i += 1
+                if head.val == "end":
+                    self.expect_end()
                 return tuple(out), head.val
             out.append(self.action())
         if stop:
@@ -396,7 +398,11 @@ def _unquote(v: str) -> str:
 
 
 def parse(text: str, name: str = "") -> tuple[Block, ...]:
-    parser = _Parser(text, lex(text), name=name)
+    try:
+        toks = lex(text)
+    except TemplateError as e:
+        raise TemplateError(str(e).replace("template: :", f"template: {name}:", 1)) from None
+    parser = _Parser(text, toks, name=name)
     blocks, _ = parser.items(())
     return blocks
 
@@ -576,6 +582,8 @@ def _fields(state: _State, node: Node, cur: Any, path: tuple[str, ...], args: li
             if callable(cur):
                 cur = cur(*(args if last else []))
                 continue
+            if last and args:  # docker's contexts are methods
+                raise state.fail(f"wrong number of args for {name}: want 0 got {len(args)}", node)
         elif isinstance(cur, dict):
             if name not in cur and state.opts.strict and _struct_like(cur):
                 raise state.fail(f'map has no entry for key "{name}"', node)
@@ -590,6 +598,26 @@ def _fields(state: _State, node: Node, cur: Any, path: tuple[str, ...], args: li
         if last and args:
             raise state.fail(f"{name} is not a method but has arguments", node)
     return cur
+
+
+_PARAMS = {"split": ("string", "string"), "join": ("[]string", "string"), "title": ("string",), "lower": ("string",),
+           "upper": ("string",), "truncate": ("string", "int"), "pad": ("string", "int", "int"), "printf": ("string",)}
+
+
+def _check_types(state: _State, name: str, head: Node, args: tuple[Node, ...], values: list[Any]) -> None:
+    """Go's argument conversion for the typed functions: a literal of the wrong kind is named
+    (``expected string; found 1``), another value by its type."""
+    for i, want in enumerate(_PARAMS.get(name, ())):
+        v = values[i]
+        ok = (isinstance(v, str) if want == "string" else
+              isinstance(v, int) and not isinstance(v, bool) if want == "int" else
+              isinstance(v, list) and all(isinstance(x, str) for x in v))
+        if ok:
+            continue
+        node = args[i] if i < len(args) else head
+        if node.kind == "literal":
+            raise state.fail(f"expected {want}; found {node.text}", node)
+        raise state.fail(f"wrong type for value; expected {want}; got {go_type(v)}", node)
 
 
 def _struct_like(d: dict[str, Any]) -> bool:
@@ -612,12 +640,15 @@ def _call(state: _State, head: Node, args: tuple[Node, ...], dot: Any, prev: Any
         return result
     values = [_arg(state, a, dot) for a in args] + ([prev] if final else [])
     fn = state.funcs[name]
+    code = fn.__code__
+    want, variadic = code.co_argcount, bool(code.co_flags & 0x04)
+    if len(values) < want or (len(values) > want and not variadic):
+        at_least = "at least " if variadic else ""
+        raise state.fail(f"wrong number of args for {name}: want {at_least}{want} got {len(values)}",
+                         Node("ident", head.pos, name, name))
+    _check_types(state, name, head, args, values)
     try:
         return fn(*values)
-    except TypeError as e:
-        if "positional argument" in str(e) or "takes" in str(e):
-            raise state.fail(f"wrong number of args for {name}: {e}", head) from None
-        raise state.fail(f"error calling {name}: {e}", head) from None
     except (ValueError, IndexError, KeyError) as e:
         raise state.fail(f"error calling {name}: {e.args[0] if e.args else e}", head) from None
 
@@ -722,7 +753,7 @@ def _i(v: Any) -> int:
 def _index(item: Any, *keys: Any) -> Any:
     cur = item
     for key in keys:
-        if isinstance(cur, dict):
+        if isinstance(cur, dict) and not isinstance(cur, Record):
             cur = cur.get(key, NO_VALUE)
         elif isinstance(cur, (list, str)):
             if not isinstance(key, int) or not 0 <= key < len(cur):
@@ -730,6 +761,8 @@ def _index(item: Any, *keys: Any) -> Any:
             cur = cur[key] if isinstance(cur, list) else ord(cur[key])
         elif cur is NO_VALUE:
             raise ValueError("index of untyped nil")
+        elif isinstance(cur, Record):
+            raise ValueError(f"can't index item of type {cur.type_name.lstrip('*')}")
         else:
             raise ValueError(f"can't index item of type {go_type(cur)}")
     return cur

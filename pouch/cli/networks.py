@@ -97,7 +97,7 @@ def _format_row(n: dict[str, Any], trunc: bool) -> Any:
     labels = n.get("Labels") or {}
     return record("*network.networkContext", {
         "ID": n["Id"][:12] if trunc else n["Id"], "Name": n.get("Name", ""), "Driver": n.get("Driver", ""),
-        "Scope": n.get("Scope", "local"), "IPv4": str(n.get("EnableIPv4", True)).lower(),
+        "Scope": n.get("Scope", "local"), "IPv4": str(bool(n.get("EnableIPv4"))).lower(),
         "IPv6": str(bool(n.get("EnableIPv6"))).lower(), "Internal": str(bool(n.get("Internal"))).lower(),
         "Labels": ",".join(f"{k}={v}" for k, v in sorted(labels.items())),
         "Label": lambda name: labels.get(name, ""),

@@ -38,6 +38,9 @@ def _render(ctx: Context, template: str, data: Any, type_name: str, name: str = 
     try:
         ctx.out(render_template(template, record(type_name, data), name=name))
     except TemplateError as e:
+        if 'executing "' not in str(e):
+            raise CLIError(f"template parsing error: {e}", 64) from None
+        ctx.out("")  # docker ends the (partial) output before the error
         raise CLIError(str(e)) from None
 
 
