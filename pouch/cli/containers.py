@@ -112,14 +112,15 @@ def ps_template_fields(c: dict[str, Any], now: float, trunc: bool) -> Any:
 def cmd_ps(ctx: Context, argv: list[str]) -> int:
     opts, _ = ctx.parse("[OPTIONS]", "List containers", PS_FLAGS, argv, max_args=0)
     limit = 1 if opts["latest"] else opts["last"]
+    trunc = not opts["no_trunc"]
+    size = opts["size"] or bool(opts["format"]) and opts["format"] != "table" and _format_uses_size(opts["format"])
     params = {
         "all": True if opts["all"] or limit > 0 else None,
         "limit": limit if limit > 0 else None,
-        "size": True if opts["size"] else None,
+        "size": True if size else None,
         "filters": parse_filters(opts["filter"]) or None,
     }
     containers = ctx.client.get("/containers/json", params) or []
-    trunc = not opts["no_trunc"]
     if opts["quiet"]:
         for c in containers:
             ctx.out(short_id(c.get("Id", ""), trunc))
@@ -130,6 +131,19 @@ def cmd_ps(ctx: Context, argv: list[str]) -> int:
                                PS_HEADERS, ps_errors=True)
     ctx.stdout.write(ps_table(containers, now, trunc=trunc))
     return 0
+
+
+def _format_uses_size(fmt: str) -> bool:
+    """docker's ``ps`` runs the whole ``--format`` text once on an empty container first: its
+    errors come from there (``failed to parse/execute template``, positions counted in the text
+    as given), and ``.Size`` in it asks the daemon for sizes."""
+    probe = ps_template_fields({}, 0.0, True)
+    try:
+        render_template(fmt, probe)
+    except TemplateError as e:
+        failed = "execute" if 'executing "' in str(e) else "parse"
+        raise CLIError(f"failed to {failed} template: {e}") from None
+    return "Size" in probe.used
 
 
 def print_templated(ctx: Context, fmt: str, rows: list[Any], headers: dict[str, Any], *, ps_errors: bool = False) -> int:
@@ -266,18 +280,23 @@ def inspect_objects(ctx: Context, names: list[str], kind: str | None, size: bool
     return found, errors
 
 
-def print_inspect(ctx: Context, objects: list[Any], template: str | None) -> None:
-    if template:
+def print_inspect(ctx: Context, objects: list[Any], template: str | None) -> list[str]:
+    """The objects as JSON, or each through ``template``; docker's error line per object the
+    template fails on (after a blank line on stdout), a template that does not parse exits 64."""
+    if not template:
+        ctx.out(pretty_json(objects))
+        return []
+    failed = []
+    for obj in objects:
         try:
-            for obj in objects:
-                ctx.out(render_template(template, obj))
+            ctx.out(render_template(template, obj))
         except TemplateError as e:
             if 'executing "' not in str(e):
                 raise CLIError(f"template parsing error: {e}", 64) from None
-            ctx.out("")  # docker ends the (partial) output before the error
-            raise CLIError(f"template parsing error: {e}") from None
-    else:
-        ctx.out(pretty_json(objects))
+            failed.append(f"template parsing error: {e}")
+    if failed:
+        ctx.out("")
+    return failed
 
 
 def inspect_verb(ctx: Context, argv: list[str], kind: str | None, synopsis: str, description: str) -> int:
@@ -296,7 +315,7 @@ def inspect_and_print(ctx: Context, names: list[str], kind: str | None, template
     line per name not found on stderr, 1 if there was one."""
     found, errors = inspect_objects(ctx, names, kind, size)
     if found or not template:
-        print_inspect(ctx, found, template)
+        errors = print_inspect(ctx, found, template) + errors
     for line in errors:
         ctx.err(line)
     return 1 if errors else 0

@@ -37,6 +37,7 @@ class Record(dict):  # type: ignore[type-arg]
     def __init__(self, type_name: str, fields: dict[str, Any]) -> None:
         super().__init__(fields)
         self.type_name = type_name
+        self.used: set[str] = set()  # the fields a run read (docker's ps asks for sizes when .Size is)
 
 
 class _NoValue:
@@ -576,11 +577,16 @@ def _fields(state: _State, node: Node, cur: Any, path: tuple[str, ...], args: li
     for n, name in enumerate(path):
         last = n == len(path) - 1
         if isinstance(cur, Record):
+            cur.used.add(name)
             if name not in cur:
                 raise state.fail(f"can't evaluate field {name} in type {cur.type_name}", node)
             cur = cur[name]
             if callable(cur):
-                cur = cur(*(args if last else []))
+                given = args if last else []
+                if len(given) != cur.__code__.co_argcount:
+                    want = cur.__code__.co_argcount
+                    raise state.fail(f"wrong number of args for {name}: want {want} got {len(given)}", node)
+                cur = cur(*given)
                 continue
             if last and args:  # docker's contexts are methods
                 raise state.fail(f"wrong number of args for {name}: want 0 got {len(args)}", node)
@@ -754,7 +760,10 @@ def _index(item: Any, *keys: Any) -> Any:
     cur = item
     for key in keys:
         if isinstance(cur, dict) and not isinstance(cur, Record):
-            cur = cur.get(key, NO_VALUE)
+            # a string map (Labels, Options) gives Go's zero value "", another one nothing
+            cur = cur.get(key, "" if all(isinstance(v, str) for v in cur.values()) else NO_VALUE)
+        elif cur is None and isinstance(key, str):  # a nil map of the typed struct
+            cur = ""
         elif isinstance(cur, (list, str)):
             if not isinstance(key, int) or not 0 <= key < len(cur):
                 raise IndexError(f"index out of range: {key}")
