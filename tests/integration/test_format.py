@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+
 @pytest.fixture(scope="module")
 def two_containers(daemon):
     daemon.cli("run", "-d", "--name", "fmt-web", "-l", "a=b", "-l", "tier=front", "busybox", "sleep", "300")
