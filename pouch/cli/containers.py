@@ -11,8 +11,11 @@ from pouch.cli.format import (
     TemplateError,
     display_ports,
     ellipsis,
+    human_size,
     pretty_json,
     ps_table,
+    record,
+    render_rows,
     render_template,
     short_id,
     since,
@@ -66,57 +69,94 @@ PS_FLAGS = [
 ]
 
 
-def ps_template_fields(c: dict[str, Any], now: float, trunc: bool) -> dict[str, Any]:
-    """The names docker's ``ps --format`` knows (``{{.ID}}``, ``{{.Names}}``...)."""
+PS_HEADERS: dict[str, Any] = {
+    "ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT", "RunningFor": "CREATED",
+    "Ports": "PORTS", "State": "STATE", "Status": "STATUS", "Size": "SIZE", "Names": "NAMES", "Labels": "LABELS",
+    "Label": lambda name: name, "Mounts": "MOUNTS", "LocalVolumes": "LOCAL VOLUMES", "Networks": "NETWORKS",
+    "Platform": "PLATFORM",
+}
+
+
+def ps_template_fields(c: dict[str, Any], now: float, trunc: bool) -> Any:
+    """docker's ``ps --format`` context (``{{.ID}}``, ``{{.Names}}``, ``{{.Label "k"}}``...)."""
     command = c.get("Command", "")
     labels = c.get("Labels") or {}
-    return {
+    image = c.get("Image", "")
+    names = [n.lstrip("/") for n in c.get("Names") or []]
+    if trunc:
+        names = [n for n in names if "/" not in n][:1] or names
+    size = human_size(c.get("SizeRw") or 0)
+    if c.get("SizeRootFs"):
+        size += f" (virtual {human_size(c['SizeRootFs'])})"
+    mounts = c.get("Mounts") or []
+    return record("*formatter.ContainerContext", {
         "ID": short_id(c.get("Id", ""), trunc),
-        "Image": c.get("Image", ""),
+        "Image": short_id(image) if trunc and image.startswith("sha256:") else image,
         "Command": '"' + (ellipsis(command, 20) if trunc else command) + '"',
         "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S %z %Z", time.localtime(c.get("Created", now))),
         "RunningFor": since(c.get("Created", now), now),
         "Ports": display_ports(c.get("Ports") or []),
         "State": c.get("State", ""),
         "Status": c.get("Status", ""),
-        "Size": c.get("SizeRw", ""),
-        "Names": ",".join(n.lstrip("/") for n in c.get("Names") or []),
+        "Size": size,
+        "Names": ",".join(names),
         "Labels": ",".join(f"{k}={v}" for k, v in sorted(labels.items())),
-        "Mounts": ",".join(m.get("Name") or m.get("Source", "") for m in c.get("Mounts") or []),
+        "Label": lambda name: labels.get(name, ""),
+        "Mounts": ",".join(m.get("Name") or m.get("Source", "") for m in mounts),
+        "LocalVolumes": str(sum(1 for m in mounts if m.get("Driver") == "local")),
         "Networks": ",".join(sorted(((c.get("NetworkSettings") or {}).get("Networks") or {}).keys())),
-    }
+        "Platform": None,
+    })
 
 
 def cmd_ps(ctx: Context, argv: list[str]) -> int:
     opts, _ = ctx.parse("[OPTIONS]", "List containers", PS_FLAGS, argv, max_args=0)
     limit = 1 if opts["latest"] else opts["last"]
+    trunc = not opts["no_trunc"]
+    size = opts["size"] or bool(opts["format"]) and opts["format"] != "table" and _format_uses_size(opts["format"])
     params = {
         "all": True if opts["all"] or limit > 0 else None,
         "limit": limit if limit > 0 else None,
-        "size": True if opts["size"] else None,
+        "size": True if size else None,
         "filters": parse_filters(opts["filter"]) or None,
     }
     containers = ctx.client.get("/containers/json", params) or []
-    trunc = not opts["no_trunc"]
     if opts["quiet"]:
         for c in containers:
             ctx.out(short_id(c.get("Id", ""), trunc))
         return 0
     now = time.time()
     if opts["format"] and opts["format"] != "table":
-        return print_templated(ctx, opts["format"], [ps_template_fields(c, now, trunc) for c in containers])
+        return print_templated(ctx, opts["format"], [ps_template_fields(c, now, trunc) for c in containers],
+                               PS_HEADERS, ps_errors=True)
     ctx.stdout.write(ps_table(containers, now, trunc=trunc))
     return 0
 
 
-def print_templated(ctx: Context, template: str, items: list[Any]) -> int:
-    if template.startswith("table "):
-        raise CLIError("table formats are not supported yet; use a plain template")
+def _format_uses_size(fmt: str) -> bool:
+    """docker's ``ps`` runs the whole ``--format`` text once on an empty container first: its
+    errors come from there (``failed to parse/execute template``, positions counted in the text
+    as given), and ``.Size`` in it asks the daemon for sizes."""
+    probe = ps_template_fields({}, 0.0, True)
     try:
-        for item in items:
-            ctx.out(render_template(template, item))
+        render_template(fmt, probe)
     except TemplateError as e:
-        raise CLIError(f"template: {e}") from None
+        failed = "execute" if 'executing "' in str(e) else "parse"
+        raise CLIError(f"failed to {failed} template: {e}") from None
+    return "Size" in probe.used
+
+
+def print_templated(ctx: Context, fmt: str, rows: list[Any], headers: dict[str, Any], *, ps_errors: bool = False) -> int:
+    """A list verb's ``--format`` (docker's formatter: ``table``, ``json``, Go templates). docker's
+    ``ps`` says ``failed to parse/execute template``, the other lists ``template parsing error``."""
+    try:
+        text = render_rows(fmt, rows, headers)
+    except TemplateError as e:
+        if not ps_errors:
+            raise CLIError(f"template parsing error: {e}") from None
+        failed = "execute" if 'executing "' in str(e) else "parse"
+        raise CLIError(f"failed to {failed} template: {e}") from None
+    ctx.stdout.write(text)
     return 0
 
 
@@ -240,15 +280,23 @@ def inspect_objects(ctx: Context, names: list[str], kind: str | None, size: bool
     return found, errors
 
 
-def print_inspect(ctx: Context, objects: list[Any], template: str | None) -> None:
-    if template:
-        try:
-            for obj in objects:
-                ctx.out(render_template(template, obj))
-        except TemplateError as e:
-            raise CLIError(f"template parsing error: template: inspect: {e}") from None
-    else:
+def print_inspect(ctx: Context, objects: list[Any], template: str | None) -> list[str]:
+    """The objects as JSON, or each through ``template``; docker's error line per object the
+    template fails on (after a blank line on stdout), a template that does not parse exits 64."""
+    if not template:
         ctx.out(pretty_json(objects))
+        return []
+    failed = []
+    for obj in objects:
+        try:
+            ctx.out(render_template(template, obj))
+        except TemplateError as e:
+            if 'executing "' not in str(e):
+                raise CLIError(f"template parsing error: {e}", 64) from None
+            failed.append(f"template parsing error: {e}")
+    if failed:
+        ctx.out("")
+    return failed
 
 
 def inspect_verb(ctx: Context, argv: list[str], kind: str | None, synopsis: str, description: str) -> int:
@@ -267,7 +315,7 @@ def inspect_and_print(ctx: Context, names: list[str], kind: str | None, template
     line per name not found on stderr, 1 if there was one."""
     found, errors = inspect_objects(ctx, names, kind, size)
     if found or not template:
-        print_inspect(ctx, found, template)
+        errors = print_inspect(ctx, found, template) + errors
     for line in errors:
         ctx.err(line)
     return 1 if errors else 0

@@ -12,7 +12,7 @@ import time
 
 from pouch.cli.client import CLIError
 from pouch.cli.flags import LIST, STR, F
-from pouch.cli.format import TemplateError, render_template
+from pouch.cli.format import TemplateError, record, render_template
 from pouch.cli.values import parse_filters, parse_since
 
 TYPE_CHECKING = False
@@ -27,6 +27,19 @@ EVENTS_FLAGS = [
     F("--since", kind=STR, help="Show all events created since timestamp"),
     F("--until", kind=STR, help="Stream events until this timestamp"),
 ]
+
+
+EMPTY_MESSAGE = {"status": "", "id": "", "from": "", "Type": "", "Action": "",
+                 "Actor": {"ID": "", "Attributes": None}, "scope": "", "time": 0, "timeNano": 0}
+_GO_NAMES = {"status": "Status", "id": "ID", "from": "From", "scope": "Scope", "time": "Time", "timeNano": "TimeNano"}
+
+
+def message(event: dict[str, Any]) -> Any:
+    """An event as docker's ``*events.Message`` for templates: Go's field names (``.Status``,
+    ``.ID``, ``.Time``), ``{{json .}}`` the wire JSON."""
+    rec = record("*events.Message", {_GO_NAMES.get(k, k): v for k, v in {**EMPTY_MESSAGE, **event}.items()})
+    rec.json = event
+    return rec
 
 
 def format_event(event: dict[str, Any]) -> str:
@@ -55,13 +68,18 @@ def cmd_events(ctx: Context, argv: list[str]) -> int:
         "filters": parse_filters(opts["filter"]) or None,
     }
     template = opts["format"]
+    if template:  # docker checks the template on an empty message first (exit 64, "status 64" of cobra's usage errors)
+        try:
+            render_template(template, message(EMPTY_MESSAGE))
+        except TemplateError as e:
+            raise CLIError(f"Error parsing format: {e}", 64) from None
     resp = ctx.client.request("GET", "/events", params=params)
     try:
         for event in resp.iter_json():
             try:
-                ctx.out(render_template(template, event) if template else format_event(event))
+                ctx.out(render_template(template, message(event)) if template else format_event(event))
             except TemplateError as e:
-                raise CLIError(f"template: {e}") from None
+                raise CLIError(f"Error parsing format: {e}") from None
             ctx.stdout.flush()
     except KeyboardInterrupt:
         return 0

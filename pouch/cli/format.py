@@ -185,148 +185,109 @@ def images_table(images: list[dict[str, Any]], now: float, *, trunc: bool = True
 
 
 # ---------------------------------------------------------------------------
-# Go template subset: {{.A.B}}, {{json .A}}, {{index .A "k"}}, {{upper/lower/title}},
-# {{join .List ","}}, {{.}}, {{println ...}}; text outside actions is copied.
+# --format: Go templates (pouch/cli/gotemplate.py, imported only when a verb is given one)
+# run the way docker/cli's formatter.Context runs them
 
 class TemplateError(ValueError):
-    pass
+    """A template that does not parse or execute; the text is Go's (``template: :1:...``)."""
 
 
-def go_value(value: Any) -> str:
-    """How Go's fmt prints a decoded-JSON value (``%v``)."""
-    if value is None:
-        return "<nil>"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
-        return str(int(value)) if abs(value) < 1e21 else f"{value:g}"
-    if isinstance(value, dict):
-        return "map[" + " ".join(f"{k}:{go_value(value[k])}" for k in sorted(value)) + "]"
-    if isinstance(value, list):
-        return "[" + " ".join(go_value(v) for v in value) + "]"
-    return str(value)
+def render_template(template: str, data: Any, *, name: str = "", strict: bool = True) -> str:
+    """Execute a Go template against ``data`` (decoded JSON or a ``gotemplate.Record``); ``strict``:
+    a field missing from a struct-like object is an error, as docker 28's inspect."""
+    from pouch.cli import gotemplate  # noqa: PLC0415 - lazy: only --format; `ps` without it is a hot path
+
+    try:
+        return gotemplate.execute(template, data, opts=gotemplate.Options(name=name, strict=strict))
+    except gotemplate.TemplateError as e:
+        raise TemplateError(str(e)) from None
 
 
-_MISSING = object()
+def record(type_name: str, fields: dict[str, Any]) -> Any:
+    """A docker formatter context (``*formatter.ContainerContext``...): unknown fields are errors."""
+    from pouch.cli import gotemplate  # noqa: PLC0415 - lazy: only --format
+
+    return gotemplate.Record(type_name, fields)
 
 
-def _lookup(data: Any, path: str) -> Any:
-    if path == ".":
-        return data
-    cur = data
-    for part in path.lstrip(".").split("."):
-        if isinstance(cur, dict):
-            cur = cur.get(part, _MISSING)
-            if cur is _MISSING:
-                return _MISSING
-        elif cur is _MISSING or cur is None:
-            return _MISSING
-        else:
-            raise TemplateError(f"can't evaluate field {part} in type {type(cur).__name__}")
-    return cur
+def _prepare(fmt: str) -> tuple[bool, str, tuple[int, ...]]:
+    """docker's ``preFormat``: ``table`` cut, ``json`` → ``{{json .}}``, spaces trimmed, ``\\t``/``\\n``
+    replaced; with where each character came from in ``fmt`` (Go's errors count in ``fmt``)."""
+    is_table = fmt.startswith("table")
+    if fmt == "json":
+        return False, "{{json .}}", (0,) * 10
+    start = len("table") if is_table else 0
+    end = len(fmt)
+    while start < end and fmt[start] == " ":
+        start += 1
+    while end > start and fmt[end - 1] == " ":
+        end -= 1
+    chars: list[str] = []
+    where: list[int] = []
+    i = start
+    while i < end:
+        if fmt[i] == "\\" and i + 1 < end and fmt[i + 1] in "tn":
+            chars.append("\t" if fmt[i + 1] == "t" else "\n")
+            where.append(i)
+            i += 2
+            continue
+        chars.append(fmt[i])
+        where.append(i)
+        i += 1
+    where.append(end)
+    return is_table, "".join(chars), tuple(where)
 
 
-def _tokens(action: str) -> list[str]:
-    out, i = [], 0
-    while i < len(action):
-        c = action[i]
-        if c.isspace():
-            i += 1
-        elif c in "\"`":
-            j = action.find(c, i + 1)
-            if j < 0:
-                raise TemplateError(f"unterminated quoted string in {action!r}")
-            out.append(action[i:j + 1])
-            i = j + 1
-        else:
-            j = i
-            while j < len(action) and not action[j].isspace():
-                j += 1
-            out.append(action[i:j])
-            i = j
-    return out
+def render_rows(fmt: str, rows: list[Any], headers: dict[str, str]) -> str:
+    """docker's ``formatter.Context``: ``json`` is ``{{json .}}``; ``table ...`` gets a header
+    line (the template run on ``headers``) and the cells laid out by a tabwriter; one output
+    line per row."""
+    from pouch.cli import gotemplate  # noqa: PLC0415 - lazy: only --format
+
+    is_table, text, where = _prepare(fmt)
+    opts = gotemplate.Options(source=fmt, posmap=where)
+    try:
+        body = "".join(gotemplate.execute(text, row, opts=opts) + "\n" for row in rows)
+        if not is_table:
+            return body
+        header = gotemplate.execute_header(text, headers, opts)
+    except gotemplate.TemplateError as e:
+        raise TemplateError(str(e)) from None
+    return tabwrite(header + "\n" + body)
 
 
-def _arg(token: str, data: Any) -> Any:
-    if token.startswith(".") or token == ".":
-        return _lookup(data, token)
-    if token[0] in "\"`":
-        return jsonwire.loads(token) if token[0] == '"' else token[1:-1]
-    if token.lstrip("-").isdigit():
-        return int(token)
-    raise TemplateError(f'function "{token}" not defined')
+def tabwrite(text: str, minwidth: int = 10, padding: int = 3) -> str:
+    """Go's ``tabwriter.NewWriter(out, minwidth, 1, padding, ' ', 0)`` over ``text``: cells are
+    tab-terminated, a column block (consecutive lines with that cell) is as wide as its widest
+    cell plus padding, at least minwidth; the text after a line's last tab is not aligned."""
+    lines = [line.split("\t") for line in text.split("\n")]
+    out: list[str] = []
+    _tab_block(lines, 0, len(lines), [], out, minwidth, padding)
+    return "\n".join(out)
 
 
-def _show(value: Any) -> str:
-    return "<no value>" if value is _MISSING else go_value(value)
+def _tab_block(lines: list[list[str]], line0: int, line1: int, widths: list[int], out: list[str],
+               minwidth: int, padding: int) -> None:
+    column = len(widths)
+    this = line0
+    while this < line1:
+        if column >= len(lines[this]) - 1:
+            this += 1
+            continue
+        _tab_lines(lines, line0, this, widths, out)
+        line0 = this
+        width = minwidth
+        while this < line1 and column < len(lines[this]) - 1:
+            width = max(width, len(lines[this][column]) + padding)
+            this += 1
+        _tab_block(lines, line0, this, [*widths, width], out, minwidth, padding)
+        line0 = this
+    _tab_lines(lines, line0, line1, widths, out)
 
 
-def _eval(action: str, data: Any) -> str:
-    tokens = _tokens(action)
-    if not tokens:
-        raise TemplateError("missing value for command")
-    fn, args = tokens[0], tokens[1:]
-    if fn.startswith(".") or fn[0] in "\"`":
-        if args:
-            raise TemplateError(f"can't give argument to non-function {fn}")
-        return _show(_arg(fn, data))
-    values = [_arg(a, data) for a in args]
-    values = [None if v is _MISSING else v for v in values]
-    if fn == "json":
-        if len(values) != 1:
-            raise TemplateError("wrong number of args for json: want 1")
-        return jsonwire.dumps(values[0], compact=True, ensure_ascii=False)
-    if fn == "index":
-        cur = values[0]
-        for key in values[1:]:
-            try:
-                cur = cur[key]
-            except (KeyError, IndexError, TypeError):
-                cur = None if isinstance(cur, dict) else _MISSING
-                if cur is _MISSING:
-                    raise TemplateError(f"error calling index: index out of range: {key}") from None
-        return _show(cur)
-    if fn in ("upper", "lower", "title"):
-        text = go_value(values[0])
-        return {"upper": text.upper, "lower": text.lower, "title": text.title}[fn]()
-    if fn == "join":
-        return values[1].join(go_value(v) for v in values[0] or [])
-    if fn in ("print", "println"):
-        return " ".join(go_value(v) for v in values) + ("\n" if fn == "println" else "")
-    if fn == "len":
-        return str(len(values[0] or []))
-    raise TemplateError(f'function "{fn}" not defined')
-
-
-def render_template(template: str, data: Any) -> str:
-    """Execute a Go-template subset against decoded JSON (docker ``--format``)."""
-    out = []
-    pos = 0
-    while True:
-        start = template.find("{{", pos)
-        if start < 0:
-            out.append(template[pos:])
-            break
-        end = template.find("}}", start)
-        if end < 0:
-            raise TemplateError("unclosed action")
-        text = template[pos:start]
-        inner = template[start + 2:end]
-        if inner.startswith("-"):  # {{- trims preceding space
-            text = text.rstrip()
-            inner = inner[1:]
-        trim_after = inner.endswith("-")
-        if trim_after:
-            inner = inner[:-1]
-        out.append(text)
-        out.append(_eval(inner.strip(), data))
-        pos = end + 2
-        if trim_after:
-            while pos < len(template) and template[pos].isspace():
-                pos += 1
-    return "".join(out)
+def _tab_lines(lines: list[list[str]], line0: int, line1: int, widths: list[int], out: list[str]) -> None:
+    for cells in lines[line0:line1]:
+        out.append("".join(c.ljust(widths[j]) if j < len(widths) else c for j, c in enumerate(cells)))
 
 
 def pretty_json(value: Any) -> str:

@@ -10,7 +10,7 @@ from pouch.cli import jsonwire as json
 from pouch.cli.client import CLIError, quote_name
 from pouch.cli.containers import inspect_verb, print_templated
 from pouch.cli.flags import LIST, STR, F
-from pouch.cli.format import human_size, images_table, short_id, since, split_repo_tag
+from pouch.cli.format import human_size, images_table, record, short_id, since, split_repo_tag
 from pouch.cli.values import parse_filters
 
 TYPE_CHECKING = False
@@ -49,28 +49,43 @@ def cmd_images(ctx: Context, argv: list[str]) -> int:
                 ctx.out(ident)
         return 0
     if opts["format"] and opts["format"] != "table":
-        return print_templated(ctx, opts["format"], [row for img in images for row in _image_rows(img, trunc)])
+        return print_templated(ctx, opts["format"], [row for img in images for row in _image_rows(img, trunc)],
+                               IMAGE_HEADERS)
     ctx.stdout.write(images_table(images, time.time(), trunc=trunc))
     return 0
 
 
-def _image_rows(img: dict[str, Any], trunc: bool) -> list[dict[str, Any]]:
+def _image_rows(img: dict[str, Any], trunc: bool) -> list[Any]:
     """The template fields of an image, one row per repository:tag like the table (and docker)."""
     tags = [t for t in img.get("RepoTags") or [] if t != "<none>:<none>"]
     pairs = [split_repo_tag(t) for t in tags] or [("<none>", "<none>")]
     return [_image_fields(img, trunc, repo, tag) for repo, tag in pairs]
 
 
-def _image_fields(img: dict[str, Any], trunc: bool, repo: str, tag: str) -> dict[str, Any]:
+IMAGE_HEADERS = {
+    "ID": "IMAGE ID", "Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST", "CreatedSince": "CREATED",
+    "CreatedAt": "CREATED AT", "Size": "SIZE", "Containers": "CONTAINERS", "VirtualSize": "SIZE",
+    "SharedSize": "SHARED SIZE", "UniqueSize": "UNIQUE SIZE",
+}
+
+
+def _image_fields(img: dict[str, Any], trunc: bool, repo: str, tag: str) -> Any:
+    """docker's ``images --format`` context (``*formatter.imageContext``)."""
     now = time.time()
-    return {
+    size, shared = img.get("Size", 0), img.get("SharedSize", -1)
+    containers = img.get("Containers", -1)
+    return record("*formatter.imageContext", {
         "ID": short_id(img.get("Id", ""), trunc) if trunc else img.get("Id", ""),
         "Repository": repo, "Tag": tag,
         "Digest": ((img.get("RepoDigests") or ["@<none>"])[0]).split("@")[-1],
         "CreatedSince": since(img.get("Created", now), now),
         "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S %z %Z", time.localtime(img.get("Created", now))),
-        "Size": human_size(img.get("Size", 0)),
-    }
+        "Size": human_size(size),
+        "Containers": "N/A" if containers == -1 else str(containers),
+        "VirtualSize": human_size(img.get("VirtualSize", size), 4),
+        "SharedSize": "N/A" if shared == -1 else human_size(shared),
+        "UniqueSize": "N/A" if size == -1 or shared == -1 else human_size(size - shared),
+    })
 
 
 def cmd_image_inspect(ctx: Context, argv: list[str]) -> int:

@@ -8,7 +8,7 @@ import time
 
 from pouch.cli.client import CLIError, quote_name
 from pouch.cli.flags import LIST, STR, F
-from pouch.cli.format import ellipsis, human_size, short_id, since, split_repo_tag, table
+from pouch.cli.format import TemplateError, ellipsis, human_size, record, render_rows, short_id, since, split_repo_tag, table
 from pouch.cli.prune import confirm, prune_images, reclaimed_line
 
 TYPE_CHECKING = False
@@ -82,15 +82,35 @@ def cmd_history(ctx: Context, argv: list[str]) -> int:
     opts, args = ctx.parse("[OPTIONS] IMAGE", "Show the history of an image",
                            [F("-H", "--human", default=True, help="Print sizes and dates in human readable format"),
                             F("--no-trunc", help="Don't truncate output"),
-                            F("-q", "--quiet", help="Only show image IDs")], argv, min_args=1, max_args=1)
+                            F("-q", "--quiet", help="Only show image IDs"),
+                            F("--format", kind=STR, help="Format output using a custom template")], argv, min_args=1, max_args=1)
     items = ctx.client.get(f"/images/{quote_name(args[0])}/history") or []
     rows = history_rows(items, time.time(), human=opts["human"], trunc=not opts["no_trunc"])
     if opts["quiet"]:
         for row in rows:
             ctx.out(row[0])
         return 0
+    if opts["format"] and opts["format"] != "table":
+        _print_history(ctx, opts["format"], items, rows)
+        return 0
     ctx.stdout.write(table(["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"], rows))
     return 0
+
+
+HISTORY_HEADERS = {"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "CreatedBy": "CREATED BY",
+                   "Size": "SIZE", "Comment": "COMMENT"}
+
+
+def _print_history(ctx: Context, fmt: str, items: list[dict[str, Any]], rows: list[list[str]]) -> None:
+    """``history --format`` (docker's ``*image.historyContext``)."""
+    records = [record("*image.historyContext", {
+        "ID": row[0], "CreatedSince": row[1],
+        "CreatedAt": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(item.get("Created", 0))),
+        "CreatedBy": row[2], "Size": row[3], "Comment": row[4]}) for item, row in zip(items, rows)]
+    try:
+        ctx.stdout.write(render_rows(fmt, records, HISTORY_HEADERS))
+    except TemplateError as e:
+        raise CLIError(f"template parsing error: {e}") from None
 
 
 def _download(ctx: Context, path: str, params: dict[str, Any] | None, output: str | None, what: str) -> int:

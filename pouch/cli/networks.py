@@ -10,8 +10,8 @@ from __future__ import annotations
 from pouch.cli.client import CLIError, quote_name
 from pouch.cli.containers import for_each, inspect_and_print
 from pouch.cli.flags import LIST, STR, F
-from pouch.cli.format import table
-from pouch.cli.objects import filters_query, key_values, print_template_lines
+from pouch.cli.format import record, table
+from pouch.cli.objects import filters_query, go_time, key_values, print_template_lines
 from pouch.cli.prune import confirm, prune_networks
 from pouch.cli.values import parse_filters
 
@@ -88,6 +88,23 @@ def ls_rows(nets: list[dict[str, Any]], trunc: bool = True) -> list[list[str]]:
             for n in sorted(nets, key=lambda n: n.get("Name", ""))]
 
 
+NETWORK_HEADERS = {"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE", "IPv4": "IPV4",
+                   "IPv6": "IPV6", "Internal": "INTERNAL", "Labels": "LABELS", "CreatedAt": "CREATED AT"}
+
+
+def _format_row(n: dict[str, Any], trunc: bool) -> Any:
+    """docker's ``network ls --format`` context (``*network.networkContext``)."""
+    labels = n.get("Labels") or {}
+    return record("*network.networkContext", {
+        "ID": n["Id"][:12] if trunc else n["Id"], "Name": n.get("Name", ""), "Driver": n.get("Driver", ""),
+        "Scope": n.get("Scope", "local"), "IPv4": str(bool(n.get("EnableIPv4"))).lower(),
+        "IPv6": str(bool(n.get("EnableIPv6"))).lower(), "Internal": str(bool(n.get("Internal"))).lower(),
+        "Labels": ",".join(f"{k}={v}" for k, v in sorted(labels.items())),
+        "Label": lambda name: labels.get(name, ""),
+        "CreatedAt": go_time(n.get("Created", "")),
+    })
+
+
 def cmd_network_ls(ctx: Context, argv: list[str]) -> int:
     opts, _ = ctx.parse("[OPTIONS]", "List networks",
                         [F("-f", "--filter", kind=LIST, help="Provide filter values (e.g. 'driver=bridge')"),
@@ -100,7 +117,8 @@ def cmd_network_ls(ctx: Context, argv: list[str]) -> int:
         for row in rows:
             ctx.out(row[0])
     elif opts["format"] and opts["format"] != "table":
-        print_template_lines(ctx, opts["format"], [{**n, "ID": n["Id"]} for n in sorted(nets, key=lambda n: n.get("Name", ""))])
+        rows = [_format_row(n, not opts["no_trunc"]) for n in sorted(nets, key=lambda n: n.get("Name", ""))]
+        print_template_lines(ctx, opts["format"], rows, NETWORK_HEADERS)
     else:
         ctx.stdout.write(table(["NETWORK ID", "NAME", "DRIVER", "SCOPE"], rows))
     return 0

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from pouch.cli.client import CLIError
-from pouch.cli.format import TemplateError, render_template
+from pouch.cli.format import TemplateError, render_rows
 from pouch.cli.values import parse_filters
 
 TYPE_CHECKING = False
@@ -30,11 +30,23 @@ def filters_query(values: list[str]) -> dict[str, Any]:
     return {"filters": parse_filters(values)} if values else {}
 
 
-def print_template_lines(ctx: Context, fmt: str, objects: list[dict[str, Any]]) -> None:
-    """``ls --format TEMPLATE`` (a leading ``table `` is dropped): one line per object."""
-    template = fmt.removeprefix("table ")
+def print_template_lines(ctx: Context, fmt: str, rows: list[Any], headers: dict[str, str]) -> None:
+    """``ls --format`` (docker's formatter: ``table``, ``json``, Go templates)."""
     try:
-        for obj in objects:
-            ctx.out(render_template(template, obj))
+        ctx.stdout.write(render_rows(fmt, rows, headers))
     except TemplateError as e:
         raise CLIError(f"template parsing error: {e}") from None
+
+
+def go_time(rfc3339: str) -> str:
+    """Go's ``time.Time.String()`` of an API timestamp (``2026-12-08 01:26:50.29161 +0000 UTC``)."""
+    date, _, clock = rfc3339.partition("T")
+    zone = "+0000 UTC"
+    if clock.endswith("Z"):
+        clock = clock[:-1]
+    elif len(clock) > 6 and clock[-6] in "+-":
+        offset = clock[-6:].replace(":", "")
+        clock, zone = clock[:-6], f"{offset} {offset}"
+    whole, _, frac = clock.partition(".")
+    frac = frac.rstrip("0")
+    return f"{date} {whole}{'.' + frac if frac else ''} {zone}"

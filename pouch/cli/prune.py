@@ -12,9 +12,9 @@ import sys
 import time
 
 from pouch.cli import jsonwire as json
-from pouch.cli.client import APIError
+from pouch.cli.client import APIError, CLIError
 from pouch.cli.flags import LIST, F
-from pouch.cli.format import ellipsis, human_size, render_template, short_id, since, split_repo_tag, table
+from pouch.cli.format import TemplateError, ellipsis, human_size, record, render_rows, short_id, since, split_repo_tag, table
 from pouch.cli.values import parse_filters
 
 TYPE_CHECKING = False
@@ -207,10 +207,15 @@ def cmd_system_df(ctx: Context, argv: list[str]) -> int:
         _verbose(ctx, du)
         return 0
     rows = df_summary(du)
-    if opts["format"]:
+    if opts["format"] and opts["format"] != "table":
         keys = ("Type", "TotalCount", "Active", "Size", "Reclaimable")
-        for row in rows:
-            ctx.out(render_template(opts["format"], dict(zip(keys, row))))
+        kinds = ("Images", "Containers", "Volumes", "Builder")
+        records = [record(f"*formatter.diskUsage{kind}Context", dict(zip(keys, row))) for kind, row in zip(kinds, rows)]
+        headers = dict(zip(keys, ("TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE")))
+        try:
+            ctx.stdout.write(render_rows(opts["format"], records, headers))
+        except TemplateError as e:
+            raise CLIError(f"template parsing error: {e}") from None
         return 0
     ctx.stdout.write(table(["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"], rows))
     return 0

@@ -10,13 +10,12 @@ functions (:func:`row_fields`), unit-tested.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 
 from pouch.cli.client import CLIError, quote_name
 from pouch.cli.flags import STR, F
-from pouch.cli.format import TemplateError, bytes_size, human_size, render_template, table
+from pouch.cli.format import TemplateError, bytes_size, human_size, record, render_rows
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -94,20 +93,14 @@ def row_fields(sample: dict, name: str, ident: str, *, trunc: bool = True) -> di
 
 
 def render(rows: list[dict[str, str]], template: str) -> str:
-    """Docker's formatter: ``table ...`` (tab-separated cells laid out, a header row) or a
-    plain template (one line per row)."""
-    template = template.replace("\\t", "\t").replace("\\n", "\n")
+    """Docker's formatter (``table ...``: a header row and the cells laid out; ``json``; a plain
+    template: one line per row) over ``*container.statsContext`` rows."""
     if template == "table":
         template = DEFAULT_FORMAT
     try:
-        if template.startswith("table"):
-            cells = template[len("table"):].strip().split("\t")
-            header = [re.sub(r"{{\s*\.(\w+)\s*}}", lambda m: HEADERS.get(m.group(1), m.group(1).upper()), c)
-                      for c in cells]
-            return table(header, [[render_template(c, r) for c in cells] for r in rows])
-        return "".join(render_template(template, r) + "\n" for r in rows)
+        return render_rows(template, [record("*container.statsContext", r) for r in rows], HEADERS)
     except TemplateError as e:
-        raise CLIError(f"template: {e}") from None
+        raise CLIError(f"template parsing error: {e}") from None
 
 
 # --- IO: the daemon's samples ---------------------------------------------------------------

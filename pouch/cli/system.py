@@ -32,13 +32,16 @@ def client_version() -> dict[str, Any]:
     }
 
 
-def _render(ctx: Context, template: str, data: Any) -> None:
-    from pouch.cli.format import TemplateError, render_template  # noqa: PLC0415 - lazy: only --format; `version` is a hot path
+def _render(ctx: Context, template: str, data: Any, type_name: str, name: str = "") -> None:
+    from pouch.cli.format import TemplateError, record, render_template  # noqa: PLC0415 - lazy: only --format; `version` is a hot path
 
     try:
-        ctx.out(render_template(template, data))
+        ctx.out(render_template(template, record(type_name, data), name=name))
     except TemplateError as e:
-        raise CLIError(f"template: {e}") from None
+        if 'executing "' not in str(e):
+            raise CLIError(f"template parsing error: {e}", 64) from None
+        ctx.out("")  # docker ends the (partial) output before the error
+        raise CLIError(str(e)) from None
 
 
 _SHOWN_DETAILS = ("ApiVersion", "MinAPIVersion", "Os", "Arch", "KernelVersion", "BuildTime", "GitCommit", "GoVersion",
@@ -94,7 +97,7 @@ def cmd_version(ctx: Context, argv: list[str]) -> int:
     except CLIError as e:
         error = e
     if opts["format"]:
-        _render(ctx, opts["format"], {"Client": client, "Server": server})
+        _render(ctx, opts["format"], {"Client": client, "Server": server}, "system.versionInfo", "version")
     else:
         ctx.stdout.write(format_version(client, server))
     if error is not None:
@@ -159,7 +162,7 @@ def cmd_info(ctx: Context, argv: list[str]) -> int:
     opts, _ = ctx.parse("[OPTIONS]", "Display system-wide information", [FORMAT_FLAG], argv, max_args=0)
     info = ctx.client.get("/info") or {}
     if opts["format"]:
-        _render(ctx, opts["format"], info)
+        _render(ctx, opts["format"], info, "system.dockerInfo")
     else:
         ctx.stdout.write(format_info(info, ctx.debug))
         ctx.stdout.flush()

@@ -5,13 +5,14 @@ from __future__ import annotations
 from pouch.cli.client import CLIError, quote_name
 from pouch.cli.containers import for_each, inspect_and_print
 from pouch.cli.flags import LIST, STR, F
-from pouch.cli.format import table
+from pouch.cli.format import human_size, record, table
 from pouch.cli.objects import filters_query, key_values, print_template_lines
 from pouch.cli.prune import confirm, prune_volumes, reclaimed_line
 from pouch.cli.values import parse_filters
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
 
     from pouch.cli.main import Context
 
@@ -38,6 +39,25 @@ def cmd_volume_create(ctx: Context, argv: list[str]) -> int:
     return 0
 
 
+VOLUME_HEADERS = {"Name": "VOLUME NAME", "Driver": "DRIVER", "Scope": "SCOPE", "Mountpoint": "MOUNTPOINT",
+                  "Labels": "LABELS", "Links": "LINKS", "Size": "SIZE", "Group": "GROUP",
+                  "Availability": "AVAILABILITY", "Status": "STATUS"}
+
+
+def _format_row(v: dict[str, Any]) -> Any:
+    """docker's ``volume ls --format`` context (``*formatter.volumeContext``)."""
+    labels = v.get("Labels") or {}
+    usage = v.get("UsageData") or {}
+    return record("*formatter.volumeContext", {
+        "Name": v.get("Name", ""), "Driver": v.get("Driver", ""), "Scope": v.get("Scope", "local"),
+        "Mountpoint": v.get("Mountpoint", ""), "Labels": ",".join(f"{k}={val}" for k, val in sorted(labels.items())),
+        "Label": lambda name: labels.get(name, ""),
+        "Links": str(usage["RefCount"]) if usage.get("RefCount", -1) != -1 else "N/A",
+        "Size": human_size(usage["Size"], 4) if usage.get("Size", -1) != -1 else "N/A",
+        "Group": "N/A", "Availability": "N/A", "Status": "N/A",
+    })
+
+
 def cmd_volume_ls(ctx: Context, argv: list[str]) -> int:
     opts, _ = ctx.parse("[OPTIONS]", "List volumes",
                         [F("-f", "--filter", kind=LIST, help="Provide filter values (e.g. 'dangling=true')"),
@@ -49,7 +69,7 @@ def cmd_volume_ls(ctx: Context, argv: list[str]) -> int:
         for v in volumes:
             ctx.out(v["Name"])
     elif opts["format"] and opts["format"] != "table":
-        print_template_lines(ctx, opts["format"], volumes)
+        print_template_lines(ctx, opts["format"], [_format_row(v) for v in volumes], VOLUME_HEADERS)
     else:
         ctx.stdout.write(table(["DRIVER", "VOLUME NAME"], [[v.get("Driver", ""), v["Name"]] for v in volumes], padding=4))
     return 0

@@ -133,7 +133,7 @@ DATA = {"Id": "abc", "State": {"Status": "running", "Running": True, "Pid": 42, 
     ("{{json .Config}}", '{"Env":["A=1"],"Labels":{"x.y":"z"},"Cmd":null}'),
     ("{{.NetworkSettings.IPAddress}}", "192.168.5.2"),
     ("id={{ .Id }} pid={{.State.Pid}} up={{.State.Running}}", "id=abc pid=42 up=true"),
-    ("{{.Config.Cmd}} {{.Config.Env}} {{.Missing}}", "<nil> [A=1] <no value>"),
+    ("{{.Config.Cmd}} {{.Config.Env}} {{.Config.Labels.nope}}", "<nil> [A=1] <no value>"),
     ('{{index .Config.Labels "x.y"}}', "z"),
     ("{{json .State.Status}}", '"running"'),
     ("{{upper .State.Status}}", "RUNNING"),
@@ -146,7 +146,7 @@ def test_templates(template, out):
     assert render_template(template, DATA) == out
 
 
-@pytest.mark.parametrize("template", ["{{.Id", "{{nosuch .Id}}", "{{.Id.Deeper}}", "{{}}"])
+@pytest.mark.parametrize("template", ["{{.Id", "{{nosuch .Id}}", "{{.Id.Deeper}}", "{{}}", "{{.Missing}}"])
 def test_template_errors(template):
     with pytest.raises(TemplateError):
         render_template(template, DATA)
