@@ -23,6 +23,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.integration.registry_support import Registry
 from tests.waiting import wait_until
 
 __all__ = ["wait_until"]  # re-exported: `from tests.integration.conftest import wait_until`
@@ -134,6 +135,16 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
 
 
 needs_docker = pytest.mark.skipif(shutil.which("docker") is None, reason="the docker CLI is not installed")
+needs_registry = pytest.mark.skipif(not os.path.exists("/usr/bin/docker-registry"),
+                                    reason="docker-registry not installed")
+
+
+@pytest.fixture
+def registry(tmp_path) -> Iterator[Registry]:
+    """A loopback docker-registry (plain HTTP), stopped after the test."""
+    r = Registry(str(tmp_path / "registry")).start()
+    yield r
+    r.stop()
 
 
 @contextlib.contextmanager

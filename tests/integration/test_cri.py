@@ -17,11 +17,8 @@ import pytest
 
 from pouch.cri import api_pb2 as pb
 from pouch.cri import api_pb2_grpc as pb_grpc
-from tests.integration.conftest import Daemon, container, running_daemon, unique_name
+from tests.integration.conftest import Daemon, container, needs_registry, running_daemon, unique_name
 from tests.integration.registry_support import Registry
-
-needs_registry = pytest.mark.skipif(not os.path.exists("/usr/bin/docker-registry"),
-                                    reason="docker-registry not installed")
 
 
 class Cri:

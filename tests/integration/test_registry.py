@@ -12,17 +12,10 @@ import time
 
 import pytest
 
-from tests.integration.conftest import running_daemon
+from tests.integration.conftest import needs_registry, running_daemon
 from tests.integration.registry_support import CutOnceFront, Registry, TokenFront
 
-pytestmark = pytest.mark.skipif(not os.path.exists("/usr/bin/docker-registry"), reason="docker-registry not installed")
-
-
-@pytest.fixture
-def registry(tmp_path):
-    r = Registry(str(tmp_path / "registry")).start()
-    yield r
-    r.stop()
+pytestmark = needs_registry
 
 
 def _store_state(d) -> dict:

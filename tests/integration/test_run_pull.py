@@ -4,22 +4,13 @@ against Debian's docker-registry on loopback; the docker CLI's own ``run`` pulls
 from __future__ import annotations
 
 import json
-import os
 import re
 
 import pytest
 
-from tests.integration.conftest import needs_docker, unique_name
-from tests.integration.registry_support import Registry
+from tests.integration.conftest import needs_docker, needs_registry, unique_name
 
-pytestmark = pytest.mark.skipif(not os.path.exists("/usr/bin/docker-registry"), reason="docker-registry not installed")
-
-
-@pytest.fixture
-def registry(tmp_path):
-    r = Registry(str(tmp_path / "registry")).start()
-    yield r
-    r.stop()
+pytestmark = needs_registry
 
 
 @pytest.fixture
