@@ -88,12 +88,6 @@ IP_FORWARD = "/proc/sys/net/ipv4/ip_forward"
 AddInterfaces = Callable[[contextlib.ExitStack, str, tuple[PortBinding, ...]], list[Endpoint]]
 
 
-def parse_mode(mode: str) -> tuple[str, str]:
-    """``bridge|default|none|host|container:X|NETWORK`` -> (kind, X) (models.parse_network_mode)."""
-    parsed = parse_network_mode(mode)
-    return parsed.kind.value, parsed.target
-
-
 def attachment_of(netns_path: str, endpoints: Sequence[Endpoint], bindings: Sequence[PortBinding]) -> NetworkAttachment:
     """The attachment of a netns with ``endpoints``: the top-level fields are the first one's."""
     if not endpoints:

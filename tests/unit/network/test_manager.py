@@ -13,9 +13,9 @@ import time
 import pytest
 
 from pouch.errors import InvalidArgument
-from pouch.models import PortBinding
+from pouch.models import PortBinding, parse_network_mode
 from pouch.network import cni, netns
-from pouch.network.manager import NetworkManager, parse_mode, remove_network_leftovers
+from pouch.network.manager import NetworkManager, remove_network_leftovers
 
 CID_A = "a" * 64
 CID_B = "b" * 64
@@ -217,7 +217,12 @@ def test_setup_teardown_timing(no_leaks, capsys):
     assert all(s + t < 2.0 for s, t in timings.values())
 
 
-def test_parse_mode():
+def parse_mode(mode: str) -> tuple[str, str]:
+    parsed = parse_network_mode(mode)
+    return parsed.kind.value, parsed.target
+
+
+def test_parse_network_mode():
     assert parse_mode("bridge") == ("bridge", "")
     assert parse_mode("default") == ("bridge", "")
     assert parse_mode("none") == ("none", "")
