@@ -79,7 +79,7 @@ class LifecycleRoutes:
 
     def prune(self, req: Request) -> Response:
         dangling_only = parse_prune_filters(list_filters.parse_filters(req.query_str("filters")))
-        result = prune_images(self.engine.images, self.engine.images.containers_using, dangling_only)
+        result = prune_images(self.engine.images, dangling_only)
         return json_response(image_prune_json(result))
 
 

@@ -7,7 +7,7 @@ size of the layer snapshots that were removed. :func:`prune_candidates` is pure.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
@@ -45,17 +45,18 @@ def prune_candidates(records: Iterable, used_image_ids: AbstractSet[str], dangli
             and not (r.id in parent_ids and not r.repo_tags and not r.repo_digests)]
 
 
-def prune_images(images, containers_using: Callable[[str], list[str]], dangling_only: bool) -> ImagePruneReport:
-    """Remove the candidates, each through ``images.remove`` (forced: no container uses them)."""
+def prune_images(images, dangling_only: bool) -> ImagePruneReport:
+    """Remove the candidates, each through ``images.remove`` (forced: no container uses them;
+    who uses an image is the image service's ``containers_using``)."""
     deleted: list[ImageDeleteItem] = []
     reclaimed = 0
     with images.transaction():
         sizes = {row.chain_id: row.size for row in store.list_snapshots(images.db)}
         records = images.list_images()
-        used = {r.id for r in records if containers_using(r.id)}
+        used = {r.id for r in records if images.containers_using(r.id)}
         for record in prune_candidates(records, used, dangling_only, images.parent_ids()):
             try:
-                items = images.remove(record.id, force=True, containers_using=containers_using)
+                items = images.remove(record.id, force=True)
             except PouchError:
                 continue  # removed or taken meanwhile
             deleted += items
