@@ -43,6 +43,8 @@ class DaemonConfig:
     disk_quota: bool = False  # --disk-quota: quotas checked (btrfs: enabled) at start (snapshots/quota_manager.py)
     cri: bool = False  # --cri: serve the Kubernetes CRI v1 on cri_listen (pouch/cri)
     cri_listen: str = DEFAULT_CRI_LISTEN
+    cri_stream_address: str = "127.0.0.1"  # the CRI streaming server (exec/attach/port-forward URLs), as containerd's
+    cri_stream_port: int = 0  # 0: a port the kernel picks at each start (containerd's default)
     cni_conf_dir: str = DEFAULT_CNI_CONF_DIR  # pods' CNI config: the first conflist by name (kubelet runtimes' rule)
     debug: bool = False
 

@@ -77,6 +77,10 @@ def parse_args(argv: list[str] | None = None) -> DaemonConfig:
     parser.add_argument("--cri", action="store_true", help="also serve the Kubernetes CRI v1 (for a kubelet, crictl)")
     parser.add_argument("--cri-listen", default=DEFAULT_CRI_LISTEN, metavar="unix:///PATH",
                         help="the CRI socket (default %(default)s)")
+    parser.add_argument("--cri-stream-address", default="127.0.0.1", metavar="ADDRESS",
+                        help="where the CRI streaming server (exec, attach, port-forward) listens (default %(default)s)")
+    parser.add_argument("--cri-stream-port", type=int, default=0, metavar="PORT",
+                        help="its port; 0: one the kernel picks at each start (default %(default)s)")
     parser.add_argument("--cni-conf-dir", default=DEFAULT_CNI_CONF_DIR, metavar="DIR",
                         help="CNI configs for pods: the first by name is used (default %(default)s)")
     parser.add_argument("--cni-bin-dir", default=":".join(DaemonConfig.cni_plugin_dirs), metavar="DIR[:DIR...]",
@@ -113,6 +117,8 @@ def parse_args(argv: list[str] | None = None) -> DaemonConfig:
         disk_quota=args.disk_quota,
         cri=args.cri,
         cri_listen=cri_listen,
+        cri_stream_address=args.cri_stream_address,
+        cri_stream_port=args.cri_stream_port,
         cni_conf_dir=os.path.abspath(args.cni_conf_dir),
         cni_plugin_dirs=tuple(os.path.abspath(d) for d in args.cni_bin_dir.split(":") if d),
         debug=args.debug,

@@ -14,6 +14,7 @@ from pouch.cri import api_pb2 as pb
 from pouch.cri import api_pb2_grpc as pb_grpc
 from pouch.cri.convert import NETWORK_READY, RUNTIME_READY, condition
 from pouch.cri.edge import answer_unimplemented, rpc
+from pouch.cri.exec_rpcs import ExecRpcs
 from pouch.engine import Engine
 from pouch.errors import PouchError
 from pouch.network.sandbox import load_cni_conf_dir
@@ -23,7 +24,7 @@ RUNTIME_API_VERSION = "v1"
 KUBELET_API_VERSION = "0.1.0"  # what VersionResponse.version carries, as containerd and CRI-O answer
 
 
-class RuntimeService(pb_grpc.RuntimeServiceServicer):
+class RuntimeService(ExecRpcs, pb_grpc.RuntimeServiceServicer):  # ExecRpcs: ExecSync, Exec, Attach, PortForward
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._lock = threading.Lock()

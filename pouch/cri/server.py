@@ -10,6 +10,7 @@ from concurrent import futures
 import grpc
 
 from pouch.cri import api_pb2_grpc as pb_grpc
+from pouch.cri.exec_rpcs import build_stream_server
 from pouch.cri.image_service import ImageService
 from pouch.cri.runtime_service import RuntimeService
 from pouch.engine import Engine
@@ -27,12 +28,15 @@ class CriServer:
         self.path = listen.removeprefix("unix://")
         self.runtime = RuntimeService(engine)
         self.images = ImageService(engine)
+        self.streaming = build_stream_server(engine)  # exec/attach/port-forward sessions (pouch/cri/streaming)
         self._server: grpc.Server | None = None
 
     def start(self) -> None:
         os.makedirs(os.path.dirname(self.path) or "/", exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)  # a stale socket of a previous run
+        self.streaming.start()
+        self.runtime.stream_server = self.streaming
         server = grpc.server(futures.ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="cri"))
         pb_grpc.add_RuntimeServiceServicer_to_server(self.runtime, server)
         pb_grpc.add_ImageServiceServicer_to_server(self.images, server)
@@ -44,6 +48,7 @@ class CriServer:
 
     def stop(self, grace: float = 2.0) -> None:
         """Refuse new calls, give those under way ``grace`` seconds, remove the socket."""
+        self.streaming.stop()
         if self._server is None:
             return
         self._server.stop(grace).wait()

@@ -12,11 +12,13 @@ the client (Docker's stream framing, ...) is the front end's business.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
 import os
 import secrets
+import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -244,6 +246,13 @@ class ExecService:
             self._finish(session, handle)
             raise Conflict(f"exec {exec_id} has no attached stdio")
         return AttachedExec(connection, lambda: self._finish(session, handle))
+
+    def kill(self, exec_id: str, sig: int = signal.SIGKILL) -> None:
+        """Signal a running session's process (the CRI's ExecSync kills one past its timeout)."""
+        session = self._get(exec_id)
+        if session.running and session.pid > 0:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(session.pid, sig)
 
     def resize(self, exec_id: str, height: int, width: int) -> None:
         session = self._get(exec_id)

@@ -1,0 +1,235 @@
+"""A remote command session's channels over either wire: SPDY streams or WebSocket messages.
+
+A session (exec, attach) sees a :class:`RemoteCommandIO`: ``write`` output to a channel,
+an :class:`Inbox` of what the client sent (stdin bytes and its end, terminal sizes), and
+``finish`` with the status for the error channel. How channels travel is decided here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import socket
+import threading
+from typing import Protocol
+
+from wsproto import ConnectionState, WSConnection
+from wsproto.events import BytesMessage, CloseConnection, Event, Message, Ping
+
+from pouch.cri.streaming import protocol
+from pouch.cri.streaming.protocol import Channel, TermSize
+from pouch.cri.streaming.spdy import Headers, header
+from pouch.cri.streaming.spdy_link import SpdyLink
+
+MAX_RESIZE_BUFFER = 4096
+LINGER = 2.0  # seconds the server waits for the client's close after the last frame
+READ_SIZE = 65536
+
+
+class Wake:
+    """Put in the stdin queue to wake its reader (the session is over)."""
+
+
+WAKE = Wake()
+
+
+class Inbox:
+    """What the client sent, for the session to take in order."""
+
+    def __init__(self) -> None:
+        self._stdin: queue.Queue[bytes | None | Wake] = queue.Queue()
+        self._resizes: queue.Queue[TermSize | None] = queue.Queue()
+        self._stdin_ended = False
+        self._resize_buffer = b""
+
+    def stdin_data(self, data: bytes) -> None:
+        if not self._stdin_ended:
+            self._stdin.put(data)
+
+    def stdin_end(self) -> None:
+        if not self._stdin_ended:
+            self._stdin_ended = True
+            self._stdin.put(None)
+
+    def wake(self) -> None:
+        self._stdin.put(WAKE)
+
+    def next_stdin(self) -> bytes | None | Wake:
+        return self._stdin.get()
+
+    def resize_data(self, data: bytes) -> None:
+        sizes, self._resize_buffer = protocol.parse_resizes(self._resize_buffer + data)
+        self._resize_buffer = self._resize_buffer[-MAX_RESIZE_BUFFER:]
+        for size in sizes:
+            self._resizes.put(size)
+
+    def resizes_end(self) -> None:
+        self._resizes.put(None)
+
+    def next_resize(self) -> TermSize | None:
+        return self._resizes.get()
+
+    def close(self) -> None:
+        self.stdin_end()
+        self.resizes_end()
+
+
+class RemoteCommandIO(Protocol):
+    protocol: str
+    inbox: Inbox
+
+    def write(self, channel: Channel, data: bytes) -> bool:
+        """Output to the client; False once it is gone."""
+        ...
+
+    def finish(self, status: bytes) -> None:
+        """The status on the error channel (nothing if empty), then the end of the session."""
+        ...
+
+
+# --- SPDY ----------------------------------------------------------------------------------------
+
+
+class SpdyRemoteCommand:
+    """Channels as SPDY streams the client opens, each named by its ``streamType`` header."""
+
+    def __init__(self, link: SpdyLink, chosen: str) -> None:
+        self.link = link
+        self.protocol = chosen
+        self.inbox = Inbox()
+        self._streams: dict[Channel, int] = {}
+        self._channels: dict[int, Channel] = {}
+        self._cond = threading.Condition()
+        self._gone = False
+
+    def wait_for(self, expected: frozenset[Channel], timeout: float) -> bool:
+        """Wait until the client opened every expected stream (kubelet's handshake)."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._gone or expected <= self._streams.keys(), timeout) \
+                and not self._gone
+
+    # SpdyHandler
+    def on_stream(self, stream_id: int, headers: Headers) -> None:
+        channel = protocol.STREAM_TYPES.get(header(headers, protocol.STREAM_TYPE))
+        with self._cond:
+            if channel is None or channel in self._streams:
+                self.link.reset(stream_id)
+                return
+            self._streams[channel] = stream_id
+            self._channels[stream_id] = channel
+            self._cond.notify_all()
+        self.link.reply(stream_id)
+
+    def on_data(self, stream_id: int, data: bytes) -> None:
+        channel = self._channels.get(stream_id)
+        if channel == Channel.STDIN:
+            self.inbox.stdin_data(data)
+        elif channel == Channel.RESIZE:
+            self.inbox.resize_data(data)
+
+    def on_end(self, stream_id: int) -> None:
+        channel = self._channels.get(stream_id)
+        if channel == Channel.STDIN:
+            self.inbox.stdin_end()
+        elif channel == Channel.RESIZE:
+            self.inbox.resizes_end()
+
+    def on_closed(self) -> None:
+        with self._cond:
+            self._gone = True
+            self._cond.notify_all()
+        self.inbox.close()
+
+    # RemoteCommandIO
+    def write(self, channel: Channel, data: bytes) -> bool:
+        stream_id = self._streams.get(channel)
+        if stream_id is None:
+            return not self._gone
+        return self.link.send(stream_id, data)
+
+    def finish(self, status: bytes) -> None:
+        error = self._streams.get(Channel.ERROR)
+        if status and error is not None:
+            self.link.send(error, status)
+        for stream_id in list(self._streams.values()):
+            self.link.end(stream_id)
+        self.link.close(LINGER)
+
+
+# --- WebSocket -----------------------------------------------------------------------------------
+
+
+class WebSocketRemoteCommand:
+    """Channels as binary WebSocket messages whose first byte is the channel id."""
+
+    def __init__(self, sock: socket.socket, ws: WSConnection, chosen: str) -> None:
+        self.sock = sock
+        self.ws = ws
+        self.protocol = chosen
+        self.inbox = Inbox()
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._message = bytearray()
+
+    def _send(self, event: Event) -> bool:
+        with self._lock:
+            if self.ws.state not in (ConnectionState.OPEN, ConnectionState.REMOTE_CLOSING) and \
+                    not isinstance(event, CloseConnection):
+                return False
+            try:
+                self.sock.sendall(self.ws.send(event))
+            except Exception:  # noqa: BLE001 - a socket error, or wsproto refusing in a closed state
+                return False
+            return True
+
+    def run(self) -> None:
+        """Read the client's messages until it closes (the reader thread)."""
+        try:
+            while not self._closed.is_set():
+                data = self.sock.recv(READ_SIZE)
+                self.ws.receive_data(data or None)
+                if not self._events() or not data:
+                    break
+        except OSError:
+            pass
+        finally:
+            self._closed.set()
+            self.inbox.close()
+
+    def _events(self) -> bool:
+        for event in self.ws.events():
+            if isinstance(event, BytesMessage):
+                self._message += event.data
+                if event.message_finished:
+                    self._dispatch(bytes(self._message))
+                    self._message.clear()
+            elif isinstance(event, Ping):
+                self._send(event.response())
+            elif isinstance(event, CloseConnection):
+                if self.ws.state == ConnectionState.REMOTE_CLOSING:
+                    self._send(event.response())
+                return False
+        return True
+
+    def _dispatch(self, message: bytes) -> None:
+        if not message:
+            return
+        channel, data = message[0], message[1:]
+        if channel == Channel.STDIN:
+            self.inbox.stdin_data(data)
+        elif channel == Channel.RESIZE:
+            self.inbox.resize_data(data)
+        elif channel == protocol.CLOSE_SIGNAL and data[:1] == bytes([Channel.STDIN]):
+            self.inbox.stdin_end()
+
+    def write(self, channel: Channel, data: bytes) -> bool:
+        return self._send(Message(data=bytes([channel]) + data))
+
+    def finish(self, status: bytes) -> None:
+        if status:
+            self.write(Channel.ERROR, status)
+        self._send(CloseConnection(code=1000))
+        self._closed.wait(LINGER)
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
