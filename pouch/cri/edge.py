@@ -35,9 +35,10 @@ def rpc(method: Handler) -> Handler:
 
 
 def answer_unimplemented(servicer: type, service_name: str) -> None:
-    """Every RPC ``servicer`` inherits from the generated base (does not define itself) answers
-    UNIMPLEMENTED with a message naming it, instead of grpc's bare "Method not implemented!"."""
-    served = vars(servicer)
+    """Every RPC ``servicer`` inherits from the generated base (does not define itself, nor
+    take from a mixin) answers UNIMPLEMENTED with a message naming it, instead of grpc's bare
+    "Method not implemented!"."""
+    served = {name for cls in servicer.__mro__ if not cls.__module__.endswith("_pb2_grpc") for name in vars(cls)}
     for name in dir(servicer):
         if name[:1].isupper() and name not in served:
             setattr(servicer, name, _unimplemented(service_name, name))
