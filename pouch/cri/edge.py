@@ -38,7 +38,7 @@ def answer_unimplemented(servicer: type, service_name: str) -> None:
     """Every RPC ``servicer`` inherits from the generated base (does not define itself, nor
     take from a mixin) answers UNIMPLEMENTED with a message naming it, instead of grpc's bare
     "Method not implemented!"."""
-    served = {name for cls in servicer.__mro__ if not cls.__module__.endswith("_pb2_grpc") for name in vars(cls)}
+    served = {name for cls in servicer.__mro__[:-2] for name in vars(cls)}  # [-2]: the generated base
     for name in dir(servicer):
         if name[:1].isupper() and name not in served:
             setattr(servicer, name, _unimplemented(service_name, name))

@@ -31,6 +31,7 @@ from pouch.services.execs import ExecConfig
 from pouch.stdio import StdioConnection, StreamKind
 
 MAX_EXEC_SYNC_OUTPUT = 16 * 1024 * 1024  # bytes kept of each stream, as kubelet's limit
+KILL_GRACE = 10.0  # seconds for the output of a killed ExecSync to end (a child may still hold it)
 
 
 def build_stream_server(engine: Engine) -> StreamServer:
@@ -114,7 +115,7 @@ class ExecRpcs:
         timed_out = reader.is_alive()
         if timed_out:
             execs.kill(exec_id)
-            reader.join()
+            reader.join(KILL_GRACE)
         attached.connection.close()
         attached.finish()
         if timed_out:  # the status, not abort(): the @rpc wrapper would turn abort's exception into INTERNAL

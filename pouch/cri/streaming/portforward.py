@@ -55,6 +55,7 @@ class _Pair:
     error: int = 0
     inbound: queue.Queue[bytes | None] = field(default_factory=queue.Queue)
     started: bool = False
+    sock: socket.socket | None = None
 
 
 class SpdyPortForward:
@@ -102,6 +103,9 @@ class SpdyPortForward:
             pairs = list(self._pairs.values())
         for pair in pairs:
             pair.inbound.put(None)
+            if pair.sock is not None:  # the client is gone: so are its connections into the pod
+                with contextlib.suppress(OSError):
+                    pair.sock.shutdown(socket.SHUT_RDWR)
         self.closed.set()
 
     def _forward(self, pair: _Pair) -> None:
@@ -112,6 +116,7 @@ class SpdyPortForward:
             self.link.send(pair.error, message.encode())
             self._end(pair)
             return
+        pair.sock = sock
         writer = threading.Thread(target=_to_pod, args=(pair.inbound, sock), name="cri-pf-in", daemon=True)
         writer.start()
         try:

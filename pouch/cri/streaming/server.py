@@ -65,7 +65,11 @@ class StreamServer:
         family = socket.AF_INET6 if ":" in self.address else socket.AF_INET
         listener = socket.socket(family, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((self.address, self.port))
+        try:
+            listener.bind((self.address, self.port))
+        except OSError as err:
+            listener.close()
+            raise OSError(err.errno, f"CRI streaming server on {self.address}:{self.port}: {err.strerror}") from None
         listener.listen(64)
         self.port = listener.getsockname()[1]
         self._listener = listener
@@ -106,6 +110,9 @@ class StreamServer:
             self._dispatch(client, raw, request)
         except HttpError as err:
             _answer(client, err.status, err.message)
+        except (OSError, h11.RemoteProtocolError) as err:  # the client went away, or did not speak HTTP
+            log.debug("streaming connection: %s", err)
+            client.close()
         except Exception:  # noqa: BLE001 - one connection's bug must not take the server down
             log.exception("streaming connection failed")
             with contextlib.suppress(OSError):
