@@ -52,7 +52,6 @@ def build_stream_server(engine: Engine) -> StreamServer:
 @dataclass(frozen=True)
 class _Running:
     id: str
-    tty: bool
     netns: str
 
 
@@ -60,7 +59,7 @@ def _running(engine: Engine, ref: str) -> _Running:
     c = engine.containers.get(ref)
     if c.state.status != Status.RUNNING or c.state.pid <= 0:
         raise Conflict(f"container {c.id} is not running (status {c.state.status})")
-    return _Running(c.id, c.options.tty, f"/proc/{c.state.pid}/ns/net")
+    return _Running(c.id, f"/proc/{c.state.pid}/ns/net")
 
 
 @dataclass
@@ -139,10 +138,10 @@ class ExecRpcs:
     def Attach(self, request: pb.AttachRequest, context: grpc.ServicerContext) -> pb.AttachResponse:
         _check_streams(request.stdin, request.stdout, request.stderr, request.tty)
         running = _running(self.engine, request.container_id)
-        # a terminal is the container's to have: attach follows it, as kubelet's attach does
-        tty = running.tty
-        return pb.AttachResponse(url=self._url(AttachStream(running.id, tty, request.stdin, request.stdout,
-                                                            request.stderr and not tty)))
+        # the request's flags say which streams the client opens; the output is framed by the
+        # container's own terminal setting (services.streams.attach_options), as kubelet's attach
+        return pb.AttachResponse(url=self._url(AttachStream(running.id, request.tty, request.stdin, request.stdout,
+                                                            request.stderr)))
 
     @rpc
     def PortForward(self, request: pb.PortForwardRequest, context: grpc.ServicerContext) -> pb.PortForwardResponse:

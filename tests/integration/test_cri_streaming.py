@@ -219,6 +219,20 @@ def test_attach_over_websocket(cri):
         session.close()
 
 
+def test_attach_tty_with_resize(cri):
+    with container(cri.daemon, "-it", "busybox", "sh", name=unique_name("cri-attach-tty")) as cid:
+        request = pb.AttachRequest(container_id=cid, stdin=True, stdout=True, tty=True)
+        session = SpdySession(cri.runtime.Attach(request, timeout=10).url, stdin=True, tty=True)
+        session.resize(TermSize(width=90, height=30))
+
+        def resized() -> bool:
+            session.send_stdin(b"stty size\r")
+            return b"30 90" in session.wait_output(Channel.STDOUT, b"30 90", timeout=0.5)
+
+        wait_until(resized, timeout=20)
+        session.close()
+
+
 # --- PortForward (critest streaming.go) ------------------------------------------------------------
 
 
