@@ -7,6 +7,7 @@ Sessions are interactive: send stdin, wait for output, resize, close stdin, wait
 
 from __future__ import annotations
 
+import base64
 import socket
 import threading
 import time
@@ -14,7 +15,15 @@ import urllib.parse
 from dataclasses import dataclass, field
 
 from wsproto import ConnectionType, WSConnection
-from wsproto.events import AcceptConnection, BytesMessage, CloseConnection, Message, RejectConnection, Request
+from wsproto.events import (
+    AcceptConnection,
+    BytesMessage,
+    CloseConnection,
+    Message,
+    RejectConnection,
+    Request,
+    TextMessage,
+)
 
 from pouch.cri.streaming import protocol
 from pouch.cri.streaming.protocol import Channel, TermSize
@@ -183,7 +192,8 @@ class WebSocketSession(Session):
         self._lock = threading.Lock()
         self._closed = threading.Event()
         accepted = self._handshake()
-        self.protocol = accepted.subprotocol or protocol.V1
+        self.base64 = protocol.is_base64(accepted.subprotocol or "")
+        self.protocol = protocol.version_of(accepted.subprotocol or protocol.V1)
         self.sock.settimeout(None)
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -201,7 +211,10 @@ class WebSocketSession(Session):
                 raise UpgradeRefused(0, "connection closed during the handshake")
 
     def _event(self, event: object) -> None:
-        if isinstance(event, BytesMessage):
+        if isinstance(event, TextMessage) and event.data:  # base64: a digit, then the payload
+            with self._lock:
+                self._buffers.setdefault(int(event.data[0]), bytearray()).extend(base64.b64decode(event.data[1:]))
+        elif isinstance(event, BytesMessage):
             self._message += event.data
             if event.message_finished and self._message:
                 with self._lock:
@@ -229,8 +242,10 @@ class WebSocketSession(Session):
         self._closed.set()
 
     def _send(self, channel: int, data: bytes) -> None:
+        message: Message = Message(data=str(channel) + base64.b64encode(data).decode()) if self.base64 \
+            else Message(data=bytes([channel]) + data)
         with self._lock:
-            self.sock.sendall(self.ws.send(Message(data=bytes([channel]) + data)))
+            self.sock.sendall(self.ws.send(message))
 
     def output(self, channel: Channel) -> bytes:
         with self._lock:
@@ -249,6 +264,10 @@ class WebSocketSession(Session):
         self._send(Channel.RESIZE, protocol.encode_resize(size))
 
     def close(self) -> None:
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the reader
+        except OSError:
+            pass
         self.sock.close()
 
 

@@ -21,10 +21,12 @@ V2 = "v2.channel.k8s.io"
 V3 = "v3.channel.k8s.io"
 V4 = "v4.channel.k8s.io"
 V5 = "v5.channel.k8s.io"
+BASE64_V1 = "base64.channel.k8s.io"  # WebSocket text messages: the channel as an ASCII digit, then base64
+BASE64_V4 = "v4.base64.channel.k8s.io"
 PORT_FORWARD = "portforward.k8s.io"
 
 SPDY_REMOTE_COMMAND = (V4, V3, V2, V1)  # what this server speaks over SPDY, in its preference order
-WEBSOCKET_REMOTE_COMMAND = (V5, V4, V3, V2, V1)
+WEBSOCKET_REMOTE_COMMAND = (V5, V4, V3, V2, V1, BASE64_V4, BASE64_V1)
 STATUS_JSON_PROTOCOLS = (V4, V5)
 
 STREAM_TYPE = "streamtype"
@@ -60,6 +62,15 @@ def choose(offered: list[str], supported: tuple[str, ...]) -> str | None:
 def split_offers(values: list[str]) -> list[str]:
     """Protocol names from header values (repeated headers, or one comma-separated)."""
     return [p.strip() for v in values for p in v.split(",") if p.strip()]
+
+
+def is_base64(name: str) -> bool:
+    return ".base64." in f".{name}"
+
+
+def version_of(name: str) -> str:
+    """The channel protocol a (base64) WebSocket subprotocol speaks: ``v4.base64.channel.k8s.io`` → v4."""
+    return name.replace("base64.", "")
 
 
 def expected_channels(stdin: bool, stdout: bool, stderr: bool, tty: bool, protocol: str) -> frozenset[Channel]:

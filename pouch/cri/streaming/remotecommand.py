@@ -7,6 +7,8 @@ an :class:`Inbox` of what the client sent (stdin bytes and its end, terminal siz
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import queue
 import socket
@@ -14,7 +16,7 @@ import threading
 from typing import Protocol
 
 from wsproto import ConnectionState, WSConnection
-from wsproto.events import BytesMessage, CloseConnection, Event, Message, Ping
+from wsproto.events import BytesMessage, CloseConnection, Event, Message, Ping, TextMessage
 
 from pouch.cri.streaming import protocol
 from pouch.cri.streaming.protocol import Channel, TermSize
@@ -160,16 +162,19 @@ class SpdyRemoteCommand:
 
 
 class WebSocketRemoteCommand:
-    """Channels as binary WebSocket messages whose first byte is the channel id."""
+    """Channels as binary WebSocket messages whose first byte is the channel id (or, with a
+    ``base64.`` subprotocol, text messages: the channel as an ASCII digit, then base64)."""
 
     def __init__(self, sock: socket.socket, ws: WSConnection, chosen: str) -> None:
         self.sock = sock
         self.ws = ws
-        self.protocol = chosen
+        self.protocol = protocol.version_of(chosen)
+        self.base64 = protocol.is_base64(chosen)
         self.inbox = Inbox()
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._message = bytearray()
+        self._text = ""
 
     def _send(self, event: Event) -> bool:
         with self._lock:
@@ -203,6 +208,11 @@ class WebSocketRemoteCommand:
                 if event.message_finished:
                     self._dispatch(bytes(self._message))
                     self._message.clear()
+            elif isinstance(event, TextMessage):
+                self._text += event.data
+                if event.message_finished:
+                    self._dispatch_text(self._text)
+                    self._text = ""
             elif isinstance(event, Ping):
                 self._send(event.response())
             elif isinstance(event, CloseConnection):
@@ -222,7 +232,17 @@ class WebSocketRemoteCommand:
         elif channel == protocol.CLOSE_SIGNAL and data[:1] == bytes([Channel.STDIN]):
             self.inbox.stdin_end()
 
+    def _dispatch_text(self, message: str) -> None:
+        if not self.base64 or not message or not message[0].isdigit():
+            return
+        try:
+            self._dispatch(bytes([int(message[0])]) + base64.b64decode(message[1:]))
+        except binascii.Error:
+            pass
+
     def write(self, channel: Channel, data: bytes) -> bool:
+        if self.base64:
+            return self._send(Message(data=str(int(channel)) + base64.b64encode(data).decode()))
         return self._send(Message(data=bytes([channel]) + data))
 
     def finish(self, status: bytes) -> None:

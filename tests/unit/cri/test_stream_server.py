@@ -19,6 +19,7 @@ from pouch.cri.streaming.remotecommand import WAKE, RemoteCommandIO
 from pouch.cri.streaming.requests import AttachStream, ExecStream, PortForwardStream, StreamRequest
 from pouch.cri.streaming.server import StreamServer
 from tests.streaming_client import PortForwardClient, SpdySession, UpgradeRefused, WebSocketSession
+from tests.waiting import wait_until
 
 
 def stand_in(request: StreamRequest, io: RemoteCommandIO) -> None:
@@ -126,6 +127,15 @@ def test_websocket_exec(server, protocols):
         session.close_stdin()  # the close signal ends stdin
         assert session.status()[0] == 3
     session.close()
+
+
+def test_websocket_base64_channels(server):
+    session = WebSocketSession(exec_url(server), protocols=(protocol.BASE64_V4,))
+    assert session.base64 and session.protocol == protocol.V4
+    session.send_stdin(b"\x00binary\xff")
+    assert session.wait_output(Channel.STDOUT, b"\x00BINARY\xff") == b"\x00BINARY\xff"
+    session.close()
+    wait_until(session.done)
 
 
 def test_token_is_single_use(server):
