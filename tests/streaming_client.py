@@ -241,13 +241,13 @@ class WebSocketSession(Session):
             pass
         self._closed.set()
 
-    def _send(self, channel: int, data: bytes) -> None:
+    def send(self, channel: int, data: bytes) -> None:
         message: Message = Message(data=str(channel) + base64.b64encode(data).decode()) if self.base64 \
             else Message(data=bytes([channel]) + data)
         with self._lock:
             self.sock.sendall(self.ws.send(message))
 
-    def output(self, channel: Channel) -> bytes:
+    def output(self, channel: int) -> bytes:
         with self._lock:
             return bytes(self._buffers.get(channel, b""))
 
@@ -255,13 +255,13 @@ class WebSocketSession(Session):
         return self._closed.is_set()
 
     def send_stdin(self, data: bytes) -> None:
-        self._send(Channel.STDIN, data)
+        self.send(Channel.STDIN, data)
 
     def close_stdin(self) -> None:
-        self._send(protocol.CLOSE_SIGNAL, bytes([Channel.STDIN]))  # v5's close signal
+        self.send(protocol.CLOSE_SIGNAL, bytes([Channel.STDIN]))  # v5's close signal
 
     def resize(self, size: TermSize) -> None:
-        self._send(Channel.RESIZE, protocol.encode_resize(size))
+        self.send(Channel.RESIZE, protocol.encode_resize(size))
 
     def close(self) -> None:
         try:

@@ -253,6 +253,12 @@ def test_port_forward_to_the_pods_loopback(cri):
         refused, error = client.request(9, b"x")
         assert refused == b"" and b"localhost:9" in error
         client.close()
+        # the same over WebSocket (kubelet's v4 port forward channels)
+        url = cri.runtime.PortForward(pb.PortForwardRequest(pod_sandbox_id=pod, port=[8080]), timeout=10).url
+        session = WebSocketSession(url, protocols=(protocol.V4,))
+        session.send(0, request)
+        assert session.wait_output(0, b"pod-page\n").endswith(b"pod-page\n")
+        session.close()
 
 
 def test_port_forward_of_an_unknown_sandbox(cri):

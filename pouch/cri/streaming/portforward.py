@@ -1,26 +1,32 @@
-"""Port forward over SPDY (``portforward.k8s.io``): TCP connections into a pod's loopback.
+"""Port forward: TCP connections into a pod's loopback, over SPDY (``portforward.k8s.io``) or WebSocket.
 
 The client opens two streams per connection it forwards, an ``error`` and a ``data`` stream,
 with the same ``requestID`` and the pod's ``port``. Once both are there, the server connects
 to 127.0.0.1:port inside the pod's network namespace (a socket made on a thread that joined
 the namespace: ``network.netns.run_in_netns``) and copies bytes both ways; the end of the
 client's data half-closes the TCP connection, the end of the pod's closes the data stream.
-A connection that fails says why on the error stream.
+A connection that fails says why on the error stream. Over WebSocket (kubelet's v4 channels)
+each port of the request is one connection, for the life of the WebSocket.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import queue
 import socket
+import struct
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from wsproto import WSConnection
+
 from pouch.cri.streaming import protocol
 from pouch.cri.streaming.spdy import Headers, header
 from pouch.cri.streaming.spdy_link import SpdyLink
+from pouch.cri.streaming.websocket_channels import WebSocketChannels
 from pouch.network.netns import run_in_netns
 
 log = logging.getLogger("pouchd.cri.stream")
@@ -102,37 +108,79 @@ class SpdyPortForward:
         with self._lock:
             pairs = list(self._pairs.values())
         for pair in pairs:
-            pair.inbound.put(None)
-            if pair.sock is not None:  # the client is gone: so are its connections into the pod
-                with contextlib.suppress(OSError):
-                    pair.sock.shutdown(socket.SHUT_RDWR)
+            _hang_up(pair)
         self.closed.set()
 
     def _forward(self, pair: _Pair) -> None:
-        try:
-            sock = self.dial(pair.port)
-        except OSError as err:
-            message = f"failed to connect to localhost:{pair.port} inside the pod: {err.strerror or err}"
-            self.link.send(pair.error, message.encode())
-            self._end(pair)
-            return
-        pair.sock = sock
-        writer = threading.Thread(target=_to_pod, args=(pair.inbound, sock), name="cri-pf-in", daemon=True)
-        writer.start()
-        try:
-            while data := sock.recv(READ_SIZE):
-                if not self.link.send(pair.data, data):
-                    break
-        except OSError:
-            pass
-        self._end(pair)
-        pair.inbound.put(None)
-        writer.join()
-        sock.close()
-
-    def _end(self, pair: _Pair) -> None:
+        forward(self.dial, pair, lambda data: self.link.send(pair.data, data),
+                lambda message: self.link.send(pair.error, message))
         self.link.end(pair.data)
         self.link.end(pair.error)
+
+
+class WebSocketPortForward:
+    """Port forward over WebSocket (kubelet's v4 channels): one connection per port of the
+    request, its data on channel 2i and its errors on 2i+1, each channel opened by the port
+    as two little-endian bytes."""
+
+    def __init__(self, sock: socket.socket, ws: WSConnection, chosen: str, ports: tuple[int, ...],
+                 dial: Dialer) -> None:
+        self.channels = WebSocketChannels(sock, ws, chosen, self._dispatch)
+        self.pairs = [_Pair(port) for port in ports]
+        self.dial = dial
+
+    def _dispatch(self, channel: int, data: bytes) -> None:
+        if channel % 2 == 0 and channel // 2 < len(self.pairs):
+            self.pairs[channel // 2].inbound.put(data)
+
+    def serve(self) -> None:
+        """Forward until the client closes the WebSocket."""
+        workers = []
+        for i, pair in enumerate(self.pairs):
+            prefix = struct.pack("<H", pair.port)
+            self.channels.write(2 * i, prefix)
+            self.channels.write(2 * i + 1, prefix)
+            worker = threading.Thread(target=forward, name=f"cri-pf-{pair.port}", daemon=True, args=(
+                self.dial, pair, functools.partial(self.channels.write, 2 * i),
+                functools.partial(self.channels.write, 2 * i + 1)))
+            worker.start()
+            workers.append(worker)
+        self.channels.run()
+        for pair in self.pairs:
+            _hang_up(pair)
+        for worker in workers:
+            worker.join()
+        self.channels.close(0)
+
+
+def forward(dial: Dialer, pair: _Pair, out: Callable[[bytes], bool], error: Callable[[bytes], object]) -> None:
+    """One connection into the pod: ``pair.inbound`` to it, what it answers to ``out``,
+    a failure to connect to ``error``."""
+    try:
+        sock = dial(pair.port)
+    except OSError as err:
+        error(f"failed to connect to localhost:{pair.port} inside the pod: {err.strerror or err}".encode())
+        return
+    pair.sock = sock
+    writer = threading.Thread(target=_to_pod, args=(pair.inbound, sock), name="cri-pf-in", daemon=True)
+    writer.start()
+    try:
+        while data := sock.recv(READ_SIZE):
+            if not out(data):
+                break
+    except OSError:
+        pass
+    pair.inbound.put(None)
+    writer.join()
+    sock.close()
+
+
+def _hang_up(pair: _Pair) -> None:
+    """The client is gone: so is its connection into the pod."""
+    pair.inbound.put(None)
+    if pair.sock is not None:
+        with contextlib.suppress(OSError):
+            pair.sock.shutdown(socket.SHUT_RDWR)
 
 
 def _to_pod(inbound: queue.Queue[bytes | None], sock: socket.socket) -> None:

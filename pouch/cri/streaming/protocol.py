@@ -27,6 +27,7 @@ PORT_FORWARD = "portforward.k8s.io"
 
 SPDY_REMOTE_COMMAND = (V4, V3, V2, V1)  # what this server speaks over SPDY, in its preference order
 WEBSOCKET_REMOTE_COMMAND = (V5, V4, V3, V2, V1, BASE64_V4, BASE64_V1)
+WEBSOCKET_PORT_FORWARD = (V4, BASE64_V4)  # kubelet's: port forward channels over WebSocket
 STATUS_JSON_PROTOCOLS = (V4, V5)
 
 STREAM_TYPE = "streamtype"

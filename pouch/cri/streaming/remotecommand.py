@@ -7,25 +7,21 @@ an :class:`Inbox` of what the client sent (stdin bytes and its end, terminal siz
 
 from __future__ import annotations
 
-import base64
-import binascii
-import contextlib
 import queue
 import socket
 import threading
 from typing import Protocol
 
-from wsproto import ConnectionState, WSConnection
-from wsproto.events import BytesMessage, CloseConnection, Event, Message, Ping, TextMessage
+from wsproto import WSConnection
 
 from pouch.cri.streaming import protocol
 from pouch.cri.streaming.protocol import Channel, TermSize
 from pouch.cri.streaming.spdy import Headers, header
 from pouch.cri.streaming.spdy_link import SpdyLink
+from pouch.cri.streaming.websocket_channels import WebSocketChannels
 
 MAX_RESIZE_BUFFER = 4096
 LINGER = 2.0  # seconds the server waits for the client's close after the last frame
-READ_SIZE = 65536
 
 
 class Wake:
@@ -162,69 +158,20 @@ class SpdyRemoteCommand:
 
 
 class WebSocketRemoteCommand:
-    """Channels as binary WebSocket messages whose first byte is the channel id (or, with a
-    ``base64.`` subprotocol, text messages: the channel as an ASCII digit, then base64)."""
+    """Channels as WebSocket messages (``websocket_channels``); v5 adds the close signal."""
 
     def __init__(self, sock: socket.socket, ws: WSConnection, chosen: str) -> None:
-        self.sock = sock
-        self.ws = ws
         self.protocol = protocol.version_of(chosen)
-        self.base64 = protocol.is_base64(chosen)
         self.inbox = Inbox()
-        self._lock = threading.Lock()
-        self._closed = threading.Event()
-        self._message = bytearray()
-        self._text = ""
-
-    def _send(self, event: Event) -> bool:
-        with self._lock:
-            if self.ws.state not in (ConnectionState.OPEN, ConnectionState.REMOTE_CLOSING) and \
-                    not isinstance(event, CloseConnection):
-                return False
-            try:
-                self.sock.sendall(self.ws.send(event))
-            except Exception:  # noqa: BLE001 - a socket error, or wsproto refusing in a closed state
-                return False
-            return True
+        self.channels = WebSocketChannels(sock, ws, chosen, self._dispatch)
 
     def run(self) -> None:
-        """Read the client's messages until it closes (the reader thread)."""
         try:
-            while not self._closed.is_set():
-                data = self.sock.recv(READ_SIZE)
-                self.ws.receive_data(data or None)
-                if not self._events() or not data:
-                    break
-        except OSError:
-            pass
+            self.channels.run()
         finally:
-            self._closed.set()
             self.inbox.close()
 
-    def _events(self) -> bool:
-        for event in self.ws.events():
-            if isinstance(event, BytesMessage):
-                self._message += event.data
-                if event.message_finished:
-                    self._dispatch(bytes(self._message))
-                    self._message.clear()
-            elif isinstance(event, TextMessage):
-                self._text += event.data
-                if event.message_finished:
-                    self._dispatch_text(self._text)
-                    self._text = ""
-            elif isinstance(event, Ping):
-                self._send(event.response())
-            elif isinstance(event, CloseConnection):
-                if self.ws.state == ConnectionState.REMOTE_CLOSING:
-                    self._send(event.response())
-                return False
-        return True
-
-    def _dispatch(self, message: bytes) -> None:
-        if not message:
-            return
-        channel, data = message[0], message[1:]
+    def _dispatch(self, channel: int, data: bytes) -> None:
         if channel == Channel.STDIN:
             self.inbox.stdin_data(data)
         elif channel == Channel.RESIZE:
@@ -232,24 +179,10 @@ class WebSocketRemoteCommand:
         elif channel == protocol.CLOSE_SIGNAL and data[:1] == bytes([Channel.STDIN]):
             self.inbox.stdin_end()
 
-    def _dispatch_text(self, message: str) -> None:
-        if not self.base64 or not message or not message[0].isdigit():
-            return
-        try:
-            self._dispatch(bytes([int(message[0])]) + base64.b64decode(message[1:]))
-        except binascii.Error:
-            pass
-
     def write(self, channel: Channel, data: bytes) -> bool:
-        if self.base64:
-            return self._send(Message(data=str(int(channel)) + base64.b64encode(data).decode()))
-        return self._send(Message(data=bytes([channel]) + data))
+        return self.channels.write(channel, data)
 
     def finish(self, status: bytes) -> None:
         if status:
             self.write(Channel.ERROR, status)
-        self._send(CloseConnection(code=1000))
-        self._closed.wait(LINGER)
-        with contextlib.suppress(OSError):
-            self.sock.shutdown(socket.SHUT_RDWR)
-        self.sock.close()
+        self.channels.close(LINGER)

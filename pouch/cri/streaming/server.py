@@ -16,17 +16,27 @@ import contextlib
 import logging
 import socket
 import threading
+import urllib.parse
 from collections.abc import Callable
 
 import h11
 from wsproto import ConnectionType, WSConnection
-from wsproto.events import AcceptConnection, RejectConnection, Request
+from wsproto.events import AcceptConnection, Request
 
 from pouch.cri.streaming import protocol
-from pouch.cri.streaming.portforward import Dialer, SpdyPortForward
+from pouch.cri.streaming.portforward import Dialer, SpdyPortForward, WebSocketPortForward
 from pouch.cri.streaming.remotecommand import RemoteCommandIO, SpdyRemoteCommand, WebSocketRemoteCommand
-from pouch.cri.streaming.requests import PortForwardStream, RequestCache, StreamRequest, parse_path, url_path
+from pouch.cri.streaming.requests import (
+    AttachStream,
+    ExecStream,
+    PortForwardStream,
+    RequestCache,
+    StreamRequest,
+    parse_path,
+    url_path,
+)
 from pouch.cri.streaming.spdy_link import SpdyLink
+from pouch.errors import NotFound, PouchError
 
 log = logging.getLogger("pouchd.cri.stream")
 
@@ -132,27 +142,45 @@ class StreamServer:
             headers[name.lower()] = value.decode()
             offers.setdefault(name.lower(), []).append(value.decode())
         upgrade = headers.get(b"upgrade", "").lower()
-        if upgrade == "websocket":
-            self._websocket(client, raw, stream_request)
-        elif upgrade.startswith("spdy/3"):
-            self._spdy(client, raw[raw.index(b"\r\n\r\n") + 4:], stream_request,
-                       protocol.split_offers(offers.get(b"x-stream-protocol-version", [])))
-        else:
+        if upgrade not in ("websocket", "spdy/3.1"):
             raise HttpError(400, "an Upgrade to SPDY/3.1 or websocket is required")
+        if isinstance(stream_request, PortForwardStream):
+            dial = self._dialer(stream_request)
+            if upgrade == "websocket":
+                self._websocket_port_forward(client, raw, stream_request, target, dial)
+            else:
+                self._spdy_port_forward(client, raw, offers, dial)
+        elif upgrade == "websocket":
+            self._websocket(client, raw, stream_request)
+        else:
+            self._spdy(client, raw, stream_request, offers)
 
-    def _spdy(self, client: socket.socket, leftover: bytes, request: StreamRequest, offered: list[str]) -> None:
-        supported = (protocol.PORT_FORWARD,) if isinstance(request, PortForwardStream) else protocol.SPDY_REMOTE_COMMAND
+    def _dialer(self, request: PortForwardStream) -> Dialer:
+        try:
+            return self._pod_dialer(request.sandbox_id)
+        except PouchError as err:
+            raise HttpError(404 if isinstance(err, NotFound) else 409, err.message) from None
+
+    def _spdy_upgrade(self, client: socket.socket, offers: dict[bytes, list[str]], supported: tuple[str, ...]) -> str:
+        offered = protocol.split_offers(offers.get(b"x-stream-protocol-version", []))
         chosen = protocol.choose(offered, supported) if offered else supported[-1]
         if chosen is None:
             raise HttpError(403, f"none of the offered protocols {offered} is supported: {list(supported)}")
         client.sendall(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
                        b"X-Stream-Protocol-Version: " + chosen.encode() + b"\r\n\r\n")
-        link = SpdyLink(client, leftover, client=False)
-        if isinstance(request, PortForwardStream):
-            handler = SpdyPortForward(link, self._pod_dialer(request.sandbox_id))
-            link.run(handler)  # until the client closes the connection
-            link.close(0)
-            return
+        return chosen
+
+    def _spdy_port_forward(self, client: socket.socket, raw: bytes, offers: dict[bytes, list[str]],
+                           dial: Dialer) -> None:
+        self._spdy_upgrade(client, offers, (protocol.PORT_FORWARD,))
+        link = SpdyLink(client, _after_head(raw), client=False)
+        link.run(SpdyPortForward(link, dial))  # until the client closes the connection
+        link.close(0)
+
+    def _spdy(self, client: socket.socket, raw: bytes, request: ExecStream | AttachStream,
+              offers: dict[bytes, list[str]]) -> None:
+        chosen = self._spdy_upgrade(client, offers, protocol.SPDY_REMOTE_COMMAND)
+        link = SpdyLink(client, _after_head(raw), client=False)
         io = SpdyRemoteCommand(link, chosen)
         threading.Thread(target=link.run, args=(io,), name="cri-spdy-read", daemon=True).start()
         expected = protocol.expected_channels(request.stdin, request.stdout, request.stderr, request.tty, chosen)
@@ -162,23 +190,49 @@ class StreamServer:
             return
         self._run_session(request, io)
 
-    def _websocket(self, client: socket.socket, raw: bytes, request: StreamRequest) -> None:
-        if isinstance(request, PortForwardStream):
-            raise HttpError(400, "port forward is served over SPDY/3.1 only")
-        ws = WSConnection(ConnectionType.SERVER)
-        ws.receive_data(raw)
-        event = next(ws.events(), None)
-        if not isinstance(event, Request):
-            raise HttpError(400, "not a WebSocket handshake")
-        chosen = protocol.choose(event.subprotocols, protocol.WEBSOCKET_REMOTE_COMMAND)
-        if event.subprotocols and chosen is None:
-            client.sendall(ws.send(RejectConnection(status_code=403)))
-            client.close()
-            return
-        client.sendall(ws.send(AcceptConnection(subprotocol=chosen)))
+    def _websocket(self, client: socket.socket, raw: bytes, request: ExecStream | AttachStream) -> None:
+        ws, chosen = _websocket_accept(client, raw, protocol.WEBSOCKET_REMOTE_COMMAND)
         io = WebSocketRemoteCommand(client, ws, chosen or protocol.V1)
         threading.Thread(target=io.run, name="cri-ws-read", daemon=True).start()
         self._run_session(request, io)
+
+    def _websocket_port_forward(self, client: socket.socket, raw: bytes, request: PortForwardStream, target: str,
+                                dial: Dialer) -> None:
+        ports = request.ports or _query_ports(target)
+        if not ports:
+            raise HttpError(400, "port forward over WebSocket needs the ports (?port=N)")
+        ws, chosen = _websocket_accept(client, raw, protocol.WEBSOCKET_PORT_FORWARD)
+        WebSocketPortForward(client, ws, chosen or protocol.V4, ports, dial).serve()
+
+
+def _websocket_accept(client: socket.socket, raw: bytes, supported: tuple[str, ...]) -> tuple[WSConnection, str | None]:
+    """The WebSocket handshake: the connection and the subprotocol chosen (None if the client
+    offered none); offers with nothing in common are refused."""
+    ws = WSConnection(ConnectionType.SERVER)
+    ws.receive_data(raw)
+    event = next(ws.events(), None)
+    if not isinstance(event, Request):
+        raise HttpError(400, "not a WebSocket handshake")
+    chosen = protocol.choose(event.subprotocols, supported)
+    if event.subprotocols and chosen is None:
+        raise HttpError(403, f"none of the offered subprotocols {event.subprotocols} is supported: {list(supported)}")
+    client.sendall(ws.send(AcceptConnection(subprotocol=chosen)))
+    return ws, chosen
+
+
+def _query_ports(target: str) -> tuple[int, ...]:
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(target).query)
+    try:
+        ports = tuple(int(p) for value in query.get("port", []) for p in value.split(","))
+    except ValueError:
+        raise HttpError(400, f"invalid port in {target}") from None
+    if any(not 0 < p < 65536 for p in ports):
+        raise HttpError(400, f"invalid port in {target}")
+    return ports
+
+
+def _after_head(raw: bytes) -> bytes:
+    return raw[raw.index(b"\r\n\r\n") + 4:]
 
 
 def _read_head(client: socket.socket) -> tuple[bytes, h11.Request]:

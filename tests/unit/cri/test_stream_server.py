@@ -41,7 +41,7 @@ def stand_in(request: StreamRequest, io: RemoteCommandIO) -> None:
 
 @pytest.fixture
 def echo_port() -> Iterator[int]:
-    """A TCP server on loopback answering each connection with what it read, reversed."""
+    """A TCP server on loopback answering each read with its bytes reversed."""
     listener = socket.create_server(("127.0.0.1", 0))
 
     def serve() -> None:
@@ -51,10 +51,8 @@ def echo_port() -> Iterator[int]:
             except OSError:
                 return
             with conn:
-                data = b""
                 while chunk := conn.recv(65536):
-                    data += chunk
-                conn.sendall(data[::-1])
+                    conn.sendall(chunk[::-1])
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
@@ -190,6 +188,26 @@ def test_port_forward_connection_refused_says_so(server):
     client.close()
 
 
-def test_port_forward_only_over_spdy(server):
-    with pytest.raises(UpgradeRefused):
-        WebSocketSession(server.url_for(PortForwardStream("pod1", (80,))))
+def test_port_forward_over_websocket(server, echo_port):
+    # kubelet's v4 channels: data on 2i, errors on 2i+1, each opened by the port (little-endian)
+    closed = socket.create_server(("127.0.0.1", 0))
+    refused_port = closed.getsockname()[1]
+    closed.close()
+    url = server.url_for(PortForwardStream("pod1", (echo_port, refused_port)))
+    session = WebSocketSession(url, protocols=(protocol.V4,))
+    prefix = echo_port.to_bytes(2, "little")
+    assert session.wait_output(0, prefix) == prefix and session.wait_output(1, prefix) == prefix
+    session.send(0, b"ping")
+    assert session.wait_output(0, prefix + b"gnip") == prefix + b"gnip"
+    refused_prefix = refused_port.to_bytes(2, "little")
+    assert f"localhost:{refused_port}".encode() in session.wait_output(3, b"inside the pod")
+    assert session.output(3).startswith(refused_prefix)
+    session.close()
+
+
+def test_port_forward_over_websocket_takes_ports_from_the_query(server, echo_port):
+    url = server.url_for(PortForwardStream("pod1", ())) + f"?port={echo_port}"
+    session = WebSocketSession(url, protocols=(protocol.BASE64_V4,))
+    session.send(0, b"abc")
+    assert session.wait_output(0, b"cba").endswith(b"cba")
+    session.close()
