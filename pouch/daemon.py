@@ -96,6 +96,8 @@ def parse_args(argv: list[str] | None = None) -> DaemonConfig:
     cri_listen = args.cri_listen if "://" in args.cri_listen else "unix://" + args.cri_listen
     if not cri_listen.startswith("unix://"):
         parser.error(f"--cri-listen: only unix:// sockets are supported: {args.cri_listen}")
+    if not 0 <= args.cri_stream_port <= 65535:
+        parser.error(f"--cri-stream-port: not a port: {args.cri_stream_port}")
     return DaemonConfig(
         host=host,
         root=os.path.abspath(args.root),
