@@ -87,7 +87,7 @@ class _Inbound:
     closed: bool = False
 
 
-class _Collector:
+class Collector:
     """SpdyHandler keeping what each stream received."""
 
     def __init__(self) -> None:
@@ -147,7 +147,7 @@ class SpdySession(Session):
     def __init__(self, url: str, *, stdin: bool, stdout: bool = True, stderr: bool = True, tty: bool = False,
                  protocols: tuple[str, ...] = protocol.SPDY_REMOTE_COMMAND) -> None:
         self.link, self.protocol = spdy_upgrade(url, list(protocols))
-        self.collector = _Collector()
+        self.collector = Collector()
         threading.Thread(target=self.link.run, args=(self.collector,), daemon=True).start()
         self.streams: dict[Channel, int] = {}
         wanted = [(Channel.ERROR, True), (Channel.STDIN, stdin), (Channel.STDOUT, stdout),
@@ -276,7 +276,7 @@ class PortForwardClient:
 
     def __init__(self, url: str) -> None:
         self.link, self.protocol = spdy_upgrade(url, [protocol.PORT_FORWARD])
-        self.collector = _Collector()
+        self.collector = Collector()
         threading.Thread(target=self.link.run, args=(self.collector,), daemon=True).start()
         self._next_request = 0
 

@@ -13,12 +13,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from pouch.cri.streaming import protocol
+from pouch.cri.streaming import protocol, spdy
 from pouch.cri.streaming.protocol import Channel, TermSize
 from pouch.cri.streaming.remotecommand import WAKE, RemoteCommandIO
 from pouch.cri.streaming.requests import AttachStream, ExecStream, PortForwardStream, StreamRequest
 from pouch.cri.streaming.server import StreamServer
-from tests.streaming_client import PortForwardClient, SpdySession, UpgradeRefused, WebSocketSession
+from pouch.cri.streaming.spdy_link import SpdyLink
+from tests.streaming_client import Collector, PortForwardClient, SpdySession, UpgradeRefused, WebSocketSession
 from tests.waiting import wait_until
 
 
@@ -211,3 +212,33 @@ def test_port_forward_over_websocket_takes_ports_from_the_query(server, echo_por
     session.send(0, b"abc")
     assert session.wait_output(0, b"cba").endswith(b"cba")
     session.close()
+
+
+def test_spdy_link_waits_for_the_window_of_a_peer_that_does_flow_control():
+    # a peer that sends WINDOW_UPDATEs gets its windows kept: the sender waits for each update
+
+    a, b = socket.socketpair()
+    server, client = SpdyLink(a, client=False), SpdyLink(b, client=True)
+    opened = threading.Event()
+    server_handler = Collector()
+    server_handler.on_stream = lambda stream_id, headers: opened.set()  # type: ignore[method-assign]
+    client_handler = Collector()
+    threads = [threading.Thread(target=server.run, args=(server_handler,)),
+               threading.Thread(target=client.run, args=(client_handler,))]
+    for t in threads:
+        t.start()
+    sid = client.open_stream((("streamtype", "stdout"),))
+    with client._cond:  # tell the server this side does flow control
+        client.conn._send(spdy.WindowUpdate(sid, 0))
+        client._flush()
+    assert opened.wait(5)
+    wait_until(lambda: server.conn.peer_flow_control)
+    payload = bytes(range(256)) * 1200  # 300 KiB: several windows' worth
+    assert server.send(sid, payload, fin=True)
+    inbound = client_handler.inbound
+    wait_until(lambda: sid in inbound.ended)
+    assert bytes(inbound.data[sid]) == payload
+    client.close(1)
+    server.close(1)
+    for t in threads:
+        t.join(5)
