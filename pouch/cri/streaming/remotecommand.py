@@ -21,6 +21,7 @@ from pouch.cri.streaming.spdy_link import SpdyLink
 from pouch.cri.streaming.websocket_channels import WebSocketChannels
 
 MAX_RESIZE_BUFFER = 4096
+MAX_STDIN_BUFFER = 1 << 20  # bytes of client input held for a process that does not read it yet
 LINGER = 2.0  # seconds the server waits for the client's close after the last frame
 
 
@@ -32,28 +33,44 @@ WAKE = Wake()
 
 
 class Inbox:
-    """What the client sent, for the session to take in order."""
+    """What the client sent, for the session to take in order. Input the process does not read
+    is held up to ``MAX_STDIN_BUFFER`` bytes; past that the connection's reader waits, and so,
+    through TCP, does the client."""
 
     def __init__(self) -> None:
         self._stdin: queue.Queue[bytes | None | Wake] = queue.Queue()
         self._resizes: queue.Queue[TermSize | None] = queue.Queue()
+        self._room = threading.Condition()
+        self._buffered = 0
         self._stdin_ended = False
         self._resize_buffer = b""
 
     def stdin_data(self, data: bytes) -> None:
-        if not self._stdin_ended:
-            self._stdin.put(data)
+        with self._room:
+            self._room.wait_for(lambda: self._buffered < MAX_STDIN_BUFFER or self._stdin_ended)
+            if self._stdin_ended:
+                return
+            self._buffered += len(data)
+        self._stdin.put(data)
 
     def stdin_end(self) -> None:
-        if not self._stdin_ended:
+        with self._room:
+            if self._stdin_ended:
+                return
             self._stdin_ended = True
-            self._stdin.put(None)
+            self._room.notify_all()
+        self._stdin.put(None)
 
     def wake(self) -> None:
         self._stdin.put(WAKE)
 
     def next_stdin(self) -> bytes | None | Wake:
-        return self._stdin.get()
+        item = self._stdin.get()
+        if isinstance(item, bytes):
+            with self._room:
+                self._buffered -= len(item)
+                self._room.notify_all()
+        return item
 
     def resize_data(self, data: bytes) -> None:
         sizes, self._resize_buffer = protocol.parse_resizes(self._resize_buffer + data)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import threading
 
 from pouch.cri.streaming import protocol
 from pouch.cri.streaming.protocol import Channel, TermSize
+from pouch.cri.streaming.remotecommand import MAX_STDIN_BUFFER, Inbox
 from pouch.cri.streaming.requests import ExecStream, PortForwardStream, RequestCache, parse_path, url_path
 
 
@@ -93,3 +95,29 @@ def test_paths():
     assert parse_path("/exec/tok") == ("exec", "tok")
     assert parse_path("/portforward/abc?x=1") == ("portforward", "abc")
     assert parse_path("/nope/tok") is None and parse_path("/exec/") is None
+
+
+def test_inbox_holds_a_bounded_amount_of_stdin():
+    inbox = Inbox()
+    chunk = b"x" * (MAX_STDIN_BUFFER // 2)
+    inbox.stdin_data(chunk)
+    inbox.stdin_data(chunk)  # now full
+    third = threading.Thread(target=inbox.stdin_data, args=(b"more",))
+    third.start()
+    third.join(0.3)
+    assert third.is_alive()  # the reader waits for room
+    assert inbox.next_stdin() == chunk
+    third.join(5)
+    assert not third.is_alive()
+    assert inbox.next_stdin() == chunk and inbox.next_stdin() == b"more"
+
+
+def test_inbox_end_releases_a_waiting_reader():
+    inbox = Inbox()
+    inbox.stdin_data(b"x" * MAX_STDIN_BUFFER)
+    blocked = threading.Thread(target=inbox.stdin_data, args=(b"dropped",))
+    blocked.start()
+    inbox.close()  # the session is over
+    blocked.join(5)
+    assert not blocked.is_alive()
+    assert inbox.next_stdin() == b"x" * MAX_STDIN_BUFFER and inbox.next_stdin() is None
