@@ -9,8 +9,9 @@ with SYN_STREAM and headers saying what it carries. Nothing here touches a socke
 - :class:`Connection` adds the connection's state: stream ids, replies to PING, and flow control
   windows (per stream, and the session window of 3.1). The receive side hands out WINDOW_UPDATEs
   as data arrives. The send side enforces the peer's windows only once the peer has shown that
-  it does flow control (it sent a WINDOW_UPDATE): Go's spdystream, which kubelet and client-go
-  use, never does, and a strict sender would stall after 64 KiB.
+  it does flow control (it sent a WINDOW_UPDATE; the session window once it sent one for stream
+  0, as a SPDY/3 peer never does): Go's spdystream, which kubelet and client-go use, sends none,
+  and a strict sender would stall after 64 KiB.
 """
 
 from __future__ import annotations
@@ -310,7 +311,8 @@ class Connection:
     initial_window: int = DEFAULT_WINDOW
     streams: dict[int, _Stream] = field(default_factory=dict)
     codec: FrameCodec = field(default_factory=FrameCodec)
-    peer_flow_control: bool = False
+    peer_flow_control: bool = False  # the peer sent a WINDOW_UPDATE: its stream windows are kept
+    peer_session_flow_control: bool = False  # one for stream 0 (SPDY/3.1): its session window is kept too
     session_send_window: int = DEFAULT_WINDOW
     session_recv_window: int = DEFAULT_WINDOW
     peer_initial_window: int = DEFAULT_WINDOW
@@ -359,6 +361,8 @@ class Connection:
             return 0
         if not self.peer_flow_control:
             return MAX_FRAME_LENGTH
+        if not self.peer_session_flow_control:
+            return max(0, stream.send_window)
         return max(0, min(stream.send_window, self.session_send_window))
 
     def send_data(self, stream_id: int, data: bytes, fin: bool = False) -> int:
@@ -425,6 +429,7 @@ class Connection:
             case WindowUpdate(stream_id, delta):
                 self.peer_flow_control = True
                 if stream_id == 0:
+                    self.peer_session_flow_control = True
                     self.session_send_window += delta
                 elif stream_id in self.streams:
                     self.streams[stream_id].send_window += delta

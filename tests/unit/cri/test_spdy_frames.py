@@ -203,6 +203,16 @@ def test_sender_keeps_the_window_of_a_peer_that_does_flow_control():
     assert server.streams[sid].local_closed
 
 
+def test_a_spdy3_peer_without_session_updates_is_held_by_its_stream_window_only():
+    client, server = pair()
+    sid = client.open_stream(())
+    server.receive_data(client.data_to_send())
+    for _ in range(3):  # three windows' worth, each given back on the stream only
+        assert server.send_data(sid, b"w" * spdy.DEFAULT_WINDOW) == spdy.DEFAULT_WINDOW
+        server.receive_data(FrameCodec().encode(WindowUpdate(sid, spdy.DEFAULT_WINDOW)))
+    assert not server.peer_session_flow_control
+
+
 def test_settings_initial_window_moves_open_streams():
     client, server = pair()
     sid = client.open_stream(())
