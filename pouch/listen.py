@@ -87,7 +87,7 @@ def _parse_tcp(text: str, rest: str, default_port: int) -> ListenAddress:
         port = int(port_text) if port_text else default_port
     except ValueError:
         raise InvalidArgument(f"invalid -H {text!r}: bad port {port_text!r}") from None
-    if not 0 < port < 65536:
+    if not 0 <= port < 65536:  # 0: a port the kernel picks
         raise InvalidArgument(f"invalid -H {text!r}: port {port} out of range")
     if host != "localhost":
         try:

@@ -263,7 +263,7 @@ def _relay(raw: socket.socket, plain: socket.socket, context: ssl.SSLContext) ->
         return
     tls.setblocking(False)
     try:
-        _pump(tls, plain)
+        _Relay(tls, plain).run()
     except OSError as err:  # ssl.SSLError too: the connection is over either way
         log.debug("TLS connection with %s ended: %s", peer, err)
     finally:
@@ -271,58 +271,89 @@ def _relay(raw: socket.socket, plain: socket.socket, context: ssl.SSLContext) ->
         plain.close()
 
 
-def _pump(tls: ssl.SSLSocket, plain: socket.socket) -> None:
-    """Copy both ways until both sides have finished; an end of input is passed on as a half-close."""
-    client_open = server_open = True
-    while client_open or server_open:
-        poller = select.poll()
-        poller.register(tls, select.POLLIN if client_open else 0)
-        poller.register(plain, select.POLLIN if server_open else 0)
-        ready = {fd: ev for fd, ev in poller.poll()} if not (client_open and tls.pending()) else {tls.fileno(): 1}
-        if client_open and ready.get(tls.fileno(), 0) & (select.POLLIN | select.POLLHUP | select.POLLERR):
-            data = _recv_tls(tls)
-            if data == b"":
-                client_open = False
-                plain.shutdown(socket.SHUT_WR)
-            elif data:
-                plain.sendall(data)
-        event = ready.get(plain.fileno(), 0)
-        if server_open and event & (select.POLLIN | select.POLLHUP | select.POLLERR):
-            data = plain.recv(RELAY_CHUNK)
-            if data:
-                _send_tls(tls, data)
+class _Relay:
+    """Both directions between a TLS connection and the server's plain socket, non-blocking, so
+    neither side waits on the other (an echo through a hijacked stream cannot deadlock). An end
+    of input is passed on as a half-close once what came before it is delivered."""
+
+    def __init__(self, tls: ssl.SSLSocket, plain: socket.socket) -> None:
+        self.tls, self.plain = tls, plain
+        self.to_plain = bytearray()  # from the client, for the server
+        self.to_client = bytearray()
+        self.client_open = self.server_open = True  # still reading from each side
+        self.plain_shut = self.client_shut = False  # the half-close passed on
+        plain.setblocking(False)
+
+    def run(self) -> None:
+        while self.client_open or self.server_open or self.to_plain or self.to_client:
+            tls_events, plain_events = self._wanted()
+            if tls_events & select.POLLIN and self.tls.pending():
+                ready = {self.tls.fileno(): select.POLLIN}
             else:
-                server_open = False
-                socket.socket.shutdown(tls, socket.SHUT_WR)  # the base method: SSLSocket's drops the TLS state
-        elif not server_open and event & (select.POLLHUP | select.POLLERR):
-            return  # the server closed the connection: nothing more will go either way
+                poller = select.poll()
+                poller.register(self.tls, tls_events)
+                poller.register(self.plain, plain_events)
+                ready = dict(poller.poll())
+            if not self._step(ready.get(self.tls.fileno(), 0), ready.get(self.plain.fileno(), 0)):
+                return
 
+    def _wanted(self) -> tuple[int, int]:
+        tls_events = plain_events = 0
+        if self.client_open and len(self.to_plain) < RELAY_CHUNK:
+            tls_events |= select.POLLIN
+        if self.to_client:
+            tls_events |= select.POLLOUT
+        if self.server_open and len(self.to_client) < RELAY_CHUNK:
+            plain_events |= select.POLLIN
+        if self.to_plain:
+            plain_events |= select.POLLOUT
+        return tls_events, plain_events
 
-def _recv_tls(tls: ssl.SSLSocket) -> bytes | None:
-    """Decrypted bytes, b"" at the end (close_notify or EOF), None when a whole record has not arrived."""
-    try:
-        return tls.recv(RELAY_CHUNK)
-    except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
-        return None
-    except ssl.SSLZeroReturnError:
-        return b""
+    def _step(self, tls_ready: int, plain_ready: int) -> bool:
+        """One round of IO; False when the connection is over."""
+        gone = select.POLLHUP | select.POLLERR
+        if self.client_open and tls_ready & (select.POLLIN | gone):
+            self._read_client()
+        if self.to_client and tls_ready & select.POLLOUT:
+            self._write_client()
+        if self.server_open and plain_ready & (select.POLLIN | gone):
+            data = self.plain.recv(RELAY_CHUNK)
+            if data:
+                self.to_client += data
+            else:
+                self.server_open = False
+        elif not self.server_open and plain_ready & select.POLLHUP and not self.to_client:
+            return False  # the server closed the connection: nothing more will go either way
+        if self.to_plain and plain_ready & select.POLLOUT:
+            del self.to_plain[:self.plain.send(self.to_plain)]
+        self._pass_half_closes()
+        return True
 
-
-def _send_tls(tls: ssl.SSLSocket, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
+    def _read_client(self) -> None:
         try:
-            view = view[tls.send(view):]
-        except ssl.SSLWantWriteError:
-            _wait(tls, select.POLLOUT)
-        except ssl.SSLWantReadError:
-            _wait(tls, select.POLLIN)
+            data = self.tls.recv(RELAY_CHUNK)
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            return  # a record not complete yet, or one that carried no data
+        except ssl.SSLZeroReturnError:
+            data = b""
+        if data:
+            self.to_plain += data
+        else:
+            self.client_open = False
 
+    def _write_client(self) -> None:
+        try:
+            del self.to_client[:self.tls.send(self.to_client[:RELAY_CHUNK])]
+        except (ssl.SSLWantWriteError, ssl.SSLWantReadError):
+            pass
 
-def _wait(sock: socket.socket, events: int) -> None:
-    poller = select.poll()
-    poller.register(sock, events)
-    poller.poll()
+    def _pass_half_closes(self) -> None:
+        if not self.client_open and not self.to_plain and not self.plain_shut:
+            self.plain_shut = True
+            self.plain.shutdown(socket.SHUT_WR)
+        if not self.server_open and not self.to_client and not self.client_shut:
+            self.client_shut = True
+            socket.socket.shutdown(self.tls, socket.SHUT_WR)  # the base method: SSLSocket's drops the TLS state
 
 
 def _peer(sock: socket.socket) -> str:
