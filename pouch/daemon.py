@@ -316,6 +316,10 @@ def main(argv: list[str] | None = None) -> None:
     if os.geteuid() != 0:
         raise SystemExit("pouchd: must run as root")
     lock_root(config)
+    try:  # before the engine: a -H that cannot be served changes nothing on the host
+        listeners = open_listeners(config)
+    except PouchError as err:
+        raise SystemExit(f"pouchd: {err.message}") from None
     if config.disk_quota:  # checked before anything is made (snapshots/quota_manager.py)
         try:
             log.info("disk quotas: %s", DiskQuotas(config, images=None).enable())
@@ -330,10 +334,7 @@ def main(argv: list[str] | None = None) -> None:
             engine.lxcfs.start()
         except Exception as err:  # noqa: BLE001 - one readable line, as for the other startup failures
             raise SystemExit(f"pouchd: lxcfs: {err}") from None
-    try:
-        server = Server(None, build_router(engine), listeners=open_listeners(config))
-    except PouchError as err:
-        raise SystemExit(f"pouchd: {err.message}") from None
+    server = Server(None, build_router(engine), listeners=listeners)
     cri = CriServer(engine, config.cri_listen) if config.cri else None
     if cri:
         try:

@@ -252,13 +252,14 @@ def tls_relay(raw: socket.socket, context: ssl.SSLContext) -> socket.socket:
 
 def _relay(raw: socket.socket, plain: socket.socket, context: ssl.SSLContext) -> None:
     peer = _peer(raw)
+    raw.settimeout(HANDSHAKE_TIMEOUT)
+    tls = context.wrap_socket(raw, server_side=True, do_handshake_on_connect=False)  # takes raw's fd
     try:
-        raw.settimeout(HANDSHAKE_TIMEOUT)
-        tls = context.wrap_socket(raw, server_side=True, do_handshake_on_connect=False)
         tls.do_handshake()
     except (OSError, ssl.SSLError) as err:
         log.info("TLS handshake with %s refused: %s", peer, err)
-        raw.close()
+        # the alert reaches the client (not a reset), so it can say what was wrong
+        _linger_close(socket.socket(fileno=tls.detach()))
         plain.close()
         return
     tls.setblocking(False)
@@ -354,6 +355,15 @@ class _Relay:
         if not self.server_open and not self.to_client and not self.client_shut:
             self.client_shut = True
             socket.socket.shutdown(self.tls, socket.SHUT_WR)  # the base method: SSLSocket's drops the TLS state
+
+
+def _linger_close(sock: socket.socket, timeout: float = 1.0) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_WR)
+        sock.settimeout(timeout)
+        while sock.recv(RELAY_CHUNK):
+            pass
+    sock.close()
 
 
 def _peer(sock: socket.socket) -> str:
