@@ -148,6 +148,8 @@ def given_flags(argv: list[str] | None = None) -> dict[str, Any]:
     """The flags on the command line, by dest, and nothing else (no defaults): what daemon.json may not repeat."""
     parser = build_parser()
     for action in parser.options:
+        if action.help:  # --help still shows the defaults
+            action.help = action.help.replace("%(default)s", str(action.default))
         action.default = argparse.SUPPRESS
     return vars(parser.parse_args(argv))
 
