@@ -66,6 +66,16 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> _Parser:
     parser = _Parser(prog="pouchd", description="The Pouch container engine daemon")
+    _add_listening_options(parser)
+    _add_engine_options(parser)
+    _add_integration_options(parser)
+    parser.add_argument("-D", "--debug", action="store_true", help="debug logging")
+    parser.add_argument("-v", "--version", action="version", version=f"pouchd version {__version__}")
+    return parser
+
+
+def _add_listening_options(parser: _Parser) -> None:
+    """The config file, the API's addresses, its socket group and TLS."""
     parser.add_argument("--config-file", default=DEFAULT_CONFIG_FILE, metavar="FILE",
                         help="daemon configuration file, the flags' settings as JSON (default %(default)s)")
     parser.add_argument("-H", "--host", action="append", default=[], metavar="ADDRESS",
@@ -82,6 +92,10 @@ def build_parser() -> _Parser:
                         help="the server's TLS certificate (default %(default)s)")
     parser.add_argument("--tlskey", default=DaemonConfig.tls_key, metavar="FILE",
                         help="the server's TLS key (default %(default)s)")
+
+
+def _add_engine_options(parser: _Parser) -> None:
+    """Where state lives, the OCI runtimes, the default bridge, container logs, hooks."""
     parser.add_argument("--root", "--data-root", dest="root", default=DEFAULT_ROOT,
                         help="persistent state directory (default %(default)s)")
     parser.add_argument("--exec-root", default=DEFAULT_EXEC_ROOT, help="volatile state directory (default %(default)s)")
@@ -101,6 +115,10 @@ def build_parser() -> _Parser:
                         help="log files kept per container, the current one included (default %(default)s)")
     parser.add_argument("--hooks-dir", default="/etc/pouch/hooks.d",
                         help="host OCI hooks, one oci-hooks(5) JSON file each (default %(default)s)")
+
+
+def _add_integration_options(parser: _Parser) -> None:
+    """lxcfs, registries, disk quotas and the Kubernetes CRI."""
     # lxcfs (pouch/rich/lxcfsd.py)
     parser.add_argument("--enable-lxcfs", "--enableLxcfs", dest="enable_lxcfs", action="store_true",
                         help="start and watch lxcfs, for containers run with --enable-lxcfs")
@@ -126,9 +144,6 @@ def build_parser() -> _Parser:
                         help="CNI configs for pods: the first by name is used (default %(default)s)")
     parser.add_argument("--cni-bin-dir", default=":".join(DaemonConfig.cni_plugin_dirs), metavar="DIR[:DIR...]",
                         help="where CNI plugins are looked up (default %(default)s)")
-    parser.add_argument("-D", "--debug", action="store_true", help="debug logging")
-    parser.add_argument("-v", "--version", action="version", version=f"pouchd version {__version__}")
-    return parser
 
 
 def file_options(parser: _Parser) -> list[FileOption]:
