@@ -283,6 +283,7 @@ class _Relay:
         self.to_client = bytearray()
         self.client_open = self.server_open = True  # still reading from each side
         self.plain_shut = self.client_shut = False  # the half-close passed on
+        self.plain_gone = False  # the server closed its end: only what it sent is left to deliver
         plain.setblocking(False)
 
     def run(self) -> None:
@@ -293,7 +294,8 @@ class _Relay:
             else:
                 poller = select.poll()
                 poller.register(self.tls, tls_events)
-                poller.register(self.plain, plain_events)
+                if not self.plain_gone:  # a closed socket is always "ready" (POLLHUP): not polled again
+                    poller.register(self.plain, plain_events)
                 ready = dict(poller.poll())
             if not self._step(ready.get(self.tls.fileno(), 0), ready.get(self.plain.fileno(), 0)):
                 return
@@ -313,6 +315,8 @@ class _Relay:
     def _step(self, tls_ready: int, plain_ready: int) -> bool:
         """One round of IO; False when the connection is over."""
         gone = select.POLLHUP | select.POLLERR
+        if tls_ready & select.POLLERR or (tls_ready & select.POLLHUP and not self.client_open):
+            return False  # the client is gone both ways: nothing can reach it any more
         if self.client_open and tls_ready & (select.POLLIN | gone):
             self._read_client()
         if self.to_client and tls_ready & select.POLLOUT:
@@ -323,12 +327,15 @@ class _Relay:
                 self.to_client += data
             else:
                 self.server_open = False
-        elif not self.server_open and plain_ready & select.POLLHUP and not self.to_client:
-            return False  # the server closed the connection: nothing more will go either way
-        if self.to_plain and plain_ready & select.POLLOUT:
+        elif not self.server_open and plain_ready & gone:
+            self.plain_gone = True  # the server closed the connection
+            self.to_plain.clear()
+            if not self.to_client:
+                return False
+        if self.to_plain and plain_ready & select.POLLOUT and not self.plain_gone:
             del self.to_plain[:self.plain.send(self.to_plain)]
         self._pass_half_closes()
-        return True
+        return not (self.plain_gone and not self.to_client)
 
     def _read_client(self) -> None:
         try:
@@ -349,7 +356,7 @@ class _Relay:
             pass
 
     def _pass_half_closes(self) -> None:
-        if not self.client_open and not self.to_plain and not self.plain_shut:
+        if not self.client_open and not self.to_plain and not self.plain_shut and not self.plain_gone:
             self.plain_shut = True
             self.plain.shutdown(socket.SHUT_WR)
         if not self.server_open and not self.to_client and not self.client_shut:

@@ -18,6 +18,7 @@ from pouch.errors import InvalidArgument
 from pouch.listen import parse_host
 from tests.tls_certs import make_certs
 from tests.unit.api.test_api_server import basic_router, echo_hijack, read_exactly, read_head, request_bytes
+from tests.waiting import wait_until
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +55,8 @@ def served():
         server.shutdown()
         thread.join(5)
         assert not thread.is_alive()
+    # every TLS relay ended with its connection (none left spinning on a closed socket)
+    wait_until(lambda: not [t for t in threading.enumerate() if t.name == "pouch-tls"], what="the TLS relays to end")
 
 
 def _client_context(certs, with_cert=True) -> ssl.SSLContext:
@@ -189,3 +192,15 @@ def test_bad_tls_files_are_named(tmp_path):
     config = replace(DaemonConfig(), tls=True, tls_cert=str(tmp_path / "nope.pem"), tls_key=str(tmp_path / "k.pem"))
     with pytest.raises(InvalidArgument, match="nope.pem"):
         server_tls_context(config)
+
+
+def test_a_client_that_vanishes_ends_its_relay(served, certs):
+    tls = tcp_listener(parse_host("tcp://127.0.0.1:0"), server_tls_context(_tls_config(certs)))
+    served([tls])
+    secure = _connect(tls.sock.getsockname()[1], _client_context(certs))
+    assert _ping(secure) == 200
+    secure.sendall(request_bytes("POST", "/v1.41/containers/abc/attach?stream=1&stdin=1",
+                                 {"Connection": "Upgrade", "Upgrade": "tcp", "Content-Length": "0"}))
+    assert read_head(secure)[0] == 101
+    secure.close()  # gone mid-stream, without a word
+    wait_until(lambda: not [t for t in threading.enumerate() if t.name == "pouch-tls"], what="the relay to end")
