@@ -100,10 +100,11 @@ class HostDaemon(Daemon):
     """A pouchd with exactly the given arguments (no -H, no --debug added), optionally behind
     ``systemd-socket-activate``; it reports READY=1 on the test's own notify socket."""
 
-    def __init__(self, base: str, flags: tuple[str, ...] = (), activate: bool = False) -> None:
+    def __init__(self, base: str, flags: tuple[str, ...] = (), activate: bool = False, also_listen: str = "") -> None:
         super().__init__(base)
         self.flags = flags
         self.activate = activate
+        self.also_listen = also_listen  # a second socket for systemd-socket-activate (fd 4)
         self.notify_path = os.path.join(base, "notify.sock")
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.notify.bind(self.notify_path)
@@ -113,7 +114,9 @@ class HostDaemon(Daemon):
                 "--bip", self.subnet, *self.flags]
         env = dict(os.environ, NOTIFY_SOCKET=self.notify_path)
         if self.activate:  # systemd's pouchd.socket in small: the socket exists before pouchd runs
-            argv = ["systemd-socket-activate", "-l", self.sock, "-E", f"NOTIFY_SOCKET={self.notify_path}", *argv]
+            extra = ["-l", self.also_listen] if self.also_listen else []
+            argv = ["systemd-socket-activate", "-l", self.sock, *extra, "-E", f"NOTIFY_SOCKET={self.notify_path}",
+                    *argv]
         with open(self.log, "ab") as logf:
             self.proc = subprocess.Popen(argv, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                          start_new_session=True, env=env)
@@ -141,14 +144,21 @@ def _stopped(d: HostDaemon) -> None:
         cleanup_daemon_leftovers(d)
 
 
-def test_socket_activation_and_sd_notify(tmp_path):
-    d = HostDaemon(str(tmp_path), flags=("-H", "fd://"), activate=True)
+def test_socket_activation_and_sd_notify(tmp_path, certs):
+    port = free_port()
+    tls = ("--tlsverify", "--tlscacert", certs.ca, "--tlscert", certs.server_cert, "--tlskey", certs.server_key)
+    d = HostDaemon(str(tmp_path), flags=("-H", "fd://", *tls), activate=True, also_listen=f"127.0.0.1:{port}")
     d.start()
     try:
         assert "MAINPID=" in d.ready_message
         assert d.cli("version").returncode == 0
         assert d.docker("ps").returncode == 0
-        assert "API listening on fd://3" in d.read_log()
+        log = d.read_log()
+        assert "API listening on fd://3" in log and f"API listening on fd://4 (127.0.0.1:{port})" in log
+        d.tcp = f"tcp://127.0.0.1:{port}"  # type: ignore[attr-defined]
+        over_tls = docker_tls(d, certs, "version", "--format", "{{.Server.Version}}")
+        assert over_tls.returncode == 0 and over_tls.stdout.strip(), over_tls.stderr  # systemd's TCP socket, with TLS
+        assert docker_tls(d, certs, "ps", cert=("", "")).returncode != 0
     finally:
         _stopped(d)
 
