@@ -1,4 +1,4 @@
-.PHONY: run test unit lint deps bench clean
+.PHONY: run test unit lint deps bench clean completion man deb
 
 deps:
 	scripts/install-deps.sh
@@ -21,3 +21,15 @@ unit: deps
 
 bench: deps
 	.venv/bin/python bench/run_bench.py
+
+# bash/zsh/fish completions and man pages, generated from the CLI's own flag definitions
+completion: deps
+	.venv/bin/python scripts/gen-completion.py build/completion
+
+man: deps
+	.venv/bin/python scripts/gen-man.py build/man
+
+# build/pouch_VERSION_ARCH.deb (offline, dpkg-deb): pouch + pouchd in a venv under /usr/lib/pouch, the
+# systemd units, completions and man pages; depends on Debian's runc, conmon, CNI plugins, iptables...
+deb: deps
+	.venv/bin/python scripts/build-deb.py build

@@ -16,11 +16,15 @@ DEFAULT_ROOT = "/var/lib/pouch"
 DEFAULT_EXEC_ROOT = "/var/run/pouch"
 DEFAULT_CRI_LISTEN = "unix:///var/run/pouchd-cri.sock"
 DEFAULT_CNI_CONF_DIR = "/etc/cni/net.d"
+DEFAULT_CONFIG_FILE = "/etc/pouch/daemon.json"  # pouchd --config-file (pouch/daemon_config.py)
+DEFAULT_TLS_DIR = "/etc/pouch/tls"  # ca.pem, cert.pem, key.pem for -H tcp:// with --tls/--tlsverify
+DEFAULT_SOCKET_GROUP = "pouch"  # the unix socket's group when it exists (pouchd --group)
 
 
 @dataclass(frozen=True)
 class DaemonConfig:
-    host: str = DEFAULT_HOST
+    # -H, repeatable: unix://PATH, tcp://HOST:PORT, fd://[N] (pouch/listen.py parses them, pouch/api/listeners.py binds)
+    hosts: tuple[str, ...] = (DEFAULT_HOST,)
     root: str = DEFAULT_ROOT
     exec_root: str = DEFAULT_EXEC_ROOT
     runtimes: dict[str, str] = field(default_factory=lambda: {"runc": "/usr/bin/runc"})
@@ -47,10 +51,24 @@ class DaemonConfig:
     cri_stream_port: int = 0  # 0: a port the kernel picks at each start (containerd's default)
     cni_conf_dir: str = DEFAULT_CNI_CONF_DIR  # pods' CNI config: the first conflist by name (kubelet runtimes' rule)
     debug: bool = False
+    group: str = DEFAULT_SOCKET_GROUP  # --group: the unix sockets' group (root's when the default one does not exist)
+    tls: bool = False  # --tls: tcp:// hosts speak TLS (--tlsverify: and require a client certificate)
+    tls_verify: bool = False
+    tls_cacert: str = os.path.join(DEFAULT_TLS_DIR, "ca.pem")
+    tls_cert: str = os.path.join(DEFAULT_TLS_DIR, "cert.pem")
+    tls_key: str = os.path.join(DEFAULT_TLS_DIR, "key.pem")
+    log_driver: str = "json-file"  # the only one pouchd writes (conmon's files, served as json-file)
+    config_file: str = DEFAULT_CONFIG_FILE  # --config-file: daemon.json (pouch/daemon_config.py)
+
+    @property
+    def host(self) -> str:
+        """The first -H (for messages)."""
+        return self.hosts[0] if self.hosts else ""
 
     @property
     def socket_path(self) -> str:
-        return self.host.removeprefix("unix://")
+        """The first unix socket's path ("" when pouchd listens on none)."""
+        return next((h.removeprefix("unix://") for h in self.hosts if h.startswith("unix://")), "")
 
     # --- persistent layout (root) ---
     @property
@@ -90,3 +108,18 @@ class DaemonConfig:
     def cni_dir(self) -> str:
         """CNI conflists and host-local IPAM state, per daemon."""
         return os.path.join(self.root, "cni")
+
+
+class LiveConfig:
+    """The configuration as of now: pouchd's SIGHUP swaps in a reloaded one (only the settings
+    ``daemon_config.RELOADABLE`` names differ). Readers take ``current`` once per operation."""
+
+    def __init__(self, config: DaemonConfig) -> None:
+        self._config = config
+
+    @property
+    def current(self) -> DaemonConfig:
+        return self._config
+
+    def replace(self, config: DaemonConfig) -> None:
+        self._config = config

@@ -15,32 +15,89 @@ import shlex
 import signal
 import sys
 import threading
+from typing import Any
 
 from pouch import __version__
+from pouch.api.listeners import open_listeners
 from pouch.api.routes import build_router
 from pouch.api.server import Server
 from pouch.config import (
     DEFAULT_CNI_CONF_DIR,
+    DEFAULT_CONFIG_FILE,
     DEFAULT_CRI_LISTEN,
     DEFAULT_EXEC_ROOT,
     DEFAULT_HOST,
     DEFAULT_ROOT,
+    DEFAULT_SOCKET_GROUP,
     DaemonConfig,
 )
 from pouch.cri.server import CriServer
-from pouch.engine import build_engine
+from pouch.daemon_config import (
+    NOT_IN_FILE,
+    FileOption,
+    file_option,
+    merge,
+    plan_reload,
+    read_config_file,
+    values_from_file,
+)
+from pouch.engine import Engine, build_engine
 from pouch.errors import InvalidArgument, PouchError
+from pouch.listen import check_tls, parse_host
 from pouch.registry.endpoints import validate_mirror
 from pouch.snapshots.quota_manager import DiskQuotas
+from pouch.systemd import notify
 
 log = logging.getLogger("pouchd")
 
 
-def parse_args(argv: list[str] | None = None) -> DaemonConfig:
-    parser = argparse.ArgumentParser(prog="pouchd", description="The Pouch container engine daemon")
-    parser.add_argument("-H", "--host", default=os.environ.get("POUCH_HOST", DEFAULT_HOST),
-                        help="unix socket to listen on (default %(default)s)")
-    parser.add_argument("--root", default=DEFAULT_ROOT, help="persistent state directory (default %(default)s)")
+class _Parser(argparse.ArgumentParser):
+    """argparse that keeps its options: daemon.json takes the same settings (pouch/daemon_config.py)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.options: list[argparse.Action] = []
+        super().__init__(**kwargs)
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        action = super().add_argument(*args, **kwargs)
+        self.options.append(action)
+        return action
+
+
+def build_parser() -> _Parser:
+    parser = _Parser(prog="pouchd", description="The Pouch container engine daemon")
+    _add_listening_options(parser)
+    _add_engine_options(parser)
+    _add_integration_options(parser)
+    parser.add_argument("-D", "--debug", action="store_true", help="debug logging")
+    parser.add_argument("-v", "--version", action="version", version=f"pouchd version {__version__}")
+    return parser
+
+
+def _add_listening_options(parser: _Parser) -> None:
+    """The config file, the API's addresses, its socket group and TLS."""
+    parser.add_argument("--config-file", default=DEFAULT_CONFIG_FILE, metavar="FILE",
+                        help="daemon configuration file, the flags' settings as JSON (default %(default)s)")
+    parser.add_argument("-H", "--host", action="append", default=[], metavar="ADDRESS",
+                        help="where to serve the API, repeatable: unix:///PATH, tcp://HOST:PORT (TLS unless loopback), "
+                             f"fd:// (systemd socket activation) (default {DEFAULT_HOST})")
+    parser.add_argument("-G", "--group", default=DEFAULT_SOCKET_GROUP,
+                        help="group of the unix sockets; root's when the default group does not exist (default %(default)s)")
+    parser.add_argument("--tls", action="store_true", help="serve tcp:// hosts over TLS (implied by --tlsverify)")
+    parser.add_argument("--tlsverify", action="store_true",
+                        help="serve tcp:// hosts over TLS and accept only clients with a certificate signed by --tlscacert")
+    parser.add_argument("--tlscacert", default=DaemonConfig.tls_cacert, metavar="FILE",
+                        help="the CA that signs clients' certificates (default %(default)s)")
+    parser.add_argument("--tlscert", default=DaemonConfig.tls_cert, metavar="FILE",
+                        help="the server's TLS certificate (default %(default)s)")
+    parser.add_argument("--tlskey", default=DaemonConfig.tls_key, metavar="FILE",
+                        help="the server's TLS key (default %(default)s)")
+
+
+def _add_engine_options(parser: _Parser) -> None:
+    """Where state lives, the OCI runtimes, the default bridge, container logs, hooks."""
+    parser.add_argument("--root", "--data-root", dest="root", default=DEFAULT_ROOT,
+                        help="persistent state directory (default %(default)s)")
     parser.add_argument("--exec-root", default=DEFAULT_EXEC_ROOT, help="volatile state directory (default %(default)s)")
     parser.add_argument("--add-runtime", action="append", default=[], metavar="NAME=PATH",
                         help="register an OCI runtime (repeatable), e.g. crun=/usr/bin/crun")
@@ -51,11 +108,17 @@ def parse_args(argv: list[str] | None = None) -> DaemonConfig:
                         help="the runtime of containers created without --runtime (default %(default)s)")
     parser.add_argument("--bridge-name", default="p0", help="the default bridge network's interface (default %(default)s)")
     parser.add_argument("--bip", default="192.168.5.0/24", help="the default bridge network's subnet (default %(default)s)")
+    parser.add_argument("--log-driver", default="json-file", choices=["json-file"],
+                        help="containers' log format (default %(default)s: conmon's files, served as json-file)")
     parser.add_argument("--log-max-size", default="10m", help="container log size before rotation (default %(default)s)")
     parser.add_argument("--log-max-files", type=int, default=2,
                         help="log files kept per container, the current one included (default %(default)s)")
     parser.add_argument("--hooks-dir", default="/etc/pouch/hooks.d",
                         help="host OCI hooks, one oci-hooks(5) JSON file each (default %(default)s)")
+
+
+def _add_integration_options(parser: _Parser) -> None:
+    """lxcfs, registries, disk quotas and the Kubernetes CRI."""
     # lxcfs (pouch/rich/lxcfsd.py)
     parser.add_argument("--enable-lxcfs", "--enableLxcfs", dest="enable_lxcfs", action="store_true",
                         help="start and watch lxcfs, for containers run with --enable-lxcfs")
@@ -85,25 +148,67 @@ def parse_args(argv: list[str] | None = None) -> DaemonConfig:
                         help="CNI configs for pods: the first by name is used (default %(default)s)")
     parser.add_argument("--cni-bin-dir", default=":".join(DaemonConfig.cni_plugin_dirs), metavar="DIR[:DIR...]",
                         help="where CNI plugins are looked up (default %(default)s)")
-    parser.add_argument("-D", "--debug", action="store_true", help="debug logging")
-    parser.add_argument("-v", "--version", action="version", version=f"pouchd version {__version__}")
-    args = parser.parse_args(argv)
 
-    host = args.host if "://" in args.host else "unix://" + args.host
-    if not host.startswith("unix://"):
-        parser.error(f"only unix:// hosts are supported: {args.host}")
-    runtimes = _runtimes(parser, args.add_runtime, args.default_runtime)
+
+def file_options(parser: _Parser) -> list[FileOption]:
+    """Each flag as daemon.json knows it (its key, the JSON value it takes, its default)."""
+    out = []
+    for action in parser.options:
+        longs = [o for o in action.option_strings if o.startswith("--")]
+        if action.dest == argparse.SUPPRESS or action.dest in NOT_IN_FILE or not longs:
+            continue
+        number = action.type if action.type in (int, float) else None
+        out.append(file_option(action.dest, longs[0], takes_value=action.nargs != 0,
+                               is_list=isinstance(action.default, list), number=number, default=action.default))
+    return out
+
+
+def given_flags(argv: list[str] | None = None) -> dict[str, Any]:
+    """The flags on the command line, by dest, and nothing else (no defaults): what daemon.json may not repeat."""
+    parser = build_parser()
+    for action in parser.options:
+        if action.help:  # --help still shows the defaults
+            action.help = action.help.replace("%(default)s", str(action.default))
+        action.default = argparse.SUPPRESS
+    return vars(parser.parse_args(argv))
+
+
+def load_config(flags: dict[str, Any]) -> DaemonConfig:
+    """The configuration from these flags and the config file (read now); InvalidArgument on any problem."""
+    options = file_options(build_parser())
+    path = flags.get("config_file", DEFAULT_CONFIG_FILE)
+    doc = read_config_file(path, required="config_file" in flags)
+    given = {dest: value for dest, value in flags.items() if dest != "config_file"}
+    values = merge(given, values_from_file(doc, options), options)
+    return config_from(argparse.Namespace(**values), config_file=path)
+
+
+def parse_args(argv: list[str] | None = None) -> DaemonConfig:
+    try:
+        return load_config(given_flags(argv))
+    except InvalidArgument as err:
+        raise SystemExit(f"pouchd: {err.message}") from None
+
+
+def config_from(args: argparse.Namespace, config_file: str = DEFAULT_CONFIG_FILE) -> DaemonConfig:
+    """The settings (flags and file merged) checked and turned into a DaemonConfig."""
+    tls = args.tls or args.tlsverify
+    hosts = [parse_host(h, tls) for h in (args.host or [os.environ.get("POUCH_HOST", DEFAULT_HOST)])]
+    check_tls(tuple(hosts), tls)
+    if args.log_driver != "json-file":
+        raise InvalidArgument(f"log driver {args.log_driver!r} is not supported by the daemon (supported: json-file)")
+    runtimes = _runtimes(args.add_runtime, args.default_runtime)
     cri_listen = args.cri_listen if "://" in args.cri_listen else "unix://" + args.cri_listen
     if not cri_listen.startswith("unix://"):
-        parser.error(f"--cri-listen: only unix:// sockets are supported: {args.cri_listen}")
+        raise InvalidArgument(f"--cri-listen: only unix:// sockets are supported: {args.cri_listen}")
     if not 0 <= args.cri_stream_port <= 65535:
-        parser.error(f"--cri-stream-port: not a port: {args.cri_stream_port}")
+        raise InvalidArgument(f"--cri-stream-port: not a port: {args.cri_stream_port}")
     return DaemonConfig(
-        host=host,
+        hosts=tuple(str(h) for h in hosts),
         root=os.path.abspath(args.root),
         exec_root=os.path.abspath(args.exec_root),
         runtimes=runtimes,
-        runtime_args=_runtime_args(parser, args.runtime_args, runtimes),
+        runtime_args=_runtime_args(args.runtime_args, runtimes),
         default_runtime=args.default_runtime,
         bridge_name=args.bridge_name,
         bridge_subnet=args.bip,
@@ -113,7 +218,7 @@ def parse_args(argv: list[str] | None = None) -> DaemonConfig:
         enable_lxcfs=args.enable_lxcfs,
         lxcfs_path=args.lxcfs,
         insecure_registries=tuple(args.insecure_registry),
-        registry_mirrors=tuple(_mirror(parser, m) for m in args.registry_mirror),
+        registry_mirrors=tuple(validate_mirror(m) for m in args.registry_mirror),
         registry_timeout=args.registry_timeout,
         registry_certs_dir=args.registry_certs_dir,
         disk_quota=args.disk_quota,
@@ -124,49 +229,48 @@ def parse_args(argv: list[str] | None = None) -> DaemonConfig:
         cni_conf_dir=os.path.abspath(args.cni_conf_dir),
         cni_plugin_dirs=tuple(os.path.abspath(d) for d in args.cni_bin_dir.split(":") if d),
         debug=args.debug,
+        group=args.group,
+        tls=tls,
+        tls_verify=args.tlsverify,
+        tls_cacert=args.tlscacert,
+        tls_cert=args.tlscert,
+        tls_key=args.tlskey,
+        log_driver=args.log_driver,
+        config_file=config_file,
     )
 
 
-def _runtimes(parser: argparse.ArgumentParser, added: list[str], default: str) -> dict[str, str]:
+def _runtimes(added: list[str], default: str) -> dict[str, str]:
     """runc, plus each ``--add-runtime NAME=PATH``; the ``--default-runtime`` must be one of them."""
     runtimes = {"runc": "/usr/bin/runc"}
     for item in added:
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
-            parser.error(f"--add-runtime takes NAME=PATH: {item}")
+            raise InvalidArgument(f"--add-runtime takes NAME=PATH: {item}")
         if not os.access(path, os.X_OK):
-            parser.error(f"--add-runtime {name}: {path} is not an executable")
+            raise InvalidArgument(f"--add-runtime {name}: {path} is not an executable")
         runtimes[name] = path
-    if default not in runtimes:  # one line, as the other startup refusals
-        raise SystemExit(f"pouchd: --default-runtime {default} is not a registered runtime "
-                         f"(registered: {', '.join(sorted(runtimes))}; add one with --add-runtime NAME=PATH)")
+    if default not in runtimes:
+        raise InvalidArgument(f"--default-runtime {default} is not a registered runtime "
+                              f"(registered: {', '.join(sorted(runtimes))}; add one with --add-runtime NAME=PATH)")
     return runtimes
 
 
-def _runtime_args(parser: argparse.ArgumentParser, given: list[str],
-                  runtimes: dict[str, str]) -> dict[str, tuple[str, ...]]:
+def _runtime_args(given: list[str], runtimes: dict[str, str]) -> dict[str, tuple[str, ...]]:
     """Each ``--runtime-args NAME=ARGS`` (shell words; repeated for one NAME, they add up)."""
     out: dict[str, tuple[str, ...]] = {}
     for item in given:
         name, sep, text = item.partition("=")
         if not sep or not name:
-            parser.error(f"--runtime-args takes NAME=ARGS: {item}")
+            raise InvalidArgument(f"--runtime-args takes NAME=ARGS: {item}")
         if name not in runtimes:
-            parser.error(f"--runtime-args {name}: not a registered runtime (add it with --add-runtime {name}=PATH)")
+            raise InvalidArgument(f"--runtime-args {name}: not a registered runtime (add it with --add-runtime {name}=PATH)")
         try:
             words = shlex.split(text)
         except ValueError as exc:
-            parser.error(f"--runtime-args {name}: {exc}")
+            raise InvalidArgument(f"--runtime-args {name}: {exc}") from None
         out[name] = out.get(name, ()) + tuple(words)
     return out
-
-
-def _mirror(parser: argparse.ArgumentParser, url: str) -> str:
-    try:
-        return validate_mirror(url)
-    except InvalidArgument as exc:
-        parser.error(exc.message)
-        raise
 
 
 def parse_size(text: str) -> int:
@@ -174,9 +278,12 @@ def parse_size(text: str) -> int:
     text = text.strip().lower()
     number = text.rstrip("kmgb")
     unit = text[len(number):]
-    if not number or unit not in units:
-        raise SystemExit(f"pouchd: invalid size: {text}")
-    return int(float(number) * units[unit])
+    try:
+        if not number or unit not in units:
+            raise ValueError(text)
+        return int(float(number) * units[unit])
+    except ValueError:
+        raise InvalidArgument(f"invalid size: {text}") from None
 
 
 def lock_root(config: DaemonConfig) -> int:
@@ -192,8 +299,41 @@ def lock_root(config: DaemonConfig) -> int:
     return fd
 
 
+def reload_config(engine: Engine, flags: dict[str, Any]) -> None:
+    """SIGHUP: read the config file again and apply what dockerd reloads; a file that does not
+    load (or a reloadable setting that is not valid) keeps the running configuration."""
+    with _reload_lock:
+        _reload(engine, flags)
+
+
+_reload_lock = threading.Lock()
+
+
+def _reload(engine: Engine, flags: dict[str, Any]) -> None:
+    running = engine.live.current
+    try:
+        reload = plan_reload(running, load_config(flags))
+        if reload.changed:
+            engine.runtime.reload(reload.config)  # checks the runtimes before anything changes
+    except PouchError as err:
+        log.error("reloading %s failed, the configuration is unchanged: %s", running.config_file, err.message)
+        return
+    engine.live.replace(reload.config)
+    logging.getLogger().setLevel(logging.DEBUG if reload.config.debug else logging.INFO)
+    for name in reload.changed:
+        log.info("reloaded %s: %s -> %s", name, getattr(running, name), getattr(reload.config, name))
+    if not reload.changed:
+        log.info("reloaded %s: nothing changed", running.config_file)
+    if reload.needs_restart:
+        log.warning("not reloaded, restart pouchd to change: %s", ", ".join(reload.needs_restart))
+
+
 def main(argv: list[str] | None = None) -> None:
-    config = parse_args(argv)
+    try:
+        flags = given_flags(argv)
+        config = load_config(flags)
+    except InvalidArgument as err:
+        raise SystemExit(f"pouchd: {err.message}") from None
     logging.basicConfig(
         level=logging.DEBUG if config.debug else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -201,6 +341,10 @@ def main(argv: list[str] | None = None) -> None:
     if os.geteuid() != 0:
         raise SystemExit("pouchd: must run as root")
     lock_root(config)
+    try:  # before the engine: a -H that cannot be served changes nothing on the host
+        listeners = open_listeners(config)
+    except PouchError as err:
+        raise SystemExit(f"pouchd: {err.message}") from None
     if config.disk_quota:  # checked before anything is made (snapshots/quota_manager.py)
         try:
             log.info("disk quotas: %s", DiskQuotas(config, images=None).enable())
@@ -215,26 +359,20 @@ def main(argv: list[str] | None = None) -> None:
             engine.lxcfs.start()
         except Exception as err:  # noqa: BLE001 - one readable line, as for the other startup failures
             raise SystemExit(f"pouchd: lxcfs: {err}") from None
-
-    os.makedirs(os.path.dirname(config.socket_path) or "/", exist_ok=True)
-    server = Server(config.socket_path, build_router(engine))
+    server = Server(None, build_router(engine), listeners=listeners)
     cri = CriServer(engine, config.cri_listen) if config.cri else None
     if cri:
         try:
             cri.start()
         except (OSError, RuntimeError) as err:  # grpc: RuntimeError when it cannot bind
             raise SystemExit(f"pouchd: --cri-listen {config.cri_listen}: {err}") from None
-
-    def shutdown(signum, _frame) -> None:
-        log.info("received %s, shutting down (containers keep running)", signal.Signals(signum).name)
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, shutdown)
-    signal.signal(signal.SIGINT, shutdown)
-    log.info("pouchd %s listening on %s (root %s)", __version__, config.host, config.root)
+    _handle_signals(engine, server, flags)
+    log.info("pouchd %s listening on %s (root %s)", __version__, ", ".join(config.hosts), config.root)
+    notify(f"READY=1\nMAINPID={os.getpid()}\nSTATUS=serving {', '.join(config.hosts)}")
     try:
         server.serve_forever()
     finally:
+        notify("STOPPING=1")
         if cri:
             cri.stop()
         engine.containers.monitor.stop()
@@ -242,11 +380,27 @@ def main(argv: list[str] | None = None) -> None:
         engine.containers.events.close()
         if engine.lxcfs:
             engine.lxcfs.stop()  # lxcfs itself keeps running for the containers
-        try:
-            os.unlink(config.socket_path)
-        except FileNotFoundError:
-            pass
     sys.exit(0)
+
+
+def _handle_signals(engine: Engine, server: Server, flags: dict[str, Any]) -> None:
+    """SIGTERM/SIGINT stop serving (containers keep running); SIGHUP reloads the config file."""
+
+    def shutdown(signum: int, _frame: object) -> None:
+        log.info("received %s, shutting down (containers keep running)", signal.Signals(signum).name)
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    def reload(_signum: int, _frame: object) -> None:
+        def run() -> None:
+            notify("RELOADING=1")
+            reload_config(engine, flags)
+            notify("READY=1")
+
+        threading.Thread(target=run, name="pouchd-reload", daemon=True).start()
+
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    signal.signal(signal.SIGHUP, reload)
 
 
 if __name__ == "__main__":

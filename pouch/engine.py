@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from pouch.build.builder import Pull
 from pouch.build.service import BuildService
-from pouch.config import DaemonConfig
+from pouch.config import DaemonConfig, LiveConfig
 from pouch.events import EventBus
 from pouch.images.service import ContainersUsing, ImageService
 from pouch.metadata import containers as container_store
@@ -67,9 +67,10 @@ class Engine:
     stats: StatsService
     lxcfs: LxcfsSupervisor | None  # with --enable-lxcfs
     builds: BuildService
+    live: LiveConfig  # config as reloaded by SIGHUP (registry settings, runtimes, debug); paths stay config's
 
     def registry_service(self) -> RegistryService:
-        return registry_service(self.config, self.images)
+        return registry_service(self.live.current, self.images)
 
 
 def registry_service(config: DaemonConfig, images: ImageService) -> RegistryService:
@@ -79,12 +80,12 @@ def registry_service(config: DaemonConfig, images: ImageService) -> RegistryServ
     return RegistryService(images, registry, config.registry_timeout)
 
 
-def build_pull(config: DaemonConfig, images: ImageService) -> Pull:
+def build_pull(live: LiveConfig, images: ImageService) -> Pull:
     """How a build pulls a base image it lacks: anonymously, for the host platform."""
 
     def pull(name: str) -> list[RegistryProgress]:
         events: list[RegistryProgress] = []
-        registry_service(config, images).pull(name, Credentials(), "", events.append)
+        registry_service(live.current, images).pull(name, Credentials(), "", events.append)
         return events
 
     return pull
@@ -130,7 +131,8 @@ def build_engine(config: DaemonConfig) -> Engine:
         lxcfs=lxcfs)
     execs = ExecService(config, containers, runtime)
     containers.on_removed = execs.forget_container
-    builds = BuildService(images, containers, pull=build_pull(config, images))
+    live = LiveConfig(config)
+    builds = BuildService(images, containers, pull=build_pull(live, images))
     return Engine(config=config, db=db, events=events, images=images, runtime=runtime, network=network,
                   volumes=volumes, containers=containers, execs=execs, stats=StatsService(containers), lxcfs=lxcfs,
-                  builds=builds)
+                  builds=builds, live=live)

@@ -30,6 +30,7 @@ from pouch.api.top_json import top_to_docker
 from pouch.api.volume_routes import add_volume_routes
 from pouch.cgroups.stats import read_host_memory
 from pouch.cgroups.support import host_info
+from pouch.config import DaemonConfig
 from pouch.errors import InvalidArgument, NotFound
 from pouch.models import RestartPolicy
 from pouch.rich import layout
@@ -126,7 +127,7 @@ class SystemRoutes:
         engine = self.engine
         containers = engine.containers.list()
         states = [c.state.status.value for c in containers]
-        config = engine.config
+        config = engine.live.current  # as reloaded by SIGHUP
         supported, warnings = host_info()  # what the kernel's cgroups offer, Docker's warnings
         return json_response({
             "ID": _daemon_id(config.root),
@@ -146,8 +147,7 @@ class SystemRoutes:
             "NEventsListener": engine.events.listeners, "KernelVersion": os.uname().release,
             "OperatingSystem": _os_name(),
             "OSVersion": "", "OSType": "linux", "Architecture": os.uname().machine, "IndexServerAddress": "",
-            "RegistryConfig": {"AllowNondistributableArtifactsCIDRs": [], "AllowNondistributableArtifactsHostnames": [],
-                               "InsecureRegistryCIDRs": ["127.0.0.0/8"], "IndexConfigs": {}, "Mirrors": []},
+            "RegistryConfig": _registry_config(config),
             "NCPU": os.cpu_count() or 1, "MemTotal": read_host_memory(), "GenericResources": None,
             "DockerRootDir": config.root, "HttpProxy": "", "HttpsProxy": "", "NoProxy": "",
             "Name": os.uname().nodename, "Labels": [], "ExperimentalBuild": False, "ServerVersion": __version__,
@@ -460,6 +460,16 @@ def _os_name() -> str:
     except OSError:
         pass
     return "Linux"
+
+
+def _registry_config(config: DaemonConfig) -> dict:
+    """``RegistryConfig`` of /info: the mirrors and insecure registries in force (reloaded by SIGHUP)."""
+    cidrs = ["127.0.0.0/8", *(r for r in config.insecure_registries if "/" in r)]
+    index = {r: {"Name": r, "Mirrors": [], "Secure": False, "Official": False}
+             for r in config.insecure_registries if "/" not in r}
+    index["docker.io"] = {"Name": "docker.io", "Mirrors": list(config.registry_mirrors), "Secure": True, "Official": True}
+    return {"AllowNondistributableArtifactsCIDRs": [], "AllowNondistributableArtifactsHostnames": [],
+            "InsecureRegistryCIDRs": cidrs, "IndexConfigs": index, "Mirrors": list(config.registry_mirrors)}
 
 
 def _daemon_id(root: str) -> str:

@@ -18,7 +18,6 @@ Glossary:
 
 from __future__ import annotations
 
-import contextlib
 import email.utils
 import io
 import json
@@ -28,11 +27,9 @@ import re
 import select
 import selectors
 import socket
-import stat
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote
@@ -40,6 +37,7 @@ from urllib.parse import parse_qs, unquote
 import h11
 
 from pouch import API_VERSION, MIN_API_VERSION, __version__
+from pouch.api.listeners import Listener, unix_listener
 from pouch.errors import InvalidArgument, PouchError
 
 log = logging.getLogger(__name__)
@@ -609,77 +607,17 @@ def _linger_close(sock: socket.socket, timeout: float = 2.0) -> None:
 # --- the server ------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _unix_address(path: str) -> Iterator[str]:
-    """``path``, or a /proc/self/fd alias of it when it is longer than sun_path allows."""
-    if len(os.fsencode(path)) < 100:
-        yield path
-        return
-    dirfd = os.open(os.path.dirname(path) or ".", os.O_PATH | os.O_DIRECTORY)
-    try:
-        yield f"/proc/self/fd/{dirfd}/{os.path.basename(path)}"
-    finally:
-        os.close(dirfd)
-
-
-def _check_stale(path: str) -> None:
-    """Raise if ``path`` is in use or is not a socket; a dead socket may be replaced."""
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return
-    if not stat.S_ISSOCK(st.st_mode):
-        raise PouchError(f"{path} exists and is not a socket")
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    probe.settimeout(1.0)
-    try:
-        with _unix_address(path) as address:
-            probe.connect(address)
-    except (ConnectionRefusedError, FileNotFoundError):
-        return  # nobody listening: stale, replaced by the rename
-    except OSError as err:
-        raise PouchError(f"cannot tell whether {path} is in use: {err}") from None
-    finally:
-        probe.close()
-    raise PouchError(f"another daemon is listening on {path}")
-
-
-def create_unix_listener(path: str, mode: int = 0o660, backlog: int = 128) -> tuple[socket.socket, int]:
-    """A listening socket at ``path`` with exactly ``mode``, and its inode.
-
-    The socket is bound inside a fresh 0700 directory next to ``path``, chmod-ed, then
-    renamed into place, so it is never reachable with a wider mode, the parent's mode
-    is not touched and a stale socket is replaced atomically.
-    """
-    path = os.path.abspath(path)
-    _check_stale(path)
-    tmpdir = tempfile.mkdtemp(prefix=".pouchd-", dir=os.path.dirname(path))
-    tmp_path = os.path.join(tmpdir, "s")
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        with _unix_address(tmp_path) as address:
-            sock.bind(address)
-        os.chmod(tmp_path, mode)
-        sock.listen(backlog)
-        os.rename(tmp_path, path)
-        inode = os.lstat(path).st_ino
-    except BaseException:
-        sock.close()
-        if os.path.lexists(tmp_path):
-            os.unlink(tmp_path)
-        raise
-    finally:
-        os.rmdir(tmpdir)
-    return sock, inode
-
-
 class Server:
-    """Accepts connections on a unix socket, one thread per connection."""
+    """Accepts connections on its listeners (``api/listeners.py``), one thread per connection.
 
-    def __init__(self, socket_path: str, router: Router, mode: int = 0o660) -> None:
-        self.socket_path = os.path.abspath(socket_path)
+    ``Server(path, router)`` listens on the unix socket ``path``; pouchd gives the listeners
+    of its ``-H`` addresses instead (``listeners=``)."""
+
+    def __init__(self, socket_path: str | None, router: Router, mode: int = 0o660,
+                 listeners: Sequence[Listener] | None = None) -> None:
+        self.socket_path = os.path.abspath(socket_path) if socket_path else ""
         self.router = router
-        self._listener, self._inode = create_unix_listener(self.socket_path, mode)
+        self.listeners = list(listeners) if listeners is not None else [unix_listener(self.socket_path, mode)]
         self._wake_r, self._wake_w = socket.socketpair()
         self._lock = threading.Lock()
         self._connections: dict[socket.socket, threading.Thread] = {}
@@ -692,30 +630,33 @@ class Server:
         if self._closed:
             raise RuntimeError("server is shut down")
         self._serving = threading.get_ident()
-        log.info("API listening on %s", self.socket_path)
+        for listener in self.listeners:
+            log.info("API listening on %s", listener.name)
         try:
             with selectors.DefaultSelector() as sel:
-                sel.register(self._listener, selectors.EVENT_READ)
+                for listener in self.listeners:
+                    sel.register(listener.sock, selectors.EVENT_READ, listener)
                 sel.register(self._wake_r, selectors.EVENT_READ)
                 while not self._stopping.is_set():
                     for key, _ in sel.select():
-                        if key.fileobj is self._listener and not self._stopping.is_set():
-                            self._accept()
+                        if key.data is not None and not self._stopping.is_set():
+                            self._accept(key.data)
         finally:
             self._stopped.set()
             if self._stopping.is_set():
                 self._close_listener()
 
-    def _accept(self) -> None:
+    def _accept(self, listener: Listener) -> None:
         try:
-            sock, _ = self._listener.accept()
+            sock = listener.accept()
         except (BlockingIOError, InterruptedError):
             return
         except OSError as err:
             log.warning("accept failed: %s", err)
             time.sleep(0.05)  # e.g. EMFILE: do not spin
             return
-        sock.setblocking(True)
+        if sock is None:
+            return
         conn = _Connection(self, sock)
         thread = threading.Thread(target=self._run_connection, args=(conn,), name="pouch-api-conn", daemon=True)
         with self._lock:
@@ -763,14 +704,10 @@ class Server:
             if self._closed:
                 return
             self._closed = True
-        self._listener.close()
+        for listener in self.listeners:
+            listener.close()
         self._wake_r.close()
         self._wake_w.close()
-        try:
-            if os.lstat(self.socket_path).st_ino == self._inode:
-                os.unlink(self.socket_path)
-        except FileNotFoundError:
-            pass
 
     def __enter__(self) -> Server:
         return self

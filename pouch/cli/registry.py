@@ -118,7 +118,10 @@ def cmd_login(ctx: Context, argv: list[str]) -> int:
     ctx.client.request("POST", "/auth", body=json.dumps(
         {"username": username, "password": password, "serveraddress": server}).encode(),
         headers={"Content-Type": "application/json"}).read()
-    credentials.store(server, username, password)
+    try:
+        credentials.store(server, username, password)
+    except ValueError as exc:  # a credential helper's refusal
+        raise CLIError(f"Error saving credentials: {exc}") from None
     ctx.out("Login Succeeded")
     return 0
 
@@ -127,7 +130,11 @@ def cmd_logout(ctx: Context, argv: list[str]) -> int:
     _, args = ctx.parse("[SERVER]", "Log out from a registry", [], argv, max_args=1)
 
     server = args[0] if args else DOCKER_HUB_AUTH_KEY
-    if credentials.remove(server):
+    try:
+        removed = credentials.remove(server)
+    except ValueError as exc:
+        raise CLIError(f"Error: {exc}") from None
+    if removed:
         ctx.out(f"Removing login credentials for {auth_key(server)}")
     else:
         ctx.out(f"Not logged in to {auth_key(server)}")

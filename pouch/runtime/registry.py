@@ -40,19 +40,38 @@ def resolve_runtime(name: str, known: Sequence[str], default: str) -> str:
     return resolved
 
 
+def _handlers(config: DaemonConfig) -> dict[str, OCIRuntime]:
+    return {name: OCIRuntime.named(config, name, path) for name, path in config.runtimes.items()}
+
+
 class Runtimes:
     """Name -> handler, built from the daemon's configuration, and the container-facing driver."""
 
     def __init__(self, config: DaemonConfig, handlers: Mapping[str, OCIRuntime]) -> None:
         if config.default_runtime not in handlers:
             raise unknown_runtime(config.default_runtime, list(handlers))
-        self.config = config
-        self.handlers = MappingProxyType(dict(handlers))
+        self._table = (config, MappingProxyType(dict(handlers)))  # swapped as one by reload()
         self.files = ConmonFiles(config)
 
     @classmethod
     def from_config(cls, config: DaemonConfig) -> Runtimes:
-        return cls(config, {name: OCIRuntime.named(config, name, path) for name, path in config.runtimes.items()})
+        return cls(config, _handlers(config))
+
+    @property
+    def config(self) -> DaemonConfig:
+        return self._table[0]
+
+    @property
+    def handlers(self) -> Mapping[str, OCIRuntime]:
+        return self._table[1]
+
+    def reload(self, config: DaemonConfig) -> None:
+        """pouchd's SIGHUP: the runtimes and default runtime of ``config`` from now on (a container
+        keeps the handler recorded in its bundle, so removing a runtime strands none)."""
+        handlers = _handlers(config)
+        if config.default_runtime not in handlers:
+            raise unknown_runtime(config.default_runtime, list(handlers))
+        self._table = (config, MappingProxyType(handlers))
 
     # -- choosing a handler
     @property
