@@ -26,15 +26,26 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 from pouch import __version__  # noqa: E402
 
-RUNTIME_DEPENDENCIES = ["grpcio", "h11", "isal", "protobuf", "zstandard"]  # pyproject's, without grpcio-tools
+BUILD_ONLY = {"grpcio-tools"}  # generates the CRI stubs at build time; the package ships the generated modules
+
+
+def runtime_dependencies() -> list[str]:
+    """pyproject's dependencies by name, without those only the build needs."""
+    with open(os.path.join(REPO, "pyproject.toml"), "rb") as f:
+        declared = tomllib.load(f)["project"]["dependencies"]
+    names = [re.split(r"[=<>!~ \[;]", spec, maxsplit=1)[0] for spec in declared]
+    return [name for name in names if name not in BUILD_ONLY]
+
+
 DEPENDS = ["runc", "conmon", "containernetworking-plugins", "iptables", "iproute2", "util-linux", "procps",
-           "busybox-static", "adduser"]
+           "busybox-static", "dumb-init", "adduser"]
 RECOMMENDS = ["crun", "lxcfs", "tini", "btrfs-progs"]
 SUGGESTS = ["runsc", "docker-compose"]
 PY = f"python{sys.version_info.major}.{sys.version_info.minor}"
@@ -105,7 +116,7 @@ def stage_python(root: str) -> None:
     with open(os.path.join(venv, "pyvenv.cfg"), "w") as f:
         f.writelines(cfg)
     site = root + SITE
-    for dist in _dependency_closure(RUNTIME_DEPENDENCIES):
+    for dist in _dependency_closure(runtime_dependencies()):
         base = str(dist.locate_file(""))
         for entry in dist.files or []:
             if str(entry).startswith(".."):
