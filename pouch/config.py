@@ -44,6 +44,7 @@ class DaemonConfig:
     cri: bool = False  # --cri: serve the Kubernetes CRI v1 on cri_listen (pouch/cri)
     cri_listen: str = DEFAULT_CRI_LISTEN
     cni_conf_dir: str = DEFAULT_CNI_CONF_DIR  # pods' CNI config: the first conflist by name (kubelet runtimes' rule)
+    pod_infra_image: str = ""  # --pod-infra-image: the pods' infra container image; "": one pouchd makes (cri/infra_image.py)
     debug: bool = False
 
     @property

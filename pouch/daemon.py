@@ -81,6 +81,9 @@ def parse_args(argv: list[str] | None = None) -> DaemonConfig:
                         help="CNI configs for pods: the first by name is used (default %(default)s)")
     parser.add_argument("--cni-bin-dir", default=":".join(DaemonConfig.cni_plugin_dirs), metavar="DIR[:DIR...]",
                         help="where CNI plugins are looked up (default %(default)s)")
+    parser.add_argument("--pod-infra-image", default="", metavar="IMAGE",
+                        help="the image of pods' infra containers, pulled when missing "
+                             "(default: one pouchd makes from Debian's catatonit)")
     parser.add_argument("-D", "--debug", action="store_true", help="debug logging")
     parser.add_argument("-v", "--version", action="version", version=f"pouchd version {__version__}")
     args = parser.parse_args(argv)
@@ -115,6 +118,7 @@ def parse_args(argv: list[str] | None = None) -> DaemonConfig:
         cri_listen=cri_listen,
         cni_conf_dir=os.path.abspath(args.cni_conf_dir),
         cni_plugin_dirs=tuple(os.path.abspath(d) for d in args.cni_bin_dir.split(":") if d),
+        pod_infra_image=args.pod_infra_image,
         debug=args.debug,
     )
 

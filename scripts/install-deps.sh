@@ -12,6 +12,7 @@ PACKAGES=(runc crun conmon dumb-init tini containernetworking-plugins iptables b
 PACKAGES+=(docker-compose)  # the compose tests
 PACKAGES+=(openssh-client)  # ssh into a rich container from the tests (test_rich_env.py)
 PACKAGES+=(runsc)  # gVisor, the runsc runtime tests
+PACKAGES+=(catatonit)  # the CRI pods' infra process (pouch/cri/infra_image.py)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -1,6 +1,8 @@
-"""``runtime.v1.RuntimeService``: this slice serves the runtime's identity, status and configuration.
+"""``runtime.v1.RuntimeService``: a thin servicer; each concern is a module of its own.
 
-Pods, containers, exec and stats answer UNIMPLEMENTED until their slices land (issue 10).
+The runtime's identity, status and configuration are here; pod sandboxes in ``cri/pods.py``,
+a pod's containers in ``cri/pod_containers.py``. Exec, attach, port forwarding and stats
+answer UNIMPLEMENTED until their slices land (issue 10).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from pouch.cri import api_pb2 as pb
 from pouch.cri import api_pb2_grpc as pb_grpc
 from pouch.cri.convert import NETWORK_READY, RUNTIME_READY, condition
 from pouch.cri.edge import answer_unimplemented, rpc
+from pouch.cri.pod_containers import PodContainers
+from pouch.cri.pods import Pods
 from pouch.engine import Engine
 from pouch.errors import PouchError
 from pouch.network.sandbox import load_cni_conf_dir
@@ -28,6 +32,8 @@ class RuntimeService(pb_grpc.RuntimeServiceServicer):
         self.engine = engine
         self._lock = threading.Lock()
         self._pod_cidr = ""  # from UpdateRuntimeConfig; kept in memory, as containerd does
+        self.pods = Pods(engine)
+        self.containers = PodContainers(engine, self.pods)
 
     @property
     def pod_cidr(self) -> str:
@@ -67,6 +73,73 @@ class RuntimeService(pb_grpc.RuntimeServiceServicer):
             with self._lock:
                 self._pod_cidr = cidr
         return pb.UpdateRuntimeConfigResponse()
+
+
+    # --------------------------------------------------------------- pod sandboxes (cri/pods.py)
+    @rpc
+    def RunPodSandbox(self, request: pb.RunPodSandboxRequest, context: grpc.ServicerContext) -> pb.RunPodSandboxResponse:
+        return pb.RunPodSandboxResponse(pod_sandbox_id=self.pods.run(request))
+
+    @rpc
+    def StopPodSandbox(self, request: pb.StopPodSandboxRequest,
+                       context: grpc.ServicerContext) -> pb.StopPodSandboxResponse:
+        self.pods.stop(request.pod_sandbox_id)
+        return pb.StopPodSandboxResponse()
+
+    @rpc
+    def RemovePodSandbox(self, request: pb.RemovePodSandboxRequest,
+                         context: grpc.ServicerContext) -> pb.RemovePodSandboxResponse:
+        self.pods.remove(request.pod_sandbox_id)
+        return pb.RemovePodSandboxResponse()
+
+    @rpc
+    def PodSandboxStatus(self, request: pb.PodSandboxStatusRequest,
+                         context: grpc.ServicerContext) -> pb.PodSandboxStatusResponse:
+        return pb.PodSandboxStatusResponse(status=self.pods.status(request.pod_sandbox_id))
+
+    @rpc
+    def ListPodSandbox(self, request: pb.ListPodSandboxRequest,
+                       context: grpc.ServicerContext) -> pb.ListPodSandboxResponse:
+        return pb.ListPodSandboxResponse(items=self.pods.list(request.filter))
+
+    # ----------------------------------------------------------- containers (cri/pod_containers.py)
+    @rpc
+    def CreateContainer(self, request: pb.CreateContainerRequest,
+                        context: grpc.ServicerContext) -> pb.CreateContainerResponse:
+        return pb.CreateContainerResponse(container_id=self.containers.create(request))
+
+    @rpc
+    def StartContainer(self, request: pb.StartContainerRequest,
+                       context: grpc.ServicerContext) -> pb.StartContainerResponse:
+        self.containers.start(request.container_id)
+        return pb.StartContainerResponse()
+
+    @rpc
+    def StopContainer(self, request: pb.StopContainerRequest, context: grpc.ServicerContext) -> pb.StopContainerResponse:
+        self.containers.stop(request.container_id, request.timeout)
+        return pb.StopContainerResponse()
+
+    @rpc
+    def RemoveContainer(self, request: pb.RemoveContainerRequest,
+                        context: grpc.ServicerContext) -> pb.RemoveContainerResponse:
+        self.containers.remove(request.container_id)
+        return pb.RemoveContainerResponse()
+
+    @rpc
+    def ContainerStatus(self, request: pb.ContainerStatusRequest,
+                        context: grpc.ServicerContext) -> pb.ContainerStatusResponse:
+        return pb.ContainerStatusResponse(status=self.containers.status(request.container_id))
+
+    @rpc
+    def ListContainers(self, request: pb.ListContainersRequest,
+                       context: grpc.ServicerContext) -> pb.ListContainersResponse:
+        return pb.ListContainersResponse(containers=self.containers.list(request.filter))
+
+    @rpc
+    def ReopenContainerLog(self, request: pb.ReopenContainerLogRequest,
+                           context: grpc.ServicerContext) -> pb.ReopenContainerLogResponse:
+        self.containers.reopen_log(request.container_id)
+        return pb.ReopenContainerLogResponse()
 
 
 answer_unimplemented(RuntimeService, "RuntimeService")

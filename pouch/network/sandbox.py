@@ -154,7 +154,7 @@ def sandbox_config(opts: CreateOptions, *, hostname: str, files_dir: str, name: 
         port_bindings=tuple(opts.port_bindings), publish_all=opts.publish_all,
         exposed_ports=tuple(dict.fromkeys((*opts.exposed_ports, *image_exposed))),
         dns=DNSConfig(tuple(opts.dns), tuple(opts.dns_search), tuple(opts.dns_options)),
-        extra_hosts=tuple(opts.extra_hosts),
+        extra_hosts=tuple(opts.extra_hosts), conflist=opts.cni_conflist,
     )
 
 

@@ -707,8 +707,10 @@ class ContainerService:
         return resolve_env(c.options, self.images.for_container(c.image_id).image_config, self._hostname(c))
 
     # ------------------------------------------------------------------ remove
-    def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
+    def remove(self, ref: str, force: bool = False, volumes: bool = False, owner: str = "") -> None:
+        """``owner``: the front end asking, for a container one owns (``lifecycle.check_owner``)."""
         c = self.get(ref)
+        lifecycle.check_owner(c, owner)
         lifecycle.check(Op.REMOVE_FORCE if force else Op.REMOVE, c)
         if c.state.status.is_active():  # with --force: killed first
             with self.locked(c.id):

@@ -1,0 +1,124 @@
+"""Pod sandboxes through ``pouchd --cri``: critest's PodSandbox and networking scenarios replayed
+(cri-tools pkg/validate/pod.go, networking.go) with a gRPC client made from the same stubs."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+
+import grpc
+import pytest
+
+from pouch.cri import api_pb2 as pb
+from tests.integration.cri_pods_support import PodCri, pod_cri
+
+
+@pytest.fixture(scope="module")
+def cri(tmp_path_factory, busybox_tar):
+    with pod_cri(str(tmp_path_factory.mktemp("pouchd-cri-pods")), busybox_tar) as client:
+        yield client
+
+
+def _code(call) -> tuple[grpc.StatusCode, str]:
+    with pytest.raises(grpc.RpcError) as info:
+        call()
+    return info.value.code(), info.value.details()
+
+
+def test_run_pod_is_ready_and_listed_by_id(cri: PodCri):
+    with cri.pod() as (pod_id, _config):
+        assert cri.pod_status(pod_id).state == pb.SANDBOX_READY
+        assert [p.id for p in cri.list_pods(id=pod_id)] == [pod_id]
+
+
+def test_stop_pod_is_not_ready_and_idempotent(cri: PodCri):
+    pod_id = cri.run_pod()
+    try:
+        cri.stop_pod(pod_id)
+        status = cri.pod_status(pod_id)
+        assert status.state == pb.SANDBOX_NOTREADY
+        assert status.network.ip == ""
+        cri.stop_pod(pod_id)  # again: no error
+    finally:
+        cri.remove_pod(pod_id)
+    assert cri.list_pods(id=pod_id) == []
+    cri.remove_pod(pod_id)  # removed already: no error
+    cri.stop_pod(pod_id)
+    code, _ = _code(lambda: cri.pod_status(pod_id))
+    assert code == grpc.StatusCode.NOT_FOUND
+
+
+def test_pod_attributes_are_preserved(cri: PodCri):
+    config = cri.pod_config(labels={"foo": "bar", "io.kubernetes.pod.name": "x"}, annotations={"abc": "def"})
+    config.metadata.attempt = 2
+    with cri.pod(config) as (pod_id, _):
+        for pod in (cri.pod_status(pod_id), cri.list_pods(id=pod_id)[0]):
+            assert pod.metadata == config.metadata
+            assert dict(pod.labels) == {"foo": "bar", "io.kubernetes.pod.name": "x"}
+            assert dict(pod.annotations) == {"abc": "def"}
+            assert pod.created_at > 0
+
+
+def test_list_pods_filters_by_state_and_labels(cri: PodCri):
+    ready = cri.pod_config(labels={"group": "a"})
+    stopped = cri.pod_config(labels={"group": "a"})
+    with cri.pod(ready) as (ready_id, _), cri.pod(stopped) as (stopped_id, _):
+        cri.stop_pod(stopped_id)
+        by_label = {p.id for p in cri.list_pods(label_selector={"group": "a"})}
+        assert by_label == {ready_id, stopped_id}
+        not_ready = pb.PodSandboxStateValue(state=pb.SANDBOX_NOTREADY)
+        assert {p.id for p in cri.list_pods(state=not_ready, label_selector={"group": "a"})} == {stopped_id}
+        is_ready = pb.PodSandboxStateValue(state=pb.SANDBOX_READY)
+        assert {p.id for p in cri.list_pods(state=is_ready, label_selector={"group": "a"})} == {ready_id}
+        assert cri.list_pods(label_selector={"group": "b"}) == []
+        assert [p.id for p in cri.list_pods(id=ready_id[:13])] == [ready_id]
+
+
+def test_pod_ip_is_in_the_cni_subnet(cri: PodCri):
+    with cri.pod() as (pod_id, _):
+        ip = cri.pod_status(pod_id).network.ip
+        assert ipaddress.ip_address(ip) in ipaddress.ip_network(cri.subnet)
+
+
+def test_pod_is_a_pouch_container_the_docker_api_cannot_remove(cri: PodCri):
+    with cri.pod() as (pod_id, config):
+        shown = json.loads(cri.daemon.cli("inspect", pod_id).stdout)[0]
+        assert shown["Config"]["Labels"]["io.kubernetes.docker.type"] == "podsandbox"
+        assert shown["State"]["Running"] is True
+        rm = cri.daemon.cli("rm", "-f", pod_id, check=False)
+        assert rm.returncode != 0
+        assert "managed by the CRI" in rm.stderr
+        assert cri.pod_status(pod_id).state == pb.SANDBOX_READY
+
+
+def test_unknown_runtime_handler_is_refused(cri: PodCri):
+    code, message = _code(lambda: cri.run_pod(handler="no-such-runtime"))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT
+    assert "no-such-runtime" in message
+    assert cri.list_pods() == []
+
+
+def test_runtime_handler_runc_is_reported(cri: PodCri):
+    with cri.pod(handler="runc") as (pod_id, _):
+        assert cri.pod_status(pod_id).runtime_handler == "runc"
+
+
+def test_dns_config_and_hostname_reach_the_containers(cri: PodCri):
+    dns = pb.DNSConfig(servers=["8.8.8.8"], searches=["cri.test.local"], options=["ndots:5"])
+    config = cri.pod_config(name="dnspod", dns_config=dns)
+    with cri.pod(config) as (pod_id, _):
+        out = cri.output(pod_id, config, "dns", "cat /etc/resolv.conf; hostname")
+    assert "nameserver 8.8.8.8" in out
+    assert "search cri.test.local" in out
+    assert "options ndots:5" in out
+    assert out.splitlines()[-1] == "dnspod"
+
+
+def test_removing_a_running_pod_removes_its_containers(cri: PodCri):
+    config = cri.pod_config()
+    pod_id = cri.run_pod(config)
+    container_id = cri.run(pod_id, config, cri.container_config("sleeper", "sleep", "600"))
+    cri.remove_pod(pod_id)
+    assert cri.list_pods(id=pod_id) == []
+    assert cri.list_containers(id=container_id) == []
+    assert cri.daemon.cli("ps", "-aq", "--no-trunc").stdout.split() == []
