@@ -114,7 +114,7 @@ def security_options(security: pb.LinuxContainerSecurityContext) -> SecurityOpti
         if legacy == "unconfined":
             kind = pb.SecurityProfile.Unconfined
         elif legacy.startswith("localhost/"):
-            kind, path = pb.SecurityProfile.Localhost, legacy.removeprefix("localhost")
+            kind, path = pb.SecurityProfile.Localhost, legacy.removeprefix("localhost/")
     if kind == pb.SecurityProfile.Localhost:
         if not path.startswith("/"):
             raise InvalidArgument(f"CreateContainer: seccomp localhost profile must be an absolute path: {path!r}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pouch.cri import api_pb2 as pb
 from pouch.cri.container_options import PROPAGATION
 from pouch.cri.labels import CriObject, Metadata, matches
@@ -16,7 +18,12 @@ def nanoseconds(rfc3339: str) -> int:
     if rfc3339.startswith("0001-01-01"):
         return 0
     seconds = epoch_of(rfc3339)
-    return 0 if seconds is None else int(seconds * 1_000_000_000)
+    if seconds is None:  # no fraction of a second
+        try:
+            seconds = datetime.fromisoformat(rfc3339).timestamp()
+        except ValueError:
+            return 0
+    return int(round(seconds * 1_000_000)) * 1000
 
 
 def pod_state(c: Container) -> pb.PodSandboxState:
