@@ -22,9 +22,9 @@ from pouch.cri import labels as crilabels
 from pouch.cri.container_options import container_options
 from pouch.cri.labels import CriObject
 from pouch.cri.pod_messages import container_filter_matches, container_message, container_status, pod_state
-from pouch.cri.pods import Pods
+from pouch.cri.pods import Pods, stop_container
 from pouch.engine import Engine
-from pouch.errors import Conflict, NotFound, NotModified
+from pouch.errors import Conflict, NotFound
 from pouch.models import Container, Status
 
 log = logging.getLogger("pouchd.cri")
@@ -82,10 +82,10 @@ class PodContainers:
         self.engine.containers.start(c.id)
 
     def stop(self, container_id: str, timeout: int) -> None:
-        """Idempotent: a stopped container is no error."""
+        """The stop signal, SIGKILL after ``timeout`` seconds; at once with none (containerd's
+        rule). Idempotent: a stopped container is no error."""
         c, _obj = self.get(container_id)
-        with contextlib.suppress(NotModified):
-            self.engine.containers.stop(c.id, max(timeout, 0))
+        stop_container(self.engine, c.id, timeout)
 
     def remove(self, container_id: str) -> None:
         """Killed first if it runs; an unknown container is no error. Its CRI log link goes too."""

@@ -18,13 +18,27 @@ from pouch.cri.labels import CriObject
 from pouch.cri.pod_messages import pod_filter_matches, pod_sandbox, pod_sandbox_status
 from pouch.cri.pod_options import infra_options
 from pouch.engine import Engine
-from pouch.errors import NotFound, NotModified, PouchError
+from pouch.errors import Conflict, NotFound, NotModified, PouchError
 from pouch.models import Container
 from pouch.network.sandbox import load_cni_conf_dir
 
 log = logging.getLogger("pouchd.cri")
 
+KILL_WAIT = 30  # seconds a killed container's exit may take to be recorded
 STOP_TIMEOUT = 10  # seconds the infra process gets after SIGTERM (catatonit exits on it at once)
+
+
+def stop_container(engine: Engine, container_id: str, timeout: int) -> None:
+    """Stop a CRI container: ``timeout`` <= 0 kills it at once; a stopped one is no error."""
+    containers = engine.containers
+    if timeout > 0:
+        with contextlib.suppress(NotModified):
+            containers.stop(container_id, timeout)
+        return
+    with contextlib.suppress(Conflict):  # not running
+        containers.kill(container_id, "KILL")
+    if not containers.wait_for(lambda: containers.is_stopped(container_id), KILL_WAIT):
+        raise PouchError(f"container {container_id} did not stop after SIGKILL")
 
 
 class Pods:
@@ -90,8 +104,8 @@ class Pods:
         self._stop(c.id, STOP_TIMEOUT)
 
     def _stop(self, container_id: str, timeout: int) -> None:
-        with contextlib.suppress(NotModified, NotFound):
-            self.engine.containers.stop(container_id, timeout)
+        with contextlib.suppress(NotFound):
+            stop_container(self.engine, container_id, timeout)
 
     def remove(self, pod_id: str) -> None:
         """The pod's containers (killed first if they run) and the pod; an unknown pod is no error."""

@@ -1,0 +1,253 @@
+"""A pod's containers through ``pouchd --cri``: critest's Container, SecurityContext and
+multi-container scenarios replayed (cri-tools pkg/validate/container.go, security_context_linux.go,
+multi_container_linux.go) with a gRPC client made from the same stubs. Outputs are read from the
+CRI log files (exec is another module's)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+
+import grpc
+import pytest
+
+from pouch.cri import api_pb2 as pb
+from tests.integration.cri_pods_support import PodCri, pod_cri
+from tests.waiting import wait_until
+
+CRI_LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+(Z|[+-]\d\d:\d\d) (stdout|stderr) (F|P) (.*)$")
+
+
+@pytest.fixture(scope="module")
+def cri(tmp_path_factory, busybox_tar):
+    with pod_cri(str(tmp_path_factory.mktemp("pouchd-cri-ctrs")), busybox_tar) as client:
+        yield client
+
+
+@pytest.fixture
+def pod(cri: PodCri):
+    with cri.pod() as (pod_id, config):
+        yield pod_id, config
+
+
+def _code(call) -> tuple[grpc.StatusCode, str]:
+    with pytest.raises(grpc.RpcError) as info:
+        call()
+    return info.value.code(), info.value.details()
+
+
+def test_container_lifecycle(cri: PodCri, pod):
+    pod_id, pod_config = pod
+    config = cri.container_config("life", "sleep", "600", labels={"tier": "a"}, annotations={"note": "n"})
+    container_id = cri.create(pod_id, pod_config, config)
+    status = cri.status(container_id)
+    assert status.state == pb.CONTAINER_CREATED and status.created_at > 0 and status.started_at == 0
+    assert status.metadata.name == "life" and dict(status.labels) == {"tier": "a"}
+    assert dict(status.annotations) == {"note": "n"}
+    assert status.log_path == os.path.join(pod_config.log_directory, "life/0.log")
+    cri.start(container_id)
+    status = cri.status(container_id)
+    assert status.state == pb.CONTAINER_RUNNING and status.started_at >= status.created_at
+    cri.stop(container_id, timeout=0)
+    status = cri.status(container_id)
+    assert status.state == pb.CONTAINER_EXITED and status.finished_at >= status.started_at
+    assert status.exit_code == 137 and status.reason == "Error"
+    cri.stop(container_id)  # stopped already: no error
+    cri.remove(container_id)
+    assert cri.list_containers(id=container_id) == []
+    cri.remove(container_id)  # removed already: no error
+    code, _ = _code(lambda: cri.status(container_id))
+    assert code == grpc.StatusCode.NOT_FOUND
+
+
+def test_exit_code_and_reason(cri: PodCri, pod):
+    pod_id, pod_config = pod
+    ok = cri.run(pod_id, pod_config, cri.container_config("ok", "true"))
+    bad = cri.run(pod_id, pod_config, cri.container_config("bad", "sh", "-c", "exit 3"))
+    assert (cri.wait_exited(ok).reason, cri.wait_exited(ok).exit_code) == ("Completed", 0)
+    assert (cri.wait_exited(bad).reason, cri.wait_exited(bad).exit_code) == ("Error", 3)
+
+
+def test_stop_with_timeout_kills_a_process_ignoring_sigterm(cri: PodCri, pod):
+    pod_id, pod_config = pod
+    script = "trap 'echo term' TERM; echo ready; while true; do sleep 1; done"
+    config = cri.container_config("stubborn", "sh", "-c", script)
+    container_id = cri.run(pod_id, pod_config, config)
+    wait_until(lambda: "ready" in cri.log_of(pod_config, config), timeout=10)
+    began = time.monotonic()
+    cri.stop(container_id, timeout=2)
+    took = time.monotonic() - began
+    assert 1.5 <= took < 15
+    assert cri.status(container_id).exit_code == 137
+
+
+def test_list_containers_filters(cri: PodCri, pod):
+    pod_id, pod_config = pod
+    running = cri.run(pod_id, pod_config, cri.container_config("run", "sleep", "600", labels={"k": "v"}))
+    created = cri.create(pod_id, pod_config, cri.container_config("made", "sleep", "600", labels={"k": "v"}))
+    assert {c.id for c in cri.list_containers(pod_sandbox_id=pod_id)} == {running, created}
+    state = pb.ContainerStateValue(state=pb.CONTAINER_RUNNING)
+    assert [c.id for c in cri.list_containers(pod_sandbox_id=pod_id, state=state)] == [running]
+    state = pb.ContainerStateValue(state=pb.CONTAINER_CREATED)
+    assert [c.id for c in cri.list_containers(pod_sandbox_id=pod_id, state=state)] == [created]
+    assert [c.id for c in cri.list_containers(id=created[:12])] == [created]
+    assert {c.id for c in cri.list_containers(label_selector={"k": "v"})} == {running, created}
+    listed = cri.list_containers(id=running)[0]
+    assert listed.pod_sandbox_id == pod_id and listed.metadata.name == "run" and listed.image.image == "busybox:latest"
+    assert cri.list_containers(pod_sandbox_id="0" * 64) == []
+
+
+def test_log_in_the_cri_format_and_pouch_logs(cri: PodCri, pod):
+    pod_id, pod_config = pod
+    config = cri.container_config("logger", "sh", "-c", "echo hello; echo oops >&2")
+    container_id = cri.run(pod_id, pod_config, config)
+    cri.wait_exited(container_id)
+    lines = cri.log_of(pod_config, config).splitlines()
+    parsed = [CRI_LOG_LINE.match(line) for line in lines]
+    assert all(parsed), lines
+    assert sorted((m.group(2), m.group(3), m.group(4)) for m in parsed if m) == [
+        ("stderr", "F", "oops"), ("stdout", "F", "hello")]
+    logs = cri.daemon.cli("logs", container_id)
+    assert logs.stdout == "hello\n" and logs.stderr == "oops\n"
+
+
+def test_pouch_ps_lists_pod_containers_the_docker_api_cannot_remove(cri: PodCri, pod):
+    pod_id, pod_config = pod
+    container_id = cri.run(pod_id, pod_config, cri.container_config("listed", "sleep", "600"))
+    ids = cri.daemon.cli("ps", "-q", "--no-trunc", "--filter", f"label=io.kubernetes.sandbox.id={pod_id}").stdout
+    assert ids.split() == [container_id]
+    labels = json.loads(cri.daemon.cli("inspect", container_id).stdout)[0]["Config"]["Labels"]
+    assert labels["io.kubernetes.docker.type"] == "container"
+    rm = cri.daemon.cli("rm", "-f", container_id, check=False)
+    assert rm.returncode != 0 and "managed by the CRI" in rm.stderr
+    assert cri.status(container_id).state == pb.CONTAINER_RUNNING
+    cri.stop(container_id)
+    prune = cri.daemon.cli("container", "prune", "-f")  # a stopped one is not pruned behind the CRI's back
+    assert prune.returncode == 0
+    assert cri.status(container_id).state == pb.CONTAINER_EXITED
+
+
+def test_containers_share_the_pods_network_ipc_uts_and_pid(cri: PodCri, pod):
+    pod_id, pod_config = pod
+    server = cri.container_config("server", "sh", "-c", "echo shared > /tmp/index.html; httpd -f -p 8080 -h /tmp")
+    cri.run(pod_id, pod_config, server)
+    out = cri.output(pod_id, pod_config, "client",
+                     "for i in 1 2 3 4 5 6 7 8 9 10; do wget -q -O - http://127.0.0.1:8080/ && break; sleep 0.2; done;"
+                     " hostname; ps -o comm; readlink /proc/self/ns/ipc; readlink /proc/1/ns/ipc")
+    lines = out.splitlines()
+    assert lines[0] == "shared"
+    assert lines[1] == pod_config.hostname
+    assert "catatonit" in out and "httpd" in out  # one PID namespace: the infra process is PID 1
+    ipc_self, ipc_one = lines[-2:]
+    assert ipc_self == ipc_one
+
+
+def test_a_container_pid_namespace_of_its_own(cri: PodCri, pod):
+    pod_id, pod_config = pod
+    ns = pb.NamespaceOption(pid=pb.CONTAINER)
+    linux = pb.LinuxContainerConfig(security_context=pb.LinuxContainerSecurityContext(namespace_options=ns))
+    out = cri.output(pod_id, pod_config, "ownpid", "cat /proc/1/cmdline | tr '\\0' ' '", linux=linux)
+    assert "catatonit" not in out and out.startswith("sh -c")
+
+
+def test_host_path_mounts_readonly_and_writable(cri: PodCri, pod, tmp_path):
+    pod_id, pod_config = pod
+    (tmp_path / "ro").mkdir()
+    (tmp_path / "ro" / "data").write_text("from the host\n")
+    (tmp_path / "rw").mkdir()
+    mounts = [pb.Mount(container_path="/ro", host_path=str(tmp_path / "ro"), readonly=True),
+              pb.Mount(container_path="/rw", host_path=str(tmp_path / "rw"))]
+    out = cri.output(pod_id, pod_config, "mounts",
+                     "cat /ro/data; touch /ro/x 2>/dev/null || echo ro-refused; echo written > /rw/out", mounts=mounts)
+    assert out.splitlines() == ["from the host", "ro-refused"]
+    assert (tmp_path / "rw" / "out").read_text() == "written\n"
+    assert not (tmp_path / "ro" / "x").exists()
+    # rslave needs a shared or slave mount under the host path (containerd and Docker refuse it too)
+    slave = [pb.Mount(container_path="/rw", host_path=str(tmp_path / "rw"), propagation=pb.PROPAGATION_HOST_TO_CONTAINER)]
+    config = cri.container_config("slave", "true", mounts=slave)
+    container_id = cri.create(pod_id, pod_config, config)
+    code, message = _code(lambda: cri.start(container_id))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "not a shared or slave mount" in message
+
+
+def security(**fields) -> pb.LinuxContainerConfig:
+    return pb.LinuxContainerConfig(security_context=pb.LinuxContainerSecurityContext(**fields))
+
+
+def test_run_as_user_group_and_supplemental_groups(cri: PodCri, pod):
+    pod_id, pod_config = pod
+    linux = security(run_as_user=pb.Int64Value(value=1001), run_as_group=pb.Int64Value(value=2002),
+                     supplemental_groups=[3003])
+    out = cri.output(pod_id, pod_config, "user", "id -u; id -g; id -G", linux=linux)
+    uid, gid, groups = out.splitlines()
+    assert (uid, gid) == ("1001", "2002") and "3003" in groups.split()
+    out = cri.output(pod_id, pod_config, "username", "id -un", linux=security(run_as_username="nobody"))
+    assert out == "nobody"
+
+
+def test_readonly_rootfs(cri: PodCri, pod):
+    pod_id, pod_config = pod
+    out = cri.output(pod_id, pod_config, "rofs", "touch /file 2>/dev/null && echo wrote || echo refused; "
+                     "touch /tmp/file 2>/dev/null && echo tmp-wrote || echo tmp-refused",
+                     linux=security(readonly_rootfs=True))
+    assert out.splitlines()[0] == "refused"
+
+
+def _status_field(out: str, name: str) -> str:
+    return next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith(name + ":"))
+
+
+def test_capabilities_privileges_and_seccomp(cri: PodCri, pod):
+    pod_id, pod_config = pod
+    script = "grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status"
+    plain = cri.output(pod_id, pod_config, "caps-default", script)
+    assert _status_field(plain, "Seccomp") == "2" and _status_field(plain, "NoNewPrivs") == "0"
+    dropped = cri.output(pod_id, pod_config, "caps-none", script,
+                         linux=security(capabilities=pb.Capability(drop_capabilities=["ALL"]), no_new_privs=True))
+    assert int(_status_field(dropped, "CapEff"), 16) == 0 and _status_field(dropped, "NoNewPrivs") == "1"
+    added = cri.output(pod_id, pod_config, "caps-admin", script,
+                       linux=security(capabilities=pb.Capability(add_capabilities=["NET_ADMIN"])))
+    assert int(_status_field(added, "CapEff"), 16) & (1 << 12)  # CAP_NET_ADMIN
+    unconfined = pb.SecurityProfile(profile_type=pb.SecurityProfile.Unconfined)
+    free = cri.output(pod_id, pod_config, "seccomp-off", script, linux=security(seccomp=unconfined))
+    assert _status_field(free, "Seccomp") == "0"
+    privileged = cri.output(pod_id, pod_config, "privileged", script + "; ls /dev | wc -l",
+                            linux=security(privileged=True))
+    assert int(_status_field(privileged, "CapEff"), 16) > int(_status_field(plain, "CapEff"), 16)
+
+
+def test_masked_paths(cri: PodCri, pod):
+    pod_id, pod_config = pod
+    out = cri.output(pod_id, pod_config, "masked", "cat /etc/hostname >/dev/null; wc -c < /etc/hostname; "
+                     "wc -c < /proc/version", linux=security(masked_paths=["/proc/version"]))
+    assert out.splitlines()[-1].strip() == "0"
+
+
+def test_linux_resources_reach_the_cgroup(cri: PodCri, pod):
+    pod_id, pod_config = pod
+    resources = pb.LinuxContainerResources(cpu_shares=512, cpu_period=100000, cpu_quota=20000,
+                                           memory_limit_in_bytes=64 << 20)
+    out = cri.output(pod_id, pod_config, "res",
+                     "cat /sys/fs/cgroup/cpu/cpu.shares /sys/fs/cgroup/cpu/cpu.cfs_quota_us "
+                     "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                     linux=pb.LinuxContainerConfig(resources=resources))
+    assert out.splitlines() == ["512", "20000", str(64 << 20)]
+
+
+def test_create_in_a_stopped_pod_is_refused(cri: PodCri):
+    with cri.pod() as (pod_id, pod_config):
+        cri.stop_pod(pod_id)
+        code, _ = _code(lambda: cri.create(pod_id, pod_config, cri.container_config("late", "true")))
+        assert code == grpc.StatusCode.FAILED_PRECONDITION
+    code, _ = _code(lambda: cri.create("f" * 64, pod_config, cri.container_config("orphan", "true")))
+    assert code == grpc.StatusCode.NOT_FOUND
+
+
+def test_stopping_a_pod_stops_its_containers(cri: PodCri, pod):
+    pod_id, pod_config = pod
+    container_id = cri.run(pod_id, pod_config, cri.container_config("member", "sleep", "600"))
+    cri.stop_pod(pod_id)
+    assert cri.status(container_id).state == pb.CONTAINER_EXITED
+    assert cri.pod_status(pod_id).state == pb.SANDBOX_NOTREADY
