@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
+import urllib.request
 
 import grpc
 import pytest
 
 from pouch.cri import api_pb2 as pb
+from tests.integration.conftest import free_port
 from tests.integration.cri_pods_support import PodCri, pod_cri
+from tests.waiting import wait_until
 
 
 @pytest.fixture(scope="module")
@@ -122,3 +126,66 @@ def test_removing_a_running_pod_removes_its_containers(cri: PodCri):
     assert cri.list_pods(id=pod_id) == []
     assert cri.list_containers(id=container_id) == []
     assert cri.daemon.cli("ps", "-aq", "--no-trunc").stdout.split() == []
+
+
+def _http_get(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as answer:
+        return answer.read().decode()
+
+
+def test_port_mapping_with_host_port(cri: PodCri):
+    host_port = free_port()
+    mapping = pb.PortMapping(protocol=pb.TCP, container_port=8080, host_port=host_port)
+    config = cri.pod_config(port_mappings=[mapping])
+    with cri.pod(config) as (pod_id, _):
+        server = cri.container_config("web", "sh", "-c", "echo mapped > /tmp/index.html; httpd -f -p 8080 -h /tmp")
+        cri.run(pod_id, config, server)
+        assert wait_until(lambda: _try(lambda: _http_get(host_port)), timeout=15) == "mapped\n"
+    assert _try(lambda: _http_get(host_port)) is None  # the mapping went with the pod
+
+
+def _try(call):
+    try:
+        return call()
+    except OSError:
+        return None
+
+
+def test_host_network_pod(cri: PodCri):
+    ns = pb.NamespaceOption(network=pb.NODE)
+    config = cri.pod_config(linux=pb.LinuxPodSandboxConfig(
+        security_context=pb.LinuxSandboxSecurityContext(namespace_options=ns)))
+    with cri.pod(config) as (pod_id, _):
+        status = cri.pod_status(pod_id)
+        assert status.linux.namespaces.options.network == pb.NODE
+        out = cri.output(pod_id, config, "hostnet", "hostname; readlink /proc/self/ns/net")
+    assert out.splitlines()[0] == os.uname().nodename
+    assert out.splitlines()[1] == os.readlink("/proc/self/ns/net")
+
+
+def test_pods_and_containers_survive_a_kill_9_of_pouchd(tmp_path, busybox_tar):
+    with pod_cri(str(tmp_path), busybox_tar) as cri:
+        config = cri.pod_config(labels={"keep": "me"})
+        pod_id = cri.run_pod(config)
+        container_id = cri.run(pod_id, config, cri.container_config("survivor", "sleep", "600"))
+        exited_id = cri.run(pod_id, config, cri.container_config("done", "sh", "-c", "exit 4"))
+        cri.wait_exited(exited_id)
+        before = cri.pod_status(pod_id)
+        cri.daemon.kill9()
+        cri.daemon.start()
+        wait_until(lambda: _try_rpc(lambda: cri.pod_status(pod_id)), timeout=20)
+        after = cri.pod_status(pod_id)
+        assert after == before
+        assert cri.status(container_id).state == pb.CONTAINER_RUNNING
+        assert (cri.status(exited_id).exit_code, cri.status(exited_id).reason) == (4, "Error")
+        assert {c.id for c in cri.list_containers(pod_sandbox_id=pod_id)} == {container_id, exited_id}
+        cri.stop_pod(pod_id)
+        cri.remove_pod(pod_id)
+        assert cri.list_pods() == []
+
+
+def _try_rpc(call):
+    try:
+        return call()
+    except grpc.RpcError:
+        return None
