@@ -18,8 +18,12 @@ it from none) gets Docker's list, which is kubelet's default one.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
+
 from pouch.cri import api_pb2 as pb
 from pouch.cri.labels import Metadata, PodFacts, app_container_name, container_labels
+from pouch.cri.rich_annotations import lxcfs_enabled, merged, rich_options
 from pouch.errors import InvalidArgument
 from pouch.models import (
     BindMount,
@@ -46,15 +50,22 @@ def container_metadata(config: pb.ContainerConfig) -> Metadata:
 
 
 def container_options(config: pb.ContainerConfig, *, pod_id: str, pod: Metadata, facts: PodFacts,
-                      log_path: str, min_oom_score_adj: int = -1000) -> CreateOptions:
+                      log_path: str, min_oom_score_adj: int = -1000,
+                      pod_annotations: Mapping[str, str] | None = None) -> CreateOptions:
     """``log_path``: the container's CRI log file (absolute, "" for none), kept in its labels.
     ``min_oom_score_adj``: the lowest OOM score the daemon may give (its own, without
     CAP_SYS_RESOURCE: the kernel refuses a lower one, so a kubelet's -997 for a Guaranteed
-    pod is raised to it, as containerd does when it lacks the capability)."""
+    pod is raised to it, as containerd does when it lacks the capability). ``pod_annotations``: the
+    pod's, which with the container's choose a rich mode (``cri/rich_annotations.py``)."""
     metadata = container_metadata(config)
     if not config.image.image:
         raise InvalidArgument("CreateContainer: image is required")
     security = config.linux.security_context
+    annotations = merged(pod_annotations or {}, dict(config.annotations))
+    rich = rich_options(annotations)
+    isolation = isolation_of(config.linux, pod_id, facts, min_oom_score_adj)
+    if rich is not None and isolation.pid_mode != "host":  # its init must be PID 1
+        isolation = dataclasses.replace(isolation, pid_mode="")
     labels = container_labels(metadata, dict(config.labels), dict(config.annotations), pod_id, log_path)
     return CreateOptions(
         image=config.image.image,
@@ -77,7 +88,9 @@ def container_options(config: pb.ContainerConfig, *, pod_id: str, pod: Metadata,
         runtime=facts.runtime_handler,
         dns=facts.dns_servers, dns_search=facts.dns_searches, dns_options=facts.dns_options,
         resources=resources_of(config.linux.resources, facts.cgroup_parent, config.devices),
-        isolation=isolation_of(config.linux, pod_id, facts, min_oom_score_adj),
+        isolation=isolation,
+        rich=rich,
+        enable_lxcfs=lxcfs_enabled(annotations),
         restart_policy=RestartPolicy("no"),  # the kubelet restarts a pod's containers
     )
 

@@ -65,7 +65,7 @@ class PodContainers:
         facts = pod_obj.pod
         log_path = os.path.join(facts.log_directory, config.log_path) if facts.log_directory and config.log_path else ""
         opts = container_options(config, pod_id=pod.id, pod=pod_obj.metadata, facts=facts, log_path=log_path,
-                                 min_oom_score_adj=daemon_oom_score_adj())
+                                 min_oom_score_adj=daemon_oom_score_adj(), pod_annotations=pod_obj.annotations)
         c = self.engine.containers.create(opts)
         if log_path:
             self._link_log(c.id, log_path)

@@ -251,3 +251,27 @@ def test_stopping_a_pod_stops_its_containers(cri: PodCri, pod):
     cri.stop_pod(pod_id)
     assert cri.status(container_id).state == pb.CONTAINER_EXITED
     assert cri.pod_status(pod_id).state == pb.SANDBOX_NOTREADY
+
+
+def test_a_systemd_rich_container_in_a_pod(cri: PodCri, debian_systemd_tar):
+    """``io.pouch.rich-mode: systemd`` on the pod: systemd is the container's PID 1 and runs its
+    services, the app is its unit, as with ``pouch run --rich --rich-mode systemd``."""
+    if "debian-systemd" not in cri.daemon.cli("images").stdout:
+        cri.daemon.cli("import", debian_systemd_tar, "debian-systemd:bookworm")
+    pod_config = cri.pod_config(annotations={"io.pouch.rich-mode": "systemd"})
+    with cri.pod(pod_config) as (pod_id, _):
+        config = cri.container_config("sysd", "sh", "-c", "echo app-is-up; exec sleep 1000",
+                                      image="debian-systemd:bookworm")
+        container_id = cri.run(pod_id, pod_config, config)
+
+        def system_state() -> str:
+            out = cri.daemon.cli("exec", container_id, "systemctl", "is-system-running", check=False).stdout.strip()
+            return out if out in ("running", "degraded") else ""
+
+        assert wait_until(system_state, timeout=60) == "running"
+        wait_until(lambda: "app-is-up" in cri.log_of(pod_config, config), timeout=15)
+        comm = cri.daemon.cli("exec", container_id, "cat", "/proc/1/comm").stdout.strip()
+        assert comm == "systemd"
+        assert cri.status(container_id).state == pb.CONTAINER_RUNNING
+        cri.stop(container_id, timeout=10)
+        assert cri.status(container_id).state == pb.CONTAINER_EXITED
