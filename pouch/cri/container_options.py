@@ -180,3 +180,14 @@ def isolation_of(linux: pb.LinuxContainerConfig, pod_id: str, facts: PodFacts,
         group_add=tuple(str(g) for g in security.supplemental_groups),
         oom_score_adj=max(linux.resources.oom_score_adj, min_oom_score_adj),
     )
+
+
+def resource_changes(linux: pb.LinuxContainerResources) -> dict[str, object]:
+    """UpdateContainerResources: the limits given (a zero is "not given", as in Docker's update),
+    in the engine's ``services/resources.update`` terms."""
+    if linux.hugepage_limits:
+        raise InvalidArgument("UpdateContainerResources: hugepage limits are not supported by pouchd")
+    values = {"memory": linux.memory_limit_in_bytes, "memory_swap": linux.memory_swap_limit_in_bytes,
+              "cpu_shares": linux.cpu_shares, "cpu_period": linux.cpu_period, "cpu_quota": linux.cpu_quota,
+              "cpuset_cpus": linux.cpuset_cpus, "cpuset_mems": linux.cpuset_mems}
+    return {k: v for k, v in values.items() if v}

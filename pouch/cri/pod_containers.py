@@ -19,13 +19,14 @@ import os
 
 from pouch.cri import api_pb2 as pb
 from pouch.cri import labels as crilabels
-from pouch.cri.container_options import container_options
+from pouch.cri.container_options import container_options, resource_changes
 from pouch.cri.labels import CriObject
 from pouch.cri.pod_messages import container_filter_matches, container_message, container_status, pod_state
 from pouch.cri.pods import Pods, stop_container
 from pouch.engine import Engine
 from pouch.errors import Conflict, NotFound
 from pouch.models import Container, Status
+from pouch.services.resources import update as update_resources
 
 log = logging.getLogger("pouchd.cri")
 
@@ -106,6 +107,12 @@ class PodContainers:
     def list(self, f: pb.ContainerFilter) -> list[pb.Container]:
         return [container_message(c, obj) for c, obj in self.pods.cri_objects(crilabels.CONTAINER_TYPE)
                 if container_filter_matches(f, c, obj)]
+
+    def update_resources(self, container_id: str, linux: pb.LinuxContainerResources) -> None:
+        c, _obj = self.get(container_id)
+        changes = resource_changes(linux)
+        if changes:
+            update_resources(self.engine.containers, c.id, changes)
 
     def reopen_log(self, container_id: str) -> None:
         """The CRI log file again, after the kubelet renamed it (its rotation): a running container only."""

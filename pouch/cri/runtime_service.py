@@ -1,8 +1,8 @@
 """``runtime.v1.RuntimeService``: a thin servicer; each concern is a module of its own.
 
 The runtime's identity, status and configuration are here; pod sandboxes in ``cri/pods.py``,
-a pod's containers in ``cri/pod_containers.py``. Exec, attach, port forwarding and stats
-answer UNIMPLEMENTED until their slices land (issue 10).
+a pod's containers in ``cri/pod_containers.py``, their stats in ``cri/pod_stats.py``. Exec,
+attach and port forwarding answer UNIMPLEMENTED until their slice lands (issue 10).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pouch.cri import api_pb2_grpc as pb_grpc
 from pouch.cri.convert import NETWORK_READY, RUNTIME_READY, condition
 from pouch.cri.edge import answer_unimplemented, rpc
 from pouch.cri.pod_containers import PodContainers
+from pouch.cri.pod_stats import CriStats
 from pouch.cri.pods import Pods
 from pouch.engine import Engine
 from pouch.errors import PouchError
@@ -34,6 +35,7 @@ class RuntimeService(pb_grpc.RuntimeServiceServicer):
         self._pod_cidr = ""  # from UpdateRuntimeConfig; kept in memory, as containerd does
         self.pods = Pods(engine)
         self.containers = PodContainers(engine, self.pods)
+        self.stats = CriStats(engine, self.pods, self.containers)
 
     @property
     def pod_cidr(self) -> str:
@@ -134,6 +136,33 @@ class RuntimeService(pb_grpc.RuntimeServiceServicer):
     def ListContainers(self, request: pb.ListContainersRequest,
                        context: grpc.ServicerContext) -> pb.ListContainersResponse:
         return pb.ListContainersResponse(containers=self.containers.list(request.filter))
+
+    @rpc
+    def UpdateContainerResources(self, request: pb.UpdateContainerResourcesRequest,
+                                 context: grpc.ServicerContext) -> pb.UpdateContainerResourcesResponse:
+        self.containers.update_resources(request.container_id, request.linux)
+        return pb.UpdateContainerResourcesResponse()
+
+    # ------------------------------------------------------------------------ stats (cri/pod_stats.py)
+    @rpc
+    def ContainerStats(self, request: pb.ContainerStatsRequest,
+                       context: grpc.ServicerContext) -> pb.ContainerStatsResponse:
+        return pb.ContainerStatsResponse(stats=self.stats.container(request.container_id))
+
+    @rpc
+    def ListContainerStats(self, request: pb.ListContainerStatsRequest,
+                           context: grpc.ServicerContext) -> pb.ListContainerStatsResponse:
+        return pb.ListContainerStatsResponse(stats=self.stats.list_containers(request.filter))
+
+    @rpc
+    def PodSandboxStats(self, request: pb.PodSandboxStatsRequest,
+                        context: grpc.ServicerContext) -> pb.PodSandboxStatsResponse:
+        return pb.PodSandboxStatsResponse(stats=self.stats.pod(request.pod_sandbox_id))
+
+    @rpc
+    def ListPodSandboxStats(self, request: pb.ListPodSandboxStatsRequest,
+                            context: grpc.ServicerContext) -> pb.ListPodSandboxStatsResponse:
+        return pb.ListPodSandboxStatsResponse(stats=self.stats.list_pods(request.filter))
 
     @rpc
     def ReopenContainerLog(self, request: pb.ReopenContainerLogRequest,

@@ -275,3 +275,48 @@ def test_a_systemd_rich_container_in_a_pod(cri: PodCri, debian_systemd_tar):
         assert cri.status(container_id).state == pb.CONTAINER_RUNNING
         cri.stop(container_id, timeout=10)
         assert cri.status(container_id).state == pb.CONTAINER_EXITED
+
+
+def test_update_container_resources(cri: PodCri, pod):
+    pod_id, pod_config = pod
+    config = cri.container_config("updated", "sleep", "600")
+    container_id = cri.run(pod_id, pod_config, config)
+    resources = pb.LinuxContainerResources(cpu_shares=256, memory_limit_in_bytes=96 << 20)
+    cri.runtime.UpdateContainerResources(pb.UpdateContainerResourcesRequest(container_id=container_id,
+                                                                            linux=resources), timeout=30)
+    shown = json.loads(cri.daemon.cli("inspect", container_id).stdout)[0]["HostConfig"]
+    assert (shown["CpuShares"], shown["Memory"]) == (256, 96 << 20)
+    cgroup = cri.daemon.cli("exec", container_id, "cat", "/sys/fs/cgroup/cpu/cpu.shares",
+                            "/sys/fs/cgroup/memory/memory.limit_in_bytes").stdout.split()
+    assert cgroup == ["256", str(96 << 20)]
+
+
+def test_container_and_pod_stats(cri: PodCri, pod):
+    pod_id, pod_config = pod
+    busy = cri.run(pod_id, pod_config, cri.container_config(
+        "busy", "sh", "-c", "dd if=/dev/zero of=/written bs=1k count=512; while true; do :; done"))
+    idle = cri.create(pod_id, pod_config, cri.container_config("idle", "sleep", "600"))
+
+    def stats() -> pb.ContainerStats:
+        return cri.runtime.ContainerStats(pb.ContainerStatsRequest(container_id=busy), timeout=30).stats
+
+    first = stats()
+    assert first.attributes.id == busy and first.attributes.metadata.name == "busy"
+    assert first.memory.working_set_bytes.value > 0
+    second = wait_until(lambda: (s := stats()).cpu.usage_core_nano_seconds.value
+                        > first.cpu.usage_core_nano_seconds.value and s, timeout=10)
+    assert second.cpu.usage_nano_cores.value > 0
+    assert wait_until(lambda: stats().writable_layer.used_bytes.value >= 512 * 1024, timeout=10)
+    listed = cri.runtime.ListContainerStats(pb.ListContainerStatsRequest(
+        filter=pb.ContainerStatsFilter(pod_sandbox_id=pod_id)), timeout=30).stats
+    assert [s.attributes.id for s in listed] == [busy]  # the created one does not run
+    assert idle
+    pod_stats = cri.runtime.PodSandboxStats(pb.PodSandboxStatsRequest(pod_sandbox_id=pod_id), timeout=30).stats
+    assert pod_stats.attributes.id == pod_id
+    assert [c.attributes.id for c in pod_stats.linux.containers] == [busy]
+    assert pod_stats.linux.network.default_interface.name == "eth0"
+    assert pod_stats.linux.process.process_count.value >= 2  # the infra process and the busy shell
+    assert pod_stats.linux.cpu.usage_core_nano_seconds.value > 0
+    listed_pods = cri.runtime.ListPodSandboxStats(pb.ListPodSandboxStatsRequest(
+        filter=pb.PodSandboxStatsFilter(id=pod_id)), timeout=30).stats
+    assert [p.attributes.id for p in listed_pods] == [pod_id]
