@@ -542,6 +542,9 @@ class CreateOptions:
     # a CRI pod's infra container: the CNI conflist (--cni-conf-dir's) its sandbox's eth0 is made from,
     # as it is, instead of Pouch's networks (network/sandbox.py); None: Pouch's networks
     cni_conflist: dict | None = None
+    # the file conmon writes the log to, when another owner rotates it (a CRI container's log_directory +
+    # log_path: the kubelet renames it and asks to reopen); "": <container dir>/ctr.log, rotated by pouchd
+    log_path: str = ""
 
     @property
     def network(self) -> NetworkMode:

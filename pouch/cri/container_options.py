@@ -92,6 +92,7 @@ def container_options(config: pb.ContainerConfig, *, pod_id: str, pod: Metadata,
         rich=rich,
         enable_lxcfs=lxcfs_enabled(annotations),
         restart_policy=RestartPolicy("no"),  # the kubelet restarts a pod's containers
+        log_path=log_path,
     )
 
 

@@ -4,11 +4,11 @@ ContainerStatus, ListContainers, ReopenContainerLog.
 Each is an ordinary Pouch container (``cri/container_options.py``) in its pod's namespaces.
 
 **Logs.** conmon writes every container's log in the CRI format already (``<RFC3339Nano>
-stdout|stderr P|F <text>``, its k8s-file driver) to ``<root>/containers/<id>/ctr.log``, where
-``pouch logs`` and pouchd's rotation find it. The CRI's file, the pod's ``log_directory`` +
-the container's ``log_path``, is a symbolic link to it (dockershim's way), so kubelet, crictl
-and critest read the same bytes; ReopenContainerLog makes the link again after a kubelet
-moved it away.
+stdout|stderr P|F <text>``, its k8s-file driver). A pod's container has it written straight
+to the CRI's file, the pod's ``log_directory`` + the container's ``log_path``
+(``CreateOptions.log_path``), where ``pouch logs`` reads it too; pouchd does not rotate it,
+the kubelet does: it renames the file and calls ReopenContainerLog, and conmon opens a new
+one at the path.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import time
 
 from pouch.cri import api_pb2 as pb
 from pouch.cri import labels as crilabels
@@ -24,11 +25,13 @@ from pouch.cri.labels import CriObject
 from pouch.cri.pod_messages import container_filter_matches, container_message, container_status, pod_state
 from pouch.cri.pods import Pods, stop_container
 from pouch.engine import Engine
-from pouch.errors import Conflict, NotFound
+from pouch.errors import Conflict, NotFound, PouchError
 from pouch.models import Container, Status
 from pouch.services.resources import update as update_resources
 
 log = logging.getLogger("pouchd.cri")
+
+REOPEN_WAIT = 5.0  # seconds conmon gets to open a new log file
 
 
 def daemon_oom_score_adj() -> int:
@@ -67,16 +70,9 @@ class PodContainers:
         log_path = os.path.join(facts.log_directory, config.log_path) if facts.log_directory and config.log_path else ""
         opts = container_options(config, pod_id=pod.id, pod=pod_obj.metadata, facts=facts, log_path=log_path,
                                  min_oom_score_adj=daemon_oom_score_adj(), pod_annotations=pod_obj.annotations)
-        c = self.engine.containers.create(opts)
         if log_path:
-            self._link_log(c.id, log_path)
-        return c.id
-
-    def _link_log(self, container_id: str, log_path: str) -> None:
-        os.makedirs(os.path.dirname(log_path), exist_ok=True)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(log_path)
-        os.symlink(self.engine.containers.log_path_of(container_id), log_path)
+            os.makedirs(os.path.dirname(log_path), exist_ok=True)
+        return self.engine.containers.create(opts).id
 
     def start(self, container_id: str) -> None:
         c, _obj = self.get(container_id)
@@ -89,16 +85,14 @@ class PodContainers:
         stop_container(self.engine, c.id, timeout)
 
     def remove(self, container_id: str) -> None:
-        """Killed first if it runs; an unknown container is no error. Its CRI log link goes too."""
+        """Killed first if it runs; an unknown container is no error. Its CRI log stays (the
+        kubelet's to delete, as with containerd)."""
         try:
-            c, obj = self.get(container_id)
+            c, _obj = self.get(container_id)
         except NotFound:
             return
         with contextlib.suppress(NotFound):
             self.engine.containers.remove(c.id, force=True, owner=crilabels.OWNER)
-        if obj.log_path and os.path.islink(obj.log_path):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(obj.log_path)
 
     def status(self, container_id: str) -> pb.ContainerStatus:
         c, obj = self.get(container_id)
@@ -115,9 +109,15 @@ class PodContainers:
             update_resources(self.engine.containers, c.id, changes)
 
     def reopen_log(self, container_id: str) -> None:
-        """The CRI log file again, after the kubelet renamed it (its rotation): a running container only."""
-        c, obj = self.get(container_id)
+        """conmon opens the CRI log file anew, after the kubelet renamed it (its rotation): a
+        running container only, as containerd."""
+        c, _obj = self.get(container_id)
         if c.state.status != Status.RUNNING:
             raise Conflict(f"container {c.id} is not running")
-        if obj.log_path and not os.path.lexists(obj.log_path):
-            self._link_log(c.id, obj.log_path)
+        path = self.engine.containers.log_path(c)
+        self.engine.runtime.reopen_log(c.id)  # a message on conmon's control pipe: it acts on its own time
+        deadline = time.monotonic() + REOPEN_WAIT
+        while not os.path.exists(path):  # the call answers once the new file is there (kubelet, critest check)
+            if time.monotonic() > deadline:
+                raise PouchError(f"container {c.id}: conmon did not reopen its log {path}")
+            time.sleep(0.005)

@@ -162,7 +162,9 @@ class ContainerService:
         return store.list_all(self.db)
 
     def log_path(self, c: Container) -> str:
-        return self.log_path_of(c.id)
+        """Where conmon writes ``c``'s log: its own file (``CreateOptions.log_path``, a CRI
+        container's, rotated by its owner) or ``ctr.log`` in its directory (rotated by pouchd)."""
+        return c.options.log_path or self.log_path_of(c.id)
 
     def log_path_of(self, container_id: str) -> str:
         return os.path.join(self.config.container_dir(container_id), "ctr.log")

@@ -320,3 +320,32 @@ def test_container_and_pod_stats(cri: PodCri, pod):
     listed_pods = cri.runtime.ListPodSandboxStats(pb.ListPodSandboxStatsRequest(
         filter=pb.PodSandboxStatsFilter(id=pod_id)), timeout=30).stats
     assert [p.attributes.id for p in listed_pods] == [pod_id]
+
+
+def test_reopen_container_log_after_the_kubelet_moved_it(cri: PodCri, pod):
+    pod_id, pod_config = pod
+    config = cri.container_config("chatty", "sh", "-c", "while true; do echo line; sleep 0.1; done")
+    container_id = cri.run(pod_id, pod_config, config)
+    path = os.path.join(pod_config.log_directory, config.log_path)
+    wait_until(lambda: os.path.exists(path) and os.path.getsize(path) > 0, timeout=10)
+    os.rename(path, path + ".1")
+    cri.runtime.ReopenContainerLog(pb.ReopenContainerLogRequest(container_id=container_id), timeout=10)
+    assert os.path.exists(path)
+    wait_until(lambda: os.path.getsize(path) > 0, timeout=10)
+    moved = os.path.getsize(path + ".1")
+    wait_until(lambda: os.path.getsize(path) > 100, timeout=10)
+    assert os.path.getsize(path + ".1") == moved  # the old file is no longer written
+    assert "line" in cri.daemon.cli("logs", "--tail", "1", container_id).stdout
+    cri.stop(container_id)
+    code, _ = _code(lambda: cri.runtime.ReopenContainerLog(pb.ReopenContainerLogRequest(container_id=container_id),
+                                                           timeout=10))
+    assert code == grpc.StatusCode.FAILED_PRECONDITION
+
+
+def test_volume_whose_host_path_is_a_symlink(cri: PodCri, pod, tmp_path):
+    pod_id, pod_config = pod
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "flag").write_text("x")
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    mounts = [pb.Mount(container_path="/vol", host_path=str(tmp_path / "link"), selinux_relabel=True)]
+    assert cri.output(pod_id, pod_config, "symvol", "ls /vol", mounts=mounts) == "flag"

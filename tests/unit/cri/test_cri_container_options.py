@@ -170,6 +170,7 @@ def test_labels_carry_the_cri_object():
     assert obj.labels == {"app": "web"} and obj.annotations == {"a": "b"}
     assert obj.sandbox_id == POD_ID and obj.log_path == "/logs/app/0.log"
     assert opts.labels["io.pouch.owner"] == "cri"
+    assert opts.log_path == "/logs/app/0.log"  # conmon writes the CRI log file itself
 
 
 def test_metadata_and_image_are_required():
