@@ -349,3 +349,43 @@ def test_volume_whose_host_path_is_a_symlink(cri: PodCri, pod, tmp_path):
     (tmp_path / "link").symlink_to(tmp_path / "real")
     mounts = [pb.Mount(container_path="/vol", host_path=str(tmp_path / "link"), selinux_relabel=True)]
     assert cri.output(pod_id, pod_config, "symvol", "ls /vol", mounts=mounts) == "flag"
+
+
+def test_seccomp_localhost_profile(cri: PodCri, pod, tmp_path):
+    pod_id, pod_config = pod
+    profile = tmp_path / "no-mkdir.json"
+    profile.write_text(json.dumps({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}))
+    local = pb.SecurityProfile(profile_type=pb.SecurityProfile.Localhost, localhost_ref=str(profile))
+    out = cri.output(pod_id, pod_config, "seccomp-local", "mkdir /made 2>&1 || echo refused",
+                     linux=security(seccomp=local))
+    assert out.splitlines()[-1] == "refused"
+    missing = pb.SecurityProfile(profile_type=pb.SecurityProfile.Localhost, localhost_ref=str(tmp_path / "none.json"))
+    config = cri.container_config("seccomp-missing", "true", linux=security(seccomp=missing))
+
+    def create_and_start() -> None:
+        cri.start(cri.create(pod_id, pod_config, config))
+
+    code, message = _code(create_and_start)
+    assert code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INTERNAL)
+    assert "none.json" in message
+
+
+def test_host_pid_and_host_ipc_pods(cri: PodCri):
+    ns = pb.NamespaceOption(pid=pb.NODE, ipc=pb.NODE)
+    config = cri.pod_config(linux=pb.LinuxPodSandboxConfig(
+        security_context=pb.LinuxSandboxSecurityContext(namespace_options=ns)))
+    with cri.pod(config) as (pod_id, _):
+        linux = security(namespace_options=pb.NamespaceOption(pid=pb.NODE, ipc=pb.NODE))
+        out = cri.output(pod_id, config, "hostns", "readlink /proc/self/ns/pid; readlink /proc/self/ns/ipc",
+                         linux=linux)
+    assert out.splitlines() == [os.readlink("/proc/self/ns/pid"), os.readlink("/proc/self/ns/ipc")]
+
+
+def test_pod_sysctls(cri: PodCri):
+    sysctls = {"kernel.shm_rmid_forced": "1", "net.ipv4.ip_unprivileged_port_start": "42"}
+    config = cri.pod_config(linux=pb.LinuxPodSandboxConfig(sysctls=sysctls))
+    with cri.pod(config) as (pod_id, _):
+        out = cri.output(pod_id, config, "sysctl", "cat /proc/sys/kernel/shm_rmid_forced "
+                         "/proc/sys/net/ipv4/ip_unprivileged_port_start")
+    assert out.splitlines() == ["1", "42"]

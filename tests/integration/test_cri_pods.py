@@ -141,6 +141,9 @@ def test_port_mapping_with_host_port(cri: PodCri):
         server = cri.container_config("web", "sh", "-c", "echo mapped > /tmp/index.html; httpd -f -p 8080 -h /tmp")
         cri.run(pod_id, config, server)
         assert wait_until(lambda: _try(lambda: _http_get(host_port)), timeout=15) == "mapped\n"
+        pod_ip = cri.pod_status(pod_id).network.ip  # the container port on the pod's address
+        with urllib.request.urlopen(f"http://{pod_ip}:8080/", timeout=5) as answer:
+            assert answer.read() == b"mapped\n"
     assert _try(lambda: _http_get(host_port)) is None  # the mapping went with the pod
 
 
