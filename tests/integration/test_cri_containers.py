@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 import time
 
 import grpc
@@ -389,3 +390,50 @@ def test_pod_sysctls(cri: PodCri):
         out = cri.output(pod_id, config, "sysctl", "cat /proc/sys/kernel/shm_rmid_forced "
                          "/proc/sys/net/ipv4/ip_unprivileged_port_start")
     assert out.splitlines() == ["1", "42"]
+
+
+def test_oom_killed_reason(cri: PodCri, pod):
+    pod_id, pod_config = pod
+    resources = pb.LinuxContainerResources(memory_limit_in_bytes=15 << 20, memory_swap_limit_in_bytes=15 << 20)
+    config = cri.container_config("oom", "sh", "-c", "dd if=/dev/zero of=/dev/null bs=20M",
+                                  linux=pb.LinuxContainerConfig(resources=resources))
+    status = cri.wait_exited(cri.run(pod_id, pod_config, config))
+    assert (status.exit_code, status.reason) == (137, "OOMKilled")
+
+
+@pytest.fixture
+def propagation_dirs(tmp_path):
+    """critest's layout: ``mnt`` (a bind mount of itself, made shared or private by the test),
+    ``mnt/propagationMnt`` where the host mounts ``src`` later; every mount undone after."""
+    source, src = tmp_path / "mnt", tmp_path / "src"
+    (source / "propagationMnt").mkdir(parents=True)
+    src.mkdir()
+    (src / "flagFile").write_text("")
+    subprocess.run(["mount", "--bind", str(source), str(source)], check=True)
+    try:
+        yield source, src
+    finally:
+        for target in (source / "containerMntPoint", source / "propagationMnt", source):
+            subprocess.run(["umount", "-l", str(target)], capture_output=True, check=False)
+
+
+@pytest.mark.parametrize("propagation, host_to_container, container_to_host", [
+    (pb.PROPAGATION_PRIVATE, False, False),
+    (pb.PROPAGATION_HOST_TO_CONTAINER, True, False),
+    (pb.PROPAGATION_BIDIRECTIONAL, True, True),
+])
+def test_mount_propagation(cri: PodCri, pod, propagation_dirs, propagation, host_to_container, container_to_host):
+    pod_id, pod_config = pod
+    source, src = propagation_dirs
+    shared = propagation != pb.PROPAGATION_PRIVATE
+    subprocess.run(["mount", "--make-rshared" if shared else "--make-rprivate", str(source)], check=True)
+    mounts = [pb.Mount(host_path=str(source), container_path=str(source), propagation=propagation)]
+    container_id = cri.run(pod_id, pod_config, cri.container_config(
+        "propagation", "sleep", "600", mounts=mounts, linux=security(privileged=True)))
+    assert cri.status(container_id).mounts[0].propagation == propagation
+    subprocess.run(["mount", "--bind", str(src), str(source / "propagationMnt")], check=True)
+    seen = cri.daemon.cli("exec", container_id, "ls", "-A", str(source / "propagationMnt")).stdout.split()
+    assert seen == (["flagFile"] if host_to_container else [])
+    inner = source / "containerMntPoint"
+    cri.daemon.cli("exec", container_id, "sh", "-c", f"mkdir -p {inner} && mount --bind /etc {inner}")
+    assert bool(os.listdir(inner)) is container_to_host
