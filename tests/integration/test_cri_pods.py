@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import glob
 import ipaddress
 import json
 import os
@@ -192,3 +193,22 @@ def _try_rpc(call):
         return call()
     except grpc.RpcError:
         return None
+
+
+def test_cgroup_parent_holds_the_pods_containers(cri: PodCri):
+    parent = f"/pouch-cri-test-{os.urandom(4).hex()}"
+    config = cri.pod_config(linux=pb.LinuxPodSandboxConfig(cgroup_parent=parent))
+    try:
+        with cri.pod(config) as (pod_id, _):
+            out = cri.output(pod_id, config, "cg", "grep -E ':memory:' /proc/self/cgroup")
+            with open(f"/proc/{_infra_pid(cri, pod_id)}/cgroup") as f:
+                infra = f.read()
+    finally:  # the parent stays (runc makes it, kubelet owns it): the test removes it
+        for directory in glob.glob(f"/sys/fs/cgroup/*{parent}"):
+            os.rmdir(directory)
+    assert f"{parent}/" in out
+    assert f"{parent}/{pod_id}" in infra
+
+
+def _infra_pid(cri: PodCri, pod_id: str) -> int:
+    return int(cri.daemon.cli("inspect", "--format", "{{.State.Pid}}", pod_id).stdout)
