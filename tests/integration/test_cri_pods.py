@@ -212,3 +212,17 @@ def test_cgroup_parent_holds_the_pods_containers(cri: PodCri):
 
 def _infra_pid(cri: PodCri, pod_id: str) -> int:
     return int(cri.daemon.cli("inspect", "--format", "{{.State.Pid}}", pod_id).stdout)
+
+
+def test_a_pod_that_cannot_start_leaves_nothing_behind(cri: PodCri):
+    config = cri.pod_config(linux=pb.LinuxPodSandboxConfig(sysctls={"net.ipv4.no_such_sysctl": "1"}))
+    with pytest.raises(grpc.RpcError) as info:
+        cri.run_pod(config)
+    assert "no_such_sysctl" in info.value.details()
+    assert cri.list_pods() == []
+    assert cri.daemon.cli("ps", "-aq").stdout.split() == []
+    again = pb.PodSandboxConfig()
+    again.CopyFrom(config)
+    again.linux.sysctls.clear()
+    with cri.pod(again) as (pod_id, _):  # the same metadata: its name is free again
+        assert cri.pod_status(pod_id).state == pb.SANDBOX_READY
