@@ -36,6 +36,11 @@ from pouch.models import (
     SecurityOptions,
 )
 
+#: RuntimeClass handlers whose containers are sandboxes of their own (gVisor): they join the pod's
+#: network namespace but cannot join another sandbox's IPC, UTS or PID namespace, so they get
+#: their own (with the pod's hostname).
+SANDBOXED_RUNTIMES = frozenset({"runsc"})
+
 PROPAGATION = {
     pb.PROPAGATION_PRIVATE: "rprivate",
     pb.PROPAGATION_HOST_TO_CONTAINER: "rslave",
@@ -66,6 +71,10 @@ def container_options(config: pb.ContainerConfig, *, pod_id: str, pod: Metadata,
     isolation = isolation_of(config.linux, pod_id, facts, min_oom_score_adj)
     if rich is not None and isolation.pid_mode != "host":  # its init must be PID 1
         isolation = dataclasses.replace(isolation, pid_mode="")
+    if facts.runtime_handler in SANDBOXED_RUNTIMES:
+        isolation = dataclasses.replace(isolation, ipc_mode=_own_unless_host(isolation.ipc_mode),
+                                        pid_mode=_own_unless_host(isolation.pid_mode),
+                                        uts_mode=_own_unless_host(isolation.uts_mode))
     labels = container_labels(metadata, dict(config.labels), dict(config.annotations), pod_id, log_path)
     return CreateOptions(
         image=config.image.image,
@@ -94,6 +103,10 @@ def container_options(config: pb.ContainerConfig, *, pod_id: str, pod: Metadata,
         restart_policy=RestartPolicy("no"),  # the kubelet restarts a pod's containers
         log_path=log_path,
     )
+
+
+def _own_unless_host(mode: str) -> str:
+    return mode if mode == "host" else ""
 
 
 def user_of(security: pb.LinuxContainerSecurityContext) -> str:

@@ -226,3 +226,19 @@ def test_a_pod_that_cannot_start_leaves_nothing_behind(cri: PodCri):
     again.linux.sysctls.clear()
     with cri.pod(again) as (pod_id, _):  # the same metadata: its name is free again
         assert cri.pod_status(pod_id).state == pb.SANDBOX_READY
+
+
+@pytest.mark.skipif(not os.access("/usr/bin/runsc", os.X_OK), reason="runsc (Debian package runsc) is not installed")
+def test_a_gvisor_pod(tmp_path, busybox_tar):
+    """RuntimeClass handler ``runsc``: the infra and the containers run under gVisor, on the pod's network."""
+    extra = ("--add-runtime", "runsc=/usr/bin/runsc", "--runtime-args", "runsc=--network=host")
+    with pod_cri(str(tmp_path), busybox_tar, *extra) as cri:
+        config = cri.pod_config(name="gvisor-pod")
+        with cri.pod(config, handler="runsc") as (pod_id, _):
+            status = cri.pod_status(pod_id)
+            assert status.runtime_handler == "runsc"
+            out = cri.output(pod_id, config, "inside", "uname -r; hostname; ip -4 addr show eth0")
+    release, hostname, *addresses = out.splitlines()
+    assert release != os.uname().release  # gVisor's kernel, not the host's
+    assert hostname == "gvisor-pod"
+    assert f"inet {status.network.ip}/" in "\n".join(addresses)

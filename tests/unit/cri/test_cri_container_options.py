@@ -180,3 +180,10 @@ def test_metadata_and_image_are_required():
     with pytest.raises(InvalidArgument):
         container_options(pb.ContainerConfig(metadata=pb.ContainerMetadata(name="x")), pod_id=POD_ID, pod=POD,
                           facts=FACTS, log_path="")
+
+
+def test_a_gvisor_container_joins_only_the_pods_network():
+    opts = options(facts=PodFacts(hostname="web-0", runtime_handler="runsc"))
+    assert opts.network_mode == f"container:{POD_ID}"
+    assert (opts.isolation.ipc_mode, opts.isolation.pid_mode, opts.isolation.uts_mode) == ("", "", "")
+    assert opts.hostname == "web-0" and opts.runtime == "runsc"
