@@ -42,7 +42,7 @@ def rootfs_tar(binary: str) -> bytes:
 
 
 class InfraImage:
-    """The infra image's id, made or pulled at the first pod that needs it."""
+    """The infra image, made or pulled at the first pod that needs it."""
 
     def __init__(self, engine: Engine, configured: str) -> None:
         self.engine = engine
@@ -51,12 +51,13 @@ class InfraImage:
         self._lock = threading.Lock()
 
     def ensure(self) -> str:
+        """The infra image's reference, once it is in the store (``pouch ps`` shows it by name)."""
         with self._lock:
-            record = self.engine.images.get_or_none(self.ref)
-            if record is not None:
-                return record.id
+            if self.engine.images.get_or_none(self.ref) is not None:
+                return self.ref
             if self.synthesised:
                 data = rootfs_tar(find_catatonit())
-                return self.engine.images.import_rootfs(io.BytesIO(data), self.ref, [ENTRYPOINT],
-                                                        "pod infra image made by pouchd")
-            return self.engine.registry_service().pull(self.ref, Credentials(), "", lambda _progress: None)
+                self.engine.images.import_rootfs(io.BytesIO(data), self.ref, [ENTRYPOINT], "pod infra image made by pouchd")
+            else:
+                self.engine.registry_service().pull(self.ref, Credentials(), "", lambda _progress: None)
+            return self.ref

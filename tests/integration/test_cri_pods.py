@@ -13,7 +13,7 @@ import grpc
 import pytest
 
 from pouch.cri import api_pb2 as pb
-from tests.integration.conftest import free_port
+from tests.integration.conftest import free_port, needs_registry
 from tests.integration.cri_pods_support import PodCri, pod_cri
 from tests.waiting import wait_until
 
@@ -242,3 +242,21 @@ def test_a_gvisor_pod(tmp_path, busybox_tar):
     assert release != os.uname().release  # gVisor's kernel, not the host's
     assert hostname == "gvisor-pod"
     assert f"inet {status.network.ip}/" in "\n".join(addresses)
+
+
+@needs_registry
+def test_pod_infra_image_is_pulled_when_given(cri: PodCri, registry, tmp_path, busybox_tar):
+    """``--pod-infra-image``: pulled like any image at the first pod (here pouchd's own pause image,
+    pushed to a loopback registry by the module's daemon)."""
+    with cri.pod():  # the module's daemon has made its pause image
+        pass
+    name = f"{registry.host}/k8s/pause:test"
+    cri.daemon.cli("tag", "localhost/pouch-pause:catatonit", name)
+    cri.daemon.cli("push", name)
+    cri.daemon.cli("rmi", name)
+    with pod_cri(str(tmp_path / "d"), busybox_tar, "--pod-infra-image", name) as other:
+        with other.pod() as (pod_id, _):
+            assert other.pod_status(pod_id).state == pb.SANDBOX_READY
+            image = other.daemon.cli("inspect", "--format", "{{.Config.Image}}", pod_id).stdout.strip()
+            assert image == name
+        assert "pouch-pause" not in other.daemon.cli("images").stdout  # none made: the given one is used
