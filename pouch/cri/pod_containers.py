@@ -22,7 +22,13 @@ from pouch.cri import api_pb2 as pb
 from pouch.cri import labels as crilabels
 from pouch.cri.container_options import container_options, resource_changes
 from pouch.cri.labels import CriObject
-from pouch.cri.pod_messages import container_filter_matches, container_message, container_status, pod_state
+from pouch.cri.pod_messages import (
+    container_filter_matches,
+    container_message,
+    container_status,
+    container_verbose_info,
+    pod_state,
+)
 from pouch.cri.pods import Pods, stop_container
 from pouch.engine import Engine
 from pouch.errors import Conflict, NotFound, PouchError
@@ -94,9 +100,10 @@ class PodContainers:
         with contextlib.suppress(NotFound):
             self.engine.containers.remove(c.id, force=True, owner=crilabels.OWNER)
 
-    def status(self, container_id: str) -> pb.ContainerStatus:
+    def status(self, container_id: str, verbose: bool = False) -> pb.ContainerStatusResponse:
         c, obj = self.get(container_id)
-        return container_status(c, obj)
+        info = container_verbose_info(c, obj) if verbose else {}
+        return pb.ContainerStatusResponse(status=container_status(c, obj), info=info)
 
     def list(self, f: pb.ContainerFilter) -> list[pb.Container]:
         return [container_message(c, obj) for c, obj in self.pods.cri_objects(crilabels.CONTAINER_TYPE)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from pouch.cri import api_pb2 as pb
@@ -121,3 +122,19 @@ def container_status(c: Container, obj: CriObject) -> pb.ContainerStatus:
         image=pb.ImageSpec(image=c.image_ref), image_ref=c.image_id, image_id=c.image_id,
         reason=reason, message=message, labels=obj.labels, annotations=obj.annotations, mounts=mounts,
         log_path=obj.log_path)
+
+
+def pod_verbose_info(c: Container, obj: CriObject) -> dict[str, str]:
+    """PodSandboxStatus ``verbose``: containerd's ``info`` keys that mean something here, as JSON."""
+    netns = c.network.netns_path if c.network is not None else ""
+    info = {"pid": c.state.pid, "image": c.image_ref, "runtimeHandler": obj.pod.runtime_handler,
+            "runtimeType": c.options.runtime, "netNamespacePath": netns, "hostname": obj.pod.hostname,
+            "cgroupParent": obj.pod.cgroup_parent}
+    return {"info": json.dumps(info)}
+
+
+def container_verbose_info(c: Container, obj: CriObject) -> dict[str, str]:
+    """ContainerStatus ``verbose``: containerd's ``info`` keys that mean something here, as JSON."""
+    info = {"sandboxID": obj.sandbox_id, "pid": c.state.pid, "runtimeType": c.options.runtime,
+            "removing": c.state.status == Status.REMOVING, "logPath": obj.log_path}
+    return {"info": json.dumps(info)}

@@ -15,7 +15,7 @@ from pouch.cri import api_pb2 as pb
 from pouch.cri import labels as crilabels
 from pouch.cri.infra_image import InfraImage
 from pouch.cri.labels import CriObject
-from pouch.cri.pod_messages import pod_filter_matches, pod_sandbox, pod_sandbox_status
+from pouch.cri.pod_messages import pod_filter_matches, pod_sandbox, pod_sandbox_status, pod_verbose_info
 from pouch.cri.pod_options import infra_options
 from pouch.engine import Engine
 from pouch.errors import Conflict, NotFound, NotModified, PouchError
@@ -121,9 +121,10 @@ class Pods:
             containers.remove(c.id, force=True, owner=crilabels.OWNER)
         log.info("pod %s removed", c.id[:12])
 
-    def status(self, pod_id: str) -> pb.PodSandboxStatus:
+    def status(self, pod_id: str, verbose: bool = False) -> pb.PodSandboxStatusResponse:
         c, obj = self.get(pod_id)
-        return pod_sandbox_status(c, obj)
+        info = pod_verbose_info(c, obj) if verbose else {}
+        return pb.PodSandboxStatusResponse(status=pod_sandbox_status(c, obj), info=info)
 
     def list(self, f: pb.PodSandboxFilter) -> list[pb.PodSandbox]:
         return [pod_sandbox(c, obj) for c, obj in self.cri_objects(crilabels.SANDBOX_TYPE)

@@ -97,7 +97,7 @@ class RuntimeService(pb_grpc.RuntimeServiceServicer):
     @rpc
     def PodSandboxStatus(self, request: pb.PodSandboxStatusRequest,
                          context: grpc.ServicerContext) -> pb.PodSandboxStatusResponse:
-        return pb.PodSandboxStatusResponse(status=self.pods.status(request.pod_sandbox_id))
+        return self.pods.status(request.pod_sandbox_id, request.verbose)
 
     @rpc
     def ListPodSandbox(self, request: pb.ListPodSandboxRequest,
@@ -130,7 +130,7 @@ class RuntimeService(pb_grpc.RuntimeServiceServicer):
     @rpc
     def ContainerStatus(self, request: pb.ContainerStatusRequest,
                         context: grpc.ServicerContext) -> pb.ContainerStatusResponse:
-        return pb.ContainerStatusResponse(status=self.containers.status(request.container_id))
+        return self.containers.status(request.container_id, request.verbose)
 
     @rpc
     def ListContainers(self, request: pb.ListContainersRequest,

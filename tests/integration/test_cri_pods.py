@@ -260,3 +260,19 @@ def test_pod_infra_image_is_pulled_when_given(cri: PodCri, registry, tmp_path, b
             image = other.daemon.cli("inspect", "--format", "{{.Config.Image}}", pod_id).stdout.strip()
             assert image == name
         assert "pouch-pause" not in other.daemon.cli("images").stdout  # none made: the given one is used
+
+
+def test_verbose_status_of_a_pod_and_a_container(cri: PodCri):
+    with cri.pod() as (pod_id, config):
+        answer = cri.runtime.PodSandboxStatus(pb.PodSandboxStatusRequest(pod_sandbox_id=pod_id, verbose=True),
+                                              timeout=10)
+        info = json.loads(answer.info["info"])
+        assert info["pid"] == _infra_pid(cri, pod_id)
+        assert os.path.exists(info["netNamespacePath"])
+        container_id = cri.run(pod_id, config, cri.container_config("v", "sleep", "600"))
+        answer = cri.runtime.ContainerStatus(pb.ContainerStatusRequest(container_id=container_id, verbose=True),
+                                             timeout=10)
+        info = json.loads(answer.info["info"])
+        assert info["sandboxID"] == pod_id and info["pid"] > 0
+        assert not cri.runtime.ContainerStatus(pb.ContainerStatusRequest(container_id=container_id),
+                                               timeout=10).info

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 from pouch.cri import api_pb2 as pb
 from pouch.cri import labels as crilabels
@@ -11,9 +12,11 @@ from pouch.cri.pod_messages import (
     container_filter_matches,
     container_state,
     container_status,
+    container_verbose_info,
     nanoseconds,
     pod_filter_matches,
     pod_sandbox_status,
+    pod_verbose_info,
 )
 from pouch.models import BindMount, Container, ContainerState, CreateOptions, NetworkAttachment, Status
 
@@ -103,3 +106,13 @@ def test_container_filter():
     assert container_filter_matches(pb.ContainerFilter(state=running, label_selector={"tier": "f"}), c, obj)
     created = pb.ContainerStateValue(state=pb.CONTAINER_CREATED)
     assert not container_filter_matches(pb.ContainerFilter(state=created), c, obj)
+
+
+def test_verbose_info():
+    c, obj = pod()
+    c.state.pid = 42
+    info = json.loads(pod_verbose_info(c, obj)["info"])
+    assert info["pid"] == 42 and info["netNamespacePath"] == "/run/x" and info["runtimeHandler"] == "runc"
+    running, member = app(ContainerState(status=Status.RUNNING, pid=7))
+    info = json.loads(container_verbose_info(running, member)["info"])
+    assert info == {"sandboxID": POD_ID, "pid": 7, "runtimeType": "", "removing": False, "logPath": "/logs/app.log"}
