@@ -93,6 +93,8 @@ def test_pod_is_a_pouch_container_the_docker_api_cannot_remove(cri: PodCri):
         rm = cri.daemon.cli("rm", "-f", pod_id, check=False)
         assert rm.returncode != 0
         assert "managed by the CRI" in rm.stderr
+        with pytest.raises(AssertionError, match=r"DELETE .*: 409 .*managed by the CRI"):
+            cri.daemon.api("DELETE", f"/containers/{pod_id}?force=1")
         assert cri.pod_status(pod_id).state == pb.SANDBOX_READY
 
 
