@@ -148,6 +148,9 @@ def _add_integration_options(parser: _Parser) -> None:
                         help="CNI configs for pods: the first by name is used (default %(default)s)")
     parser.add_argument("--cni-bin-dir", default=":".join(DaemonConfig.cni_plugin_dirs), metavar="DIR[:DIR...]",
                         help="where CNI plugins are looked up (default %(default)s)")
+    parser.add_argument("--pod-infra-image", default="", metavar="IMAGE",
+                        help="the image of pods' infra containers, pulled when missing "
+                             "(default: one pouchd makes from Debian's catatonit)")
 
 
 def file_options(parser: _Parser) -> list[FileOption]:
@@ -228,6 +231,7 @@ def config_from(args: argparse.Namespace, config_file: str = DEFAULT_CONFIG_FILE
         cri_stream_port=args.cri_stream_port,
         cni_conf_dir=os.path.abspath(args.cni_conf_dir),
         cni_plugin_dirs=tuple(os.path.abspath(d) for d in args.cni_bin_dir.split(":") if d),
+        pod_infra_image=args.pod_infra_image,
         debug=args.debug,
         group=args.group,
         tls=tls,

@@ -262,7 +262,7 @@ class Isolation:
 
     ipc_mode: str = ""  # "" (private) | private | shareable | none | host | container:NAME
     pid_mode: str = ""  # "" | host | container:NAME
-    uts_mode: str = ""  # "" | host
+    uts_mode: str = ""  # "" | host | container:NAME (a CRI pod's containers share the infra's)
     sysctls: dict[str, str] = field(default_factory=dict)
     group_add: tuple[str, ...] = ()
     oom_score_adj: int = 0
@@ -382,6 +382,9 @@ class SecurityOptions:
     apparmor: str = ""
     labels: tuple[str, ...] = ()
     invalid: str = ""
+    # a CRI container's masked / read-only /proc paths (None: Docker's lists)
+    masked_paths: tuple[str, ...] | None = None
+    readonly_paths: tuple[str, ...] | None = None
 
     def check(self) -> None:
         """Raise the parse error an old record's options carry (400)."""
@@ -393,6 +396,8 @@ class SecurityOptions:
         data = dict(data or {})
         data["given"] = tuple(data.get("given") or ())
         data["labels"] = tuple(data.get("labels") or ())
+        for key in ("masked_paths", "readonly_paths"):
+            data[key] = _tuple_or_none(data.get(key))
         data["seccomp"] = SeccompMode(data.get("seccomp") or SeccompMode.DEFAULT)
         return cls(**known_fields(cls, data))
 
@@ -534,6 +539,12 @@ class CreateOptions:
     networks: tuple[EndpointConfig, ...] | None = None
     publish_all: bool = False  # -P: every exposed port on an ephemeral host port
     disk_quota: str = ""  # --disk-quota / --storage-opt size=: the writable layer's limit as given (snapshots/quota.py)
+    # a CRI pod's infra container: the CNI conflist (--cni-conf-dir's) its sandbox's eth0 is made from,
+    # as it is, instead of Pouch's networks (network/sandbox.py); None: Pouch's networks
+    cni_conflist: dict | None = None
+    # the file conmon writes the log to, when another owner rotates it (a CRI container's log_directory +
+    # log_path: the kubelet renames it and asks to reopen); "": <container dir>/ctr.log, rotated by pouchd
+    log_path: str = ""
 
     @property
     def network(self) -> NetworkMode:

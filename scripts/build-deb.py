@@ -45,7 +45,7 @@ def runtime_dependencies() -> list[str]:
 
 
 DEPENDS = ["runc", "conmon", "containernetworking-plugins", "iptables", "iproute2", "util-linux", "procps",
-           "busybox-static", "dumb-init", "adduser"]
+           "busybox-static", "dumb-init", "catatonit", "adduser"]
 RECOMMENDS = ["crun", "lxcfs", "tini", "btrfs-progs"]
 SUGGESTS = ["runsc", "docker-compose"]
 PY = f"python{sys.version_info.major}.{sys.version_info.minor}"

@@ -13,6 +13,7 @@ PACKAGES+=(docker-compose)  # the compose tests
 PACKAGES+=(openssh-client)  # ssh into a rich container from the tests (test_rich_env.py)
 PACKAGES+=(runsc)  # gVisor, the runsc runtime tests
 PACKAGES+=(zsh fish)  # the generated completions are parsed by the shells themselves
+PACKAGES+=(catatonit)  # the CRI pods' infra process (pouch/cri/infra_image.py)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

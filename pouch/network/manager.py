@@ -288,6 +288,8 @@ class NetworkManager:
         """``opts`` with its networks resolved and checked (404 for an unknown network):
         the mode's network first, each with its id."""
         mode = opts.network
+        if opts.cni_conflist is not None:  # a pod's sandbox: eth0 from the conflist, no Pouch network
+            return replace(opts, networks=())
         if not mode.has_own_netns or mode.is_none:
             extra = [e for e in opts.networks or () if e.network not in (opts.network_mode, "host", "none")]
             if extra:

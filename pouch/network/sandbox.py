@@ -26,25 +26,23 @@ events of ``network connect``/``disconnect``. (The sandbox's own life — interf
 at creation, removed at removal — is reported by the network layer as Docker's
 libnetwork does.)
 
-**The CRI front end (pods).** ``RunPodSandbox`` will call::
+**The CRI front end (pods).** A pod sandbox is an infra container (``cri/pod_options.py``)
+whose create options carry the pod's conflist (``CreateOptions.cni_conflist``, from
+``load_cni_conf_dir(--cni-conf-dir)``: the first config by file name), so the container
+service makes its sandbox as for any container that owns one (:func:`sandbox_config` passes
+the conflist on)::
 
-    create_sandbox(pod_id, SandboxConfig(
-        mode=NetworkMode(NetworkKind.NETWORK, conflist["name"]) or NetworkMode(NetworkKind.HOST)
-             for hostNetwork pods,
-        hostname=PodSandboxConfig.hostname,
-        files_dir=<root>/sandboxes/<pod_id>,
-        conflist=load_cni_conf_dir(--cni-conf-dir),      # the first conflist by file name
-        port_bindings=<PortMapping -> PortBinding>,
-        dns=DNSConfig(servers, searches, options),        # PodSandboxConfig.dns_config
-    ))
+    create_sandbox(pod_id, SandboxConfig(mode=<the "pod" network mode>, hostname=<the pod's>,
+                   files_dir=<root>/containers/<pod_id>, conflist=<the pod's conflist>,
+                   port_bindings=<PortMapping with a host port -> PortBinding>,
+                   dns=DNSConfig(servers, searches, options)))     # PodSandboxConfig.dns_config
 
-and each of the pod's containers joins it with its ``netns_path`` (as ``container:X``
-does) and bind-mounts the sandbox's files. With ``conflist`` the sandbox gets one
-interface, eth0, from that conflist as it is (the cluster's plugins, kubelet's runtime
-convention: the CNI network name is the conflist's ``name``; ``portMappings`` as the
-capability argument), not from Pouch's networks; its ADD result is cached like any
-other, so ``remove_sandbox(pod_id)`` (``StopPodSandbox``) runs DEL after a daemon restart
-too. ``PodSandboxStatus`` reads the IP from ``Sandbox.attachment``.
+and each of the pod's containers joins it with ``container:<pod_id>``. With ``conflist`` the
+sandbox gets one interface, eth0, from that conflist as it is (the cluster's plugins,
+kubelet's runtime convention: the CNI network name is the conflist's ``name``;
+``portMappings`` as the capability argument), not from Pouch's networks; its ADD result is
+cached like any other, so the infra container's teardown (``StopPodSandbox``) runs DEL after
+a daemon restart too. ``PodSandboxStatus`` reads the IP from the infra container's attachment.
 """
 
 from __future__ import annotations
@@ -154,7 +152,7 @@ def sandbox_config(opts: CreateOptions, *, hostname: str, files_dir: str, name: 
         port_bindings=tuple(opts.port_bindings), publish_all=opts.publish_all,
         exposed_ports=tuple(dict.fromkeys((*opts.exposed_ports, *image_exposed))),
         dns=DNSConfig(tuple(opts.dns), tuple(opts.dns_search), tuple(opts.dns_options)),
-        extra_hosts=tuple(opts.extra_hosts),
+        extra_hosts=tuple(opts.extra_hosts), conflist=opts.cni_conflist,
     )
 
 

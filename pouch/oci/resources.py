@@ -46,7 +46,7 @@ def validate_isolation(iso: Isolation, *, network: NetworkMode = _DEFAULT_NETWOR
                               "(private, shareable, none, host or container:NAME)")
     if iso.pid_mode not in PID_MODES and not _container_ref(iso.pid_mode):
         raise InvalidArgument(f"--pid: invalid PID mode {iso.pid_mode!r} (host or container:NAME)")
-    if iso.uts_mode not in UTS_MODES:
+    if iso.uts_mode not in UTS_MODES and not _container_ref(iso.uts_mode):
         raise InvalidArgument(f"--uts: invalid UTS mode {iso.uts_mode!r} (host)")
     if iso.uts_mode == "host" and hostname:
         raise InvalidArgument("--uts: Conflicting options: hostname and the UTS mode")
@@ -329,6 +329,9 @@ def with_isolation(spec: dict, inp: SpecInput) -> None:
         share("pid", extra.pid_namespace)
     if iso.uts_mode == "host":
         share("uts", None)
+        spec.pop("hostname", None)
+    elif joined_container(iso.uts_mode):  # the hostname is the joined namespace's
+        share("uts", extra.uts_namespace)
         spec.pop("hostname", None)
     if iso.sysctls:
         spec["linux"].setdefault("sysctl", {}).update(iso.sysctls)

@@ -258,9 +258,11 @@ def with_sysctls(spec: dict, inp: SpecInput) -> None:
 def with_system_paths(spec: dict, inp: SpecInput) -> None:
     """Docker's masked and read-only paths; none for a privileged container or with
     ``--security-opt systempaths=unconfined``."""
-    if not inp.options.privileged and not inp.options.security.unconfined_systempaths:
-        spec["linux"]["maskedPaths"] = list(MASKED_PATHS)
-        spec["linux"]["readonlyPaths"] = list(READONLY_PATHS)
+    security = inp.options.security
+    if not inp.options.privileged and not security.unconfined_systempaths:
+        masked, readonly = security.masked_paths, security.readonly_paths
+        spec["linux"]["maskedPaths"] = list(MASKED_PATHS if masked is None else masked)
+        spec["linux"]["readonlyPaths"] = list(READONLY_PATHS if readonly is None else readonly)
 
 
 def with_devices(spec: dict, inp: SpecInput) -> None:

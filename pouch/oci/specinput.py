@@ -47,6 +47,7 @@ class ResourceInput:
     block_devices: Mapping[str, tuple[int, int]] = field(default_factory=dict)  # throttled path -> (major, minor)
     ipc_namespace: str = ""  # --ipc container:X: the path of X's namespace
     pid_namespace: str = ""  # --pid container:X
+    uts_namespace: str = ""  # uts container:X (a CRI pod's containers)
     extra_gids: tuple[int, ...] = ()  # --group-add, resolved
 
 

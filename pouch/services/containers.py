@@ -162,7 +162,9 @@ class ContainerService:
         return store.list_all(self.db)
 
     def log_path(self, c: Container) -> str:
-        return self.log_path_of(c.id)
+        """Where conmon writes ``c``'s log: its own file (``CreateOptions.log_path``, a CRI
+        container's, rotated by its owner) or ``ctr.log`` in its directory (rotated by pouchd)."""
+        return c.options.log_path or self.log_path_of(c.id)
 
     def log_path_of(self, container_id: str) -> str:
         return os.path.join(self.config.container_dir(container_id), "ctr.log")
@@ -707,8 +709,10 @@ class ContainerService:
         return resolve_env(c.options, self.images.for_container(c.image_id).image_config, self._hostname(c))
 
     # ------------------------------------------------------------------ remove
-    def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
+    def remove(self, ref: str, force: bool = False, volumes: bool = False, owner: str = "") -> None:
+        """``owner``: the front end asking, for a container one owns (``lifecycle.check_owner``)."""
         c = self.get(ref)
+        lifecycle.check_owner(c, owner)
         lifecycle.check(Op.REMOVE_FORCE if force else Op.REMOVE, c)
         if c.state.status.is_active():  # with --force: killed first
             with self.locked(c.id):

@@ -129,6 +129,20 @@ def allowed(op: Op, status: Status) -> bool:
     return refusal(op, status) is None
 
 
+#: A container made by another front end for its own bookkeeping (the CRI's pods and their
+#: containers: ``io.pouch.owner=cri``) is removed only by that front end: the Docker API's
+#: ``rm`` (``-f`` too) and ``container prune`` get a 409 naming the owner.
+OWNER_LABEL = "io.pouch.owner"
+
+
+def check_owner(c: Container, owner: str) -> None:
+    """Conflict when ``c`` belongs to a front end other than ``owner`` ("": the Docker API's user)."""
+    holder = c.options.labels.get(OWNER_LABEL, "")
+    if holder and holder != owner:
+        raise Conflict(f"container {c.name} ({c.id[:12]}) is managed by the {holder.upper()} front end "
+                       f"(a Kubernetes pod's): remove it through the {holder.upper()}, e.g. crictl rm / crictl rmp")
+
+
 def check(op: Op, c: Container) -> None:
     """Raise the refusal's error (``Conflict`` or ``NotModified``) if ``c``'s status refuses ``op``."""
     why = refusal(op, c.state.status)

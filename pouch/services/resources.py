@@ -48,7 +48,8 @@ def check_create(opts: CreateOptions, lookup, host_capabilities: tuple[str, ...]
     cgroups_path_for("x", opts.resources.cgroup_parent)
     resolve_devices(opts.resources.devices)
     resolve_block_devices(opts.resources)
-    for flag, mode in (("--ipc", opts.isolation.ipc_mode), ("--pid", opts.isolation.pid_mode)):
+    for flag, mode in (("--ipc", opts.isolation.ipc_mode), ("--pid", opts.isolation.pid_mode),
+                       ("--uts", opts.isolation.uts_mode)):
         ref = joined_container(mode)
         if ref:
             try:
@@ -78,6 +79,7 @@ def start_input(c: Container, group_file: str, lookup) -> ResourceInput:
         block_devices=resolve_block_devices(opts.resources),
         ipc_namespace=_namespace_of(lookup, opts.isolation.ipc_mode, "ipc", "--ipc", c.id),
         pid_namespace=_namespace_of(lookup, opts.isolation.pid_mode, "pid", "--pid", c.id),
+        uts_namespace=_namespace_of(lookup, opts.isolation.uts_mode, "uts", "--uts", c.id),
         extra_gids=resolve_group_add(opts.isolation.group_add, group_file) if opts.isolation.group_add else (),
     )
 

@@ -151,9 +151,10 @@ def test_remove_image_of_a_running_container_is_refused(cri):
 
 
 def test_unserved_rpcs_answer_unimplemented(cri):
-    code, details = _code(lambda: cri.runtime.RunPodSandbox(pb.RunPodSandboxRequest(), timeout=10))
+    request = pb.ListMetricDescriptorsRequest()
+    code, details = _code(lambda: cri.runtime.ListMetricDescriptors(request, timeout=10))
     assert code == grpc.StatusCode.UNIMPLEMENTED
-    assert details == "runtime.v1.RuntimeService/RunPodSandbox is not implemented by pouchd yet"
+    assert details == "runtime.v1.RuntimeService/ListMetricDescriptors is not implemented by pouchd yet"
 
 
 def _push_image(daemon: Daemon, busybox_tar: str, name: str) -> None:

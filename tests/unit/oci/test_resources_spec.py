@@ -120,6 +120,16 @@ def test_container_namespaces_are_joined_by_path():
     assert namespaces["uts"] is None
 
 
+def test_uts_namespace_of_a_container_is_joined_without_a_hostname():
+    """A CRI pod's containers share the infra container's UTS namespace: its hostname is theirs."""
+    extra = ResourceInput(uts_namespace="/proc/42/ns/uts")
+    validate_isolation(Isolation(uts_mode="container:a"), hostname="web")
+    spec = spec_for(isolation=Isolation(uts_mode="container:a"), extra=extra)
+    namespaces = {ns["type"]: ns.get("path") for ns in spec["linux"]["namespaces"]}
+    assert namespaces["uts"] == "/proc/42/ns/uts"
+    assert "hostname" not in spec
+
+
 def test_ipc_none_has_no_dev_shm():
     spec = spec_for(isolation=Isolation(ipc_mode="none"))
     assert "/dev/shm" not in [m["destination"] for m in spec["mounts"]]
@@ -141,7 +151,7 @@ def test_sysctls_oom_score_and_groups():
     (Isolation(sysctls={"kernel.shmmax": "1"}, ipc_mode="host"), "bridge", "--ipc host"),
     (Isolation(ipc_mode="bogus"), "bridge", "--ipc"),
     (Isolation(pid_mode="private-ish"), "bridge", "--pid"),
-    (Isolation(uts_mode="container:x"), "bridge", "--uts"),
+    (Isolation(uts_mode="private-ish"), "bridge", "--uts"),
     (Isolation(oom_score_adj=1001), "bridge", "--oom-score-adj"),
 ])
 def test_isolation_refusals_name_the_flag(iso, network, message):
