@@ -52,6 +52,7 @@ class DaemonConfig:
     cni_conf_dir: str = DEFAULT_CNI_CONF_DIR  # pods' CNI config: the first conflist by name (kubelet runtimes' rule)
     pod_infra_image: str = ""  # --pod-infra-image: the pods' infra container image; "": one pouchd makes (cri/infra_image.py)
     debug: bool = False
+    debug_faults: tuple[str, ...] = ()  # tests only: where pouchd stops to be killed (services/faults.py)
     group: str = DEFAULT_SOCKET_GROUP  # --group: the unix sockets' group (root's when the default one does not exist)
     tls: bool = False  # --tls: tcp:// hosts speak TLS (--tlsverify: and require a client certificate)
     tls_verify: bool = False

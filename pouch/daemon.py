@@ -70,6 +70,7 @@ def build_parser() -> _Parser:
     _add_engine_options(parser)
     _add_integration_options(parser)
     parser.add_argument("-D", "--debug", action="store_true", help="debug logging")
+    parser.add_argument("--debug-faults", default="", help=argparse.SUPPRESS)  # tests: services/faults.py
     parser.add_argument("-v", "--version", action="version", version=f"pouchd version {__version__}")
     return parser
 
@@ -233,6 +234,7 @@ def config_from(args: argparse.Namespace, config_file: str = DEFAULT_CONFIG_FILE
         cni_plugin_dirs=tuple(os.path.abspath(d) for d in args.cni_bin_dir.split(":") if d),
         pod_infra_image=args.pod_infra_image,
         debug=args.debug,
+        debug_faults=tuple(f for f in args.debug_faults.split(",") if f),
         group=args.group,
         tls=tls,
         tls_verify=args.tlsverify,
@@ -356,6 +358,7 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(f"pouchd --disk-quota: {err.message}") from None
     engine = build_engine(config)
     engine.containers.monitor.start()
+    engine.upgrades.recover()  # upgrades a crash interrupted: the old or the new container (services/upgrade.py)
     engine.containers.recover()
     engine.containers.log_rotator.start()
     if engine.lxcfs:

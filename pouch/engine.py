@@ -17,7 +17,8 @@ engine. Glossary of the services a front end uses:
   (``connect_network``/``disconnect_network``);
 - ``volumes``: named and anonymous volumes;
 - ``events``: the bus every service reports to;
-- ``stats``: resource usage samples of running containers.
+- ``stats``: resource usage samples of running containers;
+- ``upgrades``: ``pouch upgrade`` (a container's image replaced in place, rolled back on failure).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from pouch.services.execs import ExecService
 from pouch.services.rich import RichContainers
 from pouch.services.stats import StatsService
 from pouch.services.timers import Scheduler
+from pouch.services.upgrade import UpgradeService
 from pouch.snapshots.quota_manager import DiskQuotas
 from pouch.volumes.service import VolumeService, VolumeUser, VolumeUsers
 
@@ -68,6 +70,7 @@ class Engine:
     lxcfs: LxcfsSupervisor | None  # with --enable-lxcfs
     builds: BuildService
     live: LiveConfig  # config as reloaded by SIGHUP (registry settings, runtimes, debug); paths stay config's
+    upgrades: UpgradeService  # `pouch upgrade`, and the recovery of one a crash cut short
 
     def registry_service(self) -> RegistryService:
         return registry_service(self.live.current, self.images)
@@ -135,4 +138,4 @@ def build_engine(config: DaemonConfig) -> Engine:
     builds = BuildService(images, containers, pull=build_pull(live, images))
     return Engine(config=config, db=db, events=events, images=images, runtime=runtime, network=network,
                   volumes=volumes, containers=containers, execs=execs, stats=StatsService(containers), lxcfs=lxcfs,
-                  builds=builds, live=live)
+                  builds=builds, live=live, upgrades=UpgradeService(config, containers, images))

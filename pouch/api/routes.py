@@ -27,6 +27,7 @@ from pouch.api.server import Hijack, Request, Response, Router, empty_response, 
 from pouch.api.stats_routes import add_stats_routes
 from pouch.api.system_routes import add_system_routes
 from pouch.api.top_json import top_to_docker
+from pouch.api.upgrade_routes import add_upgrade_routes
 from pouch.api.volume_routes import add_volume_routes
 from pouch.cgroups.stats import read_host_memory
 from pouch.cgroups.support import host_info
@@ -90,6 +91,7 @@ def build_router(engine) -> Router:
     add_events_routes(router, engine)  # GET /events
     add_archive_routes(router, engine)  # GET/HEAD/PUT /containers/{id}/archive (cp)
     add_system_routes(router, engine)  # /containers/prune, /system/df
+    add_upgrade_routes(router, engine)  # POST /containers/{id}/upgrade (PouchContainer's)
     return router
 
 

@@ -62,6 +62,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "top": ("containers", "cmd_top", "Display the running processes of a container"),
     "unpause": ("containers", "cmd_unpause", "Unpause all processes within one or more containers"),
     "update": ("update", "cmd_update", "Update the configuration of one or more containers"),
+    "upgrade": ("upgrade", "cmd_upgrade", "Upgrade a container's image in place (rolled back if it fails to start)"),
     "version": ("system", "cmd_version", "Show the Pouch version information"),
     "wait": ("containers", "cmd_wait", "Block until one or more containers stop, then print their exit codes"),
 }
@@ -73,7 +74,7 @@ MANAGEMENT: dict[str, dict[str, str]] = {
         "kill": "kill", "logs": "logs", "ls": "ps", "list": "ps", "ps": "ps", "pause": "pause",
         "rename": "rename", "restart": "restart", "rm": "rm", "remove": "rm", "run": "run",
         "start": "start", "stats": "stats", "stop": "stop", "top": "top", "unpause": "unpause", "update": "update",
-        "wait": "wait",
+        "wait": "wait", "upgrade": "upgrade",
         "commit": "commit", "diff": "diff", "export": "export",
     },
     "image": {

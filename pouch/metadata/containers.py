@@ -78,6 +78,13 @@ def save_options(db: Database, c: Container) -> None:
         tx.execute("UPDATE containers SET options = ? WHERE id = ?", (json.dumps(c.options.to_dict()), c.id))
 
 
+def save_image(db: Database, c: Container) -> None:
+    """Persist a container's image and options together (``pouch upgrade``)."""
+    with db.transaction() as tx:
+        tx.execute("UPDATE containers SET image_id = ?, image_ref = ?, options = ? WHERE id = ?",
+                   (c.image_id, c.image_ref, json.dumps(c.options.to_dict()), c.id))
+
+
 def rename(db: Database, container_id: str, new_name: str) -> None:
     try:
         with db.transaction() as tx:

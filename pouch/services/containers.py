@@ -741,6 +741,23 @@ class ContainerService:
             self.volumes.remove_anonymous(c)
         log.info("removed container %s", c.id[:12])
 
+    # ----------------------------------------------------------------- upgrade
+    def replace_image(self, container_id: str, image_id: str, image_ref: str, options: CreateOptions) -> Container:
+        """Point a stopped container's record at another image with these options (``pouch upgrade``,
+        services/upgrade.py, which holds the container's lock and has made its writable layer)."""
+        with self.locked(container_id):
+            c = self.get(container_id)
+            c.image_id, c.image_ref, c.options = image_id, image_ref, options
+            store.save_image(self.db, c)
+        self.notify_changed()
+        return c
+
+    def teardown_leftovers(self, container_id: str) -> None:
+        """Undo what an interrupted start left of a container recorded as stopped (runc state,
+        netns, rootfs mount, bundle); every step tolerates having nothing to undo."""
+        c = self.get(container_id)
+        self._teardown(c.id, c.network)
+
     # --------------------------------------------------------------------- top
     def top(self, ref: str, ps_args: str = "-ef") -> TopResult:
         """The container's processes as ``ps ps_args`` shows them."""

@@ -1,0 +1,230 @@
+"""``pouch upgrade``: a container's image replaced in place, with rollback, crash-safe.
+
+The container keeps its id, name, networks (addresses and MACs too), published ports,
+volumes and options (rich mode, hooks, env, limits); what changes is its image, and its
+entrypoint and command if asked (``upgrade_plan.py``). As PouchContainer does, the old
+image's writable layer is discarded once the new container runs.
+
+The steps, for a running container:
+
+1. stop it (its poststop hooks run), as ``pouch stop``;
+2. under its lock: write the journal (``prepared``), set the old writable layer aside (its key
+   gets ``.upgrade-old``), make a new one on the new image, point the record at the new
+   image, journal ``switched``;
+3. start it (a new bundle and spec; its prestart hooks run) with the network addresses and
+   host ports it had;
+4. success: the old writable layer and the journal go, an ``upgrade`` event is sent;
+   failure: journal ``rolling-back``, the new writable layer goes, the old one comes back,
+   the record names the old image again, the old container starts as it was, and the error
+   says why the new one could not start.
+
+A stopped container is switched the same way and stays stopped. A pouchd killed at any point
+leaves a journal: :meth:`UpgradeService.recover`, at pouchd's start, goes back to the old
+container before ``switched`` and keeps the new one from then on (started or not, it can be
+started and removed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+
+from pouch import mount as mounts
+from pouch.config import DaemonConfig
+from pouch.errors import Conflict, PouchError
+from pouch.images.service import ImageService
+from pouch.models import Container, NetworkAttachment
+from pouch.services.containers import ContainerService
+from pouch.services.faults import fault_point
+from pouch.services.upgrade_plan import (
+    OLD_RW_SUFFIX,
+    Journal,
+    Phase,
+    Recovery,
+    Side,
+    UpgradePlan,
+    UpgradeRequest,
+    check_upgradable,
+    pinned_options,
+    plan_upgrade,
+    recovery_for,
+)
+
+log = logging.getLogger(__name__)
+
+JOURNAL_NAME = "upgrade.json"
+
+
+class UpgradeService:
+    def __init__(self, config: DaemonConfig, containers: ContainerService, images: ImageService) -> None:
+        self.config = config
+        self.containers = containers
+        self.images = images
+
+    # ------------------------------------------------------------------ upgrade
+    def upgrade(self, ref: str, request: UpgradeRequest) -> Container:
+        """Upgrade the container ``ref``; the record after. A failed start of the new container
+        brings the old one back and raises a PouchError saying why."""
+        c = self.containers.get(ref)
+        image = self.images.get(request.image) if request.image else self.images.for_container(c.image_id)
+        image_ref = request.image or c.image_ref
+        plan = plan_upgrade(c, request, image.id, image_ref)  # refused before anything stops
+        attachment = c.network  # its addresses and ports, for the next start
+        if plan.restart:
+            self.containers.stop(c.id)
+        with self.containers.locked(c.id):
+            c = self.containers.get(c.id)
+            if c.state.status.is_active():
+                raise Conflict(f"cannot upgrade container {c.name}: it was started again meanwhile")
+            check_upgradable(c)
+            plan = UpgradePlan(c.id, Side(c.image_id, c.image_ref, c.options),
+                               Side(plan.new.image_id, plan.new.image_ref, plan.new.options), plan.restart)
+            self._switch(plan)
+            if plan.restart:
+                self._start_or_roll_back(plan, attachment)
+            self._finish(plan)
+            c = self.containers.get(c.id)
+        self.containers.events.emit_container(c, "upgrade", oldImage=plan.old.image_ref)
+        log.info("upgraded container %s from %s to %s", c.id[:12], plan.old.image_ref, plan.new.image_ref)
+        return c
+
+    def _switch(self, plan: UpgradePlan) -> None:
+        """The old writable layer set aside, a new one on the new image, the record switched."""
+        if mounts.is_mountpoint(self._rootfs(plan.container_id)):
+            self.containers.teardown_leftovers(plan.container_id)  # a stop leaves it unmounted; make sure
+        self._write_journal(Journal(Phase.PREPARED, plan))
+        fault_point(self.config, "upgrade-prepared")
+        try:
+            os.rename(self._rw_base(plan.container_id), self._rw_base(self._old_key(plan.container_id)))
+            self.images.prepare_rw(plan.container_id, plan.new.image_id)
+            self.containers.replace_image(plan.container_id, plan.new.image_id, plan.new.image_ref, plan.new.options)
+        except Exception:
+            self._roll_back(plan)
+            self._drop_journal(plan.container_id)
+            raise
+        self._write_journal(Journal(Phase.SWITCHED, plan))
+        fault_point(self.config, "upgrade-switched")
+
+    def _start_or_roll_back(self, plan: UpgradePlan, attachment: NetworkAttachment | None) -> None:
+        try:
+            self._start(plan.container_id, plan.new, attachment)
+        except Exception as err:  # noqa: BLE001 - whatever stopped it, the old container comes back
+            why = _reason(err)
+            log.warning("upgrade of %s: the new container did not start (%s): rolling back",
+                        plan.container_id[:12], why)
+            self._write_journal(Journal(Phase.ROLLING_BACK, plan))
+            self._roll_back(plan)
+            try:
+                self._start(plan.container_id, plan.old, attachment)
+            except Exception as again:  # noqa: BLE001 - reported with the first cause
+                raise PouchError(f"upgrade to {plan.new.image_ref} failed: {why}; the old container "
+                                 f"({plan.old.image_ref}) is back but did not start: {_reason(again)}") from None
+            finally:
+                self._drop_journal(plan.container_id)
+            raise PouchError(f"upgrade to {plan.new.image_ref} failed, the container runs {plan.old.image_ref} "
+                             f"again: {why}") from None
+
+    def _start(self, container_id: str, side: Side, attachment: NetworkAttachment | None) -> None:
+        """Start with the addresses and host ports it had; the record keeps the options as asked."""
+        self.containers.replace_image(container_id, side.image_id, side.image_ref,
+                                      pinned_options(side.options, attachment))
+        try:
+            self.containers.start(container_id)
+        finally:
+            self.containers.replace_image(container_id, side.image_id, side.image_ref, side.options)
+
+    def _finish(self, plan: UpgradePlan) -> None:
+        self.images.remove_rw(self._old_key(plan.container_id))
+        self._drop_journal(plan.container_id)
+
+    def _roll_back(self, plan: UpgradePlan) -> None:
+        """Back to the old container's record and writable layer (idempotent: the old layer is
+        moved back only while it is still set aside)."""
+        old_key = self._old_key(plan.container_id)
+        if os.path.isdir(self._rw_base(old_key)):
+            self.images.remove_rw(plan.container_id)
+            os.rename(self._rw_base(old_key), self._rw_base(plan.container_id))
+        self.containers.replace_image(plan.container_id, plan.old.image_id, plan.old.image_ref, plan.old.options)
+
+    # ------------------------------------------------------------------ recovery
+    def recover(self) -> None:
+        """pouchd's start: settle every upgrade a crash interrupted (before the containers'
+        own recovery): the old container before the switch, the new one after it."""
+        containers_dir = os.path.dirname(self.config.container_dir("x"))
+        if not os.path.isdir(containers_dir):
+            return
+        for container_id in os.listdir(containers_dir):
+            journal = self._read_journal(container_id)
+            if journal is not None:
+                self._recover_one(journal)
+
+    def _recover_one(self, journal: Journal) -> None:
+        plan = journal.plan
+        if self.containers.get_or_none(plan.container_id) is None:
+            self._drop_journal(plan.container_id)
+            return
+        action = recovery_for(journal.phase)
+        log.info("container %s: an upgrade was interrupted (%s): %s", plan.container_id[:12], journal.phase, action)
+        if action == Recovery.ROLL_BACK:
+            self._roll_back(plan)
+        else:
+            side = plan.new
+            self.containers.replace_image(plan.container_id, side.image_id, side.image_ref, side.options)
+            self.images.remove_rw(self._old_key(plan.container_id))
+        if self.containers.is_stopped(plan.container_id):  # a start cut short leaves runc state, a mount...
+            self.containers.teardown_leftovers(plan.container_id)
+        self._drop_journal(plan.container_id)
+
+    # ------------------------------------------------------------------ files
+    def _rootfs(self, container_id: str) -> str:
+        return os.path.join(self.config.container_dir(container_id), "rootfs")
+
+    @staticmethod
+    def _old_key(container_id: str) -> str:
+        return container_id + OLD_RW_SUFFIX
+
+    def _rw_base(self, key: str) -> str:
+        return os.path.dirname(self.images.rw_dirs(key).upper)
+
+    def _journal_path(self, container_id: str) -> str:
+        return os.path.join(self.config.container_dir(container_id), JOURNAL_NAME)
+
+    def _write_journal(self, journal: Journal) -> None:
+        """Written whole and durable before the step it announces (fsync of the file and its dir)."""
+        path = self._journal_path(journal.plan.container_id)
+        tmp = path + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(journal.to_json())
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(os.path.dirname(path))
+
+    def _read_journal(self, container_id: str) -> Journal | None:
+        try:
+            with open(self._journal_path(container_id), encoding="utf-8") as f:
+                return Journal.from_json(f.read())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            log.error("container %s: unreadable upgrade journal, left as it is: %s", container_id[:12], err)
+            return None
+
+    def _drop_journal(self, container_id: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._journal_path(container_id))
+        _fsync_dir(self.config.container_dir(container_id))
+
+
+def _reason(err: Exception) -> str:
+    return err.message if isinstance(err, PouchError) else f"{type(err).__name__}: {err}"
+
+
+def _fsync_dir(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
