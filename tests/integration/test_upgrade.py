@@ -1,0 +1,235 @@
+"""``pouch upgrade``: a container's image replaced in place (id, name, address, published port,
+volumes and rich options kept), rolled back when the new one cannot start, and settled by pouchd's
+next start when pouchd is killed in the middle.
+
+The images are made here with ``pouch commit``: ``app:v1`` and ``app:v2`` serve their version
+over HTTP (busybox httpd) on port 80 and append ``app vN`` to /out/events when /out exists;
+``app:broken``'s command is a binary that does not exist."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import POUCH, Daemon, free_port, running_daemon, unique_name, wait_for
+
+APP = ("mkdir -p /www; cat /version > /www/index.html; "
+       "if [ -d /out ]; then echo \"app $(cat /version)\" >> /out/events; fi; exec httpd -f -p 80 -h /www")
+PRE = "echo pre >> /out/events"
+POST = "echo post >> /out/events"
+
+
+def make_images(d: Daemon) -> None:
+    if "app:v1" in d.cli("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split():
+        return
+    for version in ("v1", "v2"):
+        name = unique_name("build")
+        d.cli("run", "--name", name, "busybox", "sh", "-c", f"echo {version} > /version")
+        d.cli("commit", "--change", f'CMD ["sh", "-c", "{APP.replace(chr(34), chr(92) + chr(34))}"]',
+              "--change", "EXPOSE 80", name, f"app:{version}")
+        d.cli("rm", name)
+    name = unique_name("build")
+    d.cli("run", "--name", name, "busybox", "true")
+    d.cli("commit", "--change", 'CMD ["/no/such/binary"]', name, "app:broken")
+    d.cli("rm", name)
+
+
+@pytest.fixture
+def d(daemon: Daemon) -> Daemon:
+    make_images(daemon)
+    return daemon
+
+
+def http_get(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
+        return response.read().decode().strip()
+
+
+def serves(port: int, text: str, timeout: float = 15) -> bool:
+    def ok() -> bool:
+        try:
+            return http_get(port) == text
+        except OSError:
+            return False
+    return wait_for(ok, timeout)
+
+
+def run_app(d: Daemon, name: str, port: int, *extra: str, image: str = "app:v1") -> str:
+    volume = name + "-data"
+    return d.cli("run", "-d", "--name", name, "-p", f"{port}:80", "-v", f"{volume}:/data", *extra, image).stdout.strip()
+
+
+def seen(d: Daemon, name: str) -> dict:
+    info = d.inspect(name)
+    return {"id": info["Id"], "name": info["Name"], "ip": info["NetworkSettings"]["IPAddress"],
+            "mac": info["NetworkSettings"]["MacAddress"], "ports": info["NetworkSettings"]["Ports"]}
+
+
+def has_file(d: Daemon, name: str, path: str) -> bool:
+    return d.cli("exec", name, "test", "-e", path, check=False).returncode == 0
+
+
+def upgrade_events(d: Daemon, name: str, since: float) -> list[str]:
+    out = d.cli("events", "--since", str(int(since)), "--until", str(int(time.time()) + 1),
+                "--filter", f"container={name}", "--filter", "event=upgrade", "--format", "{{.Actor.Attributes.image}}")
+    return out.stdout.split()
+
+
+def test_a_running_container_is_upgraded_in_place_and_back(d: Daemon) -> None:
+    name, port = unique_name("up"), free_port()
+    run_app(d, name, port)
+    assert serves(port, "v1")
+    before = seen(d, name)
+    d.cli("exec", name, "sh", "-c", "echo kept > /data/file; echo old > /layer-file")
+    since = time.time()
+
+    assert d.cli("upgrade", "--image", "app:v2", name).stdout.strip() == name
+    assert serves(port, "v2"), d.cli("logs", name, check=False).stdout
+    info = d.inspect(name)
+    assert (info["Config"]["Image"], info["State"]["Status"]) == ("app:v2", "running")
+    assert seen(d, name) == before  # id, name, address, MAC, published port
+    assert d.cli("exec", name, "cat", "/data/file").stdout.strip() == "kept"  # the volume
+    assert not has_file(d, name, "/layer-file")  # the old writable layer is discarded
+    assert upgrade_events(d, name, since) == ["app:v2"]
+
+    d.cli("upgrade", "--image", "app:v1", name)
+    assert serves(port, "v1")
+    assert seen(d, name) == before
+    assert d.cli("exec", name, "cat", "/data/file").stdout.strip() == "kept"
+    assert not any(n.startswith(before["id"] + ".") for n in os.listdir(os.path.join(d.root, "snapshots", "containers")))
+
+
+def test_a_new_command_with_the_same_image(d: Daemon) -> None:
+    name = unique_name("up")
+    d.cli("run", "-d", "--name", name, "app:v1")
+    d.cli("upgrade", name, "sh", "-c", "echo other > /www/index.html; exec sleep 1000")
+    info = d.inspect(name)
+    assert info["Config"]["Cmd"] == ["sh", "-c", "echo other > /www/index.html; exec sleep 1000"]
+    assert info["State"]["Status"] == "running"
+
+
+def test_a_failed_start_rolls_back_to_the_old_container(d: Daemon) -> None:
+    name, port = unique_name("up"), free_port()
+    run_app(d, name, port)
+    assert serves(port, "v1")
+    before = seen(d, name)
+    d.cli("exec", name, "sh", "-c", "echo old > /layer-file")
+
+    failed = d.cli("upgrade", "--image", "app:broken", name, check=False)
+    assert failed.returncode != 0
+    assert "upgrade to app:broken failed" in failed.stderr and "/no/such/binary" in failed.stderr, failed.stderr
+    info = d.inspect(name)
+    assert (info["Config"]["Image"], info["State"]["Status"]) == ("app:v1", "running")
+    assert serves(port, "v1")
+    assert seen(d, name) == before
+    assert d.cli("exec", name, "cat", "/layer-file").stdout.strip() == "old"  # its writable layer is back
+
+
+def test_a_stopped_container_stays_stopped(d: Daemon) -> None:
+    name, port = unique_name("up"), free_port()
+    run_app(d, name, port)
+    d.cli("stop", name)
+    d.cli("upgrade", "--image", "app:v2", name)
+    info = d.inspect(name)
+    assert (info["Config"]["Image"], info["State"]["Status"]) == ("app:v2", "exited")
+    d.cli("start", name)
+    assert serves(port, "v2")
+
+
+def test_refusals(d: Daemon) -> None:
+    name = unique_name("up")
+    d.cli("run", "-d", "--name", name, "app:v1")
+    same = d.cli("upgrade", "--image", "app:v1", name, check=False)
+    assert same.returncode != 0 and "image not changed" in same.stderr
+    missing = d.cli("upgrade", "--image", "app:nope", name, check=False)
+    assert missing.returncode != 0 and "No such image" in missing.stderr
+    d.cli("pause", name)
+    paused = d.cli("upgrade", "--image", "app:v2", name, check=False)
+    assert paused.returncode != 0 and "paused" in paused.stderr
+    d.cli("unpause", name)
+    assert d.inspect(name)["Config"]["Image"] == "app:v1"
+    gone = d.cli("upgrade", "--image", "app:v2", unique_name("nosuch"), check=False)
+    assert gone.returncode != 0 and "No such container" in gone.stderr
+
+
+def events(out: Path) -> list[str]:
+    try:
+        return (out / "events").read_text().splitlines()
+    except FileNotFoundError:
+        return []
+
+
+@pytest.mark.parametrize("mode", ["dumb-init", "sbin-init"])
+def test_a_rich_container_is_upgraded_with_its_hooks(d: Daemon, tmp_path: Path, mode: str) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    name, port = unique_name("rich"), free_port()
+    run_app(d, name, port, "--rich", "--rich-mode", mode, "-v", f"{out}:/out",
+            "--prestart-hook", PRE, "--poststop-hook", POST, "-e", "TEAM=ops")
+    assert wait_for(lambda: events(out) == ["pre", "app v1"], 20), events(out)
+    assert serves(port, "v1")
+    before = seen(d, name)
+
+    d.cli("upgrade", "--image", "app:v2", name)
+    assert wait_for(lambda: events(out) == ["pre", "app v1", "post", "pre", "app v2"], 20), events(out)
+    assert serves(port, "v2")
+    info = d.inspect(name)
+    assert info["Config"]["Image"] == "app:v2"
+    assert seen(d, name) == before
+    assert "TEAM=ops" in d.cli("exec", name, "env").stdout
+    if mode == "sbin-init":
+        assert d.cli("exec", name, "cat", "/proc/1/comm").stdout.strip() == "init"
+
+    failed = d.cli("upgrade", "--image", "app:broken", name, check=False)
+    assert failed.returncode != 0
+    assert wait_for(lambda: events(out)[-3:] == ["post", "pre", "app v2"], 20), events(out)
+    assert serves(port, "v2")
+
+
+# ----------------------------------------------------------------- a pouchd killed in the middle
+@pytest.mark.parametrize(("point", "expected"), [("upgrade-prepared", "v1"), ("upgrade-switched", "v2")])
+def test_a_pouchd_killed_mid_upgrade_leaves_the_old_or_the_new(tmp_path: Path, busybox_tar: str, point: str,
+                                                              expected: str) -> None:
+    with running_daemon(str(tmp_path / "d"), busybox_tar, ("--debug-faults", point)) as d:
+        make_images(d)
+        name, port = unique_name("crash"), free_port()
+        cid = run_app(d, name, port)
+        assert serves(port, "v1")
+        d.cli("exec", name, "sh", "-c", "echo kept > /data/file; echo old > /layer-file")
+        fault = Path(d.root) / "debug-faults" / point
+        client = subprocess.Popen([POUCH, "upgrade", "--image", "app:v2", name], env=d.env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            assert wait_for(fault.exists, 30), d.read_log()
+            assert d.proc is not None
+            os.kill(d.proc.pid, signal.SIGKILL)  # by its PID, at the fault point
+            d.proc.wait(10)
+            d.proc = None
+            assert client.wait(30) != 0
+        finally:
+            if client.poll() is None:
+                client.kill()
+                client.wait()
+            client.stdout.close()  # type: ignore[union-attr]
+            client.stderr.close()  # type: ignore[union-attr]
+        d.extra_args = ()
+        d.start()
+
+        info = d.inspect(name)
+        assert info["Id"] == cid
+        assert info["Config"]["Image"] == f"app:{expected}"
+        assert info["State"]["Status"] == "exited"
+        assert not (Path(d.root) / "containers" / cid / "upgrade.json").exists()
+        assert not any(n.startswith(cid + ".") for n in os.listdir(Path(d.root) / "snapshots" / "containers"))
+        d.cli("start", name)
+        assert serves(port, expected), d.cli("logs", name, check=False).stdout
+        assert d.cli("exec", name, "cat", "/data/file").stdout.strip() == "kept"
+        assert has_file(d, name, "/layer-file") == (expected == "v1")  # rolled back: its own layer
+        d.cli("rm", "-f", name)
+        assert d.cli("ps", "-aq").stdout.strip() == ""
