@@ -29,12 +29,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import time
 
 from pouch import mount as mounts
 from pouch.config import DaemonConfig
 from pouch.errors import Conflict, PouchError
 from pouch.images.service import ImageService
-from pouch.models import Container, NetworkAttachment
+from pouch.models import Container, NetworkAttachment, Status
+from pouch.runtime.logs import parse_log
 from pouch.services.containers import ContainerService
 from pouch.services.faults import fault_point
 from pouch.services.upgrade_plan import (
@@ -54,6 +56,7 @@ from pouch.services.upgrade_plan import (
 log = logging.getLogger(__name__)
 
 JOURNAL_NAME = "upgrade.json"
+SETTLE_SECONDS = 2.0  # a new container that exits this soon after its start failed: the old one comes back
 
 
 class UpgradeService:
@@ -64,8 +67,9 @@ class UpgradeService:
 
     # ------------------------------------------------------------------ upgrade
     def upgrade(self, ref: str, request: UpgradeRequest) -> Container:
-        """Upgrade the container ``ref``; the record after. A failed start of the new container
-        brings the old one back and raises a PouchError saying why."""
+        """Upgrade the container ``ref``; the record after. When the new container cannot
+        start, or exits within ``SETTLE_SECONDS`` of its start, the old one comes back and a
+        PouchError says why."""
         c = self.containers.get(ref)
         image = self.images.get(request.image) if request.image else self.images.for_container(c.image_id)
         image_ref = request.image or c.image_ref
@@ -81,10 +85,19 @@ class UpgradeService:
             plan = UpgradePlan(c.id, Side(c.image_id, c.image_ref, c.options),
                                Side(plan.new.image_id, plan.new.image_ref, plan.new.options), plan.restart)
             self._switch(plan)
+            since = time.time()
             if plan.restart:
-                self._start_or_roll_back(plan, attachment)
+                try:
+                    self._start(plan.container_id, plan.new, attachment)
+                except Exception as err:  # noqa: BLE001 - whatever stopped it, the old container comes back
+                    self._back_to_old(plan, attachment, _reason(err))
+        if plan.restart:
+            why = self._settle(plan.container_id, since)  # outside the lock: its exit is recorded meanwhile
+            if why:
+                self._back_to_old_after_exit(plan, attachment, why)
+        with self.containers.locked(plan.container_id):
             self._finish(plan)
-            c = self.containers.get(c.id)
+            c = self.containers.get(plan.container_id)
         self.containers.events.emit_container(c, "upgrade", oldImage=plan.old.image_ref)
         log.info("upgraded container %s from %s to %s", c.id[:12], plan.old.image_ref, plan.new.image_ref)
         return c
@@ -106,24 +119,58 @@ class UpgradeService:
         self._write_journal(Journal(Phase.SWITCHED, plan))
         fault_point(self.config, "upgrade-switched")
 
-    def _start_or_roll_back(self, plan: UpgradePlan, attachment: NetworkAttachment | None) -> None:
+    def _settle(self, container_id: str, since: float) -> str:
+        """Why the new container is not up ``SETTLE_SECONDS`` after its start ("" when it is):
+        it exited (the app's code, and its last output), or the app of a rich container whose
+        init stays (sbin-init mode) ended."""
+        started = self.containers.get(container_id)
+        rich = self.containers.rich
+
+        def ended() -> bool:
+            now = self.containers.get_or_none(container_id)
+            return (now is None or now.state.status != Status.RUNNING or now.state.started_at != started.state.started_at
+                    or (now.options.rich is not None and rich.app_exit_code(now) is not None))
+
+        deadline = time.monotonic() + SETTLE_SECONDS
+        while not ended():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return ""
+            self.containers.wait_for(ended, min(left, 0.1))  # woken by an exit; polled for the app's code
+        now = self.containers.get_or_none(container_id)
+        if now is None:
+            return "it was removed"
+        code = rich.app_exit_code(now) if now.options.rich else None
+        code = now.state.exit_code if code is None else code
+        output = last_output(self.containers.log_path(now), since)
+        return f"it exited with code {code} right after its start" + (f": {output}" if output else "")
+
+    def _back_to_old_after_exit(self, plan: UpgradePlan, attachment: NetworkAttachment | None, why: str) -> None:
+        """The new container ended right after its start: stopped for good (its restart policy
+        cancelled, a rich init brought down), then the old one comes back."""
+        with contextlib.suppress(PouchError):  # already stopped: nothing to do
+            self.containers.stop(plan.container_id)
+        with self.containers.locked(plan.container_id):
+            c = self.containers.get(plan.container_id)
+            if c.state.status.is_active() or c.image_id != plan.new.image_id:
+                raise Conflict(f"upgrade to {plan.new.image_ref} failed ({why}), and the container was changed "
+                               "meanwhile: it is left as it is")
+            self._back_to_old(plan, attachment, why)
+
+    def _back_to_old(self, plan: UpgradePlan, attachment: NetworkAttachment | None, why: str) -> None:
+        """The new container failed (``why``): the old one comes back as it was; always raises."""
+        log.warning("upgrade of %s: the new container failed (%s): rolling back", plan.container_id[:12], why)
+        self._write_journal(Journal(Phase.ROLLING_BACK, plan))
+        self._roll_back(plan)
         try:
-            self._start(plan.container_id, plan.new, attachment)
-        except Exception as err:  # noqa: BLE001 - whatever stopped it, the old container comes back
-            why = _reason(err)
-            log.warning("upgrade of %s: the new container did not start (%s): rolling back",
-                        plan.container_id[:12], why)
-            self._write_journal(Journal(Phase.ROLLING_BACK, plan))
-            self._roll_back(plan)
-            try:
-                self._start(plan.container_id, plan.old, attachment)
-            except Exception as again:  # noqa: BLE001 - reported with the first cause
-                raise PouchError(f"upgrade to {plan.new.image_ref} failed: {why}; the old container "
-                                 f"({plan.old.image_ref}) is back but did not start: {_reason(again)}") from None
-            finally:
-                self._drop_journal(plan.container_id)
-            raise PouchError(f"upgrade to {plan.new.image_ref} failed, the container runs {plan.old.image_ref} "
-                             f"again: {why}") from None
+            self._start(plan.container_id, plan.old, attachment)
+        except Exception as again:  # noqa: BLE001 - reported with the first cause
+            raise PouchError(f"upgrade to {plan.new.image_ref} failed: {why}; the old container "
+                             f"({plan.old.image_ref}) is back but did not start: {_reason(again)}") from None
+        finally:
+            self._drop_journal(plan.container_id)
+        raise PouchError(f"upgrade to {plan.new.image_ref} failed, the container runs {plan.old.image_ref} "
+                         f"again: {why}")
 
     def _start(self, container_id: str, side: Side, attachment: NetworkAttachment | None) -> None:
         """Start with the addresses and host ports it had; the record keeps the options as asked."""
@@ -215,6 +262,21 @@ class UpgradeService:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._journal_path(container_id))
         _fsync_dir(self.config.container_dir(container_id))
+
+
+def last_output(log_path: str, since: float, lines: int = 3, tail_bytes: int = 8192) -> str:
+    """The last ``lines`` lines a container wrote to its log since ``since`` (epoch seconds), joined."""
+    try:
+        with open(log_path, "rb") as f:
+            start = max(0, os.fstat(f.fileno()).st_size - tail_bytes)
+            f.seek(start)
+            data = f.read()
+    except OSError:
+        return ""
+    if start:  # cut in the middle of a line: that one is dropped
+        data = data.partition(b"\n")[2]
+    texts = [e.data.decode(errors="replace").strip() for e in parse_log(data) if e.timestamp >= since]
+    return " / ".join(t for t in texts[-lines:] if t)[-600:]
 
 
 def _reason(err: Exception) -> str:

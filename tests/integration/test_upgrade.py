@@ -4,7 +4,7 @@ next start when pouchd is killed in the middle.
 
 The images are made here with ``pouch commit``: ``app:v1`` and ``app:v2`` serve their version
 over HTTP (busybox httpd) on port 80 and append ``app vN`` to /out/events when /out exists;
-``app:broken``'s command is a binary that does not exist."""
+``app:broken``'s command is a binary that does not exist, ``app:exits``'s exits at once."""
 
 from __future__ import annotations
 
@@ -37,6 +37,7 @@ def make_images(d: Daemon) -> None:
     name = unique_name("build")
     d.cli("run", "--name", name, "busybox", "true")
     d.cli("commit", "--change", 'CMD ["/no/such/binary"]', name, "app:broken")
+    d.cli("commit", "--change", 'CMD ["sh", "-c", "echo cannot start >&2; exit 3"]', name, "app:exits")
     d.cli("rm", name)
 
 
@@ -114,16 +115,21 @@ def test_a_new_command_with_the_same_image(d: Daemon) -> None:
     assert info["State"]["Status"] == "running"
 
 
-def test_a_failed_start_rolls_back_to_the_old_container(d: Daemon) -> None:
+@pytest.mark.parametrize(("image", "why"), [
+    ("app:broken", "/no/such/binary"),  # runc cannot start it
+    ("app:exits", "exited with code 3 right after its start: cannot start"),  # it starts, and ends at once
+])
+def test_a_failed_start_rolls_back_to_the_old_container(d: Daemon, image: str, why: str) -> None:
     name, port = unique_name("up"), free_port()
-    run_app(d, name, port)
+    run_app(d, name, port, "--restart", "always")
     assert serves(port, "v1")
     before = seen(d, name)
     d.cli("exec", name, "sh", "-c", "echo old > /layer-file")
 
-    failed = d.cli("upgrade", "--image", "app:broken", name, check=False)
+    failed = d.cli("upgrade", "--image", image, name, check=False)
     assert failed.returncode != 0
-    assert "upgrade to app:broken failed" in failed.stderr and "/no/such/binary" in failed.stderr, failed.stderr
+    assert f"upgrade to {image} failed, the container runs app:v1 again" in failed.stderr, failed.stderr
+    assert why in failed.stderr, failed.stderr
     info = d.inspect(name)
     assert (info["Config"]["Image"], info["State"]["Status"]) == ("app:v1", "running")
     assert serves(port, "v1")
@@ -186,10 +192,14 @@ def test_a_rich_container_is_upgraded_with_its_hooks(d: Daemon, tmp_path: Path, 
     if mode == "sbin-init":
         assert d.cli("exec", name, "cat", "/proc/1/comm").stdout.strip() == "init"
 
-    failed = d.cli("upgrade", "--image", "app:broken", name, check=False)
+    failed = d.cli("upgrade", "--image", "app:broken", name, check=False)  # its app is not found
     assert failed.returncode != 0
-    assert wait_for(lambda: events(out)[-3:] == ["post", "pre", "app v2"], 20), events(out)
+    assert "exited with code 127" in failed.stderr, failed.stderr
+    assert wait_for(lambda: events(out)[-2:] == ["pre", "app v2"], 20), events(out)
+    assert events(out)[5:7] == ["post", "pre"]  # the v2 app stopped, the broken one's prestart hook
+    assert [e for e in events(out)[5:] if e.startswith("app")] == ["app v2"]
     assert serves(port, "v2")
+    assert d.inspect(name)["Config"]["Image"] == "app:v2"
 
 
 # ----------------------------------------------------------------- a pouchd killed in the middle
