@@ -243,3 +243,31 @@ def test_a_pouchd_killed_mid_upgrade_leaves_the_old_or_the_new(tmp_path: Path, b
         assert has_file(d, name, "/layer-file") == (expected == "v1")  # rolled back: its own layer
         d.cli("rm", "-f", name)
         assert d.cli("ps", "-aq").stdout.strip() == ""
+
+
+SD_APP = 'echo \\"app $(cat /version)\\" >> /out/events; exec sleep 1000'  # in the JSON of a CMD
+
+
+def test_a_systemd_rich_container_is_upgraded_with_its_hooks(d: Daemon, tmp_path: Path, debian_systemd_tar: str) -> None:
+    if "debian-systemd:bookworm" not in d.cli("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split():
+        d.cli("import", debian_systemd_tar, "debian-systemd:bookworm", timeout=300)
+    for version in ("v1", "v2"):
+        build = unique_name("build")
+        d.cli("run", "--name", build, "debian-systemd:bookworm", "sh", "-c", f"echo {version} > /version")
+        d.cli("commit", "--change", f'CMD ["sh", "-c", "{SD_APP}"]', build, f"sd-app:{version}")
+        d.cli("rm", build)
+    out = tmp_path / "out"
+    out.mkdir()
+    name = unique_name("sd")
+    d.cli("run", "-d", "--name", name, "--rich", "--rich-mode", "systemd", "-v", f"{out}:/out",
+          "--prestart-hook", PRE, "--poststop-hook", POST, "sd-app:v1")
+    assert wait_for(lambda: events(out) == ["pre", "app v1"], 90), events(out)
+    before = seen(d, name)
+
+    d.cli("upgrade", "--image", "sd-app:v2", name, timeout=240)
+    assert wait_for(lambda: events(out) == ["pre", "app v1", "post", "pre", "app v2"], 60), events(out)
+    assert seen(d, name) == before
+    assert d.inspect(name)["Config"]["Image"] == "sd-app:v2"
+    assert d.cli("exec", name, "cat", "/proc/1/comm").stdout.strip() == "systemd"
+    state = d.cli("exec", name, "systemctl", "is-active", "pouch-app", check=False).stdout.strip()
+    assert state == "active"
