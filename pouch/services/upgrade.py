@@ -12,11 +12,12 @@ The steps, for a running container:
    gets ``.upgrade-old``), make a new one on the new image, point the record at the new
    image, journal ``switched``;
 3. start it (a new bundle and spec; its prestart hooks run) with the network addresses and
-   host ports it had;
+   host ports it had, and watch it for ``SETTLE_SECONDS`` (the lock released, so that an
+   exit is recorded): a container that exits that soon failed as one that could not start;
 4. success: the old writable layer and the journal go, an ``upgrade`` event is sent;
    failure: journal ``rolling-back``, the new writable layer goes, the old one comes back,
    the record names the old image again, the old container starts as it was, and the error
-   says why the new one could not start.
+   says why the new one failed (the start's error, or its exit code and last output).
 
 A stopped container is switched the same way and stays stopped. A pouchd killed at any point
 leaves a journal: :meth:`UpgradeService.recover`, at pouchd's start, goes back to the old
@@ -74,6 +75,7 @@ class UpgradeService:
         image = self.images.get(request.image) if request.image else self.images.for_container(c.image_id)
         image_ref = request.image or c.image_ref
         plan = plan_upgrade(c, request, image.id, image_ref)  # refused before anything stops
+        self._check_no_upgrade_under_way(c)
         attachment = c.network  # its addresses and ports, for the next start
         if plan.restart:
             self.containers.stop(c.id)
@@ -81,6 +83,7 @@ class UpgradeService:
             c = self.containers.get(c.id)
             if c.state.status.is_active():
                 raise Conflict(f"cannot upgrade container {c.name}: it was started again meanwhile")
+            self._check_no_upgrade_under_way(c)
             check_upgradable(c)
             plan = UpgradePlan(c.id, Side(c.image_id, c.image_ref, c.options),
                                Side(plan.new.image_id, plan.new.image_ref, plan.new.options), plan.restart)
@@ -101,6 +104,10 @@ class UpgradeService:
         self.containers.events.emit_container(c, "upgrade", oldImage=plan.old.image_ref)
         log.info("upgraded container %s from %s to %s", c.id[:12], plan.old.image_ref, plan.new.image_ref)
         return c
+
+    def _check_no_upgrade_under_way(self, c: Container) -> None:
+        if os.path.exists(self._journal_path(c.id)):
+            raise Conflict(f"cannot upgrade container {c.name}: an upgrade of it is under way")
 
     def _switch(self, plan: UpgradePlan) -> None:
         """The old writable layer set aside, a new one on the new image, the record switched."""
@@ -151,8 +158,12 @@ class UpgradeService:
         with contextlib.suppress(PouchError):  # already stopped: nothing to do
             self.containers.stop(plan.container_id)
         with self.containers.locked(plan.container_id):
-            c = self.containers.get(plan.container_id)
+            c = self.containers.get_or_none(plan.container_id)
+            if c is None:
+                self.images.remove_rw(self._old_key(plan.container_id))
+                raise Conflict(f"upgrade to {plan.new.image_ref} failed ({why}), and the container was removed meanwhile")
             if c.state.status.is_active() or c.image_id != plan.new.image_id:
+                self._finish(plan)  # what runs now is the new one
                 raise Conflict(f"upgrade to {plan.new.image_ref} failed ({why}), and the container was changed "
                                "meanwhile: it is left as it is")
             self._back_to_old(plan, attachment, why)
@@ -208,19 +219,20 @@ class UpgradeService:
 
     def _recover_one(self, journal: Journal) -> None:
         plan = journal.plan
-        if self.containers.get_or_none(plan.container_id) is None:
+        if self.containers.get_or_none(plan.container_id) is None:  # removed meanwhile
+            self.images.remove_rw(self._old_key(plan.container_id))
             self._drop_journal(plan.container_id)
             return
         action = recovery_for(journal.phase)
         log.info("container %s: an upgrade was interrupted (%s): %s", plan.container_id[:12], journal.phase, action)
+        if self.containers.is_stopped(plan.container_id):  # a start cut short leaves runc state, a mount...
+            self.containers.teardown_leftovers(plan.container_id)
         if action == Recovery.ROLL_BACK:
             self._roll_back(plan)
         else:
             side = plan.new
             self.containers.replace_image(plan.container_id, side.image_id, side.image_ref, side.options)
             self.images.remove_rw(self._old_key(plan.container_id))
-        if self.containers.is_stopped(plan.container_id):  # a start cut short leaves runc state, a mount...
-            self.containers.teardown_leftovers(plan.container_id)
         self._drop_journal(plan.container_id)
 
     # ------------------------------------------------------------------ files

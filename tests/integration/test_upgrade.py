@@ -217,6 +217,8 @@ def test_a_pouchd_killed_mid_upgrade_leaves_the_old_or_the_new(tmp_path: Path, b
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
             assert wait_for(fault.exists, 30), d.read_log()
+            second = d.cli("upgrade", "--image", "app:exits", name, check=False)
+            assert second.returncode != 0 and "an upgrade of it is under way" in second.stderr, second.stderr
             assert d.proc is not None
             os.kill(d.proc.pid, signal.SIGKILL)  # by its PID, at the fault point
             d.proc.wait(10)
