@@ -25,6 +25,7 @@ from pouch.models import (
     Status,
     VolumeMount,
 )
+from pouch.services.upgrade import last_output
 from pouch.services.upgrade_plan import (
     Journal,
     Phase,
@@ -142,3 +143,15 @@ def test_the_api_body_and_the_cli_flags() -> None:
     body = upgrade_body({"image": "app:v2", "entrypoint": ""}, ["sh"])
     assert body == {"Image": "app:v2", "Entrypoint": [""], "Cmd": ["sh"]}
     assert upgrade_request_from_docker(body) == UpgradeRequest("app:v2", ("",), ("sh",))
+
+
+def test_the_failure_names_the_last_lines_the_new_container_wrote(tmp_path) -> None:
+    log = tmp_path / "ctr.log"
+    log.write_text("2026-12-08T10:00:00.000000000Z stdout F old app line\n"
+                   "2026-12-08T10:00:05.000000000Z stderr F sh: /no/such/binary: not found\n"
+                   "2026-12-08T10:00:05.100000000Z stdout P part\n"
+                   "2026-12-08T10:00:05.200000000Z stdout F ial\n")
+    since = 1796724003.0  # 2026-12-08T10:00:03Z: the old container's output is left out
+    assert last_output(str(log), since) == "sh: /no/such/binary: not found / partial"
+    assert last_output(str(log), since, lines=1) == "partial"
+    assert last_output(str(tmp_path / "missing.log"), since) == ""
