@@ -99,15 +99,18 @@ def pinned_options(options: CreateOptions, attachment: NetworkAttachment | None)
     if attachment is None:
         return options
     given = {e.network: e for e in endpoints_of(attachment)}
-    configs = []
-    for cfg in endpoint_configs(options):
-        ep = given.get(cfg.network)
-        if ep is not None:
-            cfg = dataclasses.replace(cfg, ipv4_address=cfg.ipv4_address or ep.ip_address,
-                                      mac_address=cfg.mac_address or ep.mac_address)
-        configs.append(cfg)
+    networks = options.networks
+    if given:  # host, none and container:X have no endpoint of their own: their networks stay as they are
+        configs = []
+        for cfg in endpoint_configs(options):
+            ep = given.get(cfg.network)
+            if ep is not None:
+                cfg = dataclasses.replace(cfg, ipv4_address=cfg.ipv4_address or ep.ip_address,
+                                          mac_address=cfg.mac_address or ep.mac_address)
+            configs.append(cfg)
+        networks = tuple(configs)
     ports = tuple(_pinned_port(b) for b in attachment.port_bindings) or options.port_bindings
-    return dataclasses.replace(options, networks=tuple(configs), port_bindings=ports)
+    return dataclasses.replace(options, networks=networks, port_bindings=ports)
 
 
 def _pinned_port(binding: PortBinding) -> PortBinding:

@@ -17,7 +17,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import POUCH, Daemon, free_port, running_daemon, unique_name, wait_for
+from tests.integration.conftest import (
+    POUCH,
+    Daemon,
+    free_port,
+    free_test_subnet,
+    running_daemon,
+    unique_name,
+    wait_for,
+)
 
 APP = ("mkdir -p /www; cat /version > /www/index.html; "
        "if [ -d /out ]; then echo \"app $(cat /version)\" >> /out/events; fi; exec httpd -f -p 80 -h /www")
@@ -104,6 +112,34 @@ def test_a_running_container_is_upgraded_in_place_and_back(d: Daemon) -> None:
     assert seen(d, name) == before
     assert d.cli("exec", name, "cat", "/data/file").stdout.strip() == "kept"
     assert not any(n.startswith(before["id"] + ".") for n in os.listdir(os.path.join(d.root, "snapshots", "containers")))
+
+
+def test_the_container_keeps_its_place_on_a_user_network(d: Daemon) -> None:
+    net, name, peer = unique_name("net"), unique_name("up"), unique_name("peer")
+    d.cli("network", "create", "--subnet", free_test_subnet(), net)
+    d.cli("run", "-d", "--name", name, "--network", net, "--network-alias", "www", "app:v1")
+    d.cli("run", "-d", "--name", peer, "--network", net, "busybox", "sleep", "1000")
+
+    def alias_address() -> str:  # busybox-static's resolver cannot be used (static NSS): /etc/hosts read here
+        hosts = d.cli("exec", peer, "cat", "/etc/hosts").stdout.splitlines()
+        return next((line.split()[0] for line in hosts if "www" in line.split()[1:]), "")
+
+    def fetch() -> str:  # busybox-static's wget crashes here: HTTP by hand over nc
+        request = "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 " + alias_address() + " 80"
+        answer = d.cli("exec", peer, "sh", "-c", request, check=False).stdout
+        return answer.rstrip().rpartition("\n")[2].strip()
+
+    def endpoint() -> dict:
+        return d.inspect(name)["NetworkSettings"]["Networks"][net]
+
+    assert wait_for(lambda: fetch() == "v1", 15)
+    before = endpoint()
+    d.cli("upgrade", "--image", "app:v2", name)
+    assert wait_for(lambda: fetch() == "v2", 15)  # the peer finds it by its alias, where it was
+    after = endpoint()
+    assert (after["IPAddress"], after["MacAddress"]) == (before["IPAddress"], before["MacAddress"])
+    assert alias_address() == after["IPAddress"]
+    assert "www" in after["Aliases"]
 
 
 def test_a_new_command_with_the_same_image(d: Daemon) -> None:

@@ -125,6 +125,12 @@ def test_a_container_that_never_ran_starts_as_asked() -> None:
     assert pinned_options(opts, None) == opts
 
 
+@pytest.mark.parametrize("mode", ["host", "none", "container:db"])
+def test_network_modes_without_endpoints_of_their_own_are_left_alone(mode: str) -> None:
+    opts = rich_options(network_mode=mode, networks=None, port_bindings=())
+    assert pinned_options(opts, NetworkAttachment(network=mode.partition(":")[0], netns_path="")) == opts
+
+
 def test_the_journal_round_trips_and_says_which_way_to_recover() -> None:
     plan = plan_upgrade(container(), UpgradeRequest("app:v2", cmd=("x",)), NEW, "app:v2")
     for phase in Phase:
