@@ -94,6 +94,7 @@ class UpgradeService:
                     self._start(plan.container_id, plan.new, attachment)
                 except Exception as err:  # noqa: BLE001 - whatever stopped it, the old container comes back
                     self._back_to_old(plan, attachment, _reason(err))
+                fault_point(self.config, "upgrade-started")
         if plan.restart:
             why = self._settle(plan.container_id, since)  # outside the lock: its exit is recorded meanwhile
             if why:
@@ -172,6 +173,7 @@ class UpgradeService:
         """The new container failed (``why``): the old one comes back as it was; always raises."""
         log.warning("upgrade of %s: the new container failed (%s): rolling back", plan.container_id[:12], why)
         self._write_journal(Journal(Phase.ROLLING_BACK, plan))
+        fault_point(self.config, "upgrade-rolling-back")
         self._roll_back(plan)
         try:
             self._start(plan.container_id, plan.old, attachment)

@@ -239,9 +239,14 @@ def test_a_rich_container_is_upgraded_with_its_hooks(d: Daemon, tmp_path: Path, 
 
 
 # ----------------------------------------------------------------- a pouchd killed in the middle
-@pytest.mark.parametrize(("point", "expected"), [("upgrade-prepared", "v1"), ("upgrade-switched", "v2")])
+@pytest.mark.parametrize(("point", "image", "expected", "status"), [
+    ("upgrade-prepared", "app:v2", "v1", "exited"),  # journal written, nothing switched: the old one
+    ("upgrade-switched", "app:v2", "v2", "exited"),  # the record and layer switched, not started: the new one
+    ("upgrade-started", "app:v2", "v2", "running"),  # the new one runs (watched again), the old layer goes
+    ("upgrade-rolling-back", "app:exits", "v1", "exited"),  # the new one failed: the old one
+])
 def test_a_pouchd_killed_mid_upgrade_leaves_the_old_or_the_new(tmp_path: Path, busybox_tar: str, point: str,
-                                                              expected: str) -> None:
+                                                              image: str, expected: str, status: str) -> None:
     with running_daemon(str(tmp_path / "d"), busybox_tar, ("--debug-faults", point)) as d:
         make_images(d)
         name, port = unique_name("crash"), free_port()
@@ -249,11 +254,11 @@ def test_a_pouchd_killed_mid_upgrade_leaves_the_old_or_the_new(tmp_path: Path, b
         assert serves(port, "v1")
         d.cli("exec", name, "sh", "-c", "echo kept > /data/file; echo old > /layer-file")
         fault = Path(d.root) / "debug-faults" / point
-        client = subprocess.Popen([POUCH, "upgrade", "--image", "app:v2", name], env=d.env,
+        client = subprocess.Popen([POUCH, "upgrade", "--image", image, name], env=d.env,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
             assert wait_for(fault.exists, 30), d.read_log()
-            second = d.cli("upgrade", "--image", "app:exits", name, check=False)
+            second = d.cli("upgrade", "--image", "app:broken", name, check=False)
             assert second.returncode != 0 and "an upgrade of it is under way" in second.stderr, second.stderr
             assert d.proc is not None
             os.kill(d.proc.pid, signal.SIGKILL)  # by its PID, at the fault point
@@ -272,10 +277,11 @@ def test_a_pouchd_killed_mid_upgrade_leaves_the_old_or_the_new(tmp_path: Path, b
         info = d.inspect(name)
         assert info["Id"] == cid
         assert info["Config"]["Image"] == f"app:{expected}"
-        assert info["State"]["Status"] == "exited"
+        assert info["State"]["Status"] == status
         assert not (Path(d.root) / "containers" / cid / "upgrade.json").exists()
         assert not any(n.startswith(cid + ".") for n in os.listdir(Path(d.root) / "snapshots" / "containers"))
-        d.cli("start", name)
+        if status == "exited":
+            d.cli("start", name)
         assert serves(port, expected), d.cli("logs", name, check=False).stdout
         assert d.cli("exec", name, "cat", "/data/file").stdout.strip() == "kept"
         assert has_file(d, name, "/layer-file") == (expected == "v1")  # rolled back: its own layer
