@@ -148,6 +148,8 @@ class UpgradeService:
         now = self.containers.get_or_none(container_id)
         if now is None:
             return "it was removed"
+        if now.state.stopped_by_user:  # `pouch stop` or `kill` meanwhile: the new one stays, stopped
+            return ""
         code = rich.app_exit_code(now) if now.options.rich else None
         code = now.state.exit_code if code is None else code
         output = last_output(self.containers.log_path(now), since)
@@ -156,8 +158,7 @@ class UpgradeService:
     def _back_to_old_after_exit(self, plan: UpgradePlan, attachment: NetworkAttachment | None, why: str) -> None:
         """The new container ended right after its start: stopped for good (its restart policy
         cancelled, a rich init brought down), then the old one comes back."""
-        with contextlib.suppress(PouchError):  # already stopped: nothing to do
-            self.containers.stop(plan.container_id)
+        self._stop_for_good(plan.container_id)
         with self.containers.locked(plan.container_id):
             c = self.containers.get_or_none(plan.container_id)
             if c is None:
@@ -166,8 +167,18 @@ class UpgradeService:
             if c.state.status.is_active() or c.image_id != plan.new.image_id:
                 self._finish(plan)  # what runs now is the new one
                 raise Conflict(f"upgrade to {plan.new.image_ref} failed ({why}), and the container was changed "
-                               "meanwhile: it is left as it is")
+                               f"meanwhile ({c.state.status}, {c.image_ref}): it is left as it is")
             self._back_to_old(plan, attachment, why)
+
+    def _stop_for_good(self, container_id: str, attempts: int = 3) -> None:
+        """Stopped, and no restart pending: a stop marks it stopped by the user (no policy restarts
+        it) and cancels a pending restart; one that found the app gone already (its kill failed,
+        its exit not recorded yet) is followed by a wait for the exit and another try."""
+        for _ in range(attempts):
+            with contextlib.suppress(PouchError):  # already stopped, or its process gone already
+                self.containers.stop(container_id)
+            if self.containers.wait_for(lambda: self.containers.is_stopped(container_id), 10):
+                return
 
     def _back_to_old(self, plan: UpgradePlan, attachment: NetworkAttachment | None, why: str) -> None:
         """The new container failed (``why``): the old one comes back as it was; always raises."""
