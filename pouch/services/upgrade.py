@@ -28,6 +28,7 @@ started and removed).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import time
@@ -36,10 +37,11 @@ from pouch import mount as mounts
 from pouch.config import DaemonConfig
 from pouch.errors import Conflict, PouchError
 from pouch.images.service import ImageService
-from pouch.models import Container, NetworkAttachment, Status
+from pouch.models import Container, HealthConfig, NetworkAttachment, Status
 from pouch.runtime.logs import parse_log
 from pouch.services.containers import ContainerService
 from pouch.services.faults import fault_point
+from pouch.services.health import from_image
 from pouch.services.upgrade_plan import (
     OLD_RW_SUFFIX,
     Journal,
@@ -48,7 +50,6 @@ from pouch.services.upgrade_plan import (
     Side,
     UpgradePlan,
     UpgradeRequest,
-    check_upgradable,
     pinned_options,
     plan_upgrade,
     recovery_for,
@@ -74,7 +75,8 @@ class UpgradeService:
         c = self.containers.get(ref)
         image = self.images.get(request.image) if request.image else self.images.for_container(c.image_id)
         image_ref = request.image or c.image_ref
-        plan = plan_upgrade(c, request, image.id, image_ref)  # refused before anything stops
+        health = (_image_health(self.images.for_container(c.image_id).config), _image_health(image.config))
+        plan = plan_upgrade(c, request, image.id, image_ref, health)  # refused before anything stops
         self._check_no_upgrade_under_way(c)
         attachment = c.network  # its addresses and ports, for the next start
         if plan.restart:
@@ -84,9 +86,7 @@ class UpgradeService:
             if c.state.status.is_active():
                 raise Conflict(f"cannot upgrade container {c.name}: it was started again meanwhile")
             self._check_no_upgrade_under_way(c)
-            check_upgradable(c)
-            plan = UpgradePlan(c.id, Side(c.image_id, c.image_ref, c.options),
-                               Side(plan.new.image_id, plan.new.image_ref, plan.new.options), plan.restart)
+            plan = dataclasses.replace(plan_upgrade(c, request, image.id, image_ref, health), restart=plan.restart)
             self._switch(plan)
             since = time.time()
             if plan.restart:
@@ -302,6 +302,10 @@ def last_output(log_path: str, since: float, lines: int = 3, tail_bytes: int = 8
         data = data.partition(b"\n")[2]
     texts = [e.data.decode(errors="replace").strip() for e in parse_log(data) if e.timestamp >= since]
     return " / ".join(t for t in texts[-lines:] if t)[-600:]
+
+
+def _image_health(config: dict | None) -> HealthConfig | None:
+    return from_image((config or {}).get("config", {}).get("Healthcheck"))
 
 
 def _reason(err: Exception) -> str:

@@ -5,9 +5,9 @@ Glossary:
 
 - *plan*: the container's record before (old image, old options) and after (new image, new
   options); only ``image``, ``entrypoint`` and ``cmd`` differ, as PouchContainer's
-  ``ContainerUpgradeConfig`` (Image, Entrypoint, Cmd) allows. Everything else — id, name,
-  networks, published ports, volumes, binds, rich options, env, limits, restart policy — is
-  kept.
+  ``ContainerUpgradeConfig`` (Image, Entrypoint, Cmd) allows, and a health check that came
+  from the old image's HEALTHCHECK. Everything else — id, name, networks, published ports,
+  volumes, binds, rich options, env, limits, restart policy — is kept.
 - *pinned options*: the options a start of the upgraded (or rolled back) container gets, with
   each network's address and MAC and each published port's host port as the container had
   them when it ran, so that clients find it where it was. Only that start uses them; the
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from pouch.errors import Conflict, InvalidArgument
-from pouch.models import Container, CreateOptions, NetworkAttachment, PortBinding, Status
+from pouch.models import Container, CreateOptions, HealthConfig, NetworkAttachment, PortBinding, Status
 from pouch.network.networks import endpoint_configs, endpoints_of
 
 OLD_RW_SUFFIX = ".upgrade-old"  # the old writable layer's key while an upgrade is under way
@@ -71,11 +71,14 @@ def check_upgradable(c: Container) -> None:
                               "cannot be upgraded yet")
 
 
-def plan_upgrade(c: Container, request: UpgradeRequest, image_id: str, image_ref: str) -> UpgradePlan:
+def plan_upgrade(c: Container, request: UpgradeRequest, image_id: str, image_ref: str,
+                 health: tuple[HealthConfig | None, HealthConfig | None] = (None, None)) -> UpgradePlan:
     """The record after the upgrade of ``c`` to the image ``image_id`` (``image_ref`` as the
     user named it). The entrypoint and command given replace the container's; a new
     entrypoint without a command drops the old command (Docker's rule for ``--entrypoint``);
-    neither given keeps the container's own (None: the new image's)."""
+    neither given keeps the container's own (None: the new image's). ``health``: the old and
+    the new image's HEALTHCHECK; a health check the container took from the old image (the
+    same) follows the image, one of the user's stays."""
     check_upgradable(c)
     if image_id == c.image_id and request.entrypoint is None and request.cmd is None:
         raise InvalidArgument("failed to upgrade container: image not changed")
@@ -84,7 +87,9 @@ def plan_upgrade(c: Container, request: UpgradeRequest, image_id: str, image_ref
         cmd: tuple[str, ...] | None = request.cmd
     else:
         cmd = None if request.entrypoint is not None else c.options.cmd
-    options = dataclasses.replace(c.options, image=image_ref, entrypoint=entrypoint, cmd=cmd)
+    old_health, new_health = health
+    healthcheck = new_health if c.options.healthcheck == old_health else c.options.healthcheck
+    options = dataclasses.replace(c.options, image=image_ref, entrypoint=entrypoint, cmd=cmd, healthcheck=healthcheck)
     return UpgradePlan(
         container_id=c.id,
         old=Side(c.image_id, c.image_ref, c.options),

@@ -16,6 +16,7 @@ from pouch.models import (
     CreateOptions,
     Endpoint,
     EndpointConfig,
+    HealthConfig,
     NetworkAttachment,
     PortBinding,
     Resources,
@@ -86,6 +87,19 @@ def test_entrypoint_and_command(request_: UpgradeRequest, entrypoint, cmd) -> No
 def test_the_image_command_follows_the_new_image_when_the_container_had_none() -> None:
     new = plan_upgrade(container(cmd=None), UpgradeRequest("app:v2"), NEW, "app:v2").new.options
     assert (new.entrypoint, new.cmd) == (None, None)
+
+
+def test_a_health_check_from_the_old_image_follows_the_image_and_the_users_stays() -> None:
+    old, new, users = (HealthConfig(test=("CMD", "old")), HealthConfig(test=("CMD", "new")),
+                       HealthConfig(test=("CMD", "mine")))
+    from_image = plan_upgrade(container(healthcheck=old), UpgradeRequest("app:v2"), NEW, "app:v2", (old, new))
+    assert from_image.new.options.healthcheck == new
+    none_now = plan_upgrade(container(healthcheck=old), UpgradeRequest("app:v2"), NEW, "app:v2", (old, None))
+    assert none_now.new.options.healthcheck is None
+    own = plan_upgrade(container(healthcheck=users), UpgradeRequest("app:v2"), NEW, "app:v2", (old, new))
+    assert own.new.options.healthcheck == users
+    first = plan_upgrade(container(healthcheck=None), UpgradeRequest("app:v2"), NEW, "app:v2", (None, new))
+    assert first.new.options.healthcheck == new
 
 
 def test_same_image_without_a_new_command_is_refused_and_with_one_allowed() -> None:
