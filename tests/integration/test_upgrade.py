@@ -8,8 +8,11 @@ over HTTP (busybox httpd) on port 80 and append ``app vN`` to /out/events when /
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import signal
+import socket
 import subprocess
 import time
 import urllib.request
@@ -182,6 +185,33 @@ def test_a_stopped_container_stays_stopped(d: Daemon) -> None:
     assert (info["Config"]["Image"], info["State"]["Status"]) == ("app:v2", "exited")
     d.cli("start", name)
     assert serves(port, "v2")
+
+
+def post_json(d: Daemon, path: str, body: dict) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("localhost", timeout=60)
+    conn.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn.sock.connect(d.sock)
+    try:
+        conn.request("POST", path, body=json.dumps(body), headers={"Content-Type": "application/json"})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def test_the_api_takes_pouchcontainers_body(d: Daemon) -> None:
+    name = unique_name("up")
+    d.cli("run", "-d", "--name", name, "app:v1")
+    status, body = post_json(d, f"/v1.41/containers/{name}/upgrade",
+                             {"Image": "app:v2", "Entrypoint": ["sh", "-c"], "Cmd": ["exec sleep 1000"]})
+    assert (status, body) == (200, b"")
+    config = d.inspect(name)["Config"]
+    assert (config["Image"], config["Entrypoint"], config["Cmd"]) == ("app:v2", ["sh", "-c"], ["exec sleep 1000"])
+    assert post_json(d, f"/containers/{unique_name('nosuch')}/upgrade", {"Image": "app:v2"})[0] == 404
+    assert post_json(d, f"/containers/{name}/upgrade", {"Image": "app:v2"})[0] == 400  # nothing changes
+    d.cli("pause", name)
+    assert post_json(d, f"/containers/{name}/upgrade", {"Image": "app:v1"})[0] == 409
+    d.cli("unpause", name)
 
 
 def test_refusals(d: Daemon) -> None:
