@@ -31,6 +31,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+import shutil
 import time
 
 from pouch import mount as mounts
@@ -54,6 +55,7 @@ from pouch.services.upgrade_plan import (
     plan_upgrade,
     recovery_for,
 )
+from pouch.snapshots.quota import RECORD_NAME
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +119,7 @@ class UpgradeService:
         self._write_journal(Journal(Phase.PREPARED, plan))
         fault_point(self.config, "upgrade-prepared")
         try:
-            os.rename(self._rw_base(plan.container_id), self._rw_base(self._old_key(plan.container_id)))
-            self.images.prepare_rw(plan.container_id, plan.new.image_id)
+            self._set_aside(plan)
             self.containers.replace_image(plan.container_id, plan.new.image_id, plan.new.image_ref, plan.new.options)
         except Exception:
             self._roll_back(plan)
@@ -162,7 +163,7 @@ class UpgradeService:
         with self.containers.locked(plan.container_id):
             c = self.containers.get_or_none(plan.container_id)
             if c is None:
-                self.images.remove_rw(self._old_key(plan.container_id))
+                self._drop_old(plan.container_id)
                 raise Conflict(f"upgrade to {plan.new.image_ref} failed ({why}), and the container was removed meanwhile")
             if c.state.status.is_active() or c.image_id != plan.new.image_id:
                 self._finish(plan)  # what runs now is the new one
@@ -206,17 +207,50 @@ class UpgradeService:
             self.containers.replace_image(container_id, side.image_id, side.image_ref, side.options)
 
     def _finish(self, plan: UpgradePlan) -> None:
-        self.images.remove_rw(self._old_key(plan.container_id))
+        self._drop_old(plan.container_id)
         self._drop_journal(plan.container_id)
 
     def _roll_back(self, plan: UpgradePlan) -> None:
-        """Back to the old container's record and writable layer (idempotent: the old layer is
-        moved back only while it is still set aside)."""
-        old_key = self._old_key(plan.container_id)
-        if os.path.isdir(self._rw_base(old_key)):
-            self.images.remove_rw(plan.container_id)
-            os.rename(self._rw_base(old_key), self._rw_base(plan.container_id))
+        """Back to the old container's record and writable layer."""
+        self._put_back(plan.container_id)
         self.containers.replace_image(plan.container_id, plan.old.image_id, plan.old.image_ref, plan.old.options)
+
+    # ------------------------------------------------------------------ writable layers
+    # The old layer is set aside as if it were a container of its own, ``<id>.upgrade-old``: its
+    # snapshot key (whose ``parent`` keeps the old image's layers from GC) and, with a disk quota,
+    # a container dir holding its quota record (which keeps its project id allocated). Each step
+    # below can be run again after a crash.
+    def _set_aside(self, plan: UpgradePlan) -> None:
+        """The old writable layer set aside, a new one on the new image (with a quota of its own)."""
+        cid, old_key = plan.container_id, self._old_key(plan.container_id)
+        os.rename(self._rw_base(cid), self._rw_base(old_key))
+        if os.path.exists(self._quota_record(cid)):
+            os.makedirs(self.config.container_dir(old_key), mode=0o700, exist_ok=True)
+            os.replace(self._quota_record(cid), self._quota_record(old_key))
+        if plan.new.options.disk_quota:
+            self.containers.quota.apply(cid, plan.new.options.disk_quota)
+        self.images.prepare_rw(cid, plan.new.image_id)
+
+    def _put_back(self, container_id: str) -> None:
+        """The new writable layer (and its quota) gone, the old one back where it was."""
+        old_key = self._old_key(container_id)
+        if os.path.exists(self._quota_record(old_key)):
+            self.containers.quota.release(container_id)
+            os.replace(self._quota_record(old_key), self._quota_record(container_id))
+        if os.path.isdir(self._rw_base(old_key)):
+            self.images.remove_rw(container_id)
+            os.rename(self._rw_base(old_key), self._rw_base(container_id))
+        shutil.rmtree(self.config.container_dir(old_key), ignore_errors=True)
+
+    def _drop_old(self, container_id: str) -> None:
+        """The old writable layer deleted (its quota's limit cleared first), the new one kept."""
+        old_key = self._old_key(container_id)
+        self.containers.quota.release(old_key)
+        self.images.remove_rw(old_key)
+        shutil.rmtree(self.config.container_dir(old_key), ignore_errors=True)
+
+    def _quota_record(self, key: str) -> str:
+        return os.path.join(self.config.container_dir(key), RECORD_NAME)
 
     # ------------------------------------------------------------------ recovery
     def recover(self) -> None:
@@ -233,7 +267,7 @@ class UpgradeService:
     def _recover_one(self, journal: Journal) -> None:
         plan = journal.plan
         if self.containers.get_or_none(plan.container_id) is None:  # removed meanwhile
-            self.images.remove_rw(self._old_key(plan.container_id))
+            self._drop_old(plan.container_id)
             self._drop_journal(plan.container_id)
             return
         action = recovery_for(journal.phase)
@@ -245,7 +279,7 @@ class UpgradeService:
         else:
             side = plan.new
             self.containers.replace_image(plan.container_id, side.image_id, side.image_ref, side.options)
-            self.images.remove_rw(self._old_key(plan.container_id))
+            self._drop_old(plan.container_id)
         self._drop_journal(plan.container_id)
 
     # ------------------------------------------------------------------ files

@@ -66,9 +66,6 @@ def check_upgradable(c: Container) -> None:
     if c.options.auto_remove:
         raise InvalidArgument(f"cannot upgrade container {c.name}: it was started with --rm "
                               "and would be removed when it stops")
-    if c.options.disk_quota:
-        raise InvalidArgument(f"cannot upgrade container {c.name}: a container with a disk quota "
-                              "cannot be upgraded yet")
 
 
 def plan_upgrade(c: Container, request: UpgradeRequest, image_id: str, image_ref: str,

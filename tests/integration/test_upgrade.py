@@ -29,6 +29,7 @@ from tests.integration.conftest import (
     unique_name,
     wait_for,
 )
+from tests.integration.test_disk_quota import loop_filesystem
 
 APP = ("mkdir -p /www; cat /version > /www/index.html; "
        "if [ -d /out ]; then echo \"app $(cat /version)\" >> /out/events; fi; exec httpd -f -p 80 -h /www")
@@ -266,6 +267,34 @@ def test_a_rich_container_is_upgraded_with_its_hooks(d: Daemon, tmp_path: Path, 
     assert [e for e in events(out)[5:] if e.startswith("app")] == ["app v2"]
     assert serves(port, "v2")
     assert d.inspect(name)["Config"]["Image"] == "app:v2"
+
+
+@pytest.mark.parametrize("fs", ["btrfs", "ext4"])  # a qgroup per subvolume; a project id per directory
+def test_the_disk_quota_goes_with_each_layer(tmp_path: Path, busybox_tar: str, fs: str) -> None:
+    """The new writable layer gets the container's --disk-quota; a rollback brings the old one back with its own."""
+    fill = "dd if=/dev/zero of=/more bs=1M count=12 2>&1; echo dd-exit=$?"
+    with loop_filesystem(str(tmp_path), fs) as mnt, running_daemon(mnt, busybox_tar, ("--disk-quota",)) as d:
+        make_images(d)
+        name = unique_name("quota")
+        cid = d.cli("run", "-d", "--name", name, "--disk-quota", "10m", "app:v1").stdout.strip()
+        d.cli("exec", name, "sh", "-c", "dd if=/dev/zero of=/five bs=1M count=5")
+
+        d.cli("upgrade", "--image", "app:v2", name)
+        assert not has_file(d, name, "/five")  # a new layer: 8 MiB fit, 12 more do not
+        assert "ok8" in d.cli("exec", name, "sh", "-c", "dd if=/dev/zero of=/eight bs=1M count=8 && echo ok8").stdout
+        assert "dd-exit=1" in d.cli("exec", name, "sh", "-c", fill).stdout
+        d.cli("exec", name, "rm", "-f", "/more")
+
+        assert d.cli("upgrade", "--image", "app:broken", name, check=False).returncode != 0
+        assert d.inspect(name)["Config"]["Image"] == "app:v2" and has_file(d, name, "/eight")
+        assert "dd-exit=1" in d.cli("exec", name, "sh", "-c", fill).stdout  # still limited
+        record = Path(d.root) / "containers" / cid / "disk-quota.json"
+        assert json.loads(record.read_text())["limit"] == 10 << 20
+        assert sorted(os.listdir(Path(d.root) / "containers")) == [cid]  # nothing set aside is left
+        d.cli("rm", "-f", name)
+        if fs == "btrfs":
+            subvolumes = subprocess.run(["btrfs", "subvolume", "list", mnt], capture_output=True, text=True).stdout
+            assert "snapshots/containers" not in subvolumes, subvolumes  # the old layers' ones too
 
 
 # ----------------------------------------------------------------- a pouchd killed in the middle

@@ -114,10 +114,9 @@ def test_a_container_in_a_transition_is_a_conflict(status: Status) -> None:
         plan_upgrade(container(status), UpgradeRequest("app:v2"), NEW, "app:v2")
 
 
-@pytest.mark.parametrize("changes", [{"auto_remove": True}, {"disk_quota": "1g"}])
-def test_what_cannot_be_kept_is_refused(changes) -> None:
-    with pytest.raises(InvalidArgument):
-        plan_upgrade(container(**changes), UpgradeRequest("app:v2"), NEW, "app:v2")
+def test_an_auto_removed_container_is_refused() -> None:
+    with pytest.raises(InvalidArgument, match="--rm"):
+        plan_upgrade(container(auto_remove=True), UpgradeRequest("app:v2"), NEW, "app:v2")
 
 
 def test_the_start_is_pinned_to_the_addresses_and_ports_it_had() -> None:
