@@ -743,8 +743,8 @@ class ContainerService:
 
     # ----------------------------------------------------------------- upgrade
     def replace_image(self, container_id: str, image_id: str, image_ref: str, options: CreateOptions) -> Container:
-        """Point a stopped container's record at another image with these options (``pouch upgrade``,
-        services/upgrade.py, which holds the container's lock and has made its writable layer)."""
+        """Point a container's record at an image with these options (``pouch upgrade``, services/upgrade.py,
+        which holds the container's lock and has made its writable layer); the next start uses them."""
         with self.locked(container_id):
             c = self.get(container_id)
             c.image_id, c.image_ref, c.options = image_id, image_ref, options
