@@ -43,6 +43,7 @@ from pouch.daemon_config import (
 )
 from pouch.engine import Engine, build_engine
 from pouch.errors import InvalidArgument, PouchError
+from pouch.fds import raise_nofile_limit
 from pouch.listen import check_tls, parse_host
 from pouch.registry.endpoints import validate_mirror
 from pouch.snapshots.quota_manager import DiskQuotas
@@ -344,6 +345,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     if os.geteuid() != 0:
         raise SystemExit("pouchd: must run as root")
+    soft, hard = raise_nofile_limit()  # one fd per client and per running container
+    log.debug("open files limit: %s (hard %s)", soft, hard)
     lock_root(config)
     try:  # before the engine: a -H that cannot be served changes nothing on the host
         listeners = open_listeners(config)

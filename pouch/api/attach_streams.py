@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import select
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from pouch.api.framing import Stream, encode_frame
 from pouch.engine import Engine
 from pouch.errors import PouchError
+from pouch.fds import wait_readable
 from pouch.models import Container
 from pouch.runtime.logs import LogEntry
 from pouch.services import streams
@@ -107,8 +107,7 @@ def _copy_input(conn: StdioConnection, client: socket.socket, leftover: bytes, w
         if leftover:
             conn.send(leftover)
         while True:
-            ready, _, _ = select.select([client.fileno(), wake_r], [], [])
-            if wake_r in ready:
+            if wake_r in wait_readable([client, wake_r], None):
                 return  # output ended: the process is gone
             data = client.recv(INPUT_READ)
             if not data:
@@ -121,13 +120,12 @@ def _copy_input(conn: StdioConnection, client: socket.socket, leftover: bytes, w
             conn.close_stdin()
     elif on_end == InputEnd.END_OUTPUT:
         # the answer to the last input may still be on its way: a short grace period
-        select.select([wake_r], [], [], END_OUTPUT_GRACE)
+        wait_readable([wake_r], END_OUTPUT_GRACE)
         conn.stop_output()
 
 
 def _client_gone(client: socket.socket) -> bool:
-    ready, _, _ = select.select([client], [], [], 0)
-    if not ready:
+    if not wait_readable([client], 0):
         return False
     try:
         return client.recv(1, socket.MSG_PEEK) == b""

@@ -24,7 +24,6 @@ import json
 import logging
 import os
 import re
-import select
 import selectors
 import socket
 import threading
@@ -39,6 +38,7 @@ import h11
 from pouch import API_VERSION, MIN_API_VERSION, __version__
 from pouch.api.listeners import Listener, unix_listener
 from pouch.errors import InvalidArgument, PouchError
+from pouch.fds import hung_up
 
 log = logging.getLogger(__name__)
 
@@ -208,9 +208,7 @@ class Request:
         if self._sock is None:
             return False
         try:
-            poller = select.poll()
-            poller.register(self._sock, select.POLLHUP | select.POLLERR)
-            return any(ev & (select.POLLHUP | select.POLLERR | select.POLLNVAL) for _, ev in poller.poll(0))
+            return hung_up(self._sock)
         except (OSError, ValueError):
             return True
 
