@@ -152,6 +152,8 @@ def _add_integration_options(parser: _Parser) -> None:
     parser.add_argument("--pod-infra-image", default="", metavar="IMAGE",
                         help="the image of pods' infra containers, pulled when missing "
                              "(default: one pouchd makes from Debian's catatonit)")
+    parser.add_argument("--api-idle-timeout", type=float, default=DaemonConfig.api_idle_timeout, metavar="SECONDS",
+                        help="close an API connection silent for this long (default %(default)s)")
 
 
 def file_options(parser: _Parser) -> list[FileOption]:
@@ -233,6 +235,7 @@ def config_from(args: argparse.Namespace, config_file: str = DEFAULT_CONFIG_FILE
         cni_conf_dir=os.path.abspath(args.cni_conf_dir),
         cni_plugin_dirs=tuple(os.path.abspath(d) for d in args.cni_bin_dir.split(":") if d),
         pod_infra_image=args.pod_infra_image,
+        api_idle_timeout=args.api_idle_timeout,
         debug=args.debug,
         group=args.group,
         tls=tls,
@@ -366,7 +369,7 @@ def main(argv: list[str] | None = None) -> None:
             engine.lxcfs.start()
         except Exception as err:  # noqa: BLE001 - one readable line, as for the other startup failures
             raise SystemExit(f"pouchd: lxcfs: {err}") from None
-    server = Server(None, build_router(engine), listeners=listeners)
+    server = Server(None, build_router(engine), listeners=listeners, idle_timeout=config.api_idle_timeout)
     cri = CriServer(engine, config.cri_listen) if config.cri else None
     if cri:
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import resource
 import select
 import time
+from collections.abc import Sequence
 from typing import Protocol
 
 _READABLE = select.POLLIN | select.POLLPRI | select.POLLHUP | select.POLLERR | select.POLLNVAL
@@ -24,12 +25,16 @@ def _fd(obj: int | HasFileno) -> int:
     return obj if isinstance(obj, int) else obj.fileno()
 
 
-def wait_readable(fds: list[int | HasFileno], timeout: float | None) -> set[int]:
+def wait_readable(fds: Sequence[int | HasFileno], timeout: float | None,
+                  hangup: Sequence[int | HasFileno] = ()) -> set[int]:
     """The fds of ``fds`` that are readable (or hung up, or in error) within ``timeout``
-    seconds (None: no limit); an empty set when the time ran out."""
+    seconds (None: no limit), with those of ``hangup`` that are hung up (their input is not
+    watched); an empty set when the time ran out."""
     poller = select.poll()
     for fd in fds:
         poller.register(_fd(fd), _READABLE)
+    for fd in hangup:
+        poller.register(_fd(fd), 0)  # POLLHUP and POLLERR are always reported
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         remaining = None if deadline is None else max(0.0, deadline - time.monotonic())

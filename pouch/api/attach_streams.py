@@ -74,10 +74,12 @@ class AttachQuery:
 # --- pumping a hijacked connection ---------------------------------------------------------------
 
 
-def pump(conn: StdioConnection, client: socket.socket, leftover: bytes, options: StdioOptions) -> None:
+def pump(conn: StdioConnection, client: socket.socket, leftover: bytes, options: StdioOptions) -> bool:
     """Copy output to ``client`` and (with ``options.stdin``) input to ``conn`` until the output
-    ends; ``options.input_end`` says what the end of the client's input does."""
+    ends or the client hangs up (True); ``options.input_end`` says what the end of the client's
+    input does."""
     wake_r, wake_w = os.pipe()
+    hung_up = False
 
     def copy_output() -> None:
         try:
@@ -94,11 +96,15 @@ def pump(conn: StdioConnection, client: socket.socket, leftover: bytes, options:
     try:
         if options.stdin:
             _copy_input(conn, client, leftover, wake_r, options.input_end)
+        hung_up = _until_output_end_or_hangup(client, wake_r)
+        if hung_up:
+            conn.stop_output()  # the client left: release this thread and the connection now
     finally:
         reader.join()
         conn.close()
         os.close(wake_r)
         os.close(wake_w)
+    return hung_up
 
 
 def _copy_input(conn: StdioConnection, client: socket.socket, leftover: bytes, wake_r: int, on_end: InputEnd) -> None:
@@ -122,6 +128,17 @@ def _copy_input(conn: StdioConnection, client: socket.socket, leftover: bytes, w
         # the answer to the last input may still be on its way: a short grace period
         wait_readable([wake_r], END_OUTPUT_GRACE)
         conn.stop_output()
+
+
+def _until_output_end_or_hangup(client: socket.socket, wake_r: int) -> bool:
+    """Wait for the end of the output (False) or for the client to close its end of the
+    connection completely (True). A half-close (the end of its input) is not a hang-up."""
+    while True:
+        ready = wait_readable([wake_r], None, hangup=[client])
+        if wake_r in ready:
+            return False
+        if ready:
+            return True
 
 
 def _client_gone(client: socket.socket) -> bool:
@@ -176,10 +193,14 @@ def exec_handler(engine: Engine, exec_id: str) -> HijackHandler:
         except PouchError as err:
             client.sendall(frame(StreamKind.STDERR, (err.message + "\n").encode(), config.tty))
             return
+        left = True
         try:
-            pump(attached.connection, client, leftover, options)
+            left = pump(attached.connection, client, leftover, options)
         finally:
-            attached.finish()
+            if left:  # the process may run on for long: its exit is collected when it comes
+                attached.finish_later()
+            else:
+                attached.finish()
 
     return handler
 

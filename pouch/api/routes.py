@@ -31,7 +31,7 @@ from pouch.api.volume_routes import add_volume_routes
 from pouch.cgroups.stats import read_host_memory
 from pouch.cgroups.support import host_info
 from pouch.config import DaemonConfig
-from pouch.errors import InvalidArgument, NotFound
+from pouch.errors import Cancelled, InvalidArgument, NotFound
 from pouch.models import RestartPolicy
 from pouch.rich import layout
 from pouch.rich.lxcfs import LXCFS_ROOT
@@ -276,9 +276,11 @@ class ContainerRoutes:
             # the generator is first advanced after the 200 headers are flushed
             yield b""
             try:
-                code = service.wait(c.id, condition)
+                code = service.wait(c.id, condition, cancelled=req.disconnected)
             except NotFound:
                 code = service.recent_exit_code(c.id)
+            except Cancelled:
+                return  # the client hung up: nobody to answer
             yield json.dumps({"StatusCode": code, "Error": None}).encode() + b"\n"
 
         return stream_response(body(), content_type="application/json")

@@ -38,7 +38,7 @@ import h11
 from pouch import API_VERSION, MIN_API_VERSION, __version__
 from pouch.api.listeners import Listener, unix_listener
 from pouch.errors import InvalidArgument, PouchError
-from pouch.fds import hung_up
+from pouch.fds import hung_up, wait_readable
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ MAX_HEADER_SIZE = 256 * 1024  # X-Registry-Auth and X-Registry-Config can be lar
 MAX_BODY = 64 * 1024 * 1024  # Request.body()/json(); use stream() for uploads
 DRAIN_LIMIT = 256 * 1024  # unread request body we swallow to keep a connection alive
 ERROR_DRAIN_LIMIT = 16 * 1024**3  # after an error, the rest of an upload is read and dropped
+IDLE_TIMEOUT = 300.0  # seconds a connection may stay silent (between requests, mid-upload) before it is closed
 
 _VERSION_PREFIX = re.compile(r"^/v([0-9]+(?:\.[0-9]+)*)(/.*)?$")
 _FALSE = {"", "0", "no", "false", "none"}  # moby httputils.BoolValue, case-insensitive
@@ -343,8 +344,14 @@ class _Connection:
 
     # -- IO between the socket and h11 --
     def _receive(self) -> None:
+        """The next bytes from the client; a client silent for ``idle_timeout`` (idle between
+        requests, stalled in an upload) counts as gone. Sending has no such limit."""
         try:
-            data = self.sock.recv(RECV_SIZE)
+            if wait_readable([self.sock], self.server.idle_timeout):
+                data = self.sock.recv(RECV_SIZE)
+            else:
+                log.debug("closing an API connection silent for %ss", self.server.idle_timeout)
+                data = b""
         except OSError:
             data = b""
         self.h11.receive_data(data)
@@ -612,9 +619,10 @@ class Server:
     of its ``-H`` addresses instead (``listeners=``)."""
 
     def __init__(self, socket_path: str | None, router: Router, mode: int = 0o660,
-                 listeners: Sequence[Listener] | None = None) -> None:
+                 listeners: Sequence[Listener] | None = None, idle_timeout: float = IDLE_TIMEOUT) -> None:
         self.socket_path = os.path.abspath(socket_path) if socket_path else ""
         self.router = router
+        self.idle_timeout = idle_timeout
         self.listeners = list(listeners) if listeners is not None else [unix_listener(self.socket_path, mode)]
         self._wake_r, self._wake_w = socket.socketpair()
         self._lock = threading.Lock()
