@@ -369,7 +369,8 @@ def main(argv: list[str] | None = None) -> None:
             engine.lxcfs.start()
         except Exception as err:  # noqa: BLE001 - one readable line, as for the other startup failures
             raise SystemExit(f"pouchd: lxcfs: {err}") from None
-    server = Server(None, build_router(engine), listeners=listeners, idle_timeout=config.api_idle_timeout)
+    server = Server(None, build_router(engine), listeners=listeners, idle_timeout=config.api_idle_timeout,
+                    private_paths=(config.root, config.exec_root))
     cri = CriServer(engine, config.cri_listen) if config.cri else None
     if cri:
         try:

@@ -189,6 +189,7 @@ class ContainerRoutes:
         show_all = req.query_bool("all")
         limit = req.query_int("limit", None)
         filters = list_filters.parse_filters(req.query_str("filters"))
+        list_filters.check_container_filters(filters)  # also when no container is there to match
         out = []
         images = self.engine.images
         for c in self.service.list():

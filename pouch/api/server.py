@@ -61,6 +61,11 @@ class ClientDisconnected(ConnectionError):
     """The client went away while we were reading its request body."""
 
 
+class BadRequestBody(InvalidArgument):
+    """The request body breaks HTTP's framing (e.g. a bad chunk size): a 400, then the
+    connection is closed (nothing after it can be parsed)."""
+
+
 def _version_tuple(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split("."))
 
@@ -160,14 +165,19 @@ class Request:
         return self._body
 
     def json(self) -> Any:
-        """The body parsed as JSON; ``{}`` for an empty body."""
+        """The body parsed as JSON; ``{}`` for an empty body. A string holding a NUL byte
+        anywhere in it is refused (400 naming where): no kernel interface or spec takes one."""
         raw = self.body()
         if not raw.strip():
             return {}
         try:
-            return json.loads(raw)
+            doc = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as err:
             raise InvalidArgument(f"invalid JSON in request body: {err}") from None
+        except RecursionError:
+            raise InvalidArgument("invalid JSON in request body: nested too deeply") from None
+        check_no_nul(doc)
+        return doc
 
     # -- query --
     def query_str(self, name: str, default: str = "") -> str:
@@ -212,6 +222,51 @@ class Request:
             return hung_up(self._sock)
         except (OSError, ValueError):
             return True
+
+
+def check_no_nul(doc: Any, where: str = "") -> None:
+    """InvalidArgument naming the field (``HostConfig.Binds[0]``) of the first string, key
+    or value, that holds a NUL byte; iterative, so any depth json.loads accepted is fine."""
+    stack: list[tuple[Any, str]] = [(doc, where)]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, str):
+            if "\0" in value:
+                raise InvalidArgument(f"invalid {path or 'request body'}: a string holds a NUL byte")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                child = f"{path}.{key}" if path else str(key)
+                if "\0" in key:
+                    raise InvalidArgument(f"invalid {path or 'request body'}: a key holds a NUL byte")
+                stack.append((item, child))
+        elif isinstance(value, list):
+            stack.extend((item, f"{path}[{i}]") for i, item in enumerate(value))
+
+
+def public_message(err: Exception) -> str:
+    """What a client is told of an unexpected error: never a host path. An OSError names
+    the last element of the file it was about (what was too long, missing...), not where
+    it is (the full message is in the daemon's log)."""
+    if isinstance(err, OSError) and err.strerror:
+        name = os.path.basename(os.fsdecode(err.filename).rstrip("/")) if err.filename else ""
+        if len(name) > 64:
+            name = f"{name[:60]}... ({len(name)} characters)"
+        return f"{err.strerror}: {name!r}" if name else err.strerror
+    return str(err) or type(err).__name__
+
+
+def path_redactor(private: tuple[str, ...]) -> Callable[[str], str]:
+    """A function that shows each path below one of ``private`` (pouchd's --root and
+    --exec-root) by its last element only: an error message never tells where on the host."""
+    prefixes = [p.rstrip("/") for p in private if p.rstrip("/")]
+    if not prefixes:
+        return lambda message: message
+    pattern = re.compile("(?:" + "|".join(re.escape(p) for p in prefixes) + r")(?:/[^\s'\",:]*)?")
+
+    def redact(message: str) -> str:
+        return pattern.sub(lambda m: os.path.basename(m.group(0).rstrip("/")) or "...", message)
+
+    return redact
 
 
 # --- responses -------------------------------------------------------------------------
@@ -341,6 +396,7 @@ class _Connection:
         self.server = server
         self.sock = sock
         self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEADER_SIZE)
+        self.peer_closed = False  # the client's side ended (EOF, error, silence past idle_timeout)
 
     # -- IO between the socket and h11 --
     def _receive(self) -> None:
@@ -354,6 +410,7 @@ class _Connection:
                 data = b""
         except OSError:
             data = b""
+        self.peer_closed = not data
         self.h11.receive_data(data)
 
     def _next_event(self) -> Any:
@@ -382,7 +439,9 @@ class _Connection:
         try:
             event = self._next_event()
         except h11.RemoteProtocolError as err:
-            raise ClientDisconnected(f"bad request body: {err}") from None
+            if self.peer_closed:
+                raise ClientDisconnected(f"client gone in the middle of the request body: {err}") from None
+            raise BadRequestBody(f"bad request body: {err}") from None
         if isinstance(event, h11.Data):
             return bytes(event.data)
         if isinstance(event, h11.EndOfMessage):
@@ -397,7 +456,7 @@ class _Connection:
                 seen += len(data)
                 if seen > limit:
                     return False
-        except ClientDisconnected:
+        except (ClientDisconnected, BadRequestBody):
             return False
         return True
 
@@ -512,12 +571,12 @@ class _Connection:
             return resp
         except PouchError as err:
             log.debug("%s %s: %s %s", request.method, request.path, err.status, err.message)
-            return error_response(err.status, err.message)
+            return error_response(err.status, self.server.redact(err.message))
         except ClientDisconnected:
             raise
         except Exception as err:  # noqa: BLE001
             log.exception("error handling %s %s", request.method, request.path)
-            return error_response(500, str(err) or type(err).__name__)
+            return error_response(500, self.server.redact(public_message(err)))
 
     def _finish_request_body(self, limit: int = 0) -> bool:
         """Skip an unread request body; False if the connection cannot be reused."""
@@ -619,10 +678,12 @@ class Server:
     of its ``-H`` addresses instead (``listeners=``)."""
 
     def __init__(self, socket_path: str | None, router: Router, mode: int = 0o660,
-                 listeners: Sequence[Listener] | None = None, idle_timeout: float = IDLE_TIMEOUT) -> None:
+                 listeners: Sequence[Listener] | None = None, idle_timeout: float = IDLE_TIMEOUT,
+                 private_paths: tuple[str, ...] = ()) -> None:
         self.socket_path = os.path.abspath(socket_path) if socket_path else ""
         self.router = router
         self.idle_timeout = idle_timeout
+        self.redact = path_redactor(private_paths)
         self.listeners = list(listeners) if listeners is not None else [unix_listener(self.socket_path, mode)]
         self._wake_r, self._wake_w = socket.socketpair()
         self._lock = threading.Lock()

@@ -54,7 +54,7 @@ from pouch.oci.user import read_user_files, resolve_user
 from pouch.rich.lxcfs import with_lxcfs
 from pouch.rich.lxcfsd import LxcfsSupervisor, lxcfs_root_for
 from pouch.runtime.registry import Runtimes
-from pouch.services import commitpause, lifecycle
+from pouch.services import commitpause, create_checks, lifecycle
 from pouch.services import resources as resource_checks  # -m, --cpus, --device, --ipc... (400s)
 from pouch.services.attachgate import AttachGate
 from pouch.services.health import HealthMonitor, health_at_start, health_at_stop, with_image_healthcheck
@@ -194,6 +194,7 @@ class ContainerService:
         opts = self.network.prepare_create(opts)  # its networks resolved (404 for an unknown one) and checked
         for warning in resource_checks.check_create(opts, self.get, self.host_capabilities):
             log.warning("create %s: %s", opts.name or opts.image, warning)
+        create_checks.check_security(opts, self.host_capabilities)  # CapAdd/CapDrop, seccomp profile (400s)
         for bind in opts.binds:
             if not os.path.isabs(bind.source):
                 raise InvalidArgument(f"invalid mount config: bind source path must be absolute: {bind.source}")
