@@ -45,6 +45,7 @@ from pouch.engine import Engine, build_engine
 from pouch.errors import InvalidArgument, PouchError
 from pouch.fds import raise_nofile_limit
 from pouch.listen import check_tls, parse_host
+from pouch.malloc import pin_malloc_thresholds
 from pouch.registry.endpoints import validate_mirror
 from pouch.snapshots.quota_manager import DiskQuotas
 from pouch.systemd import notify
@@ -348,6 +349,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     if os.geteuid() != 0:
         raise SystemExit("pouchd: must run as root")
+    pin_malloc_thresholds()  # memory used by a burst of large requests goes back to the system
     soft, hard = raise_nofile_limit()  # one fd per client and per running container
     log.debug("open files limit: %s (hard %s)", soft, hard)
     lock_root(config)

@@ -205,8 +205,9 @@ def exec_handler(engine: Engine, exec_id: str) -> HijackHandler:
     return handler
 
 
-def log_stream(engine: Engine, c: Container, query: streams.LogQuery, timestamps: bool) -> Iterator[bytes]:
-    """The body of ``GET /containers/{id}/logs``."""
+def log_stream(engine: Engine, c: Container, query: streams.LogQuery, timestamps: bool,
+               cancelled: Callable[[], bool] = lambda: False) -> Iterator[bytes]:
+    """The body of ``GET /containers/{id}/logs`` (following stops once ``cancelled()``)."""
     tty = c.options.tty
-    for entry in streams.log_entries(engine.containers, c, query):
+    for entry in streams.log_entries(engine.containers, c, query, cancelled):
         yield frame_log_entry(entry, tty, timestamps)

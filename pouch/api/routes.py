@@ -318,7 +318,8 @@ class ContainerRoutes:
             since=_parse_time(req.query_str("since")), until=_parse_time(req.query_str("until")), tail=tail,
             init=req.query_bool("init"),  # Pouch's: a rich container's init console (Docker clients never send it)
         )
-        chunks = attach_streams.log_stream(self.engine, c, query, timestamps=req.query_bool("timestamps"))
+        chunks = attach_streams.log_stream(self.engine, c, query, timestamps=req.query_bool("timestamps"),
+                                           cancelled=req.disconnected)
         return stream_response(chunks, content_type=attach_streams.content_type(c.options.tty))
 
 

@@ -35,7 +35,7 @@ from urllib.parse import parse_qs, unquote
 
 import h11
 
-from pouch import API_VERSION, MIN_API_VERSION, __version__
+from pouch import API_VERSION, MIN_API_VERSION, __version__, malloc
 from pouch.api.listeners import Listener, unix_listener
 from pouch.errors import InvalidArgument, PouchError
 from pouch.fds import hung_up, wait_readable
@@ -47,6 +47,7 @@ MAX_HEADER_SIZE = 256 * 1024  # X-Registry-Auth and X-Registry-Config can be lar
 MAX_BODY = 64 * 1024 * 1024  # Request.body()/json(); use stream() for uploads
 DRAIN_LIMIT = 256 * 1024  # unread request body we swallow to keep a connection alive
 ERROR_DRAIN_LIMIT = 16 * 1024**3  # after an error, the rest of an upload is read and dropped
+TRIM_AFTER = 4 * 1024 * 1024  # after a body this large, free heap pages are handed back
 IDLE_TIMEOUT = 300.0  # seconds a connection may stay silent (between requests, mid-upload) before it is closed
 
 _VERSION_PREFIX = re.compile(r"^/v([0-9]+(?:\.[0-9]+)*)(/.*)?$")
@@ -86,6 +87,7 @@ class BodyReader(io.RawIOBase):
         self._conn = conn
         self._pending = memoryview(b"")
         self._eof = False
+        self._consumed = 0
 
     def readable(self) -> bool:
         return True
@@ -98,8 +100,14 @@ class BodyReader(io.RawIOBase):
             if data is None:
                 self._eof = True
                 return False
+            self._consumed += len(data)
             self._pending = memoryview(data)
         return True
+
+    @property
+    def consumed(self) -> int:
+        """Bytes of the body read so far."""
+        return self._consumed
 
     def readinto(self, buffer: Any) -> int:
         if not self._fill():
@@ -152,8 +160,12 @@ class Request:
         return self._reader
 
     def body(self, limit: int = MAX_BODY) -> bytes:
-        """The whole body; PayloadTooLarge (413) beyond ``limit`` bytes."""
+        """The whole body; PayloadTooLarge (413) beyond ``limit`` bytes (at once when its
+        Content-Length says so: nothing is read into memory then)."""
         if self._body is None:
+            declared = self.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise PayloadTooLarge(f"request body larger than {limit} bytes")
             reader = self.stream()
             parts, total = [], 0
             while chunk := reader.read(RECV_SIZE):
@@ -178,6 +190,10 @@ class Request:
             raise InvalidArgument("invalid JSON in request body: nested too deeply") from None
         check_no_nul(doc)
         return doc
+
+    def body_read(self) -> int:
+        """Bytes of the body read so far."""
+        return self._reader.consumed if self._reader is not None else 0
 
     # -- query --
     def query_str(self, name: str, default: str = "") -> str:
@@ -505,6 +521,9 @@ class _Connection:
         request, handler, resp = self._route(event, method, target)
         if request is not None and handler is not None:
             resp = self._call(request, handler)
+            if request.body_read() > TRIM_AFTER:
+                request._body = None
+                malloc.trim()  # the free pages a large body leaves go back to the system now
         assert resp is not None
         status = resp.status
         if isinstance(resp, Hijack):
