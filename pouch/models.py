@@ -9,6 +9,7 @@ These are the engine's own vocabulary. Docker's wire JSON (``Config``,
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -23,8 +24,13 @@ DEFAULT_STOP_TIMEOUT = 10
 def known_fields(cls: type, data: dict) -> dict:
     """The items of ``data`` that are fields of the dataclass ``cls``: rows written by a newer
     (or older) Pouch read back without the keys this one does not know."""
-    known = {f.name for f in dataclasses.fields(cls)}
+    known = _field_names(cls)
     return {k: v for k, v in data.items() if k in known}
+
+
+@functools.cache
+def _field_names(cls: type) -> frozenset[str]:
+    return frozenset(f.name for f in dataclasses.fields(cls))  # a list of thousands of containers reads it per row
 
 
 def _tuple_or_none(value: Any) -> tuple[str, ...] | None:
@@ -573,9 +579,9 @@ class CreateOptions:
             data["security"] = SecurityOptions.from_legacy(data.get("security_opt"))
         for key in ("cmd", "entrypoint"):
             data[key] = _tuple_or_none(data.get(key))
-        for f in dataclasses.fields(cls):
-            if f.name in data and isinstance(data[f.name], list):
-                data[f.name] = tuple(data[f.name])
+        for name in _field_names(cls):
+            if name in data and isinstance(data[name], list):
+                data[name] = tuple(data[name])
         return cls(**known_fields(cls, data))
 
 

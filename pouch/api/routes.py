@@ -6,6 +6,7 @@ method and converts the result to Docker's JSON. No engine logic lives here.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -191,19 +192,19 @@ class ContainerRoutes:
         filters = list_filters.parse_filters(req.query_str("filters"))
         list_filters.check_container_filters(filters)  # also when no container is there to match
         out = []
-        images = self.engine.images
+        image_of = functools.cache(self.engine.images.get_or_none)  # thousands of containers, a few images
         for c in self.service.list():
             if not show_all and not c.state.status.is_active() and not filters.get("status") and limit is None:
                 continue
-            if filters and not list_filters.container_matches(filters, c, images.get_or_none(c.image_id)):
+            if filters and not list_filters.container_matches(filters, c, image_of(c.image_id)):
                 continue
             out.append(c)
         if limit is not None and limit > 0:
             out = out[:limit]
-        return json_response([self._summary(c) for c in out])
+        return json_response([self._summary(c, image_of) for c in out])
 
-    def _summary(self, c) -> dict:
-        image = self.engine.images.get_or_none(c.image_id)
+    def _summary(self, c, image_of) -> dict:
+        image = image_of(c.image_id)
         image_config = image.image_config if image else None
         return container_json.container_summary(c, image_config)
 
