@@ -9,7 +9,6 @@ These are the engine's own vocabulary. Docker's wire JSON (``Config``,
 from __future__ import annotations
 
 import dataclasses
-import functools
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -28,9 +27,15 @@ def known_fields(cls: type, data: dict) -> dict:
     return {k: v for k, v in data.items() if k in known}
 
 
-@functools.cache
+_FIELD_NAMES: dict[type, frozenset[str]] = {}
+
+
 def _field_names(cls: type) -> frozenset[str]:
-    return frozenset(f.name for f in dataclasses.fields(cls))  # a list of thousands of containers reads it per row
+    """The field names of the dataclass ``cls``, computed once (``ps`` decodes a row per container)."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = frozenset(f.name for f in dataclasses.fields(cls))
+    return names
 
 
 def _tuple_or_none(value: Any) -> tuple[str, ...] | None:
