@@ -140,6 +140,17 @@ def test_an_abandoned_log_follow_lets_its_thread_go(d, sleeper):
     hold_and_drop(d, open_one)
 
 
+def test_an_abandoned_attach_lets_its_thread_go(d, sleeper):
+    def open_one() -> socket.socket:
+        s = connect(d)
+        s.sendall(request("POST", f"/containers/{sleeper}/attach?stream=1&stdout=1&stderr=1",
+                          headers={"Connection": "Upgrade", "Upgrade": "tcp"}))
+        assert read_head(s).startswith(b"HTTP/1.1 101")
+        return s
+
+    hold_and_drop(d, open_one)
+
+
 @pytest.mark.parametrize("stdin", [False, True])
 def test_an_abandoned_attached_exec_lets_its_thread_go(d, sleeper, stdin):
     def open_one() -> socket.socket:
