@@ -37,6 +37,8 @@ import h11
 
 from pouch import API_VERSION, MIN_API_VERSION, __version__, malloc
 from pouch.api.listeners import Listener, unix_listener
+from pouch.api.request_checks import check_no_nul, path_redactor, public_message
+from pouch.api.router import Handler, Router
 from pouch.errors import InvalidArgument, PouchError
 from pouch.fds import hung_up, wait_readable
 
@@ -240,51 +242,6 @@ class Request:
             return True
 
 
-def check_no_nul(doc: Any, where: str = "") -> None:
-    """InvalidArgument naming the field (``HostConfig.Binds[0]``) of the first string, key
-    or value, that holds a NUL byte; iterative, so any depth json.loads accepted is fine."""
-    stack: list[tuple[Any, str]] = [(doc, where)]
-    while stack:
-        value, path = stack.pop()
-        if isinstance(value, str):
-            if "\0" in value:
-                raise InvalidArgument(f"invalid {path or 'request body'}: a string holds a NUL byte")
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                child = f"{path}.{key}" if path else str(key)
-                if "\0" in key:
-                    raise InvalidArgument(f"invalid {path or 'request body'}: a key holds a NUL byte")
-                stack.append((item, child))
-        elif isinstance(value, list):
-            stack.extend((item, f"{path}[{i}]") for i, item in enumerate(value))
-
-
-def public_message(err: Exception) -> str:
-    """What a client is told of an unexpected error: never a host path. An OSError names
-    the last element of the file it was about (what was too long, missing...), not where
-    it is (the full message is in the daemon's log)."""
-    if isinstance(err, OSError) and err.strerror:
-        name = os.path.basename(os.fsdecode(err.filename).rstrip("/")) if err.filename else ""
-        if len(name) > 64:
-            name = f"{name[:60]}... ({len(name)} characters)"
-        return f"{err.strerror}: {name!r}" if name else err.strerror
-    return str(err) or type(err).__name__
-
-
-def path_redactor(private: tuple[str, ...]) -> Callable[[str], str]:
-    """A function that shows each path below one of ``private`` (pouchd's --root and
-    --exec-root) by its last element only: an error message never tells where on the host."""
-    prefixes = [p.rstrip("/") for p in private if p.rstrip("/")]
-    if not prefixes:
-        return lambda message: message
-    pattern = re.compile("(?:" + "|".join(re.escape(p) for p in prefixes) + r")(?:/[^\s'\",:]*)?")
-
-    def redact(message: str) -> str:
-        return pattern.sub(lambda m: os.path.basename(m.group(0).rstrip("/")) or "...", message)
-
-    return redact
-
-
 # --- responses -------------------------------------------------------------------------
 
 
@@ -318,69 +275,6 @@ def stream_response(chunks: Iterable[bytes], content_type: str = "application/js
 
 def error_response(status: int, message: str) -> Response:
     return json_response({"message": message}, status)
-
-
-# --- routing ---------------------------------------------------------------------------
-
-Handler = Callable[[Request], Response]
-_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(:path)?\}")
-
-
-@dataclass(frozen=True)
-class _Route:
-    method: str
-    pattern: str
-    regex: re.Pattern[str]
-    handler: Handler
-    order: tuple[int, int, int]
-
-
-class Router:
-    """Maps ``(method, path)`` to handlers.
-
-    Segment parameters win over ``{name:path}`` ones, and among equals the pattern
-    with more literal text wins, so ``/images/{name:path}/json`` is preferred to
-    ``/images/{name:path}`` for ``GET /images/a/b/json``.
-    """
-
-    def __init__(self) -> None:
-        self._routes: list[_Route] = []
-
-    def add(self, method: str, pattern: str, handler: Handler) -> None:
-        regex, pos, path_params, literal = "", 0, 0, 0
-        for m in _PARAM.finditer(pattern):
-            regex += re.escape(pattern[pos : m.start()])
-            literal += m.start() - pos
-            if m.group(2):
-                regex += f"(?P<{m.group(1)}>.+)"
-                path_params += 1
-            else:
-                regex += f"(?P<{m.group(1)}>[^/]+)"
-            pos = m.end()
-        regex += re.escape(pattern[pos:])
-        literal += len(pattern) - pos
-        order = (path_params, -literal, len(self._routes))
-        self._routes.append(_Route(method.upper(), pattern, re.compile(f"^{regex}$"), handler, order))
-        self._routes.sort(key=lambda r: r.order)
-
-    def resolve(self, method: str, raw_path: str) -> tuple[Handler, dict[str, str]] | tuple[None, list[str]]:
-        """``(handler, params)``, or ``(None, allowed_methods)`` (empty: no such path)."""
-        allowed: list[str] = []
-        fallback: tuple[Handler, dict[str, str]] | None = None
-        for route in self._routes:
-            m = route.regex.match(raw_path)
-            if not m:
-                continue
-            params = {k: unquote(v) for k, v in m.groupdict().items()}
-            if route.method == method:
-                return route.handler, params
-            if method == "HEAD" and route.method == "GET" and fallback is None:
-                fallback = (route.handler, params)
-            if route.method not in allowed:
-                allowed.append(route.method)
-        if fallback is not None:
-            return fallback
-        return None, allowed
 
 
 # --- the connection --------------------------------------------------------------------

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from pouch.api.convert import create_options_from_docker
-from pouch.api.server import check_no_nul, path_redactor, public_message
+from pouch.api.request_checks import check_no_nul, path_redactor, public_message
 from pouch.errors import InvalidArgument
 
 
