@@ -252,3 +252,24 @@ def test_a_large_body_leaves_no_memory_behind(d, method, path, content_type, pie
         assert status.split()[1].startswith(b"4"), status
     grown_mb = (rss_kb(pid) - before) / 1024
     assert grown_mb < 25, f"pouchd grew by {grown_mb:.0f} MB after three {BIG_BODY >> 20} MB bodies to {path}"
+
+
+def exec_state(d, exec_id: str) -> dict:
+    return d.api("GET", f"/exec/{exec_id}/json")
+
+
+@pytest.mark.parametrize("detach", [False, True])
+def test_the_exit_code_of_an_exec_nobody_waits_for_is_recorded(d, sleeper, detach):
+    """Its client hung up (or it was detached): the exit is still collected when it comes."""
+    created = d_api_post(d, f"/containers/{sleeper}/exec", {"Cmd": ["sh", "-c", "sleep 1; exit 5"],
+                                                           "AttachStdout": not detach})
+    s = connect(d)
+    try:
+        s.sendall(request("POST", f"/exec/{created['Id']}/start", json.dumps({"Detach": detach}).encode(),
+                          {"Content-Type": "application/json", "Connection": "Upgrade", "Upgrade": "tcp"}))
+        read_head(s)
+    finally:
+        s.close()
+    state = wait_until(lambda: (st := exec_state(d, created["Id"])) and st["ExitCode"] is not None and st,
+                       timeout=30, what="the exec's exit code")
+    assert (state["Running"], state["ExitCode"]) == (False, 5)
