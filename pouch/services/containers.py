@@ -74,7 +74,7 @@ from pouch.volumes.service import VolumeService
 
 log = logging.getLogger(__name__)
 
-WAIT_CANCEL_POLL = 1.0  # seconds between checks that a waiter (POST /wait) is still there
+WAIT_CANCEL_POLL = 3.0  # seconds between checks that a waiter (POST /wait) is still there (each reads its row)
 
 RLIMITS = {
     "RLIMIT_NOFILE": resource.RLIMIT_NOFILE,
