@@ -43,7 +43,9 @@ from pouch.daemon_config import (
 )
 from pouch.engine import Engine, build_engine
 from pouch.errors import InvalidArgument, PouchError
+from pouch.fds import raise_nofile_limit
 from pouch.listen import check_tls, parse_host
+from pouch.malloc import pin_malloc_thresholds
 from pouch.registry.endpoints import validate_mirror
 from pouch.snapshots.quota_manager import DiskQuotas
 from pouch.systemd import notify
@@ -152,6 +154,8 @@ def _add_integration_options(parser: _Parser) -> None:
     parser.add_argument("--pod-infra-image", default="", metavar="IMAGE",
                         help="the image of pods' infra containers, pulled when missing "
                              "(default: one pouchd makes from Debian's catatonit)")
+    parser.add_argument("--api-idle-timeout", type=float, default=DaemonConfig.api_idle_timeout, metavar="SECONDS",
+                        help="close an API connection silent for this long (default %(default)s)")
 
 
 def file_options(parser: _Parser) -> list[FileOption]:
@@ -233,6 +237,7 @@ def config_from(args: argparse.Namespace, config_file: str = DEFAULT_CONFIG_FILE
         cni_conf_dir=os.path.abspath(args.cni_conf_dir),
         cni_plugin_dirs=tuple(os.path.abspath(d) for d in args.cni_bin_dir.split(":") if d),
         pod_infra_image=args.pod_infra_image,
+        api_idle_timeout=args.api_idle_timeout,
         debug=args.debug,
         debug_faults=tuple(f for f in args.debug_faults.split(",") if f),
         group=args.group,
@@ -346,6 +351,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     if os.geteuid() != 0:
         raise SystemExit("pouchd: must run as root")
+    pin_malloc_thresholds()  # memory used by a burst of large requests goes back to the system
+    soft, hard = raise_nofile_limit()  # one fd per client and per running container
+    log.debug("open files limit: %s (hard %s)", soft, hard)
     lock_root(config)
     try:  # before the engine: a -H that cannot be served changes nothing on the host
         listeners = open_listeners(config)
@@ -366,7 +374,8 @@ def main(argv: list[str] | None = None) -> None:
             engine.lxcfs.start()
         except Exception as err:  # noqa: BLE001 - one readable line, as for the other startup failures
             raise SystemExit(f"pouchd: lxcfs: {err}") from None
-    server = Server(None, build_router(engine), listeners=listeners)
+    server = Server(None, build_router(engine), listeners=listeners, idle_timeout=config.api_idle_timeout,
+                    private_paths=(config.root, config.exec_root))
     cri = CriServer(engine, config.cri_listen) if config.cri else None
     if cri:
         try:

@@ -42,5 +42,11 @@ class Internal(PouchError):
     status = 500
 
 
+class Cancelled(PouchError):
+    """The caller gave up (e.g. an API client hung up while it waited)."""
+
+    status = 499
+
+
 class NotImplementedYet(PouchError):
     status = 501

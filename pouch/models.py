@@ -23,8 +23,19 @@ DEFAULT_STOP_TIMEOUT = 10
 def known_fields(cls: type, data: dict) -> dict:
     """The items of ``data`` that are fields of the dataclass ``cls``: rows written by a newer
     (or older) Pouch read back without the keys this one does not know."""
-    known = {f.name for f in dataclasses.fields(cls)}
+    known = _field_names(cls)
     return {k: v for k, v in data.items() if k in known}
+
+
+_FIELD_NAMES: dict[type, frozenset[str]] = {}
+
+
+def _field_names(cls: type) -> frozenset[str]:
+    """The field names of the dataclass ``cls``, computed once (``ps`` decodes a row per container)."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = frozenset(f.name for f in dataclasses.fields(cls))
+    return names
 
 
 def _tuple_or_none(value: Any) -> tuple[str, ...] | None:
@@ -573,9 +584,9 @@ class CreateOptions:
             data["security"] = SecurityOptions.from_legacy(data.get("security_opt"))
         for key in ("cmd", "entrypoint"):
             data[key] = _tuple_or_none(data.get(key))
-        for f in dataclasses.fields(cls):
-            if f.name in data and isinstance(data[f.name], list):
-                data[f.name] = tuple(data[f.name])
+        for name in _field_names(cls):
+            if name in data and isinstance(data[name], list):
+                data[name] = tuple(data[name])
         return cls(**known_fields(cls, data))
 
 

@@ -160,6 +160,8 @@ def unmount(target: str, lazy: bool = False) -> None:
 
 def _unescape(field: str) -> str:
     """mountinfo escapes space, tab, newline and backslash as ``\\ooo``."""
+    if "\\" not in field:  # nearly always: mountinfo has a line per container mount, read at each start
+        return field
     out, i = [], 0
     while i < len(field):
         if field[i] == "\\" and len(field[i + 1 : i + 4]) == 3 and field[i + 1 : i + 4].isdigit():

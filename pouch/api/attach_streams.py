@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import select
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from pouch.api.framing import Stream, encode_frame
 from pouch.engine import Engine
 from pouch.errors import PouchError
+from pouch.fds import wait_readable
 from pouch.models import Container
 from pouch.runtime.logs import LogEntry
 from pouch.services import streams
@@ -74,10 +74,12 @@ class AttachQuery:
 # --- pumping a hijacked connection ---------------------------------------------------------------
 
 
-def pump(conn: StdioConnection, client: socket.socket, leftover: bytes, options: StdioOptions) -> None:
+def pump(conn: StdioConnection, client: socket.socket, leftover: bytes, options: StdioOptions) -> bool:
     """Copy output to ``client`` and (with ``options.stdin``) input to ``conn`` until the output
-    ends; ``options.input_end`` says what the end of the client's input does."""
+    ends or the client hangs up (True); ``options.input_end`` says what the end of the client's
+    input does."""
     wake_r, wake_w = os.pipe()
+    hung_up = False
 
     def copy_output() -> None:
         try:
@@ -94,11 +96,15 @@ def pump(conn: StdioConnection, client: socket.socket, leftover: bytes, options:
     try:
         if options.stdin:
             _copy_input(conn, client, leftover, wake_r, options.input_end)
+        hung_up = _until_output_end_or_hangup(client, wake_r)
+        if hung_up:
+            conn.stop_output()  # the client left: release this thread and the connection now
     finally:
         reader.join()
         conn.close()
         os.close(wake_r)
         os.close(wake_w)
+    return hung_up
 
 
 def _copy_input(conn: StdioConnection, client: socket.socket, leftover: bytes, wake_r: int, on_end: InputEnd) -> None:
@@ -107,8 +113,7 @@ def _copy_input(conn: StdioConnection, client: socket.socket, leftover: bytes, w
         if leftover:
             conn.send(leftover)
         while True:
-            ready, _, _ = select.select([client.fileno(), wake_r], [], [])
-            if wake_r in ready:
+            if wake_r in wait_readable([client, wake_r], None):
                 return  # output ended: the process is gone
             data = client.recv(INPUT_READ)
             if not data:
@@ -121,13 +126,23 @@ def _copy_input(conn: StdioConnection, client: socket.socket, leftover: bytes, w
             conn.close_stdin()
     elif on_end == InputEnd.END_OUTPUT:
         # the answer to the last input may still be on its way: a short grace period
-        select.select([wake_r], [], [], END_OUTPUT_GRACE)
+        wait_readable([wake_r], END_OUTPUT_GRACE)
         conn.stop_output()
 
 
+def _until_output_end_or_hangup(client: socket.socket, wake_r: int) -> bool:
+    """Wait for the end of the output (False) or for the client to close its end of the
+    connection completely (True). A half-close (the end of its input) is not a hang-up."""
+    while True:
+        ready = wait_readable([wake_r], None, hangup=[client])
+        if wake_r in ready:
+            return False
+        if ready:
+            return True
+
+
 def _client_gone(client: socket.socket) -> bool:
-    ready, _, _ = select.select([client], [], [], 0)
-    if not ready:
+    if not wait_readable([client], 0):
         return False
     try:
         return client.recv(1, socket.MSG_PEEK) == b""
@@ -178,16 +193,21 @@ def exec_handler(engine: Engine, exec_id: str) -> HijackHandler:
         except PouchError as err:
             client.sendall(frame(StreamKind.STDERR, (err.message + "\n").encode(), config.tty))
             return
+        left = True
         try:
-            pump(attached.connection, client, leftover, options)
+            left = pump(attached.connection, client, leftover, options)
         finally:
-            attached.finish()
+            if left:  # the process may run on for long: its exit is collected when it comes
+                attached.finish_later()
+            else:
+                attached.finish()
 
     return handler
 
 
-def log_stream(engine: Engine, c: Container, query: streams.LogQuery, timestamps: bool) -> Iterator[bytes]:
-    """The body of ``GET /containers/{id}/logs``."""
+def log_stream(engine: Engine, c: Container, query: streams.LogQuery, timestamps: bool,
+               cancelled: Callable[[], bool] = lambda: False) -> Iterator[bytes]:
+    """The body of ``GET /containers/{id}/logs`` (following stops once ``cancelled()``)."""
     tty = c.options.tty
-    for entry in streams.log_entries(engine.containers, c, query):
+    for entry in streams.log_entries(engine.containers, c, query, cancelled):
         yield frame_log_entry(entry, tty, timestamps)

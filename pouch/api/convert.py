@@ -45,6 +45,7 @@ from pouch.volumes.specs import (
 
 _PROTOCOLS = ("tcp", "udp", "sctp")
 _ZERO_TIME = "0001-01-01T00:00:00Z"
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 # --- small typed getters; every error names the field ------------------------------------
 
@@ -79,6 +80,8 @@ def _get_int(body: Mapping[str, Any], key: str, field: str, default: int | None 
         if not value.is_integer():
             raise InvalidArgument(f"{field}: expected an integer, got {value}")
         value = int(value)
+    if value is not None and not INT64_MIN <= value <= INT64_MAX:  # Go's int64 fields: json.Unmarshal refuses
+        raise InvalidArgument(f"{field}: cannot unmarshal number {value} into a value of type int64")
     return value
 
 

@@ -41,6 +41,8 @@ def _opt_int(host: Mapping[str, Any], key: str) -> int | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (
             isinstance(value, float) and not value.is_integer()):
         raise InvalidArgument(f"HostConfig.{key}: expected an integer, got {json.dumps(value)[:80]}")
+    if not -(1 << 63) <= value < (1 << 63):  # Go's int64 fields: json.Unmarshal refuses
+        raise InvalidArgument(f"HostConfig.{key}: cannot unmarshal number {int(value)} into a value of type int64")
     return int(value)
 
 

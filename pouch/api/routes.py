@@ -6,6 +6,7 @@ method and converts the result to Docker's JSON. No engine logic lives here.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -32,7 +33,7 @@ from pouch.api.volume_routes import add_volume_routes
 from pouch.cgroups.stats import read_host_memory
 from pouch.cgroups.support import host_info
 from pouch.config import DaemonConfig
-from pouch.errors import InvalidArgument, NotFound
+from pouch.errors import Cancelled, InvalidArgument, NotFound
 from pouch.models import RestartPolicy
 from pouch.rich import layout
 from pouch.rich.lxcfs import LXCFS_ROOT
@@ -191,20 +192,21 @@ class ContainerRoutes:
         show_all = req.query_bool("all")
         limit = req.query_int("limit", None)
         filters = list_filters.parse_filters(req.query_str("filters"))
+        list_filters.check_container_filters(filters)  # also when no container is there to match
         out = []
-        images = self.engine.images
+        image_of = functools.cache(self.engine.images.get_or_none)  # thousands of containers, a few images
         for c in self.service.list():
             if not show_all and not c.state.status.is_active() and not filters.get("status") and limit is None:
                 continue
-            if filters and not list_filters.container_matches(filters, c, images.get_or_none(c.image_id)):
+            if filters and not list_filters.container_matches(filters, c, image_of(c.image_id)):
                 continue
             out.append(c)
         if limit is not None and limit > 0:
             out = out[:limit]
-        return json_response([self._summary(c) for c in out])
+        return json_response([self._summary(c, image_of) for c in out])
 
-    def _summary(self, c) -> dict:
-        image = self.engine.images.get_or_none(c.image_id)
+    def _summary(self, c, image_of) -> dict:
+        image = image_of(c.image_id)
         image_config = image.image_config if image else None
         return container_json.container_summary(c, image_config)
 
@@ -278,9 +280,11 @@ class ContainerRoutes:
             # the generator is first advanced after the 200 headers are flushed
             yield b""
             try:
-                code = service.wait(c.id, condition)
+                code = service.wait(c.id, condition, cancelled=req.disconnected)
             except NotFound:
                 code = service.recent_exit_code(c.id)
+            except Cancelled:
+                return  # the client hung up: nobody to answer
             yield json.dumps({"StatusCode": code, "Error": None}).encode() + b"\n"
 
         return stream_response(body(), content_type="application/json")
@@ -317,7 +321,8 @@ class ContainerRoutes:
             since=_parse_time(req.query_str("since")), until=_parse_time(req.query_str("until")), tail=tail,
             init=req.query_bool("init"),  # Pouch's: a rich container's init console (Docker clients never send it)
         )
-        chunks = attach_streams.log_stream(self.engine, c, query, timestamps=req.query_bool("timestamps"))
+        chunks = attach_streams.log_stream(self.engine, c, query, timestamps=req.query_bool("timestamps"),
+                                           cancelled=req.disconnected)
         return stream_response(chunks, content_type=attach_streams.content_type(c.options.tty))
 
 

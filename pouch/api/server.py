@@ -24,7 +24,6 @@ import json
 import logging
 import os
 import re
-import select
 import selectors
 import socket
 import threading
@@ -36,9 +35,12 @@ from urllib.parse import parse_qs, unquote
 
 import h11
 
-from pouch import API_VERSION, MIN_API_VERSION, __version__
+from pouch import API_VERSION, MIN_API_VERSION, __version__, malloc
 from pouch.api.listeners import Listener, unix_listener
+from pouch.api.request_checks import check_no_nul, path_redactor, public_message
+from pouch.api.router import Handler, Router
 from pouch.errors import InvalidArgument, PouchError
+from pouch.fds import hung_up, wait_readable
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,8 @@ MAX_HEADER_SIZE = 256 * 1024  # X-Registry-Auth and X-Registry-Config can be lar
 MAX_BODY = 64 * 1024 * 1024  # Request.body()/json(); use stream() for uploads
 DRAIN_LIMIT = 256 * 1024  # unread request body we swallow to keep a connection alive
 ERROR_DRAIN_LIMIT = 16 * 1024**3  # after an error, the rest of an upload is read and dropped
+TRIM_AFTER = 4 * 1024 * 1024  # after a body this large, free heap pages are handed back
+IDLE_TIMEOUT = 300.0  # seconds a connection may stay silent (between requests, mid-upload) before it is closed
 
 _VERSION_PREFIX = re.compile(r"^/v([0-9]+(?:\.[0-9]+)*)(/.*)?$")
 _FALSE = {"", "0", "no", "false", "none"}  # moby httputils.BoolValue, case-insensitive
@@ -58,6 +62,11 @@ class PayloadTooLarge(PouchError):
 
 class ClientDisconnected(ConnectionError):
     """The client went away while we were reading its request body."""
+
+
+class BadRequestBody(InvalidArgument):
+    """The request body breaks HTTP's framing (e.g. a bad chunk size): a 400, then the
+    connection is closed (nothing after it can be parsed)."""
 
 
 def _version_tuple(version: str) -> tuple[int, ...]:
@@ -80,6 +89,7 @@ class BodyReader(io.RawIOBase):
         self._conn = conn
         self._pending = memoryview(b"")
         self._eof = False
+        self._consumed = 0
 
     def readable(self) -> bool:
         return True
@@ -92,8 +102,14 @@ class BodyReader(io.RawIOBase):
             if data is None:
                 self._eof = True
                 return False
+            self._consumed += len(data)
             self._pending = memoryview(data)
         return True
+
+    @property
+    def consumed(self) -> int:
+        """Bytes of the body read so far."""
+        return self._consumed
 
     def readinto(self, buffer: Any) -> int:
         if not self._fill():
@@ -146,8 +162,12 @@ class Request:
         return self._reader
 
     def body(self, limit: int = MAX_BODY) -> bytes:
-        """The whole body; PayloadTooLarge (413) beyond ``limit`` bytes."""
+        """The whole body; PayloadTooLarge (413) beyond ``limit`` bytes (at once when its
+        Content-Length says so: nothing is read into memory then)."""
         if self._body is None:
+            declared = self.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise PayloadTooLarge(f"request body larger than {limit} bytes")
             reader = self.stream()
             parts, total = [], 0
             while chunk := reader.read(RECV_SIZE):
@@ -159,14 +179,23 @@ class Request:
         return self._body
 
     def json(self) -> Any:
-        """The body parsed as JSON; ``{}`` for an empty body."""
+        """The body parsed as JSON; ``{}`` for an empty body. A string holding a NUL byte
+        anywhere in it is refused (400 naming where): no kernel interface or spec takes one."""
         raw = self.body()
         if not raw.strip():
             return {}
         try:
-            return json.loads(raw)
+            doc = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as err:
             raise InvalidArgument(f"invalid JSON in request body: {err}") from None
+        except RecursionError:
+            raise InvalidArgument("invalid JSON in request body: nested too deeply") from None
+        check_no_nul(doc)
+        return doc
+
+    def body_read(self) -> int:
+        """Bytes of the body read so far."""
+        return self._reader.consumed if self._reader is not None else 0
 
     # -- query --
     def query_str(self, name: str, default: str = "") -> str:
@@ -208,9 +237,7 @@ class Request:
         if self._sock is None:
             return False
         try:
-            poller = select.poll()
-            poller.register(self._sock, select.POLLHUP | select.POLLERR)
-            return any(ev & (select.POLLHUP | select.POLLERR | select.POLLNVAL) for _, ev in poller.poll(0))
+            return hung_up(self._sock)
         except (OSError, ValueError):
             return True
 
@@ -250,69 +277,6 @@ def error_response(status: int, message: str) -> Response:
     return json_response({"message": message}, status)
 
 
-# --- routing ---------------------------------------------------------------------------
-
-Handler = Callable[[Request], Response]
-_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(:path)?\}")
-
-
-@dataclass(frozen=True)
-class _Route:
-    method: str
-    pattern: str
-    regex: re.Pattern[str]
-    handler: Handler
-    order: tuple[int, int, int]
-
-
-class Router:
-    """Maps ``(method, path)`` to handlers.
-
-    Segment parameters win over ``{name:path}`` ones, and among equals the pattern
-    with more literal text wins, so ``/images/{name:path}/json`` is preferred to
-    ``/images/{name:path}`` for ``GET /images/a/b/json``.
-    """
-
-    def __init__(self) -> None:
-        self._routes: list[_Route] = []
-
-    def add(self, method: str, pattern: str, handler: Handler) -> None:
-        regex, pos, path_params, literal = "", 0, 0, 0
-        for m in _PARAM.finditer(pattern):
-            regex += re.escape(pattern[pos : m.start()])
-            literal += m.start() - pos
-            if m.group(2):
-                regex += f"(?P<{m.group(1)}>.+)"
-                path_params += 1
-            else:
-                regex += f"(?P<{m.group(1)}>[^/]+)"
-            pos = m.end()
-        regex += re.escape(pattern[pos:])
-        literal += len(pattern) - pos
-        order = (path_params, -literal, len(self._routes))
-        self._routes.append(_Route(method.upper(), pattern, re.compile(f"^{regex}$"), handler, order))
-        self._routes.sort(key=lambda r: r.order)
-
-    def resolve(self, method: str, raw_path: str) -> tuple[Handler, dict[str, str]] | tuple[None, list[str]]:
-        """``(handler, params)``, or ``(None, allowed_methods)`` (empty: no such path)."""
-        allowed: list[str] = []
-        fallback: tuple[Handler, dict[str, str]] | None = None
-        for route in self._routes:
-            m = route.regex.match(raw_path)
-            if not m:
-                continue
-            params = {k: unquote(v) for k, v in m.groupdict().items()}
-            if route.method == method:
-                return route.handler, params
-            if method == "HEAD" and route.method == "GET" and fallback is None:
-                fallback = (route.handler, params)
-            if route.method not in allowed:
-                allowed.append(route.method)
-        if fallback is not None:
-            return fallback
-        return None, allowed
-
-
 # --- the connection --------------------------------------------------------------------
 
 
@@ -342,13 +306,21 @@ class _Connection:
         self.server = server
         self.sock = sock
         self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEADER_SIZE)
+        self.peer_closed = False  # the client's side ended (EOF, error, silence past idle_timeout)
 
     # -- IO between the socket and h11 --
     def _receive(self) -> None:
+        """The next bytes from the client; a client silent for ``idle_timeout`` (idle between
+        requests, stalled in an upload) counts as gone. Sending has no such limit."""
         try:
-            data = self.sock.recv(RECV_SIZE)
+            if wait_readable([self.sock], self.server.idle_timeout):
+                data = self.sock.recv(RECV_SIZE)
+            else:
+                log.debug("closing an API connection silent for %ss", self.server.idle_timeout)
+                data = b""
         except OSError:
             data = b""
+        self.peer_closed = not data
         self.h11.receive_data(data)
 
     def _next_event(self) -> Any:
@@ -377,7 +349,9 @@ class _Connection:
         try:
             event = self._next_event()
         except h11.RemoteProtocolError as err:
-            raise ClientDisconnected(f"bad request body: {err}") from None
+            if self.peer_closed:
+                raise ClientDisconnected(f"client gone in the middle of the request body: {err}") from None
+            raise BadRequestBody(f"bad request body: {err}") from None
         if isinstance(event, h11.Data):
             return bytes(event.data)
         if isinstance(event, h11.EndOfMessage):
@@ -392,7 +366,7 @@ class _Connection:
                 seen += len(data)
                 if seen > limit:
                     return False
-        except ClientDisconnected:
+        except (ClientDisconnected, BadRequestBody):
             return False
         return True
 
@@ -441,6 +415,9 @@ class _Connection:
         request, handler, resp = self._route(event, method, target)
         if request is not None and handler is not None:
             resp = self._call(request, handler)
+            if request.body_read() > TRIM_AFTER:
+                request._body = None
+                malloc.trim()  # the free pages a large body leaves go back to the system now
         assert resp is not None
         status = resp.status
         if isinstance(resp, Hijack):
@@ -507,12 +484,12 @@ class _Connection:
             return resp
         except PouchError as err:
             log.debug("%s %s: %s %s", request.method, request.path, err.status, err.message)
-            return error_response(err.status, err.message)
+            return error_response(err.status, self.server.redact(err.message))
         except ClientDisconnected:
             raise
         except Exception as err:  # noqa: BLE001
             log.exception("error handling %s %s", request.method, request.path)
-            return error_response(500, str(err) or type(err).__name__)
+            return error_response(500, self.server.redact(public_message(err)))
 
     def _finish_request_body(self, limit: int = 0) -> bool:
         """Skip an unread request body; False if the connection cannot be reused."""
@@ -614,9 +591,12 @@ class Server:
     of its ``-H`` addresses instead (``listeners=``)."""
 
     def __init__(self, socket_path: str | None, router: Router, mode: int = 0o660,
-                 listeners: Sequence[Listener] | None = None) -> None:
+                 listeners: Sequence[Listener] | None = None, idle_timeout: float = IDLE_TIMEOUT,
+                 private_paths: tuple[str, ...] = ()) -> None:
         self.socket_path = os.path.abspath(socket_path) if socket_path else ""
         self.router = router
+        self.idle_timeout = idle_timeout
+        self.redact = path_redactor(private_paths)
         self.listeners = list(listeners) if listeners is not None else [unix_listener(self.socket_path, mode)]
         self._wake_r, self._wake_w = socket.socketpair()
         self._lock = threading.Lock()

@@ -249,6 +249,19 @@ def run_command(ctx: Context, verb: str, argv: list[str], path: str = "") -> int
     return getattr(module, func_name)(ctx, argv) or 0
 
 
+def broken_pipe_exit_code(stdout_fd: int) -> int:
+    """0 when ``stdout_fd`` is a pipe nobody reads any more (``pouch save | head``: the reader
+    has what it wanted), 1 for a broken pipe anywhere else (the daemon's socket)."""
+    import select  # noqa: PLC0415 - lazy: only after a broken pipe
+
+    poller = select.poll()
+    poller.register(stdout_fd, select.POLLOUT)
+    try:
+        return 0 if any(events & select.POLLERR for _, events in poller.poll(0)) else 1
+    except OSError:
+        return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     debug = "-D" in args[:3] or "--debug" in args[:3]
@@ -259,7 +272,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         code = 130
     except BrokenPipeError:
-        code = 0
+        code = broken_pipe_exit_code(1)
+        if code:
+            sys.stderr.write("pouch: the connection to the daemon broke (is pouchd running? see its log)\n")
     except Exception as e:  # the one place a bug turns into one line
         if debug:
             import traceback  # noqa: PLC0415 - lazy: only --debug after a failure

@@ -13,6 +13,8 @@ from __future__ import annotations
 import _socket  # not `socket`: it imports enum and selectors (~3 ms of start-up)
 import os
 
+from pouch.cli.client import IN_ANSWER, ConnectionLost
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -51,14 +53,15 @@ def encode_frame(stream: int, payload: bytes) -> bytes:
 
 
 def iter_socket(sock: _socket.socket, leftover: bytes = b"") -> Iterator[bytes]:
-    """Bytes from a hijacked socket until the daemon closes its side."""
+    """Bytes from a hijacked socket until the daemon closes its side; ConnectionLost if
+    the connection is reset instead (the daemon went away)."""
     if leftover:
         yield leftover
     while True:
         try:
             data = sock.recv(_RECV)
         except (ConnectionResetError, BrokenPipeError):
-            return
+            raise ConnectionLost(IN_ANSWER) from None
         if not data:
             return
         yield data
@@ -74,6 +77,8 @@ def copy_output(chunks: Iterable[bytes], *, tty: bool, stdout: BinaryIO, stderr:
     for data in chunks:
         for stream, payload in decoder.feed(data):
             _write(stderr if stream in (STDERR, SYSTEMERR) else stdout, payload)
+    if decoder.pending:  # cut in the middle of a frame: not the end the daemon sends
+        raise ConnectionLost(IN_ANSWER)
 
 
 def _write(out: BinaryIO, data: bytes) -> None:

@@ -36,7 +36,6 @@ import contextlib
 import json
 import logging
 import os
-import select
 import signal
 import subprocess
 import time
@@ -44,6 +43,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pouch.config import DaemonConfig
+from pouch.fds import wait_readable
 from pouch.runtime import _proc
 from pouch.runtime.attach import AttachConnection, reopen_log, resize
 from pouch.runtime.runc import OCIRuntimeError
@@ -201,8 +201,7 @@ class SyncReader:
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 raise TimeoutError("timed out waiting for conmon")
-            ready, _, _ = select.select([self.fd], [], [], remaining)
-            if not ready:
+            if not wait_readable([self.fd], remaining):
                 continue
             chunk = os.read(self.fd, 65536)
             if not chunk:

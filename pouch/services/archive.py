@@ -31,8 +31,9 @@ import posixpath
 import secrets
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
-from typing import cast
+from typing import IO, cast
 
 from pouch import mount as mounts
 from pouch.errors import Conflict, Forbidden, Internal, InvalidArgument, NotFound, PouchError
@@ -235,25 +236,29 @@ def _open_archive(engine, ref: str, path: str) -> tuple[PathStat, ArchiveStream]
 def put_archive(engine, ref: str, path: str, stream, *, no_overwrite_dir_non_dir: bool = False,
                 copy_uid_gid: bool = False) -> None:
     """``PUT /containers/{id}/archive``: extract the tar ``stream`` into the directory ``path``.
-    Entries are owned by root unless ``copy_uid_gid`` keeps the archive's owners (``cp -a``)."""
+    Entries are owned by root unless ``copy_uid_gid`` keeps the archive's owners (``cp -a``).
+
+    All or nothing for an upload cut short: the whole tar is spooled to a file under the image
+    store's tmp dir first, so a client that hangs up half-way leaves nothing in the container."""
     c = engine.containers.get(ref)
     _check_path(path)
     flags = ["--no-overwrite-dir-non-dir"] if no_overwrite_dir_non_dir else []
     if copy_uid_gid:
         flags.append("--keep-owner")
+    with tempfile.TemporaryFile(dir=engine.images.tmp_dir, prefix="cp-put-") as spool:
+        while chunk := stream.read(CHUNK):
+            spool.write(chunk)
+        spool.seek(0)
+        _extract(engine, c, ref, path, spool, flags)
+
+
+def _extract(engine, c, ref: str, path: str, tar_file: IO[bytes], flags: list[str]) -> None:
+    """The helper extracts ``tar_file`` (a whole tar, read from its start) into ``path``."""
     with container_root(engine, c, writable=True, path=path) as root:
-        proc = subprocess.Popen([*HELPER, "put", *root, "--path", path, *flags], stdin=subprocess.PIPE,
+        proc = subprocess.Popen([*HELPER, "put", *root, "--path", path, *flags], stdin=tar_file,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
-            assert proc.stdin is not None and proc.stderr is not None
-            try:
-                while chunk := stream.read(CHUNK):
-                    proc.stdin.write(chunk)
-                proc.stdin.close()
-            except BrokenPipeError:
-                pass  # the helper stopped early: its error says why
-            stderr = proc.stderr.read()
-            proc.wait()
+            _out, stderr = proc.communicate()
         finally:
             _reap(proc)
     if proc.returncode != 0:

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pouch import mount as mounts
 from pouch import process
 from pouch.config import DaemonConfig
-from pouch.errors import Conflict, InvalidArgument, NotFound, PouchError
+from pouch.errors import Cancelled, Conflict, InvalidArgument, NotFound, PouchError
 from pouch.events import EventBus
 from pouch.hooks.ocihooks import inject_hooks, load_hooks
 from pouch.images.service import ImageService
@@ -54,7 +54,7 @@ from pouch.oci.user import read_user_files, resolve_user
 from pouch.rich.lxcfs import with_lxcfs
 from pouch.rich.lxcfsd import LxcfsSupervisor, lxcfs_root_for
 from pouch.runtime.registry import Runtimes
-from pouch.services import commitpause, lifecycle
+from pouch.services import commitpause, create_checks, lifecycle
 from pouch.services import resources as resource_checks  # -m, --cpus, --device, --ipc... (400s)
 from pouch.services.attachgate import AttachGate
 from pouch.services.health import HealthMonitor, health_at_start, health_at_stop, with_image_healthcheck
@@ -73,6 +73,8 @@ from pouch.timestamps import now_rfc3339, rfc3339_of
 from pouch.volumes.service import VolumeService
 
 log = logging.getLogger(__name__)
+
+WAIT_CANCEL_POLL = 3.0  # seconds between checks that a waiter (POST /wait) is still there (each reads its row)
 
 RLIMITS = {
     "RLIMIT_NOFILE": resource.RLIMIT_NOFILE,
@@ -192,6 +194,7 @@ class ContainerService:
         opts = self.network.prepare_create(opts)  # its networks resolved (404 for an unknown one) and checked
         for warning in resource_checks.check_create(opts, self.get, self.host_capabilities):
             log.warning("create %s: %s", opts.name or opts.image, warning)
+        create_checks.check_security(opts, self.host_capabilities)  # CapAdd/CapDrop, seccomp profile (400s)
         for bind in opts.binds:
             if not os.path.isabs(bind.source):
                 raise InvalidArgument(f"invalid mount config: bind source path must be absolute: {bind.source}")
@@ -617,18 +620,29 @@ class ContainerService:
         self.start(c.id)
         self.events.emit_container(self.get(c.id), "restart")
 
-    def wait(self, ref: str, condition: str = "not-running") -> int:
+    def _wait_until(self, predicate: Callable[[], bool], cancelled: Callable[[], bool] | None) -> None:
+        """``wait_for(predicate)`` without a time limit; raises Cancelled once ``cancelled()``
+        (asked every WAIT_CANCEL_POLL seconds), so an abandoned waiter lets its thread go."""
+        if cancelled is None:
+            self.wait_for(predicate, None)
+            return
+        while not self.wait_for(predicate, WAIT_CANCEL_POLL):
+            if cancelled():
+                raise Cancelled("the waiter went away")
+
+    def wait(self, ref: str, condition: str = "not-running", cancelled: Callable[[], bool] | None = None) -> int:
         """Block until the container reaches ``condition``; return its exit code.
 
         ``not-running`` returns at once for a stopped container; ``next-exit``
         waits for the end of the next run (starting from a created container
         counts); ``removed`` waits until the container is gone (``--rm``).
+        Cancelled if ``cancelled()`` becomes true first.
         """
         c = self.get(ref)
         if condition not in ("not-running", "next-exit", "removed", ""):
             raise InvalidArgument(f"invalid condition: {condition}")
         if condition == "removed":
-            self.wait_for(lambda: store.get(self.db, c.id) is None, None)
+            self._wait_until(lambda: store.get(self.db, c.id) is None, cancelled)
         elif condition == "next-exit":
             running_since = c.state.started_at if c.state.status.is_active() else None
 
@@ -642,9 +656,9 @@ class ContainerService:
                     return now.state.status == Status.EXITED and now.state.started_at != c.state.started_at
                 return not now.state.status.is_active()
 
-            self.wait_for(exited_next, None)
+            self._wait_until(exited_next, cancelled)
         else:
-            self.wait_for(lambda: self._stopped_or_exited_since(c), None)
+            self._wait_until(lambda: self._stopped_or_exited_since(c), cancelled)
         now = store.get(self.db, c.id)
         if now is not None and now.state.status != Status.RUNNING:
             return now.state.exit_code

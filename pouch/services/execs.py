@@ -31,6 +31,7 @@ from pouch.oci.user import ResolvedUser, read_user_files, resolve_user
 from pouch.runtime.registry import Runtimes
 from pouch.services import lifecycle
 from pouch.services.lifecycle import Op
+from pouch.services.monitor import ExitMonitor
 from pouch.stdio import StdioConnection, StdioOptions, input_end
 
 if TYPE_CHECKING:  # containers.py imports health.py, which imports this module
@@ -73,6 +74,7 @@ class ExecProcess(Protocol):
     """The runtime's handle of a started exec (``runtime.exec.ExecHandle``)."""
 
     pid: int
+    conmon_pid: int
 
     @property
     def connection(self) -> StdioConnection | None: ...
@@ -86,10 +88,13 @@ class ExecProcess(Protocol):
 
 @dataclass(frozen=True)
 class AttachedExec:
-    """A session started attached: its stdio, and ``finish`` (wait for the exit code, release)."""
+    """A session started attached: its stdio, and ``finish`` (wait for the exit code, release)
+    or ``finish_later`` (the same once the process exits, with no thread held meanwhile: for a
+    client that hung up)."""
 
     connection: StdioConnection
     finish: Callable[[], None]
+    finish_later: Callable[[], None]
 
 
 @dataclass
@@ -143,6 +148,10 @@ class ExecService:
         self.runtime = runtime
         self._sessions: dict[str, ExecSession] = {}
         self._lock = threading.Lock()
+        # sessions nobody waits for (detached, or their client left): one poll thread for all
+        self._exits = ExitMonitor(self._collect_exit)
+        self._exits_started = False
+        self._unwaited: dict[str, tuple[ExecSession, ExecProcess]] = {}
 
     def create(self, container_ref: str, config: ExecConfig) -> str:
         c = self.containers.get(container_ref)
@@ -214,10 +223,25 @@ class ExecService:
         except Exception:
             log.exception("removing exec %s", session.id[:12])
 
+    def _finish_later(self, session: ExecSession, handle: ExecProcess) -> None:
+        """``_finish`` once the session's conmon exits (watched by a pidfd, no thread per session)."""
+        with self._lock:
+            self._unwaited[session.id] = (session, handle)
+            if not self._exits_started:
+                self._exits.start()
+                self._exits_started = True
+        self._exits.watch(session.id, handle.conmon_pid)
+
+    def _collect_exit(self, exec_id: str) -> None:
+        with self._lock:
+            entry = self._unwaited.pop(exec_id, None)
+        if entry is not None:
+            self._finish(*entry)
+
     def start_detached(self, exec_id: str) -> None:
         session = self._get(exec_id)
         handle = self._start(session, detach=True)
-        threading.Thread(target=self._finish, args=(session, handle), name=f"exec-{exec_id[:12]}", daemon=True).start()
+        self._finish_later(session, handle)
 
     def check_attachable(self, exec_id: str) -> ExecInspect:
         """Check now that the session can start attached (so errors answer the request)."""
@@ -245,7 +269,8 @@ class ExecService:
         if connection is None:  # the runtime attaches whenever not detached
             self._finish(session, handle)
             raise Conflict(f"exec {exec_id} has no attached stdio")
-        return AttachedExec(connection, lambda: self._finish(session, handle))
+        return AttachedExec(connection, lambda: self._finish(session, handle),
+                            lambda: self._finish_later(session, handle))
 
     def kill(self, exec_id: str, sig: int = signal.SIGKILL) -> None:
         """Signal a running session's process (the CRI's ExecSync kills one past its timeout)."""

@@ -19,10 +19,10 @@ import dataclasses
 import logging
 import os
 import secrets
-import select
 import signal
 import time
 
+from pouch.fds import wait_readable
 from pouch.metadata import containers as store
 from pouch.models import Container, CreateOptions, HealthConfig, HealthResult, HealthState, Status
 from pouch.services.execs import ExecConfig, exec_process_spec, read_container_process
@@ -277,8 +277,7 @@ def _read_until(connection: StdioConnection, deadline: float) -> tuple[bytes, bo
         remaining = deadline - time.time()
         if remaining <= 0:
             return bytes(out), False
-        ready, _, _ = select.select([connection], [], [], remaining)
-        if not ready:
+        if not wait_readable([connection], remaining):
             continue
         chunk = connection.recv()
         if chunk is None:

@@ -64,11 +64,13 @@ class LogQuery:
         return self.stderr if kind == StreamKind.STDERR else self.stdout
 
 
-def log_entries(containers: ContainerService, c: Container, query: LogQuery) -> Iterator[LogEntry]:
-    """The container's log entries (rotated files first); following ends when the container stopped."""
+def log_entries(containers: ContainerService, c: Container, query: LogQuery,
+                cancelled: Callable[[], bool] = lambda: False) -> Iterator[LogEntry]:
+    """The container's log entries (rotated files first); following ends when the container
+    stopped, or once ``cancelled()`` (the client left: a quiet container must not hold it)."""
 
     def stopped() -> bool:
-        return containers.is_stopped(c.id)
+        return cancelled() or containers.is_stopped(c.id)
 
     if query.init:  # plain text, one time for all (see read_plain_log); empty but for rich containers
         path = layout.host_init_log(containers.config.container_dir(c.id))
