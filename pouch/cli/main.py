@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 
-from pouch import API_VERSION, __version__
+from pouch import CLIENT_API_VERSION, __version__
 from pouch.cli.client import Client, CLIError
 from pouch.cli.flags import UsageError, parse, usage
 
@@ -284,7 +284,7 @@ def _main(argv: list[str]) -> int:
         sys.stderr.write(f"pouch: {e}\nSee 'pouch --help'.\n")
         return 125
     if gopts["version"] and not rest:
-        sys.stdout.write(f"Pouch version {__version__}, API version {API_VERSION}\n")
+        sys.stdout.write(f"Pouch version {__version__}, API version {CLIENT_API_VERSION}\n")
         return 0
     if gopts["help"] or not rest:
         sys.stdout.write(_main_usage())
