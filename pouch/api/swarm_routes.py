@@ -7,7 +7,7 @@ node to swarm and try again.`` and ``POST /swarm/leave`` 503 ``This node is not 
 (so a client that leaves a swarm during cleanup goes on). Pouch has no swarm mode: ``init`` and
 ``join`` are refused with 501 rather than pretending.
 
-``POST /session`` is BuildKit's gRPC-over-hijack channel (file sync, secrets, ssh for builds);
+``POST /session`` (and ``POST /grpc``) is BuildKit's gRPC-over-hijack channel (file sync, secrets, ssh for builds);
 Pouch has the classic builder only (``/_ping`` says ``Builder-Version: 1``), so it answers 501
 before any upgrade: the docker client reports ``unable to upgrade to h2c, received 501``.
 """
@@ -46,3 +46,4 @@ def add_swarm_routes(router: Router) -> None:
             router.add(method, f"/{name}", manager)
             router.add(method, f"/{name}/{{rest:path}}", manager)
     router.add("POST", "/session", _unavailable(NO_SESSIONS, 501))
+    router.add("POST", "/grpc", _unavailable(NO_SESSIONS, 501))  # BuildKit's API (buildx's docker driver probes it)
