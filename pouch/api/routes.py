@@ -6,6 +6,7 @@ method and converts the result to Docker's JSON. No engine logic lives here.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
@@ -191,6 +192,7 @@ class ContainerRoutes:
     def create(self, req: Request) -> Response:
         body = req.json()
         opts = convert.create_options_from_docker(body, req.query_str("name"))
+        opts = dataclasses.replace(opts, console_size=versions.console_size_for(body, req.api_version))
         c = self.service.create(opts)  # no HostConfig.Runtime: the engine picks the default runtime
         return json_response({"Id": c.id, "Warnings": []}, status=201)
 

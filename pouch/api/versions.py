@@ -5,7 +5,8 @@ negotiates down to, the oldest Docker still accepts. The route handlers build on
 newest shape, plus what older versions had; these pure functions take that answer and the
 request's version and return the shape that version documents (moby ``docs/api/version-history.md``):
 
-* 1.42: ``GET /system/df`` build-cache records lose ``Parent`` and get ``Parents``.
+* 1.42: ``GET /system/df`` build-cache records lose ``Parent`` and get ``Parents``;
+  ``HostConfig.ConsoleSize`` of a create is honoured (the tty starts with that size).
 * 1.44: ``VirtualSize`` leaves ``GET /images/json``, ``GET /images/{name}/json`` and
   ``GET /system/df``; a container's endpoints on user-defined networks get ``DNSNames``
   (its name, aliases, short id and hostname).
@@ -19,6 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+
+from pouch.errors import InvalidArgument
 
 
 def parse(version: str) -> tuple[int, ...]:
@@ -78,3 +81,16 @@ def container_inspect_for(doc: Mapping[str, Any], version: str) -> dict[str, Any
             updated["Aliases"] = given or None
         out_networks[net] = updated
     return dict(doc, NetworkSettings=dict(settings, Networks=out_networks)) if networks else dict(doc)
+
+
+def console_size_for(body: Mapping[str, Any], version: str) -> tuple[int, int]:
+    """A create body's ``HostConfig.ConsoleSize`` ``[height, width]``; ignored before 1.42, as dockerd does."""
+    if not at_least(version, "1.42"):
+        return (0, 0)
+    size = (body.get("HostConfig") or {}).get("ConsoleSize")
+    if size is None:
+        return (0, 0)
+    if (not isinstance(size, list) or len(size) != 2
+            or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in size)):
+        raise InvalidArgument("HostConfig.ConsoleSize: expected [height, width], two unsigned integers")
+    return (size[0], size[1])

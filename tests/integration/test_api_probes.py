@@ -124,3 +124,22 @@ def test_distribution_inspect_of_a_pushed_image(daemon, registry):
     assert found["Descriptor"]["size"] > 0
     assert found["Platforms"] == [{"architecture": "amd64", "os": "linux"}]
     daemon.cli("rmi", name)
+
+
+def test_console_size_of_a_tty_from_1_42(daemon):
+    sizes = {}
+    for version in ("1.41", "1.45"):
+        body = json.dumps({"Image": "busybox", "Cmd": ["stty", "size"], "Tty": True,
+                           "HostConfig": {"ConsoleSize": [30, 100]}}).encode()
+        status, _, answer = request(daemon, "POST", f"/v{version}/containers/create", body,
+                                    {"Content-Type": "application/json"})
+        assert status == 201, answer
+        cid = json.loads(answer)["Id"]
+        assert request(daemon, "POST", f"/v{version}/containers/{cid}/start")[0] == 204
+        request(daemon, "POST", f"/v{version}/containers/{cid}/wait")
+        sizes[version] = daemon.cli("logs", cid).stdout.strip()
+        inspect = json.loads(request(daemon, "GET", f"/v{version}/containers/{cid}/json")[2])
+        assert inspect["HostConfig"]["ConsoleSize"] == ([30, 100] if version == "1.45" else [0, 0])
+        daemon.cli("rm", cid)
+    assert sizes["1.45"] == "30 100"
+    assert sizes["1.41"] != "30 100"  # dockerd ignores ConsoleSize before 1.42

@@ -3,8 +3,11 @@ docs/api/version-history.md, v1.42-v1.45)."""
 
 from __future__ import annotations
 
+import pytest
+
 from pouch import API_VERSION, MIN_API_VERSION
 from pouch.api import versions
+from pouch.errors import InvalidArgument
 
 
 def test_the_api_is_the_one_docker_28_negotiates_down_to_and_old_clients_stay():
@@ -58,3 +61,12 @@ def test_build_cache_parent_becomes_parents_at_1_42():
     entry = {"ID": "x", "Parent": "", "Type": "regular"}
     assert versions.build_cache_for(entry, "1.41") == entry
     assert versions.build_cache_for(entry, "1.42") == {"ID": "x", "Parents": [], "Type": "regular"}
+
+
+def test_console_size_is_honoured_from_1_42():
+    body = {"Tty": True, "HostConfig": {"ConsoleSize": [30, 100]}}
+    assert versions.console_size_for(body, "1.41") == (0, 0)
+    assert versions.console_size_for(body, "1.42") == (30, 100)
+    assert versions.console_size_for({"HostConfig": {"ConsoleSize": None}}, "1.45") == (0, 0)
+    with pytest.raises(InvalidArgument):
+        versions.console_size_for({"HostConfig": {"ConsoleSize": [30]}}, "1.45")
