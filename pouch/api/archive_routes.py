@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 
+from pouch.api.archive_upload import RelativeNames
 from pouch.api.server import Request, Response, Router, empty_response, stream_response
 from pouch.services.archive import open_archive, put_archive, stat_path
 from pouch.services.archive_root import PathStat
@@ -48,7 +49,7 @@ class ArchiveRoutes:
         return resp
 
     def put(self, req: Request) -> Response:
-        put_archive(self.engine, req.params["id"], req.query_str("path"), req.stream(),
+        put_archive(self.engine, req.params["id"], req.query_str("path"), RelativeNames(req.stream()),
                     no_overwrite_dir_non_dir=req.query_bool("noOverwriteDirNonDir"),
                     copy_uid_gid=req.query_bool("copyUIDGID"))
         return empty_response(200)

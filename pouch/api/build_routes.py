@@ -17,9 +17,11 @@ from collections.abc import Iterator
 
 from pouch.api.progress_json import build_lines, encode_build, error_json
 from pouch.api.server import Request, Response, Router, stream_response
-from pouch.archive import unpack_into
+from pouch.archive import open_decompressed, unpack_into
 from pouch.build.builder import Builder, BuildError, BuildOptions
+from pouch.build.context_tar import CompleteTar
 from pouch.errors import InvalidArgument, PouchError
+from pouch.models import parse_network_mode
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +57,46 @@ def build_options(req: Request):
         remove=req.query_bool("rm", True),
         force_remove=req.query_bool("forcerm"),
         labels=_json_map(req, "labels"),
+        extra_hosts=tuple(_extra_host(h) for h in req.query.get("extrahosts", []) if h),
+        network_mode=_network_mode(req.query_str("networkmode")),
+        cache_from=tuple(_json_list(req, "cachefrom")),
     )
 
 
+def _extra_host(text: str) -> str:
+    """``name:ip`` (the docker CLI also takes ``name=ip``, and sends it so from some versions)."""
+    name, sep, ip = text.partition("=") if "=" in text else text.partition(":")
+    if not sep or not name or not ip:
+        raise InvalidArgument(f"invalid extra host {text!r}: use name:ip")
+    return f"{name}:{ip}"
+
+
+def _network_mode(text: str) -> str:
+    """``networkmode``: dockerd's classic builder runs RUN steps on ``default`` (the bridge), ``host``,
+    ``none`` or a network; ``container:X`` as well."""
+    mode = "bridge" if text in ("", "default") else text
+    parse_network_mode(mode)  # a 400 naming the accepted modes
+    return mode
+
+
+def _json_list(req: Request, name: str) -> list[str]:
+    raw = req.query_str(name)
+    if not raw:
+        return []
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise InvalidArgument(f"{name}: invalid JSON: {exc}") from None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidArgument(f"{name} must be a JSON array of strings")
+    return [v for v in value if v]
+
+
 def _unpack_context(stream, target: str) -> None:
-    """The context tar (plain or gzip) unpacked safely: no entry lands outside ``target``."""
-    unpack_into(stream, target)
+    """The context tar (plain or gzip) unpacked safely: no entry lands outside ``target``; a tar cut
+    after its last member's data, as the docker CLI sends one with ``-f ../Dockerfile``, read whole."""
+    with open_decompressed(stream) as plain:
+        unpack_into(CompleteTar(plain), target)
 
 
 class BuildRoutes:

@@ -199,7 +199,7 @@ def host_config(options: CreateOptions) -> dict[str, Any]:
         "UsernsMode": "",
         "ShmSize": options.shm_size,
         "Runtime": options.runtime,
-        "ConsoleSize": [0, 0],
+        "ConsoleSize": list(options.console_size),
         "Isolation": "",
         "CpuShares": 0,
         "Memory": 0,

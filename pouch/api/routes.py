@@ -6,6 +6,7 @@ method and converts the result to Docker's JSON. No engine logic lives here.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -14,10 +15,11 @@ import time
 import uuid
 
 from pouch import API_VERSION, MIN_API_VERSION, __version__
-from pouch.api import attach_streams, container_json, convert, exec_json, image_json, registry_routes
+from pouch.api import attach_streams, container_json, convert, exec_json, image_json, registry_routes, versions
 from pouch.api import filters as list_filters
 from pouch.api.archive_routes import add_archive_routes
 from pouch.api.build_routes import add_build_routes
+from pouch.api.distribution_routes import add_distribution_routes
 from pouch.api.events_routes import add_events_routes
 from pouch.api.health_json import restart_policy_from_docker
 from pouch.api.lifecycle_routes import add_lifecycle_routes
@@ -26,6 +28,7 @@ from pouch.api.prune_json import image_delete_json
 from pouch.api.resources_json import update_from_docker
 from pouch.api.server import Hijack, Request, Response, Router, empty_response, json_response, stream_response
 from pouch.api.stats_routes import add_stats_routes
+from pouch.api.swarm_routes import add_swarm_routes
 from pouch.api.system_routes import add_system_routes
 from pouch.api.top_json import top_to_docker
 from pouch.api.upgrade_routes import add_upgrade_routes
@@ -93,6 +96,8 @@ def build_router(engine) -> Router:
     add_archive_routes(router, engine)  # GET/HEAD/PUT /containers/{id}/archive (cp)
     add_system_routes(router, engine)  # /containers/prune, /system/df
     add_upgrade_routes(router, engine)  # POST /containers/{id}/upgrade (PouchContainer's)
+    add_distribution_routes(router, engine)  # GET /distribution/{name}/json
+    add_swarm_routes(router)  # /swarm, /nodes, /services... as a node outside any swarm; /session refused
     return router
 
 
@@ -103,7 +108,10 @@ class SystemRoutes:
     def ping(self, req: Request) -> Response:
         return Response(
             status=200,
-            headers=[("Content-Type", "text/plain; charset=utf-8"), ("Cache-Control", "no-cache, no-store, must-revalidate")],
+            headers=[("Content-Type", "text/plain; charset=utf-8"), ("Cache-Control", "no-cache, no-store, must-revalidate"),
+                     ("Pragma", "no-cache"),
+                     # dockerd 20.10 without BuildKit: clients (docker CLI 28, compose v2) then use the classic builder
+                     ("Builder-Version", "1"), ("Swarm", "inactive")],
             body=b"OK",
         )
 
@@ -185,6 +193,7 @@ class ContainerRoutes:
     def create(self, req: Request) -> Response:
         body = req.json()
         opts = convert.create_options_from_docker(body, req.query_str("name"))
+        opts = dataclasses.replace(opts, console_size=versions.console_size_for(body, req.api_version))
         c = self.service.create(opts)  # no HostConfig.Runtime: the engine picks the default runtime
         return json_response({"Id": c.id, "Warnings": []}, status=201)
 
@@ -211,7 +220,8 @@ class ContainerRoutes:
         return container_json.container_summary(c, image_config)
 
     def inspect(self, req: Request) -> Response:
-        return json_response(self._inspect(self.service.get(req.params["id"])))
+        return json_response(versions.container_inspect_for(self._inspect(self.service.get(req.params["id"])),
+                                                             req.api_version))
 
     def start(self, req: Request) -> Response:
         self.service.start(req.params["id"])
@@ -368,11 +378,12 @@ class ImageRoutes:
                 continue  # an untagged image with children: a build step (Docker lists them with -a)
             summary = image_json.image_summary(record)
             summary["Containers"] = sum(1 for c in containers if c.image_id == record.id)
-            out.append(summary)
+            out.append(versions.image_summary_for(summary, req.api_version))
         return json_response(image_json.filter_summaries(filters, out) if filters else out)
 
     def inspect(self, req: Request) -> Response:
-        return json_response(image_json.image_inspect(self.images.get(req.params["name"])))
+        return json_response(versions.image_inspect_for(image_json.image_inspect(self.images.get(req.params["name"])),
+                                                        req.api_version))
 
     def tag(self, req: Request) -> Response:
         repo = req.query_str("repo")

@@ -1,4 +1,4 @@
-"""Routes of the engine's housekeeping (Docker Engine API v1.41): thin handlers over
+"""Routes of the engine's housekeeping (Docker Engine API v1.41-1.45): thin handlers over
 :mod:`pouch.services.prune`.
 
 ``POST /containers/prune?filters=`` (``{"ContainersDeleted", "SpaceReclaimed"}``),
@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from pouch.api import filters as list_filters
+from pouch.api import versions
 from pouch.api.container_json import container_summary
 from pouch.api.image_json import image_summary
 from pouch.api.prune_json import build_cache_prune_json, container_prune_json
@@ -33,19 +34,20 @@ class SystemRoutes:
         return json_response(container_prune_json(report))
 
     def disk_usage(self, req: Request) -> Response:
-        return json_response(disk_usage_json(self.engine, disk_usage(self.engine)))
+        return json_response(disk_usage_json(self.engine, disk_usage(self.engine), req.api_version))
 
     def prune_build_cache(self, req: Request) -> Response:
         return json_response(build_cache_prune_json(prune_build_cache(self.engine, all_=req.query_bool("all"))))
 
 
-def disk_usage_json(engine, usage) -> dict:
-    """Docker's ``system.DiskUsage`` from :class:`pouch.services.prune.DiskUsage`."""
+def disk_usage_json(engine, usage, api_version: str) -> dict:
+    """Docker's ``system.DiskUsage`` from :class:`pouch.services.prune.DiskUsage`, in the shape of
+    the client's API version (:mod:`pouch.api.versions`)."""
     images = []
     for item in usage.images:
         summary = image_summary(item.record)
         summary.update(SharedSize=item.shared_size, Containers=item.containers)
-        images.append(summary)
+        images.append(versions.image_summary_for(summary, api_version))
     containers = []
     for item in usage.containers:
         image = engine.images.get_or_none(item.container.image_id)
@@ -53,10 +55,10 @@ def disk_usage_json(engine, usage) -> dict:
                                             size_rw=item.size_rw, size_root_fs=item.size_root_fs))
     volumes = [{**volume_json(item.volume, item.mountpoint), "UsageData": {"Size": item.size, "RefCount": item.ref_count}}
                for item in usage.volumes]
-    cache = [{"ID": entry.key.removeprefix("sha256:")[:25], "Parent": "", "Type": "regular",
+    cache = [versions.build_cache_for({"ID": entry.key.removeprefix("sha256:")[:25], "Parent": "", "Type": "regular",
               "Description": f"pouch build step: {entry.image_id.removeprefix('sha256:')[:12]}",
               "InUse": entry.in_use, "Shared": entry.shared, "Size": entry.size,
-              "CreatedAt": "0001-01-01T00:00:00Z", "LastUsedAt": None, "UsageCount": 0}
+              "CreatedAt": "0001-01-01T00:00:00Z", "LastUsedAt": None, "UsageCount": 0}, api_version)
              for entry in usage.build_cache]
     return {"LayersSize": usage.layers_size, "Images": images, "Containers": containers, "Volumes": volumes,
             "BuildCache": cache}

@@ -32,7 +32,7 @@ from pouch.build.dockerfile import Instruction, parse
 from pouch.build.ignore import is_excluded, parse_dockerignore
 from pouch.build.progress import BuildOutput, BuildProgress, BuiltImage
 from pouch.errors import InvalidArgument, NotFound, PouchError
-from pouch.images import oci
+from pouch.images import lineage, oci
 from pouch.images.artefacts import select_container_files
 from pouch.images.commit import store_commit
 from pouch.images.layertar import write_layer
@@ -66,6 +66,9 @@ class BuildOptions:
     remove: bool = True
     force_remove: bool = False
     labels: dict[str, str] = field(default_factory=dict)
+    extra_hosts: tuple[str, ...] = ()  # "name:ip" lines for each RUN container's /etc/hosts
+    network_mode: str = "bridge"  # each RUN container's network (validated by the front end)
+    cache_from: tuple[str, ...] = ()  # images whose chains alone may serve the layer cache
 
 
 @dataclass
@@ -106,6 +109,19 @@ def check_tags(tags: tuple[str, ...]) -> list[str]:
     return names
 
 
+def cache_sources(images: ImageService, names: tuple[str, ...]) -> set[str]:
+    """``--cache-from``: the classic builder then takes a cached step only if it is one of these
+    images or an ancestor of one (moby ``ImageCache.GetCache``); an unknown name is left out."""
+    ids: set[str] = set()
+    for name in names:
+        record = images.get_or_none(name)
+        while record is not None and record.id not in ids:
+            ids.add(record.id)
+            parent = lineage.parent_of(record.config)
+            record = images.get_or_none(parent) if parent else None
+    return ids
+
+
 Steps = Generator[BuildProgress, None, "State"]  # progress, then the state after the step
 Pull = Callable[[str], list[RegistryProgress]]  # pull an image by name: its progress (PouchError when it fails)
 
@@ -128,6 +144,7 @@ class Builder:
             with open(ignore_path, encoding="utf-8", errors="replace") as f:
                 self.ignore = parse_dockerignore(f.read())
         self.results: dict[int, State] = {}
+        self.cache_sources = cache_sources(images, opts.cache_from) if opts.cache_from else None
         self.pulled: list[RegistryProgress] = []
         self.step, self.total = 0, sum(1 + len(s.instructions) for s in self.stages)
 
@@ -232,7 +249,7 @@ class Builder:
             return None
         image_id = build_cache.lookup(self.images.db, key)
         record = self.images.get_or_none(image_id) if image_id else None
-        if record is None:
+        if record is None or (self.cache_sources is not None and record.id not in self.cache_sources):
             return None
         return State(record.id, record.config, record.chain_id, state.cmd_set, state.args)
 
@@ -276,7 +293,7 @@ class Builder:
             image=state.image_id, cmd=tuple(argv), entrypoint=("",),
             env=tuple(f"{k}={v}" for k, v in declared.items()),
             working_dir=runtime.get("WorkingDir") or "", user=runtime.get("User") or "",
-            labels={},  # the default bridge network
+            labels={}, network_mode=self.opts.network_mode or "bridge", extra_hosts=self.opts.extra_hosts,
         )
         c = self.containers.create(opts)
         yield BuildOutput(f" ---> Running in {c.id[:12]}\n")

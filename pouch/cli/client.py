@@ -12,7 +12,7 @@ no email parser, no h11):
 * the attach/exec hijack: ``Connection: Upgrade`` + ``Upgrade: tcp``, a ``101``
   answer, then the raw socket (plus any bytes already buffered) is handed over.
 
-Every path is sent under ``/v<API_VERSION>`` (RFC 9112 framing; Docker Engine
+Every path is sent under ``/v<CLIENT_API_VERSION>`` (RFC 9112 framing; Docker Engine
 API v1.41 for the endpoints).
 
 Start-up cost is the point of this module's imports: it uses the C modules
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import _socket
 
-from pouch import API_VERSION, __version__
+from pouch import CLIENT_API_VERSION, __version__
 from pouch.cli import jsonwire as json
 
 TYPE_CHECKING = False
@@ -103,7 +103,7 @@ def build_path(path: str, params: dict[str, Any] | None = None) -> str:
 
     ``None`` values are dropped, booleans become ``1``/``0``, lists repeat the key
     (``changes=a&changes=b``), dicts are JSON-encoded (``filters``)."""
-    url = f"/v{API_VERSION}{path}"
+    url = f"/v{CLIENT_API_VERSION}{path}"
     if params:
         pairs: list[tuple[str, str]] = []
         for key, value in params.items():

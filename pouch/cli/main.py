@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 
-from pouch import API_VERSION, __version__
+from pouch import CLIENT_API_VERSION, __version__
 from pouch.cli.client import Client, CLIError
 from pouch.cli.flags import UsageError, parse, usage
 
@@ -166,22 +166,47 @@ class Context:
         return opts, args
 
 
+MANAGEMENT_DESCRIPTIONS = {"container": "Manage containers", "image": "Manage images", "network": "Manage networks",
+                           "system": "Manage Pouch", "volume": "Manage volumes"}
+_ALIASES = {"list", "remove"}  # a management command's second names, not listed (docker lists `ls`, `rm`)
+
+
 def _main_usage() -> str:
     lines = ["", "Usage:  pouch [OPTIONS] COMMAND", "", "A Docker-compatible container engine with rich containers", "",
              "Options:",
              "  -D, --debug          Enable debug mode",
              "  -H, --host string    Daemon socket to connect to (env POUCH_HOST)",
              "  -v, --version        Print version information and quit", "",
-             "Management Commands:",
-             "  container   Manage containers",
-             "  image       Manage images",
-             "  network     Manage networks",
-             "  system      Manage Pouch",
-             "  volume      Manage volumes", "",
-             "Commands:"]
+             "Management Commands:"]
+    lines += [f"  {group:<10}  {text}" for group, text in sorted(MANAGEMENT_DESCRIPTIONS.items())]
+    lines += ["", "Commands:"]
     lines += [f"  {verb:<10}  {COMMANDS[verb][2]}" for verb in sorted(COMMANDS) if "-" not in verb]
     lines += ["", "Run 'pouch COMMAND --help' for more information on a command.", ""]
     return "\n".join(lines)
+
+
+def _management_usage(group: str) -> str:
+    """``pouch container`` (alone or with ``--help``): its subcommands, as ``docker container`` lists them."""
+    names = sorted(n for n, verb in MANAGEMENT[group].items()
+                   if n not in _ALIASES and not (n == "ps" and verb == "ps"))  # `container ps` is `container ls`
+    lines = ["", f"Usage:  pouch {group} COMMAND", "", MANAGEMENT_DESCRIPTIONS[group], "", "Commands:"]
+    lines += [f"  {n:<10}  {COMMANDS[MANAGEMENT[group][n]][2]}" for n in names]
+    lines += ["", f"Run 'pouch {group} COMMAND --help' for more information on a command.", ""]
+    return "\n".join(lines)
+
+
+def _help(topic: list[str]) -> int:
+    """``pouch help [COMMAND [SUBCOMMAND]]``: docker's help verb (``COMMAND --help``)."""
+    if not topic:
+        sys.stdout.write(_main_usage())
+        return 0
+    if topic[0] in MANAGEMENT and len(topic) == 1:
+        sys.stdout.write(_management_usage(topic[0]))
+        return 0
+    if resolve(topic) is None:
+        sys.stderr.write(f"unknown help topic: {' '.join(topic)}\n")
+        return 1
+    return _main([*topic, "--help"])
 
 
 def _parse_global(argv: list[str]) -> tuple[dict[str, Any], list[str]]:
@@ -299,16 +324,20 @@ def _main(argv: list[str]) -> int:
         sys.stderr.write(f"pouch: {e}\nSee 'pouch --help'.\n")
         return 125
     if gopts["version"] and not rest:
-        sys.stdout.write(f"Pouch version {__version__}, API version {API_VERSION}\n")
+        sys.stdout.write(f"Pouch version {__version__}, API version {CLIENT_API_VERSION}\n")
         return 0
     if gopts["help"] or not rest:
         sys.stdout.write(_main_usage())
         return 0 if gopts["help"] else 1
+    if rest[0] == "help":
+        return _help(rest[1:])
+    if rest[0] in MANAGEMENT and (len(rest) == 1 or rest[1] in ("-h", "--help")):
+        (sys.stderr if len(rest) == 1 else sys.stdout).write(_management_usage(rest[0]))  # docker: usage, exit 0
+        return 0
     resolved = resolve(rest)
     if resolved is None:
         if rest[0] in MANAGEMENT:
-            sys.stderr.write(f"pouch: '{' '.join(rest[:2])}' is not a pouch command.\nSee 'pouch {rest[0]} --help'\n"
-                             if len(rest) > 1 else f"\nUsage:  pouch {rest[0]} COMMAND\n\nSee 'pouch --help'.\n")
+            sys.stderr.write(f"pouch: '{' '.join(rest[:2])}' is not a pouch command.\nSee 'pouch {rest[0]} --help'\n")
         else:
             sys.stderr.write(f"pouch: '{rest[0]}' is not a pouch command.\nSee 'pouch --help'\n")
         return 1

@@ -261,6 +261,16 @@ def parse_add_host(value: str) -> str:
 
 # ---------------------------------------------------------------------------
 
+def absolute_bind_source(spec: str, getcwd: Callable[[], str]) -> str:
+    """``-v ./data:/p`` -> ``-v $PWD/data:/p``: the docker CLI (>= 23) resolves a host part that is
+    ``.`` or starts with ``./`` against the working directory; anything else is sent as written
+    (a volume name, an absolute path, ``../x``, which dockerd refuses)."""
+    host, _, rest = spec.partition(":")
+    if host != "." and not host.startswith("./"):
+        return spec
+    return os.path.normpath(os.path.join(getcwd(), host)) + ":" + rest
+
+
 def _read_text(path: str) -> str:
     with open(path, encoding="utf-8") as f:
         return f.read()
@@ -317,7 +327,7 @@ def build_create_body(opts: dict[str, Any], image: str, cmd: list[str], *,
     volumes: dict[str, dict] = {}
     for spec in get("volume") or []:
         if ":" in spec:
-            binds.append(spec)
+            binds.append(absolute_bind_source(spec, os.getcwd))
         elif spec.startswith("/"):
             volumes[spec] = {}  # anonymous volume, like docker
         else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from pouch import API_VERSION, __version__
+from pouch import CLIENT_API_VERSION, __version__
 from pouch.cli.client import CLIError
 from pouch.cli.flags import STR, F
 
@@ -24,8 +24,8 @@ def client_version() -> dict[str, Any]:
     uname = os.uname()
     return {
         "Version": __version__,
-        "ApiVersion": API_VERSION,
-        "DefaultAPIVersion": API_VERSION,
+        "ApiVersion": CLIENT_API_VERSION,
+        "DefaultAPIVersion": CLIENT_API_VERSION,
         "PythonVersion": "{}.{}.{}".format(*sys.version_info[:3]),
         "Os": uname.sysname.lower(),
         "Arch": _GOARCH.get(uname.machine, uname.machine),

@@ -184,6 +184,9 @@ def with_process(spec: dict, inp: SpecInput) -> None:
         "cwd": resolve_cwd(inp.options, inp.image),
         "oomScoreAdj": 0,
     }
+    height, width = inp.options.console_size
+    if inp.options.tty and height > 0 and width > 0:
+        spec["process"]["consoleSize"] = {"height": height, "width": width}
 
 
 def with_capabilities(spec: dict, inp: SpecInput) -> None:

@@ -12,6 +12,7 @@ import subprocess
 
 import pytest
 
+from pouch import API_VERSION
 from tests.integration.conftest import POUCH, running_daemon, unique_name
 
 
@@ -52,21 +53,21 @@ def test_socket_is_group_accessible_only(daemon):
 def test_ping_get_and_head(daemon):
     status, headers, body = call(daemon, "GET", "/_ping")
     assert (status, body) == (200, b"OK")
-    assert headers["api-version"] == "1.41"
+    assert headers["api-version"] == API_VERSION
     assert headers["ostype"] == "linux"
     status, headers, body = call(daemon, "HEAD", "/_ping")
     assert (status, body) == (200, b"")
-    assert headers["api-version"] == "1.41"
+    assert headers["api-version"] == API_VERSION
     assert call(daemon, "GET", "/v1.41/_ping")[0] == 200
 
 
-@pytest.mark.parametrize("prefix", ["", "/v1.24", "/v1.30", "/v1.40", "/v1.41"])
+@pytest.mark.parametrize("prefix", ["", "/v1.24", "/v1.30", "/v1.40", "/v1.41", "/v1.45"])
 def test_version_prefixes(daemon, prefix):
     status, headers, body = call(daemon, "GET", f"{prefix}/version")
     assert status == 200
-    assert headers["api-version"] == "1.41"
+    assert headers["api-version"] == API_VERSION
     info = json.loads(body)
-    assert info["ApiVersion"] == "1.41" and info["MinAPIVersion"] == "1.24"
+    assert info["ApiVersion"] == API_VERSION and info["MinAPIVersion"] == "1.24"
     status, _, body = call(daemon, "GET", f"{prefix}/containers/json?all=1")
     assert status == 200 and isinstance(json.loads(body), list)
     status, _, body = call(daemon, "GET", f"{prefix}/images/json")

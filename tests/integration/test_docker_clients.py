@@ -13,7 +13,7 @@ from tests.integration.conftest import needs_docker, unique_name, wait_until
 @needs_docker
 def test_docker_cli_version_ps_images(daemon):
     version = daemon.docker("version", "--format", "{{.Server.APIVersion}}").stdout.strip()
-    assert version == "1.41"
+    assert version == "1.45"
     assert "busybox" in daemon.docker("images").stdout
     daemon.docker("ps", "-a")
 

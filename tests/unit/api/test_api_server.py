@@ -102,7 +102,7 @@ def basic_router() -> Router:
 # --- versions, routing, errors --------------------------------------------------------------
 
 
-@pytest.mark.parametrize("prefix", ["", "/v1.24", "/v1.41", "/v1.30"])
+@pytest.mark.parametrize("prefix", ["", "/v1.24", "/v1.41", "/v1.30", "/v1.45"])
 def test_version_prefixes_are_stripped(serve, prefix):
     running = serve(basic_router())
     status, headers, body = get_json(running, "GET", f"{prefix}/echo/abc/json")
@@ -117,7 +117,7 @@ def test_every_response_carries_docker_headers(serve):
     running = serve(basic_router())
     for target in ("/_ping", "/nope"):
         _, headers, _ = get_json(running, "GET", target)
-        assert headers["api-version"] == "1.41"
+        assert headers["api-version"] == API_VERSION
         assert headers["docker-experimental"] == "false"
         assert headers["ostype"] == "linux"
         assert headers["server"] == f"Pouch/{__version__}"
@@ -128,7 +128,7 @@ def test_too_new_and_too_old_versions_are_rejected(serve):
     status, headers, body = get_json(running, "GET", "/v1.99/_ping")
     assert status == 400
     assert headers["content-type"] == "application/json"
-    assert json.loads(body) == {"message": "client version 1.99 is too new. Maximum supported API version is 1.41"}
+    assert json.loads(body) == {"message": "client version 1.99 is too new. Maximum supported API version is 1.45"}
     status, _, body = get_json(running, "GET", "/v1.12/_ping")
     assert status == 400
     assert json.loads(body)["message"].startswith("client version 1.12 is too old. Minimum supported API version is 1.24")
@@ -202,7 +202,7 @@ def test_head_has_headers_but_no_body(serve):
     head_response, _, get_response = data.partition(b"\r\n\r\n")
     assert head_response.startswith(b"HTTP/1.1 200")
     assert b"Content-Length: 2" in head_response
-    assert b"Api-Version: 1.41" in head_response
+    assert f"Api-Version: {API_VERSION}".encode() in head_response
     # Right after the HEAD's head comes the GET's response: the HEAD had no body.
     assert get_response.startswith(b"HTTP/1.1 200")
     assert get_response.endswith(b"\r\n\r\nOK")
@@ -549,7 +549,7 @@ def test_hijack_upgrade_101_and_echo(serve):
         assert headers["content-type"] == "application/vnd.docker.raw-stream"
         assert headers["connection"].lower() == "upgrade"
         assert headers["upgrade"] == "tcp"
-        assert headers["api-version"] == "1.41"
+        assert headers["api-version"] == API_VERSION
         assert read_exactly(sock, len(b"leftover:early"), rest) == b"leftover:early"
         sock.sendall(b"ping\n")
         assert read_exactly(sock, 5) == b"ping\n"

@@ -240,3 +240,11 @@ def test_durations_and_since():
     assert parse_since("2023-11-14T22:13:20Z", now=0) == "1700000000.000000000"
     with pytest.raises(OptionError):
         parse_since("yesterday", now=0)
+
+
+def test_relative_bind_sources_are_made_absolute_as_docker_cli_does(monkeypatch, tmp_path):
+    """docker CLI >= 23: a host part ``.`` or ``./x`` is resolved against the working directory;
+    anything else (a volume name, ``../x``, an absolute path) is sent as written."""
+    monkeypatch.chdir(tmp_path)
+    _, b = body(["-v", "./data:/p", "-v", ".:/q:ro", "-v", "named:/v", "-v", "/abs:/a", "busybox"])
+    assert b["HostConfig"]["Binds"] == [f"{tmp_path}/data:/p", f"{tmp_path}:/q:ro", "named:/v", "/abs:/a"]

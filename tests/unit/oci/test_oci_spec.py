@@ -301,6 +301,13 @@ def test_tty_sets_terminal_and_term():
     assert "TERM=xterm" in spec["process"]["env"]
 
 
+def test_console_size_of_a_tty():
+    """HostConfig.ConsoleSize (API >= 1.42): the tty starts with the client's size (runc's consoleSize)."""
+    assert spec_of(tty=True, console_size=(30, 100))["process"]["consoleSize"] == {"height": 30, "width": 100}
+    assert "consoleSize" not in spec_of(tty=True)["process"]
+    assert "consoleSize" not in spec_of(console_size=(30, 100))["process"]  # no tty, no console
+
+
 def test_user_goes_to_spec():
     inp = dataclasses.replace(make_input(), user=ResolvedUser(1000, 1000, ()))
     assert generate_spec(inp)["process"]["user"] == {"uid": 1000, "gid": 1000}
