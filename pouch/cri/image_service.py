@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
 import grpc
 
 from pouch.cri import api_pb2 as pb
 from pouch.cri import api_pb2_grpc as pb_grpc
 from pouch.cri.convert import credentials, filesystem_usage, image_message, image_verbose_info
 from pouch.cri.edge import answer_unimplemented, rpc
-from pouch.cri.fsusage import tree_usage
+from pouch.cri.fsusage import CachedTreeUsage
 from pouch.engine import Engine
 from pouch.errors import InvalidArgument
 from pouch.images.record import ImageRecord
@@ -19,6 +17,7 @@ from pouch.images.record import ImageRecord
 class ImageService(pb_grpc.ImageServiceServicer):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.fs_usage = CachedTreeUsage(engine.config.snapshots_dir)
 
     def _named_or_leaf(self) -> list[ImageRecord]:
         """The images a kubelet may see: build-step parents without a name stay hidden, as in ``pouch images``."""
@@ -49,6 +48,7 @@ class ImageService(pb_grpc.ImageServiceServicer):
         if not ref:
             raise InvalidArgument("PullImage: no image given")
         image_id = self.engine.registry_service().pull(ref, credentials(request.auth), "", lambda _progress: None)
+        self.fs_usage.invalidate()
         return pb.PullImageResponse(image_ref=image_id)
 
     @rpc
@@ -60,14 +60,15 @@ class ImageService(pb_grpc.ImageServiceServicer):
             containers = self.engine.containers
             self.engine.images.remove(record.id, force=True,
                                       running=lambda cid: containers.get(cid).state.status.is_active())
+            self.fs_usage.invalidate()
         return pb.RemoveImageResponse()
 
     @rpc
     def ImageFsInfo(self, request: pb.ImageFsInfoRequest, context: grpc.ServicerContext) -> pb.ImageFsInfoResponse:
-        """The snapshot store (unpacked layers), as containerd reports its snapshotter's directory."""
-        root = self.engine.config.snapshots_dir
-        usage = tree_usage(root)
-        fs = filesystem_usage(root, usage.used_bytes, usage.inodes_used, time.time_ns())
+        """The snapshot store (unpacked layers), as containerd reports its snapshotter's directory;
+        its usage at most ``USAGE_MAX_AGE`` seconds old, as containerd's (a walk per call is too dear)."""
+        taken = self.fs_usage.get()
+        fs = filesystem_usage(self.fs_usage.root, taken.usage.used_bytes, taken.usage.inodes_used, taken.taken_ns)
         return pb.ImageFsInfoResponse(image_filesystems=[fs])
 
 
