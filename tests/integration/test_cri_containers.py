@@ -437,3 +437,50 @@ def test_mount_propagation(cri: PodCri, pod, propagation_dirs, propagation, host
     inner = source / "containerMntPoint"
     cri.daemon.cli("exec", container_id, "sh", "-c", f"mkdir -p {inner} && mount --bind /etc {inner}")
     assert bool(os.listdir(inner)) is container_to_host
+
+
+def test_restart_attempts_are_separate_containers(cri: PodCri, pod):
+    """The kubelet restarts a container by creating it again with attempt + 1 (its restart count):
+    both exist until it removes the old one; the same name and attempt twice is refused."""
+    pod_id, pod_config = pod
+    first = cri.run(pod_id, pod_config, cri.container_config("app", "true"))
+    assert cri.wait_exited(first).exit_code == 0
+    again = cri.container_config("app", "sleep", "600")
+    again.metadata.attempt, again.log_path = 1, "app/1.log"
+    second = cri.run(pod_id, pod_config, again)
+    listed = {c.id: c.metadata.attempt for c in cri.list_containers(pod_sandbox_id=pod_id)}
+    assert listed == {first: 0, second: 1}
+    assert cri.status(second).metadata.attempt == 1 and cri.status(second).state == pb.CONTAINER_RUNNING
+    code, details = _code(lambda: cri.create(pod_id, pod_config, again))
+    assert code in (grpc.StatusCode.ALREADY_EXISTS, grpc.StatusCode.FAILED_PRECONDITION), (code, details)
+
+
+def test_list_containers_filter_combinations(cri: PodCri, pod):
+    """critest/kubelet: id, state, pod and labels are ANDed; any one wrong empties the answer."""
+    pod_id, pod_config = pod
+    running = cri.run(pod_id, pod_config, cri.container_config("a", "sleep", "600", labels={"app": "x", "tier": "1"}))
+    other = cri.run(pod_id, pod_config, cri.container_config("b", "sleep", "600", labels={"app": "x", "tier": "2"}))
+    is_running = pb.ContainerStateValue(state=pb.CONTAINER_RUNNING)
+    exited = pb.ContainerStateValue(state=pb.CONTAINER_EXITED)
+    assert {c.id for c in cri.list_containers(pod_sandbox_id=pod_id, label_selector={"app": "x"})} == {running, other}
+    assert [c.id for c in cri.list_containers(label_selector={"app": "x", "tier": "2"})] == [other]
+    assert [c.id for c in cri.list_containers(id=running, pod_sandbox_id=pod_id, state=is_running,
+                                              label_selector={"tier": "1"})] == [running]
+    assert cri.list_containers(id=running, label_selector={"tier": "2"}) == []
+    assert cri.list_containers(id=running, state=exited) == []
+    assert cri.list_containers(id=running, pod_sandbox_id="f" * 64) == []
+    cri.stop(other)
+    assert [c.id for c in cri.list_containers(pod_sandbox_id=pod_id, state=exited)] == [other]
+
+
+def test_pod_sandbox_status_carries_its_containers_statuses(cri: PodCri, pod):
+    """PodSandboxStatusResponse.containers_statuses and timestamp (the kubelet's evented PLEG reads them)."""
+    pod_id, pod_config = pod
+    running = cri.run(pod_id, pod_config, cri.container_config("up", "sleep", "600"))
+    created = cri.create(pod_id, pod_config, cri.container_config("made", "sleep", "600"))
+    before = time.time_ns()
+    answer = cri.runtime.PodSandboxStatus(pb.PodSandboxStatusRequest(pod_sandbox_id=pod_id), timeout=10)
+    states = {s.id: (s.metadata.name, s.state) for s in answer.containers_statuses}
+    assert states == {running: ("up", pb.CONTAINER_RUNNING), created: ("made", pb.CONTAINER_CREATED)}
+    assert answer.timestamp >= before
+    assert answer.containers_statuses[0] == cri.status(answer.containers_statuses[0].id)
