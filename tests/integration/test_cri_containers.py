@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import time
+import uuid
 
 import grpc
 import pytest
@@ -484,3 +485,21 @@ def test_pod_sandbox_status_carries_its_containers_statuses(cri: PodCri, pod):
     assert states == {running: ("up", pb.CONTAINER_RUNNING), created: ("made", pb.CONTAINER_CREATED)}
     assert answer.timestamp >= before
     assert answer.containers_statuses[0] == cri.status(answer.containers_statuses[0].id)
+
+
+def test_idempotence_of_stop_and_remove(cri: PodCri, pod):
+    """critest idempotence.go: stopping or removing what is not there, or is already stopped or
+    removed, is no error (the CRI's rule: the kubelet retries these)."""
+    unknown = str(uuid.uuid4())
+    cri.runtime.StopPodSandbox(pb.StopPodSandboxRequest(pod_sandbox_id=unknown), timeout=30)
+    cri.runtime.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=unknown), timeout=30)
+    cri.runtime.StopContainer(pb.StopContainerRequest(container_id=unknown), timeout=30)
+    cri.runtime.RemoveContainer(pb.RemoveContainerRequest(container_id=unknown), timeout=30)
+    pod_id, pod_config = pod
+    container_id = cri.run(pod_id, pod_config, cri.container_config("idem", "sleep", "600"))
+    cri.stop(container_id)
+    cri.stop(container_id)
+    cri.remove(container_id)
+    cri.remove(container_id)
+    cri.stop(container_id)  # stopped and gone: still no error
+    assert cri.list_containers(id=container_id) == []
