@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import grpc
 
 from pouch.cri import api_pb2 as pb
 from pouch.cri import api_pb2_grpc as pb_grpc
 from pouch.cri.convert import credentials, filesystem_usage, image_message, image_verbose_info
-from pouch.cri.edge import answer_unimplemented, rpc
+from pouch.cri.edge import answer_unimplemented, rpc, stream_rpc
 from pouch.cri.fsusage import CachedTreeUsage
+from pouch.cri.stream_lists import streamed
 from pouch.engine import Engine
 from pouch.errors import InvalidArgument
 from pouch.images.record import ImageRecord
@@ -25,13 +28,22 @@ class ImageService(pb_grpc.ImageServiceServicer):
         parents = images.parent_ids()
         return [r for r in images.list_images() if r.repo_tags or r.repo_digests or r.id not in parents]
 
-    @rpc
-    def ListImages(self, request: pb.ListImagesRequest, context: grpc.ServicerContext) -> pb.ListImagesResponse:
-        wanted = request.filter.image.image
+    def _listed(self, f: pb.ImageFilter) -> list[pb.Image]:
+        wanted = f.image.image
         if wanted:
             record = self.engine.images.get_or_none(wanted)
-            return pb.ListImagesResponse(images=[image_message(record)] if record else [])
-        return pb.ListImagesResponse(images=[image_message(r) for r in self._named_or_leaf()])
+            return [image_message(record)] if record else []
+        return [image_message(r) for r in self._named_or_leaf()]
+
+    @rpc
+    def ListImages(self, request: pb.ListImagesRequest, context: grpc.ServicerContext) -> pb.ListImagesResponse:
+        return pb.ListImagesResponse(images=self._listed(request.filter))
+
+    @stream_rpc
+    def StreamImages(self, request: pb.StreamImagesRequest,
+                     context: grpc.ServicerContext) -> Iterator[pb.StreamImagesResponse]:
+        """ListImages in chunks (``cri/stream_lists.py``)."""
+        return streamed(self._listed(request.filter), lambda c: pb.StreamImagesResponse(images=c))
 
     @rpc
     def ImageStatus(self, request: pb.ImageStatusRequest, context: grpc.ServicerContext) -> pb.ImageStatusResponse:

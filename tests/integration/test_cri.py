@@ -307,3 +307,13 @@ def test_pull_times_out_when_asked(cri):
         code, _details = _code(lambda: cri.images.PullImage(pb.PullImageRequest(image=pb.ImageSpec(image=ref)),
                                                             timeout=0.5))
     assert code == grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+def test_stream_images_answers_what_list_images_does(cri):
+    """critest streaming_list.go: StreamImages, unfiltered and by name."""
+    listed = cri.images.ListImages(pb.ListImagesRequest(), timeout=10).images
+    streamed = [i for r in cri.images.StreamImages(pb.StreamImagesRequest(), timeout=10) for i in r.images]
+    assert streamed == list(listed) and streamed
+    by_name = pb.StreamImagesRequest(filter=pb.ImageFilter(image=pb.ImageSpec(image="busybox")))
+    found = [i for r in cri.images.StreamImages(by_name, timeout=10) for i in r.images]
+    assert [i.id for i in found] == [cri.image_status("busybox").image.id]

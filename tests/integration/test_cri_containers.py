@@ -503,3 +503,36 @@ def test_idempotence_of_stop_and_remove(cri: PodCri, pod):
     cri.remove(container_id)
     cri.stop(container_id)  # stopped and gone: still no error
     assert cri.list_containers(id=container_id) == []
+
+
+def test_streaming_lists_answer_what_the_lists_do(cri: PodCri, pod):
+    """critest streaming_list.go: StreamPodSandboxes, StreamContainers, StreamContainerStats and
+    StreamPodSandboxStats, with their filters, as ListPodSandbox & co answer them."""
+    pod_id, pod_config = pod
+    labels = {"stream-test": "yes"}
+    running = cri.run(pod_id, pod_config, cri.container_config("s1", "sleep", "600", labels=labels))
+    created = cri.create(pod_id, pod_config, cri.container_config("s2", "sleep", "600"))
+
+    def items(call, request, field):
+        return [item for response in call(request, timeout=30) for item in getattr(response, field)]
+
+    rt = cri.runtime
+    pods = items(rt.StreamPodSandboxes, pb.StreamPodSandboxesRequest(filter=pb.PodSandboxFilter(id=pod_id)),
+                 "pod_sandboxes")
+    assert pods == cri.list_pods(id=pod_id) and [p.id for p in pods] == [pod_id]
+    assert items(rt.StreamPodSandboxes, pb.StreamPodSandboxesRequest(
+        filter=pb.PodSandboxFilter(id="non-existent-id")), "pod_sandboxes") == []
+    in_pod = items(rt.StreamContainers, pb.StreamContainersRequest(
+        filter=pb.ContainerFilter(pod_sandbox_id=pod_id)), "containers")
+    assert {c.id for c in in_pod} == {running, created}
+    is_running = pb.ContainerFilter(state=pb.ContainerStateValue(state=pb.CONTAINER_RUNNING), pod_sandbox_id=pod_id)
+    assert [c.id for c in items(rt.StreamContainers, pb.StreamContainersRequest(filter=is_running),
+                                "containers")] == [running]
+    stats = items(rt.StreamContainerStats, pb.StreamContainerStatsRequest(
+        filter=pb.ContainerStatsFilter(label_selector=labels)), "container_stats")
+    assert [s.attributes.id for s in stats] == [running]
+    assert items(rt.StreamContainerStats, pb.StreamContainerStatsRequest(
+        filter=pb.ContainerStatsFilter(label_selector={"stream-test": "no"})), "container_stats") == []
+    pod_stats = items(rt.StreamPodSandboxStats, pb.StreamPodSandboxStatsRequest(
+        filter=pb.PodSandboxStatsFilter(id=pod_id)), "pod_sandbox_stats")
+    assert [s.attributes.id for s in pod_stats] == [pod_id]
