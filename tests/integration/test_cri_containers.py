@@ -536,3 +536,16 @@ def test_streaming_lists_answer_what_the_lists_do(cri: PodCri, pod):
     pod_stats = items(rt.StreamPodSandboxStats, pb.StreamPodSandboxStatsRequest(
         filter=pb.PodSandboxStatsFilter(id=pod_id)), "pod_sandbox_stats")
     assert [s.attributes.id for s in pod_stats] == [pod_id]
+
+
+def test_image_identifier_is_the_same_across_the_apis(cri: PodCri, pod):
+    """critest image_id_consistency.go: Image.id, ContainerStatus.image_id and Container.image_id agree
+    (PullImageResponse.image_ref is Image.id: test_cri.py's pull tests)."""
+    pod_id, pod_config = pod
+    image_id = cri.images.ImageStatus(pb.ImageStatusRequest(image=pb.ImageSpec(image="busybox:latest")),
+                                      timeout=10).image.id
+    config = cri.container_config("ids", "sleep", "600", image=image_id)
+    config.image.user_specified_image = "busybox:latest"
+    container_id = cri.run(pod_id, pod_config, config)
+    assert cri.status(container_id).image_id == image_id
+    assert cri.list_containers(id=container_id)[0].image_id == image_id
