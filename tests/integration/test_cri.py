@@ -7,6 +7,7 @@ and from Debian's docker-registry on loopback. The scenarios follow cri-tools' c
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 import socket
@@ -317,3 +318,21 @@ def test_stream_images_answers_what_list_images_does(cri):
     by_name = pb.StreamImagesRequest(filter=pb.ImageFilter(image=pb.ImageSpec(image="busybox")))
     found = [i for r in cri.images.StreamImages(by_name, timeout=10) for i in r.images]
     assert [i.id for i in found] == [cri.image_status("busybox").image.id]
+
+
+@needs_registry
+def test_simultaneous_remove_image_calls_all_succeed(cri, registry, busybox_tar):
+    """critest image_consistency.go: five RemoveImage calls of one image at once all succeed, and
+    after each the image is gone (listing and status right after a pull or a removal: test_pull_remove_image)."""
+    name = f"{registry.host}/cri/concurrent:v1"
+    _push_image(cri.daemon, busybox_tar, name)
+    image_id = cri.pull(name)
+
+    def remove() -> bool:
+        cri.remove(image_id)
+        return cri.image_status(image_id).HasField("image")
+
+    with concurrent.futures.ThreadPoolExecutor(5) as pool:
+        still_there = list(pool.map(lambda _i: remove(), range(5)))
+    assert still_there == [False] * 5
+    assert image_id not in _ids(cri)
