@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 
 import grpc
@@ -13,7 +14,7 @@ from pouch.cri.edge import answer_unimplemented, rpc, stream_rpc
 from pouch.cri.fsusage import CachedTreeUsage
 from pouch.cri.stream_lists import streamed
 from pouch.engine import Engine
-from pouch.errors import InvalidArgument
+from pouch.errors import InvalidArgument, NotFound
 from pouch.images.record import ImageRecord
 
 
@@ -65,13 +66,15 @@ class ImageService(pb_grpc.ImageServiceServicer):
 
     @rpc
     def RemoveImage(self, request: pb.RemoveImageRequest, context: grpc.ServicerContext) -> pb.RemoveImageResponse:
-        """The image with all its names (the CRI's rule); idempotent: an unknown image is already removed.
+        """The image with all its names (the CRI's rule); idempotent: an unknown image is already removed,
+        and so is one another call removed meanwhile (critest removes one image from five calls at once).
         Stopped containers keep their layers; one used by a running container is refused."""
         record = self.engine.images.get_or_none(request.image.image)
         if record is not None:
             containers = self.engine.containers
-            self.engine.images.remove(record.id, force=True,
-                                      running=lambda cid: containers.get(cid).state.status.is_active())
+            with contextlib.suppress(NotFound):
+                self.engine.images.remove(record.id, force=True,
+                                          running=lambda cid: containers.get(cid).state.status.is_active())
             self.fs_usage.invalidate()
         return pb.RemoveImageResponse()
 
