@@ -34,6 +34,25 @@ def rpc(method: Handler) -> Handler:
     return handler  # type: ignore[return-value]
 
 
+def stream_rpc(method: Handler) -> Handler:
+    """A server-streaming servicer method: the list is made (and its errors answered, as ``rpc``
+    does) before the first response goes out, so a failure is a status, not a cut stream."""
+
+    @functools.wraps(method)
+    def handler(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
+        try:
+            responses = list(method(self, request, context))
+        except PouchError as err:
+            log.debug("%s: %s", method.__name__, err.message)
+            context.abort(grpc_code(err), err.message)
+        except Exception as err:  # noqa: BLE001 - a bug answers INTERNAL with its text, and is logged
+            log.exception("%s failed", method.__name__)
+            context.abort(grpc.StatusCode.INTERNAL, f"{method.__name__}: {err}")
+        yield from responses
+
+    return handler  # type: ignore[return-value]
+
+
 def answer_unimplemented(servicer: type, service_name: str) -> None:
     """Every RPC ``servicer`` inherits from the generated base (does not define itself, nor
     take from a mixin) answers UNIMPLEMENTED with a message naming it, instead of grpc's bare

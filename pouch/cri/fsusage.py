@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+
+# containerd's CRI plugin refreshes its snapshotter's usage in the background every 10 s
+# (stats_collect_period); ImageFsInfo here may be that stale, never more.
+USAGE_MAX_AGE = 10.0
 
 
 @dataclass(frozen=True)
@@ -34,3 +41,35 @@ def tree_usage(root: str) -> TreeUsage:
                 seen.add((st.st_dev, st.st_ino))
                 used += st.st_blocks * 512
     return TreeUsage(used, len(seen))
+
+
+@dataclass(frozen=True)
+class TakenUsage:
+    usage: TreeUsage
+    taken_ns: int  # wall clock when the walk ended: ImageFsInfo's timestamp
+
+
+class CachedTreeUsage:
+    """``tree_usage(root)`` walked at most once per ``max_age`` seconds (kubelet asks every few seconds,
+    and a walk of a large store costs a second of a core). One walk at a time: callers arriving during
+    a walk wait for its result. ``invalidate`` after a pull or a removal, so the next call sees it."""
+
+    def __init__(self, root: str, max_age: float = USAGE_MAX_AGE,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.root = root
+        self.max_age = max_age
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._taken: TakenUsage | None = None
+        self._taken_at = 0.0
+
+    def get(self) -> TakenUsage:
+        with self._lock:
+            if self._taken is None or self.clock() - self._taken_at >= self.max_age:
+                usage = tree_usage(self.root)
+                self._taken, self._taken_at = TakenUsage(usage, time.time_ns()), self.clock()
+            return self._taken
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._taken = None

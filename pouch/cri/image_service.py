@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-import time
+import contextlib
+from collections.abc import Iterator
 
 import grpc
 
 from pouch.cri import api_pb2 as pb
 from pouch.cri import api_pb2_grpc as pb_grpc
 from pouch.cri.convert import credentials, filesystem_usage, image_message, image_verbose_info
-from pouch.cri.edge import answer_unimplemented, rpc
-from pouch.cri.fsusage import tree_usage
+from pouch.cri.edge import answer_unimplemented, rpc, stream_rpc
+from pouch.cri.fsusage import CachedTreeUsage
+from pouch.cri.stream_lists import streamed
 from pouch.engine import Engine
-from pouch.errors import InvalidArgument
+from pouch.errors import InvalidArgument, NotFound
 from pouch.images.record import ImageRecord
 
 
 class ImageService(pb_grpc.ImageServiceServicer):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.fs_usage = CachedTreeUsage(engine.config.snapshots_dir)
 
     def _named_or_leaf(self) -> list[ImageRecord]:
         """The images a kubelet may see: build-step parents without a name stay hidden, as in ``pouch images``."""
@@ -26,13 +29,22 @@ class ImageService(pb_grpc.ImageServiceServicer):
         parents = images.parent_ids()
         return [r for r in images.list_images() if r.repo_tags or r.repo_digests or r.id not in parents]
 
-    @rpc
-    def ListImages(self, request: pb.ListImagesRequest, context: grpc.ServicerContext) -> pb.ListImagesResponse:
-        wanted = request.filter.image.image
+    def _listed(self, f: pb.ImageFilter) -> list[pb.Image]:
+        wanted = f.image.image
         if wanted:
             record = self.engine.images.get_or_none(wanted)
-            return pb.ListImagesResponse(images=[image_message(record)] if record else [])
-        return pb.ListImagesResponse(images=[image_message(r) for r in self._named_or_leaf()])
+            return [image_message(record)] if record else []
+        return [image_message(r) for r in self._named_or_leaf()]
+
+    @rpc
+    def ListImages(self, request: pb.ListImagesRequest, context: grpc.ServicerContext) -> pb.ListImagesResponse:
+        return pb.ListImagesResponse(images=self._listed(request.filter))
+
+    @stream_rpc
+    def StreamImages(self, request: pb.StreamImagesRequest,
+                     context: grpc.ServicerContext) -> Iterator[pb.StreamImagesResponse]:
+        """ListImages in chunks (``cri/stream_lists.py``)."""
+        return streamed(self._listed(request.filter), lambda c: pb.StreamImagesResponse(images=c))
 
     @rpc
     def ImageStatus(self, request: pb.ImageStatusRequest, context: grpc.ServicerContext) -> pb.ImageStatusResponse:
@@ -49,25 +61,29 @@ class ImageService(pb_grpc.ImageServiceServicer):
         if not ref:
             raise InvalidArgument("PullImage: no image given")
         image_id = self.engine.registry_service().pull(ref, credentials(request.auth), "", lambda _progress: None)
+        self.fs_usage.invalidate()
         return pb.PullImageResponse(image_ref=image_id)
 
     @rpc
     def RemoveImage(self, request: pb.RemoveImageRequest, context: grpc.ServicerContext) -> pb.RemoveImageResponse:
-        """The image with all its names (the CRI's rule); idempotent: an unknown image is already removed.
+        """The image with all its names (the CRI's rule); idempotent: an unknown image is already removed,
+        and so is one another call removed meanwhile (critest removes one image from five calls at once).
         Stopped containers keep their layers; one used by a running container is refused."""
         record = self.engine.images.get_or_none(request.image.image)
         if record is not None:
             containers = self.engine.containers
-            self.engine.images.remove(record.id, force=True,
-                                      running=lambda cid: containers.get(cid).state.status.is_active())
+            with contextlib.suppress(NotFound):
+                self.engine.images.remove(record.id, force=True,
+                                          running=lambda cid: containers.get(cid).state.status.is_active())
+            self.fs_usage.invalidate()
         return pb.RemoveImageResponse()
 
     @rpc
     def ImageFsInfo(self, request: pb.ImageFsInfoRequest, context: grpc.ServicerContext) -> pb.ImageFsInfoResponse:
-        """The snapshot store (unpacked layers), as containerd reports its snapshotter's directory."""
-        root = self.engine.config.snapshots_dir
-        usage = tree_usage(root)
-        fs = filesystem_usage(root, usage.used_bytes, usage.inodes_used, time.time_ns())
+        """The snapshot store (unpacked layers), as containerd reports its snapshotter's directory;
+        its usage at most ``USAGE_MAX_AGE`` seconds old, as containerd's (a walk per call is too dear)."""
+        taken = self.fs_usage.get()
+        fs = filesystem_usage(self.fs_usage.root, taken.usage.used_bytes, taken.usage.inodes_used, taken.taken_ns)
         return pb.ImageFsInfoResponse(image_filesystems=[fs])
 
 

@@ -86,9 +86,14 @@ class PodContainers:
 
     def stop(self, container_id: str, timeout: int) -> None:
         """The stop signal, SIGKILL after ``timeout`` seconds; at once with none (containerd's
-        rule). Idempotent: a stopped container is no error."""
-        c, _obj = self.get(container_id)
-        stop_container(self.engine, c.id, timeout)
+        rule). Idempotent: a stopped container, or one not there (removed, or never made), is no
+        error (the CRI's rule, critest's idempotence scenarios)."""
+        try:
+            c, _obj = self.get(container_id)
+        except NotFound:
+            return
+        with contextlib.suppress(NotFound):  # removed meanwhile
+            stop_container(self.engine, c.id, timeout)
 
     def remove(self, container_id: str) -> None:
         """Killed first if it runs; an unknown container is no error. Its CRI log stays (the

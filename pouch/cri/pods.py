@@ -10,12 +10,19 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import time
 
 from pouch.cri import api_pb2 as pb
 from pouch.cri import labels as crilabels
 from pouch.cri.infra_image import InfraImage
 from pouch.cri.labels import CriObject
-from pouch.cri.pod_messages import pod_filter_matches, pod_sandbox, pod_sandbox_status, pod_verbose_info
+from pouch.cri.pod_messages import (
+    container_status,
+    pod_filter_matches,
+    pod_sandbox,
+    pod_sandbox_status,
+    pod_verbose_info,
+)
 from pouch.cri.pod_options import infra_options
 from pouch.engine import Engine
 from pouch.errors import Conflict, NotFound, NotModified, PouchError
@@ -122,9 +129,14 @@ class Pods:
         log.info("pod %s removed", c.id[:12])
 
     def status(self, pod_id: str, verbose: bool = False) -> pb.PodSandboxStatusResponse:
+        """The pod's status with its containers' (the kubelet's evented PLEG reads both in one call)."""
+        timestamp = time.time_ns()
         c, obj = self.get(pod_id)
         info = pod_verbose_info(c, obj) if verbose else {}
-        return pb.PodSandboxStatusResponse(status=pod_sandbox_status(c, obj), info=info)
+        members = [container_status(m, m_obj) for m, m_obj in self.cri_objects(crilabels.CONTAINER_TYPE)
+                   if m_obj.sandbox_id == c.id]
+        return pb.PodSandboxStatusResponse(status=pod_sandbox_status(c, obj), info=info,
+                                           containers_statuses=members, timestamp=timestamp)
 
     def list(self, f: pb.PodSandboxFilter) -> list[pb.PodSandbox]:
         return [pod_sandbox(c, obj) for c, obj in self.cri_objects(crilabels.SANDBOX_TYPE)

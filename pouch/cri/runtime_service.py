@@ -20,6 +20,7 @@ from pouch.cri.exec_rpcs import ExecRpcs
 from pouch.cri.pod_containers import PodContainers
 from pouch.cri.pod_stats import CriStats
 from pouch.cri.pods import Pods
+from pouch.cri.stream_lists import StreamingLists
 from pouch.engine import Engine
 from pouch.errors import PouchError
 from pouch.network.sandbox import load_cni_conf_dir
@@ -29,7 +30,8 @@ RUNTIME_API_VERSION = "v1"
 KUBELET_API_VERSION = "0.1.0"  # what VersionResponse.version carries, as containerd and CRI-O answer
 
 
-class RuntimeService(ExecRpcs, pb_grpc.RuntimeServiceServicer):  # ExecRpcs: ExecSync, Exec, Attach, PortForward
+class RuntimeService(ExecRpcs, StreamingLists, pb_grpc.RuntimeServiceServicer):
+    # mixins: ExecRpcs (ExecSync, Exec, Attach, PortForward), StreamingLists (Stream* lists, cri/stream_lists.py)
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._lock = threading.Lock()

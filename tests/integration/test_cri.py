@@ -7,8 +7,10 @@ and from Debian's docker-registry on loopback. The scenarios follow cri-tools' c
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
+import socket
 import stat
 from collections.abc import Iterator
 
@@ -211,3 +213,126 @@ def test_pull_with_auth_config(cri, tmp_path, busybox_tar):
     finally:
         cri.daemon.env.pop("POUCH_CONFIG", None)
         registry.stop()
+
+
+def _ids(cri) -> dict[str, pb.Image]:
+    return {i.id: i for i in cri.images.ListImages(pb.ListImagesRequest(), timeout=10).images}
+
+
+@needs_registry
+def test_pull_by_tag_without_tag_and_by_digest(cri, registry, busybox_tar):
+    """critest image.go: public image with tag / without tag / with digest should be pulled and removed."""
+    repo = f"{registry.host}/cri/tags"
+    _push_image(cri.daemon, busybox_tar, f"{repo}:latest")
+    with_tag = cri.pull(f"{repo}:latest")
+    assert list(cri.image_status(f"{repo}:latest").image.repo_tags) == [f"{repo}:latest"]
+    digest_ref = cri.image_status(repo).image.repo_digests[0]
+    cri.remove(with_tag)
+    assert not cri.image_status(f"{repo}:latest").HasField("image")
+    # without a tag: ":latest" is what the kubelet sees
+    assert cri.pull(repo) == with_tag
+    assert list(cri.image_status(repo).image.repo_tags) == [f"{repo}:latest"]
+    cri.remove(repo)
+    assert not cri.image_status(repo).HasField("image")
+    # by digest: no tag, the digest as its only name
+    assert cri.pull(digest_ref) == with_tag
+    image = cri.image_status(digest_ref).image
+    assert (list(image.repo_tags), list(image.repo_digests)) == ([], [digest_ref])
+    cri.remove(digest_ref)
+    assert not cri.image_status(digest_ref).HasField("image")
+
+
+@needs_registry
+def test_image_status_supports_all_kinds_of_references(cri, registry, busybox_tar):
+    """critest image.go: the same status by id, by every tag and by every digest."""
+    name = f"{registry.host}/cri/refs:v1"
+    _push_image(cri.daemon, busybox_tar, name)
+    cri.pull(name)
+    status = cri.image_status(name).image
+    assert status.repo_tags and status.repo_digests
+    for ref in (status.id, *status.repo_tags, *status.repo_digests):
+        assert cri.image_status(ref).image == status, ref
+    cri.remove(status.id)
+    assert not cri.image_status(name).HasField("image")
+
+
+@needs_registry
+def test_list_images_different_tags_different_images_and_same_image(cri, registry, busybox_tar):
+    """critest image.go: listImage should get exactly 3 images, then exactly 3 repoTags in one image."""
+    names = [f"{registry.host}/cri/list:{tag}" for tag in ("a", "b", "c")]
+    for name in names:
+        _push_image(cri.daemon, busybox_tar, name)  # each with its own CMD: three images
+    ids = [cri.pull(name) for name in names]
+    assert len(set(ids)) == 3
+    listed = _ids(cri)
+    assert [list(listed[i].repo_tags) for i in ids] == [[n] for n in names]
+    for image_id in ids:
+        cri.remove(image_id)
+    same = [f"{registry.host}/cri/same:{tag}" for tag in ("x", "y", "z")]
+    cri.daemon.cli("import", busybox_tar, same[0])
+    for name in same[1:]:
+        cri.daemon.cli("tag", same[0], name)
+    for name in same:
+        cri.daemon.cli("push", name)
+    cri.daemon.cli("rmi", *same)
+    pulled = {cri.pull(name) for name in same}
+    assert len(pulled) == 1
+    assert sorted(_ids(cri)[pulled.pop()].repo_tags) == sorted(same)
+    cri.remove(same[0])
+    assert not any(cri.image_status(n).HasField("image") for n in same)
+
+
+@needs_registry
+@pytest.mark.parametrize(("user", "uid", "username"),
+                         [("1002", 1002, ""), ("www-data", 0, "www-data"),
+                          ("1003:users", 1003, ""), ("www-data:users", 0, "www-data")])
+def test_image_status_uid_and_username(cri, registry, busybox_tar, user, uid, username):
+    """critest image.go: image status get image fields should not have Uid|Username empty."""
+    name = f"{registry.host}/cri/user:v1"
+    cri.daemon.cli("import", busybox_tar, name, "--change", f"USER {user}")
+    cri.daemon.cli("push", name)
+    cri.daemon.cli("rmi", name)
+    cri.pull(name)
+    image = cri.image_status(name).image
+    assert (image.uid.value, image.username) == (uid, username)
+    assert image.HasField("uid") is (username == "")
+    cri.remove(name)
+
+
+def test_pull_times_out_when_asked(cri):
+    """critest image.go: public image should timeout if requested (the client's deadline, DEADLINE_EXCEEDED)."""
+    with socket.socket() as silent:  # a registry that accepts and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        ref = f"127.0.0.1:{silent.getsockname()[1]}/nothing:v1"
+        code, _details = _code(lambda: cri.images.PullImage(pb.PullImageRequest(image=pb.ImageSpec(image=ref)),
+                                                            timeout=0.5))
+    assert code == grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+def test_stream_images_answers_what_list_images_does(cri):
+    """critest streaming_list.go: StreamImages, unfiltered and by name."""
+    listed = cri.images.ListImages(pb.ListImagesRequest(), timeout=10).images
+    streamed = [i for r in cri.images.StreamImages(pb.StreamImagesRequest(), timeout=10) for i in r.images]
+    assert streamed == list(listed) and streamed
+    by_name = pb.StreamImagesRequest(filter=pb.ImageFilter(image=pb.ImageSpec(image="busybox")))
+    found = [i for r in cri.images.StreamImages(by_name, timeout=10) for i in r.images]
+    assert [i.id for i in found] == [cri.image_status("busybox").image.id]
+
+
+@needs_registry
+def test_simultaneous_remove_image_calls_all_succeed(cri, registry, busybox_tar):
+    """critest image_consistency.go: five RemoveImage calls of one image at once all succeed, and
+    after each the image is gone (listing and status right after a pull or a removal: test_pull_remove_image)."""
+    name = f"{registry.host}/cri/concurrent:v1"
+    _push_image(cri.daemon, busybox_tar, name)
+    image_id = cri.pull(name)
+
+    def remove() -> bool:
+        cri.remove(image_id)
+        return cri.image_status(image_id).HasField("image")
+
+    with concurrent.futures.ThreadPoolExecutor(5) as pool:
+        still_there = list(pool.map(lambda _i: remove(), range(5)))
+    assert still_there == [False] * 5
+    assert image_id not in _ids(cri)

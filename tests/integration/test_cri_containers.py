@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import time
+import uuid
 
 import grpc
 import pytest
@@ -437,3 +438,114 @@ def test_mount_propagation(cri: PodCri, pod, propagation_dirs, propagation, host
     inner = source / "containerMntPoint"
     cri.daemon.cli("exec", container_id, "sh", "-c", f"mkdir -p {inner} && mount --bind /etc {inner}")
     assert bool(os.listdir(inner)) is container_to_host
+
+
+def test_restart_attempts_are_separate_containers(cri: PodCri, pod):
+    """The kubelet restarts a container by creating it again with attempt + 1 (its restart count):
+    both exist until it removes the old one; the same name and attempt twice is refused."""
+    pod_id, pod_config = pod
+    first = cri.run(pod_id, pod_config, cri.container_config("app", "true"))
+    assert cri.wait_exited(first).exit_code == 0
+    again = cri.container_config("app", "sleep", "600")
+    again.metadata.attempt, again.log_path = 1, "app/1.log"
+    second = cri.run(pod_id, pod_config, again)
+    listed = {c.id: c.metadata.attempt for c in cri.list_containers(pod_sandbox_id=pod_id)}
+    assert listed == {first: 0, second: 1}
+    assert cri.status(second).metadata.attempt == 1 and cri.status(second).state == pb.CONTAINER_RUNNING
+    code, details = _code(lambda: cri.create(pod_id, pod_config, again))
+    assert code in (grpc.StatusCode.ALREADY_EXISTS, grpc.StatusCode.FAILED_PRECONDITION), (code, details)
+
+
+def test_list_containers_filter_combinations(cri: PodCri, pod):
+    """critest/kubelet: id, state, pod and labels are ANDed; any one wrong empties the answer."""
+    pod_id, pod_config = pod
+    running = cri.run(pod_id, pod_config, cri.container_config("a", "sleep", "600", labels={"app": "x", "tier": "1"}))
+    other = cri.run(pod_id, pod_config, cri.container_config("b", "sleep", "600", labels={"app": "x", "tier": "2"}))
+    is_running = pb.ContainerStateValue(state=pb.CONTAINER_RUNNING)
+    exited = pb.ContainerStateValue(state=pb.CONTAINER_EXITED)
+    assert {c.id for c in cri.list_containers(pod_sandbox_id=pod_id, label_selector={"app": "x"})} == {running, other}
+    assert [c.id for c in cri.list_containers(label_selector={"app": "x", "tier": "2"})] == [other]
+    assert [c.id for c in cri.list_containers(id=running, pod_sandbox_id=pod_id, state=is_running,
+                                              label_selector={"tier": "1"})] == [running]
+    assert cri.list_containers(id=running, label_selector={"tier": "2"}) == []
+    assert cri.list_containers(id=running, state=exited) == []
+    assert cri.list_containers(id=running, pod_sandbox_id="f" * 64) == []
+    cri.stop(other)
+    assert [c.id for c in cri.list_containers(pod_sandbox_id=pod_id, state=exited)] == [other]
+
+
+def test_pod_sandbox_status_carries_its_containers_statuses(cri: PodCri, pod):
+    """PodSandboxStatusResponse.containers_statuses and timestamp (the kubelet's evented PLEG reads them)."""
+    pod_id, pod_config = pod
+    running = cri.run(pod_id, pod_config, cri.container_config("up", "sleep", "600"))
+    created = cri.create(pod_id, pod_config, cri.container_config("made", "sleep", "600"))
+    before = time.time_ns()
+    answer = cri.runtime.PodSandboxStatus(pb.PodSandboxStatusRequest(pod_sandbox_id=pod_id), timeout=10)
+    states = {s.id: (s.metadata.name, s.state) for s in answer.containers_statuses}
+    assert states == {running: ("up", pb.CONTAINER_RUNNING), created: ("made", pb.CONTAINER_CREATED)}
+    assert answer.timestamp >= before
+    assert answer.containers_statuses[0] == cri.status(answer.containers_statuses[0].id)
+
+
+def test_idempotence_of_stop_and_remove(cri: PodCri, pod):
+    """critest idempotence.go: stopping or removing what is not there, or is already stopped or
+    removed, is no error (the CRI's rule: the kubelet retries these)."""
+    unknown = str(uuid.uuid4())
+    cri.runtime.StopPodSandbox(pb.StopPodSandboxRequest(pod_sandbox_id=unknown), timeout=30)
+    cri.runtime.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=unknown), timeout=30)
+    cri.runtime.StopContainer(pb.StopContainerRequest(container_id=unknown), timeout=30)
+    cri.runtime.RemoveContainer(pb.RemoveContainerRequest(container_id=unknown), timeout=30)
+    pod_id, pod_config = pod
+    container_id = cri.run(pod_id, pod_config, cri.container_config("idem", "sleep", "600"))
+    cri.stop(container_id)
+    cri.stop(container_id)
+    cri.remove(container_id)
+    cri.remove(container_id)
+    cri.stop(container_id)  # stopped and gone: still no error
+    assert cri.list_containers(id=container_id) == []
+
+
+def test_streaming_lists_answer_what_the_lists_do(cri: PodCri, pod):
+    """critest streaming_list.go: StreamPodSandboxes, StreamContainers, StreamContainerStats and
+    StreamPodSandboxStats, with their filters, as ListPodSandbox & co answer them."""
+    pod_id, pod_config = pod
+    labels = {"stream-test": "yes"}
+    running = cri.run(pod_id, pod_config, cri.container_config("s1", "sleep", "600", labels=labels))
+    created = cri.create(pod_id, pod_config, cri.container_config("s2", "sleep", "600"))
+
+    def items(call, request, field):
+        return [item for response in call(request, timeout=30) for item in getattr(response, field)]
+
+    rt = cri.runtime
+    pods = items(rt.StreamPodSandboxes, pb.StreamPodSandboxesRequest(filter=pb.PodSandboxFilter(id=pod_id)),
+                 "pod_sandboxes")
+    assert pods == cri.list_pods(id=pod_id) and [p.id for p in pods] == [pod_id]
+    assert items(rt.StreamPodSandboxes, pb.StreamPodSandboxesRequest(
+        filter=pb.PodSandboxFilter(id="non-existent-id")), "pod_sandboxes") == []
+    in_pod = items(rt.StreamContainers, pb.StreamContainersRequest(
+        filter=pb.ContainerFilter(pod_sandbox_id=pod_id)), "containers")
+    assert {c.id for c in in_pod} == {running, created}
+    is_running = pb.ContainerFilter(state=pb.ContainerStateValue(state=pb.CONTAINER_RUNNING), pod_sandbox_id=pod_id)
+    assert [c.id for c in items(rt.StreamContainers, pb.StreamContainersRequest(filter=is_running),
+                                "containers")] == [running]
+    stats = items(rt.StreamContainerStats, pb.StreamContainerStatsRequest(
+        filter=pb.ContainerStatsFilter(label_selector=labels)), "container_stats")
+    assert [s.attributes.id for s in stats] == [running]
+    assert items(rt.StreamContainerStats, pb.StreamContainerStatsRequest(
+        filter=pb.ContainerStatsFilter(label_selector={"stream-test": "no"})), "container_stats") == []
+    pod_stats = items(rt.StreamPodSandboxStats, pb.StreamPodSandboxStatsRequest(
+        filter=pb.PodSandboxStatsFilter(id=pod_id)), "pod_sandbox_stats")
+    assert [s.attributes.id for s in pod_stats] == [pod_id]
+
+
+def test_image_identifier_is_the_same_across_the_apis(cri: PodCri, pod):
+    """critest image_id_consistency.go: Image.id, ContainerStatus.image_id and Container.image_id agree
+    (PullImageResponse.image_ref is Image.id: test_cri.py's pull tests)."""
+    pod_id, pod_config = pod
+    image_id = cri.images.ImageStatus(pb.ImageStatusRequest(image=pb.ImageSpec(image="busybox:latest")),
+                                      timeout=10).image.id
+    config = cri.container_config("ids", "sleep", "600", image=image_id)
+    config.image.user_specified_image = "busybox:latest"
+    container_id = cri.run(pod_id, pod_config, config)
+    assert cri.status(container_id).image_id == image_id
+    assert cri.list_containers(id=container_id)[0].image_id == image_id

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from wsproto import WSConnection
 
 from pouch.cri.streaming import protocol
+from pouch.cri.streaming.idle import STREAM_IDLE_TIMEOUT
 from pouch.cri.streaming.spdy import Headers, header
 from pouch.cri.streaming.spdy_link import SpdyLink
 from pouch.cri.streaming.websocket_channels import WebSocketChannels
@@ -124,8 +125,8 @@ class WebSocketPortForward:
     as two little-endian bytes."""
 
     def __init__(self, sock: socket.socket, ws: WSConnection, chosen: str, ports: tuple[int, ...],
-                 dial: Dialer) -> None:
-        self.channels = WebSocketChannels(sock, ws, chosen, self._dispatch)
+                 dial: Dialer, idle_timeout: float = STREAM_IDLE_TIMEOUT) -> None:
+        self.channels = WebSocketChannels(sock, ws, chosen, self._dispatch, idle_timeout)
         self.pairs = [_Pair(port) for port in ports]
         self.dial = dial
 

@@ -15,6 +15,7 @@ from typing import Protocol
 from wsproto import WSConnection
 
 from pouch.cri.streaming import protocol
+from pouch.cri.streaming.idle import STREAM_IDLE_TIMEOUT
 from pouch.cri.streaming.protocol import Channel, TermSize
 from pouch.cri.streaming.spdy import Headers, header
 from pouch.cri.streaming.spdy_link import SpdyLink
@@ -177,10 +178,11 @@ class SpdyRemoteCommand:
 class WebSocketRemoteCommand:
     """Channels as WebSocket messages (``websocket_channels``); v5 adds the close signal."""
 
-    def __init__(self, sock: socket.socket, ws: WSConnection, chosen: str) -> None:
+    def __init__(self, sock: socket.socket, ws: WSConnection, chosen: str,
+                 idle_timeout: float = STREAM_IDLE_TIMEOUT) -> None:
         self.protocol = protocol.version_of(chosen)
         self.inbox = Inbox()
-        self.channels = WebSocketChannels(sock, ws, chosen, self._dispatch)
+        self.channels = WebSocketChannels(sock, ws, chosen, self._dispatch, idle_timeout)
 
     def run(self) -> None:
         try:

@@ -24,6 +24,7 @@ from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, Request
 
 from pouch.cri.streaming import protocol
+from pouch.cri.streaming.idle import STREAM_IDLE_TIMEOUT
 from pouch.cri.streaming.portforward import Dialer, SpdyPortForward, WebSocketPortForward
 from pouch.cri.streaming.remotecommand import RemoteCommandIO, SpdyRemoteCommand, WebSocketRemoteCommand
 from pouch.cri.streaming.requests import (
@@ -62,8 +63,9 @@ class StreamServer:
     """
 
     def __init__(self, address: str, port: int, run_session: Session,
-                 pod_dialer: Callable[[str], Dialer]) -> None:
+                 pod_dialer: Callable[[str], Dialer], idle_timeout: float = STREAM_IDLE_TIMEOUT) -> None:
         self.address = address
+        self.idle_timeout = idle_timeout
         self.port = port
         self.requests = RequestCache()
         self._run_session = run_session
@@ -173,14 +175,14 @@ class StreamServer:
     def _spdy_port_forward(self, client: socket.socket, raw: bytes, offers: dict[bytes, list[str]],
                            dial: Dialer) -> None:
         self._spdy_upgrade(client, offers, (protocol.PORT_FORWARD,))
-        link = SpdyLink(client, _after_head(raw), client=False)
+        link = SpdyLink(client, _after_head(raw), client=False, idle_timeout=self.idle_timeout)
         link.run(SpdyPortForward(link, dial))  # until the client closes the connection
         link.close(0)
 
     def _spdy(self, client: socket.socket, raw: bytes, request: ExecStream | AttachStream,
               offers: dict[bytes, list[str]]) -> None:
         chosen = self._spdy_upgrade(client, offers, protocol.SPDY_REMOTE_COMMAND)
-        link = SpdyLink(client, _after_head(raw), client=False)
+        link = SpdyLink(client, _after_head(raw), client=False, idle_timeout=self.idle_timeout)
         io = SpdyRemoteCommand(link, chosen)
         threading.Thread(target=link.run, args=(io,), name="cri-spdy-read", daemon=True).start()
         expected = protocol.expected_channels(request.stdin, request.stdout, request.stderr, request.tty, chosen)
@@ -192,7 +194,7 @@ class StreamServer:
 
     def _websocket(self, client: socket.socket, raw: bytes, request: ExecStream | AttachStream) -> None:
         ws, chosen = _websocket_accept(client, raw, protocol.WEBSOCKET_REMOTE_COMMAND)
-        io = WebSocketRemoteCommand(client, ws, chosen or protocol.V1)
+        io = WebSocketRemoteCommand(client, ws, chosen or protocol.V1, self.idle_timeout)
         threading.Thread(target=io.run, name="cri-ws-read", daemon=True).start()
         self._run_session(request, io)
 
@@ -202,7 +204,7 @@ class StreamServer:
         if not ports:
             raise HttpError(400, "port forward over WebSocket needs the ports (?port=N)")
         ws, chosen = _websocket_accept(client, raw, protocol.WEBSOCKET_PORT_FORWARD)
-        WebSocketPortForward(client, ws, chosen or protocol.V4, ports, dial).serve()
+        WebSocketPortForward(client, ws, chosen or protocol.V4, ports, dial, self.idle_timeout).serve()
 
 
 def _websocket_accept(client: socket.socket, raw: bytes, supported: tuple[str, ...]) -> tuple[WSConnection, str | None]:

@@ -16,6 +16,7 @@ import threading
 from typing import Protocol
 
 from pouch.cri.streaming import spdy
+from pouch.cri.streaming.idle import STREAM_IDLE_TIMEOUT, Activity
 from pouch.cri.streaming.spdy import Headers
 
 log = logging.getLogger("pouchd.cri.stream")
@@ -39,8 +40,10 @@ class SpdyHandler(Protocol):
 
 
 class SpdyLink:
-    def __init__(self, sock: socket.socket, leftover: bytes = b"", *, client: bool) -> None:
+    def __init__(self, sock: socket.socket, leftover: bytes = b"", *, client: bool,
+                 idle_timeout: float = STREAM_IDLE_TIMEOUT) -> None:
         self.sock = sock
+        self.activity = Activity(idle_timeout)
         self.conn = spdy.Connection(client=client)
         self._leftover = leftover
         self._cond = threading.Condition()
@@ -51,6 +54,7 @@ class SpdyLink:
         """Write what the connection queued (called with the lock held)."""
         out = self.conn.data_to_send()
         if out and not self._closed:
+            self.activity.touch()
             try:
                 self.sock.sendall(out)
             except OSError:
@@ -121,7 +125,8 @@ class SpdyLink:
 
     # -- receiving (the reader thread)
     def run(self, handler: SpdyHandler) -> None:
-        """Read frames and dispatch them until the peer closes or the socket fails."""
+        """Read frames and dispatch them until the peer closes, the socket fails, or the connection
+        has been idle for its idle timeout (then the socket is shut down, so both ends see it)."""
         data = self._leftover
         try:
             while True:
@@ -129,13 +134,19 @@ class SpdyLink:
                     self._dispatch(data, handler)
                 if self.sock.fileno() < 0:
                     break
-                ready, _, _ = select.select([self.sock], [], [], 1.0)
+                ready, _, _ = select.select([self.sock], [], [], self.activity.poll_interval())
                 if not ready:
                     data = b""
                     if self._closed:
                         break
+                    if self.activity.expired():
+                        log.info("SPDY stream connection idle for %.0f s: closed", self.activity.timeout)
+                        with contextlib.suppress(OSError):
+                            self.sock.shutdown(socket.SHUT_RDWR)
+                        break
                     continue
                 data = self.sock.recv(READ_SIZE)
+                self.activity.touch()
                 if not data:
                     break
         except (OSError, ValueError):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import select
 import socket
 import threading
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from wsproto import ConnectionState, WSConnection
 from wsproto.events import BytesMessage, CloseConnection, Event, Message, Ping, TextMessage
 
 from pouch.cri.streaming import protocol
+from pouch.cri.streaming.idle import STREAM_IDLE_TIMEOUT, Activity
 
 READ_SIZE = 65536
 NORMAL_CLOSURE = 1000
@@ -26,8 +28,9 @@ NORMAL_CLOSURE = 1000
 
 class WebSocketChannels:
     def __init__(self, sock: socket.socket, ws: WSConnection, chosen: str,
-                 on_message: Callable[[int, bytes], None]) -> None:
+                 on_message: Callable[[int, bytes], None], idle_timeout: float = STREAM_IDLE_TIMEOUT) -> None:
         self.sock = sock
+        self.activity = Activity(idle_timeout)
         self.ws = ws
         self.base64 = protocol.is_base64(chosen)
         self.on_message = on_message
@@ -43,6 +46,7 @@ class WebSocketChannels:
                 return False
             try:
                 self.sock.sendall(self.ws.send(event))
+                self.activity.touch()
             except Exception:  # noqa: BLE001 - a socket error, or wsproto refusing in a closed state
                 return False
             return True
@@ -54,10 +58,17 @@ class WebSocketChannels:
         return self._send(Message(data=bytes([channel]) + data))
 
     def run(self) -> None:
-        """Read the client's messages until it closes (the reader thread)."""
+        """Read the client's messages until it closes, or until the connection has been idle for its
+        idle timeout: then the socket is shut down (the reader thread)."""
         try:
             while not self.closed.is_set():
+                if not select.select([self.sock], [], [], self.activity.poll_interval())[0]:
+                    if self.activity.expired():
+                        self.sock.shutdown(socket.SHUT_RDWR)
+                        break
+                    continue
                 data = self.sock.recv(READ_SIZE)
+                self.activity.touch()
                 self.ws.receive_data(data or None)
                 if not self._events() or not data:
                     break

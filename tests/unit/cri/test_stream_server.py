@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from pouch.cri.streaming import protocol, spdy
+from pouch.cri.streaming.idle import STREAM_IDLE_TIMEOUT
 from pouch.cri.streaming.protocol import Channel, TermSize
 from pouch.cri.streaming.remotecommand import WAKE, RemoteCommandIO
 from pouch.cri.streaming.requests import AttachStream, ExecStream, PortForwardStream, StreamRequest
@@ -242,3 +243,36 @@ def test_spdy_link_waits_for_the_window_of_a_peer_that_does_flow_control():
     server.close(1)
     for t in threads:
         t.join(5)
+
+
+@pytest.fixture
+def impatient_server() -> Iterator[StreamServer]:
+    """A server whose connections close after 1.5 s without traffic (kubelet's: 4 h)."""
+    s = StreamServer("127.0.0.1", 0, stand_in, lambda _sandbox: lambda port: socket.create_connection(
+        ("127.0.0.1", port), timeout=5), idle_timeout=1.5)
+    s.start()
+    yield s
+    s.stop()
+
+
+def test_the_idle_timeout_is_kubelets():
+    assert STREAM_IDLE_TIMEOUT == 4 * 60 * 60
+    assert StreamServer("127.0.0.1", 0, stand_in, lambda _s: None).idle_timeout == STREAM_IDLE_TIMEOUT  # type: ignore[arg-type, return-value]
+
+
+@pytest.mark.parametrize("wire", ["spdy", "websocket"])
+def test_an_idle_connection_is_closed_and_a_busy_one_is_not(impatient_server, wire):
+    def session():
+        if wire == "spdy":
+            return SpdySession(exec_url(impatient_server), stdin=True)
+        return WebSocketSession(exec_url(impatient_server))
+
+    busy = session()
+    for i in range(8):  # 2.4 s of traffic, a frame every 0.3 s
+        busy.send_stdin(b"x")
+        assert busy.wait_output(Channel.STDOUT, b"X" * (i + 1)) == b"X" * (i + 1)
+        threading.Event().wait(0.3)
+    assert not busy.done()
+    busy.close()
+    idle = session()
+    wait_until(idle.done, timeout=10)  # the server hung up: the stand-in saw stdin end
