@@ -37,6 +37,8 @@ class DaemonConfig:
     cni_plugin_dirs: tuple[str, ...] = ("/usr/lib/cni", "/opt/cni/bin")
     log_max_size: int = 10 * 1024 * 1024  # a container log is rotated past this size
     log_max_files: int = 2  # the current log and one rotated file
+    log_driver: str = "json-file"  # --log-driver: containers' default (runtime/logconfig.py)
+    log_opts: dict[str, str] = field(default_factory=dict)  # --log-opt: the default driver's options
     hooks_dir: str = "/etc/pouch/hooks.d"  # host OCI hooks (oci-hooks(5) JSON files)
     enable_lxcfs: bool = False  # lxcfs: pouchd keeps it mounted at /var/lib/lxcfs (pouch/rich/lxcfsd.py)
     lxcfs_path: str = "/usr/bin/lxcfs"
@@ -60,7 +62,6 @@ class DaemonConfig:
     tls_cacert: str = os.path.join(DEFAULT_TLS_DIR, "ca.pem")
     tls_cert: str = os.path.join(DEFAULT_TLS_DIR, "cert.pem")
     tls_key: str = os.path.join(DEFAULT_TLS_DIR, "key.pem")
-    log_driver: str = "json-file"  # the only one pouchd writes (conmon's files, served as json-file)
     config_file: str = DEFAULT_CONFIG_FILE  # --config-file: daemon.json (pouch/daemon_config.py)
 
     @property

@@ -46,7 +46,9 @@ from pouch.errors import InvalidArgument, PouchError
 from pouch.fds import raise_nofile_limit
 from pouch.listen import check_tls, parse_host
 from pouch.malloc import pin_malloc_thresholds
+from pouch.models import LogConfig
 from pouch.registry.endpoints import validate_mirror
+from pouch.runtime import logconfig
 from pouch.snapshots.quota_manager import DiskQuotas
 from pouch.systemd import notify
 
@@ -111,8 +113,10 @@ def _add_engine_options(parser: _Parser) -> None:
                         help="the runtime of containers created without --runtime (default %(default)s)")
     parser.add_argument("--bridge-name", default="p0", help="the default bridge network's interface (default %(default)s)")
     parser.add_argument("--bip", default="192.168.5.0/24", help="the default bridge network's subnet (default %(default)s)")
-    parser.add_argument("--log-driver", default="json-file", choices=["json-file"],
-                        help="containers' log format (default %(default)s: conmon's files, served as json-file)")
+    parser.add_argument("--log-driver", default="json-file",
+                        help="containers' default log driver: json-file, local, syslog, none (default %(default)s)")
+    parser.add_argument("--log-opt", action="append", default=[], metavar="KEY=VALUE",
+                        help="an option of the default log driver (repeatable), e.g. max-size=10m")
     parser.add_argument("--log-max-size", default="10m", help="container log size before rotation (default %(default)s)")
     parser.add_argument("--log-max-files", type=int, default=2,
                         help="log files kept per container, the current one included (default %(default)s)")
@@ -203,8 +207,7 @@ def config_from(args: argparse.Namespace, config_file: str = DEFAULT_CONFIG_FILE
     tls = args.tls or args.tlsverify
     hosts = [parse_host(h, tls) for h in (args.host or [os.environ.get("POUCH_HOST", DEFAULT_HOST)])]
     check_tls(tuple(hosts), tls)
-    if args.log_driver != "json-file":
-        raise InvalidArgument(f"log driver {args.log_driver!r} is not supported by the daemon (supported: json-file)")
+    log_opts = _log_opts(args.log_driver, args.log_opt)
     runtimes = _runtimes(args.add_runtime, args.default_runtime)
     cri_listen = args.cri_listen if "://" in args.cri_listen else "unix://" + args.cri_listen
     if not cri_listen.startswith("unix://"):
@@ -247,8 +250,26 @@ def config_from(args: argparse.Namespace, config_file: str = DEFAULT_CONFIG_FILE
         tls_cert=args.tlscert,
         tls_key=args.tlskey,
         log_driver=args.log_driver,
+        log_opts=log_opts,
         config_file=config_file,
     )
+
+
+def _log_opts(driver: str, items: list[str]) -> dict[str, str]:
+    """``--log-opt KEY=VALUE``s (or the file's ``log-opts``), checked against ``--log-driver`` as a
+    container's would be."""
+    opts = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidArgument(f"--log-opt takes KEY=VALUE: {item}")
+        opts[key] = value
+    try:
+        logconfig.check_choice(LogConfig(driver, opts))
+        logconfig.settings(LogConfig(driver, opts), internal=False)
+    except InvalidArgument as e:
+        raise InvalidArgument(f"--log-driver/--log-opt: {e.message}") from None
+    return opts
 
 
 def _runtimes(added: list[str], default: str) -> dict[str, str]:

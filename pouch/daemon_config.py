@@ -39,6 +39,7 @@ KEY_RENAMES = {
     "runtime_args": "runtimes",
     "log_max_size": "log-opts",
     "log_max_files": "log-opts",
+    "log_opt": "log-opts",
 }
 NOT_IN_FILE = ("help", "version", "config_file")  # dockerd: --config-file names the file, it is not in it
 LOG_OPTS = {"max-size": "log_max_size", "max-file": "log_max_files"}
@@ -162,13 +163,11 @@ def _runtimes(value: Any) -> dict[str, Any]:
 
 
 def _log_opts(value: Any) -> dict[str, Any]:
+    """``log-opts``: every option of the default driver (``--log-opt``, checked against ``log-driver``
+    by the daemon), and max-size/max-file also as ``--log-max-size``/``--log-max-files``."""
     if not isinstance(value, dict):
         raise InvalidArgument('daemon configuration: "log-opts" must be an object')
-    unknown = sorted(set(value) - set(LOG_OPTS))
-    if unknown:
-        raise InvalidArgument(f"daemon configuration: unknown log-opts {', '.join(unknown)} "
-                              f"(supported: {', '.join(LOG_OPTS)})")
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"log_opt": [f"{k}={v}" for k, v in value.items()]}
     for name, dest in LOG_OPTS.items():
         if name in value:
             text = str(value[name])

@@ -295,6 +295,21 @@ class RestartPolicy:
 
 
 @dataclass(frozen=True)
+class LogConfig:
+    """``--log-driver``/``--log-opt`` (``HostConfig.LogConfig``): the driver's name and its options
+    as given; validated and applied by ``runtime/logconfig.py``. An empty type: the daemon's default
+    (resolved at create). ``k8s-file`` is conmon's own format (records written before log drivers, CRI)."""
+
+    type: str = ""
+    config: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> LogConfig:
+        data = data or {}
+        return cls(str(data.get("type") or ""), {str(k): str(v) for k, v in (data.get("config") or {}).items()})
+
+
+@dataclass(frozen=True)
 class HealthConfig:
     """``Config.Healthcheck`` as given at create (``--health-*``): durations in nanoseconds,
     0 meaning "the image's, else Docker's default"; ``test`` () = the image's, ("NONE",) = off."""
@@ -557,6 +572,7 @@ class CreateOptions:
     # the file conmon writes the log to, when another owner rotates it (a CRI container's log_directory +
     # log_path: the kubelet renames it and asks to reopen); "": <container dir>/ctr.log, rotated by pouchd
     log_path: str = ""
+    log_config: LogConfig = field(default_factory=LogConfig)  # --log-driver/--log-opt (runtime/logconfig.py)
 
     @property
     def network(self) -> NetworkMode:
@@ -583,6 +599,8 @@ class CreateOptions:
             data["security"] = SecurityOptions.from_dict(data["security"])
         else:  # a record written before --security-opt was parsed at create
             data["security"] = SecurityOptions.from_legacy(data.get("security_opt"))
+        # a record written before log drivers: conmon's k8s-file log, as it was
+        data["log_config"] = LogConfig.from_dict(data["log_config"]) if "log_config" in data else LogConfig("k8s-file")
         for key in ("cmd", "entrypoint"):
             data[key] = _tuple_or_none(data.get(key))
         for name in _field_names(cls):

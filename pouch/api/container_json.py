@@ -28,6 +28,7 @@ from pouch.models import (
     Container,
     CreateOptions,
     ImageConfig,
+    LogConfig,
     NetworkKind,
     Status,
     VolumeMount,
@@ -170,8 +171,7 @@ def host_config(options: CreateOptions) -> dict[str, Any]:
         "Binds": _or_null([*(format_bind(b) for b in options.binds),
                            *(_volume_bind(v) for v in options.volumes if v.origin == "binds" and not v.anonymous)]),
         "ContainerIDFile": "",
-        # served as Docker json-file logs through the API (conmon stores k8s-file)
-        "LogConfig": {"Type": "json-file", "Config": {}},
+        "LogConfig": _log_config(options.log_config),
         "NetworkMode": options.network_mode,
         "PortBindings": port_bindings,
         "RestartPolicy": restart_policy_to_docker(options.restart_policy),
@@ -449,3 +449,7 @@ def container_summary(
     return out
 
 
+def _log_config(cfg: LogConfig) -> dict:
+    """``HostConfig.LogConfig``; conmon's k8s-file (records older than log drivers) is served as
+    json-file is, and shown as such."""
+    return {"Type": "json-file" if cfg.type in ("", "k8s-file") else cfg.type, "Config": dict(cfg.config)}

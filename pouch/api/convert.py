@@ -28,12 +28,14 @@ from pouch.models import (
     DEFAULT_SHM_SIZE,
     BindMount,
     CreateOptions,
+    LogConfig,
     NetworkKind,
     PortBinding,
     VolumeMount,
     parse_network_mode,
     parse_security_opts,
 )
+from pouch.runtime.logconfig import check_choice
 from pouch.services.names import validate_container_name
 from pouch.volumes.specs import (
     PROPAGATIONS,
@@ -361,7 +363,18 @@ def create_options_from_docker(body: Mapping[str, Any], name: str = "") -> Creat
         networks=endpoints_from_docker(body, _get_str(host, "NetworkMode", "HostConfig.NetworkMode")),
         publish_all=_get_bool(host, "PublishAllPorts", "HostConfig.PublishAllPorts"),
         disk_quota=disk_quota_from_docker(body, host),  # --disk-quota, --storage-opt size=
+        log_config=_parse_log_config(host),
     )
+
+
+def _parse_log_config(host: Mapping[str, Any]) -> LogConfig:
+    """``HostConfig.LogConfig``: a supported driver (or none: the daemon's default) and its options
+    as strings; the options are checked against the driver at create."""
+    raw = _get(host, "LogConfig", "HostConfig.LogConfig", dict, {})
+    cfg = LogConfig(_get_str(raw, "Type", "HostConfig.LogConfig.Type"),
+                    _get_str_map(raw, "Config", "HostConfig.LogConfig.Config"))
+    check_choice(cfg)
+    return cfg
 
 
 def _parse_env(env: tuple[str, ...]) -> tuple[str, ...]:

@@ -316,6 +316,7 @@ class ContainerRoutes:
 
     def logs(self, req: Request) -> Response:
         c = self.service.get(req.params["id"])
+        streams.check_logs_readable(c)
         stdout, stderr = req.query_bool("stdout"), req.query_bool("stderr")
         if not stdout and not stderr:
             raise InvalidArgument("You must choose at least one stream")

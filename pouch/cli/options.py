@@ -53,6 +53,8 @@ CREATE_FLAGS: list[Flag] = [
     F("-i", "--interactive", help="Keep STDIN open even if not attached"),
     F("--ipc", kind=STR, help="IPC mode to use"),
     F("-l", "--label", kind=LIST, help="Set meta data on a container"),
+    F("--log-driver", kind=STR, help="Logging driver for the container (json-file, local, syslog, none)"),
+    F("--log-opt", kind=LIST, help="Log driver options"),
     F("-m", "--memory", kind=STR, help="Memory limit", metavar="bytes"),
     F("--mount", kind=LIST, help="Attach a filesystem mount to the container"),
     F("--name", kind=STR, help="Assign a name to the container"),
@@ -426,11 +428,26 @@ def build_create_body(opts: dict[str, Any], image: str, cmd: list[str], *,
         host["CpuShares"] = get("cpu_shares")
     if get("init"):
         host["Init"] = True
+    if get("log_driver") or get("log_opt"):
+        host["LogConfig"] = parse_log_opts(get("log_driver") or "", get("log_opt") or [])
     host.update(resource_host_config(get))
     host.update(quota_host_config(get))  # DiskQuota, StorageOpt
     config["HostConfig"] = host
     config.update(networking_config(get))  # NetworkingConfig, MacAddress (network_flags.py)
     return config
+
+
+def parse_log_opts(driver: str, values: list[str]) -> dict[str, Any]:
+    """``--log-driver`` and ``--log-opt KEY=VALUE`` → ``HostConfig.LogConfig`` (the daemon checks them)."""
+    config: dict[str, str] = {}
+    for value in values:
+        key, eq, val = value.partition("=")
+        if not eq or not key:
+            raise OptionError(f"invalid key value pair format in log-opt: '{value}'")
+        config[key] = val
+    if driver == "none" and config:
+        raise OptionError("invalid logging opts for driver none")
+    return {"Type": driver, "Config": config}
 
 
 def create_params(opts: dict[str, Any]) -> dict[str, Any]:

@@ -74,6 +74,7 @@ class CreateRequest:
     """How conmon should hold a new container's stdio and log."""
 
     log_path: str
+    log_driver: str = "k8s-file"  # conmon's: k8s-file (a file, or a log writer's FIFO) or none
     tty: bool = False
     stdin: bool = False
     leave_stdin_open: bool = False
@@ -117,7 +118,8 @@ class OCIRuntime:
         """
         bundle = self.config.bundle_dir(container_id)
         self._check_create_inputs(container_id, bundle)
-        for d in (self.config.exits_dir, self.config.sockets_dir, self.runc.root, os.path.dirname(request.log_path)):
+        for d in (self.config.exits_dir, self.config.sockets_dir, self.runc.root,
+                  *((os.path.dirname(request.log_path),) if request.log_path else ())):
             os.makedirs(d, mode=0o700, exist_ok=True)
         self.files.remove(container_id)  # stale files of a previous run (restart)
         with open(os.path.join(bundle, RUNTIME_FILE), "w") as f:
@@ -145,7 +147,7 @@ class OCIRuntime:
             conmon_pidfile=os.path.join(bundle, CONMON_PIDFILE),
             exit_dir=self.config.exits_dir,
             socket_dir=self.config.sockets_dir,
-            log_driver_path=f"k8s-file:{request.log_path}",
+            log_driver_path=f"{request.log_driver}:{request.log_path}",
             log_size_max=max_size if max_size > 0 else None,
             tty=request.tty,
             stdin=request.stdin,

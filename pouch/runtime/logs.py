@@ -26,6 +26,7 @@ does IO.
 from __future__ import annotations
 
 import collections
+import gzip
 import os
 import stat
 import time
@@ -140,11 +141,42 @@ def _past(entry: LogEntry, until: float | None) -> bool:
     return until is not None and entry.timestamp > until
 
 
+def split_lines(buf: bytes) -> tuple[list[bytes], bytes]:
+    """Complete lines of a buffer (empty ones dropped) and the unterminated rest."""
+    *lines, rest = buf.split(b"\n")
+    return [line for line in lines if line], rest
+
+
+@dataclass(frozen=True)
+class LogFormat:
+    """How a log file is cut into records and each record parsed (k8s-file here; json-file and
+    local in ``logformats``)."""
+
+    split: Callable[[bytes], tuple[list[bytes], bytes]]
+    parse: Callable[[bytes], LogEntry | None]
+
+
+K8S_FILE = LogFormat(split_lines, parse_line)
+
+
+def _read_whole(path: str) -> bytes:
+    """A rotated file's bytes (gunzipped for ``.gz``); empty if it is gone."""
+    try:
+        if path.endswith(".gz"):
+            with gzip.open(path, "rb") as g:
+                return g.read()
+        with open(path, "rb") as f:
+            return f.read()
+    except (FileNotFoundError, EOFError, gzip.BadGzipFile):
+        return b""
+
+
 class _LogFile:
     """An open log file read record by record, surviving conmon's rotation."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, split: Callable[[bytes], tuple[list[bytes], bytes]] = split_lines) -> None:
         self.path = path
+        self.split = split
         self.f: BinaryIO | None = None
         self.buf = b""
         self.open()
@@ -166,9 +198,8 @@ class _LogFile:
         chunk = self.f.read()
         if not chunk:
             return []
-        self.buf += chunk
-        *lines, self.buf = self.buf.split(b"\n")
-        return [line for line in lines if line]
+        records, self.buf = self.split(self.buf + chunk)
+        return records
 
     def replaced(self) -> bool:
         """True when conmon renamed a new file over the path, or truncated ours."""
@@ -206,8 +237,9 @@ def read_logs(
     poll_interval: float = 0.1,
     partial_flush_after: float = 0.5,
     rotated: Sequence[str] = (),
+    fmt: LogFormat = K8S_FILE,
 ) -> Iterator[LogEntry]:
-    """Entries of a k8s-file log, partial records merged into lines.
+    """Entries of a log (k8s-file unless ``fmt`` says otherwise), partial records merged into lines.
 
     since/until: epoch seconds, inclusive bounds on the entry timestamp.
     tail: only the last N entries of what is in the file now (None = all).
@@ -219,21 +251,17 @@ def read_logs(
     ``partial_flush_after`` seconds without its continuation (so a prompt or
     a progress bar without newline still shows) or at the end.
     """
-    lf = _LogFile(path)
+    lf = _LogFile(path, fmt.split)
     merger = PartialMerger()
     try:
         backlog: Iterable[LogEntry]
         first: list[LogEntry] = []
         records: list[bytes] = []
         for older in rotated:
-            try:
-                with open(older, "rb") as f:
-                    records.extend(line for line in f.read().split(b"\n") if line)
-            except FileNotFoundError:
-                continue
+            records.extend(fmt.split(_read_whole(older))[0])
         records.extend(lf.read_records())
         for rec in records:
-            entry = parse_line(rec)
+            entry = fmt.parse(rec)
             if entry is not None and (merged := merger.feed(entry)) is not None:
                 first.append(merged)
         if not follow:
@@ -244,7 +272,7 @@ def read_logs(
         yield from backlog
         if not follow or any(_past(e, until) for e in first):
             return
-        yield from _follow(lf, merger, since, until, should_stop, poll_interval, partial_flush_after)
+        yield from _follow(lf, merger, since, until, should_stop, poll_interval, partial_flush_after, fmt.parse)
     finally:
         lf.close()
 
@@ -257,6 +285,7 @@ def _follow(
     should_stop: Callable[[], bool],
     poll_interval: float,
     partial_flush_after: float,
+    parse: Callable[[bytes], LogEntry | None] = parse_line,
 ) -> Iterator[LogEntry]:
     last_data = time.monotonic()
     while True:
@@ -269,7 +298,7 @@ def _follow(
         if records:
             last_data = time.monotonic()
         for rec in records:
-            entry = parse_line(rec)
+            entry = parse(rec)
             if entry is None or (merged := merger.feed(entry)) is None:
                 continue
             if _past(merged, until):

@@ -109,14 +109,14 @@ class Runtimes:
     def create(self, container_id: str, log_path: str, *, runtime: str = "", bundle_dir: str | None = None,
                tty: bool = False, stdin: bool = False, leave_stdin_open: bool = False,
                log_max_size: int | None = None, exit_command: Sequence[str] = (),
-               timeout: float = CREATE_TIMEOUT) -> CreatedContainer:
+               timeout: float = CREATE_TIMEOUT, log_driver: str = "k8s-file") -> CreatedContainer:
         """conmon + ``<runtime> create`` with the handler named ``runtime`` (empty: the default).
         ``bundle_dir`` may be given but must be config.bundle_dir(id) (conmon's files are found
         there later)."""
         bundle = self.files.bundle_dir(container_id)
         if bundle_dir is not None and os.path.realpath(bundle_dir) != os.path.realpath(bundle):
             raise errors.InvalidArgument(f"bundle for {container_id} must be {bundle}, not {bundle_dir}")
-        request = CreateRequest(log_path, tty=tty, stdin=stdin, leave_stdin_open=leave_stdin_open,
+        request = CreateRequest(log_path, log_driver, tty=tty, stdin=stdin, leave_stdin_open=leave_stdin_open,
                                 log_max_size=log_max_size, exit_command=tuple(exit_command), timeout=timeout)
         return self.handler(runtime).create(container_id, request)
 

@@ -54,12 +54,12 @@ from pouch.oci.user import read_user_files, resolve_user
 from pouch.rich.lxcfs import with_lxcfs
 from pouch.rich.lxcfsd import LxcfsSupervisor, lxcfs_root_for
 from pouch.runtime.registry import Runtimes
-from pouch.services import commitpause, create_checks, lifecycle
+from pouch.services import commitpause, create_checks, lifecycle, logsinks
 from pouch.services import resources as resource_checks  # -m, --cpus, --device, --ipc... (400s)
 from pouch.services.attachgate import AttachGate
 from pouch.services.health import HealthMonitor, health_at_start, health_at_stop, with_image_healthcheck
 from pouch.services.lifecycle import Op
-from pouch.services.logrotate import LogRotator, rotated_paths
+from pouch.services.logrotate import LogRotator
 from pouch.services.monitor import ExitMonitor
 from pouch.services.names import random_name, validate_container_name
 from pouch.services.pending import PendingRemovals
@@ -164,15 +164,16 @@ class ContainerService:
         return store.list_all(self.db)
 
     def log_path(self, c: Container) -> str:
-        """Where conmon writes ``c``'s log: its own file (``CreateOptions.log_path``, a CRI
-        container's, rotated by its owner) or ``ctr.log`` in its directory (rotated by pouchd)."""
-        return c.options.log_path or self.log_path_of(c.id)
+        """Where its log is read (``logsinks``): the log driver's current file, conmon's k8s-file
+        (``CreateOptions.log_path``, a CRI container's, rotated by its owner; else ``ctr.log``), or ""
+        for a driver that keeps none (syslog, none)."""
+        return logsinks.log_path(self.config, c)
 
     def log_path_of(self, container_id: str) -> str:
         return os.path.join(self.config.container_dir(container_id), "ctr.log")
 
     def rotated_log_paths(self, c: Container) -> builtins.list[str]:  # `list` is a method here
-        return rotated_paths(self.log_path(c), self.config.log_max_files)
+        return logsinks.rotated_log_paths(self.config, c)
 
     def _running_logs(self) -> builtins.list[tuple[str, str]]:
         return [(cid, self.log_path_of(cid)) for cid in store.active_ids(self.db)]
@@ -207,6 +208,7 @@ class ContainerService:
         if opts.disk_quota:  # a 400 when --root's filesystem keeps no quotas
             self.quota.check(opts.disk_quota)
         opts = with_image_healthcheck(opts, image.config)  # the image's HEALTHCHECK under the user's --health-*
+        opts = dataclasses.replace(opts, log_config=logsinks.resolve_create(self.config, opts.log_config, opts.log_path))
         container_id = secrets.token_hex(32)
         name = opts.name or self._unused_name()
         c = Container(
@@ -305,11 +307,14 @@ class ContainerService:
                     spec = with_lxcfs(spec, lxcfs_root_for(self.lxcfs))
                 inject_hooks(spec, load_hooks(self.config.hooks_dir), has_bind_mounts=bool(opts.binds or opts.volumes))
                 write_json_atomic(os.path.join(bundle, "config.json"), spec)
+                target = logsinks.open_target(self.config, c, c.image_ref)  # the log driver's writer
+                undo.callback(logsinks.stop_writer, target)
                 created = self.runtime.create(
                     c.id,
                     bundle_dir=bundle,
                     runtime=opts.runtime,
-                    log_path=self.log_path(c),
+                    log_path=target.conmon_path,
+                    log_driver=target.conmon_driver,
                     tty=opts.tty or self.rich.needs_console(c),  # systemd, sysvinit: runc binds it at /dev/console
                     stdin=opts.open_stdin,
                     leave_stdin_open=opts.open_stdin and not opts.stdin_once,

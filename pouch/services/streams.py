@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pouch.models import Container, Status
 from pouch.rich import layout
 from pouch.runtime.logs import LogEntry, read_logs, read_plain_log
-from pouch.services import lifecycle
+from pouch.services import lifecycle, logsinks
 from pouch.services.containers import ContainerService
 from pouch.services.lifecycle import Op
 from pouch.stdio import StdioConnection, StdioOptions, StreamKind, input_end
@@ -64,6 +64,11 @@ class LogQuery:
         return self.stderr if kind == StreamKind.STDERR else self.stdout
 
 
+def check_logs_readable(c: Container) -> None:
+    """Before answering ``logs``: a driver that keeps nothing readable is refused (Docker's 501)."""
+    logsinks.check_readable(c)
+
+
 def log_entries(containers: ContainerService, c: Container, query: LogQuery,
                 cancelled: Callable[[], bool] = lambda: False) -> Iterator[LogEntry]:
     """The container's log entries (rotated files first); following ends when the container
@@ -78,8 +83,10 @@ def log_entries(containers: ContainerService, c: Container, query: LogQuery,
             if query.stdout and (query.since is None or entry.timestamp >= query.since):
                 yield entry
         return
+    logsinks.check_readable(c)  # syslog, none: Docker's 501
     for entry in read_logs(containers.log_path(c), since=query.since, until=query.until, tail=query.tail,
-                           follow=query.follow, should_stop=stopped, rotated=containers.rotated_log_paths(c)):
+                           follow=query.follow, should_stop=stopped, rotated=containers.rotated_log_paths(c),
+                           fmt=logsinks.read_format(c)):
         if query.wants(entry.stream):
             yield entry
 

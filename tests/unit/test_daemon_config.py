@@ -76,8 +76,8 @@ def test_unknown_keys_and_wrong_types_are_errors(tmp_path):
                       ({"hosts": "unix:///x"}, "'hosts' must be a list of strings"),
                       ({"registry-timeout": "soon"}, "'registry-timeout' must be a number"),
                       ({"runtimes": {"x": {"paht": "/bin/true"}}}, "runtime 'x' needs a \"path\""),
-                      ({"log-opts": {"max-size": "1m", "compress": "true"}}, "unknown log-opts compress"),
-                      ({"log-driver": "syslog"}, "log driver 'syslog' is not supported"),
+                      ({"log-opts": {"max-size": "1m", "max-fil": "3"}}, "unknown log opt 'max-fil' for json-file"),
+                      ({"log-driver": "gelf"}, "no log driver named 'gelf' is registered"),
                       ("[1, 2]", "not a JSON object"), ("{", "unable to configure the daemon with file")):
         with pytest.raises(SystemExit, match=says.replace("(", r"\(")):
             _load(tmp_path, doc)

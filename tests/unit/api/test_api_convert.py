@@ -349,7 +349,8 @@ def test_host_config_round_trips_through_create():
     # Inspect shows the merged config; the user's own values are what must survive.
     body.update(Env=list(opts.env), Labels=dict(opts.labels), Entrypoint=None, StopSignal="")
     again = create_options_from_docker(body, data["Name"])
-    assert again.to_dict() == {**opts.to_dict(), "hostname": CID[:12], "exposed_ports": ("53/udp", "80/tcp")}
+    assert again.to_dict() == {**opts.to_dict(), "hostname": CID[:12], "exposed_ports": ("53/udp", "80/tcp"),
+                               "log_config": {"type": "json-file", "config": {}}}  # shown as resolved at create
 
 
 def test_security_opt_is_parsed_at_create_and_shown_as_given():

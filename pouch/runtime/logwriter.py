@@ -1,0 +1,275 @@
+"""The log writer: the process that writes one container's log in its driver's format.
+
+conmon writes the container's output as k8s-file records into a FIFO (``<exec-root>/logfifos/<id>``);
+this process reads them and writes json-file or local files (rotating them itself, so the
+budget ``max-size`` × ``max-file`` holds at any write rate: a file is rotated before the record
+that would take it past ``max-size`` is written) or sends syslog messages. Like conmon it lives
+apart from pouchd (double fork, its own session): pouchd can restart while it writes. When the
+container's output ends (conmon closes the FIFO) it drains what is left and exits. If it is
+slow the FIFO fills and conmon, then the container, wait: output is never dropped for speed.
+
+Started as ``python -I -m pouch.runtime.logwriter SPEC`` (``logsink.start_writer``); SPEC is a
+JSON object (:class:`WriterSpec`). Once ready it prints ``OK <pid>`` (or ``ERR <message>``) on
+stdout and closes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import signal
+import socket
+import sys
+import zlib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+from pouch.runtime import logformats
+from pouch.runtime.logconfig import JSON_FILE, LOCAL, SYSLOG
+from pouch.runtime.logs import split_lines
+
+NO_WRITER_TIMEOUT_MS = 300_000  # conmon never opened the FIFO (a create that failed early)
+READ_SIZE = 1 << 16
+
+
+@dataclass(frozen=True)
+class WriterSpec:
+    fifo: str
+    driver: str
+    path: str = ""  # json-file, local: the current file
+    max_size: int = 0
+    max_files: int = 1
+    compress: bool = False
+    syslog_address: str = ""
+    syslog_facility: int = 3
+    syslog_format: str = ""
+    tag: str = ""
+    hostname: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+
+def rotated_names(path: str, max_files: int, compress: bool) -> list[str]:
+    """The rotated files of a log, newest first: ``x.1[.gz] .. x.(max_files-1)[.gz]``."""
+    suffix = ".gz" if compress else ""
+    return [f"{path}.{n}{suffix}" for n in range(1, max_files)]
+
+
+def gzip_file(src: str, dst: str) -> None:
+    """``src`` gzipped into ``dst`` (written aside, then renamed), ``src`` removed."""
+    tmp = dst + ".tmp"
+    with open(src, "rb") as fin, open(tmp, "wb") as fout:
+        comp = zlib.compressobj(6, zlib.DEFLATED, 31)
+        while chunk := fin.read(1 << 20):
+            fout.write(comp.compress(chunk))
+        fout.write(comp.flush())
+    os.rename(tmp, dst)
+    os.unlink(src)
+
+
+class FileSink:
+    """Records appended to ``path``; rotated before a record would take it past ``max_size``."""
+
+    def __init__(self, path: str, max_size: int, max_files: int, compress: bool) -> None:
+        self.path, self.max_size, self.max_files, self.compress = path, max_size, max_files, compress
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        self.fd = self._open(truncate=False)
+        self.size = os.fstat(self.fd).st_size
+
+    def _open(self, truncate: bool) -> int:
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | (os.O_TRUNC if truncate else 0)
+        return os.open(self.path, flags, 0o640)
+
+    def write(self, records: list[bytes]) -> None:
+        pending: list[bytes] = []
+        size = self.size
+        for rec in records:
+            if self.max_size and size and size + len(rec) > self.max_size:
+                self._write_all(b"".join(pending))
+                pending = []
+                self.rotate()
+                size = 0
+            pending.append(rec)
+            size += len(rec)
+        self._write_all(b"".join(pending))
+
+    def _write_all(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            n = os.write(self.fd, view)
+            view = view[n:]
+            self.size += n
+
+    def rotate(self) -> None:
+        os.close(self.fd)
+        names = rotated_names(self.path, self.max_files, self.compress)
+        if names:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(names[-1])
+            for older, newer in zip(reversed(names[1:]), reversed(names[:-1]), strict=True):
+                with contextlib.suppress(FileNotFoundError):
+                    os.rename(newer, older)
+            if self.compress:
+                os.rename(self.path, f"{self.path}.1")
+                gzip_file(f"{self.path}.1", names[0])
+            else:
+                os.rename(self.path, names[0])
+        self.fd = self._open(truncate=True)  # max_files 1: the file starts again
+        self.size = 0
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+class SyslogSink:
+    """Each line a syslog message to a unix (datagram, else stream), udp or tcp address."""
+
+    def __init__(self, spec: WriterSpec) -> None:
+        self.spec = spec
+        scheme, _, rest = spec.syslog_address.partition("://")
+        self.scheme, self.rest = scheme, rest
+        self.network = scheme in ("udp", "tcp")
+        self.sock = self._connect()
+
+    def _connect(self) -> socket.socket:
+        if self.scheme in ("unix", "unixgram"):
+            kinds = (socket.SOCK_DGRAM, socket.SOCK_STREAM) if self.scheme == "unix" else (socket.SOCK_DGRAM,)
+            err: OSError | None = None
+            for kind in kinds:
+                sock = socket.socket(socket.AF_UNIX, kind | socket.SOCK_CLOEXEC)
+                try:
+                    sock.connect(self.rest)
+                    return sock
+                except OSError as e:
+                    sock.close()
+                    err = e
+            assert err is not None
+            raise err
+        host, _, port = self.rest.rpartition(":")
+        kind = socket.SOCK_DGRAM if self.scheme == "udp" else socket.SOCK_STREAM
+        return socket.create_connection((host.strip("[]"), int(port)), timeout=10) if kind == socket.SOCK_STREAM \
+            else _udp(host.strip("[]"), int(port))
+
+    def send(self, stream: str, data: bytes, time_ns: int) -> None:
+        text = data.rstrip(b"\n").decode("utf-8", "replace")
+        if not text:
+            return
+        msg = logformats.syslog_message(facility=self.spec.syslog_facility, stream=stream, text=text,
+                                        tag=self.spec.tag, pid=os.getpid(), time_ns=time_ns,
+                                        fmt=self.spec.syslog_format, hostname=self.spec.hostname,
+                                        network=self.network)
+        if self.sock.type == socket.SOCK_STREAM:
+            msg += b"\n"
+        try:
+            self.sock.sendall(msg)
+        except OSError:  # the syslog daemon restarted: one new connection, else the line is lost
+            with contextlib.suppress(OSError):
+                self.sock.close()
+                self.sock = self._connect()
+                self.sock.sendall(msg)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _udp(host: str, port: int) -> socket.socket:
+    info = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
+    sock = socket.socket(info[0], socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+    sock.connect(info[4])
+    return sock
+
+
+Emit = Callable[[list[tuple[str, bytes, int, str]]], None]  # [(stream, data, time_ns, time text)]
+
+
+def make_emit(spec: WriterSpec) -> tuple[Emit, Callable[[], None]]:
+    """The driver's output: a function taking parsed records, and its close."""
+    if spec.driver == SYSLOG:
+        syslog = SyslogSink(spec)
+
+        def to_syslog(recs: list[tuple[str, bytes, int, str]]) -> None:
+            for stream, data, ns, _text in recs:
+                syslog.send(stream, data, ns)
+        return to_syslog, syslog.close
+    sink = FileSink(spec.path, spec.max_size, spec.max_files, spec.compress)
+    if spec.driver == JSON_FILE:
+        return (lambda recs: sink.write([logformats.encode_json(s, d, t) for s, d, _n, t in recs])), sink.close
+    if spec.driver == LOCAL:
+        return (lambda recs: sink.write([logformats.encode_local(s, d, n) for s, d, n, _t in recs])), sink.close
+    raise ValueError(f"no log writer for driver {spec.driver}")
+
+
+def parse_records(lines: list[bytes], times: logformats.TimeCache) -> list[tuple[str, bytes, int, str]]:
+    """conmon's k8s-file records → (stream, data with its newline unless partial, ns, Docker's time)."""
+    out = []
+    for line in lines:
+        parts = line.split(b" ", 3)
+        if len(parts) < 3 or parts[2] not in (b"P", b"F"):
+            continue
+        try:
+            ns, text = times.k8s(parts[0].decode("ascii"))
+        except (ValueError, UnicodeDecodeError):
+            continue
+        msg = parts[3] if len(parts) == 4 else b""
+        out.append((parts[1].decode("ascii", "replace"), msg if parts[2] == b"P" else msg + b"\n", ns, text))
+    return out
+
+
+def pump(fd: int, emit: Emit) -> None:
+    """Until the writer side has come and gone and the FIFO is drained."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLHUP)
+    times, rest, connected = logformats.TimeCache(), b"", False
+    while True:
+        events = poller.poll(None if connected else NO_WRITER_TIMEOUT_MS)
+        if not events:
+            return  # nobody ever opened the FIFO for writing
+        connected = True
+        try:
+            chunk = os.read(fd, READ_SIZE)
+        except BlockingIOError:
+            continue
+        if not chunk:
+            if rest:
+                emit(parse_records([rest], times))
+            return
+        lines, rest = split_lines(rest + chunk)
+        if lines:
+            emit(parse_records(lines, times))
+
+
+def serve(spec: WriterSpec) -> None:
+    fd = os.open(spec.fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    mine = os.fstat(fd)
+    try:
+        emit, close = make_emit(spec)
+    except (OSError, ValueError) as e:
+        print(f"ERR {spec.driver}: {e}", flush=True)
+        sys.exit(1)
+    if os.fork():
+        os._exit(0)
+    print(f"OK {os.getpid()}", flush=True)
+    null = os.open(os.devnull, os.O_RDWR)
+    for target in (0, 1, 2):
+        os.dup2(null, target)
+    try:
+        pump(fd, emit)
+    finally:
+        close()
+        with contextlib.suppress(FileNotFoundError):  # unless the next run made a new one there
+            st = os.stat(spec.fifo)
+            if (st.st_ino, st.st_dev) == (mine.st_ino, mine.st_dev):
+                os.unlink(spec.fifo)
+
+
+def main(argv: list[str]) -> None:
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    serve(WriterSpec(**json.loads(argv[1])))
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -1,0 +1,179 @@
+"""Log drivers (--log-driver/--log-opt, HostConfig.LogConfig): json-file in Docker's on-disk format
+with rotation and compression, local, syslog to a listener the test starts, none; unknown drivers
+and options refused at create; the rotation budget held at any write rate."""
+
+from __future__ import annotations
+
+import glob
+import gzip
+import json
+import os
+import socket
+import time
+
+import pytest
+
+from tests.integration.conftest import container, needs_docker, unique_name, wait_until
+
+pytestmark = pytest.mark.usefixtures("clean_containers")
+
+
+def _cdir(daemon, cid: str) -> str:
+    return os.path.join(daemon.root, "containers", cid)
+
+
+def test_json_file_is_dockers_format_at_dockers_path(daemon):
+    name = unique_name("jf")
+    with container(daemon, "busybox", "sh", "-c", "echo out; echo err >&2; printf 'a<b>&\\n'; sleep 60",
+                   name=name) as cid:
+        path = os.path.join(_cdir(daemon, cid), f"{cid}-json.log")
+        wait_until(lambda: os.path.exists(path) and os.path.getsize(path) > 0 and
+                   len(open(path).read().splitlines()) >= 3, what="three log lines")
+        lines = [json.loads(line) for line in open(path).read().splitlines()]
+        assert [(x["log"], x["stream"]) for x in lines if x["stream"] == "stdout"] == [("out\n", "stdout"),
+                                                                                     ("a<b>&\n", "stdout")]
+        assert [(x["log"], x["stream"]) for x in lines if x["stream"] == "stderr"] == [("err\n", "stderr")]
+        assert all(list(x) == ["log", "stream", "time"] and x["time"].endswith("Z") for x in lines)
+        assert '"a\\u003cb\\u003e\\u0026\\n"' in open(path).read()  # as Go's encoder escapes
+        info = daemon.inspect(name)
+        assert info["HostConfig"]["LogConfig"] == {"Type": "json-file", "Config": {}}
+        assert info["LogPath"] == path
+        assert daemon.cli("logs", name).stdout == "out\na<b>&\n"
+        last = daemon.cli("logs", "--tail", "1", name)  # the last line of both streams
+        assert (last.stdout + last.stderr) in ("a<b>&\n", "err\n")
+        stamped = daemon.cli("logs", "-t", name).stdout.splitlines()[0]
+        assert stamped.endswith(" out") and stamped[:4].isdigit()
+
+
+def test_json_file_rotates_and_compresses(daemon):
+    name = unique_name("jfrot")
+    script = "i=0; while [ $i -lt 3000 ]; do i=$((i+1)); echo line-$i; done; sleep 60"
+    with container(daemon, "--log-opt", "max-size=20k", "--log-opt", "max-file=3", "--log-opt", "compress=true",
+                   "busybox", "sh", "-c", script, name=name) as cid:
+        wait_until(lambda: daemon.cli("logs", "--tail", "1", name).stdout == "line-3000\n", timeout=30,
+                   what="the last line")
+        path = os.path.join(_cdir(daemon, cid), f"{cid}-json.log")
+        files = sorted(os.path.basename(p) for p in glob.glob(path + "*"))
+        assert files == [f"{cid}-json.log", f"{cid}-json.log.1.gz", f"{cid}-json.log.2.gz"]
+        assert os.path.getsize(path) <= 20 * 1024
+        with gzip.open(path + ".1.gz") as g:
+            rotated = [json.loads(line)["log"] for line in g.read().splitlines()]
+        assert len(gzip.decompress(open(path + ".1.gz", "rb").read())) <= 20 * 1024
+        lines = daemon.cli("logs", name).stdout.splitlines()
+        assert lines[-1] == "line-3000"
+        numbers = [int(x.split("-")[1]) for x in lines]
+        assert numbers == list(range(numbers[0], 3001)) and numbers[0] > 1  # contiguous; the oldest dropped
+        assert rotated[-1].rstrip("\n") in lines
+
+
+def test_local_driver_reads_back(daemon):
+    name = unique_name("local")
+    with container(daemon, "--log-driver", "local", "busybox", "sh", "-c", "echo one; echo two >&2; sleep 60",
+                   name=name) as cid:
+        path = os.path.join(_cdir(daemon, cid), "local-logs", "container.log")
+        wait_until(lambda: daemon.cli("logs", name).stdout == "one\n", what="stdout line")
+        assert os.path.getsize(path) > 0 and b"one" in open(path, "rb").read()
+        both = daemon.cli("logs", name)
+        assert (both.stdout, both.stderr) == ("one\n", "two\n")
+        assert daemon.inspect(name)["HostConfig"]["LogConfig"]["Type"] == "local"
+
+
+def test_none_driver_refuses_logs(daemon):
+    name = unique_name("nolog")
+    with container(daemon, "--log-driver", "none", "busybox", "sh", "-c", "echo hidden; sleep 60", name=name) as cid:
+        result = daemon.cli("logs", name, check=False)
+        assert result.returncode != 0
+        assert "configured logging driver does not support reading" in result.stderr
+        assert not glob.glob(os.path.join(_cdir(daemon, cid), "*log*"))
+
+
+def test_unknown_driver_and_option_are_refused_at_create(daemon):
+    bad = daemon.cli("create", "--log-driver", "gelf", "busybox", check=False)
+    assert bad.returncode != 0 and "gelf" in bad.stderr and "json-file, local, syslog, none" in bad.stderr
+    opt = daemon.cli("create", "--log-opt", "max-sise=1m", "busybox", check=False)
+    assert opt.returncode != 0 and "unknown log opt 'max-sise' for json-file log driver" in opt.stderr
+    syslog_opt = daemon.cli("create", "--log-driver", "syslog", "--log-opt", "max-size=1m", "busybox", check=False)
+    assert syslog_opt.returncode != 0 and "unknown log opt 'max-size' for syslog log driver" in syslog_opt.stderr
+    assert daemon.cli("ps", "-aq").stdout.strip() == ""
+
+
+def test_syslog_driver_sends_to_a_listener(daemon, tmp_path):
+    sock_path = str(tmp_path / "syslog.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(sock_path)
+    listener.settimeout(20)
+    name = unique_name("sl")
+    try:
+        with container(daemon, "--log-driver", "syslog", "--log-opt", f"syslog-address=unixgram://{sock_path}",
+                       "--log-opt", "tag=app-{{.Name}}", "busybox", "sh", "-c", "echo hello syslog; echo bad >&2; sleep 60",
+                       name=name):
+            got = [listener.recv(4096).decode(), listener.recv(4096).decode()]
+            assert any(m.startswith("<30>") and f"app-{name}[" in m and m.endswith("]: hello syslog") for m in got)
+            assert any(m.startswith("<27>") and m.endswith(": bad") for m in got)  # daemon.err
+            refused = daemon.cli("logs", name, check=False)
+            assert refused.returncode != 0 and "does not support reading" in refused.stderr
+    finally:
+        listener.close()
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    udp.settimeout(20)
+    try:
+        port = udp.getsockname()[1]
+        with container(daemon, "--network", "host", "--log-driver", "syslog", "--log-opt",
+                       f"syslog-address=udp://127.0.0.1:{port}", "--log-opt", "syslog-facility=local3",
+                       "busybox", "sh", "-c", "echo over udp; sleep 60", name=unique_name("sludp")):
+            msg = udp.recv(4096).decode()
+            assert msg.startswith(f"<{19 * 8 + 6}>") and msg.endswith(": over udp")
+    finally:
+        udp.close()
+
+
+def test_syslog_driver_without_a_listener_fails_the_start(daemon, tmp_path):
+    name = unique_name("slnone")
+    result = daemon.cli("run", "-d", "--name", name, "--log-driver", "syslog", "--log-opt",
+                        f"syslog-address=unix://{tmp_path}/nothing.sock", "busybox", "true", check=False)
+    assert result.returncode != 0 and "failed to initialize logging driver" in result.stderr
+    assert daemon.inspect(name)["State"]["Status"] == "created"
+
+
+def test_rotation_budget_holds_at_full_speed(daemon):
+    name = unique_name("yes")
+    budget = 2 * 1024 * 1024  # max-size=1m x max-file=2
+    with container(daemon, "--log-opt", "max-size=1m", "--log-opt", "max-file=2", "busybox", "yes", name=name) as cid:
+        cdir = _cdir(daemon, cid)
+        peak = 0
+        deadline = time.monotonic() + 4
+        while time.monotonic() < deadline:
+            peak = max(peak, sum(os.path.getsize(p) for p in glob.glob(os.path.join(cdir, f"{cid}-json.log*"))
+                                 if os.path.exists(p)))
+            time.sleep(0.02)
+        assert peak <= budget + 64 * 1024
+        assert os.path.exists(os.path.join(cdir, f"{cid}-json.log.1"))  # it did rotate
+        started = time.monotonic()
+        tail = daemon.cli("logs", "--tail", "2", name).stdout
+        assert tail == "y\ny\n" and time.monotonic() - started < 5
+        daemon.cli("rm", "-f", name)
+        assert not os.path.exists(cdir)
+
+
+def test_daemon_default_driver(tmp_path, busybox_tar):
+    from tests.integration.conftest import running_daemon  # noqa: PLC0415 - this test's own daemon
+
+    with running_daemon(str(tmp_path), busybox_tar, ("--log-driver", "local", "--log-opt", "max-size=1m")) as d:
+        d.cli("run", "--name", "dflt", "busybox", "echo", "hi")
+        assert d.inspect("dflt")["HostConfig"]["LogConfig"] == {"Type": "local", "Config": {"max-size": "1m"}}
+        assert d.cli("logs", "dflt").stdout == "hi\n"
+        d.cli("rm", "dflt")
+
+
+@needs_docker
+def test_docker_cli_log_options(daemon):
+    name = unique_name("dk")
+    daemon.docker("run", "--name", name, "--log-driver", "json-file", "--log-opt", "max-size=10m",
+                  "--log-opt", "max-file=2", "busybox", "echo", "from docker")
+    info = json.loads(daemon.docker("inspect", name).stdout)[0]
+    assert info["HostConfig"]["LogConfig"] == {"Type": "json-file", "Config": {"max-file": "2", "max-size": "10m"}}
+    assert daemon.docker("logs", name).stdout == "from docker\n"
+    bad = daemon.docker("run", "--log-driver", "fluentd", "busybox", "true", check=False)
+    assert bad.returncode != 0 and "no log driver named 'fluentd'" in bad.stderr
+    daemon.docker("rm", name)

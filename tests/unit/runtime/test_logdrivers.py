@@ -1,0 +1,114 @@
+"""Log driver configs (runtime/logconfig.py), formats (runtime/logformats.py) and the writer's
+rotation (runtime/logwriter.FileSink) on a temporary directory."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+
+import pytest
+
+from pouch import errors
+from pouch.models import LogConfig
+from pouch.runtime import logconfig, logformats
+from pouch.runtime.logwriter import FileSink, parse_records
+from pouch.stdio import StreamKind
+
+
+def test_supported_drivers_and_defaults():
+    s = logconfig.settings(LogConfig("json-file", {}), default_max_size=10 << 20, default_max_files=2)
+    assert (s.max_size, s.max_files, s.compress) == (10 << 20, 2, False)
+    local = logconfig.settings(LogConfig("local", {}))
+    assert (local.max_size, local.max_files, local.compress) == (20 << 20, 5, True)
+    assert logconfig.settings(LogConfig("json-file", {"max-size": "1.5k", "max-file": "3"})).budget == 1536 * 3
+
+
+@pytest.mark.parametrize(("cfg", "message"), [
+    (LogConfig("gelf"), "no log driver named 'gelf' is registered (supported: json-file, local, syslog, none)"),
+    (LogConfig("json-file", {"max-sise": "1m"}), "unknown log opt 'max-sise' for json-file log driver"),
+    (LogConfig("none", {"tag": "x"}), "unknown log opt 'tag' for none log driver"),
+    (LogConfig("json-file", {"max-size": "ten"}), "invalid size: 'ten'"),
+    (LogConfig("json-file", {"max-size": "1m", "max-file": "0"}), "max-file cannot be less than 1"),
+    (LogConfig("json-file", {"max-size": "1m", "max-file": "1", "compress": "true"}), "compress cannot be true"),
+    (LogConfig("syslog", {"syslog-address": "http://x"}), "unsupported syslog-address 'http://x'"),
+    (LogConfig("syslog", {"syslog-facility": "nope"}), "invalid syslog facility 'nope'"),
+    (LogConfig("syslog", {"tag": "{{.Nope}}"}), "unknown field Nope in log tag"),
+])
+def test_refusals_name_what_is_wrong(cfg, message):
+    with pytest.raises(errors.InvalidArgument, match=message.replace("(", r"\(").replace(")", r"\)")
+                       .replace(".", r"\.").replace("{", r"\{").replace("}", r"\}")):
+        logconfig.settings(cfg, internal=False)
+
+
+def test_k8s_file_is_not_a_users_choice():
+    with pytest.raises(errors.InvalidArgument):
+        logconfig.check_choice(LogConfig("k8s-file"))
+    assert logconfig.settings(LogConfig("k8s-file")).driver == "k8s-file"  # the engine's own (CRI, old records)
+
+
+def test_daemon_default_applies_to_a_container_without_a_driver():
+    default = LogConfig("local", {"max-size": "1m"})
+    assert logconfig.resolve(LogConfig(), default) == default
+    assert logconfig.resolve(LogConfig("", {"max-size": "2m"}), default) == LogConfig("local", {"max-size": "2m"})
+    assert logconfig.resolve(LogConfig("none"), default) == LogConfig("none")
+
+
+def test_json_line_is_dockers():
+    line = logformats.encode_json("stdout", b"<a> & \xff\n", "2026-12-08T05:00:00.000000001Z")
+    assert line == (b'{"log":"\\u003ca\\u003e \\u0026 \xef\xbf\xbd\\n","stream":"stdout",'
+                    b'"time":"2026-12-08T05:00:00.000000001Z"}\n')
+    entry = logformats.decode_json(line.rstrip(b"\n"))
+    assert entry is not None and entry.stream == StreamKind.STDOUT and not entry.partial
+    assert entry.data == "<a> & \ufffd\n".encode()
+    assert entry.time_ns % 1_000_000_000 == 1
+    assert logformats.decode_json(b'{"log":"cut","stream":"stderr","time":"2026-12-08T05:00:00Z"}').partial
+
+
+def test_local_records_round_trip_and_frame():
+    rec = logformats.encode_local("stderr", b"hello\n", 1_700_000_000_123_456_789)
+    assert rec[:4] == rec[-4:] and int.from_bytes(rec[:4], "big") == len(rec) - 8
+    msgs, rest = logformats.split_frames(rec + rec[:5])
+    assert rest == rec[:5] and len(msgs) == 1
+    entry = logformats.decode_local(msgs[0])
+    assert entry is not None and (entry.stream, entry.data, entry.time_ns) == (StreamKind.STDERR, b"hello\n",
+                                                                               1_700_000_000_123_456_789)
+    partial = logformats.decode_local(logformats.split_frames(logformats.encode_local("stdout", b"no nl", 5))[0][0])
+    assert partial is not None and partial.partial and partial.data == b"no nl"
+
+
+def test_syslog_messages():
+    unix = logformats.syslog_message(facility=3, stream="stdout", text="hi", tag="app", pid=7, time_ns=0, fmt="",
+                                     hostname="h", network=False)
+    assert unix.startswith(b"<30>") and unix.endswith(b" app[7]: hi")
+    rfc = logformats.syslog_message(facility=16, stream="stderr", text="x", tag="t", pid=1, time_ns=0,
+                                    fmt="rfc5424", hostname="h", network=True)
+    assert rfc == b"<131>1 1970-01-01T00:00:00Z h t 1 t - x"
+
+
+def test_conmon_records_become_driver_records():
+    recs = parse_records([b"2026-12-08T05:00:00.5+00:00 stdout F hello", b"2026-12-08T05:00:00.5+00:00 stderr P par",
+                          b"garbage"], logformats.TimeCache())
+    assert recs == [("stdout", b"hello\n", 1796706000500000000, "2026-12-08T05:00:00.500000000Z"),
+                    ("stderr", b"par", 1796706000500000000, "2026-12-08T05:00:00.500000000Z")]
+
+
+def test_file_sink_rotates_before_the_limit_and_compresses(tmp_path):
+    path = str(tmp_path / "c" / "x-json.log")
+    sink = FileSink(path, max_size=100, max_files=3, compress=True)
+    records = [json.dumps({"n": i}).encode().ljust(29) + b"\n" for i in range(40)]  # 30 bytes each
+    sink.write(records)
+    sink.close()
+    assert sorted(os.listdir(tmp_path / "c")) == ["x-json.log", "x-json.log.1.gz", "x-json.log.2.gz"]
+    assert os.path.getsize(path) <= 100
+    newest_rotated = gzip.decompress((tmp_path / "c" / "x-json.log.1.gz").read_bytes())
+    kept = len(open(path, "rb").read().splitlines())
+    assert len(newest_rotated) <= 100 and newest_rotated.splitlines()[-1] + b"\n" == records[-kept - 1]
+
+
+def test_file_sink_with_one_file_starts_again(tmp_path):
+    path = str(tmp_path / "x.log")
+    sink = FileSink(path, max_size=10, max_files=1, compress=False)
+    sink.write([b"12345678\n", b"abc\n"])
+    sink.close()
+    assert os.listdir(tmp_path) == ["x.log"] and open(path, "rb").read() == b"abc\n"
