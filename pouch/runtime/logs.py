@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO
 
+from pouch.runtime.logencode import split_lines
 from pouch.stdio import StreamKind
 
 STREAMS = (StreamKind.STDOUT, StreamKind.STDERR)
@@ -139,12 +140,6 @@ def _keep(entry: LogEntry, since: float | None) -> bool:
 
 def _past(entry: LogEntry, until: float | None) -> bool:
     return until is not None and entry.timestamp > until
-
-
-def split_lines(buf: bytes) -> tuple[list[bytes], bytes]:
-    """Complete lines of a buffer (empty ones dropped) and the unterminated rest."""
-    *lines, rest = buf.split(b"\n")
-    return [line for line in lines if line], rest
 
 
 @dataclass(frozen=True)

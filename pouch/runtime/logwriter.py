@@ -8,48 +8,61 @@ apart from pouchd (double fork, its own session): pouchd can restart while it wr
 container's output ends (conmon closes the FIFO) it drains what is left and exits. If it is
 slow the FIFO fills and conmon, then the container, wait: output is never dropped for speed.
 
-Started as ``python -I -m pouch.runtime.logwriter SPEC`` (``logsink.start_writer``); SPEC is a
-JSON object (:class:`WriterSpec`). Once ready it prints ``OK <pid>`` (or ``ERR <message>``) on
-stdout and closes it.
+Started as ``python -I -m pouch.runtime.logwriter KEY=VALUE...`` (``services/logsinks.py``: the
+:class:`WriterSpec`); it imports only C-backed standard modules, to start fast with each
+container. Once ready it prints ``OK <pid>`` (or ``ERR <message>``) on stdout and closes it.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
+import _signal as signal  # `signal` would import enum
 import os
 import select
-import signal
-import socket
 import sys
 import zlib
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
 
-from pouch.runtime import logformats
-from pouch.runtime.logconfig import JSON_FILE, LOCAL, SYSLOG
-from pouch.runtime.logs import split_lines
+from pouch.runtime import logencode
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing, dataclasses, json, socket: ~100 ms of imports in each writer
+    import socket
+    from collections.abc import Callable
+
+    Emit = Callable[[list[tuple[str, bytes, int, str]]], None]  # [(stream, data, time_ns, time text)]
+
+JSON_FILE, LOCAL, SYSLOG = "json-file", "local", "syslog"  # runtime/logconfig.py's names
 
 NO_WRITER_TIMEOUT_MS = 300_000  # conmon never opened the FIFO (a create that failed early)
 READ_SIZE = 1 << 16
 
 
-@dataclass(frozen=True)
 class WriterSpec:
-    fifo: str
-    driver: str
-    path: str = ""  # json-file, local: the current file
-    max_size: int = 0
-    max_files: int = 1
-    compress: bool = False
-    syslog_address: str = ""
-    syslog_facility: int = 3
-    syslog_format: str = ""
-    tag: str = ""
-    hostname: str = ""
+    """What one writer does, passed on its command line as ``KEY=VALUE`` arguments."""
 
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
+    __slots__ = ("fifo", "driver", "path", "max_size", "max_files", "compress", "syslog_address",
+                 "syslog_facility", "syslog_format", "tag", "hostname")
+
+    def __init__(self, fifo: str, driver: str, path: str = "", max_size: int = 0, max_files: int = 1,
+                 compress: bool = False, syslog_address: str = "", syslog_facility: int = 3,
+                 syslog_format: str = "", tag: str = "", hostname: str = "") -> None:
+        self.fifo, self.driver, self.path = fifo, driver, path  # path: json-file, local: the current file
+        self.max_size, self.max_files, self.compress = max_size, max_files, compress
+        self.syslog_address, self.syslog_facility, self.syslog_format = syslog_address, syslog_facility, syslog_format
+        self.tag, self.hostname = tag, hostname
+
+    def to_argv(self) -> list[str]:
+        return [f"{name}={int(v) if isinstance(v, bool) else v}" for name in self.__slots__
+                if (v := getattr(self, name)) not in ("", None)]
+
+    @classmethod
+    def from_argv(cls, argv: list[str]) -> WriterSpec:
+        values: dict = dict(arg.split("=", 1) for arg in argv)
+        for key in ("max_size", "max_files", "syslog_facility"):
+            if key in values:
+                values[key] = int(values[key])
+        if "compress" in values:
+            values["compress"] = values["compress"] == "1"
+        return cls(**values)
 
 
 def rotated_names(path: str, max_files: int, compress: bool) -> list[str]:
@@ -107,11 +120,12 @@ class FileSink:
         os.close(self.fd)
         names = rotated_names(self.path, self.max_files, self.compress)
         if names:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(names[-1])
+            _unlink(names[-1])
             for older, newer in zip(reversed(names[1:]), reversed(names[:-1]), strict=True):
-                with contextlib.suppress(FileNotFoundError):
+                try:
                     os.rename(newer, older)
+                except FileNotFoundError:
+                    pass
             if self.compress:
                 os.rename(self.path, f"{self.path}.1")
                 gzip_file(f"{self.path}.1", names[0])
@@ -124,10 +138,20 @@ class FileSink:
         os.close(self.fd)
 
 
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
 class SyslogSink:
     """Each line a syslog message to a unix (datagram, else stream), udp or tcp address."""
 
     def __init__(self, spec: WriterSpec) -> None:
+        import socket  # noqa: PLC0415 - lazy: only syslog writers need it (~15 ms of imports)
+
+        self.socket = socket
         self.spec = spec
         scheme, _, rest = spec.syslog_address.partition("://")
         self.scheme, self.rest = scheme, rest
@@ -135,6 +159,7 @@ class SyslogSink:
         self.sock = self._connect()
 
     def _connect(self) -> socket.socket:
+        socket = self.socket
         if self.scheme in ("unix", "unixgram"):
             kinds = (socket.SOCK_DGRAM, socket.SOCK_STREAM) if self.scheme == "unix" else (socket.SOCK_DGRAM,)
             err: OSError | None = None
@@ -150,39 +175,35 @@ class SyslogSink:
             raise err
         host, _, port = self.rest.rpartition(":")
         kind = socket.SOCK_DGRAM if self.scheme == "udp" else socket.SOCK_STREAM
-        return socket.create_connection((host.strip("[]"), int(port)), timeout=10) if kind == socket.SOCK_STREAM \
-            else _udp(host.strip("[]"), int(port))
+        if kind == socket.SOCK_STREAM:
+            return socket.create_connection((host.strip("[]"), int(port)), timeout=10)
+        info = socket.getaddrinfo(host.strip("[]"), int(port), type=socket.SOCK_DGRAM)[0]
+        sock = socket.socket(info[0], socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+        sock.connect(info[4])
+        return sock
 
     def send(self, stream: str, data: bytes, time_ns: int) -> None:
         text = data.rstrip(b"\n").decode("utf-8", "replace")
         if not text:
             return
-        msg = logformats.syslog_message(facility=self.spec.syslog_facility, stream=stream, text=text,
+        msg = logencode.syslog_message(facility=self.spec.syslog_facility, stream=stream, text=text,
                                         tag=self.spec.tag, pid=os.getpid(), time_ns=time_ns,
                                         fmt=self.spec.syslog_format, hostname=self.spec.hostname,
                                         network=self.network)
-        if self.sock.type == socket.SOCK_STREAM:
+        if self.sock.type == self.socket.SOCK_STREAM:
             msg += b"\n"
         try:
             self.sock.sendall(msg)
         except OSError:  # the syslog daemon restarted: one new connection, else the line is lost
-            with contextlib.suppress(OSError):
+            try:
                 self.sock.close()
                 self.sock = self._connect()
                 self.sock.sendall(msg)
+            except OSError:
+                pass
 
     def close(self) -> None:
         self.sock.close()
-
-
-def _udp(host: str, port: int) -> socket.socket:
-    info = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
-    sock = socket.socket(info[0], socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
-    sock.connect(info[4])
-    return sock
-
-
-Emit = Callable[[list[tuple[str, bytes, int, str]]], None]  # [(stream, data, time_ns, time text)]
 
 
 def make_emit(spec: WriterSpec) -> tuple[Emit, Callable[[], None]]:
@@ -196,13 +217,13 @@ def make_emit(spec: WriterSpec) -> tuple[Emit, Callable[[], None]]:
         return to_syslog, syslog.close
     sink = FileSink(spec.path, spec.max_size, spec.max_files, spec.compress)
     if spec.driver == JSON_FILE:
-        return (lambda recs: sink.write([logformats.encode_json(s, d, t) for s, d, _n, t in recs])), sink.close
+        return (lambda recs: sink.write([logencode.encode_json(s, d, t) for s, d, _n, t in recs])), sink.close
     if spec.driver == LOCAL:
-        return (lambda recs: sink.write([logformats.encode_local(s, d, n) for s, d, n, _t in recs])), sink.close
+        return (lambda recs: sink.write([logencode.encode_local(s, d, n) for s, d, n, _t in recs])), sink.close
     raise ValueError(f"no log writer for driver {spec.driver}")
 
 
-def parse_records(lines: list[bytes], times: logformats.TimeCache) -> list[tuple[str, bytes, int, str]]:
+def parse_records(lines: list[bytes], times: logencode.TimeCache) -> list[tuple[str, bytes, int, str]]:
     """conmon's k8s-file records → (stream, data with its newline unless partial, ns, Docker's time)."""
     out = []
     for line in lines:
@@ -222,7 +243,7 @@ def pump(fd: int, emit: Emit) -> None:
     """Until the writer side has come and gone and the FIFO is drained."""
     poller = select.poll()
     poller.register(fd, select.POLLIN | select.POLLHUP)
-    times, rest, connected = logformats.TimeCache(), b"", False
+    times, rest, connected = logencode.TimeCache(), b"", False
     while True:
         events = poller.poll(None if connected else NO_WRITER_TIMEOUT_MS)
         if not events:
@@ -236,7 +257,7 @@ def pump(fd: int, emit: Emit) -> None:
             if rest:
                 emit(parse_records([rest], times))
             return
-        lines, rest = split_lines(rest + chunk)
+        lines, rest = logencode.split_lines(rest + chunk)
         if lines:
             emit(parse_records(lines, times))
 
@@ -259,16 +280,18 @@ def serve(spec: WriterSpec) -> None:
         pump(fd, emit)
     finally:
         close()
-        with contextlib.suppress(FileNotFoundError):  # unless the next run made a new one there
+        try:  # unless the next run made a new one there
             st = os.stat(spec.fifo)
             if (st.st_ino, st.st_dev) == (mine.st_ino, mine.st_dev):
                 os.unlink(spec.fifo)
+        except FileNotFoundError:
+            pass
 
 
 def main(argv: list[str]) -> None:
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    serve(WriterSpec(**json.loads(argv[1])))
+    serve(WriterSpec.from_argv(argv[1:]))
 
 
 if __name__ == "__main__":

@@ -123,7 +123,7 @@ def open_target(config: DaemonConfig, c: Container, image_name: str) -> LogTarge
 
 
 def _start_writer(spec: WriterSpec) -> int:
-    proc = subprocess.Popen([*WRITER, spec.to_json()], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([*WRITER, *spec.to_argv()], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, start_new_session=True, cwd="/")
     try:
         out, err = proc.communicate(timeout=WRITER_START_TIMEOUT)

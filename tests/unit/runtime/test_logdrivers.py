@@ -11,7 +11,7 @@ import pytest
 
 from pouch import errors
 from pouch.models import LogConfig
-from pouch.runtime import logconfig, logformats
+from pouch.runtime import logconfig, logencode, logformats
 from pouch.runtime.logwriter import FileSink, parse_records
 from pouch.stdio import StreamKind
 
@@ -55,7 +55,7 @@ def test_daemon_default_applies_to_a_container_without_a_driver():
 
 
 def test_json_line_is_dockers():
-    line = logformats.encode_json("stdout", b"<a> & \xff\n", "2026-12-08T05:00:00.000000001Z")
+    line = logencode.encode_json("stdout", b"<a> & \xff\n", "2026-12-08T05:00:00.000000001Z")
     assert line == (b'{"log":"\\u003ca\\u003e \\u0026 \xef\xbf\xbd\\n","stream":"stdout",'
                     b'"time":"2026-12-08T05:00:00.000000001Z"}\n')
     entry = logformats.decode_json(line.rstrip(b"\n"))
@@ -66,29 +66,29 @@ def test_json_line_is_dockers():
 
 
 def test_local_records_round_trip_and_frame():
-    rec = logformats.encode_local("stderr", b"hello\n", 1_700_000_000_123_456_789)
+    rec = logencode.encode_local("stderr", b"hello\n", 1_700_000_000_123_456_789)
     assert rec[:4] == rec[-4:] and int.from_bytes(rec[:4], "big") == len(rec) - 8
     msgs, rest = logformats.split_frames(rec + rec[:5])
     assert rest == rec[:5] and len(msgs) == 1
     entry = logformats.decode_local(msgs[0])
     assert entry is not None and (entry.stream, entry.data, entry.time_ns) == (StreamKind.STDERR, b"hello\n",
                                                                                1_700_000_000_123_456_789)
-    partial = logformats.decode_local(logformats.split_frames(logformats.encode_local("stdout", b"no nl", 5))[0][0])
+    partial = logformats.decode_local(logformats.split_frames(logencode.encode_local("stdout", b"no nl", 5))[0][0])
     assert partial is not None and partial.partial and partial.data == b"no nl"
 
 
 def test_syslog_messages():
-    unix = logformats.syslog_message(facility=3, stream="stdout", text="hi", tag="app", pid=7, time_ns=0, fmt="",
+    unix = logencode.syslog_message(facility=3, stream="stdout", text="hi", tag="app", pid=7, time_ns=0, fmt="",
                                      hostname="h", network=False)
     assert unix.startswith(b"<30>") and unix.endswith(b" app[7]: hi")
-    rfc = logformats.syslog_message(facility=16, stream="stderr", text="x", tag="t", pid=1, time_ns=0,
+    rfc = logencode.syslog_message(facility=16, stream="stderr", text="x", tag="t", pid=1, time_ns=0,
                                     fmt="rfc5424", hostname="h", network=True)
     assert rfc == b"<131>1 1970-01-01T00:00:00Z h t 1 t - x"
 
 
 def test_conmon_records_become_driver_records():
     recs = parse_records([b"2026-12-08T05:00:00.5+00:00 stdout F hello", b"2026-12-08T05:00:00.5+00:00 stderr P par",
-                          b"garbage"], logformats.TimeCache())
+                          b"garbage"], logencode.TimeCache())
     assert recs == [("stdout", b"hello\n", 1796706000500000000, "2026-12-08T05:00:00.500000000Z"),
                     ("stderr", b"par", 1796706000500000000, "2026-12-08T05:00:00.500000000Z")]
 
