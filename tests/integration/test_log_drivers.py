@@ -8,7 +8,9 @@ import glob
 import gzip
 import json
 import os
+import shutil
 import socket
+import subprocess
 import time
 
 import pytest
@@ -152,6 +154,10 @@ def test_rotation_budget_holds_at_full_speed(daemon):
         started = time.monotonic()
         tail = daemon.cli("logs", "--tail", "2", name).stdout
         assert tail == "y\ny\n" and time.monotonic() - started < 5
+        daemon.cli("kill", name)
+        wait_until(lambda: daemon.inspect(name)["State"]["Status"] == "exited", what="the container exited")
+        after = sum(os.path.getsize(p) for p in glob.glob(os.path.join(cdir, f"{cid}-json.log*")))
+        assert after <= budget + 64 * 1024
         daemon.cli("rm", "-f", name)
         assert not os.path.exists(cdir)
 
@@ -177,3 +183,56 @@ def test_docker_cli_log_options(daemon):
     bad = daemon.docker("run", "--log-driver", "fluentd", "busybox", "true", check=False)
     assert bad.returncode != 0 and "no log driver named 'fluentd'" in bad.stderr
     daemon.docker("rm", name)
+
+
+COMPOSE_LOGGING = """\
+version: "2.4"
+services:
+  talk:
+    image: busybox:latest
+    command: sh -c "echo composed; exec sleep 1000"
+    logging:
+      driver: json-file
+      options:
+        max-size: "1m"
+        max-file: "3"
+"""
+
+
+@pytest.mark.skipif(not shutil.which("docker-compose"), reason="docker-compose is not installed")
+def test_compose_logging_options(daemon, tmp_path):
+    (tmp_path / "docker-compose.yml").write_text(COMPOSE_LOGGING)
+    project = unique_name("cl")
+    env = dict(os.environ, DOCKER_HOST=daemon.host, COMPOSE_PROJECT_NAME=project,
+               DOCKER_CONFIG=str(tmp_path / ".docker"))
+
+    def compose(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["docker-compose", *args], cwd=tmp_path, env=env, capture_output=True, text=True,
+                              timeout=120)
+
+    try:
+        up = compose("up", "-d")
+        assert up.returncode == 0, up.stderr
+        info = daemon.inspect(f"{project}_talk_1")
+        assert info["HostConfig"]["LogConfig"] == {"Type": "json-file", "Config": {"max-size": "1m", "max-file": "3"}}
+        wait_until(lambda: "composed" in compose("logs", "--no-color", "talk").stdout, what="the service's log")
+    finally:
+        compose("down", "-t", "1")
+
+
+def test_docker_py_reads_json_file_logs(daemon):
+    docker = pytest.importorskip("docker")
+    client = docker.DockerClient(base_url=daemon.host, version="1.41")
+    try:
+        c = client.containers.run("busybox", ["sh", "-c", "echo py-one; echo py-two"], detach=True,
+                                  log_config=docker.types.LogConfig(type="json-file", config={"max-size": "1m"}),
+                                  name=unique_name("py"))
+        c.wait(timeout=30)
+        assert c.logs() == b"py-one\npy-two\n"
+        assert c.logs(tail=1, timestamps=True).endswith(b"Z py-two\n")
+        assert c.attrs["HostConfig"]["LogConfig"]["Config"] == {"max-size": "1m"}
+        c.remove()
+        with pytest.raises(docker.errors.APIError, match="no log driver named 'splunk'"):
+            client.containers.create("busybox", log_config=docker.types.LogConfig(type="splunk"))
+    finally:
+        client.close()
