@@ -15,7 +15,7 @@ import time
 import uuid
 
 from pouch import API_VERSION, MIN_API_VERSION, __version__
-from pouch.api import attach_streams, container_json, convert, exec_json, image_json, registry_routes, versions
+from pouch.api import attach_streams, container_json, convert, exec_json, image_json, registry_routes, unsupported, versions
 from pouch.api import filters as list_filters
 from pouch.api.archive_routes import add_archive_routes
 from pouch.api.build_routes import add_build_routes
@@ -192,6 +192,9 @@ class ContainerRoutes:
 
     def create(self, req: Request) -> Response:
         body = req.json()
+        unsupported.check_platform(req.query_str("platform"))  # --platform: the host's own only
+        if isinstance(body, dict):
+            unsupported.check_create_body(body)  # --gpus, --link, --userns...: a 400, never a no-op
         opts = convert.create_options_from_docker(body, req.query_str("name"))
         opts = dataclasses.replace(opts, console_size=versions.console_size_for(body, req.api_version))
         c = self.service.create(opts)  # no HostConfig.Runtime: the engine picks the default runtime

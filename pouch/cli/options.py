@@ -44,6 +44,8 @@ CREATE_FLAGS: list[Flag] = [
     F("-e", "--env", kind=LIST, help="Set environment variables"),
     F("--env-file", kind=LIST, help="Read in a file of environment variables"),
     F("--expose", kind=LIST, help="Expose a port or a range of ports"),
+    F("--gpus", kind=STR, help="GPU devices to add to the container (refused: pouchd has no GPU support)",
+      metavar="gpu-request"),
     F("--group-add", kind=LIST, help="Add additional groups to join"),
     F("-h", "--hostname", kind=STR, help="Container host name"),
     F("--init", help="Run an init inside the container that forwards signals and reaps processes"),
@@ -53,6 +55,7 @@ CREATE_FLAGS: list[Flag] = [
     F("-i", "--interactive", help="Keep STDIN open even if not attached"),
     F("--ipc", kind=STR, help="IPC mode to use"),
     F("-l", "--label", kind=LIST, help="Set meta data on a container"),
+    F("--link", kind=LIST, help="Add link to another container (refused: use a user-defined network)"),
     F("--log-driver", kind=STR, help="Logging driver for the container (json-file, local, syslog, none)"),
     F("--log-opt", kind=LIST, help="Log driver options"),
     F("-m", "--memory", kind=STR, help="Memory limit", metavar="bytes"),
@@ -60,6 +63,7 @@ CREATE_FLAGS: list[Flag] = [
     F("--name", kind=STR, help="Assign a name to the container"),
     F("--network", "--net", kind=STR, help="Connect a container to a network", metavar="network"),
     F("--pid", kind=STR, help="PID namespace to use"),
+    F("--platform", kind=STR, help="Set platform if server is multi-platform capable (the host's only)"),
     F("--privileged", help="Give extended privileges to this container"),
     F("--pull", kind=STR, default="missing", help='Pull image before running ("always", "missing", "never")'),
     F("-p", "--publish", kind=LIST, help="Publish a container's port(s) to the host"),
@@ -80,6 +84,9 @@ CREATE_FLAGS: list[Flag] = [
     F("--stop-timeout", kind=INT, help="Timeout (in seconds) to stop a container"),
     F("--sysctl", kind=LIST, help="Sysctl options"),
     F("--tmpfs", kind=LIST, help="Mount a tmpfs directory"),
+    F("--userns", kind=STR, help="User namespace to use (refused but for \"host\")"),
+    F("--cgroupns", kind=STR, help="Cgroup namespace to use (host; private is refused)"),
+    F("--isolation", kind=STR, help="Container isolation technology (default only)"),
     F("-t", "--tty", help="Allocate a pseudo-TTY"),
     F("-u", "--user", kind=STR, help="Username or UID (format: <name|uid>[:<group|gid>])"),
     F("-v", "--volume", kind=LIST, help="Bind mount a volume"),
@@ -428,13 +435,30 @@ def build_create_body(opts: dict[str, Any], image: str, cmd: list[str], *,
         host["CpuShares"] = get("cpu_shares")
     if get("init"):
         host["Init"] = True
+    host.update(_refused_by_the_daemon(get))
     if get("log_driver") or get("log_opt"):
         host["LogConfig"] = parse_log_opts(get("log_driver") or "", get("log_opt") or [])
     host.update(resource_host_config(get))
     host.update(quota_host_config(get))  # DiskQuota, StorageOpt
     config["HostConfig"] = host
+    if get("platform"):
+        config["Platform"] = get("platform")  # taken out into ?platform= by cli/run.py
     config.update(networking_config(get))  # NetworkingConfig, MacAddress (network_flags.py)
     return config
+
+
+def _refused_by_the_daemon(get: Callable[[str], Any]) -> dict[str, Any]:
+    """Flags docker has and pouchd does not implement: sent as docker sends them, so the daemon
+    answers with a 400 that names the option (pouchd decides, as for any API client)."""
+    host: dict[str, Any] = {}
+    if get("gpus"):
+        host["DeviceRequests"] = [{"Driver": "", "Count": -1, "Capabilities": [["gpu"]], "Options": {}}]
+    if get("link"):
+        host["Links"] = [link if ":" in link else f"{link}:{link}" for link in get("link")]
+    for flag, key in (("userns", "UsernsMode"), ("cgroupns", "CgroupnsMode"), ("isolation", "Isolation")):
+        if get(flag):
+            host[key] = get(flag)
+    return host
 
 
 def parse_log_opts(driver: str, values: list[str]) -> dict[str, Any]:
@@ -451,6 +475,6 @@ def parse_log_opts(driver: str, values: list[str]) -> dict[str, Any]:
 
 
 def create_params(opts: dict[str, Any]) -> dict[str, Any]:
-    return {"name": opts.get("name") or None}
+    return {"name": opts.get("name") or None, "platform": opts.get("platform") or None}
 
 

@@ -62,7 +62,12 @@ def create_container(ctx: Context, body: dict[str, Any], name: str | None, *,
 
 
 def _post_create(ctx: Context, body: dict[str, Any], name: str | None) -> dict[str, Any]:
-    return ctx.client.post("/containers/create", params={"name": name or None}, body=body)
+    platform = body.pop("Platform", None)  # --platform goes in the query, as docker sends it
+    try:
+        return ctx.client.post("/containers/create", params={"name": name or None, "platform": platform}, body=body)
+    finally:
+        if platform:
+            body["Platform"] = platform
 
 
 def _pullable(image: str) -> bool:
