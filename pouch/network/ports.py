@@ -3,12 +3,15 @@ and :func:`ephemeral_range` (the kernel's view).
 
 A host port of 0 means "any": it is drawn from the kernel's ephemeral range
 (``net.ipv4.ip_local_port_range``, as Docker does) and checked free, both against the
-other containers' published ports (portmap's DNAT holds no socket) and by binding it.
+other containers' published ports (portmap's DNAT holds no socket) and by binding it; an
+explicit host port is checked the same way (Docker's proxy binds it: a port a host process
+listens on is "already allocated"), and a host IP the host does not have is refused.
 ``-p 8000-8010:80`` (``host_port_end``) takes the first free port of the range.
 """
 
 from __future__ import annotations
 
+import errno
 import random
 import socket
 from collections.abc import Callable, Iterable, Sequence
@@ -76,6 +79,9 @@ def allocate(bindings: Sequence[PortBinding], used: Used, is_free: Callable[[str
         if b.host_port and not b.host_port_end:
             if is_taken(taken, b.protocol, b.host_ip, b.host_port):
                 raise Conflict(f"Bind for {b.host_ip or '0.0.0.0'}:{b.host_port} failed: port is already allocated")
+            if not is_free(b.protocol, b.host_ip, b.host_port):  # a host process holds it (docker-proxy's bind)
+                raise Conflict(f"Bind for {b.host_ip or '0.0.0.0'}:{b.host_port} failed: port is already allocated "
+                               f"(a host process holds {b.protocol} port {b.host_port})")
             port = b.host_port
         else:
             lo, hi = (b.host_port, b.host_port_end) if b.host_port_end else ephemeral
@@ -111,13 +117,22 @@ def ephemeral_range(path: str = EPHEMERAL_RANGE_FILE) -> tuple[int, int]:
 
 
 def port_is_free(protocol: str, host_ip: str, port: int) -> bool:
-    """True if nothing on the host holds ``port`` (a bind succeeds)."""
+    """True if nothing on the host holds ``port`` (a bind succeeds, as docker-proxy's would; a TCP
+    port only closed connections linger on counts as free). A host IP that is not one of the
+    host's addresses is a 400, whatever the port."""
     kind = socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM
     if protocol == "sctp":
         return True  # no cheap check; the DNAT rule does not need the port free anyway
+    ip = host_ip or "0.0.0.0"
+    family = socket.AF_INET6 if ":" in ip else socket.AF_INET
     try:
-        with socket.socket(socket.AF_INET, kind) as s:
-            s.bind((host_ip or "0.0.0.0", port))
+        with socket.socket(family, kind) as s:
+            if kind == socket.SOCK_STREAM:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is not "held"
+            s.bind((ip, port))
         return True
-    except OSError:
+    except OSError as e:
+        if e.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
+            raise InvalidArgument(f"Error starting userland proxy: listen {protocol} {ip}:{port}: bind: cannot "
+                                  f"assign requested address ({ip} is not an address of this host)") from None
         return False
