@@ -103,12 +103,12 @@ def cmd_system_prune(ctx: Context, argv: list[str]) -> int:
                         [F("-a", "--all", help="Remove all unused images not just dangling ones"),
                          F("--filter", kind=LIST, help="Provide filter values (e.g. 'label=<key>=<value>')"),
                          F("-f", "--force", help="Do not prompt for confirmation"),
-                         F("--volumes", help="Prune volumes")], argv, max_args=0)
+                         F("--volumes", help="Prune anonymous volumes")], argv, max_args=0)
     filters = parse_filters(opts["filter"] or [])  # label!=x: the key label!
     if not opts["force"]:
         items = ["all stopped containers", "all networks not used by at least one container"]
         if opts["volumes"]:
-            items.append("all volumes not used by at least one container")
+            items.append("all anonymous volumes not used by at least one container")
         if opts["all"]:
             items += ["all images without at least one container associated to them", "all build cache"]
         else:

@@ -93,12 +93,18 @@ def cmd_volume_rm(ctx: Context, argv: list[str]) -> int:
 
 
 def cmd_volume_prune(ctx: Context, argv: list[str]) -> int:
-    opts, _ = ctx.parse("[OPTIONS]", "Remove all unused local volumes",
+    opts, _ = ctx.parse("[OPTIONS]", "Remove the anonymous local volumes no container uses (named ones too with -a)",
                         [F("-a", "--all", help="Remove all unused volumes, not just anonymous ones"),
                          F("--filter", kind=LIST, help="Provide filter values (e.g. 'label=<label>')"),
                          F("-f", "--force", help="Do not prompt for confirmation")], argv, max_args=0)
     filters = parse_filters(opts["filter"] or [])
-    if not opts["force"] and not confirm(ctx, "WARNING! This will remove all local volumes not used by at least one container."):
+    if opts["all"]:
+        if "all" in filters:
+            raise CLIError("conflicting options: cannot specify both --all and --filter all=1")
+        filters["all"] = ["true"]
+    named_too = any(v.lower() in ("1", "true") for v in filters.get("all", []))
+    which = "all local volumes" if named_too else "anonymous local volumes"
+    if not opts["force"] and not confirm(ctx, f"WARNING! This will remove {which} not used by at least one container."):
         return 0
     reclaimed, text = prune_volumes(ctx, filters)
     if text:

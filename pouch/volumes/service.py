@@ -274,17 +274,20 @@ class VolumeService:
         return trash
 
     def prune(self, filters: Mapping[str, builtins.list[str]] | None = None) -> tuple[builtins.list[str], int]:
-        """Remove every volume no container uses (API 1.41: named ones too) that matches."""
+        """Remove the anonymous volumes no container uses that match; named ones too only with the
+        filter ``all=true`` (``volume prune -a``): Docker 23's rule, whatever the API version."""
         filters = dict(filters or {})
         check_volume_filters(filters)
         if "dangling" in filters:
             raise InvalidArgument("invalid filter 'dangling'")
-        filters.pop("all", None)
+        named_too = any(_truthy(v, "all") for v in filters.pop("all", ()))
         removed, space, trash = [], 0, []
         with self._lock:
             users = self.users()
             for volume in store.list_all(self.db):
                 if users.get(volume.name) or not volume_matches(volume, filters, False):
+                    continue
+                if not named_too and ANONYMOUS_LABEL not in volume.labels:
                     continue
                 size = 0 if volume.has_device else directory_size(self.data_path(volume.name))
                 try:

@@ -108,9 +108,19 @@ def test_prune_keeps_used_volumes_and_counts_the_space(service):
     with open(os.path.join(service.data_path("free"), "blob"), "wb") as f:
         f.write(b"x" * 1000)
     add_container(service, "c1", "used")
-    assert service.prune({"label!": ["keep"]}) == (["free"], 1000)
+    assert service.prune() == ([], 0)  # named volumes stay without all=true (Docker 23)
+    assert service.prune({"label!": ["keep"], "all": ["true"]}) == (["free"], 1000)
     assert [v.name for v in service.list()] == ["labelled", "used"]
-    assert service.prune() == (["labelled"], 0)
+    assert service.prune({"all": ["1"]}) == (["labelled"], 0)
+
+
+def test_prune_removes_unused_anonymous_volumes(service):
+    anon = service.create(anonymous=True)
+    service.create("named")
+    assert service.prune() == ([anon.name], 0)
+    assert [v.name for v in service.list()] == ["named"]
+    with pytest.raises(InvalidArgument, match="invalid filter 'all=maybe'"):
+        service.prune({"all": ["maybe"]})
 
 
 def test_resolve_names_creates_and_rolls_back(service):
