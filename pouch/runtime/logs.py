@@ -166,6 +166,24 @@ def _read_whole(path: str) -> bytes:
         return b""
 
 
+def file_identity(path: str) -> int | None:
+    """Which file this is across a rotation: its inode, or for a gzipped rotated file the inode
+    of the file it was made from (the log writer keeps it as the gzip header's name); None if gone."""
+    try:
+        if not path.endswith(".gz"):
+            return os.stat(path).st_ino
+        with open(path, "rb") as f:
+            head = f.read(64)
+    except FileNotFoundError:  # x.1.gz not written yet: x.1 is still there, being compressed
+        return file_identity(path[:-3]) if path.endswith(".gz") else None
+    except OSError:
+        return None
+    if head[:3] != b"\x1f\x8b\x08" or not head[3] & 0x08 or head[3] & 0x04:  # FNAME, no FEXTRA
+        return None
+    name = head[10:].split(b"\0", 1)[0]
+    return int(name) if name.isdigit() else None
+
+
 class _LogFile:
     """An open log file read record by record, surviving conmon's rotation."""
 
@@ -173,6 +191,7 @@ class _LogFile:
         self.path = path
         self.split = split
         self.f: BinaryIO | None = None
+        self.ino = 0
         self.buf = b""
         self.open()
 
@@ -183,7 +202,19 @@ class _LogFile:
             self.f = None
             return False
         self.buf = b""
+        self.ino = os.fstat(self.f.fileno()).st_ino
         return True
+
+    def newer_rotated(self, rotated: Sequence[str]) -> list[str]:
+        """The rotated files made after the one open here (it was renamed away): read them before
+        the new current file, so that following loses nothing when the log rotated several times
+        between two reads. Oldest first."""
+        identities = [file_identity(p) for p in rotated]
+        if self.f is None:
+            return []
+        if self.ino not in identities:  # gone already (more rotations than files kept): all are newer
+            return [p for p, ident in zip(rotated, identities, strict=True) if ident is not None]
+        return list(rotated[identities.index(self.ino) + 1:])
 
     def read_records(self) -> list[bytes]:
         """Complete records available now (partial trailing bytes are kept)."""
@@ -267,7 +298,8 @@ def read_logs(
         yield from backlog
         if not follow or any(_past(e, until) for e in first):
             return
-        yield from _follow(lf, merger, since, until, should_stop, poll_interval, partial_flush_after, fmt.parse)
+        yield from _follow(lf, merger, since, until, should_stop, poll_interval, partial_flush_after, fmt,
+                           rotated)
     finally:
         lf.close()
 
@@ -280,14 +312,18 @@ def _follow(
     should_stop: Callable[[], bool],
     poll_interval: float,
     partial_flush_after: float,
-    parse: Callable[[bytes], LogEntry | None] = parse_line,
+    fmt: LogFormat = K8S_FILE,
+    rotated: Sequence[str] = (),
 ) -> Iterator[LogEntry]:
+    parse = fmt.parse
     last_data = time.monotonic()
     while True:
         stopping = should_stop()  # sample before reading: what is written before it counts
         records = lf.read_records()
         if not records and lf.replaced():
-            records = lf.read_records()  # the rest of the old file, then switch
+            records = lf.read_records()  # the rest of the old file, the files rotated since, then switch
+            for newer in lf.newer_rotated(rotated):
+                records += fmt.split(_read_whole(newer))[0]
             lf.reopen()
             records += lf.read_records()
         if records:

@@ -72,13 +72,19 @@ def rotated_names(path: str, max_files: int, compress: bool) -> list[str]:
 
 
 def gzip_file(src: str, dst: str) -> None:
-    """``src`` gzipped into ``dst`` (written aside, then renamed), ``src`` removed."""
+    """``src`` gzipped into ``dst`` (written aside, then renamed), ``src`` removed. The gzip header's
+    name is ``src``'s inode: a following reader knows the file it had open (``logs.file_identity``)."""
     tmp = dst + ".tmp"
     with open(src, "rb") as fin, open(tmp, "wb") as fout:
-        comp = zlib.compressobj(6, zlib.DEFLATED, 31)
+        ino = os.fstat(fin.fileno()).st_ino
+        fout.write(b"\x1f\x8b\x08\x08" + b"\0\0\0\0" + b"\x00\x03" + str(ino).encode() + b"\0")  # FNAME
+        comp = zlib.compressobj(6, zlib.DEFLATED, -15)
+        crc = size = 0
         while chunk := fin.read(1 << 20):
+            crc = zlib.crc32(chunk, crc)
+            size += len(chunk)
             fout.write(comp.compress(chunk))
-        fout.write(comp.flush())
+        fout.write(comp.flush() + crc.to_bytes(4, "little") + (size & 0xFFFFFFFF).to_bytes(4, "little"))
     os.rename(tmp, dst)
     os.unlink(src)
 

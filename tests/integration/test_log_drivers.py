@@ -236,3 +236,17 @@ def test_docker_py_reads_json_file_logs(daemon):
             client.containers.create("busybox", log_config=docker.types.LogConfig(type="splunk"))
     finally:
         client.close()
+
+
+@pytest.mark.parametrize("driver", ["json-file", "local"])
+def test_follow_since_and_until_across_rotations(daemon, driver):
+    name = unique_name("follow")
+    script = "i=0; while [ $i -lt 400 ]; do i=$((i+1)); echo line-$i; [ $((i % 50)) = 0 ] && sleep 0.2; done"
+    started = time.time()
+    daemon.cli("run", "-d", "--name", name, "--log-driver", driver, "--log-opt", "max-size=2k", "--log-opt",
+               "max-file=3", "busybox", "sh", "-c", script)
+    followed = daemon.cli("logs", "-f", name, timeout=60).stdout.splitlines()
+    numbers = [int(x.split("-")[1]) for x in followed]
+    assert numbers[-1] == 400 and numbers == list(range(numbers[0], 401))  # nothing lost while following
+    assert daemon.cli("logs", "--since", str(int(started) + 3600), name).stdout == ""
+    assert daemon.cli("logs", "--until", str(int(started) - 3600), name).stdout == ""

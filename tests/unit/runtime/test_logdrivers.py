@@ -12,7 +12,8 @@ import pytest
 from pouch import errors
 from pouch.models import LogConfig
 from pouch.runtime import logconfig, logencode, logformats
-from pouch.runtime.logwriter import FileSink, parse_records
+from pouch.runtime.logs import file_identity, read_logs
+from pouch.runtime.logwriter import FileSink, gzip_file, parse_records
 from pouch.stdio import StreamKind
 
 
@@ -112,3 +113,32 @@ def test_file_sink_with_one_file_starts_again(tmp_path):
     sink.write([b"12345678\n", b"abc\n"])
     sink.close()
     assert os.listdir(tmp_path) == ["x.log"] and open(path, "rb").read() == b"abc\n"
+
+
+def test_gzipped_rotation_keeps_the_identity_of_its_file(tmp_path):
+    src = tmp_path / "x.log.1"
+    src.write_bytes(b"hello\n" * 100)
+    ino = os.stat(src).st_ino
+    gzip_file(str(src), str(tmp_path / "x.log.1.gz"))
+    assert gzip.decompress((tmp_path / "x.log.1.gz").read_bytes()) == b"hello\n" * 100  # a valid gzip file
+    assert file_identity(str(tmp_path / "x.log.1.gz")) == ino and not src.exists()
+
+
+def test_following_reads_every_file_rotated_between_two_reads(tmp_path):
+    path = str(tmp_path / "x-json.log")
+    sink = FileSink(path, max_size=200, max_files=8, compress=True)
+    record = [logencode.encode_json("stdout", f"line-{n}\n".encode(), "2026-12-08T05:00:00.000000000Z")
+              for n in range(40)]
+    sink.write(record[:2])
+    rotated = [f"{path}.{n}.gz" for n in range(7, 0, -1)]
+    reader = read_logs(path, follow=True, rotated=rotated, fmt=logformats.JSON_FILE, poll_interval=0.01,
+                       should_stop=lambda: len(seen) >= 2 and not pending)
+    seen: list[bytes] = []
+    pending = True
+    seen.append(next(reader).data)
+    seen.append(next(reader).data)
+    sink.write(record[2:14])  # three rotations before the reader looks again
+    pending = False
+    seen += [e.data for e in reader]
+    sink.close()
+    assert seen == [f"line-{n}\n".encode() for n in range(14)]
