@@ -573,6 +573,7 @@ class CreateOptions:
     # log_path: the kubelet renames it and asks to reopen); "": <container dir>/ctr.log, rotated by pouchd
     log_path: str = ""
     log_config: LogConfig = field(default_factory=LogConfig)  # --log-driver/--log-opt (runtime/logconfig.py)
+    links: tuple[str, ...] = ()  # --link NAME:ALIAS, legacy links on the default bridge (services/links.py)
 
     @property
     def network(self) -> NetworkMode:

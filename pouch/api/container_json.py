@@ -160,7 +160,7 @@ def _volume_bind(v: VolumeMount) -> str:
     return f"{v.name}:{v.target}" + (":" + ",".join(opts) if opts else "")
 
 
-def host_config(options: CreateOptions) -> dict[str, Any]:
+def host_config(options: CreateOptions, name: str = "") -> dict[str, Any]:
     """``HostConfig`` as inspect shows it: the create options Pouch keeps, Docker's zero values otherwise."""
     port_bindings: dict[str, list[dict[str, str]]] = {}
     for p in options.port_bindings:
@@ -188,7 +188,7 @@ def host_config(options: CreateOptions) -> dict[str, Any]:
         "GroupAdd": None,
         "IpcMode": "private",
         "Cgroup": "",
-        "Links": None,
+        "Links": _links(options.links, name),
         "OomScoreAdj": 0,
         "PidMode": "",
         "Privileged": options.privileged,
@@ -318,7 +318,7 @@ def container_inspect(
         "ProcessLabel": "",
         "AppArmorProfile": "",
         "ExecIDs": _or_null(exec_ids),
-        "HostConfig": host_config(c.options),
+        "HostConfig": host_config(c.options, c.name),
         "GraphDriver": {"Name": "overlay2", "Data": graph_data or None},
         "Mounts": _mount_points(c.options),
         "Config": config,
@@ -453,3 +453,12 @@ def _log_config(cfg: LogConfig) -> dict:
     """``HostConfig.LogConfig``; conmon's k8s-file (records older than log drivers) is served as
     json-file is, and shown as such."""
     return {"Type": "json-file" if cfg.type in ("", "k8s-file") else cfg.type, "Config": dict(cfg.config)}
+
+
+def _links(links: tuple[str, ...], parent: str) -> list[str] | None:
+    """``--link db:web-db`` of container ``app`` as dockerd shows it: ``/db:/app/web-db``."""
+    out = []
+    for link in links:
+        child, _, alias = link.partition(":")
+        out.append(f"/{child}:/{parent}/{alias}")
+    return out or None

@@ -36,6 +36,7 @@ from pouch.models import (
     parse_security_opts,
 )
 from pouch.runtime.logconfig import check_choice
+from pouch.services.links import parse_link
 from pouch.services.names import validate_container_name
 from pouch.volumes.specs import (
     PROPAGATIONS,
@@ -364,7 +365,17 @@ def create_options_from_docker(body: Mapping[str, Any], name: str = "") -> Creat
         publish_all=_get_bool(host, "PublishAllPorts", "HostConfig.PublishAllPorts"),
         disk_quota=disk_quota_from_docker(body, host),  # --disk-quota, --storage-opt size=
         log_config=_parse_log_config(host),
+        links=tuple(_parse_link(v) for v in _get_str_list(host, "Links", "HostConfig.Links")),
     )
+
+
+def _parse_link(value: str) -> str:
+    """``HostConfig.Links``: ``NAME[:ALIAS]`` or inspect's ``/NAME:/PARENT/ALIAS`` → ``NAME:ALIAS``."""
+    try:
+        name, alias = parse_link(value)
+    except InvalidArgument as e:
+        raise InvalidArgument(f"HostConfig.Links: {e.message}") from None
+    return f"{name}:{alias}"
 
 
 def _parse_log_config(host: Mapping[str, Any]) -> LogConfig:

@@ -19,7 +19,6 @@ from pouch.errors import InvalidArgument
 # (HostConfig field, docker flag, reason)
 HOST_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("DeviceRequests", "--gpus", "pouchd has no device request driver (GPUs); use --device for device nodes"),
-    ("Links", "--link", "legacy links are not supported; use a user-defined network, where names resolve"),
     ("UsernsMode", "--userns", "user namespaces are not supported"),
     ("Cgroup", "--cgroup", "joining another container's cgroup is not supported"),
     ("Annotations", "--annotation", "OCI annotations are not supported"),

@@ -55,7 +55,7 @@ CREATE_FLAGS: list[Flag] = [
     F("-i", "--interactive", help="Keep STDIN open even if not attached"),
     F("--ipc", kind=STR, help="IPC mode to use"),
     F("-l", "--label", kind=LIST, help="Set meta data on a container"),
-    F("--link", kind=LIST, help="Add link to another container (refused: use a user-defined network)"),
+    F("--link", kind=LIST, help="Add link to another container (default bridge only)"),
     F("--log-driver", kind=STR, help="Logging driver for the container (json-file, local, syslog, none)"),
     F("--log-opt", kind=LIST, help="Log driver options"),
     F("-m", "--memory", kind=STR, help="Memory limit", metavar="bytes"),
@@ -448,8 +448,8 @@ def build_create_body(opts: dict[str, Any], image: str, cmd: list[str], *,
 
 
 def _refused_by_the_daemon(get: Callable[[str], Any]) -> dict[str, Any]:
-    """Flags docker has and pouchd does not implement: sent as docker sends them, so the daemon
-    answers with a 400 that names the option (pouchd decides, as for any API client)."""
+    """``--link`` and flags docker has that pouchd does not implement: sent as docker sends them, so
+    the daemon answers (a 400 naming the option for the latter, as for any API client)."""
     host: dict[str, Any] = {}
     if get("gpus"):
         host["DeviceRequests"] = [{"Driver": "", "Count": -1, "Capabilities": [["gpu"]], "Options": {}}]

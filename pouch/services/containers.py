@@ -54,7 +54,7 @@ from pouch.oci.user import read_user_files, resolve_user
 from pouch.rich.lxcfs import with_lxcfs
 from pouch.rich.lxcfsd import LxcfsSupervisor, lxcfs_root_for
 from pouch.runtime.registry import Runtimes
-from pouch.services import commitpause, create_checks, lifecycle, logsinks
+from pouch.services import commitpause, create_checks, lifecycle, links, logsinks
 from pouch.services import resources as resource_checks  # -m, --cpus, --device, --ipc... (400s)
 from pouch.services.attachgate import AttachGate
 from pouch.services.health import HealthMonitor, health_at_start, health_at_stop, with_image_healthcheck
@@ -209,6 +209,7 @@ class ContainerService:
             self.quota.check(opts.disk_quota)
         opts = with_image_healthcheck(opts, image.config)  # the image's HEALTHCHECK under the user's --health-*
         opts = dataclasses.replace(opts, log_config=logsinks.resolve_create(self.config, opts.log_config, opts.log_path))
+        opts = links.check_create(opts, self.get)  # --link: its targets exist, on the default bridge
         container_id = secrets.token_hex(32)
         name = opts.name or self._unused_name()
         c = Container(
@@ -278,6 +279,7 @@ class ContainerService:
         opts = c.options
         if self.host_capabilities is None:
             self.host_capabilities = tuple(read_host_capabilities())
+        linked = links.for_start(c, self.get, self._link_facts)  # --link: hosts lines and env, this run only
         image = self.images.for_container(c.image_id)
         rootfs = self.rootfs_path(c)
         bundle = self.config.bundle_dir(c.id)
@@ -292,7 +294,7 @@ class ContainerService:
             undo.callback(self.volumes.release, c.id)
             passwd, group = read_user_files(rootfs)
             user = resolve_user(opts.user or image.image_config.user, passwd, group)
-            sandbox = self._sandbox_config(c, hostname, image.image_config.exposed_ports)
+            sandbox = self._sandbox_config(linked, hostname, image.image_config.exposed_ports)
             joined = self._joined_netns(c)  # container:X: X's sandbox
 
             # 2. network, and meanwhile the bundle and conmon + runc create
@@ -300,7 +302,7 @@ class ContainerService:
                 nonlocal created
                 os.makedirs(bundle, mode=0o700, exist_ok=True)
                 undo.callback(shutil.rmtree, bundle, ignore_errors=True)
-                spec = self._spec(c, image.image_config, rootfs, hostname, netns_path, user, group)
+                spec = self._spec(linked, image.image_config, rootfs, hostname, netns_path, user, group)
                 if opts.rich:
                     spec = self.rich.prepare_spec(c, spec, rootfs)
                 if opts.enable_lxcfs:  # lxcfs: /proc files with the container's limits
@@ -377,6 +379,12 @@ class ContainerService:
                 host_capabilities=self.host_capabilities,
             )
         )
+
+    def _link_facts(self, child: Container) -> tuple[builtins.list[str], builtins.list[str], str]:
+        """What a link to ``child`` shows: its Config.Env, exposed ports and hostname."""
+        image_config = self.images.for_container(child.image_id).image_config
+        exposed = [*child.options.exposed_ports, *image_config.exposed_ports]
+        return merge_env(list(image_config.env), list(child.options.env)), exposed, self._hostname(child)
 
     def _joined_netns(self, c: Container) -> str | None:
         """``container:X``: the namespace of X's sandbox (None for a container owning its own)."""

@@ -11,7 +11,6 @@ pytestmark = pytest.mark.usefixtures("clean_containers")
 
 REFUSED = [
     (("--gpus", "all"), "--gpus (HostConfig.DeviceRequests) is not supported"),
-    (("--link", "other:alias"), "--link (HostConfig.Links) is not supported"),
     (("--userns", "private"), "--userns (HostConfig.UsernsMode) is not supported"),
     (("--cgroupns", "private"), "--cgroupns (HostConfig.CgroupnsMode) 'private' is not supported"),
     (("--isolation", "hyperv"), "--isolation (HostConfig.Isolation) 'hyperv' is not supported"),
