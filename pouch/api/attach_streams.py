@@ -160,7 +160,7 @@ def attach_handler(engine: Engine, c: Container, query: AttachQuery) -> HijackHa
     tty = c.options.tty
 
     def handler(client: socket.socket, leftover: bytes) -> None:
-        if query.logs:
+        if query.logs and streams.logs_readable(c):  # syslog, none: no past output to replay
             log_query = streams.LogQuery(stdout=query.stdout, stderr=query.stderr)
             for entry in streams.log_entries(containers, c, log_query):
                 client.sendall(frame_log_entry(entry, tty, timestamps=False))

@@ -80,8 +80,11 @@ def rotated_log_paths(config: DaemonConfig, c: Container) -> list[str]:
     return list(reversed(rotated_names(path, s.max_files, s.compress)))
 
 
+READABLE = logconfig.READABLE
+
+
 def check_readable(c: Container) -> None:
-    if c.options.log_config.type not in logconfig.READABLE:
+    if c.options.log_config.type not in READABLE:
         raise errors.NotImplementedYet("configured logging driver does not support reading")
 
 

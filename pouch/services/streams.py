@@ -64,6 +64,10 @@ class LogQuery:
         return self.stderr if kind == StreamKind.STDERR else self.stdout
 
 
+def logs_readable(c: Container) -> bool:
+    return c.options.log_config.type in logsinks.READABLE
+
+
 def check_logs_readable(c: Container) -> None:
     """Before answering ``logs``: a driver that keeps nothing readable is refused (Docker's 501)."""
     logsinks.check_readable(c)
