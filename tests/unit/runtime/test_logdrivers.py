@@ -142,3 +142,19 @@ def test_following_reads_every_file_rotated_between_two_reads(tmp_path):
     seen += [e.data for e in reader]
     sink.close()
     assert seen == [f"line-{n}\n".encode() for n in range(14)]
+
+
+def test_tail_reads_from_the_end_and_keeps_partial_lines_whole(tmp_path):
+    path = str(tmp_path / "x-json.log")
+    sink = FileSink(path, max_size=300, max_files=3, compress=True)
+    t = "2026-12-08T05:00:00.000000000Z"
+    sink.write([logencode.encode_json("stdout", f"l{n}\n".encode(), t) for n in range(20)]
+               + [logencode.encode_json("stdout", b"par", t), logencode.encode_json("stdout", b"tial\n", t),
+                  logencode.encode_json("stderr", b"err\n", t), logencode.encode_json("stdout", b"no-newline", t)])
+    sink.close()
+    rotated = [f"{path}.2.gz", f"{path}.1.gz"]
+    got = [e.data for e in read_logs(path, tail=4, rotated=rotated, fmt=logformats.JSON_FILE)]
+    assert got == [b"l19\n", b"partial\n", b"err\n", b"no-newline"]
+    everything = [e.data for e in read_logs(path, rotated=rotated, fmt=logformats.JSON_FILE)]
+    assert [e.data for e in read_logs(path, tail=30, rotated=rotated, fmt=logformats.JSON_FILE)] == everything
+    assert list(read_logs(path, tail=0, rotated=rotated, fmt=logformats.JSON_FILE)) == []
