@@ -310,7 +310,7 @@ class ContainerService:
                 inject_hooks(spec, load_hooks(self.config.hooks_dir), has_bind_mounts=bool(opts.binds or opts.volumes))
                 write_json_atomic(os.path.join(bundle, "config.json"), spec)
                 target = logsinks.open_target(self.config, c, c.image_ref)  # the log driver's writer
-                undo.callback(logsinks.stop_writer, target)
+                undo.callback(target.stop)
                 created = self.runtime.create(
                     c.id,
                     bundle_dir=bundle,
@@ -325,6 +325,7 @@ class ContainerService:
                     log_max_size=0,
                 )
                 undo.callback(self.runtime.delete, c.id, True)
+                target.confirm()  # the writer started meanwhile (a syslog it cannot reach fails the start)
 
             attachment = self._sandbox_for(c, sandbox, joined, create_container)
             undo.callback(self.network.remove_sandbox, c.id, attachment)

@@ -14,7 +14,6 @@ import signal
 import socket
 import subprocess
 import sys
-from dataclasses import dataclass
 
 from pouch import errors
 from pouch.config import DaemonConfig
@@ -30,13 +29,47 @@ WRITER = (sys.executable, "-I", "-m", "pouch.runtime.logwriter")
 WRITER_START_TIMEOUT = 30.0
 
 
-@dataclass(frozen=True)
 class LogTarget:
-    """What conmon is given (``-l DRIVER:PATH``) and the writer process, if any."""
+    """What conmon is given (``-l DRIVER:PATH``) and, for a driver with a writer, the writer being
+    started: pouchd holds the FIFO's read end meanwhile, so conmon never waits for it and the
+    writer starts while conmon and runc create the container (:meth:`confirm` after)."""
 
-    conmon_driver: str  # "k8s-file" or "none"
-    conmon_path: str = ""
-    writer_pid: int | None = None
+    def __init__(self, conmon_driver: str, conmon_path: str = "", proc: subprocess.Popen | None = None,
+                 hold_fd: int | None = None, driver: str = "") -> None:
+        self.conmon_driver = conmon_driver  # "k8s-file" or "none"
+        self.conmon_path = conmon_path
+        self.writer_pid: int | None = None
+        self._proc = proc
+        self._hold_fd = hold_fd
+        self._driver = driver
+
+    def confirm(self) -> None:
+        """Wait for the writer's answer: its pid, or the error that fails the start."""
+        if self._proc is None:
+            return
+        proc, self._proc = self._proc, None
+        try:
+            self.writer_pid = _writer_answer(proc, self._driver)
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        if self._hold_fd is not None:
+            os.close(self._hold_fd)
+            self._hold_fd = None
+
+    def stop(self) -> None:
+        """Undo: the writer killed (if it is still this FIFO's), the FIFO removed."""
+        if self._proc is not None:
+            with contextlib.suppress(errors.PouchError):
+                self.confirm()
+        self._release()
+        if self.writer_pid is not None and _is_writer_for(self.writer_pid, self.conmon_path):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.writer_pid, signal.SIGTERM)
+        if self._driver:  # a writer's FIFO (not a k8s-file log)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.conmon_path)
 
 
 def container_settings(config: DaemonConfig, c: Container) -> LogSettings:
@@ -116,18 +149,19 @@ def open_target(config: DaemonConfig, c: Container, image_name: str) -> LogTarge
                       max_files=s.max_files, compress=s.compress, syslog_address=s.syslog_address,
                       syslog_facility=s.syslog_facility, syslog_format=s.syslog_format, tag=tag,
                       hostname=socket.gethostname())
+    hold = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
-        pid = _start_writer(spec)
+        proc = subprocess.Popen([*WRITER, *spec.to_argv()], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, start_new_session=True, cwd="/")
     except BaseException:
+        os.close(hold)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(fifo)
         raise
-    return LogTarget(K8S_FILE, fifo, pid)
+    return LogTarget(K8S_FILE, fifo, proc, hold, driver)
 
 
-def _start_writer(spec: WriterSpec) -> int:
-    proc = subprocess.Popen([*WRITER, *spec.to_argv()], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True, cwd="/")
+def _writer_answer(proc: subprocess.Popen, driver: str) -> int:
     try:
         out, err = proc.communicate(timeout=WRITER_START_TIMEOUT)
     except subprocess.TimeoutExpired:
@@ -138,20 +172,9 @@ def _start_writer(spec: WriterSpec) -> int:
     if answer.startswith("OK "):
         return int(answer.split()[1])
     detail = answer.removeprefix("ERR ") or err.decode("utf-8", "replace").strip()[-300:]
-    if spec.driver == SYSLOG:
+    if driver == SYSLOG:
         raise errors.InvalidArgument(f"failed to initialize logging driver: {detail}")
     raise errors.Internal(f"failed to initialize logging driver: {detail}")
-
-
-def stop_writer(target: LogTarget) -> None:
-    """Undo of :func:`open_target` when the start fails before conmon opened the FIFO."""
-    if target.writer_pid is None:
-        return
-    if _is_writer_for(target.writer_pid, target.conmon_path):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(target.writer_pid, signal.SIGTERM)
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(target.conmon_path)
 
 
 def _is_writer_for(pid: int, fifo: str) -> bool:

@@ -141,7 +141,22 @@ def test_syslog_driver_without_a_listener_fails_the_start(daemon, tmp_path):
     result = daemon.cli("run", "-d", "--name", name, "--log-driver", "syslog", "--log-opt",
                         f"syslog-address=unix://{tmp_path}/nothing.sock", "busybox", "true", check=False)
     assert result.returncode != 0 and "failed to initialize logging driver" in result.stderr
-    assert daemon.inspect(name)["State"]["Status"] == "created"
+    info = daemon.inspect(name)
+    assert info["State"]["Status"] == "created"
+    assert not os.path.exists(os.path.join(daemon.exec_root, "logfifos", info["Id"]))
+    assert not _processes_naming(info["Id"])  # no conmon, no writer left
+
+
+def _processes_naming(text: str) -> list[int]:
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if text.encode() in f.read():
+                    found.append(int(pid))
+        except OSError:
+            continue
+    return found
 
 
 def test_rotation_budget_holds_at_full_speed(daemon):
@@ -170,6 +185,7 @@ def test_rotation_budget_holds_at_full_speed(daemon):
         assert tail == "y\ny\n" and time.monotonic() - started < 5
         daemon.cli("kill", name)
         wait_until(lambda: daemon.inspect(name)["State"]["Status"] == "exited", what="the container exited")
+        wait_until(lambda: not _processes_naming(cid), what="the writer drained the FIFO and exited")
         after = sum(os.path.getsize(p) for p in glob.glob(os.path.join(cdir, f"{cid}-json.log*")))
         assert after <= budget + 64 * 1024
         daemon.cli("rm", "-f", name)
