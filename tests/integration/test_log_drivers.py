@@ -280,3 +280,15 @@ def test_follow_since_and_until_across_rotations(daemon, driver):
     assert numbers[-1] == 400 and numbers == list(range(numbers[0], 401))  # nothing lost while following
     assert daemon.cli("logs", "--since", str(int(started) + 3600), name).stdout == ""
     assert daemon.cli("logs", "--until", str(int(started) - 3600), name).stdout == ""
+
+
+def test_logs_keep_flowing_across_a_pouchd_crash(fresh_daemon):
+    d = fresh_daemon
+    d.cli("run", "-d", "--name", "ticker", "busybox", "sh", "-c", "i=0; while true; do i=$((i+1)); echo tick-$i; sleep 0.1; done")
+    wait_until(lambda: "tick-3" in d.cli("logs", "ticker").stdout, what="first ticks")
+    d.kill9()
+    time.sleep(1.0)  # the behaviour under test: the container keeps logging while pouchd is gone
+    d.start()
+    ticks = [int(x.split("-")[1]) for x in d.cli("logs", "ticker").stdout.split()]
+    assert ticks == list(range(1, len(ticks) + 1)) and len(ticks) >= 8  # nothing lost while pouchd was down
+    d.cli("rm", "-f", "ticker")
