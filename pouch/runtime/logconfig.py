@@ -12,8 +12,9 @@ Docker's drivers that pouchd implements (``--log-driver``, ``HostConfig.LogConfi
   default /dev/log), ``syslog-facility``, ``syslog-format``, ``tag``; not readable by ``logs``.
 - ``none``: nothing is kept; ``logs`` is refused.
 
-``k8s-file`` (conmon's own format, at ``containers/<id>/ctr.log``) is what records written before log
-drivers use, and what the CRI asks for; a user cannot choose it. Anything else is a 400 naming the
+``k8s-file`` (conmon's own format, at ``containers/<id>/ctr.log`` or its ``path`` option) is what
+records written before log drivers use, and what the CRI asks for (``path``: the pod's log_path); a
+user cannot choose it. Anything else is a 400 naming the
 supported drivers; an option the driver does not have is a 400 naming it.
 """
 
@@ -39,7 +40,7 @@ OPTIONS = {
     LOCAL: _FILE_OPTS,
     SYSLOG: ("syslog-address", "syslog-facility", "syslog-format", "tag"),
     NONE: (),
-    K8S_FILE: (),
+    K8S_FILE: ("path",),  # the CRI's log_path (kubelet rotates it); default containers/<id>/ctr.log
 }
 LOCAL_DEFAULTS = {"max-size": "20m", "max-file": "5", "compress": "true"}
 

@@ -97,7 +97,7 @@ def log_path(config: DaemonConfig, c: Container) -> str:
     if driver == LOCAL:
         return os.path.join(cdir, "local-logs", "container.log")
     if driver == K8S_FILE:
-        return os.path.join(cdir, "ctr.log")
+        return c.options.log_config.config.get("path") or os.path.join(cdir, "ctr.log")
     return ""
 
 

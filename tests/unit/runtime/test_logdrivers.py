@@ -46,6 +46,7 @@ def test_k8s_file_is_not_a_users_choice():
     with pytest.raises(errors.InvalidArgument):
         logconfig.check_choice(LogConfig("k8s-file"))
     assert logconfig.settings(LogConfig("k8s-file")).driver == "k8s-file"  # the engine's own (CRI, old records)
+    assert logconfig.settings(LogConfig("k8s-file", {"path": "/var/log/pods/p/c/0.log"})).driver == "k8s-file"
 
 
 def test_daemon_default_applies_to_a_container_without_a_driver():
