@@ -3,7 +3,8 @@
 Docker's drivers that pouchd implements (``--log-driver``, ``HostConfig.LogConfig.Type``):
 
 - ``json-file``: one JSON object a line (``{"log":..,"stream":..,"time":..}``) in
-  ``containers/<id>/<id>-json.log``; ``max-size``, ``max-file``, ``compress`` (rotated files gzipped).
+  ``containers/<id>/<id>-json.log``; ``max-size``, ``max-file``, ``compress`` (rotated files gzipped);
+  ``labels``, ``labels-regex``, ``env``, ``env-regex``, ``tag``: an ``attrs`` object on each line.
   Options not given take the daemon's ``--log-max-size``/``--log-max-files`` (Pouch bounds logs by
   default; Docker's json-file does not).
 - ``local``: Docker's framed protobuf records in ``containers/<id>/local-logs/container.log``,
@@ -35,8 +36,9 @@ SUPPORTED = (JSON_FILE, LOCAL, SYSLOG, NONE)
 READABLE = (JSON_FILE, LOCAL, K8S_FILE)  # the drivers ``logs`` can read back
 
 _FILE_OPTS = ("max-size", "max-file", "compress")
+ATTR_OPTS = ("labels", "labels-regex", "env", "env-regex", "tag")  # json-file: "attrs" of each line
 OPTIONS = {
-    JSON_FILE: _FILE_OPTS,
+    JSON_FILE: _FILE_OPTS + ATTR_OPTS,
     LOCAL: _FILE_OPTS,
     SYSLOG: ("syslog-address", "syslog-facility", "syslog-format", "tag"),
     NONE: (),
@@ -115,6 +117,14 @@ def settings(cfg: LogConfig, *, default_max_size: int = 0, default_max_files: in
     for key in cfg.config:
         if key not in OPTIONS[driver]:
             raise errors.InvalidArgument(f"unknown log opt '{key}' for {driver} log driver")
+    for key in ("labels-regex", "env-regex"):
+        if key in cfg.config:
+            try:
+                re.compile(cfg.config[key])
+            except re.error as e:
+                raise errors.InvalidArgument(f"invalid {key} '{cfg.config[key]}': {e}") from None
+    if "tag" in cfg.config:
+        _check_tag(cfg.config["tag"])
     if driver in (JSON_FILE, LOCAL):
         return _file_settings(driver, cfg.config, default_max_size, default_max_files)
     if driver == SYSLOG:
@@ -143,6 +153,14 @@ def _file_settings(driver: str, opts: dict[str, str], default_max_size: int, def
                        compress=compress)
 
 
+def _check_tag(tag: str) -> None:
+    for name in _TAG_FIELD.findall(tag):
+        if name not in TAG_FIELDS:
+            raise errors.InvalidArgument(f"unknown field {name} in log tag '{tag}' (known: {', '.join(TAG_FIELDS)})")
+    if "{{" in _TAG_FIELD.sub("", tag):
+        raise errors.InvalidArgument(f"unsupported log tag template '{tag}' (fields only: {{{{.Name}}}}...)")
+
+
 def _bool(text: str, name: str) -> bool:
     if text.lower() in ("1", "t", "true"):
         return True
@@ -169,11 +187,32 @@ def _syslog_settings(opts: dict[str, str]) -> LogSettings:
     if fmt not in SYSLOG_FORMATS:
         raise errors.InvalidArgument(f"unknown syslog format '{fmt}' (supported: {', '.join(SYSLOG_FORMATS[1:])})")
     tag = opts.get("tag") or "{{.ID}}"
-    for name in _TAG_FIELD.findall(tag):
-        if name not in TAG_FIELDS:
-            raise errors.InvalidArgument(f"unknown field {name} in log tag '{tag}' (known: {', '.join(TAG_FIELDS)})")
     return LogSettings(SYSLOG, syslog_address=address, syslog_facility=FACILITIES[facility], syslog_format=fmt,
                        tag=tag)
+
+
+def extra_attributes(opts: dict[str, str], labels: dict[str, str], env: list[str], tag_values: dict[str, str]
+                     ) -> dict[str, str]:
+    """Docker's ``ExtraAttributes`` (json-file's ``attrs``): the labels and variables named by
+    ``labels``/``env`` (comma-separated) or matched by ``labels-regex``/``env-regex``, and ``tag``."""
+    attrs: dict[str, str] = {}
+    wanted = [k for k in opts.get("labels", "").split(",") if k]
+    for key in wanted:
+        if key in labels:
+            attrs[key] = labels[key]
+    if opts.get("labels-regex"):
+        pattern = re.compile(opts["labels-regex"])
+        attrs.update({k: v for k, v in labels.items() if pattern.search(k)})
+    variables = dict(item.split("=", 1) for item in env if "=" in item)
+    for key in (k for k in opts.get("env", "").split(",") if k):
+        if key in variables:
+            attrs[key] = variables[key]
+    if opts.get("env-regex"):
+        pattern = re.compile(opts["env-regex"])
+        attrs.update({k: v for k, v in variables.items() if pattern.search(k)})
+    if opts.get("tag"):
+        attrs["tag"] = render_tag(opts["tag"], tag_values)
+    return attrs
 
 
 def render_tag(tag: str, values: dict[str, str]) -> str:

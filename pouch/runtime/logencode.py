@@ -82,10 +82,19 @@ def go_json_string(text: str) -> str:
     return out
 
 
-def encode_json(stream: str, data: bytes, time_text: str) -> bytes:
-    """One json-file line; ``data`` is the line with its newline (none if partial)."""
-    return (f'{{"log":{go_json_string(data.decode("utf-8", "replace"))},"stream":"{stream}",'
+def encode_json(stream: str, data: bytes, time_text: str, attrs: str = "") -> bytes:
+    """One json-file line; ``data`` is the line with its newline (none if partial); ``attrs`` the
+    ``"attrs"`` object already encoded (:func:`encode_attrs`), or empty."""
+    extra = f',"attrs":{attrs}' if attrs else ""
+    return (f'{{"log":{go_json_string(data.decode("utf-8", "replace"))},"stream":"{stream}"{extra},'
             f'"time":"{time_text}"}}\n').encode()
+
+
+def encode_attrs(attrs: dict[str, str]) -> str:
+    """A json-file line's ``attrs`` as Go's ``json.Marshal`` of a map writes it (keys sorted)."""
+    if not attrs:
+        return ""
+    return "{" + ",".join(f"{go_json_string(k)}:{go_json_string(v)}" for k, v in sorted(attrs.items())) + "}"
 
 
 # ----------------------------------------------------------------------------- local

@@ -40,15 +40,16 @@ class WriterSpec:
     """What one writer does, passed on its command line as ``KEY=VALUE`` arguments."""
 
     __slots__ = ("fifo", "driver", "path", "max_size", "max_files", "compress", "syslog_address",
-                 "syslog_facility", "syslog_format", "tag", "hostname")
+                 "syslog_facility", "syslog_format", "tag", "hostname", "attrs")
 
     def __init__(self, fifo: str, driver: str, path: str = "", max_size: int = 0, max_files: int = 1,
                  compress: bool = False, syslog_address: str = "", syslog_facility: int = 3,
-                 syslog_format: str = "", tag: str = "", hostname: str = "") -> None:
+                 syslog_format: str = "", tag: str = "", hostname: str = "", attrs: str = "") -> None:
         self.fifo, self.driver, self.path = fifo, driver, path  # path: json-file, local: the current file
         self.max_size, self.max_files, self.compress = max_size, max_files, compress
         self.syslog_address, self.syslog_facility, self.syslog_format = syslog_address, syslog_facility, syslog_format
         self.tag, self.hostname = tag, hostname
+        self.attrs = attrs  # json-file: each line's "attrs" object, encoded (logencode.encode_attrs)
 
     def to_argv(self) -> list[str]:
         return [f"{name}={int(v) if isinstance(v, bool) else v}" for name in self.__slots__
@@ -223,7 +224,8 @@ def make_emit(spec: WriterSpec) -> tuple[Emit, Callable[[], None]]:
         return to_syslog, syslog.close
     sink = FileSink(spec.path, spec.max_size, spec.max_files, spec.compress)
     if spec.driver == JSON_FILE:
-        return (lambda recs: sink.write([logencode.encode_json(s, d, t) for s, d, _n, t in recs])), sink.close
+        attrs = spec.attrs
+        return (lambda recs: sink.write([logencode.encode_json(s, d, t, attrs) for s, d, _n, t in recs])), sink.close
     if spec.driver == LOCAL:
         return (lambda recs: sink.write([logencode.encode_local(s, d, n) for s, d, n, _t in recs])), sink.close
     raise ValueError(f"no log writer for driver {spec.driver}")

@@ -309,7 +309,7 @@ class ContainerService:
                     spec = with_lxcfs(spec, lxcfs_root_for(self.lxcfs))
                 inject_hooks(spec, load_hooks(self.config.hooks_dir), has_bind_mounts=bool(opts.binds or opts.volumes))
                 write_json_atomic(os.path.join(bundle, "config.json"), spec)
-                target = logsinks.open_target(self.config, c, c.image_ref)  # the log driver's writer
+                target = logsinks.open_target(self.config, c, c.image_ref, spec["process"]["env"])  # its log writer
                 undo.callback(target.stop)
                 created = self.runtime.create(
                     c.id,

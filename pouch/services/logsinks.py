@@ -14,11 +14,12 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Sequence
 
 from pouch import errors
 from pouch.config import DaemonConfig
 from pouch.models import Container, LogConfig
-from pouch.runtime import logconfig, logformats
+from pouch.runtime import logconfig, logencode, logformats
 from pouch.runtime.logconfig import JSON_FILE, K8S_FILE, LOCAL, NONE, SYSLOG, LogSettings
 from pouch.runtime.logs import K8S_FILE as K8S_FORMAT
 from pouch.runtime.logs import LogFormat
@@ -129,8 +130,9 @@ def fifo_path(config: DaemonConfig, container_id: str) -> str:
     return os.path.join(config.exec_root, "logfifos", container_id)
 
 
-def open_target(config: DaemonConfig, c: Container, image_name: str) -> LogTarget:
-    """The log of a container about to start: conmon's target, the writer started if one is needed."""
+def open_target(config: DaemonConfig, c: Container, image_name: str, env: Sequence[str] = ()) -> LogTarget:
+    """The log of a container about to start: conmon's target, the writer started if one is needed.
+    ``env``: the container's variables (json-file's ``env`` option)."""
     driver = c.options.log_config.type
     if driver == K8S_FILE:
         return LogTarget(K8S_FILE, log_path(config, c))
@@ -142,13 +144,17 @@ def open_target(config: DaemonConfig, c: Container, image_name: str) -> LogTarge
     with contextlib.suppress(FileNotFoundError):
         os.unlink(fifo)  # a previous run's (its writer, if still draining, keeps its own open)
     os.mkfifo(fifo, 0o600)
-    tag = logconfig.render_tag(s.tag, {
-        "ID": c.id[:12], "FullID": c.id, "Name": c.name, "ImageName": image_name, "ImageID": c.image_id[7:19],
-        "ImageFullID": c.image_id, "DaemonName": "pouch"})
+    values = {"ID": c.id[:12], "FullID": c.id, "Name": c.name, "ImageName": image_name,
+              "ImageID": c.image_id[7:19], "ImageFullID": c.image_id, "DaemonName": "pouch"}
+    tag = logconfig.render_tag(s.tag, values)
+    attrs = ""
+    if driver == JSON_FILE:
+        attrs = logencode.encode_attrs(logconfig.extra_attributes(c.options.log_config.config, c.options.labels,
+                                                                  list(env), values))
     spec = WriterSpec(fifo=fifo, driver=driver, path=log_path(config, c), max_size=s.max_size,
                       max_files=s.max_files, compress=s.compress, syslog_address=s.syslog_address,
                       syslog_facility=s.syslog_facility, syslog_format=s.syslog_format, tag=tag,
-                      hostname=socket.gethostname())
+                      hostname=socket.gethostname(), attrs=attrs)
     hold = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
         proc = subprocess.Popen([*WRITER, *spec.to_argv()], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,

@@ -47,6 +47,18 @@ def test_json_file_is_dockers_format_at_dockers_path(daemon):
         assert stamped.endswith(" out") and stamped[:4].isdigit()
 
 
+def test_json_file_attrs(daemon):
+    name = unique_name("attrs")
+    with container(daemon, "--label", "team=db", "-e", "STAGE=prod", "--log-opt", "labels=team",
+                   "--log-opt", "env=STAGE", "--log-opt", "tag={{.Name}}", "busybox", "sh", "-c", "echo a; sleep 60",
+                   name=name) as cid:
+        path = os.path.join(_cdir(daemon, cid), f"{cid}-json.log")
+        wait_until(lambda: os.path.exists(path) and os.path.getsize(path) > 0, what="a log line")
+        line = json.loads(open(path).readline())
+        assert line["attrs"] == {"team": "db", "STAGE": "prod", "tag": name} and line["log"] == "a\n"
+        assert daemon.cli("logs", name).stdout == "a\n"
+
+
 def test_json_file_rotates_and_compresses(daemon):
     name = unique_name("jfrot")
     script = "i=0; while [ $i -lt 3000 ]; do i=$((i+1)); echo line-$i; done; sleep 60"

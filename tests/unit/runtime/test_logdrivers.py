@@ -159,3 +159,26 @@ def test_tail_reads_from_the_end_and_keeps_partial_lines_whole(tmp_path):
     everything = [e.data for e in read_logs(path, rotated=rotated, fmt=logformats.JSON_FILE)]
     assert [e.data for e in read_logs(path, tail=30, rotated=rotated, fmt=logformats.JSON_FILE)] == everything
     assert list(read_logs(path, tail=0, rotated=rotated, fmt=logformats.JSON_FILE)) == []
+
+
+def test_json_file_attrs_as_docker_writes_them():
+    attrs = logconfig.extra_attributes({"labels": "app,missing", "env-regex": "^MODE", "tag": "{{.Name}}/{{.ID}}"},
+                                       {"app": "web", "other": "x"}, ["MODE=on", "MODEL=<b>", "PATH=/bin"],
+                                       {"Name": "c1", "ID": "abc"})
+    assert attrs == {"app": "web", "MODE": "on", "MODEL": "<b>", "tag": "c1/abc"}
+    line = logencode.encode_json("stdout", b"hi\n", "2026-12-08T05:00:00.000000000Z", logencode.encode_attrs(attrs))
+    assert line == (b'{"log":"hi\\n","stream":"stdout","attrs":{"MODE":"on","MODEL":"\\u003cb\\u003e","app":"web",'
+                    b'"tag":"c1/abc"},"time":"2026-12-08T05:00:00.000000000Z"}\n')
+    assert logformats.decode_json(line.rstrip(b"\n")).data == b"hi\n"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("opts", "message"), [
+    ({"labels-regex": "("}, "invalid labels-regex"),
+    ({"tag": "{{.Nope}}"}, "unknown field Nope"),
+    ({"tag": "{{json .Name}}"}, "unsupported log tag template"),
+])
+def test_attr_options_are_checked(opts, message):
+    with pytest.raises(errors.InvalidArgument, match=message):
+        logconfig.settings(LogConfig("json-file", opts))
+    with pytest.raises(errors.InvalidArgument, match="unknown log opt 'labels' for local log driver"):
+        logconfig.settings(LogConfig("local", {"labels": "a"}))
