@@ -184,7 +184,7 @@ class ContainerRoutes:
             resolv_conf=svc.etc_path(c, "resolv.conf"),
             hostname=svc.etc_path(c, "hostname"),
             hosts=svc.etc_path(c, "hosts"),
-            log=svc.log_path(c),
+            log=svc.log_path(c) if c.options.log_config.type in ("json-file", "k8s-file") else "",  # as dockerd
             rootfs=svc.rootfs_path(c),
             upper=self.engine.images.rw_dirs(c.id)[0],
         )
