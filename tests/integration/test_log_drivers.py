@@ -304,3 +304,37 @@ def test_logs_keep_flowing_across_a_pouchd_crash(fresh_daemon):
     ticks = [int(x.split("-")[1]) for x in d.cli("logs", "ticker").stdout.split()]
     assert ticks == list(range(1, len(ticks) + 1)) and len(ticks) >= 8  # nothing lost while pouchd was down
     d.cli("rm", "-f", "ticker")
+
+
+def test_syslog_over_tcp_in_rfc5424(daemon):
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    server.settimeout(20)
+    try:
+        port = server.getsockname()[1]
+        name = unique_name("sltcp")
+        with container(daemon, "--log-driver", "syslog", "--log-opt", f"syslog-address=tcp://127.0.0.1:{port}",
+                       "--log-opt", "syslog-format=rfc5424", "--log-opt", "tag=web", "busybox", "sh", "-c",
+                       "echo one; echo two; sleep 60", name=name):
+            conn, _ = server.accept()
+            conn.settimeout(20)
+            data = b""
+            while data.count(b"\n") < 2:
+                data += conn.recv(4096)
+            conn.close()
+        first, second = data.decode().splitlines()[:2]
+        assert first.startswith("<30>1 ") and " web " in first and first.endswith(" web - one")
+        assert second.endswith(" web - two")
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize("driver", ["json-file", "local"])
+def test_log_survives_restarts_of_the_container(daemon, driver):
+    name = unique_name("rs")
+    daemon.cli("run", "--name", name, "--log-driver", driver, "busybox", "sh", "-c", "echo run-$(date +%s%N)")
+    daemon.cli("start", "-a", name)
+    daemon.cli("restart", "-t", "1", name)
+    wait_until(lambda: len(daemon.cli("logs", name).stdout.splitlines()) == 3, what="three runs' lines")
+    assert all(line.startswith("run-") for line in daemon.cli("logs", name).stdout.splitlines())
