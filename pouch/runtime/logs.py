@@ -1,4 +1,4 @@
-"""Reading conmon's k8s-file container logs (how pouchd serves ``docker logs``).
+"""Reading container logs (how pouchd serves ``docker logs``): conmon's k8s-file format here.
 
 Format (CRI logging, one record per line)::
 
@@ -17,10 +17,12 @@ inode). Output written before that is gone. A following reader sees the inode
 change, finishes the old file it still has open, and continues at the start of
 the new one. (An in-place truncation is handled too: position > size → rewind.)
 
-Docker's json-file driver is not what conmon writes; this module is the whole
-translation into typed entries (stream kind, bytes, timestamp); front ends render
-them in their wire format. Parsing is pure (parse_line, merge_partials); read_logs
-does IO.
+The same reader serves the log drivers' files (``LogFormat``: how a file is cut into
+records and each parsed; json-file and local in ``logformats``), rotated by the log
+writer (``logwriter``) by renaming: a follower that missed several rotations reads the
+files rotated since its own (``file_identity``) before the new one. Entries are typed
+(stream kind, bytes, timestamp); front ends render them in their wire format. Parsing
+is pure (parse_line, merge_partials); read_logs does IO.
 """
 
 from __future__ import annotations
