@@ -1,7 +1,7 @@
-"""Size-based rotation of container logs, as Docker's json-file driver does.
+"""Size-based rotation of conmon's own k8s-file logs (``ctr.log``: containers created before log
+drivers; the log drivers' files are rotated by their writer, ``runtime/logwriter.py``).
 
-conmon writes each container's log; pouchd watches the sizes of the running
-containers' logs and, when one passes ``--log-max-size``, renames it to
+pouchd watches the sizes of the running containers' ``ctr.log`` and, when one passes ``--log-max-size``, renames it to
 ``ctr.log.1`` (shifting older ones up to ``--log-max-files - 1``) and asks conmon
 through its ctl fifo to reopen the log at the original path. Nothing is lost:
 conmon keeps writing to the renamed file until it reopens. conmon's own
