@@ -17,6 +17,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from urllib.parse import quote_plus
 
 from pouch.api.framing import Stream, encode_frame
 from pouch.engine import Engine
@@ -54,9 +55,15 @@ def frame_chunk(chunk: OutputChunk, tty: bool) -> bytes:
     return frame(chunk.kind, chunk.data, tty)
 
 
-def frame_log_entry(entry: LogEntry, tty: bool, timestamps: bool) -> bytes:
-    """One log line for ``GET /containers/{id}/logs`` (``--timestamps``: RFC 3339 and a space first)."""
-    data = entry.rfc3339().encode() + b" " + entry.data if timestamps else entry.data
+def frame_log_entry(entry: LogEntry, tty: bool, timestamps: bool, details: bool = False) -> bytes:
+    """One log line for ``GET /containers/{id}/logs`` (``--timestamps``: RFC 3339 and a space first;
+    ``--details``: then the line's attrs as dockerd writes them, ``k=v,k2=v2`` query-escaped, and a space)."""
+    data = entry.data
+    if details:
+        data = ",".join(f"{quote_plus(k, safe='~')}={quote_plus(v, safe='~')}" for k, v in entry.attrs).encode() \
+            + b" " + data
+    if timestamps:
+        data = entry.rfc3339().encode() + b" " + data
     return frame(entry.stream, data, tty)
 
 
@@ -206,8 +213,8 @@ def exec_handler(engine: Engine, exec_id: str) -> HijackHandler:
 
 
 def log_stream(engine: Engine, c: Container, query: streams.LogQuery, timestamps: bool,
-               cancelled: Callable[[], bool] = lambda: False) -> Iterator[bytes]:
+               cancelled: Callable[[], bool] = lambda: False, details: bool = False) -> Iterator[bytes]:
     """The body of ``GET /containers/{id}/logs`` (following stops once ``cancelled()``)."""
     tty = c.options.tty
     for entry in streams.log_entries(engine.containers, c, query, cancelled):
-        yield frame_log_entry(entry, tty, timestamps)
+        yield frame_log_entry(entry, tty, timestamps, details)

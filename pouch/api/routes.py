@@ -336,7 +336,7 @@ class ContainerRoutes:
             init=req.query_bool("init"),  # Pouch's: a rich container's init console (Docker clients never send it)
         )
         chunks = attach_streams.log_stream(self.engine, c, query, timestamps=req.query_bool("timestamps"),
-                                           cancelled=req.disconnected)
+                                           cancelled=req.disconnected, details=req.query_bool("details"))
         return stream_response(chunks, content_type=attach_streams.content_type(c.options.tty))
 
 

@@ -21,6 +21,7 @@ def decode_json(line: bytes, times: dict[str, int] | None = None) -> LogEntry | 
         obj = json.loads(line)
         stream = _STREAMS[obj.get("stream", "stdout")]
         text, stamp = obj["log"], obj["time"]
+        attrs = tuple(sorted((str(k), str(v)) for k, v in (obj.get("attrs") or {}).items()))
         ns = times.get(stamp) if times is not None else None
         if ns is None:
             ns = parse_timestamp_ns(stamp)
@@ -31,7 +32,7 @@ def decode_json(line: bytes, times: dict[str, int] | None = None) -> LogEntry | 
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
     data = text.encode("utf-8", "surrogateescape")
-    return LogEntry(stream, ns / 1e9, data, ns, partial=not data.endswith(b"\n"))
+    return LogEntry(stream, ns / 1e9, data, ns, partial=not data.endswith(b"\n"), attrs=attrs)
 
 
 _TIMES: dict[str, int] = {}  # time text → ns, shared by readers (lines of one write share a time)

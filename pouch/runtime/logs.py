@@ -51,6 +51,7 @@ class LogEntry:
     data: bytes  # the line including its "\n" (none for a final unterminated chunk)
     time_ns: int = 0  # the same instant in epoch nanoseconds (for --timestamps)
     partial: bool = False  # True for a raw P record (parse_line), never after merging
+    attrs: tuple[tuple[str, str], ...] = ()  # json-file's "attrs" (labels, env, tag), sorted by key
 
     def rfc3339(self) -> str:
         """RFC 3339 in UTC with nanoseconds: 2006-01-02T15:04:05.000000000Z (``--timestamps``)."""
@@ -107,7 +108,8 @@ class PartialMerger:
         """Returns a complete line, or None while a line is still partial."""
         prev = self._pending.pop(entry.stream, None)
         if prev is not None:  # keep the first chunk's timestamp, like docker
-            entry = LogEntry(entry.stream, prev.timestamp, prev.data + entry.data, prev.time_ns, entry.partial)
+            entry = LogEntry(entry.stream, prev.timestamp, prev.data + entry.data, prev.time_ns, entry.partial,
+                             entry.attrs)
         if entry.partial:
             self._pending[entry.stream] = entry
             return None
@@ -115,7 +117,7 @@ class PartialMerger:
 
     def flush(self) -> list[LogEntry]:
         """Pending partial lines, as they are (no newline added)."""
-        out = [LogEntry(e.stream, e.timestamp, e.data, e.time_ns) for e in self._pending.values()]
+        out = [LogEntry(e.stream, e.timestamp, e.data, e.time_ns, attrs=e.attrs) for e in self._pending.values()]
         self._pending.clear()
         return sorted(out, key=lambda e: e.time_ns)
 

@@ -57,6 +57,10 @@ def test_json_file_attrs(daemon):
         line = json.loads(open(path).readline())
         assert line["attrs"] == {"team": "db", "STAGE": "prod", "tag": name} and line["log"] == "a\n"
         assert daemon.cli("logs", name).stdout == "a\n"
+        assert daemon.cli("logs", "--details", name).stdout == f"STAGE=prod,tag={name},team=db a\n"
+        plain = unique_name("plain")
+        daemon.cli("run", "--name", plain, "busybox", "echo", "b")
+        assert daemon.cli("logs", "--details", plain).stdout == " b\n"  # no attrs: a space, as dockerd
 
 
 def test_json_file_rotates_and_compresses(daemon):
