@@ -1,9 +1,12 @@
-"""Docker's legacy links (``--link NAME[:ALIAS]``, ``HostConfig.Links``) on the default bridge.
+"""Docker's legacy links (``--link NAME[:ALIAS]``, ``HostConfig.Links``).
 
-At each start of the linking container, for every link to a running container: an /etc/hosts
-line ``IP  ALIAS HOSTNAME NAME`` and the environment dockerd's ``links.ToEnv`` makes
-(``ALIAS_PORT``, ``ALIAS_PORT_80_TCP`` and its ``_ADDR/_PORT/_PROTO``, ``ALIAS_NAME=/parent/alias``,
-``ALIAS_ENV_X`` for the linked container's variables but HOME and PATH). Neither is recorded in the
+On the default bridge, at each start of the linking container, for every link to a running
+container: an /etc/hosts line ``IP  ALIAS HOSTNAME NAME`` and the environment dockerd's
+``links.ToEnv`` makes (``ALIAS_PORT``, ``ALIAS_PORT_80_TCP`` and its ``_ADDR/_PORT/_PROTO``,
+``ALIAS_NAME=/parent/alias``, ``ALIAS_ENV_X`` for the linked container's variables but HOME and
+PATH). On a user-defined network a link is only a name, as in Docker: the alias resolves to the
+linked container's address on a network they share, if it runs (docker-compose v1's ``run`` links
+a one-off container to its dependencies this way). Host, none and ``container:`` modes refuse links. Neither is recorded in the
 container's config (``inspect`` shows them as Docker does: only ``HostConfig.Links``). The pure
 parts are :func:`parse_link`, :func:`link_env` and :func:`link_hosts`; :func:`check_create` and
 :func:`for_start` read the linked containers through the callables they are given.
@@ -64,9 +67,10 @@ def check_create(opts: CreateOptions, get: Callable[[str], Container]) -> Create
     "could not get container"), only on the default bridge; kept as ``NAME:ALIAS``."""
     if not opts.links:
         return opts
-    if opts.network.kind != NetworkKind.BRIDGE:
-        raise InvalidArgument("--link is only supported on the default bridge network: on a user-defined "
-                              "network containers reach each other by name (--network-alias)")
+    kind = opts.network.kind
+    if kind not in (NetworkKind.BRIDGE, NetworkKind.NETWORK):
+        raise InvalidArgument(f"conflicting options: {kind.value} type networking can't be used with links. "
+                              "This would result in undefined behavior")
     out = []
     for value in opts.links:
         name, alias = parse_link(value)
@@ -87,9 +91,19 @@ def for_start(c: Container, get: Callable[[str], Container],
         return c
     env: list[str] = []
     hosts: list[str] = []
+    legacy = c.options.network.kind == NetworkKind.BRIDGE
     for value in c.options.links:
         name, alias = parse_link(value)
-        child = get(name)
+        try:
+            child = get(name)
+        except NotFound:
+            if legacy:
+                raise
+            continue
+        if not legacy:  # a name only, on a network both are on
+            if child.state.status == Status.RUNNING and (ip := _shared_ip(c, child)):
+                hosts.append(f"{alias}:{ip}")
+            continue
         ip = _bridge_ip(child)
         if child.state.status != Status.RUNNING or not ip:
             raise Conflict(f"Cannot link to a non running container: /{child.name} AS /{c.name}/{alias}")
@@ -99,6 +113,13 @@ def for_start(c: Container, get: Callable[[str], Container],
     opts = dataclasses.replace(c.options, env=tuple(env) + c.options.env,  # the user's -e wins
                                extra_hosts=tuple(hosts) + c.options.extra_hosts)
     return dataclasses.replace(c, options=opts)
+
+
+def _shared_ip(c: Container, child: Container) -> str:
+    """The child's address on the first of ``c``'s networks it is on too."""
+    mine = [e.network for e in c.options.networks] if c.options.networks is not None else [c.options.network_mode]
+    theirs = {ep.network: ep.ip_address for ep in (child.network.endpoints if child.network else ())}
+    return next((theirs[n] for n in mine if theirs.get(n)), "")
 
 
 def _bridge_ip(child: Container) -> str:

@@ -49,7 +49,20 @@ def test_link_refusals(daemon):
     assert result.returncode != 0
     assert f"Cannot link to a non running container: /{stopped} AS /{app}/{stopped}" in result.stderr
     net = daemon.cli("create", "--network", "host", "--link", stopped, "busybox", check=False)
-    assert net.returncode != 0 and "only supported on the default bridge" in net.stderr
+    assert net.returncode != 0 and "conflicting options: host type networking can't be used with links" in net.stderr
+
+
+def test_link_on_a_user_defined_network_is_a_name(daemon):
+    net, peer, app = unique_name("lnet"), unique_name("peer"), unique_name("app")
+    daemon.cli("network", "create", net)
+    try:
+        with container(daemon, "--network", net, "busybox", "sleep", "600", name=peer):
+            ip = daemon.inspect(peer)["NetworkSettings"]["Networks"][net]["IPAddress"]
+            out = daemon.cli("run", "--rm", "--name", app, "--network", net, "--link", f"{peer}:db",
+                             "busybox", "sh", "-c", "env; grep -w db /etc/hosts").stdout
+            assert f"{ip}\tdb" in out and "DB_PORT" not in out and "DB_NAME" not in out
+    finally:
+        daemon.cli("network", "rm", net, check=False)
 
 
 @needs_docker
