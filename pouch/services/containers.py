@@ -209,7 +209,7 @@ class ContainerService:
             self.quota.check(opts.disk_quota)
         opts = with_image_healthcheck(opts, image.config)  # the image's HEALTHCHECK under the user's --health-*
         opts = dataclasses.replace(opts, log_config=logsinks.resolve_create(self.config, opts.log_config, opts.log_path))
-        opts = links.check_create(opts, self.get)  # --link: its targets exist, on the default bridge
+        opts = links.check_create(opts, self.get)  # --link: its targets exist, a mode that takes links
         container_id = secrets.token_hex(32)
         name = opts.name or self._unused_name()
         c = Container(
