@@ -10,7 +10,7 @@ import os
 import pytest
 
 from pouch import errors
-from pouch.models import LogConfig
+from pouch.models import CreateOptions, LogConfig
 from pouch.runtime import logconfig, logencode, logformats
 from pouch.runtime.logs import file_identity, read_logs
 from pouch.runtime.logwriter import FileSink, gzip_file, parse_records
@@ -182,3 +182,11 @@ def test_attr_options_are_checked(opts, message):
         logconfig.settings(LogConfig("json-file", opts))
     with pytest.raises(errors.InvalidArgument, match="unknown log opt 'labels' for local log driver"):
         logconfig.settings(LogConfig("local", {"labels": "a"}))
+
+
+def test_records_from_before_log_drivers_keep_conmons_k8s_file():
+    old = CreateOptions(image="busybox").to_dict()
+    del old["log_config"]
+    assert CreateOptions.from_dict(old).log_config == LogConfig("k8s-file")
+    new = CreateOptions(image="busybox", log_config=LogConfig("local", {"max-size": "1m"}))
+    assert CreateOptions.from_dict(new.to_dict()).log_config == new.log_config
