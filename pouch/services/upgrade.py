@@ -39,7 +39,8 @@ from pouch.config import DaemonConfig
 from pouch.errors import Conflict, PouchError
 from pouch.images.service import ImageService
 from pouch.models import Container, HealthConfig, NetworkAttachment, Status
-from pouch.runtime.logs import parse_log
+from pouch.runtime.logs import K8S_FILE, LogFormat, read_logs
+from pouch.services import logsinks
 from pouch.services.containers import ContainerService
 from pouch.services.faults import fault_point
 from pouch.services.health import from_image
@@ -153,7 +154,7 @@ class UpgradeService:
             return ""
         code = rich.app_exit_code(now) if now.options.rich else None
         code = now.state.exit_code if code is None else code
-        output = last_output(self.containers.log_path(now), since)
+        output = last_output(self.containers.log_path(now), since, fmt=logsinks.read_format(now))
         return f"it exited with code {code} right after its start" + (f": {output}" if output else "")
 
     def _back_to_old_after_exit(self, plan: UpgradePlan, attachment: NetworkAttachment | None, why: str) -> None:
@@ -323,19 +324,14 @@ class UpgradeService:
         _fsync_dir(self.config.container_dir(container_id))
 
 
-def last_output(log_path: str, since: float, lines: int = 3, tail_bytes: int = 8192) -> str:
-    """The last ``lines`` lines a container wrote to its log since ``since`` (epoch seconds), joined."""
-    try:
-        with open(log_path, "rb") as f:
-            start = max(0, os.fstat(f.fileno()).st_size - tail_bytes)
-            f.seek(start)
-            data = f.read()
-    except OSError:
+def last_output(log_path: str, since: float, lines: int = 3, fmt: LogFormat = K8S_FILE) -> str:
+    """The last ``lines`` lines a container wrote to its log (in its driver's format, ``fmt``) since
+    ``since`` (epoch seconds), joined; "" for a driver that keeps no file."""
+    if not log_path:
         return ""
-    if start:  # cut in the middle of a line: that one is dropped
-        data = data.partition(b"\n")[2]
-    texts = [e.data.decode(errors="replace").strip() for e in parse_log(data) if e.timestamp >= since]
-    return " / ".join(t for t in texts[-lines:] if t)[-600:]
+    entries = read_logs(log_path, tail=lines, fmt=fmt)  # parsed from the end
+    texts = [e.data.decode(errors="replace").strip() for e in entries if e.timestamp >= since]
+    return " / ".join(t for t in texts if t)[-600:]
 
 
 def _image_health(config: dict | None) -> HealthConfig | None:

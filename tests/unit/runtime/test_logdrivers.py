@@ -14,6 +14,7 @@ from pouch.models import CreateOptions, LogConfig
 from pouch.runtime import logconfig, logencode, logformats
 from pouch.runtime.logs import file_identity, read_logs
 from pouch.runtime.logwriter import FileSink, gzip_file, parse_records
+from pouch.services.upgrade import last_output
 from pouch.stdio import StreamKind
 
 
@@ -190,3 +191,12 @@ def test_records_from_before_log_drivers_keep_conmons_k8s_file():
     assert CreateOptions.from_dict(old).log_config == LogConfig("k8s-file")
     new = CreateOptions(image="busybox", log_config=LogConfig("local", {"max-size": "1m"}))
     assert CreateOptions.from_dict(new.to_dict()).log_config == new.log_config
+
+
+def test_an_upgrades_failure_quotes_a_json_file_log(tmp_path):
+    path = tmp_path / "x-json.log"
+    path.write_bytes(logencode.encode_json("stdout", b"old\n", "2026-12-08T10:00:00.000000000Z")
+                     + logencode.encode_json("stderr", b"sh: not found\n", "2026-12-08T10:00:05.000000000Z"))
+    since = 1796724003.0  # 2026-12-08T10:00:03Z
+    assert last_output(str(path), since, fmt=logformats.JSON_FILE) == "sh: not found"
+    assert last_output("", since) == ""  # syslog, none: no file
