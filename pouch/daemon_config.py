@@ -4,7 +4,8 @@ The file's keys are the flags' long names (``"exec-root"``, ``"cri"``, ``"cni-co
 Docker's ``daemon.json`` spellings where dockerd has the same setting (:data:`KEY_RENAMES`):
 ``"hosts"`` (``-H``), ``"data-root"`` (``--root``), ``"insecure-registries"``, ``"registry-mirrors"``,
 ``"runtimes"`` (``{"NAME": {"path": ..., "runtimeArgs": [...]}}`` for ``--add-runtime`` and
-``--runtime-args``) and ``"log-opts"`` (``{"max-size": "10m", "max-file": "3"}``). dockerd's rules:
+``--runtime-args``) and ``"log-opts"`` (``{"max-size": "10m", "max-file": "3"}``: ``--log-opt``, and
+``--log-max-size``/``--log-max-files`` for those two). dockerd's rules:
 
 - a key the daemon has no flag for is an error (all of them named);
 - a setting given both as a flag and in the file is an error naming it, with both values;
