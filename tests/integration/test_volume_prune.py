@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.conftest import unique_name
+from tests.integration.conftest import needs_docker, unique_name
 
 pytestmark = pytest.mark.usefixtures("clean_containers")
 
@@ -41,3 +41,12 @@ def test_prune_keeps_named_volumes_unless_all(daemon):
 def test_prune_help_says_what_it_removes(daemon):
     help_text = daemon.cli("volume", "prune", "--help").stdout
     assert "anonymous local volumes" in help_text and "named ones too with -a" in help_text
+
+
+@needs_docker
+def test_docker_cli_volume_prune_all(daemon):
+    named = unique_name("dnamed")
+    daemon.docker("volume", "create", named)
+    assert named not in daemon.docker("volume", "prune", "-f").stdout
+    assert named in daemon.docker("volume", "prune", "-a", "-f").stdout
+    assert named not in _volumes(daemon)
