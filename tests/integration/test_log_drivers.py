@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from tests.integration.conftest import container, needs_docker, unique_name, wait_until
+from tests.integration.conftest import POUCH, container, needs_docker, unique_name, wait_until
 
 pytestmark = pytest.mark.usefixtures("clean_containers")
 
@@ -245,21 +245,28 @@ services:
 """
 
 
-@pytest.mark.skipif(not shutil.which("docker-compose"), reason="docker-compose is not installed")
-def test_compose_logging_options(daemon, tmp_path):
+COMPOSE_V2 = os.path.join(os.path.dirname(POUCH), "docker-compose-v2")
+
+
+@pytest.mark.parametrize(("tool", "sep"), [
+    pytest.param("docker-compose", "_", id="v1", marks=pytest.mark.skipif(
+        not shutil.which("docker-compose"), reason="docker-compose is not installed")),
+    pytest.param(COMPOSE_V2, "-", id="v2", marks=pytest.mark.skipif(
+        not os.access(COMPOSE_V2, os.X_OK), reason="Compose v2 is not installed")),
+])
+def test_compose_logging_options(daemon, tmp_path, tool, sep):
     (tmp_path / "docker-compose.yml").write_text(COMPOSE_LOGGING)
     project = unique_name("cl")
     env = dict(os.environ, DOCKER_HOST=daemon.host, COMPOSE_PROJECT_NAME=project,
-               DOCKER_CONFIG=str(tmp_path / ".docker"))
+               DOCKER_CONFIG=str(tmp_path / ".docker"), DOCKER_BUILDKIT="0")
 
     def compose(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(["docker-compose", *args], cwd=tmp_path, env=env, capture_output=True, text=True,
-                              timeout=120)
+        return subprocess.run([tool, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
 
     try:
         up = compose("up", "-d")
         assert up.returncode == 0, up.stderr
-        info = daemon.inspect(f"{project}_talk_1")
+        info = daemon.inspect(f"{project}{sep}talk{sep}1")
         assert info["HostConfig"]["LogConfig"] == {"Type": "json-file", "Config": {"max-size": "1m", "max-file": "3"}}
         wait_until(lambda: "composed" in compose("logs", "--no-color", "talk").stdout, what="the service's log")
     finally:
