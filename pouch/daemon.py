@@ -368,6 +368,7 @@ def main(argv: list[str] | None = None) -> None:
     engine.containers.monitor.start()
     engine.upgrades.recover()  # upgrades a crash interrupted: the old or the new container (services/upgrade.py)
     engine.containers.recover()
+    engine.gc.collect(startup=True)  # what a crash left unreferenced (services/gc.py), before serving
     engine.containers.log_rotator.start()
     if engine.lxcfs:
         try:

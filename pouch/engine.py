@@ -19,6 +19,7 @@ engine. Glossary of the services a front end uses:
 - ``events``: the bus every service reports to;
 - ``stats``: resource usage samples of running containers;
 - ``upgrades``: ``pouch upgrade`` (a container's image replaced in place, rolled back on failure).
+- ``gc``: garbage collection of what no record references (at start and in image prune).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from pouch.rich.lxcfsd import LxcfsSupervisor
 from pouch.runtime.registry import Runtimes
 from pouch.services.containers import ContainerService
 from pouch.services.execs import ExecService
+from pouch.services.gc import GarbageCollector
 from pouch.services.rich import RichContainers
 from pouch.services.stats import StatsService
 from pouch.services.timers import Scheduler
@@ -71,6 +73,7 @@ class Engine:
     builds: BuildService
     live: LiveConfig  # config as reloaded by SIGHUP (registry settings, runtimes, debug); paths stay config's
     upgrades: UpgradeService  # `pouch upgrade`, and the recovery of one a crash cut short
+    gc: GarbageCollector  # unreferenced blobs, snapshots, ingest and tmp files, container dirs (services/gc.py)
 
     def registry_service(self) -> RegistryService:
         return registry_service(self.live.current, self.images)
@@ -138,4 +141,5 @@ def build_engine(config: DaemonConfig) -> Engine:
     builds = BuildService(images, containers, pull=build_pull(live, images))
     return Engine(config=config, db=db, events=events, images=images, runtime=runtime, network=network,
                   volumes=volumes, containers=containers, execs=execs, stats=StatsService(containers), lxcfs=lxcfs,
-                  builds=builds, live=live, upgrades=UpgradeService(config, containers, images))
+                  builds=builds, live=live, upgrades=UpgradeService(config, containers, images),
+                  gc=GarbageCollector(config, db, images))

@@ -83,11 +83,11 @@ class ImageService:
         self._leases: list[Lease] = []
 
     def recover(self) -> None:
-        """Daemon start: forget interrupted writes and unpacks, drop unreferenced layers."""
+        """Daemon start: forget interrupted writes and unpacks, drop unreferenced layers
+        (``tmp/`` is left to garbage collection, ``services/gc.py``, which never reaches
+        through a mount a dead ``cp`` or ``export`` left there)."""
         with self._lock:
             self.content.cleanup()
-            for name in os.listdir(self.tmp_dir):
-                shutil.rmtree(os.path.join(self.tmp_dir, name), ignore_errors=True)
             self.snapshots.cleanup()
             self._release_held()
             self.snapshots.remove_unused(self._chain_ids_in_use())
@@ -273,6 +273,13 @@ class ImageService:
             raise
         with self._lock:
             self._leases.remove(lease)
+
+    def leased(self) -> tuple[frozenset[str], frozenset[str]]:
+        """The blobs and snapshots the leases of operations in progress hold now."""
+        with self._lock:
+            leases = list(self._leases)
+        return (frozenset(d for lease in leases for d in list(lease.blobs)),
+                frozenset(c for lease in leases for c in list(lease.chains)))
 
     def _collect(self, lease: Lease) -> None:
         for digest in lease.blobs:
