@@ -23,6 +23,7 @@ import tempfile
 import threading
 from typing import BinaryIO, Protocol
 
+from pouch.archive import Budget
 from pouch.errors import InvalidArgument, NotFound
 from pouch.types import Descriptor, is_digest
 
@@ -86,11 +87,13 @@ class ContentStore:
         except FileNotFoundError:
             raise NotFound(f"content {digest} not found") from None
 
-    def write(self, stream: Readable, expected_digest: str | None = None, media_type: str = OCTET_STREAM) -> Descriptor:
+    def write(self, stream: Readable, expected_digest: str | None = None, media_type: str = OCTET_STREAM,
+              budget: Budget | None = None) -> Descriptor:
         """Stream ``stream`` into the store; verify ``expected_digest`` if given.
 
         Returns the descriptor of the committed blob. A mismatch raises
-        :class:`InvalidArgument` naming both digests and stores nothing.
+        :class:`InvalidArgument` naming both digests and stores nothing; so does a stream
+        that passes ``budget`` (a layer's limit and the free space).
         """
         if expected_digest is not None:
             check_digest(expected_digest)
@@ -101,9 +104,11 @@ class ContentStore:
             hasher, size = hashlib.sha256(), 0
             with os.fdopen(fd, "wb") as out:
                 while chunk := stream.read(CHUNK):
+                    size += len(chunk)
+                    if budget is not None:
+                        budget.check(size)
                     hasher.update(chunk)
                     out.write(chunk)
-                    size += len(chunk)
                 out.flush()
                 os.fsync(out.fileno())
             actual = "sha256:" + hasher.hexdigest()

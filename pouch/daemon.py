@@ -118,6 +118,9 @@ def _add_engine_options(parser: _Parser) -> None:
                         help="log files kept per container, the current one included (default %(default)s)")
     parser.add_argument("--hooks-dir", default="/etc/pouch/hooks.d",
                         help="host OCI hooks, one oci-hooks(5) JSON file each (default %(default)s)")
+    parser.add_argument("--max-layer-size", default="64g", metavar="SIZE",
+                        help="refuse an image layer that unpacks to more than SIZE (0: only --root's free space "
+                             "bounds it; default %(default)s)")
 
 
 def _add_integration_options(parser: _Parser) -> None:
@@ -238,6 +241,7 @@ def config_from(args: argparse.Namespace, config_file: str = DEFAULT_CONFIG_FILE
         cni_plugin_dirs=tuple(os.path.abspath(d) for d in args.cni_bin_dir.split(":") if d),
         pod_infra_image=args.pod_infra_image,
         api_idle_timeout=args.api_idle_timeout,
+        max_layer_size=parse_size(args.max_layer_size),
         debug=args.debug,
         debug_faults=tuple(f for f in args.debug_faults.split(",") if f),
         group=args.group,

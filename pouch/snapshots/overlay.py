@@ -88,9 +88,10 @@ class RwDirs(NamedTuple):
 
 
 class OverlaySnapshotter:
-    def __init__(self, db: Database, root: str) -> None:
+    def __init__(self, db: Database, root: str, max_layer_size: int = 0) -> None:
         self.db = db
         self.root = root
+        self.max_layer_size = max_layer_size  # bytes one layer may unpack to (0: only the free space)
         self.containers_dir = os.path.join(root, "containers")
         self.empty_dir = os.path.join(root, "empty")
         self._lock = threading.RLock()
@@ -163,7 +164,8 @@ class OverlaySnapshotter:
             self.stat(parent_chain_id)
         snap_dir = self._claim_dir()
         try:
-            result = unpack_layer(stream, os.path.join(snap_dir, "fs"), expected_diff_id=diff_id, expected_digest=digest)
+            result = unpack_layer(stream, os.path.join(snap_dir, "fs"), expected_diff_id=diff_id,
+                                  expected_digest=digest, max_bytes=self.max_layer_size)
             new_id = chain_id(parent_chain_id, result.diff_id)
             with self._lock:
                 if self.exists(new_id):  # applied meanwhile, or diffID was not given
