@@ -303,7 +303,7 @@ def parse_size(text: str) -> int:
 
 def lock_root(config: DaemonConfig) -> int:
     """One daemon per root: a second pouchd on the same --root refuses to start."""
-    os.makedirs(config.root, mode=0o711, exist_ok=True)
+    os.makedirs(config.root, mode=0o710, exist_ok=True)  # private (pouch/private.py)
     fd = os.open(os.path.join(config.root, "pouchd.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

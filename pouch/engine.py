@@ -24,7 +24,6 @@ engine. Glossary of the services a front end uses:
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from pouch.build.builder import Pull
@@ -36,6 +35,7 @@ from pouch.metadata import containers as container_store
 from pouch.metadata.db import Database
 from pouch.models import Container
 from pouch.network.manager import NetworkManager
+from pouch.private import make_private
 from pouch.registry.auth import Credentials
 from pouch.registry.endpoints import RegistryConfig
 from pouch.registry.progress import RegistryProgress
@@ -117,8 +117,7 @@ def _volume_user(c: Container) -> VolumeUser:
 
 def build_engine(config: DaemonConfig) -> Engine:
     """Construct every service in order: storage, images, runtime, network, volumes, containers."""
-    for path in (config.root, config.exec_root):
-        os.makedirs(path, mode=0o711, exist_ok=True)
+    make_private(config)  # --root, --exec-root and their content subtrees: no host user but root (pouch/private.py)
     db = Database(config.db_path)
     events = EventBus()
     images = ImageService(db, config, events, containers_using=containers_using(db))

@@ -96,8 +96,8 @@ class OverlaySnapshotter:
         self.empty_dir = os.path.join(root, "empty")
         self._lock = threading.RLock()
         self._busy: set[str] = set()  # numbered directories being unpacked now (no row yet)
-        for path in (root, self.containers_dir, self.empty_dir):
-            os.makedirs(path, mode=0o711, exist_ok=True)
+        for path in (root, self.containers_dir, self.empty_dir):  # private: layers hold images' files
+            os.makedirs(path, mode=0o700, exist_ok=True)
 
     # --- committed snapshots ---------------------------------------------------------
     def exists(self, chain_id: str) -> bool:
@@ -301,7 +301,7 @@ class OverlaySnapshotter:
         """Create (or reuse) the writable layer of ``container_key``; record its parent stack."""
         base = self._rw_dir(container_key)
         dirs = self.rw_dirs(container_key)
-        os.makedirs(base, mode=0o711, exist_ok=True)
+        os.makedirs(base, mode=0o700, exist_ok=True)
         for path in (dirs.upper, dirs.work):
             with contextlib.suppress(FileExistsError):
                 os.mkdir(path, 0o755)
