@@ -74,14 +74,15 @@ class GarbageCollector:
         ingest, busy_ingest = images.content.ingest_state()
         snapshots = {r.chain_id: gc.SnapshotFact(r.parent, r.dir) for r in image_store.list_snapshots(self.db)}
         blob_set = frozenset(images.content.list())
+        rw_dirs = self._stale(images.snapshots.containers_dir, startup)
         return gc.GcFacts(
             images=tuple(self._image_refs()),
-            containers=tuple(self._container_refs(blob_set)),
+            containers=(*self._container_refs(blob_set), *self._young_rw_layers(rw_dirs)),
             lease_blobs=lease_blobs, lease_chains=lease_chains, blobs=blob_set, snapshots=snapshots,
             snapshot_dirs=snapshot_dirs, busy_snapshot_dirs=busy_dirs, ingest=ingest, busy_ingest=busy_ingest,
             tmp=self._stale(images.tmp_dir, startup),
             container_dirs=self._stale(self.containers_dir, startup),
-            rw_dirs=self._stale(images.snapshots.containers_dir, startup),
+            rw_dirs=rw_dirs,
         )
 
     def _image_refs(self) -> Iterable[gc.ImageRefs]:
@@ -104,6 +105,14 @@ class GarbageCollector:
                     top = chain_ids(oci.diff_ids(json.loads(self.images.content.read(image_id))))
                     chains.update(top[-1:])
             yield gc.ContainerRefs(container_id, image_id if is_digest(image_id) else "", frozenset(chains - {""}))
+
+    def _young_rw_layers(self, stale: frozenset[str]) -> Iterable[gc.ContainerRefs]:
+        """Writable layers made by this daemon and not recorded yet (a create in progress): roots of
+        the snapshot they stack on."""
+        snapshots = self.images.snapshots
+        for key in set(snapshots.rw_keys()) - stale:
+            parent = snapshots.rw_parent(key)
+            yield gc.ContainerRefs(key, "", frozenset({parent} - {""}))
 
     def _stale(self, directory: str, startup: bool) -> frozenset[str]:
         """Names in ``directory`` older than this daemon (every one at start)."""

@@ -135,3 +135,18 @@ def test_a_lease_keeps_its_blobs_and_partial_download(store):
         assert images.content.exists(digest) and os.path.exists(partial)
     collector.collect()
     assert not images.content.exists(digest) and not os.path.exists(partial)
+
+
+def test_a_create_in_progress_keeps_its_layers(store):
+    """A create makes the writable layer (stacked on the image's snapshot) before its record:
+    an image removed meanwhile must not take the snapshot from under it."""
+    _cfg, _db, images, collector = store
+    image_id = images.import_rootfs(io.BytesIO(layer_tar("app", b"app")), "app:1")
+    images.prepare_rw("e" * 64, image_id)
+    top = images.get(image_id).chain_id
+    with images.db.transaction() as tx:  # the image record goes (as rmi would, racing the create)
+        tx.execute("DELETE FROM images")
+    collector.collect()
+    assert images.snapshots.exists(top)
+    assert collector.collect(startup=True).garbage.rw_dirs == ("e" * 64,)  # after a restart it is a leftover
+    assert not images.snapshots.exists(top)
