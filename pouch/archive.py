@@ -189,7 +189,7 @@ def _gunzip(reader: Readable) -> Readable:
     return igzip_threaded.open(reader, "rb", threads=1)
 
 
-FREE_SPACE_RESERVE = 256 * 1024 * 1024  # what unpacking a layer always leaves free on --root
+FREE_SPACE_RESERVE = 256 * 1024 * 1024  # what unpacking a layer leaves free on --root (less on a small one)
 
 
 def _human(n: int) -> str:
@@ -206,6 +206,7 @@ class Budget:
     limit: int
     free: int | None  # bytes free on the destination's file system less the reserve; None: unchecked
     what: str = "layer"  # what is refused
+    reserve: int = FREE_SPACE_RESERVE  # kept free besides
 
     def check(self, total: int, entry: str = "") -> None:
         """Refuse a layer once ``total`` bytes pass the limit or the free space."""
@@ -216,13 +217,15 @@ class Budget:
         if self.free is not None and total > self.free:
             raise InvalidArgument(f"refusing {self.what}: unpacking it needs more than the free space of the image store "
                                   f"({_human(max(self.free, 0))} free beyond a reserve of "
-                                  f"{_human(FREE_SPACE_RESERVE)}){where}")
+                                  f"{_human(self.reserve)}){where}")
 
 
 def free_budget(path: str, limit: int, what: str = "layer") -> Budget:
-    """The budget of an unpack into ``path`` (on --root's file system)."""
+    """The budget of an unpack into ``path`` (on --root's file system): its free space less
+    a reserve of 256 MiB, or of 1/20 of a file system smaller than 5 GiB."""
     st = os.statvfs(path)
-    return Budget(limit, st.f_bavail * st.f_frsize - FREE_SPACE_RESERVE, what)
+    reserve = min(FREE_SPACE_RESERVE, st.f_blocks * st.f_frsize // 20)
+    return Budget(limit, st.f_bavail * st.f_frsize - reserve, what, reserve)
 
 
 @dataclass
