@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from pouch import mount
 from pouch.config import DaemonConfig
 from pouch.engine import containers_using
 from pouch.images.service import ImageService
@@ -18,6 +19,7 @@ from pouch.metadata import containers as container_store
 from pouch.metadata.db import Database
 from pouch.models import Container, ContainerState, CreateOptions
 from pouch.services.gc import GarbageCollector
+from pouch.types import Mount
 
 OLD = time.time() - 3600
 
@@ -150,3 +152,27 @@ def test_a_create_in_progress_keeps_its_layers(store):
     assert images.snapshots.exists(top)
     assert collector.collect(startup=True).garbage.rw_dirs == ("e" * 64,)  # after a restart it is a leftover
     assert not images.snapshots.exists(top)
+
+
+def test_never_through_a_mount(store, tmp_path):
+    """A dead ``cp`` left a container's root mounted under tmp/: the mount is detached, the
+    container's files stay. A container directory with its rootfs still mounted is kept."""
+    cfg, _db, images, collector = store
+    precious = tmp_path / "container-root"
+    precious.mkdir()
+    (precious / "data").write_text("keep me")
+    stale_cp = os.path.join(images.tmp_dir, "cp-0123456789ab-xyz")
+    ghost_rootfs = os.path.join(cfg.root, "containers", "a" * 64, "rootfs")
+    for target in (stale_cp, ghost_rootfs):
+        os.makedirs(target)
+        mount.mount(Mount("bind", str(precious), "/", ("bind",)), target)
+    try:
+        report = collector.collect(startup=True)
+        assert not os.path.exists(stale_cp)
+        assert (precious / "data").read_text() == "keep me"
+        assert report.garbage.container_dirs == ("a" * 64,)
+        assert mount.is_mountpoint(ghost_rootfs) and (precious / "data").exists()  # left to recover
+    finally:
+        for target in (stale_cp, ghost_rootfs):
+            if os.path.exists(target) and mount.is_mountpoint(target):
+                mount.unmount(target, lazy=True)
