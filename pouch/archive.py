@@ -428,11 +428,12 @@ def _remove(path: str, st: os.stat_result) -> None:
 
 
 def unpack_into(stream: Readable, root: str, *, digest_stream: bool = False,
-                budget: Budget = Budget(0, None)) -> UnpackResult:
+                budget: Budget | None = None) -> UnpackResult:
     """Apply the layer ``stream`` to the (fresh, private) directory ``root``; with
     ``digest_stream`` also hash the stream as given (the uncompressed tar is always hashed).
     A pulled blob was verified when it was stored: hashing it again cost ~10 ms per 40 MiB.
-    What it writes is bounded by ``budget`` (unbounded by default)."""
+    What it writes is bounded by ``budget`` (by default the free space of ``root``'s file
+    system: a build context or an ``ADD``-ed tar is no way to fill the disk either)."""
     raw = _HashingReader(stream, hashing=digest_stream)
     with contextlib.ExitStack() as stack:
         try:
@@ -440,7 +441,7 @@ def unpack_into(stream: Readable, root: str, *, digest_stream: bool = False,
             if hasattr(inflated, "close"):
                 stack.callback(inflated.close)
             plain = _HashingReader(inflated)
-            unpacker = _Unpacker(root, budget)
+            unpacker = _Unpacker(root, budget if budget is not None else free_budget(root, 0, "archive"))
             with tarfile.open(fileobj=plain, mode="r|") as tf:  # type: ignore[call-overload]
                 for member in tf:
                     unpacker.apply(tf, member)

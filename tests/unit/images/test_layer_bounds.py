@@ -13,7 +13,7 @@ import zlib
 
 import pytest
 
-from pouch.archive import unpack_layer
+from pouch.archive import unpack_into, unpack_layer
 from pouch.config import DaemonConfig
 from pouch.engine import containers_using
 from pouch.errors import InvalidArgument
@@ -112,3 +112,15 @@ def test_import_of_a_bomb_stores_nothing(tmp_path):
         assert sorted(os.listdir(images.snapshots.root)) == ["containers", "empty"]
     finally:
         db.close()
+
+
+def test_any_archive_is_bounded_by_the_free_space(tmp_path):
+    """A build context or an ADD-ed tar (``unpack_into`` without a budget) cannot fill the disk."""
+    st = os.statvfs(tmp_path)
+    info = tarfile.TarInfo("huge")
+    info.size = st.f_bavail * st.f_frsize + GiB
+    target = tmp_path / "context"
+    target.mkdir()
+    with pytest.raises(InvalidArgument, match="refusing archive: unpacking it needs more than the free space"):
+        unpack_into(io.BytesIO(info.tobuf(format=tarfile.GNU_FORMAT) + b"\0" * 4096), str(target))
+    assert os.listdir(target) == []
