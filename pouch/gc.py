@@ -11,7 +11,8 @@ Roots and the references they hold:
   uncompressed ones named by its diffIDs) and its top snapshot;
 - a **container record** (or a container whose removal is journaled) → its own directory,
   its writable layer, the snapshot that layer is stacked on and the config blob of its image
-  (an image deleted with ``rmi -f`` keeps both for it), with that config's top snapshot;
+  (an image deleted with ``rmi -f`` keeps both for it), with that config's top snapshot; a
+  directory or layer named ``<id>.<suffix>`` (``pouch upgrade``'s old layer) is the container's;
 - a **lease** (an operation in progress: a pull, a push) → the blobs and snapshots it
   named, and the partial download ``ingest/<hex>.partial`` of each blob it named;
 - **work in progress** this daemon tracks in memory (an unpack into a snapshot directory
@@ -32,6 +33,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 PARTIAL_SUFFIX = ".partial"
+
+
+def owner(name: str) -> str:
+    """The container a directory or writable layer belongs to: ``<id>`` or ``<id>.<suffix>``
+    (``pouch upgrade`` sets the old writable layer aside as ``<id>.upgrade-old``)."""
+    return name.partition(".")[0]
 
 
 @dataclass(frozen=True)
@@ -129,6 +136,6 @@ def find_garbage(facts: GcFacts) -> Garbage:
         snapshot_dirs=tuple(sorted(facts.snapshot_dirs - recorded_dirs - facts.busy_snapshot_dirs)),
         ingest=tuple(sorted(facts.ingest - facts.busy_ingest - leased_partials)),
         tmp=tuple(sorted(facts.tmp)),
-        container_dirs=tuple(sorted(facts.container_dirs - live_ids)),
-        rw_dirs=tuple(sorted(facts.rw_dirs - live_ids)),
+        container_dirs=tuple(sorted(n for n in facts.container_dirs if owner(n) not in live_ids)),
+        rw_dirs=tuple(sorted(n for n in facts.rw_dirs if owner(n) not in live_ids)),
     )

@@ -98,8 +98,12 @@ class GarbageCollector:
         with contextlib.suppress(FileNotFoundError):  # removals journaled and not finished yet
             for name in os.listdir(self.pending_dir):
                 ids.setdefault(name.removesuffix(".json").removesuffix(".tmp"), "")
+        snapshots = self.images.snapshots
+        layers: dict[str, set[str]] = {}  # container id -> its writable layers' keys (upgrade: two)
+        for key in snapshots.rw_keys():
+            layers.setdefault(gc.owner(key), set()).add(key)
         for container_id, image_id in ids.items():
-            chains = {self.images.snapshots.rw_parent(container_id)} if container_id else set()
+            chains = {snapshots.rw_parent(key) for key in layers.get(container_id, ())}
             if is_digest(image_id) and image_id in blob_set:  # its image's layers, also after rmi -f
                 with contextlib.suppress(PouchError, ValueError):
                     top = chain_ids(oci.diff_ids(json.loads(self.images.content.read(image_id))))

@@ -57,3 +57,11 @@ def test_stale_tmp_entries_are_garbage():
     assert g.tmp == ("commit-y", "load-x")
     assert g
     assert not find_garbage(GcFacts())
+
+
+def test_a_containers_set_aside_layer_is_its_own():
+    """``pouch upgrade`` sets the old writable layer aside as ``<id>.upgrade-old`` (and its dir)."""
+    facts = GcFacts(containers=(ContainerRefs("ctr1"),), container_dirs=frozenset({"ctr1.upgrade-old", "gone.x"}),
+                    rw_dirs=frozenset({"ctr1.upgrade-old", "ctr1", "gone.upgrade-old"}))
+    g = find_garbage(facts)
+    assert (g.container_dirs, g.rw_dirs) == (("gone.x",), ("gone.upgrade-old",))

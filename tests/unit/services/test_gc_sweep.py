@@ -176,3 +176,22 @@ def test_never_through_a_mount(store, tmp_path):
         for target in (stale_cp, ghost_rootfs):
             if os.path.exists(target) and mount.is_mountpoint(target):
                 mount.unmount(target, lazy=True)
+
+
+def test_an_upgrade_in_progress_keeps_the_old_layer_and_its_image(store):
+    cfg, db, images, collector = store
+    old_image = images.import_rootfs(io.BytesIO(layer_tar("old", b"old")), "app:old")
+    cid = add_container(cfg, db, images, old_image)
+    old_top = images.get(old_image).chain_id
+    aside = cid + ".upgrade-old"  # what services/upgrade.py does, the record pointing at a new image
+    os.rename(os.path.join(images.snapshots.containers_dir, cid), os.path.join(images.snapshots.containers_dir, aside))
+    os.makedirs(os.path.join(cfg.root, "containers", aside))
+    for path in (os.path.join(images.snapshots.containers_dir, aside), os.path.join(cfg.root, "containers", aside)):
+        aged(path)
+    with db.transaction() as tx:
+        tx.execute("UPDATE containers SET image_id = ?", ("sha256:" + "0" * 64,))
+        tx.execute("DELETE FROM images")
+    collector.collect()
+    assert os.path.isdir(os.path.join(images.snapshots.containers_dir, aside))
+    assert os.path.isdir(os.path.join(cfg.root, "containers", aside))
+    assert images.snapshots.exists(old_top)
