@@ -14,7 +14,13 @@ A layer is a tar stream, plain or gzip-compressed. Unpacking it
   except ``trusted.overlay.*`` which would change overlay semantics), device
   nodes, fifos and hard links within the layer;
 * hashes while it reads: the *diffID* is the sha256 of the uncompressed tar,
-  the *digest* that of the bytes as given (the blob digest when compressed).
+  the *digest* that of the bytes as given (the blob digest when compressed);
+* keeps sparse files sparse: GNU sparse members (old GNU, PAX 0.x and 1.0, as ``tarfile``
+  parses their maps) have only their data runs written, the holes seeked over;
+* is bounded: the bytes it writes (a sparse file's data runs, every other file's size)
+  may not pass ``max_bytes`` (``pouchd --max-layer-size``) nor the free space of the
+  destination's file system less a reserve; a member that would is refused from its header,
+  before any of it is written (a gzip of gigabytes of zeros costs nothing).
 
 :func:`unpack_layer` works in a temporary sibling of the destination and only
 renames it into place when every entry was applied and the digests matched: a
@@ -183,11 +189,52 @@ def _gunzip(reader: Readable) -> Readable:
     return igzip_threaded.open(reader, "rb", threads=1)
 
 
+FREE_SPACE_RESERVE = 256 * 1024 * 1024  # what unpacking a layer leaves free on --root (less on a small one)
+
+
+def _human(n: int) -> str:
+    for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if n >= scale:
+            return f"{n / scale:.4g} {unit}"
+    return f"{n} bytes"
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How many bytes a layer may write: the configured limit (0: none) and the free space."""
+
+    limit: int
+    free: int | None  # bytes free on the destination's file system less the reserve; None: unchecked
+    what: str = "layer"  # what is refused
+    reserve: int = FREE_SPACE_RESERVE  # kept free besides
+
+    def check(self, total: int, entry: str = "") -> None:
+        """Refuse a layer once ``total`` bytes pass the limit or the free space."""
+        where = f" at entry {entry!r}" if entry else ""
+        if self.limit and total > self.limit:
+            raise InvalidArgument(f"refusing {self.what}: its unpacked size passes the limit of {_human(self.limit)} "
+                                  f"(pouchd --max-layer-size){where}")
+        if self.free is not None and total > self.free:
+            raise InvalidArgument(f"refusing {self.what}: unpacking it needs more than the free space of the image store "
+                                  f"({_human(max(self.free, 0))} free beyond a reserve of "
+                                  f"{_human(self.reserve)}){where}")
+
+
+def free_budget(path: str, limit: int, what: str = "layer") -> Budget:
+    """The budget of an unpack into ``path`` (on --root's file system): its free space less
+    a reserve of 256 MiB, or of 1/20 of a file system smaller than 5 GiB."""
+    st = os.statvfs(path)
+    reserve = min(FREE_SPACE_RESERVE, st.f_blocks * st.f_frsize // 20)
+    return Budget(limit, st.f_bavail * st.f_frsize - reserve, what, reserve)
+
+
 @dataclass
 class _Unpacker:
     root: str
+    budget: Budget = Budget(0, None)
     deferred_dir_times: list[tuple[str, int]] = field(default_factory=list)
     size: int = 0
+    written: int = 0  # bytes of file data written (a sparse file's data runs only)
 
     # --- path resolution -------------------------------------------------
     @staticmethod
@@ -273,12 +320,22 @@ class _Unpacker:
             _remove(path, existing)
         os.mknod(path, stat.S_IFCHR, os.makedev(0, 0))
 
+    def charge(self, nbytes: int, entry: str) -> None:
+        """Count ``nbytes`` about to be written; refused past the budget."""
+        self.budget.check(self.written + nbytes, entry)
+        self.written += nbytes
+
     def write_file(self, tf: tarfile.TarFile, member: tarfile.TarInfo, path: str) -> None:
-        source = tf.extractfile(member)
-        assert source is not None
+        runs = _sparse_runs(tf, member) if member.sparse is not None else None
+        self.charge(member.size if runs is None else sum(length for _, length in runs), member.name)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         with os.fdopen(fd, "wb") as out:
-            shutil.copyfileobj(source, out, CHUNK)
+            if runs is None:
+                source = tf.extractfile(member)
+                assert source is not None
+                shutil.copyfileobj(source, out, CHUNK)
+            else:
+                _write_runs(tf, member, runs, out)
         self.size += member.size
 
     def hard_link(self, member: tarfile.TarInfo, path: str, entry: str) -> None:
@@ -325,6 +382,37 @@ class _Unpacker:
             os.utime(path, ns=(mtime_ns, mtime_ns), follow_symlinks=False)
 
 
+def _sparse_runs(tf: tarfile.TarFile, member: tarfile.TarInfo) -> list[tuple[int, int]]:
+    """The data runs (offset, length) of a sparse member, checked against its sizes."""
+    sparse = cast("list[tuple[int, int]]", member.sparse or [])  # typeshed says bytes; tarfile makes pairs
+    runs = [(offset, length) for offset, length in sparse if length]  # GNU's map ends with (size, 0)
+    stored = tf.offset - member.offset_data  # the member's data in the archive, block-rounded
+    end = 0
+    for offset, length in runs:
+        if offset < end or length < 0 or offset + length > member.size:  # in order, inside the file
+            raise InvalidArgument(f"refusing layer entry {member.name!r}: invalid sparse map")
+        end = offset + length
+    if sum(length for _, length in runs) > stored:
+        raise InvalidArgument(f"refusing layer entry {member.name!r}: sparse map longer than its data")
+    return runs
+
+
+def _write_runs(tf: tarfile.TarFile, member: tarfile.TarInfo, runs: list[tuple[int, int]], out) -> None:
+    """Write a sparse member's data runs at their offsets; the holes stay holes."""
+    source = tf.fileobj
+    assert source is not None
+    source.seek(member.offset_data)
+    for offset, length in runs:
+        out.seek(offset)
+        while length:
+            chunk = source.read(min(CHUNK, length))
+            if not chunk:
+                raise InvalidArgument(f"invalid layer archive: {member.name!r} is truncated")
+            out.write(chunk)
+            length -= len(chunk)
+    out.truncate(member.size)
+
+
 def _lstat(path: str) -> os.stat_result | None:
     try:
         return os.lstat(path)
@@ -339,10 +427,13 @@ def _remove(path: str, st: os.stat_result) -> None:
         os.unlink(path)
 
 
-def unpack_into(stream: Readable, root: str, *, digest_stream: bool = False) -> UnpackResult:
+def unpack_into(stream: Readable, root: str, *, digest_stream: bool = False,
+                budget: Budget | None = None) -> UnpackResult:
     """Apply the layer ``stream`` to the (fresh, private) directory ``root``; with
     ``digest_stream`` also hash the stream as given (the uncompressed tar is always hashed).
-    A pulled blob was verified when it was stored: hashing it again cost ~10 ms per 40 MiB."""
+    A pulled blob was verified when it was stored: hashing it again cost ~10 ms per 40 MiB.
+    What it writes is bounded by ``budget`` (by default the free space of ``root``'s file
+    system: a build context or an ``ADD``-ed tar is no way to fill the disk either)."""
     raw = _HashingReader(stream, hashing=digest_stream)
     with contextlib.ExitStack() as stack:
         try:
@@ -350,7 +441,7 @@ def unpack_into(stream: Readable, root: str, *, digest_stream: bool = False) -> 
             if hasattr(inflated, "close"):
                 stack.callback(inflated.close)
             plain = _HashingReader(inflated)
-            unpacker = _Unpacker(root)
+            unpacker = _Unpacker(root, budget if budget is not None else free_budget(root, 0, "archive"))
             with tarfile.open(fileobj=plain, mode="r|") as tf:  # type: ignore[call-overload]
                 for member in tf:
                     unpacker.apply(tf, member)
@@ -368,18 +459,22 @@ def unpack_layer(
     *,
     expected_diff_id: str | None = None,
     expected_digest: str | None = None,
+    max_bytes: int = 0,
 ) -> UnpackResult:
     """Unpack ``stream`` to the new directory ``dest``, all or nothing.
 
     ``expected_diff_id``/``expected_digest`` are verified before ``dest``
     appears; a mismatch raises :class:`InvalidArgument` naming both digests.
+    The bytes written are bounded by ``max_bytes`` (0: no limit) and the free space of
+    ``dest``'s file system; past either the layer is refused and what it wrote removed.
     """
     if os.path.lexists(dest):
         raise FileExistsError(errno.EEXIST, "destination exists", dest)
     tmp = tempfile.mkdtemp(prefix=".unpack-", dir=os.path.dirname(dest) or ".")
     try:
         os.chmod(tmp, 0o755)
-        result = unpack_into(stream, tmp, digest_stream=expected_digest is not None)
+        result = unpack_into(stream, tmp, digest_stream=expected_digest is not None,
+                             budget=free_budget(tmp, max_bytes))
         if expected_digest is not None and result.digest != expected_digest:
             raise InvalidArgument(f"layer digest mismatch: expected {expected_digest}, got {result.digest}")
         if expected_diff_id is not None and result.diff_id != expected_diff_id:

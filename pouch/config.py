@@ -54,6 +54,8 @@ class DaemonConfig:
     cni_conf_dir: str = DEFAULT_CNI_CONF_DIR  # pods' CNI config: the first conflist by name (kubelet runtimes' rule)
     pod_infra_image: str = ""  # --pod-infra-image: the pods' infra container image; "": one pouchd makes (cri/infra_image.py)
     api_idle_timeout: float = 300.0  # seconds an API connection may stay silent (idle keep-alive) before it is closed
+    # --max-layer-size: bytes one layer may unpack to (0: no limit but --root's free space; pouch/archive.py)
+    max_layer_size: int = 64 * 1024**3
     debug: bool = False
     debug_faults: tuple[str, ...] = ()  # tests only: where pouchd stops to be killed (services/faults.py)
     group: str = DEFAULT_SOCKET_GROUP  # --group: the unix sockets' group (root's when the default one does not exist)

@@ -8,7 +8,8 @@ Layout under ``content_dir``::
 A write streams into ``ingest/``, hashes as it goes, verifies the digest and
 only then renames into ``blobs/``: a reader can never see a partial or wrong
 blob, and a crash leaves at most a stray file in ``ingest/``
-(:meth:`ContentStore.cleanup` removes those).
+(:meth:`ContentStore.cleanup` removes those at start; garbage collection, ``pouch.gc``,
+those no write in progress holds).
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ import io
 import os
 import shutil
 import tempfile
+import threading
 from typing import BinaryIO, Protocol
 
+from pouch.archive import Budget
 from pouch.errors import InvalidArgument, NotFound
 from pouch.types import Descriptor, is_digest
 
@@ -46,6 +49,21 @@ class ContentStore:
         self.ingest_dir = os.path.join(root, "ingest")
         os.makedirs(self.blobs_dir, mode=0o700, exist_ok=True)
         os.makedirs(self.ingest_dir, mode=0o700, exist_ok=True)
+        self._busy_lock = threading.Lock()
+        self._busy: set[str] = set()  # names in ingest/ being written now (garbage collection spares them)
+
+    def ingest_state(self) -> tuple[frozenset[str], frozenset[str]]:
+        """The names in ``ingest/`` and those of them being written now, seen at one instant."""
+        with self._busy_lock:
+            return frozenset(os.listdir(self.ingest_dir)), frozenset(self._busy)
+
+    def delete_ingest(self, name: str) -> None:
+        """Remove a file from ``ingest/`` unless it is being written (garbage collection)."""
+        with self._busy_lock:
+            if name in self._busy or "/" in name or name in (".", ".."):
+                return
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(self.ingest_dir, name))
 
     def path(self, digest: str) -> str:
         return os.path.join(self.blobs_dir, check_digest(digest))
@@ -69,22 +87,28 @@ class ContentStore:
         except FileNotFoundError:
             raise NotFound(f"content {digest} not found") from None
 
-    def write(self, stream: Readable, expected_digest: str | None = None, media_type: str = OCTET_STREAM) -> Descriptor:
+    def write(self, stream: Readable, expected_digest: str | None = None, media_type: str = OCTET_STREAM,
+              budget: Budget | None = None) -> Descriptor:
         """Stream ``stream`` into the store; verify ``expected_digest`` if given.
 
         Returns the descriptor of the committed blob. A mismatch raises
-        :class:`InvalidArgument` naming both digests and stores nothing.
+        :class:`InvalidArgument` naming both digests and stores nothing; so does a stream
+        that passes ``budget`` (a layer's limit and the free space).
         """
         if expected_digest is not None:
             check_digest(expected_digest)
-        fd, tmp = tempfile.mkstemp(dir=self.ingest_dir, prefix="write-")
+        with self._busy_lock:
+            fd, tmp = tempfile.mkstemp(dir=self.ingest_dir, prefix="write-")
+            self._busy.add(os.path.basename(tmp))
         try:
             hasher, size = hashlib.sha256(), 0
             with os.fdopen(fd, "wb") as out:
                 while chunk := stream.read(CHUNK):
+                    size += len(chunk)
+                    if budget is not None:
+                        budget.check(size)
                     hasher.update(chunk)
                     out.write(chunk)
-                    size += len(chunk)
                 out.flush()
                 os.fsync(out.fileno())
             actual = "sha256:" + hasher.hexdigest()
@@ -96,6 +120,9 @@ class ContentStore:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
+        finally:
+            with self._busy_lock:
+                self._busy.discard(os.path.basename(tmp))
         return Descriptor(media_type, actual, size)
 
     def ingest_path(self, digest: str, suffix: str = ".partial") -> str:
@@ -121,6 +148,13 @@ class ContentStore:
 
     def list(self) -> list[str]:
         return sorted("sha256:" + name for name in os.listdir(self.blobs_dir) if len(name) == 64)
+
+    def blob_bytes(self, digest: str) -> int:
+        """Disk space of a blob (0 when it is gone)."""
+        try:
+            return os.stat(self.path(digest)).st_blocks * 512
+        except FileNotFoundError:
+            return 0
 
     def cleanup(self) -> None:
         """Forget interrupted writes (call at daemon start)."""

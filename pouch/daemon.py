@@ -122,6 +122,9 @@ def _add_engine_options(parser: _Parser) -> None:
                         help="log files kept per container, the current one included (default %(default)s)")
     parser.add_argument("--hooks-dir", default="/etc/pouch/hooks.d",
                         help="host OCI hooks, one oci-hooks(5) JSON file each (default %(default)s)")
+    parser.add_argument("--max-layer-size", default="64g", metavar="SIZE",
+                        help="refuse an image layer that unpacks to more than SIZE (0: only --root's free space "
+                             "bounds it; default %(default)s)")
 
 
 def _add_integration_options(parser: _Parser) -> None:
@@ -241,6 +244,7 @@ def config_from(args: argparse.Namespace, config_file: str = DEFAULT_CONFIG_FILE
         cni_plugin_dirs=tuple(os.path.abspath(d) for d in args.cni_bin_dir.split(":") if d),
         pod_infra_image=args.pod_infra_image,
         api_idle_timeout=args.api_idle_timeout,
+        max_layer_size=parse_size(args.max_layer_size),
         debug=args.debug,
         debug_faults=tuple(f for f in args.debug_faults.split(",") if f),
         group=args.group,
@@ -320,7 +324,7 @@ def parse_size(text: str) -> int:
 
 def lock_root(config: DaemonConfig) -> int:
     """One daemon per root: a second pouchd on the same --root refuses to start."""
-    os.makedirs(config.root, mode=0o711, exist_ok=True)
+    os.makedirs(config.root, mode=0o710, exist_ok=True)  # private (pouch/private.py)
     fd = os.open(os.path.join(config.root, "pouchd.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -389,6 +393,7 @@ def main(argv: list[str] | None = None) -> None:
     engine.containers.monitor.start()
     engine.upgrades.recover()  # upgrades a crash interrupted: the old or the new container (services/upgrade.py)
     engine.containers.recover()
+    engine.gc.collect(startup=True)  # what a crash left unreferenced (services/gc.py), before serving
     engine.containers.log_rotator.start()
     if engine.lxcfs:
         try:

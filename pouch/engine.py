@@ -19,11 +19,11 @@ engine. Glossary of the services a front end uses:
 - ``events``: the bus every service reports to;
 - ``stats``: resource usage samples of running containers;
 - ``upgrades``: ``pouch upgrade`` (a container's image replaced in place, rolled back on failure).
+- ``gc``: garbage collection of what no record references (at start and in image prune).
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from pouch.build.builder import Pull
@@ -35,6 +35,7 @@ from pouch.metadata import containers as container_store
 from pouch.metadata.db import Database
 from pouch.models import Container
 from pouch.network.manager import NetworkManager
+from pouch.private import make_private
 from pouch.registry.auth import Credentials
 from pouch.registry.endpoints import RegistryConfig
 from pouch.registry.progress import RegistryProgress
@@ -45,6 +46,7 @@ from pouch.rich.lxcfsd import LxcfsSupervisor
 from pouch.runtime.registry import Runtimes
 from pouch.services.containers import ContainerService
 from pouch.services.execs import ExecService
+from pouch.services.gc import GarbageCollector
 from pouch.services.rich import RichContainers
 from pouch.services.stats import StatsService
 from pouch.services.timers import Scheduler
@@ -71,6 +73,7 @@ class Engine:
     builds: BuildService
     live: LiveConfig  # config as reloaded by SIGHUP (registry settings, runtimes, debug); paths stay config's
     upgrades: UpgradeService  # `pouch upgrade`, and the recovery of one a crash cut short
+    gc: GarbageCollector  # unreferenced blobs, snapshots, ingest and tmp files, container dirs (services/gc.py)
 
     def registry_service(self) -> RegistryService:
         return registry_service(self.live.current, self.images)
@@ -114,8 +117,7 @@ def _volume_user(c: Container) -> VolumeUser:
 
 def build_engine(config: DaemonConfig) -> Engine:
     """Construct every service in order: storage, images, runtime, network, volumes, containers."""
-    for path in (config.root, config.exec_root):
-        os.makedirs(path, mode=0o711, exist_ok=True)
+    make_private(config)  # --root, --exec-root and their content subtrees: no host user but root (pouch/private.py)
     db = Database(config.db_path)
     events = EventBus()
     images = ImageService(db, config, events, containers_using=containers_using(db))
@@ -138,4 +140,5 @@ def build_engine(config: DaemonConfig) -> Engine:
     builds = BuildService(images, containers, pull=build_pull(live, images))
     return Engine(config=config, db=db, events=events, images=images, runtime=runtime, network=network,
                   volumes=volumes, containers=containers, execs=execs, stats=StatsService(containers), lxcfs=lxcfs,
-                  builds=builds, live=live, upgrades=UpgradeService(config, containers, images))
+                  builds=builds, live=live, upgrades=UpgradeService(config, containers, images),
+                  gc=GarbageCollector(config, db, images))

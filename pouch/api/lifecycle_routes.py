@@ -79,7 +79,8 @@ class LifecycleRoutes:
 
     def prune(self, req: Request) -> Response:
         dangling_only = parse_prune_filters(list_filters.parse_filters(req.query_str("filters")))
-        result = prune_images(self.engine.images, dangling_only)
+        result = prune_images(self.engine.images, dangling_only,
+                              collect=lambda: self.engine.gc.collect().space_reclaimed)
         return json_response(image_prune_json(result))
 
 

@@ -7,7 +7,7 @@ size of the layer snapshots that were removed. :func:`prune_candidates` is pure.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
@@ -45,9 +45,10 @@ def prune_candidates(records: Iterable, used_image_ids: AbstractSet[str], dangli
             and not (r.id in parent_ids and not r.repo_tags and not r.repo_digests)]
 
 
-def prune_images(images, dangling_only: bool) -> ImagePruneReport:
+def prune_images(images, dangling_only: bool, collect: Callable[[], int] | None = None) -> ImagePruneReport:
     """Remove the candidates, each through ``images.remove`` (forced: no container uses them;
-    who uses an image is the image service's ``containers_using``)."""
+    who uses an image is the image service's ``containers_using``), then run ``collect``
+    (garbage collection, ``services/gc.py``: what no record references) and count its bytes."""
     deleted: list[ImageDeleteItem] = []
     reclaimed = 0
     with images.transaction():
@@ -61,4 +62,6 @@ def prune_images(images, dangling_only: bool) -> ImagePruneReport:
                 continue  # removed or taken meanwhile
             deleted += items
             reclaimed += sum(sizes.get(item.deleted, 0) for item in items if item.deleted and item.deleted != record.id)
+        if collect is not None:
+            reclaimed += collect()
     return ImagePruneReport(tuple(deleted), reclaimed)

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from pouch import reference
-from pouch.archive import Readable, open_decompressed
+from pouch.archive import Budget, Readable, free_budget, open_decompressed
 from pouch.config import DaemonConfig
 from pouch.content import ContentStore
 from pouch.errors import Conflict, InvalidArgument, NotFound
@@ -72,7 +72,7 @@ class ImageService:
         self.db = db
         self.config = config
         self.content = ContentStore(config.content_dir)
-        self.snapshots = OverlaySnapshotter(db, config.snapshots_dir)
+        self.snapshots = OverlaySnapshotter(db, config.snapshots_dir, config.max_layer_size)
         self.tmp_dir = os.path.join(config.root, "tmp")
         os.makedirs(self.tmp_dir, mode=0o700, exist_ok=True)
         # <hex> files: images deleted (rmi -f) while stopped containers still use them
@@ -83,11 +83,11 @@ class ImageService:
         self._leases: list[Lease] = []
 
     def recover(self) -> None:
-        """Daemon start: forget interrupted writes and unpacks, drop unreferenced layers."""
+        """Daemon start: forget interrupted writes and unpacks, drop unreferenced layers
+        (``tmp/`` is left to garbage collection, ``services/gc.py``, which never reaches
+        through a mount a dead ``cp`` or ``export`` left there)."""
         with self._lock:
             self.content.cleanup()
-            for name in os.listdir(self.tmp_dir):
-                shutil.rmtree(os.path.join(self.tmp_dir, name), ignore_errors=True)
             self.snapshots.cleanup()
             self._release_held()
             self.snapshots.remove_unused(self._chain_ids_in_use())
@@ -183,7 +183,7 @@ class ImageService:
         with ExitStack() as stack:
             work = tempfile.mkdtemp(prefix="load-", dir=self.tmp_dir)
             stack.callback(shutil.rmtree, work, True)
-            archive = _spool(stream, work)
+            archive = _spool(stream, work, free_budget(work, 0, "image archive"))
             try:
                 tf = stack.enter_context(tarfile.open(archive, "r:"))
                 bundle = Bundle(tf)
@@ -243,7 +243,7 @@ class ImageService:
         if digest and self.content.exists(digest):
             return digest
         with open_stream() as stream:
-            written = self.content.write(stream, digest).digest
+            written = self.content.write(stream, digest, budget=self.layer_budget()).digest
         if not self._blob_in_use(written):
             rollback.callback(self.content.delete, written)
         return written
@@ -254,6 +254,10 @@ class ImageService:
             return
         self.content.write_bytes(data, digest)
         rollback.callback(self.content.delete, digest)
+
+    def layer_budget(self) -> Budget:
+        """What one layer may take in the store: ``--max-layer-size`` and the free space of --root."""
+        return free_budget(self.content.ingest_dir, self.config.max_layer_size)
 
     # --- the store's API for writers (pull, commit, build) ---------------------------------------
     @contextlib.contextmanager
@@ -273,6 +277,13 @@ class ImageService:
             raise
         with self._lock:
             self._leases.remove(lease)
+
+    def leased(self) -> tuple[frozenset[str], frozenset[str]]:
+        """The blobs and snapshots the leases of operations in progress hold now."""
+        with self._lock:
+            leases = list(self._leases)
+        return (frozenset(d for lease in leases for d in list(lease.blobs)),
+                frozenset(c for lease in leases for c in list(lease.chains)))
 
     def _collect(self, lease: Lease) -> None:
         for digest in lease.blobs:
@@ -373,7 +384,7 @@ class ImageService:
         with self._lock, ExitStack() as rollback:
             # the uncompressed layer tar is kept as a blob named by its diffID (push and save need it)
             with open_decompressed(stream) as tar:
-                layer = self.content.write(tar).digest
+                layer = self.content.write(tar, budget=self.layer_budget()).digest
             if not self._blob_in_use(layer):
                 rollback.callback(self.content.delete, layer)
             with self.content.open(layer) as blob:
@@ -565,6 +576,16 @@ class ImageService:
             self.snapshots.remove_unused(self._chain_ids_in_use())
 
 
+def _copy_bounded(source: Readable, path: str, budget: Budget, already: int) -> None:
+    """Copy ``source`` to the new file ``path``; refused once ``already`` + its bytes pass ``budget``."""
+    total = already
+    with open(path, "wb") as out:
+        while chunk := source.read(CHUNK):
+            total += len(chunk)
+            budget.check(total)
+            out.write(chunk)
+
+
 def _touch(path: str) -> None:
     with open(path, "a", encoding="ascii"):
         pass
@@ -577,20 +598,19 @@ _DECOMPRESSORS: list[tuple[bytes, Callable]] = [
 ]
 
 
-def _spool(stream: Readable, work: str) -> str:
-    """Write the request body to ``work``; decompress it if needed; return the tar's path."""
+def _spool(stream: Readable, work: str, budget: Budget) -> str:
+    """Write the request body to ``work``; decompress it if needed; return the tar's path.
+    Bounded by ``budget`` (the free space of --root): a bomb is refused, not written out."""
     raw = os.path.join(work, "archive")
-    with open(raw, "wb") as out:
-        while chunk := stream.read(CHUNK):
-            out.write(chunk)
+    _copy_bounded(stream, raw, budget, 0)
     with open(raw, "rb") as f:
         head = f.read(6)
     for magic, opener in _DECOMPRESSORS:
         if head.startswith(magic):
             plain = os.path.join(work, "archive.tar")
             try:
-                with opener(raw, "rb") as src, open(plain, "wb") as out:
-                    shutil.copyfileobj(src, out, CHUNK)
+                with opener(raw, "rb") as src:
+                    _copy_bounded(src, plain, budget, os.path.getsize(raw))
             except (OSError, EOFError, lzma.LZMAError) as exc:
                 raise InvalidArgument(f"invalid image archive: {exc}") from exc
             with contextlib.suppress(FileNotFoundError):

@@ -94,6 +94,7 @@ class Database:
     def __init__(self, path: str) -> None:
         os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
         self.path = path
+        _make_private(path)
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
         self._conn.row_factory = sqlite3.Row
@@ -126,6 +127,18 @@ class Database:
     def query_one(self, sql: str, params: tuple | dict = ()) -> sqlite3.Row | None:
         with self._lock:
             return self._conn.execute(sql, params).fetchone()
+
+
+DB_FILE_MODE = 0o600  # the records hold containers' env (secrets); SQLite gives -wal/-shm the file's mode
+
+
+def _make_private(path: str) -> None:
+    """Create the database file 0600 (before SQLite does, with the umask's mode) and fix an
+    existing one and its WAL and SHM files."""
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, DB_FILE_MODE))
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(path + suffix, DB_FILE_MODE)
 
 
 def schema_version(conn: sqlite3.Connection) -> int:

@@ -88,14 +88,16 @@ class RwDirs(NamedTuple):
 
 
 class OverlaySnapshotter:
-    def __init__(self, db: Database, root: str) -> None:
+    def __init__(self, db: Database, root: str, max_layer_size: int = 0) -> None:
         self.db = db
         self.root = root
+        self.max_layer_size = max_layer_size  # bytes one layer may unpack to (0: only the free space)
         self.containers_dir = os.path.join(root, "containers")
         self.empty_dir = os.path.join(root, "empty")
         self._lock = threading.RLock()
-        for path in (root, self.containers_dir, self.empty_dir):
-            os.makedirs(path, mode=0o711, exist_ok=True)
+        self._busy: set[str] = set()  # numbered directories being unpacked now (no row yet)
+        for path in (root, self.containers_dir, self.empty_dir):  # private: layers hold images' files
+            os.makedirs(path, mode=0o700, exist_ok=True)
 
     # --- committed snapshots ---------------------------------------------------------
     def exists(self, chain_id: str) -> bool:
@@ -162,7 +164,8 @@ class OverlaySnapshotter:
             self.stat(parent_chain_id)
         snap_dir = self._claim_dir()
         try:
-            result = unpack_layer(stream, os.path.join(snap_dir, "fs"), expected_diff_id=diff_id, expected_digest=digest)
+            result = unpack_layer(stream, os.path.join(snap_dir, "fs"), expected_diff_id=diff_id,
+                                  expected_digest=digest, max_bytes=self.max_layer_size)
             new_id = chain_id(parent_chain_id, result.diff_id)
             with self._lock:
                 if self.exists(new_id):  # applied meanwhile, or diffID was not given
@@ -174,6 +177,9 @@ class OverlaySnapshotter:
         except BaseException:
             shutil.rmtree(snap_dir, ignore_errors=True)
             raise
+        finally:
+            with self._lock:
+                self._busy.discard(os.path.basename(snap_dir))
         log.debug("committed snapshot %s in %s", new_id, snap_dir)
         return AppliedLayer(new_id, result.diff_id, True)
 
@@ -185,7 +191,8 @@ class OverlaySnapshotter:
             while True:
                 path = os.path.join(self.root, str(n))
                 try:
-                    os.mkdir(path, 0o711)
+                    os.mkdir(path, 0o700)
+                    self._busy.add(str(n))
                     return path
                 except FileExistsError:
                     n += 1
@@ -228,6 +235,41 @@ class OverlaySnapshotter:
                 shutil.rmtree(os.path.join(self.root, rows[cid].dir), ignore_errors=True)
             return doomed
 
+    def dir_state(self) -> tuple[frozenset[str], frozenset[str]]:
+        """The snapshot directories on disk and those being unpacked now, seen at one instant."""
+        with self._lock:
+            return frozenset(n for n in os.listdir(self.root) if n.isdigit()), frozenset(self._busy)
+
+    def rw_keys(self) -> list[str]:
+        """The keys of the writable layers on disk."""
+        return sorted(os.listdir(self.containers_dir))
+
+    def rw_parent(self, key: str) -> str:
+        """The chain a writable layer is stacked on ('' when none is recorded)."""
+        try:
+            with open(os.path.join(self._rw_dir(key), "parent"), encoding="ascii") as f:
+                return f.read().strip()
+        except (OSError, InvalidArgument):
+            return ""
+
+    def remove_dir(self, name: str) -> None:
+        """Remove a numbered directory that has no row, unless it is being unpacked (GC)."""
+        with self._lock:
+            if not name.isdigit() or name in self._busy or name in {r.dir for r in store.list_snapshots(self.db)}:
+                return
+            shutil.rmtree(os.path.join(self.root, name), ignore_errors=True)
+
+    def remove_chains(self, doomed: Iterable[str]) -> None:
+        """Remove these snapshots (topmost first), rows then directories (GC: already known unused)."""
+        with self._lock:
+            rows = {r.chain_id: r for r in store.list_snapshots(self.db)}
+            gone = [rows[c] for c in doomed if c in rows]
+            with self.db.transaction() as tx:
+                for row in gone:
+                    store.delete_snapshot(tx, row.chain_id)
+            for row in gone:
+                shutil.rmtree(os.path.join(self.root, row.dir), ignore_errors=True)
+
     def cleanup(self) -> None:
         """Remove directories left by interrupted unpacks (call at daemon start)."""
         with self._lock:
@@ -259,7 +301,7 @@ class OverlaySnapshotter:
         """Create (or reuse) the writable layer of ``container_key``; record its parent stack."""
         base = self._rw_dir(container_key)
         dirs = self.rw_dirs(container_key)
-        os.makedirs(base, mode=0o711, exist_ok=True)
+        os.makedirs(base, mode=0o700, exist_ok=True)
         for path in (dirs.upper, dirs.work):
             with contextlib.suppress(FileExistsError):
                 os.mkdir(path, 0o755)
