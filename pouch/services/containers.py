@@ -25,6 +25,7 @@ import signal as signal_module
 import threading
 from collections.abc import Callable, Iterator, Sequence
 
+from pouch import faults
 from pouch import mount as mounts
 from pouch import process
 from pouch.config import DaemonConfig
@@ -229,6 +230,7 @@ class ContainerService:
                 undo.callback(self.quota.release, container_id)
                 self.quota.apply(container_id, opts.disk_quota)
             self.images.prepare_rw(container_id, image.id)
+            faults.point("create.before-insert")
             store.insert(self.db, c)
             undo.pop_all()
         self.volumes.create_done(c.id)
@@ -288,6 +290,7 @@ class ContainerService:
                 undo.callback(mounts.unmount, rootfs)
             self.volumes.acquire(c, rootfs)  # propagation checks, volume mounts, copy-up
             undo.callback(self.volumes.release, c.id)
+            faults.point("start.after-mount")
             passwd, group = read_user_files(rootfs)
             user = resolve_user(opts.user or image.image_config.user, passwd, group)
             sandbox = self._sandbox_config(c, hostname, image.image_config.exposed_ports)
@@ -321,6 +324,7 @@ class ContainerService:
 
             attachment = self._sandbox_for(c, sandbox, joined, create_container)
             undo.callback(self.network.remove_sandbox, c.id, attachment)
+            faults.point("start.after-runtime-create")
             assert created is not None
             self.monitor.watch(c.id, created.conmon_pid)
 
@@ -330,6 +334,7 @@ class ContainerService:
                 self.runtime.start(c.id)
             finally:
                 self.attach_gate.close(c.id)
+            faults.point("start.after-runtime-start")
             if opts.rich:
                 undo.callback(self.rich.kill_quietly, c.id)
                 self.rich.run_prestart_hooks(c)
@@ -418,6 +423,7 @@ class ContainerService:
         with self.locked(c.id):
             c = self.get(c.id)
             done = change(c)
+            faults.point(f"network.{action}")
             if done.attachment is not None:
                 c.network = done.attachment
                 store.save_state(self.db, c)
@@ -580,6 +586,7 @@ class ContainerService:
             if c.state.status == Status.PAUSED:
                 with contextlib.suppress(PouchError):
                     self.runtime.resume(c.id)
+        faults.point("stop.after-signal")
         if timeout < 0 or not self.wait_for(lambda: self.is_stopped(c.id), timeout):
             log.info("container %s did not stop within %ss, killing it", c.id[:12], timeout)
             with self.locked(c.id):
@@ -736,6 +743,7 @@ class ContainerService:
                 self._signal(c, signal_module.SIGKILL)
             if not self.wait_for(lambda: self.is_stopped(c.id), 30):
                 raise PouchError(f"could not kill container {c.name}")
+            faults.point("rm.after-kill")
         with self.locked(c.id):
             current = store.get(self.db, c.id)
             if current is None:
@@ -749,6 +757,7 @@ class ContainerService:
         if os.path.exists(self.config.bundle_dir(c.id)) or mounts.is_mountpoint(self.rootfs_path(c)):
             self._teardown_runtime(c)  # not torn down yet (a crash, or removal during start)
         store.delete(self.db, c.id)
+        faults.point("rm.after-delete")
         self.events.emit_container(c, "destroy")
         self._drop_container_files(c.id)
         if volumes:  # rm -v: the anonymous ones
