@@ -1,0 +1,172 @@
+"""pouchd killed at a chosen step of create, start, stop, rm and network connect (issue 12 §1).
+
+The daemon runs with ``--debug-faults`` and ``POUCH_FAULT=<point>`` (pouch/faults.py): it
+SIGKILLs itself when the operation reaches that point. The test checks that it died there
+(exit by SIGKILL), starts it again on the same root and asserts what a user relies on: every
+record agrees with runc and the kernel, every container can be started and removed, and
+nothing is left behind once they are gone (tests/integration/leaks.py).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Callable
+
+import pytest
+
+from pouch import faults
+from tests.integration.conftest import Daemon, running_daemon, unique_name
+from tests.integration.leaks import find_leaks, ids_on_disk, inconsistencies
+
+LOOP = ["sh", "-c", "trap 'exit 3' TERM; while :; do sleep 0.1; done"]  # stops on SIGTERM, as PID 1
+
+
+@pytest.fixture
+def faulty(tmp_path, busybox_tar):
+    """A daemon of the test's own that honours $POUCH_FAULT."""
+    with running_daemon(str(tmp_path), busybox_tar, ("--debug-faults",)) as d:
+        yield d
+
+
+def crash_at(d: Daemon, point: str, operation: Callable[[], object], monkeypatch) -> set[str]:
+    """Restart ``d`` armed at ``point``, run ``operation`` (which the daemon dies in), check it
+    died of the fault, start it again unarmed; the ids it had on disk when it died."""
+    d.stop()
+    monkeypatch.setenv(faults.ENV, point)
+    d.start()
+    monkeypatch.delenv(faults.ENV)
+    proc = d.proc
+    assert proc is not None
+    operation()
+    assert proc.wait(60) == -signal.SIGKILL, f"pouchd did not die at {point}:\n{d.read_log()}"
+    d.proc = None
+    known = ids_on_disk(d)
+    d.start()
+    return known
+
+
+def assert_all_startable_and_removable(d: Daemon, known: set[str]) -> None:
+    """Consistent now; each container starts (if stopped) and is removed; nothing is left."""
+    assert inconsistencies(d) == []
+    for cid in d.cli("ps", "-aq", "--no-trunc").stdout.split():
+        if d.inspect(cid)["State"]["Status"] not in ("running", "paused"):
+            d.cli("start", cid)
+        known.add(cid)
+    assert inconsistencies(d) == []
+    ids = d.cli("ps", "-aq").stdout.split()
+    if ids:
+        d.cli("rm", "-f", *ids)
+    assert d.cli("ps", "-aq").stdout.split() == []
+    assert find_leaks(d, known) == []
+
+
+def run_failing(d: Daemon, *args: str) -> None:
+    """A CLI call the daemon dies in: it must not report success."""
+    assert d.cli(*args, check=False).returncode != 0
+
+
+def test_killed_before_a_create_is_recorded(faulty, monkeypatch):
+    d = faulty
+    name = unique_name("c")
+    known = crash_at(d, "create.before-insert", lambda: run_failing(d, "create", "--name", name, "busybox"), monkeypatch)
+    assert known, "the create got as far as its container dir and writable layer"
+    assert d.cli("ps", "-aq").stdout.split() == []
+    assert find_leaks(d, known) == []
+    d.cli("create", "--name", name, "busybox")  # the name is free
+    assert_all_startable_and_removable(d, known)
+
+
+@pytest.mark.parametrize("point", ["start.after-mount", "start.after-runtime-create"])
+def test_killed_before_the_process_runs(faulty, monkeypatch, point):
+    """Mounted, or created in runc with its network: undone, the record stays Created, and
+    ``start`` works (it said "already exists in the runtime")."""
+    d = faulty
+    name = unique_name("c")
+    d.cli("create", "--name", name, "busybox", *LOOP)
+    known = crash_at(d, point, lambda: run_failing(d, "start", name), monkeypatch)
+    assert d.inspect(name)["State"]["Status"] == "created"
+    assert inconsistencies(d) == []
+    d.cli("start", name)
+    assert d.inspect(name)["State"]["Status"] == "running"
+    assert_all_startable_and_removable(d, known)
+
+
+def test_killed_after_the_process_started_is_adopted(faulty, monkeypatch):
+    """runc started it, the record still said Created: after the restart it is Running, with
+    its pid and address, and stop, start and rm work on it."""
+    d = faulty
+    name = unique_name("c")
+    d.cli("create", "--name", name, "busybox", *LOOP)
+    known = crash_at(d, "start.after-runtime-start", lambda: run_failing(d, "start", name), monkeypatch)
+    state = d.inspect(name)["State"]
+    assert state["Status"] == "running" and state["Pid"] > 0 and os.path.exists(f"/proc/{state['Pid']}")
+    assert d.inspect(name)["NetworkSettings"]["IPAddress"]
+    assert inconsistencies(d) == []
+    d.cli("stop", "-t", "5", name)
+    assert d.inspect(name)["State"]["ExitCode"] == 3
+    d.cli("start", name)
+    assert_all_startable_and_removable(d, known)
+
+
+def test_killed_in_a_burst_of_runs(faulty, monkeypatch):
+    """Several ``run -d`` at once, pouchd killed at the third start: each one ends up
+    running or created, and each can be started and removed."""
+    d = faulty
+    names = [unique_name("burst") for _ in range(5)]
+
+    def burst() -> None:
+        threads = [threading.Thread(target=d.cli, args=("run", "-d", "--name", n, "busybox", *LOOP),
+                                    kwargs={"check": False}) for n in names]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    known = crash_at(d, "start.after-runtime-start@3", burst, monkeypatch)
+    assert inconsistencies(d) == []
+    assert_all_startable_and_removable(d, known)
+
+
+def test_killed_during_stop(faulty, monkeypatch):
+    """The stop signal was sent, the container exits while pouchd is down: recorded exited."""
+    d = faulty
+    name = unique_name("c")
+    d.cli("run", "-d", "--name", name, "busybox", *LOOP)
+    known = crash_at(d, "stop.after-signal", lambda: run_failing(d, "stop", name), monkeypatch)
+    state = d.inspect(name)["State"]
+    assert (state["Status"], state["ExitCode"]) == ("exited", 3)
+    assert_all_startable_and_removable(d, known)
+
+
+@pytest.mark.parametrize("point", ["rm.after-kill", "rm.after-delete"])
+def test_killed_during_rm_f(faulty, monkeypatch, point):
+    """``rm -f`` is journaled: the restart finishes it (no record, no container dir, no layer)."""
+    d = faulty
+    name = unique_name("c")
+    d.cli("run", "-d", "--name", name, "busybox", *LOOP)
+    known = crash_at(d, point, lambda: run_failing(d, "rm", "-f", name), monkeypatch)
+    assert d.cli("ps", "-aq").stdout.split() == []
+    assert find_leaks(d, known) == []
+    d.cli("run", "-d", "--name", name, "busybox", *LOOP)  # the name is free again
+    assert_all_startable_and_removable(d, known)
+
+
+def test_killed_during_network_connect(faulty, monkeypatch):
+    """The interface was added, the record not written: removing the container removes it."""
+    d = faulty
+    name, net = unique_name("c"), unique_name("n")
+    d.cli("network", "create", net)
+    d.cli("run", "-d", "--name", name, "busybox", *LOOP)
+    known = crash_at(d, "network.connect", lambda: run_failing(d, "network", "connect", net, name), monkeypatch)
+    assert inconsistencies(d) == []
+    assert_all_startable_and_removable(d, known)
+    d.cli("network", "rm", net)
+
+
+def test_without_the_flag_the_fault_is_ignored(tmp_path, busybox_tar, monkeypatch):
+    monkeypatch.setenv(faults.ENV, "create.before-insert")
+    with running_daemon(str(tmp_path), busybox_tar) as d:
+        d.cli("create", "--name", "kept", "busybox")
+        assert d.proc is not None and d.proc.poll() is None
