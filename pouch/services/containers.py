@@ -25,9 +25,8 @@ import signal as signal_module
 import threading
 from collections.abc import Callable, Iterator, Sequence
 
-from pouch import faults
+from pouch import faults, process
 from pouch import mount as mounts
-from pouch import process
 from pouch.config import DaemonConfig
 from pouch.errors import Cancelled, Conflict, InvalidArgument, NotFound, PouchError
 from pouch.events import EventBus
@@ -55,7 +54,7 @@ from pouch.oci.user import read_user_files, resolve_user
 from pouch.rich.lxcfs import with_lxcfs
 from pouch.rich.lxcfsd import LxcfsSupervisor, lxcfs_root_for
 from pouch.runtime.registry import Runtimes
-from pouch.services import commitpause, create_checks, lifecycle
+from pouch.services import create_checks, lifecycle, starting
 from pouch.services import resources as resource_checks  # -m, --cpus, --device, --ipc... (400s)
 from pouch.services.attachgate import AttachGate
 from pouch.services.health import HealthMonitor, health_at_start, health_at_stop, with_image_healthcheck
@@ -64,6 +63,7 @@ from pouch.services.logrotate import LogRotator, rotated_paths
 from pouch.services.monitor import ExitMonitor
 from pouch.services.names import random_name, validate_container_name
 from pouch.services.pending import PendingRemovals
+from pouch.services.recovery import Recovery
 from pouch.services.restart import RestartManager
 from pouch.services.rich import RichContainers, check_rich_create, write_session_env
 from pouch.services.timers import Scheduler
@@ -328,7 +328,10 @@ class ContainerService:
             assert created is not None
             self.monitor.watch(c.id, created.conmon_pid)
 
-            # 3. let attached clients connect, then run the process
+            # 3. let attached clients connect, then run the process (journaled: recover adopts or undoes it)
+            cdir = self.config.container_dir(c.id)
+            starting.mark(cdir, starting.Start(created.pid, created.conmon_pid, now_rfc3339(), attachment))
+            undo.callback(starting.clear, cdir)
             self.attach_gate.open_and_wait(c.id, timeout=5.0)
             try:
                 self.runtime.start(c.id)
@@ -348,6 +351,7 @@ class ContainerService:
             )
             c.network = attachment
             store.save_state(self.db, c)
+            starting.clear(cdir)
             undo.pop_all()
         log.info("started container %s (pid %d)", c.id[:12], c.state.pid)
 
@@ -499,7 +503,7 @@ class ContainerService:
         """An exited ``--rm`` container: gone for clients at once (its name free, ``wait
         ?condition=removed`` answered), then torn down. A marker file under --root lets
         ``recover`` finish the teardown if the daemon dies in between."""
-        self.pending_removals.mark(c.id, c.network)
+        self.pending_removals.mark(c.id, c.network, anonymous_volumes(c))
         store.delete(self.db, c.id)
         self.events.emit_container(c, "destroy")
         self.volumes.release(c.id, c.options.volumes)  # its processes are gone: volumes first, so that
@@ -522,36 +526,12 @@ class ContainerService:
         with self._locks_guard:
             self._locks.pop(container_id, None)
 
-    def _finish_pending_removals(self) -> None:
-        for container_id, attachment in self.pending_removals.entries():
-            if store.get(self.db, container_id) is None:
-                self._teardown(container_id, attachment)
-                self._drop_container_files(container_id)
-            self.pending_removals.clear(container_id)
-
     # ---------------------------------------------------------------- recovery
     def recover(self) -> None:
-        """After a daemon (re)start: re-watch live containers, settle the dead ones."""
-        self._finish_pending_removals()
-        for c in store.list_all(self.db):
-            if c.state.status == Status.REMOVING:
-                self._finish_remove(c)
-                continue
-            if c.state.status == Status.RESTARTING:  # pouchd stopped during a back-off
-                self.restarts.resume(c)
-                continue
-            if not c.state.status.is_active():
-                self.restarts.on_boot(c)  # --restart always/unless-stopped...: up again after a reboot
-                continue
-            alive = bool(c.state.conmon_pid) and self.runtime.conmon_alive(c.state.conmon_pid, c.id)
-            commitpause.thaw_after_crash(self.runtime, self.config.container_dir(c.id), c.id,
-                                         running=alive and c.state.status == Status.RUNNING)
-            if alive:
-                self.monitor.watch(c.id, c.state.conmon_pid)
-                self.health.watch(c)
-            else:
-                self._handle_exit(c.id)
-        self.volumes.recover()  # unmount volumes no running container uses anymore
+        """After a daemon (re)start: every container's record reconciled with what runs and what
+        is on disk (services/recovery.py), then the volumes no running container uses unmounted."""
+        Recovery(self).run()
+        self.volumes.recover()
 
     # ------------------------------------------------------- stop, kill, wait
     def wait_for(self, predicate, timeout: float | None) -> bool:
@@ -731,10 +711,21 @@ class ContainerService:
 
     # ------------------------------------------------------------------ remove
     def remove(self, ref: str, force: bool = False, volumes: bool = False, owner: str = "") -> None:
-        """``owner``: the front end asking, for a container one owns (``lifecycle.check_owner``)."""
+        """``owner``: the front end asking, for a container one owns (``lifecycle.check_owner``).
+        Journaled (services/pending.py) before anything is done: a daemon killed meanwhile
+        finishes the removal at its next start."""
         c = self.get(ref)
         lifecycle.check_owner(c, owner)
         lifecycle.check(Op.REMOVE_FORCE if force else Op.REMOVE, c)
+        self.pending_removals.mark(c.id, c.network, anonymous_volumes(c) if volumes else ())
+        try:
+            self._remove_journaled(c, volumes)
+        except BaseException:
+            if store.get(self.db, c.id) is not None:  # it stays: so does its journal no more
+                self.pending_removals.clear(c.id)
+            raise
+
+    def _remove_journaled(self, c: Container, volumes: bool) -> None:
         if c.state.status.is_active():  # with --force: killed first
             with self.locked(c.id):
                 c = self.get(c.id)
@@ -762,6 +753,7 @@ class ContainerService:
         self._drop_container_files(c.id)
         if volumes:  # rm -v: the anonymous ones
             self.volumes.remove_anonymous(c)
+        self.pending_removals.clear(c.id)
         log.info("removed container %s", c.id[:12])
 
     # ----------------------------------------------------------------- upgrade
@@ -794,6 +786,11 @@ class ContainerService:
         if not result.ok:
             raise InvalidArgument(f"Error running ps: {result.stderr.decode(errors='replace').strip()}")
         return parse_ps_output(result.stdout.decode(errors="replace"), pids)
+
+
+def anonymous_volumes(c: Container) -> tuple[str, ...]:
+    """The volumes that go with the container (``rm -v``, ``--rm``): its anonymous ones."""
+    return tuple(m.name for m in c.options.volumes if m.anonymous)
 
 
 def find_static_init() -> str:
