@@ -67,11 +67,13 @@ class Recovery:
     # ------------------------------------------------------------------ facts
     def _runc_list(self) -> dict[str, str]:
         """id -> runc status for every container on the daemon's runtime handlers' state roots."""
-        try:
-            return {str(s["id"]): str(s["status"]) for s in self.svc.runtime.list()}
-        except (PouchError, KeyError, TypeError):
-            log.exception("listing the runtime's containers")
-            return {}
+        found: dict[str, str] = {}
+        for name, handler in self.svc.runtime.handlers.items():
+            try:
+                found.update({str(s["id"]): str(s["status"]) for s in handler.list()})
+            except (PouchError, KeyError, TypeError):
+                log.exception("listing the containers of runtime %s", name)
+        return found
 
     def _ids_on_disk(self) -> set[str]:
         found = set(_listdir(os.path.join(self.config.root, "containers")))

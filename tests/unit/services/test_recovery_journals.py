@@ -1,0 +1,80 @@
+"""The journals recovery reads (services/pending.py, services/starting.py) and the fault points
+(pouch/faults.py): what is written is read back, and a torn or foreign file is not trusted."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from pouch import faults
+from pouch.models import NetworkAttachment
+from pouch.services import starting
+from pouch.services.pending import PendingRemovals, Removal, parse_marker
+
+CID = "a" * 64
+ATTACHMENT = NetworkAttachment(network="bridge", netns_path="/run/netns/x", ip_address="10.1.0.2", prefix_len=24)
+
+
+def test_a_removal_is_read_back_with_its_network_and_volumes(tmp_path):
+    journal = PendingRemovals(str(tmp_path))
+    journal.mark(CID, ATTACHMENT, ("anon1", "anon2"))
+    journal.mark("b" * 64, None)
+    assert list(journal.entries()) == [Removal(CID, ATTACHMENT, ("anon1", "anon2")), Removal("b" * 64)]
+    journal.clear(CID)
+    journal.clear(CID)  # twice: nothing to do
+    assert [r.container_id for r in journal.entries()] == ["b" * 64]
+
+
+def test_a_torn_marker_is_dropped_and_an_unreadable_one_still_names_the_container(tmp_path):
+    journal = PendingRemovals(str(tmp_path))
+    os.makedirs(journal.directory)
+    with open(os.path.join(journal.directory, CID + ".json.tmp"), "w") as f:
+        f.write('{"netw')
+    with open(os.path.join(journal.directory, "c" * 64 + ".json"), "w") as f:
+        f.write("not json")
+    assert list(journal.entries()) == [Removal("c" * 64)]
+    assert os.listdir(journal.directory) == ["c" * 64 + ".json"]
+
+
+@pytest.mark.parametrize("text", ["", "[]", '{"network": 3}', '{"network": null, "volumes": 5}'])
+def test_parse_marker_of_nonsense(text):
+    assert parse_marker(CID, text) == Removal(CID)
+
+
+def test_a_start_is_journaled_read_back_and_cleared(tmp_path):
+    cdir = str(tmp_path)
+    assert starting.read(cdir) is None and not starting.exists(cdir)
+    start = starting.Start(pid=42, conmon_pid=41, started_at="2026-12-08T04:00:00Z", attachment=ATTACHMENT)
+    starting.mark(cdir, start)
+    assert starting.exists(cdir) and starting.read(cdir) == start
+    starting.clear(cdir)
+    starting.clear(cdir)
+    assert not starting.exists(cdir)
+
+
+@pytest.mark.parametrize("text", ["", "{}", '{"pid": "x", "conmonPid": 1, "startedAt": ""}', "[1]"])
+def test_an_unreadable_start_journal_adopts_nothing(text):
+    assert starting.parse_start(text) is None
+
+
+@pytest.mark.parametrize("spec, armed", [
+    ("", {}),
+    ("rm.after-delete", {"rm.after-delete": 1}),
+    ("start.after-runtime-start@3, create.before-insert", {"start.after-runtime-start": 3, "create.before-insert": 1}),
+    ("stop.after-signal@0,x@y", {"stop.after-signal": 1, "x": 1}),
+])
+def test_parse_faults(spec, armed):
+    assert faults.parse_faults(spec) == armed
+
+
+def test_faults_are_ignored_unless_enabled(monkeypatch):
+    monkeypatch.setenv(faults.ENV, "unit.point")
+    faults.arm(False)
+    faults.point("unit.point")  # would kill the test run if armed
+    faults.arm(True, "unit.point@2")
+    try:
+        faults.point("other.point")
+        faults.point("unit.point")  # the first passage of two: not yet
+    finally:
+        faults.arm(False)
