@@ -662,6 +662,7 @@ class ContainerService:
             c = self.get(c.id)
             lifecycle.check(Op.PAUSE, c)
             self.runtime.pause(c.id)
+            faults.point("pause.after-runtime")
             c.state.status = Status.PAUSED
             self._save(c)
         self.events.emit_container(c, "pause")

@@ -140,6 +140,20 @@ def test_killed_during_stop(faulty, monkeypatch):
     assert_all_startable_and_removable(d, known)
 
 
+def test_killed_between_runc_pause_and_the_record(faulty, monkeypatch):
+    """runc froze it, the record still said running: recorded paused, and unpause works."""
+    d = faulty
+    name = unique_name("c")
+    d.cli("run", "-d", "--name", name, "busybox", *LOOP)
+    known = crash_at(d, "pause.after-runtime", lambda: run_failing(d, "pause", name), monkeypatch)
+    state = d.inspect(name)["State"]
+    assert (state["Status"], state["Paused"]) == ("paused", True)
+    assert inconsistencies(d) == []
+    d.cli("unpause", name)
+    assert d.cli("exec", name, "echo", "thawed").stdout == "thawed\n"
+    assert_all_startable_and_removable(d, known)
+
+
 @pytest.mark.parametrize("point", ["rm.after-kill", "rm.after-delete"])
 def test_killed_during_rm_f(faulty, monkeypatch, point):
     """``rm -f`` is journaled: the restart finishes it (no record, no container dir, no layer)."""
