@@ -91,11 +91,11 @@ def _mount_leaks(d: DaemonLike, running: set[str]) -> list[str]:
             if m != netns_dir and not any(cid in m for cid in running)]
 
 
-def _veth_leaks(d: DaemonLike) -> list[str]:
-    """One veth on the bridge per running container's own namespace (checked by _file_leaks)."""
+def _veth_leaks(d: DaemonLike, running: set[str]) -> list[str]:
+    """At most one veth on the bridge per running container's own network namespace."""
     out = subprocess.run(["ip", "-o", "link", "show", "master", d.bridge], capture_output=True, text=True).stdout
     veths = [line.split(":")[1].strip() for line in out.splitlines() if line.strip()]
-    namespaces = len(_listdir(os.path.join(d.exec_root, "netns")))
+    namespaces = len([n for n in _listdir(os.path.join(d.exec_root, "netns")) if n in running])
     return [f"veths on {d.bridge}: {veths} for {namespaces} network namespace(s)"] if len(veths) > namespaces else []
 
 
@@ -132,11 +132,13 @@ def _process_leaks(d: DaemonLike, gone: set[str]) -> list[str]:
     return leaks
 
 
-def find_leaks(d: DaemonLike, known: Iterable[str] = ()) -> list[str]:
-    """Everything of ``d`` no record accounts for (see the module docstring); [] when clean."""
-    records, running = container_ids(d)
+def find_leaks(d: DaemonLike, known: Iterable[str] = (), *,
+               view: tuple[set[str], set[str]] | None = None) -> list[str]:
+    """Everything of ``d`` no record accounts for (see the module docstring); [] when clean.
+    ``view``: (record ids, running ids) to judge by, instead of what the daemon lists."""
+    records, running = view if view is not None else container_ids(d)
     gone = (set(known) | ids_on_disk(d)) - running
-    return (_file_leaks(d, records, running) + _mount_leaks(d, running) + _veth_leaks(d)
+    return (_file_leaks(d, records, running) + _mount_leaks(d, running) + _veth_leaks(d, running)
             + _iptables_leaks(gone) + _cgroup_leaks(gone) + _process_leaks(d, gone))
 
 

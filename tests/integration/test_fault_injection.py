@@ -21,6 +21,7 @@ from tests.integration.conftest import Daemon, running_daemon, unique_name
 from tests.integration.leaks import find_leaks, ids_on_disk, inconsistencies
 
 LOOP = ["sh", "-c", "trap 'exit 3' TERM; while :; do sleep 0.1; done"]  # stops on SIGTERM, as PID 1
+IMAGE_AND_LOOP = ["-p", "127.0.0.1::80", "busybox", *LOOP]  # a published port: iptables rules to leak
 
 
 @pytest.fixture
@@ -84,7 +85,7 @@ def test_killed_before_the_process_runs(faulty, monkeypatch, point):
     ``start`` works (it said "already exists in the runtime")."""
     d = faulty
     name = unique_name("c")
-    d.cli("create", "--name", name, "busybox", *LOOP)
+    d.cli("create", "--name", name, *IMAGE_AND_LOOP)
     known = crash_at(d, point, lambda: run_failing(d, "start", name), monkeypatch)
     assert d.inspect(name)["State"]["Status"] == "created"
     assert inconsistencies(d) == []
@@ -98,11 +99,12 @@ def test_killed_after_the_process_started_is_adopted(faulty, monkeypatch):
     its pid and address, and stop, start and rm work on it."""
     d = faulty
     name = unique_name("c")
-    d.cli("create", "--name", name, "busybox", *LOOP)
+    d.cli("create", "--name", name, *IMAGE_AND_LOOP)
     known = crash_at(d, "start.after-runtime-start", lambda: run_failing(d, "start", name), monkeypatch)
     state = d.inspect(name)["State"]
     assert state["Status"] == "running" and state["Pid"] > 0 and os.path.exists(f"/proc/{state['Pid']}")
     assert d.inspect(name)["NetworkSettings"]["IPAddress"]
+    assert d.cli("port", name).stdout.startswith("80/tcp -> 127.0.0.1:")  # its published port too
     assert inconsistencies(d) == []
     d.cli("stop", "-t", "5", name)
     assert d.inspect(name)["State"]["ExitCode"] == 3
@@ -117,7 +119,7 @@ def test_killed_in_a_burst_of_runs(faulty, monkeypatch):
     names = [unique_name("burst") for _ in range(5)]
 
     def burst() -> None:
-        threads = [threading.Thread(target=d.cli, args=("run", "-d", "--name", n, "busybox", *LOOP),
+        threads = [threading.Thread(target=d.cli, args=("run", "-d", "--name", n, *IMAGE_AND_LOOP),
                                     kwargs={"check": False}) for n in names]
         for t in threads:
             t.start()
@@ -133,7 +135,7 @@ def test_killed_during_stop(faulty, monkeypatch):
     """The stop signal was sent, the container exits while pouchd is down: recorded exited."""
     d = faulty
     name = unique_name("c")
-    d.cli("run", "-d", "--name", name, "busybox", *LOOP)
+    d.cli("run", "-d", "--name", name, *IMAGE_AND_LOOP)
     known = crash_at(d, "stop.after-signal", lambda: run_failing(d, "stop", name), monkeypatch)
     state = d.inspect(name)["State"]
     assert (state["Status"], state["ExitCode"]) == ("exited", 3)
@@ -144,7 +146,7 @@ def test_killed_between_runc_pause_and_the_record(faulty, monkeypatch):
     """runc froze it, the record still said running: recorded paused, and unpause works."""
     d = faulty
     name = unique_name("c")
-    d.cli("run", "-d", "--name", name, "busybox", *LOOP)
+    d.cli("run", "-d", "--name", name, *IMAGE_AND_LOOP)
     known = crash_at(d, "pause.after-runtime", lambda: run_failing(d, "pause", name), monkeypatch)
     state = d.inspect(name)["State"]
     assert (state["Status"], state["Paused"]) == ("paused", True)
@@ -159,11 +161,11 @@ def test_killed_during_rm_f(faulty, monkeypatch, point):
     """``rm -f`` is journaled: the restart finishes it (no record, no container dir, no layer)."""
     d = faulty
     name = unique_name("c")
-    d.cli("run", "-d", "--name", name, "busybox", *LOOP)
+    d.cli("run", "-d", "--name", name, *IMAGE_AND_LOOP)
     known = crash_at(d, point, lambda: run_failing(d, "rm", "-f", name), monkeypatch)
     assert d.cli("ps", "-aq").stdout.split() == []
     assert find_leaks(d, known) == []
-    d.cli("run", "-d", "--name", name, "busybox", *LOOP)  # the name is free again
+    d.cli("run", "-d", "--name", name, *IMAGE_AND_LOOP)  # the name is free again
     assert_all_startable_and_removable(d, known)
 
 
@@ -172,7 +174,7 @@ def test_killed_during_network_connect(faulty, monkeypatch):
     d = faulty
     name, net = unique_name("c"), unique_name("n")
     d.cli("network", "create", net)
-    d.cli("run", "-d", "--name", name, "busybox", *LOOP)
+    d.cli("run", "-d", "--name", name, *IMAGE_AND_LOOP)
     known = crash_at(d, "network.connect", lambda: run_failing(d, "network", "connect", net, name), monkeypatch)
     assert inconsistencies(d) == []
     assert_all_startable_and_removable(d, known)
@@ -184,3 +186,14 @@ def test_without_the_flag_the_fault_is_ignored(tmp_path, busybox_tar, monkeypatc
     with running_daemon(str(tmp_path), busybox_tar) as d:
         d.cli("create", "--name", "kept", "busybox")
         assert d.proc is not None and d.proc.poll() is None
+
+
+def test_the_leak_check_sees_what_a_running_container_holds(faulty):
+    """The checks can fail: a running container judged as if it were gone is all leaks."""
+    d = faulty
+    cid = d.cli("run", "-d", "--name", unique_name("c"), *IMAGE_AND_LOOP).stdout.strip()
+    assert find_leaks(d, {cid}) == []
+    leaks = find_leaks(d, {cid}, view=(set(), set()))
+    for kind in ("container dir", "writable layer", "bundle", "netns", "runtime state", "mount", "veths on",
+                 "cgroup", "process", "iptables rule"):
+        assert any(line.startswith(kind) for line in leaks), (kind, leaks)
