@@ -222,6 +222,8 @@ class ContainerService:
         with contextlib.ExitStack() as undo:
             c.options = self.volumes.resolve(c.id, opts, image.image_config, self.get)  # -v, --mount, VOLUME...
             undo.callback(self.volumes.rollback_create, c.id)
+            self.pending_removals.mark(c.id, None, anonymous_volumes(c), creating=True)  # a crash: undone
+            undo.callback(self.pending_removals.clear, c.id)
             cdir = self.config.container_dir(container_id)
             os.makedirs(os.path.join(cdir, "rootfs"), mode=0o700)
             undo.callback(shutil.rmtree, cdir, ignore_errors=True)
@@ -232,7 +234,9 @@ class ContainerService:
             self.images.prepare_rw(container_id, image.id)
             faults.point("create.before-insert")
             store.insert(self.db, c)
+            faults.point("create.after-insert")
             undo.pop_all()
+        self.pending_removals.clear(c.id)
         self.volumes.create_done(c.id)
         self.events.emit_container(c, "create")
         log.info("created container %s (%s) from %s", c.id[:12], c.name, opts.image)

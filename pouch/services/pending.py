@@ -6,6 +6,10 @@ record goes (it is removed for clients first and torn down after). It carries wh
 teardown needs once the record is gone (the network attachment) and the anonymous volumes
 that go with the container (``rm -v``, ``--rm``), so ``recover`` finishes a removal the daemon
 did not live to finish (``services/reconcile.py``) and the marker goes when it is done.
+
+A create is journaled the same way (``creating``) from the moment its volumes exist until its
+record is written: cut short before that, ``recover`` removes what it made; after, the create
+was done and only the marker goes.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ class Removal:
     container_id: str
     attachment: NetworkAttachment | None = None  # None too when the marker is unreadable
     volumes: tuple[str, ...] = ()  # the anonymous volumes to remove with it
+    creating: bool = False  # a create's journal: undone only if its record was never written
 
 
 def parse_marker(container_id: str, text: str) -> Removal:
@@ -34,9 +39,10 @@ def parse_marker(container_id: str, text: str) -> Removal:
         data = json.loads(text)
         attachment = NetworkAttachment.from_dict(data["network"]) if data.get("network") else None
         volumes = tuple(str(v) for v in data.get("volumes") or ())
+        creating = data.get("creating") is True
     except (ValueError, KeyError, TypeError, AttributeError):
         return Removal(container_id)
-    return Removal(container_id, attachment, volumes)
+    return Removal(container_id, attachment, volumes, creating)
 
 
 class PendingRemovals:
@@ -46,10 +52,11 @@ class PendingRemovals:
     def _marker(self, container_id: str) -> str:
         return os.path.join(self.directory, container_id + ".json")
 
-    def mark(self, container_id: str, attachment: NetworkAttachment | None, volumes: Sequence[str] = ()) -> None:
+    def mark(self, container_id: str, attachment: NetworkAttachment | None, volumes: Sequence[str] = (), *,
+             creating: bool = False) -> None:
         os.makedirs(self.directory, mode=0o700, exist_ok=True)
-        write_json_atomic(self._marker(container_id),
-                          {"network": attachment.to_dict() if attachment else None, "volumes": list(volumes)})
+        write_json_atomic(self._marker(container_id), {"network": attachment.to_dict() if attachment else None,
+                                                       "volumes": list(volumes), "creating": creating})
 
     def clear(self, container_id: str) -> None:
         try:

@@ -6,6 +6,8 @@ A daemon killed at any instant leaves each container in one of these situations:
 
 - a removal journaled (``services/pending.py``: ``rm``, ``--rm``) or a record saying
   ``removing``: the removal is finished, whatever runs is killed, nothing stays;
+- a create journaled: done if its record was written (the journal goes), undone otherwise
+  (removed as a removal is);
 - no record and no journal, but files (a create cut short before its record was written):
   they go;
 - a record saying running or paused: its conmon alive means it runs (watched again; a
@@ -19,7 +21,7 @@ A daemon killed at any instant leaves each container in one of these situations:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from pouch.models import Status
@@ -27,6 +29,7 @@ from pouch.models import Status
 
 class Action(StrEnum):
     FINISH_REMOVAL = "finish-removal"  # record (if any), runtime, network, mounts, files, journaled volumes
+    END_CREATE = "end-create"  # a create whose record was written: its journal goes
     DROP_LEFTOVERS = "drop-leftovers"  # no record: what a cut-short create or removal left
     ADOPT = "adopt"  # running though recorded stopped: recorded running, from the start journal
     UNDO_START = "undo-start"  # a start cut short: runtime, network, mounts undone; the record kept
@@ -45,6 +48,7 @@ class Facts:
 
     status: Status | None  # the record's; None: no record
     removal_journaled: bool = False
+    create_journaled: bool = False
     start_journaled: bool = False  # the start reached `runc start`
     runc: str | None = None  # runc's status: created, running, paused, stopped; None: unknown to runc
     conmon_alive: bool = False
@@ -54,7 +58,9 @@ class Facts:
 
 def decide(facts: Facts) -> tuple[Action, ...]:
     """The actions, in order, that bring one container's record and host state into agreement."""
-    if facts.removal_journaled or facts.status == Status.REMOVING:
+    if facts.create_journaled and facts.status is not None and not facts.removal_journaled:
+        return (Action.END_CREATE, *decide(replace(facts, create_journaled=False)))
+    if facts.removal_journaled or facts.create_journaled or facts.status == Status.REMOVING:
         return (Action.FINISH_REMOVAL,)
     if facts.status is None:
         return (Action.DROP_LEFTOVERS,)

@@ -97,7 +97,8 @@ class Recovery:
         netns = os.path.lexists(self.svc.network.netns_path(container_id))
         return Facts(
             status=c.state.status if c is not None else None,
-            removal_journaled=removal is not None,
+            removal_journaled=removal is not None and not removal.creating,
+            create_journaled=removal is not None and removal.creating,
             start_journaled=starting.exists(cdir),
             runc=self._runc(container_id, bundle),
             conmon_alive=bool(conmon_pid) and runtime.conmon_alive(conmon_pid or 0, container_id),
@@ -111,6 +112,8 @@ class Recovery:
         cdir = self.config.container_dir(container_id)
         if action == Action.FINISH_REMOVAL:
             self.finish_removal(container_id, removal)
+        elif action == Action.END_CREATE:
+            svc.pending_removals.clear(container_id)
         elif action == Action.DROP_LEFTOVERS:
             svc._teardown(container_id, None)
             svc._drop_container_files(container_id)

@@ -69,13 +69,32 @@ def run_failing(d: Daemon, *args: str) -> None:
 
 
 def test_killed_before_a_create_is_recorded(faulty, monkeypatch):
+    """A create is all or nothing: cut short, it leaves no container, dir, layer or anonymous volume."""
     d = faulty
     name = unique_name("c")
-    known = crash_at(d, "create.before-insert", lambda: run_failing(d, "create", "--name", name, "busybox"), monkeypatch)
+    known = crash_at(d, "create.before-insert",
+                     lambda: run_failing(d, "create", "--name", name, "-v", "/data", "busybox"), monkeypatch)
     assert known, "the create got as far as its container dir and writable layer"
     assert d.cli("ps", "-aq").stdout.split() == []
+    assert d.cli("volume", "ls", "-q").stdout.split() == []
     assert find_leaks(d, known) == []
     d.cli("create", "--name", name, "busybox")  # the name is free
+    assert_all_startable_and_removable(d, known)
+
+
+def test_killed_once_a_create_is_recorded(faulty, monkeypatch):
+    """Recorded: the create is done (the client may not have heard), its volume is its own."""
+    d = faulty
+    name = unique_name("c")
+    known = crash_at(d, "create.after-insert",
+                     lambda: run_failing(d, "create", "--name", name, "-v", "/data", "busybox"), monkeypatch)
+    assert d.inspect(name)["State"]["Status"] == "created"
+    volume = d.inspect(name)["Mounts"][0]["Name"]
+    assert d.cli("volume", "ls", "-q").stdout.split() == [volume]
+    assert not os.listdir(os.path.join(d.root, "pending-removal"))
+    d.cli("start", name)
+    d.cli("rm", "-f", "-v", name)
+    assert d.cli("volume", "ls", "-q").stdout.split() == []
     assert_all_startable_and_removable(d, known)
 
 

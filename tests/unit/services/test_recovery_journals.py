@@ -19,8 +19,8 @@ ATTACHMENT = NetworkAttachment(network="bridge", netns_path="/run/netns/x", ip_a
 def test_a_removal_is_read_back_with_its_network_and_volumes(tmp_path):
     journal = PendingRemovals(str(tmp_path))
     journal.mark(CID, ATTACHMENT, ("anon1", "anon2"))
-    journal.mark("b" * 64, None)
-    assert list(journal.entries()) == [Removal(CID, ATTACHMENT, ("anon1", "anon2")), Removal("b" * 64)]
+    journal.mark("b" * 64, None, creating=True)
+    assert list(journal.entries()) == [Removal(CID, ATTACHMENT, ("anon1", "anon2")), Removal("b" * 64, creating=True)]
     journal.clear(CID)
     journal.clear(CID)  # twice: nothing to do
     assert [r.container_id for r in journal.entries()] == ["b" * 64]
