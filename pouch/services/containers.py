@@ -726,7 +726,7 @@ class ContainerService:
         try:
             self._remove_journaled(c, volumes)
         except BaseException:
-            if store.get(self.db, c.id) is not None:  # it stays: so does its journal no more
+            if store.get(self.db, c.id) is not None:  # the container stays: no removal is pending
                 self.pending_removals.clear(c.id)
             raise
 
