@@ -17,7 +17,7 @@ from collections.abc import Callable
 import pytest
 
 from pouch import faults
-from tests.integration.conftest import Daemon, running_daemon, unique_name
+from tests.integration.conftest import Daemon, running_daemon, unique_name, wait_until
 from tests.integration.leaks import find_leaks, ids_on_disk, inconsistencies
 
 LOOP = ["sh", "-c", "trap 'exit 3' TERM; while :; do sleep 0.1; done"]  # stops on SIGTERM, as PID 1
@@ -61,6 +61,14 @@ def assert_all_startable_and_removable(d: Daemon, known: set[str]) -> None:
         d.cli("rm", "-f", *ids)
     assert d.cli("ps", "-aq").stdout.split() == []
     assert find_leaks(d, known) == []
+
+
+def start_burst(d: Daemon, count: int) -> list[threading.Thread]:
+    threads = [threading.Thread(target=d.cli, args=("run", "-d", "--name", unique_name("burst"), *IMAGE_AND_LOOP),
+                                kwargs={"check": False}) for _ in range(count)]
+    for t in threads:
+        t.start()
+    return threads
 
 
 def run_failing(d: Daemon, *args: str) -> None:
@@ -135,18 +143,31 @@ def test_killed_in_a_burst_of_runs(faulty, monkeypatch):
     """Several ``run -d`` at once, pouchd killed at the third start: each one ends up
     running or created, and each can be started and removed."""
     d = faulty
-    names = [unique_name("burst") for _ in range(5)]
 
     def burst() -> None:
-        threads = [threading.Thread(target=d.cli, args=("run", "-d", "--name", n, *IMAGE_AND_LOOP),
-                                    kwargs={"check": False}) for n in names]
-        for t in threads:
-            t.start()
-        for t in threads:
+        for t in start_burst(d, 5):
             t.join()
 
     known = crash_at(d, "start.after-runtime-start@3", burst, monkeypatch)
     assert inconsistencies(d) == []
+    assert_all_startable_and_removable(d, known)
+
+
+@pytest.mark.parametrize("started", [1, 3, 5])
+def test_killed_from_outside_during_a_burst(faulty, started):
+    """``kill -9`` by PID, not at a fault point: once ``started`` of six ``run -d`` have a
+    container dir (creates, mounts, CNI, conmon in flight in the others)."""
+    d = faulty
+    threads = start_burst(d, 6)
+    containers = os.path.join(d.root, "containers")
+    wait_until(lambda: os.path.isdir(containers) and len(os.listdir(containers)) >= started, timeout=60, interval=0.002,
+               what=f"{started} container dirs")
+    known = ids_on_disk(d)
+    d.kill9()
+    for t in threads:
+        t.join()
+    known |= ids_on_disk(d)
+    d.start()
     assert_all_startable_and_removable(d, known)
 
 
