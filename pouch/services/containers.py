@@ -332,9 +332,13 @@ class ContainerService:
             assert created is not None
             self.monitor.watch(c.id, created.conmon_pid)
 
-            # 3. let attached clients connect, then run the process (journaled: recover adopts or undoes it)
+            # 3. let attached clients connect, then run the process; journaled from when a crash
+            # should adopt it (recover): at once, or once the rich hooks its app waits for ran
             cdir = self.config.container_dir(c.id)
-            starting.mark(cdir, starting.Start(created.pid, created.conmon_pid, now_rfc3339(), attachment))
+            journal = starting.Start(created.pid, created.conmon_pid, now_rfc3339(), attachment)
+            hooked = opts.rich is not None and bool(opts.rich.init_script or opts.rich.prestart_hooks)
+            if not hooked:
+                starting.mark(cdir, journal)
             undo.callback(starting.clear, cdir)
             self.attach_gate.open_and_wait(c.id, timeout=5.0)
             try:
@@ -345,6 +349,8 @@ class ContainerService:
             if opts.rich:
                 undo.callback(self.rich.kill_quietly, c.id)
                 self.rich.run_prestart_hooks(c)
+                if hooked:
+                    starting.mark(cdir, journal)
             c.state = ContainerState(
                 status=Status.RUNNING,
                 pid=created.pid,

@@ -1,7 +1,9 @@
 """A start in progress, journaled at ``<root>/containers/<id>/starting.json``.
 
 ``start`` writes it just before ``runc start`` (the container exists in runc, its network is
-set up) and removes it once the record says running, or when the start is undone. A daemon
+set up), or for a rich container with ``--initscript``/``--prestart-hook`` once those ran (its
+app waits for them: adopted before, it would wait for good), and removes it once the record
+says running, or when the start is undone. A daemon
 killed in between leaves it: ``recover`` then adopts the container if it runs (recorded
 running with the pid, conmon and network written here) and undoes the start otherwise
 (``services/reconcile.py``). Not fsynced: after a host crash nothing of the start is left.

@@ -139,6 +139,20 @@ def test_killed_after_the_process_started_is_adopted(faulty, monkeypatch):
     assert_all_startable_and_removable(d, known)
 
 
+def test_a_rich_container_killed_before_its_prestart_hooks_is_undone(faulty, monkeypatch):
+    """Its app waits for the hooks: running but never hooked it would hang, so the start is
+    undone (not adopted), and the next start runs the hooks before the app."""
+    d = faulty
+    name = unique_name("c")
+    d.cli("create", "--name", name, "--rich", "--prestart-hook", "touch /tmp/hooked", *IMAGE_AND_LOOP)
+    known = crash_at(d, "start.after-runtime-start", lambda: run_failing(d, "start", name), monkeypatch)
+    assert d.inspect(name)["State"]["Status"] == "created"
+    assert inconsistencies(d) == []
+    d.cli("start", name)
+    assert d.cli("exec", name, "ls", "/tmp/hooked").stdout == "/tmp/hooked\n"
+    assert_all_startable_and_removable(d, known)
+
+
 def test_killed_in_a_burst_of_runs(faulty, monkeypatch):
     """Several ``run -d`` at once, pouchd killed at the third start: each one ends up
     running or created, and each can be started and removed."""
