@@ -4,7 +4,7 @@ disagree with the runtime: reusable checks for crash and cleanup tests (issue 12
 ``find_leaks(d, known)`` lists, as readable lines (empty: clean), everything of the daemon ``d``
 (an ``tests.integration.conftest.Daemon``) that belongs to no container record or to a container
 that does not run: mounts under --root/--exec-root, network namespaces, veths on its bridge,
-iptables rules, cgroups, conmon/runc processes, bundles, runtime state, conmon's exit files and
+CNI results and IP leases, iptables rules, cgroups, conmon/runc processes, bundles, runtime state, conmon's exit files and
 sockets, container dirs and writable layers. ``known`` are the ids of every container the test
 may have made (some kernel objects can only be found by id: cgroups, iptables comments,
 processes); the ids found in --root and --exec-root are added to them.
@@ -85,6 +85,22 @@ def _file_leaks(d: DaemonLike, records: set[str], running: set[str]) -> list[str
     return leaks
 
 
+def _cni_leaks(d: DaemonLike, running: set[str]) -> list[str]:
+    """CNI results cached for a container that does not run, and host-local leases it holds."""
+    results = os.path.join(d.root, "cni", "results")
+    leaks = [f"CNI result {os.path.join(results, name)}" for name in _listdir(results) if name[:64] not in running]
+    ipam = os.path.join(d.root, "cni", "ipam")
+    for network in _listdir(ipam):
+        for name in _listdir(os.path.join(ipam, network)):
+            if name == "lock" or name.startswith("last_reserved_ip"):
+                continue
+            with open(os.path.join(ipam, network, name), errors="replace") as f:
+                holder = f.read().split()[:1]
+            if not holder or holder[0] not in running:
+                leaks.append(f"IP lease {network}/{name} of {holder[0][:12] if holder else '?'}")
+    return leaks
+
+
 def _mount_leaks(d: DaemonLike, running: set[str]) -> list[str]:
     netns_dir = os.path.join(d.exec_root, "netns")  # a shared bind mount of itself, by design
     return [f"mount {m}" for m in _mounts_below(d.root, d.exec_root)
@@ -138,7 +154,7 @@ def find_leaks(d: DaemonLike, known: Iterable[str] = (), *,
     ``view``: (record ids, running ids) to judge by, instead of what the daemon lists."""
     records, running = view if view is not None else container_ids(d)
     gone = (set(known) | ids_on_disk(d)) - running
-    return (_file_leaks(d, records, running) + _mount_leaks(d, running) + _veth_leaks(d, running)
+    return (_file_leaks(d, records, running) + _cni_leaks(d, running) + _mount_leaks(d, running) + _veth_leaks(d, running)
             + _iptables_leaks(gone) + _cgroup_leaks(gone) + _process_leaks(d, gone))
 
 

@@ -249,5 +249,5 @@ def test_the_leak_check_sees_what_a_running_container_holds(faulty):
     assert find_leaks(d, {cid}) == []
     leaks = find_leaks(d, {cid}, view=(set(), set()))
     for kind in ("container dir", "writable layer", "bundle", "netns", "runtime state", "mount", "veths on",
-                 "cgroup", "process", "iptables rule"):
+                 "cgroup", "process", "iptables rule", "CNI result", "IP lease"):
         assert any(line.startswith(kind) for line in leaks), (kind, leaks)
