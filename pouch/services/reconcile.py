@@ -15,7 +15,7 @@ A daemon killed at any instant leaves each container in one of these situations:
   conmon gone means it exited meanwhile (the exit recorded, the runtime torn down);
 - a record saying created, exited or restarting: a start that reached ``runc start``
   (``services/starting.py``) and still runs under its conmon is adopted (recorded running);
-  any other trace of a start (runc state, conmon, bundle, root mount, netns) is undone and the
+  any other trace of a start (runc state, conmon, bundle, root mount, netns, CNI result) is undone and the
   record keeps its status, so ``start`` and ``rm`` work; then the restart policy applies.
 """
 
@@ -52,7 +52,7 @@ class Facts:
     start_journaled: bool = False  # the start reached `runc start`
     runc: str | None = None  # runc's status: created, running, paused, stopped; None: unknown to runc
     conmon_alive: bool = False
-    leftovers: bool = False  # a bundle, a mounted root or a netns of a run
+    leftovers: bool = False  # a bundle, a mounted root, a netns or a cached CNI result of a run
     commit_paused: bool = False  # services/commitpause.py's marker
 
 

@@ -44,12 +44,14 @@ class Recovery:
         self.svc = svc
         self.config = svc.config
         self.runc_status: dict[str, str] = {}
+        self.cni_results: set[str] = set()
 
     def run(self) -> None:
         svc = self.svc
         removals = {r.container_id: r for r in svc.pending_removals.entries()}
         records = {c.id: c for c in store.list_all(svc.db)}
         self.runc_status = self._runc_list()
+        self.cni_results = self._cni_results()
         others = (self._ids_on_disk() | set(self.runc_status)) - set(records) - set(removals)
         for container_id in sorted(set(records) | set(removals) | others):
             c, removal = records.get(container_id), removals.get(container_id)
@@ -74,6 +76,11 @@ class Recovery:
             except (PouchError, KeyError, TypeError):
                 log.exception("listing the containers of runtime %s", name)
         return found
+
+    def _cni_results(self) -> set[str]:
+        """The ids with a cached CNI result (``<cni_dir>/results/<id>[.<ifname>].json``, network/manager.py):
+        an address held, also after a reboot emptied --exec-root. Listed once, not globbed per container."""
+        return {name[:64] for name in _listdir(os.path.join(self.config.cni_dir, "results"))}
 
     def _ids_on_disk(self) -> set[str]:
         found = set(_listdir(os.path.join(self.config.root, "containers")))
@@ -102,7 +109,8 @@ class Recovery:
             start_journaled=starting.exists(cdir),
             runc=self._runc(container_id, bundle),
             conmon_alive=bool(conmon_pid) and runtime.conmon_alive(conmon_pid or 0, container_id),
-            leftovers=bundle or netns or mounts.is_mountpoint(os.path.join(cdir, "rootfs")),
+            leftovers=bundle or netns or container_id in self.cni_results
+            or mounts.is_mountpoint(os.path.join(cdir, "rootfs")),
             commit_paused=os.path.exists(commitpause.marker_path(cdir)),
         )
 

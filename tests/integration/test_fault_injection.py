@@ -10,7 +10,9 @@ nothing is left behind once they are gone (tests/integration/leaks.py).
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import subprocess
 import threading
 from collections.abc import Callable
 
@@ -18,7 +20,7 @@ import pytest
 
 from pouch import faults
 from tests.integration.conftest import Daemon, running_daemon, unique_name, wait_until
-from tests.integration.leaks import find_leaks, ids_on_disk, inconsistencies
+from tests.integration.leaks import RUNC, find_leaks, ids_on_disk, inconsistencies
 
 LOOP = ["sh", "-c", "trap 'exit 3' TERM; while :; do sleep 0.1; done"]  # stops on SIGTERM, as PID 1
 IMAGE_AND_LOOP = ["-p", "127.0.0.1::80", "busybox", *LOOP]  # a published port: iptables rules to leak
@@ -119,6 +121,45 @@ def test_killed_before_the_process_runs(faulty, monkeypatch, point):
     d.cli("start", name)
     assert d.inspect(name)["State"]["Status"] == "running"
     assert_all_startable_and_removable(d, known)
+
+
+def reboot_while_down(d: Daemon, container_id: str) -> None:
+    """What a host reboot does to a container pouchd was starting: its processes die, its
+    mounts go, the volatile --exec-root is empty; --root (CNI results, IP leases) stays."""
+    with open(os.path.join(d.exec_root, "bundles", container_id, "conmon.pid")) as f:
+        conmon = int(f.read())
+    subprocess.run([RUNC, "--root", os.path.join(d.exec_root, "runtime", "runc"), "delete", "--force", container_id],
+                   check=True)
+    wait_until(lambda: not os.path.exists(f"/proc/{conmon}"), timeout=30, what="conmon to exit")
+    for mount in (os.path.join(d.exec_root, "netns", container_id), os.path.join(d.root, "containers", container_id,
+                                                                                   "rootfs")):
+        subprocess.run(["umount", mount], check=True)
+    for name in ("bundles", "netns", "exits", "sockets"):
+        for entry in os.listdir(os.path.join(d.exec_root, name)):
+            path = os.path.join(d.exec_root, name, entry)
+            shutil.rmtree(path) if os.path.isdir(path) else os.unlink(path)
+
+
+def test_a_start_cut_short_by_a_reboot_leaves_no_lease(faulty, monkeypatch):
+    """Killed once CNI gave the container an address, then the host rebooted: the address and
+    the cached CNI result are given back at pouchd's start, before any start or rm."""
+    d = faulty
+    name = unique_name("c")
+    cid = d.cli("create", "--name", name, *IMAGE_AND_LOOP).stdout.strip()
+    d.stop()
+    monkeypatch.setenv(faults.ENV, "start.after-runtime-create")
+    d.start()
+    monkeypatch.delenv(faults.ENV)
+    proc = d.proc
+    assert proc is not None
+    run_failing(d, "start", name)
+    assert proc.wait(60) == -signal.SIGKILL
+    d.proc = None
+    reboot_while_down(d, cid)
+    d.start()
+    assert d.inspect(name)["State"]["Status"] == "created"
+    assert find_leaks(d, {cid}) == []
+    assert_all_startable_and_removable(d, {cid})
 
 
 def test_killed_after_the_process_started_is_adopted(faulty, monkeypatch):
