@@ -88,7 +88,7 @@ def test_killed_before_a_create_is_recorded(faulty, monkeypatch):
     assert d.cli("ps", "-aq").stdout.split() == []
     assert d.cli("volume", "ls", "-q").stdout.split() == []
     assert find_leaks(d, known) == []
-    d.cli("create", "--name", name, "busybox")  # the name is free
+    d.cli("create", "--name", name, *IMAGE_AND_LOOP)  # the name is free
     assert_all_startable_and_removable(d, known)
 
 
@@ -97,7 +97,7 @@ def test_killed_once_a_create_is_recorded(faulty, monkeypatch):
     d = faulty
     name = unique_name("c")
     known = crash_at(d, "create.after-insert",
-                     lambda: run_failing(d, "create", "--name", name, "-v", "/data", "busybox"), monkeypatch)
+                     lambda: run_failing(d, "create", "--name", name, "-v", "/data", *IMAGE_AND_LOOP), monkeypatch)
     assert d.inspect(name)["State"]["Status"] == "created"
     volume = d.inspect(name)["Mounts"][0]["Name"]
     assert d.cli("volume", "ls", "-q").stdout.split() == [volume]
