@@ -25,8 +25,8 @@ import signal as signal_module
 import threading
 from collections.abc import Callable, Iterator, Sequence
 
-from pouch import faults, process
 from pouch import mount as mounts
+from pouch import process
 from pouch.config import DaemonConfig
 from pouch.errors import Cancelled, Conflict, InvalidArgument, NotFound, PouchError
 from pouch.events import EventBus
@@ -57,6 +57,7 @@ from pouch.runtime.registry import Runtimes
 from pouch.services import create_checks, lifecycle, starting
 from pouch.services import resources as resource_checks  # -m, --cpus, --device, --ipc... (400s)
 from pouch.services.attachgate import AttachGate
+from pouch.services.faults import fault_point
 from pouch.services.health import HealthMonitor, health_at_start, health_at_stop, with_image_healthcheck
 from pouch.services.lifecycle import Op
 from pouch.services.logrotate import LogRotator, rotated_paths
@@ -232,9 +233,9 @@ class ContainerService:
                 undo.callback(self.quota.release, container_id)
                 self.quota.apply(container_id, opts.disk_quota)
             self.images.prepare_rw(container_id, image.id)
-            faults.point("create.before-insert")
+            fault_point(self.config, "create.before-insert")
             store.insert(self.db, c)
-            faults.point("create.after-insert")
+            fault_point(self.config, "create.after-insert")
             undo.pop_all()
         self.pending_removals.clear(c.id)
         self.volumes.create_done(c.id)
@@ -294,7 +295,7 @@ class ContainerService:
                 undo.callback(mounts.unmount, rootfs)
             self.volumes.acquire(c, rootfs)  # propagation checks, volume mounts, copy-up
             undo.callback(self.volumes.release, c.id)
-            faults.point("start.after-mount")
+            fault_point(self.config, "start.after-mount")
             passwd, group = read_user_files(rootfs)
             user = resolve_user(opts.user or image.image_config.user, passwd, group)
             sandbox = self._sandbox_config(c, hostname, image.image_config.exposed_ports)
@@ -328,7 +329,7 @@ class ContainerService:
 
             attachment = self._sandbox_for(c, sandbox, joined, create_container)
             undo.callback(self.network.remove_sandbox, c.id, attachment)
-            faults.point("start.after-runtime-create")
+            fault_point(self.config, "start.after-runtime-create")
             assert created is not None
             self.monitor.watch(c.id, created.conmon_pid)
 
@@ -345,7 +346,7 @@ class ContainerService:
                 self.runtime.start(c.id)
             finally:
                 self.attach_gate.close(c.id)
-            faults.point("start.after-runtime-start")
+            fault_point(self.config, "start.after-runtime-start")
             if opts.rich:
                 undo.callback(self.rich.kill_quietly, c.id)
                 self.rich.run_prestart_hooks(c)
@@ -437,7 +438,7 @@ class ContainerService:
         with self.locked(c.id):
             c = self.get(c.id)
             done = change(c)
-            faults.point(f"network.{action}")
+            fault_point(self.config, f"network.{action}")
             if done.attachment is not None:
                 c.network = done.attachment
                 store.save_state(self.db, c)
@@ -576,7 +577,7 @@ class ContainerService:
             if c.state.status == Status.PAUSED:
                 with contextlib.suppress(PouchError):
                     self.runtime.resume(c.id)
-        faults.point("stop.after-signal")
+        fault_point(self.config, "stop.after-signal")
         if timeout < 0 or not self.wait_for(lambda: self.is_stopped(c.id), timeout):
             log.info("container %s did not stop within %ss, killing it", c.id[:12], timeout)
             with self.locked(c.id):
@@ -672,7 +673,7 @@ class ContainerService:
             c = self.get(c.id)
             lifecycle.check(Op.PAUSE, c)
             self.runtime.pause(c.id)
-            faults.point("pause.after-runtime")
+            fault_point(self.config, "pause.after-runtime")
             c.state.status = Status.PAUSED
             self._save(c)
         self.events.emit_container(c, "pause")
@@ -745,7 +746,7 @@ class ContainerService:
                 self._signal(c, signal_module.SIGKILL)
             if not self.wait_for(lambda: self.is_stopped(c.id), 30):
                 raise PouchError(f"could not kill container {c.name}")
-            faults.point("rm.after-kill")
+            fault_point(self.config, "rm.after-kill")
         with self.locked(c.id):
             current = store.get(self.db, c.id)
             if current is None:
@@ -759,7 +760,7 @@ class ContainerService:
         if os.path.exists(self.config.bundle_dir(c.id)) or mounts.is_mountpoint(self.rootfs_path(c)):
             self._teardown_runtime(c)  # not torn down yet (a crash, or removal during start)
         store.delete(self.db, c.id)
-        faults.point("rm.after-delete")
+        fault_point(self.config, "rm.after-delete")
         self.events.emit_container(c, "destroy")
         self._drop_container_files(c.id)
         if volumes:  # rm -v: the anonymous ones

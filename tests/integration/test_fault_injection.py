@@ -1,8 +1,8 @@
 """pouchd killed at a chosen step of create, start, stop, rm and network connect (issue 12 §1).
 
-The daemon runs with ``--debug-faults`` and ``POUCH_FAULT=<point>`` (pouch/faults.py): it
-SIGKILLs itself when the operation reaches that point. The test checks that it died there
-(exit by SIGKILL), starts it again on the same root and asserts what a user relies on: every
+The daemon runs with ``--debug-faults <point>`` (services/faults.py): it stops for good when
+the operation reaches that point, and the test kills it there by its PID (or, for the burst
+tests, at an instant of its own), starts it again on the same root and asserts what a user relies on: every
 record agrees with runc and the kernel, every container can be started and removed, and
 nothing is left behind once they are gone (tests/integration/leaks.py).
 """
@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import threading
 from collections.abc import Callable
 
 import pytest
 
-from pouch import faults
 from tests.integration.conftest import Daemon, running_daemon, unique_name, wait_until
 from tests.integration.leaks import RUNC, find_leaks, ids_on_disk, inconsistencies
 
@@ -28,25 +26,40 @@ IMAGE_AND_LOOP = ["-p", "127.0.0.1::80", "busybox", *LOOP]  # a published port: 
 
 @pytest.fixture
 def faulty(tmp_path, busybox_tar):
-    """A daemon of the test's own that honours $POUCH_FAULT."""
-    with running_daemon(str(tmp_path), busybox_tar, ("--debug-faults",)) as d:
+    """A daemon of the test's own, restarted with a fault point by each crash."""
+    with running_daemon(str(tmp_path), busybox_tar) as d:
         yield d
 
 
-def crash_at(d: Daemon, point: str, operation: Callable[[], object], monkeypatch) -> set[str]:
-    """Restart ``d`` armed at ``point``, run ``operation`` (which the daemon dies in), check it
-    died of the fault, start it again unarmed; the ids it had on disk when it died."""
+def crash_at(d: Daemon, point: str, operation: Callable[[], object], restart: bool = True) -> set[str]:
+    """Restart ``d`` with the fault ``point`` armed, run ``operation`` until pouchd waits there
+    (services/faults.py), kill it by its PID, check the operation failed, start it again unarmed
+    (unless not ``restart``); the ids it had on disk when it died."""
     d.stop()
-    monkeypatch.setenv(faults.ENV, point)
+    d.extra_args = ("--debug-faults", point)
     d.start()
-    monkeypatch.delenv(faults.ENV)
-    proc = d.proc
-    assert proc is not None
-    operation()
-    assert proc.wait(60) == -signal.SIGKILL, f"pouchd did not die at {point}:\n{d.read_log()}"
-    d.proc = None
+    d.extra_args = ()
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            operation()
+        except BaseException as err:  # noqa: BLE001 - re-raised in the test's thread
+            outcome.append(err)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    marker = os.path.join(d.root, "debug-faults", point)
+    wait_until(lambda: os.path.exists(marker) or not worker.is_alive(), timeout=60, what=f"pouchd at {point}")
+    assert os.path.exists(marker), f"pouchd never reached {point}:\n{d.read_log()}"
+    d.kill9()
+    worker.join(60)
+    if outcome:
+        raise outcome[0]
+    os.unlink(marker)
     known = ids_on_disk(d)
-    d.start()
+    if restart:
+        d.start()
     return known
 
 
@@ -78,12 +91,12 @@ def run_failing(d: Daemon, *args: str) -> None:
     assert d.cli(*args, check=False).returncode != 0
 
 
-def test_killed_before_a_create_is_recorded(faulty, monkeypatch):
+def test_killed_before_a_create_is_recorded(faulty):
     """A create is all or nothing: cut short, it leaves no container, dir, layer or anonymous volume."""
     d = faulty
     name = unique_name("c")
     known = crash_at(d, "create.before-insert",
-                     lambda: run_failing(d, "create", "--name", name, "-v", "/data", "busybox"), monkeypatch)
+                     lambda: run_failing(d, "create", "--name", name, "-v", "/data", "busybox"))
     assert known, "the create got as far as its container dir and writable layer"
     assert d.cli("ps", "-aq").stdout.split() == []
     assert d.cli("volume", "ls", "-q").stdout.split() == []
@@ -92,12 +105,12 @@ def test_killed_before_a_create_is_recorded(faulty, monkeypatch):
     assert_all_startable_and_removable(d, known)
 
 
-def test_killed_once_a_create_is_recorded(faulty, monkeypatch):
+def test_killed_once_a_create_is_recorded(faulty):
     """Recorded: the create is done (the client may not have heard), its volume is its own."""
     d = faulty
     name = unique_name("c")
     known = crash_at(d, "create.after-insert",
-                     lambda: run_failing(d, "create", "--name", name, "-v", "/data", *IMAGE_AND_LOOP), monkeypatch)
+                     lambda: run_failing(d, "create", "--name", name, "-v", "/data", *IMAGE_AND_LOOP))
     assert d.inspect(name)["State"]["Status"] == "created"
     volume = d.inspect(name)["Mounts"][0]["Name"]
     assert d.cli("volume", "ls", "-q").stdout.split() == [volume]
@@ -109,13 +122,13 @@ def test_killed_once_a_create_is_recorded(faulty, monkeypatch):
 
 
 @pytest.mark.parametrize("point", ["start.after-mount", "start.after-runtime-create"])
-def test_killed_before_the_process_runs(faulty, monkeypatch, point):
+def test_killed_before_the_process_runs(faulty, point):
     """Mounted, or created in runc with its network: undone, the record stays Created, and
     ``start`` works (it said "already exists in the runtime")."""
     d = faulty
     name = unique_name("c")
     d.cli("create", "--name", name, *IMAGE_AND_LOOP)
-    known = crash_at(d, point, lambda: run_failing(d, "start", name), monkeypatch)
+    known = crash_at(d, point, lambda: run_failing(d, "start", name))
     assert d.inspect(name)["State"]["Status"] == "created"
     assert inconsistencies(d) == []
     d.cli("start", name)
@@ -140,21 +153,13 @@ def reboot_while_down(d: Daemon, container_id: str) -> None:
             shutil.rmtree(path) if os.path.isdir(path) else os.unlink(path)
 
 
-def test_a_start_cut_short_by_a_reboot_leaves_no_lease(faulty, monkeypatch):
+def test_a_start_cut_short_by_a_reboot_leaves_no_lease(faulty):
     """Killed once CNI gave the container an address, then the host rebooted: the address and
     the cached CNI result are given back at pouchd's start, before any start or rm."""
     d = faulty
     name = unique_name("c")
     cid = d.cli("create", "--name", name, *IMAGE_AND_LOOP).stdout.strip()
-    d.stop()
-    monkeypatch.setenv(faults.ENV, "start.after-runtime-create")
-    d.start()
-    monkeypatch.delenv(faults.ENV)
-    proc = d.proc
-    assert proc is not None
-    run_failing(d, "start", name)
-    assert proc.wait(60) == -signal.SIGKILL
-    d.proc = None
+    crash_at(d, "start.after-runtime-create", lambda: run_failing(d, "start", name), restart=False)
     reboot_while_down(d, cid)
     d.start()
     assert d.inspect(name)["State"]["Status"] == "created"
@@ -162,13 +167,13 @@ def test_a_start_cut_short_by_a_reboot_leaves_no_lease(faulty, monkeypatch):
     assert_all_startable_and_removable(d, {cid})
 
 
-def test_killed_after_the_process_started_is_adopted(faulty, monkeypatch):
+def test_killed_after_the_process_started_is_adopted(faulty):
     """runc started it, the record still said Created: after the restart it is Running, with
     its pid and address, and stop, start and rm work on it."""
     d = faulty
     name = unique_name("c")
     d.cli("create", "--name", name, *IMAGE_AND_LOOP)
-    known = crash_at(d, "start.after-runtime-start", lambda: run_failing(d, "start", name), monkeypatch)
+    known = crash_at(d, "start.after-runtime-start", lambda: run_failing(d, "start", name))
     state = d.inspect(name)["State"]
     assert state["Status"] == "running" and state["Pid"] > 0 and os.path.exists(f"/proc/{state['Pid']}")
     assert d.inspect(name)["NetworkSettings"]["IPAddress"]
@@ -180,13 +185,13 @@ def test_killed_after_the_process_started_is_adopted(faulty, monkeypatch):
     assert_all_startable_and_removable(d, known)
 
 
-def test_a_rich_container_killed_before_its_prestart_hooks_is_undone(faulty, monkeypatch):
+def test_a_rich_container_killed_before_its_prestart_hooks_is_undone(faulty):
     """Its app waits for the hooks: running but never hooked it would hang, so the start is
     undone (not adopted), and the next start runs the hooks before the app."""
     d = faulty
     name = unique_name("c")
     d.cli("create", "--name", name, "--rich", "--prestart-hook", "touch /tmp/hooked", *IMAGE_AND_LOOP)
-    known = crash_at(d, "start.after-runtime-start", lambda: run_failing(d, "start", name), monkeypatch)
+    known = crash_at(d, "start.after-runtime-start", lambda: run_failing(d, "start", name))
     assert d.inspect(name)["State"]["Status"] == "created"
     assert inconsistencies(d) == []
     d.cli("start", name)
@@ -194,16 +199,16 @@ def test_a_rich_container_killed_before_its_prestart_hooks_is_undone(faulty, mon
     assert_all_startable_and_removable(d, known)
 
 
-def test_killed_in_a_burst_of_runs(faulty, monkeypatch):
-    """Several ``run -d`` at once, pouchd killed at the third start: each one ends up
-    running or created, and each can be started and removed."""
+def test_killed_in_a_burst_of_runs(faulty):
+    """Several ``run -d`` at once, pouchd killed once one reached ``runc start`` (the others
+    anywhere in create or start): each ends up running or created, and can be started and removed."""
     d = faulty
 
     def burst() -> None:
         for t in start_burst(d, 5):
             t.join()
 
-    known = crash_at(d, "start.after-runtime-start@3", burst, monkeypatch)
+    known = crash_at(d, "start.after-runtime-start", burst)
     assert inconsistencies(d) == []
     assert_all_startable_and_removable(d, known)
 
@@ -226,23 +231,23 @@ def test_killed_from_outside_during_a_burst(faulty, started):
     assert_all_startable_and_removable(d, known)
 
 
-def test_killed_during_stop(faulty, monkeypatch):
+def test_killed_during_stop(faulty):
     """The stop signal was sent, the container exits while pouchd is down: recorded exited."""
     d = faulty
     name = unique_name("c")
     d.cli("run", "-d", "--name", name, *IMAGE_AND_LOOP)
-    known = crash_at(d, "stop.after-signal", lambda: run_failing(d, "stop", name), monkeypatch)
+    known = crash_at(d, "stop.after-signal", lambda: run_failing(d, "stop", name))
     state = d.inspect(name)["State"]
     assert (state["Status"], state["ExitCode"]) == ("exited", 3)
     assert_all_startable_and_removable(d, known)
 
 
-def test_killed_between_runc_pause_and_the_record(faulty, monkeypatch):
+def test_killed_between_runc_pause_and_the_record(faulty):
     """runc froze it, the record still said running: recorded paused, and unpause works."""
     d = faulty
     name = unique_name("c")
     d.cli("run", "-d", "--name", name, *IMAGE_AND_LOOP)
-    known = crash_at(d, "pause.after-runtime", lambda: run_failing(d, "pause", name), monkeypatch)
+    known = crash_at(d, "pause.after-runtime", lambda: run_failing(d, "pause", name))
     state = d.inspect(name)["State"]
     assert (state["Status"], state["Paused"]) == ("paused", True)
     assert inconsistencies(d) == []
@@ -252,35 +257,28 @@ def test_killed_between_runc_pause_and_the_record(faulty, monkeypatch):
 
 
 @pytest.mark.parametrize("point", ["rm.after-kill", "rm.after-delete"])
-def test_killed_during_rm_f(faulty, monkeypatch, point):
+def test_killed_during_rm_f(faulty, point):
     """``rm -f`` is journaled: the restart finishes it (no record, no container dir, no layer)."""
     d = faulty
     name = unique_name("c")
     d.cli("run", "-d", "--name", name, *IMAGE_AND_LOOP)
-    known = crash_at(d, point, lambda: run_failing(d, "rm", "-f", name), monkeypatch)
+    known = crash_at(d, point, lambda: run_failing(d, "rm", "-f", name))
     assert d.cli("ps", "-aq").stdout.split() == []
     assert find_leaks(d, known) == []
     d.cli("run", "-d", "--name", name, *IMAGE_AND_LOOP)  # the name is free again
     assert_all_startable_and_removable(d, known)
 
 
-def test_killed_during_network_connect(faulty, monkeypatch):
+def test_killed_during_network_connect(faulty):
     """The interface was added, the record not written: removing the container removes it."""
     d = faulty
     name, net = unique_name("c"), unique_name("n")
     d.cli("network", "create", net)
     d.cli("run", "-d", "--name", name, *IMAGE_AND_LOOP)
-    known = crash_at(d, "network.connect", lambda: run_failing(d, "network", "connect", net, name), monkeypatch)
+    known = crash_at(d, "network.connect", lambda: run_failing(d, "network", "connect", net, name))
     assert inconsistencies(d) == []
     assert_all_startable_and_removable(d, known)
     d.cli("network", "rm", net)
-
-
-def test_without_the_flag_the_fault_is_ignored(tmp_path, busybox_tar, monkeypatch):
-    monkeypatch.setenv(faults.ENV, "create.before-insert")
-    with running_daemon(str(tmp_path), busybox_tar) as d:
-        d.cli("create", "--name", "kept", "busybox")
-        assert d.proc is not None and d.proc.poll() is None
 
 
 def test_the_leak_check_sees_what_a_running_container_holds(faulty):

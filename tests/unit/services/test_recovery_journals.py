@@ -1,5 +1,5 @@
-"""The journals recovery reads (services/pending.py, services/starting.py) and the fault points
-(pouch/faults.py): what is written is read back, and a torn or foreign file is not trusted."""
+"""The journals recovery reads (services/pending.py, services/starting.py): what is written is
+read back, and a torn or foreign file is not trusted."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import os
 
 import pytest
 
-from pouch import faults
 from pouch.models import NetworkAttachment
 from pouch.services import starting
 from pouch.services.pending import PendingRemovals, Removal, parse_marker
@@ -56,25 +55,3 @@ def test_a_start_is_journaled_read_back_and_cleared(tmp_path):
 @pytest.mark.parametrize("text", ["", "{}", '{"pid": "x", "conmonPid": 1, "startedAt": ""}', "[1]"])
 def test_an_unreadable_start_journal_adopts_nothing(text):
     assert starting.parse_start(text) is None
-
-
-@pytest.mark.parametrize("spec, armed", [
-    ("", {}),
-    ("rm.after-delete", {"rm.after-delete": 1}),
-    ("start.after-runtime-start@3, create.before-insert", {"start.after-runtime-start": 3, "create.before-insert": 1}),
-    ("stop.after-signal@0,x@y", {"stop.after-signal": 1, "x": 1}),
-])
-def test_parse_faults(spec, armed):
-    assert faults.parse_faults(spec) == armed
-
-
-def test_faults_are_ignored_unless_enabled(monkeypatch):
-    monkeypatch.setenv(faults.ENV, "unit.point")
-    faults.arm(False)
-    faults.point("unit.point")  # would kill the test run if armed
-    faults.arm(True, "unit.point@2")
-    try:
-        faults.point("other.point")
-        faults.point("unit.point")  # the first passage of two: not yet
-    finally:
-        faults.arm(False)
