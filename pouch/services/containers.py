@@ -54,15 +54,17 @@ from pouch.oci.user import read_user_files, resolve_user
 from pouch.rich.lxcfs import with_lxcfs
 from pouch.rich.lxcfsd import LxcfsSupervisor, lxcfs_root_for
 from pouch.runtime.registry import Runtimes
-from pouch.services import commitpause, create_checks, lifecycle, links, logsinks
+from pouch.services import create_checks, lifecycle, links, logsinks, starting
 from pouch.services import resources as resource_checks  # -m, --cpus, --device, --ipc... (400s)
 from pouch.services.attachgate import AttachGate
+from pouch.services.faults import fault_point
 from pouch.services.health import HealthMonitor, health_at_start, health_at_stop, with_image_healthcheck
 from pouch.services.lifecycle import Op
 from pouch.services.logrotate import LogRotator
 from pouch.services.monitor import ExitMonitor
 from pouch.services.names import random_name, validate_container_name
 from pouch.services.pending import PendingRemovals
+from pouch.services.recovery import Recovery
 from pouch.services.restart import RestartManager
 from pouch.services.rich import RichContainers, check_rich_create, write_session_env
 from pouch.services.timers import Scheduler
@@ -224,6 +226,8 @@ class ContainerService:
         with contextlib.ExitStack() as undo:
             c.options = self.volumes.resolve(c.id, opts, image.image_config, self.get)  # -v, --mount, VOLUME...
             undo.callback(self.volumes.rollback_create, c.id)
+            self.pending_removals.mark(c.id, None, anonymous_volumes(c), creating=True)  # a crash: undone
+            undo.callback(self.pending_removals.clear, c.id)
             cdir = self.config.container_dir(container_id)
             os.makedirs(os.path.join(cdir, "rootfs"), mode=0o700)
             undo.callback(shutil.rmtree, cdir, ignore_errors=True)
@@ -232,8 +236,11 @@ class ContainerService:
                 undo.callback(self.quota.release, container_id)
                 self.quota.apply(container_id, opts.disk_quota)
             self.images.prepare_rw(container_id, image.id)
+            fault_point(self.config, "create.before-insert")
             store.insert(self.db, c)
+            fault_point(self.config, "create.after-insert")
             undo.pop_all()
+        self.pending_removals.clear(c.id)
         self.volumes.create_done(c.id)
         self.events.emit_container(c, "create")
         log.info("created container %s (%s) from %s", c.id[:12], c.name, opts.image)
@@ -292,6 +299,7 @@ class ContainerService:
                 undo.callback(mounts.unmount, rootfs)
             self.volumes.acquire(c, rootfs)  # propagation checks, volume mounts, copy-up
             undo.callback(self.volumes.release, c.id)
+            fault_point(self.config, "start.after-mount")
             passwd, group = read_user_files(rootfs)
             user = resolve_user(opts.user or image.image_config.user, passwd, group)
             sandbox = self._sandbox_config(linked, hostname, image.image_config.exposed_ports)
@@ -329,18 +337,29 @@ class ContainerService:
 
             attachment = self._sandbox_for(c, sandbox, joined, create_container)
             undo.callback(self.network.remove_sandbox, c.id, attachment)
+            fault_point(self.config, "start.after-runtime-create")
             assert created is not None
             self.monitor.watch(c.id, created.conmon_pid)
 
-            # 3. let attached clients connect, then run the process
+            # 3. let attached clients connect, then run the process; journaled from when a crash
+            # should adopt it (recover): at once, or once the rich hooks its app waits for ran
+            cdir = self.config.container_dir(c.id)
+            journal = starting.Start(created.pid, created.conmon_pid, now_rfc3339(), attachment)
+            hooked = opts.rich is not None and bool(opts.rich.init_script or opts.rich.prestart_hooks)
+            if not hooked:
+                starting.mark(cdir, journal)
+            undo.callback(starting.clear, cdir)
             self.attach_gate.open_and_wait(c.id, timeout=5.0)
             try:
                 self.runtime.start(c.id)
             finally:
                 self.attach_gate.close(c.id)
+            fault_point(self.config, "start.after-runtime-start")
             if opts.rich:
                 undo.callback(self.rich.kill_quietly, c.id)
                 self.rich.run_prestart_hooks(c)
+                if hooked:
+                    starting.mark(cdir, journal)
             c.state = ContainerState(
                 status=Status.RUNNING,
                 pid=created.pid,
@@ -351,6 +370,7 @@ class ContainerService:
             )
             c.network = attachment
             store.save_state(self.db, c)
+            starting.clear(cdir)
             undo.pop_all()
         log.info("started container %s (pid %d)", c.id[:12], c.state.pid)
 
@@ -432,6 +452,7 @@ class ContainerService:
         with self.locked(c.id):
             c = self.get(c.id)
             done = change(c)
+            fault_point(self.config, f"network.{action}")
             if done.attachment is not None:
                 c.network = done.attachment
                 store.save_state(self.db, c)
@@ -507,7 +528,7 @@ class ContainerService:
         """An exited ``--rm`` container: gone for clients at once (its name free, ``wait
         ?condition=removed`` answered), then torn down. A marker file under --root lets
         ``recover`` finish the teardown if the daemon dies in between."""
-        self.pending_removals.mark(c.id, c.network)
+        self.pending_removals.mark(c.id, c.network, anonymous_volumes(c))
         store.delete(self.db, c.id)
         self.events.emit_container(c, "destroy")
         self.volumes.release(c.id, c.options.volumes)  # its processes are gone: volumes first, so that
@@ -530,36 +551,12 @@ class ContainerService:
         with self._locks_guard:
             self._locks.pop(container_id, None)
 
-    def _finish_pending_removals(self) -> None:
-        for container_id, attachment in self.pending_removals.entries():
-            if store.get(self.db, container_id) is None:
-                self._teardown(container_id, attachment)
-                self._drop_container_files(container_id)
-            self.pending_removals.clear(container_id)
-
     # ---------------------------------------------------------------- recovery
     def recover(self) -> None:
-        """After a daemon (re)start: re-watch live containers, settle the dead ones."""
-        self._finish_pending_removals()
-        for c in store.list_all(self.db):
-            if c.state.status == Status.REMOVING:
-                self._finish_remove(c)
-                continue
-            if c.state.status == Status.RESTARTING:  # pouchd stopped during a back-off
-                self.restarts.resume(c)
-                continue
-            if not c.state.status.is_active():
-                self.restarts.on_boot(c)  # --restart always/unless-stopped...: up again after a reboot
-                continue
-            alive = bool(c.state.conmon_pid) and self.runtime.conmon_alive(c.state.conmon_pid, c.id)
-            commitpause.thaw_after_crash(self.runtime, self.config.container_dir(c.id), c.id,
-                                         running=alive and c.state.status == Status.RUNNING)
-            if alive:
-                self.monitor.watch(c.id, c.state.conmon_pid)
-                self.health.watch(c)
-            else:
-                self._handle_exit(c.id)
-        self.volumes.recover()  # unmount volumes no running container uses anymore
+        """After a daemon (re)start: every container's record reconciled with what runs and what
+        is on disk (services/recovery.py), then the volumes no running container uses unmounted."""
+        Recovery(self).run()
+        self.volumes.recover()
 
     # ------------------------------------------------------- stop, kill, wait
     def wait_for(self, predicate, timeout: float | None) -> bool:
@@ -594,6 +591,7 @@ class ContainerService:
             if c.state.status == Status.PAUSED:
                 with contextlib.suppress(PouchError):
                     self.runtime.resume(c.id)
+        fault_point(self.config, "stop.after-signal")
         if timeout < 0 or not self.wait_for(lambda: self.is_stopped(c.id), timeout):
             log.info("container %s did not stop within %ss, killing it", c.id[:12], timeout)
             with self.locked(c.id):
@@ -689,6 +687,7 @@ class ContainerService:
             c = self.get(c.id)
             lifecycle.check(Op.PAUSE, c)
             self.runtime.pause(c.id)
+            fault_point(self.config, "pause.after-runtime")
             c.state.status = Status.PAUSED
             self._save(c)
         self.events.emit_container(c, "pause")
@@ -738,10 +737,21 @@ class ContainerService:
 
     # ------------------------------------------------------------------ remove
     def remove(self, ref: str, force: bool = False, volumes: bool = False, owner: str = "") -> None:
-        """``owner``: the front end asking, for a container one owns (``lifecycle.check_owner``)."""
+        """``owner``: the front end asking, for a container one owns (``lifecycle.check_owner``).
+        Journaled (services/pending.py) before anything is done: a daemon killed meanwhile
+        finishes the removal at its next start."""
         c = self.get(ref)
         lifecycle.check_owner(c, owner)
         lifecycle.check(Op.REMOVE_FORCE if force else Op.REMOVE, c)
+        self.pending_removals.mark(c.id, c.network, anonymous_volumes(c) if volumes else ())
+        try:
+            self._remove_journaled(c, volumes)
+        except BaseException:
+            if store.get(self.db, c.id) is not None:  # the container stays: no removal is pending
+                self.pending_removals.clear(c.id)
+            raise
+
+    def _remove_journaled(self, c: Container, volumes: bool) -> None:
         if c.state.status.is_active():  # with --force: killed first
             with self.locked(c.id):
                 c = self.get(c.id)
@@ -750,6 +760,7 @@ class ContainerService:
                 self._signal(c, signal_module.SIGKILL)
             if not self.wait_for(lambda: self.is_stopped(c.id), 30):
                 raise PouchError(f"could not kill container {c.name}")
+            fault_point(self.config, "rm.after-kill")
         with self.locked(c.id):
             current = store.get(self.db, c.id)
             if current is None:
@@ -763,10 +774,12 @@ class ContainerService:
         if os.path.exists(self.config.bundle_dir(c.id)) or mounts.is_mountpoint(self.rootfs_path(c)):
             self._teardown_runtime(c)  # not torn down yet (a crash, or removal during start)
         store.delete(self.db, c.id)
+        fault_point(self.config, "rm.after-delete")
         self.events.emit_container(c, "destroy")
         self._drop_container_files(c.id)
         if volumes:  # rm -v: the anonymous ones
             self.volumes.remove_anonymous(c)
+        self.pending_removals.clear(c.id)
         log.info("removed container %s", c.id[:12])
 
     # ----------------------------------------------------------------- upgrade
@@ -799,6 +812,11 @@ class ContainerService:
         if not result.ok:
             raise InvalidArgument(f"Error running ps: {result.stderr.decode(errors='replace').strip()}")
         return parse_ps_output(result.stdout.decode(errors="replace"), pids)
+
+
+def anonymous_volumes(c: Container) -> tuple[str, ...]:
+    """The volumes that go with the container (``rm -v``, ``--rm``): its anonymous ones."""
+    return tuple(m.name for m in c.options.volumes if m.anonymous)
 
 
 def find_static_init() -> str:
