@@ -204,7 +204,7 @@ class PouchEngine(Engine):
     name = "pouch"
     supervisor_name = "conmon"
 
-    def __init__(self, daemon: "ThrowAwayPouchd") -> None:
+    def __init__(self, daemon: ThrowAwayPouchd) -> None:
         super().__init__([POUCH], env=daemon.env)
         self.daemon = daemon
 
@@ -329,7 +329,7 @@ class ThrowAwayPouchd:
             if os.path.exists(f"/sys/class/net/{BRIDGE}"):
                 subprocess.run(["ip", "link", "delete", BRIDGE], capture_output=True)
             # pouchd leaves its per-network and isolation chains behind (by design: containers outlive it)
-            from pouch.network.manager import remove_network_leftovers
+            from pouch.network.manager import remove_network_leftovers  # noqa: PLC0415 - only on the way out
 
             remove_network_leftovers(BRIDGE, BRIDGE_SUBNET)
             remove_iptables_chain(f"POUCH-{BRIDGE}")
@@ -434,7 +434,7 @@ def step_breakdown(lines: list[str]) -> list[tuple[str, float, float]]:
 
 # ---------------------------------------------------------------- phases
 
-def time_cases(engines: list[Engine], runs: int, token: str, daemon: "ThrowAwayPouchd | None",
+def time_cases(engines: list[Engine], runs: int, token: str, daemon: ThrowAwayPouchd | None,
                windows: dict[str, tuple[int, int]], floor: RuncFloor | None = None) -> dict[str, dict[str, list[float]]]:
     """Median-able timings per case and engine; windows[case] = pouchd log span of the timed runs.
     With `floor`, FLOOR_CASE also times `runc run` of a prepared bundle, in the same rounds."""
@@ -472,7 +472,7 @@ def memory(engine: Engine, n: int, token: str) -> dict:
     idle = {name: proc_mem_kib(pid)[0] for name, pid in engine.daemon_pids().items()}
     each = []
     start = time.perf_counter()
-    for i in range(n):
+    for _ in range(n):
         t0 = time.perf_counter()
         engine.call("run", "-d", "--network", "none", "--label", f"{LABEL_KEY}={token}", "busybox", "sleep", "100000")
         each.append(time.perf_counter() - t0)

@@ -9,6 +9,7 @@ from pouch.rich.systemd import (
     machine_id,
     ops_units,
     rootfs_files,
+    runtime_masks,
     systemd_quote,
     with_systemd,
 )
@@ -80,3 +81,14 @@ def test_init_sh_keeps_the_apps_stdio_and_gives_systemd_a_console_of_its_own():
     assert "script -q -a -f" in script and ">>/.pouch/init.log 2>&1" in script
     assert with_systemd(base_spec(), SystemdInput(RichOptions(), "ab" * 32, "/sbin/init", (), "/b", "/r", "/u", "",
                                                   tty=True))["process"]["terminal"] is True
+
+
+def test_journal_flush_is_masked_for_the_boot_only_while_the_journal_is_pouchs_tmpfs():
+    script = init_script(inp())
+    assert runtime_masks(inp()) == ["systemd-journal-flush.service"]
+    mask = "ln -sf /dev/null /run/systemd/system/systemd-journal-flush.service"
+    assert mask in script and script.index(mask) < script.index("exec /sbin/init")
+    for user_mount in ("/var/log/journal", "/run"):  # the user's journal, or the user's /run: left alone
+        theirs = SystemdInput(RichOptions(), "ab" * 32, "/sbin/init", ("/bin/app",), "/bin/busybox", "/h/rich",
+                              "/h/run", "", frozenset({user_mount}))
+        assert runtime_masks(theirs) == [] and "/run/systemd/system" not in init_script(theirs)
