@@ -85,12 +85,15 @@ def environment_file(env: Sequence[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def app_unit(app: Sequence[str], cwd: str, uid: int, gid: int, tty: bool = False) -> str:
+def app_unit(app: Sequence[str], cwd: str, uid: int, gid: int, tty: bool = False, hooks: bool = True) -> str:
     """The app's unit. It starts after basic.target (the image's boot: systemd-tmpfiles has cleaned
-    /tmp), says so (the ``booted`` file: pouchd runs the prestart hooks then) and waits for ``go``."""
+    /tmp). With ``hooks`` (an init script or prestart hooks to run) it says so (the ``booted``
+    file: pouchd runs them then) and waits for ``go``; without, it has nothing to wait for and
+    starts at once (one process less on the way to multi-user.target)."""
     busybox, run = layout.IN_BUSYBOX, layout.IN_RUN
     wait_for_go = (f"{busybox} touch {run}/{layout.BOOTED_FILE}; "
                    f"while [ ! -e {run}/{layout.GO_FILE} ]; do {busybox} usleep 10000; done")
+    wait = [f"ExecStartPre=+{busybox} sh -c {systemd_quote(wait_for_go)}"] if hooks else []
     # with -t the app writes to the terminal, and the log gets no CR before each LF
     no_cr = [f"ExecStartPre=-+{busybox} stty -F {run}/{STDOUT_LINK} -onlcr"] if tty else []
     return "\n".join([
@@ -102,7 +105,7 @@ def app_unit(app: Sequence[str], cwd: str, uid: int, gid: int, tty: bool = False
         "",
         "[Service]",
         "Type=exec",
-        f"ExecStartPre=+{busybox} sh -c {systemd_quote(wait_for_go)}",
+        *wait,
         *no_cr,
         "ExecStart=" + " ".join(systemd_quote(a) for a in app),
         f"ExecStopPost=+{busybox} sh {layout.IN_RICH}/poststop.sh",

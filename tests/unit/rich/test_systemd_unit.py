@@ -92,3 +92,10 @@ def test_journal_flush_is_masked_for_the_boot_only_while_the_journal_is_pouchs_t
         theirs = SystemdInput(RichOptions(), "ab" * 32, "/sbin/init", ("/bin/app",), "/bin/busybox", "/h/rich",
                               "/h/run", "", frozenset({user_mount}))
         assert runtime_masks(theirs) == [] and "/run/systemd/system" not in init_script(theirs)
+
+
+def test_the_app_waits_for_pouchd_only_when_there_are_hooks_to_run():
+    waits = app_unit(["/bin/app"], "/", 0, 0)
+    assert "ExecStartPre=+/.pouch/bin/busybox sh -c" in waits and "/.pouch/run/booted" in waits
+    at_once = app_unit(["/bin/app"], "/", 0, 0, hooks=False)
+    assert "booted" not in at_once and "ExecStartPre" not in at_once and 'ExecStart="/bin/app"' in at_once
