@@ -59,6 +59,8 @@ CASES = {
 TARGET_TIME_RATIO = 0.50     # pouch <= half the fastest peer
 FLOOR_CASE = "run --rm --network none busybox true"  # timed against `runc run` too
 TARGET_FLOOR_RATIO = 2.0     # pouch <= 2 x the runc floor
+FLOORS = {"runc": "  runc run, `runc spec` bundle (floor)",
+          "runc+spec": "  runc run, pouch's config.json"}
 TARGET_START_RATIO = 0.50    # 100 sequential run -d: pouch <= half of podman
 TARGET_SUPERVISION_MB = 2.0  # per container, ~conmon
 TARGET_DAEMON_MB = 60.0      # pouchd with 100 containers
@@ -435,9 +437,9 @@ def step_breakdown(lines: list[str]) -> list[tuple[str, float, float]]:
 # ---------------------------------------------------------------- phases
 
 def time_cases(engines: list[Engine], runs: int, token: str, daemon: ThrowAwayPouchd | None,
-               windows: dict[str, tuple[int, int]], floor: RuncFloor | None = None) -> dict[str, dict[str, list[float]]]:
+               windows: dict[str, tuple[int, int]], floors: tuple[RuncFloor, ...] = ()) -> dict[str, dict[str, list[float]]]:
     """Median-able timings per case and engine; windows[case] = pouchd log span of the timed runs.
-    With `floor`, FLOOR_CASE also times `runc run` of a prepared bundle, in the same rounds."""
+    FLOOR_CASE also times `runc run` of each prepared bundle in `floors`, in the same rounds."""
     results: dict[str, dict[str, list[float]]] = {}
     for case, args in CASES.items():
         args = [args[0], "--label", f"{LABEL_KEY}={token}", *args[1:]]
@@ -449,8 +451,8 @@ def time_cases(engines: list[Engine], runs: int, token: str, daemon: ThrowAwayPo
             else:
                 live.append(engine)
         times: dict[str, list[float]] = {e.name: [] for e in live}
-        with_floor = floor is not None and case == FLOOR_CASE
-        if with_floor:
+        case_floors = floors if case == FLOOR_CASE else ()
+        for floor in case_floors:
             floor.run_once()  # warm-up
             times[floor.name] = []
         log_start = daemon.log_offset() if daemon else 0
@@ -460,12 +462,24 @@ def time_cases(engines: list[Engine], runs: int, token: str, daemon: ThrowAwayPo
                 start = time.perf_counter()
                 subprocess.run(argv, check=True, capture_output=True, env=engine.env, timeout=120)
                 times[engine.name].append(time.perf_counter() - start)
-            if with_floor:
+            for floor in case_floors:
                 times[floor.name].append(floor.run_once())
         results[case] = times
         if daemon:
             windows[case] = (log_start, daemon.log_offset())
     return results
+
+
+def pouch_spec(daemon: ThrowAwayPouchd, workdir: str) -> str:
+    """A copy of the config.json pouchd writes for `run -d --network none busybox`."""
+    cid = subprocess.run([POUCH, "run", "-d", "--network", "none", "busybox", "sleep", "1000"], env=daemon.env,
+                         capture_output=True, text=True, check=True).stdout.strip()
+    try:
+        dest = os.path.join(workdir, "pouch-config.json")
+        shutil.copy(os.path.join(daemon.base, "run", "bundles", cid, "config.json"), dest)
+        return dest
+    finally:
+        subprocess.run([POUCH, "rm", "-f", cid], env=daemon.env, capture_output=True)
 
 
 def memory(engine: Engine, n: int, token: str) -> dict:
@@ -515,13 +529,14 @@ def print_times(results: dict[str, dict[str, list[float]]], names: list[str], ru
             verdict = "ok" if ratio <= TARGET_TIME_RATIO else "MISS"
             line += f"{ratio:8.2f} vs {fastest:6s} {verdict}".rjust(22)
         print(line)
-        if by_engine.get("runc") and "pouch" in med:
-            t = by_engine["runc"]
+        for floor, label in FLOORS.items():
+            t = by_engine.get(floor)
+            if not t or "pouch" not in med:
+                continue
             ratio = med["pouch"] / statistics.median(t)
-            verdict = "ok" if ratio <= TARGET_FLOOR_RATIO else "MISS"
-            print(f"{'  runc run of a prepared bundle (floor)':40s}"
-                  f"{statistics.median(t) * 1000:9.0f} ({min(t) * 1000:.0f}-{max(t) * 1000:.0f})".rjust(20)
-                  + f"   pouch / runc = {ratio:.2f} (target <= {TARGET_FLOOR_RATIO:.1f}) {verdict}")
+            verdict = ("ok" if ratio <= TARGET_FLOOR_RATIO else "MISS") if floor == "runc" else "(pouch's own share)"
+            print(f"{label:40s}" + f"{statistics.median(t) * 1000:9.0f} ({min(t) * 1000:.0f}-{max(t) * 1000:.0f})".rjust(20)
+                  + f"   pouch / this = {ratio:.2f} {verdict}")
     print(f"(target: pouch <= {TARGET_TIME_RATIO:.2f} x the fastest peer)")
 
 
@@ -636,16 +651,18 @@ def main() -> int:
     workdir = tempfile.mkdtemp(prefix="pouch-bench-img-")
     daemon: ThrowAwayPouchd | None = None
     engines: list[Engine] = []
-    floor: RuncFloor | None = None
+    floors: list[RuncFloor] = []
     try:
         tarball = os.path.join(workdir, "busybox.tar")
         subprocess.run([MKROOTFS, tarball], check=True)
         if not args.no_floor:
-            floor = RuncFloor(tarball)
+            floors.append(RuncFloor(tarball))
         if "pouch" in wanted:
             daemon = ThrowAwayPouchd()
             daemon.start(tarball)
             engines.append(PouchEngine(daemon))
+            if not args.no_floor:
+                floors.append(RuncFloor(tarball, like=pouch_spec(daemon, workdir), name="runc+spec"))
         if "docker" in wanted:
             if shutil.which("docker") and engine_answers(["docker", "info"]):
                 engines.append(DockerEngine(["docker"]))
@@ -666,7 +683,7 @@ def main() -> int:
 
         print(f"engines: {', '.join(names)}; runs: {args.runs}; containers: {args.containers}")
         windows: dict[str, tuple[int, int]] = {}
-        results = time_cases(engines, args.runs, token, daemon, windows, floor)
+        results = time_cases(engines, args.runs, token, daemon, windows, tuple(floors))
         cli = cli_floor(engines, args.runs)
         print_times(results, names, args.runs)
         print("CLI floor, `<cli> version` median: " + ", ".join(f"{n} {t * 1000:.0f} ms" for n, t in cli.items()))
@@ -703,7 +720,7 @@ def main() -> int:
                     print(f"{engine.name}: cleanup failed: {err}", file=sys.stderr)
         if daemon is not None:
             daemon.close(args.keep_log)
-        if floor is not None:
+        for floor in floors:
             floor.close()
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -5,6 +5,11 @@ A bundle is the busybox rootfs (the same tarball the engines import) with
 The default spec has its own network namespace and no network, like
 `--network none`, and no seccomp profile. Each run is
 `runc --root R run --bundle B ID`, which creates, starts, waits and deletes.
+
+With `like=` a pouch container's config.json, the bundle runs that spec instead (its
+seccomp profile, masked paths, capabilities, rlimits, cgroup), with the same rootfs, `true`,
+a new network namespace and no /etc/hosts-style binds: what runc alone costs for the very
+container pouch runs, so pouch's own share is the difference.
 """
 
 from __future__ import annotations
@@ -22,9 +27,8 @@ RUNC = shutil.which("runc") or "runc"
 class RuncFloor:
     """A prepared bundle and a private runc state root, removed by close()."""
 
-    name = "runc"
-
-    def __init__(self, tarball: str) -> None:
+    def __init__(self, tarball: str, like: str = "", name: str = "runc") -> None:
+        self.name = name
         self.base = tempfile.mkdtemp(prefix="pouch-bench-runc-")
         self.bundle = os.path.join(self.base, "bundle")
         self.root = os.path.join(self.base, "state")
@@ -33,8 +37,10 @@ class RuncFloor:
         subprocess.run(["tar", "-xf", tarball, "-C", rootfs], check=True)
         subprocess.run([RUNC, "spec", "--bundle", self.bundle], check=True)
         path = os.path.join(self.bundle, "config.json")
-        with open(path) as f:
+        with open(like or path) as f:
             spec = json.load(f)
+        if like:
+            spec = _adapted(spec, rootfs)
         spec["process"]["terminal"] = False
         spec["process"]["args"] = ["true"]
         with open(path, "w") as f:
@@ -55,3 +61,15 @@ class RuncFloor:
             for cid in os.listdir(self.root):
                 subprocess.run([RUNC, "--root", self.root, "delete", "--force", cid], capture_output=True)
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+def _adapted(spec: dict, rootfs: str) -> dict:
+    """A pouch container's spec for the floor's bundle: its rootfs, a network namespace of its
+    own, no binds of the container's /etc files, a cgroup of the floor's."""
+    spec["root"] = {"path": rootfs, "readonly": False}
+    spec["mounts"] = [m for m in spec.get("mounts", []) if not m["destination"].startswith("/etc/")]
+    linux = spec.setdefault("linux", {})
+    linux["namespaces"] = [{"type": ns["type"]} for ns in linux.get("namespaces", [])]
+    linux["cgroupsPath"] = f"/pouch-bench-floor-{os.getpid()}"
+    spec.pop("hooks", None)
+    return spec
