@@ -42,6 +42,8 @@ import time
 import uuid
 from collections import defaultdict
 
+from runc_floor import RuncFloor
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 POUCH = os.path.join(REPO, ".venv", "bin", "pouch")
 POUCHD = os.path.join(REPO, ".venv", "bin", "pouchd")
@@ -55,6 +57,11 @@ CASES = {
     "run --rm --network none busybox true": ["run", "--rm", "--network", "none", "busybox", "true"],
 }
 TARGET_TIME_RATIO = 0.50     # pouch <= half the fastest peer
+FLOOR_CASE = "run --rm --network none busybox true"  # timed against `runc run` too
+TARGET_FLOOR_RATIO = 2.0     # pouch <= 2 x the runc floor
+FLOORS = {"runc": "  runc run, `runc spec` bundle (floor)",
+          "runc+spec": "  runc run, pouch's config.json"}
+TARGET_START_RATIO = 0.50    # 100 sequential run -d: pouch <= half of podman
 TARGET_SUPERVISION_MB = 2.0  # per container, ~conmon
 TARGET_DAEMON_MB = 60.0      # pouchd with 100 containers
 
@@ -199,7 +206,7 @@ class PouchEngine(Engine):
     name = "pouch"
     supervisor_name = "conmon"
 
-    def __init__(self, daemon: "ThrowAwayPouchd") -> None:
+    def __init__(self, daemon: ThrowAwayPouchd) -> None:
         super().__init__([POUCH], env=daemon.env)
         self.daemon = daemon
 
@@ -324,7 +331,7 @@ class ThrowAwayPouchd:
             if os.path.exists(f"/sys/class/net/{BRIDGE}"):
                 subprocess.run(["ip", "link", "delete", BRIDGE], capture_output=True)
             # pouchd leaves its per-network and isolation chains behind (by design: containers outlive it)
-            from pouch.network.manager import remove_network_leftovers
+            from pouch.network.manager import remove_network_leftovers  # noqa: PLC0415 - only on the way out
 
             remove_network_leftovers(BRIDGE, BRIDGE_SUBNET)
             remove_iptables_chain(f"POUCH-{BRIDGE}")
@@ -429,9 +436,10 @@ def step_breakdown(lines: list[str]) -> list[tuple[str, float, float]]:
 
 # ---------------------------------------------------------------- phases
 
-def time_cases(engines: list[Engine], runs: int, token: str, daemon: "ThrowAwayPouchd | None",
-               windows: dict[str, tuple[int, int]]) -> dict[str, dict[str, list[float]]]:
-    """Median-able timings per case and engine; windows[case] = pouchd log span of the timed runs."""
+def time_cases(engines: list[Engine], runs: int, token: str, daemon: ThrowAwayPouchd | None,
+               windows: dict[str, tuple[int, int]], floors: tuple[RuncFloor, ...] = ()) -> dict[str, dict[str, list[float]]]:
+    """Median-able timings per case and engine; windows[case] = pouchd log span of the timed runs.
+    FLOOR_CASE also times `runc run` of each prepared bundle in `floors`, in the same rounds."""
     results: dict[str, dict[str, list[float]]] = {}
     for case, args in CASES.items():
         args = [args[0], "--label", f"{LABEL_KEY}={token}", *args[1:]]
@@ -443,6 +451,10 @@ def time_cases(engines: list[Engine], runs: int, token: str, daemon: "ThrowAwayP
             else:
                 live.append(engine)
         times: dict[str, list[float]] = {e.name: [] for e in live}
+        case_floors = floors if case == FLOOR_CASE else ()
+        for floor in case_floors:
+            floor.run_once()  # warm-up
+            times[floor.name] = []
         log_start = daemon.log_offset() if daemon else 0
         for _ in range(runs):  # interleaved, so drift hits every engine alike
             for engine in live:
@@ -450,24 +462,41 @@ def time_cases(engines: list[Engine], runs: int, token: str, daemon: "ThrowAwayP
                 start = time.perf_counter()
                 subprocess.run(argv, check=True, capture_output=True, env=engine.env, timeout=120)
                 times[engine.name].append(time.perf_counter() - start)
+            for floor in case_floors:
+                times[floor.name].append(floor.run_once())
         results[case] = times
         if daemon:
             windows[case] = (log_start, daemon.log_offset())
     return results
 
 
+def pouch_spec(daemon: ThrowAwayPouchd, workdir: str) -> str:
+    """A copy of the config.json pouchd writes for `run -d --network none busybox`."""
+    cid = subprocess.run([POUCH, "run", "-d", "--network", "none", "busybox", "sleep", "1000"], env=daemon.env,
+                         capture_output=True, text=True, check=True).stdout.strip()
+    try:
+        dest = os.path.join(workdir, "pouch-config.json")
+        shutil.copy(os.path.join(daemon.base, "run", "bundles", cid, "config.json"), dest)
+        return dest
+    finally:
+        subprocess.run([POUCH, "rm", "-f", cid], env=daemon.env, capture_output=True)
+
+
 def memory(engine: Engine, n: int, token: str) -> dict:
     idle = {name: proc_mem_kib(pid)[0] for name, pid in engine.daemon_pids().items()}
+    each = []
     start = time.perf_counter()
-    for i in range(n):
+    for _ in range(n):
+        t0 = time.perf_counter()
         engine.call("run", "-d", "--network", "none", "--label", f"{LABEL_KEY}={token}", "busybox", "sleep", "100000")
+        each.append(time.perf_counter() - t0)
     elapsed = time.perf_counter() - start
     time.sleep(1)
     ids = engine.labelled(token)
     sup = supervisors(ids)
     mem = [proc_mem_kib(pid) for pid in sup.values()]
     loaded = {name: proc_mem_kib(pid)[0] for name, pid in engine.daemon_pids().items()}
-    out = {"n": len(ids), "found": len(sup), "start_s": elapsed, "idle": idle, "loaded": loaded,
+    out = {"n": len(ids), "found": len(sup), "start_s": elapsed, "start_each": each, "idle": idle, "loaded": loaded,
            "sup_rss": statistics.median(r for r, _ in mem) if mem else None,
            "sup_pss": statistics.median(p for _, p in mem) if mem else None}
     start = time.perf_counter()
@@ -500,6 +529,14 @@ def print_times(results: dict[str, dict[str, list[float]]], names: list[str], ru
             verdict = "ok" if ratio <= TARGET_TIME_RATIO else "MISS"
             line += f"{ratio:8.2f} vs {fastest:6s} {verdict}".rjust(22)
         print(line)
+        for floor, label in FLOORS.items():
+            t = by_engine.get(floor)
+            if not t or "pouch" not in med:
+                continue
+            ratio = med["pouch"] / statistics.median(t)
+            verdict = ("ok" if ratio <= TARGET_FLOOR_RATIO else "MISS") if floor == "runc" else "(pouch's own share)"
+            print(f"{label:40s}" + f"{statistics.median(t) * 1000:9.0f} ({min(t) * 1000:.0f}-{max(t) * 1000:.0f})".rjust(20)
+                  + f"   pouch / this = {ratio:.2f} {verdict}")
     print(f"(target: pouch <= {TARGET_TIME_RATIO:.2f} x the fastest peer)")
 
 
@@ -517,7 +554,9 @@ def print_memory(mem: dict[str, dict], names: list[str]) -> None:
         ("supervision PSS per container (median)", lambda m: mb(m["sup_pss"]) if m["sup_pss"] else "-"),
         ("daemon RSS idle", lambda m: mb(sum(m["idle"].values())) if m["idle"] else "none"),
         ("daemon RSS with N running", lambda m: mb(sum(m["loaded"].values())) if m["loaded"] else "none"),
-        ("time to start N (run -d), s", lambda m: f"{m['start_s']:.1f}"),
+        ("time to start N (run -d, sequential), s", lambda m: f"{m['start_s']:.1f}"),
+        ("  per run -d, median ms", lambda m: f"{statistics.median(m['start_each']) * 1000:.0f}"),
+        ("  per run -d, min-max ms", lambda m: f"{min(m['start_each']) * 1000:.0f}-{max(m['start_each']) * 1000:.0f}"),
         ("time to remove N (rm -f), s", lambda m: f"{m['rm_s']:.1f}"),
     ]
     sup_names = {"pouch": "conmon", "docker": "shim-runc-v2", "podman": "conmon"}
@@ -535,6 +574,10 @@ def print_memory(mem: dict[str, dict], names: list[str]) -> None:
             print(f"  {n} daemons with N: {parts}")
     print(f"(targets: supervision <= ~{TARGET_SUPERVISION_MB:.0f} MB RSS per container (conmon); "
           f"pouchd < {TARGET_DAEMON_MB:.0f} MB RSS with 100 running; dockerd + containerd ~130 MB)")
+    if "pouch" in mem and "podman" in mem:
+        ratio = mem["pouch"]["start_s"] / mem["podman"]["start_s"]
+        verdict = "ok" if ratio <= TARGET_START_RATIO else "MISS"
+        print(f"  start N: pouch / podman = {ratio:.2f} (target <= {TARGET_START_RATIO:.2f}) -> {verdict}")
     if "pouch" in mem and mem["pouch"]["loaded"]:
         pd = sum(mem["pouch"]["loaded"].values()) / 1024
         print(f"  pouchd with {mem['pouch']['n']}: {pd:.1f} MB -> {'ok' if pd < TARGET_DAEMON_MB else 'MISS'}")
@@ -598,6 +641,7 @@ def main() -> int:
     parser.add_argument("--containers", type=int, default=100, help="N for the memory figures (0: skip)")
     parser.add_argument("--engines", default="pouch,docker,podman")
     parser.add_argument("--keep-log", action="store_true", help="keep pouchd's --debug log in /tmp")
+    parser.add_argument("--no-floor", action="store_true", help="do not time `runc run` of a prepared bundle")
     args = parser.parse_args()
     wanted = [e.strip() for e in args.engines.split(",") if e.strip()]
     if not prepare_to_run():
@@ -607,13 +651,18 @@ def main() -> int:
     workdir = tempfile.mkdtemp(prefix="pouch-bench-img-")
     daemon: ThrowAwayPouchd | None = None
     engines: list[Engine] = []
+    floors: list[RuncFloor] = []
     try:
         tarball = os.path.join(workdir, "busybox.tar")
         subprocess.run([MKROOTFS, tarball], check=True)
+        if not args.no_floor:
+            floors.append(RuncFloor(tarball))
         if "pouch" in wanted:
             daemon = ThrowAwayPouchd()
             daemon.start(tarball)
             engines.append(PouchEngine(daemon))
+            if not args.no_floor:
+                floors.append(RuncFloor(tarball, like=pouch_spec(daemon, workdir), name="runc+spec"))
         if "docker" in wanted:
             if shutil.which("docker") and engine_answers(["docker", "info"]):
                 engines.append(DockerEngine(["docker"]))
@@ -634,10 +683,10 @@ def main() -> int:
 
         print(f"engines: {', '.join(names)}; runs: {args.runs}; containers: {args.containers}")
         windows: dict[str, tuple[int, int]] = {}
-        results = time_cases(engines, args.runs, token, daemon, windows)
-        floor = cli_floor(engines, args.runs)
+        results = time_cases(engines, args.runs, token, daemon, windows, tuple(floors))
+        cli = cli_floor(engines, args.runs)
         print_times(results, names, args.runs)
-        print("CLI floor, `<cli> version` median: " + ", ".join(f"{n} {t * 1000:.0f} ms" for n, t in floor.items()))
+        print("CLI floor, `<cli> version` median: " + ", ".join(f"{n} {t * 1000:.0f} ms" for n, t in cli.items()))
         if daemon:
             for case, window in windows.items():
                 lines = log_lines(daemon.log, window)
@@ -671,6 +720,8 @@ def main() -> int:
                     print(f"{engine.name}: cleanup failed: {err}", file=sys.stderr)
         if daemon is not None:
             daemon.close(args.keep_log)
+        for floor in floors:
+            floor.close()
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -182,7 +182,19 @@ def mountpoints() -> list[str]:
 def is_mountpoint(path: str) -> bool:
     """True when something is mounted on ``path`` (bind mounts of the same filesystem included)."""
     real = os.path.realpath(path)
-    return real in set(mountpoints())
+    with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as f:
+        text = f.read()
+    return listed_in_mountinfo(text, real)
+
+
+def listed_in_mountinfo(text: str, path: str) -> bool:
+    """Whether ``path`` is a mount point (field 5) of mountinfo ``text``. The text is searched for
+    the escaped path first, so the common answer, no (a start about to mount a container's
+    rootfs), costs no parse of a table that grows with every running container."""
+    escaped = path.replace("\\", "\\134").replace(" ", "\\040").replace("\t", "\\011").replace("\n", "\\012")
+    if f" {escaped} " not in text:
+        return False
+    return any(_unescape(line.split(" ")[4]) == path for line in text.splitlines() if line.strip())
 
 
 @contextlib.contextmanager

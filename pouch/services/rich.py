@@ -161,7 +161,7 @@ class RichContainers:
         files = {
             "app.env": systemd.environment_file(process["env"]),
             systemd.APP_UNIT: systemd.app_unit(app, process.get("cwd", "/"), user.get("uid", 0), user.get("gid", 0),
-                                               tty=c.options.tty),
+                                               tty=c.options.tty, hooks=bool(rich.init_script or rich.prestart_hooks)),
             "poststop.sh": systemd.poststop_script(),
             "init.sh": systemd.init_script(inp),
         }

@@ -9,6 +9,7 @@ from pouch.rich.systemd import (
     machine_id,
     ops_units,
     rootfs_files,
+    runtime_masks,
     systemd_quote,
     with_systemd,
 )
@@ -80,3 +81,21 @@ def test_init_sh_keeps_the_apps_stdio_and_gives_systemd_a_console_of_its_own():
     assert "script -q -a -f" in script and ">>/.pouch/init.log 2>&1" in script
     assert with_systemd(base_spec(), SystemdInput(RichOptions(), "ab" * 32, "/sbin/init", (), "/b", "/r", "/u", "",
                                                   tty=True))["process"]["terminal"] is True
+
+
+def test_journal_flush_is_masked_for_the_boot_only_while_the_journal_is_pouchs_tmpfs():
+    script = init_script(inp())
+    assert runtime_masks(inp()) == ["systemd-journal-flush.service"]
+    mask = "ln -sf /dev/null /run/systemd/system/systemd-journal-flush.service"
+    assert mask in script and script.index(mask) < script.index("exec /sbin/init")
+    for user_mount in ("/var/log/journal", "/run"):  # the user's journal, or the user's /run: left alone
+        theirs = SystemdInput(RichOptions(), "ab" * 32, "/sbin/init", ("/bin/app",), "/bin/busybox", "/h/rich",
+                              "/h/run", "", frozenset({user_mount}))
+        assert runtime_masks(theirs) == [] and "/run/systemd/system" not in init_script(theirs)
+
+
+def test_the_app_waits_for_pouchd_only_when_there_are_hooks_to_run():
+    waits = app_unit(["/bin/app"], "/", 0, 0)
+    assert "ExecStartPre=+/.pouch/bin/busybox sh -c" in waits and "/.pouch/run/booted" in waits
+    at_once = app_unit(["/bin/app"], "/", 0, 0, hooks=False)
+    assert "booted" not in at_once and "ExecStartPre" not in at_once and 'ExecStart="/bin/app"' in at_once
