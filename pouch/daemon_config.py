@@ -42,7 +42,7 @@ KEY_RENAMES = {
     "log_max_files": "log-opts",
     "log_opt": "log-opts",
 }
-NOT_IN_FILE = ("help", "version", "config_file")  # dockerd: --config-file names the file, it is not in it
+NOT_IN_FILE = ("help", "version", "config_file", "debug_faults")  # config_file names the file; debug_faults: tests only
 LOG_OPTS = {"max-size": "log_max_size", "max-file": "log_max_files"}
 
 # DaemonConfig fields a SIGHUP changes (dockerd's Reload: debug, registry, runtimes, default-runtime)
