@@ -131,3 +131,13 @@ def test_reload_takes_dockers_reloadable_settings_and_names_the_rest():
     assert plan.config.debug is True and plan.config.default_runtime == "crun"
     assert plan.config.root == "/r" and plan.config.hosts == running.hosts  # left as they were
     assert plan_reload(running, running).changed == ()
+
+
+def test_debug_faults_is_a_flag_only(tmp_path):
+    """The test-only fault points are not a daemon.json key, and pouchd starts without them."""
+    assert parse_args([]).debug_faults == ()
+    assert parse_args(["--debug-faults", "upgrade-prepared"]).debug_faults == ("upgrade-prepared",)
+    config = tmp_path / "daemon.json"
+    config.write_text('{"debug-faults": "upgrade-prepared"}')
+    with pytest.raises(SystemExit, match="debug-faults"):
+        parse_args(["--config-file", str(config)])
