@@ -6,17 +6,10 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import pty
-import select
-import signal
 import socket
-import subprocess
 import time
 
-import pytest
-
-from tests.integration.conftest import POUCH, container, needs_docker, unique_name, wait_until
+from tests.integration.conftest import container, needs_docker, unique_name, wait_until
 
 
 def _api(daemon, method: str, path: str, body: object = None) -> tuple[int, bytes]:
