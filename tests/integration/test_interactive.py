@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import select
 import socket
+import subprocess
+import termios
 import time
 
-from tests.integration.conftest import container, needs_docker, unique_name, wait_until
+from tests.integration.conftest import POUCH, container, needs_docker, unique_name, wait_until
 
 
 def _api(daemon, method: str, path: str, body: object = None) -> tuple[int, bytes]:
@@ -85,3 +89,144 @@ def test_docker_cli_diff_of_a_fresh_container_is_empty(daemon):
     name = unique_name("ddiff")
     with container(daemon, "busybox", "sleep", "1000", name=name):
         assert daemon.docker("diff", name).stdout == ""
+
+
+# ------------------------------------------------------------------ a client on a terminal
+class Terminal:
+    """A client process on a pty of a known size: ``expect`` its output, ``send`` keys."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], rows: int = 24, cols: int = 80) -> None:
+        self.master, slave = os.openpty()
+        termios.tcsetwinsize(slave, (rows, cols))
+        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True)
+        os.close(slave)
+        self.seen = b""
+
+    def expect(self, wanted: bytes, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while wanted not in self.seen:
+            left = deadline - time.monotonic()
+            assert left > 0, f"{wanted!r} not in {self.seen!r}"
+            if select.select([self.master], [], [], left)[0]:
+                try:
+                    self.seen += os.read(self.master, 4096)
+                except OSError:  # the client exited and the pty is gone
+                    assert wanted in self.seen, f"{wanted!r} not in {self.seen!r}"
+
+    def send(self, data: bytes) -> None:
+        os.write(self.master, data)
+
+    def wait(self, timeout: float = 20) -> int:
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        os.close(self.master)
+
+
+def _answer(term: Terminal) -> None:
+    """A command whose answer (42) is not in its echo: the shell is there and reads the input."""
+    term.send(b"echo $((6*7))\r")
+    term.expect(b"42")
+
+
+def _pouch_on_terminal(daemon, *args: str, env: dict[str, str] | None = None, **size: int) -> Terminal:
+    return Terminal([POUCH, *args], dict(daemon.env, **(env or {})), **size)
+
+
+def test_run_it_detaches_with_ctrl_p_ctrl_q(daemon, tmp_path):
+    name = unique_name("detach")
+    term = _pouch_on_terminal(daemon, "run", "-it", "--name", name, "busybox", "sh",
+                              env={"POUCH_CONFIG": str(tmp_path)})
+    try:
+        _answer(term)
+        term.send(b"\x10\x11")
+        assert term.wait() == 0
+    finally:
+        term.close()
+        try:
+            assert _status(daemon, name) == "running"
+        finally:
+            daemon.cli("rm", "-f", name, check=False)
+
+
+def test_attach_with_detach_keys_flag(daemon):
+    name = unique_name("dkeys")
+    with container(daemon, "-it", "busybox", "sh", name=name):
+        term = _pouch_on_terminal(daemon, "attach", "--detach-keys", "ctrl-x,x", name)
+        try:
+            _answer(term)
+            term.send(b"\x10\x11")  # not this session's keys: they go to the shell
+            _answer(term)
+            term.send(b"\x18x")
+            assert term.wait() == 0
+        finally:
+            term.close()
+        assert _status(daemon, name) == "running"
+        term = _pouch_on_terminal(daemon, "attach", name)  # the shell is still there, and reads its input
+        try:
+            _answer(term)
+            term.send(b"\x10\x11")
+            assert term.wait() == 0
+        finally:
+            term.close()
+
+
+def test_exec_it_detach_keys_from_the_client_config(daemon, tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"detachKeys": "ctrl-e,e"}))
+    name = unique_name("dexec")
+    with container(daemon, "busybox", "sleep", "1000", name=name):
+        term = _pouch_on_terminal(daemon, "exec", "-it", name, "sh", env={"POUCH_CONFIG": str(tmp_path)})
+        try:
+            _answer(term)
+            term.send(b"\x05e")
+            assert term.wait() == 0
+        finally:
+            term.close()
+        assert _status(daemon, name) == "running"
+        assert "sh" in daemon.cli("top", name).stdout  # the exec'd shell runs on
+
+
+def test_invalid_detach_keys_are_refused(daemon):
+    result = daemon.cli("run", "--rm", "--detach-keys", "ctrl-1", "busybox", "true", check=False)
+    assert result.returncode != 0 and "Invalid detach keys" in result.stderr
+
+
+@needs_docker
+def test_docker_cli_attach_detaches(daemon):
+    name = unique_name("ddet")
+    with container(daemon, "-it", "busybox", "sh", name=name):
+        env = dict(os.environ, DOCKER_HOST=daemon.host, DOCKER_CONFIG=os.path.join(daemon.base, "docker"))
+        term = Terminal(["docker", "attach", name], env)
+        try:
+            _answer(term)
+            term.send(b"\x10\x11")
+            assert term.wait() == 0
+        finally:
+            term.close()
+        assert _status(daemon, name) == "running"
+
+
+# ------------------------------------------------------------------ window size, raw tty streams
+def test_tty_exec_and_run_start_with_the_client_window_size(daemon):
+    name = unique_name("winsz")
+    with container(daemon, "busybox", "sleep", "1000", name=name):
+        term = _pouch_on_terminal(daemon, "exec", "-it", name, "stty", "size", rows=33, cols=101)
+        try:
+            term.expect(b"33 101")
+            assert term.wait() == 0
+        finally:
+            term.close()
+    term = _pouch_on_terminal(daemon, "run", "--rm", "-it", "busybox", "stty", "size", rows=41, cols=97)
+    try:
+        term.expect(b"41 97")
+        assert term.wait() == 0
+    finally:
+        term.close()
