@@ -200,6 +200,13 @@ class _Null:
         return None
 
 
+def _detached(ctx: Context) -> int:
+    """attach and exec -it left with the detach keys: docker's CLI says so and exits 1
+    (run and start -ai exit 0); the process runs on."""
+    ctx.err("read escape sequence")
+    return 1
+
+
 def _check_tty_input(tty: bool, interactive: bool) -> None:
     if tty and interactive and not os.isatty(0):
         raise CLIError("the input device is not a TTY", 1)
@@ -335,7 +342,7 @@ def cmd_attach(ctx: Context, argv: list[str]) -> int:
                       kill_path=f"{_c(cid)}/kill" if opts["sig_proxy"] else None, detach_keys=key_bytes)
     session.run()
     if session.detached:
-        return 0
+        return _detached(ctx)
     state = (client.get(f"{_c(cid)}/json").get("State")) or {}
     return 0 if state.get("Running") else int(state.get("ExitCode") or 0)
 
@@ -394,7 +401,7 @@ def cmd_exec(ctx: Context, argv: list[str]) -> int:
     session = Session(ctx, sock, leftover, tty=tty, stdin=body["AttachStdin"],
                       resize_path=f"/exec/{exec_id}/resize", kill_path=None, detach_keys=key_bytes)
     session.run()
-    return 0 if session.detached else exec_exit_code(client, exec_id)
+    return _detached(ctx) if session.detached else exec_exit_code(client, exec_id)
 
 
 def exec_exit_code(client: Client, exec_id: str) -> int:
