@@ -175,7 +175,7 @@ def attach_handler(engine: Engine, c: Container, query: AttachQuery) -> HijackHa
     return handler
 
 
-def exec_handler(engine: Engine, exec_id: str) -> HijackHandler:
+def exec_handler(engine: Engine, exec_id: str, console_size: tuple[int, int] = (0, 0)) -> HijackHandler:
     """The hijack handler for ``POST /exec/{id}/start`` (not detached).
 
     The session is checked now (so errors answer the request) and its process starts only
@@ -189,7 +189,7 @@ def exec_handler(engine: Engine, exec_id: str) -> HijackHandler:
 
     def handler(client: socket.socket, leftover: bytes) -> None:
         try:
-            attached = execs.start_attached(exec_id)
+            attached = execs.start_attached(exec_id, console_size)
         except PouchError as err:
             client.sendall(frame(StreamKind.STDERR, (err.message + "\n").encode(), config.tty))
             return

@@ -88,6 +88,16 @@ def exec_inspect_from_docker(body: dict[str, Any]) -> ExecInspect:
     return ExecInspect(body["ID"], body["ContainerID"], config, body["Running"], body["ExitCode"], body["Pid"])
 
 
+def exec_start_console_size(body: Any) -> tuple[int, int]:
+    """``POST /exec/{id}/start``: ``ConsoleSize`` ``[height, width]`` of a tty session at its
+    start (API 1.42; honoured whatever the version: older clients do not send it)."""
+    size = body.get("ConsoleSize") if isinstance(body, dict) else None
+    if (isinstance(size, list) and len(size) == 2
+            and all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n < 65536 for n in size)):
+        return (size[0], size[1])
+    return (0, 0)
+
+
 def exec_start_detached(body: Any) -> bool:
     """``POST /exec/{id}/start``: ``Detach`` runs the session without a stream."""
     return isinstance(body, dict) and bool(body.get("Detach"))

@@ -346,13 +346,14 @@ class ExecRoutes:
         return json_response({"Id": exec_id}, status=201)
 
     def start(self, req: Request) -> Response:
-        detach = exec_json.exec_start_detached(req.json())
+        body = req.json()
+        detach = exec_json.exec_start_detached(body)
         execs = self.engine.execs
         session = execs.inspect(req.params["id"])
         if detach:
             execs.start_detached(session.id)
             return empty_response(200)
-        handler = attach_streams.exec_handler(self.engine, session.id)
+        handler = attach_streams.exec_handler(self.engine, session.id, exec_json.exec_start_console_size(body))
         return Hijack(handler=handler, content_type=attach_streams.content_type(session.config.tty))
 
     def resize(self, req: Request) -> Response:

@@ -397,7 +397,11 @@ def cmd_exec(ctx: Context, argv: list[str]) -> int:
     if opts["detach"]:
         client.request("POST", f"/exec/{exec_id}/start", body={"Detach": True, "Tty": tty}).read()
         return 0
-    sock, leftover = client.hijack(f"/exec/{exec_id}/start", body={"Detach": False, "Tty": tty})
+    start: dict[str, Any] = {"Detach": False, "Tty": tty}
+    size = terminal_size(1) if tty else None
+    if size is not None:
+        start["ConsoleSize"] = list(size)  # the tty starts with the client's size (then SIGWINCH follows it)
+    sock, leftover = client.hijack(f"/exec/{exec_id}/start", body=start)
     session = Session(ctx, sock, leftover, tty=tty, stdin=body["AttachStdin"],
                       resize_path=f"/exec/{exec_id}/resize", kill_path=None, detach_keys=key_bytes)
     session.run()

@@ -219,7 +219,7 @@ def test_docker_cli_attach_detaches(daemon):
 
 
 # ------------------------------------------------------------------ window size, raw tty streams
-def test_tty_exec_and_run_start_with_the_client_window_size(daemon):
+def test_tty_exec_starts_with_the_client_window_size(daemon):
     name = unique_name("winsz")
     with container(daemon, "busybox", "sleep", "1000", name=name):
         term = _pouch_on_terminal(daemon, "exec", "-it", name, "stty", "size", rows=33, cols=101)
@@ -228,9 +228,16 @@ def test_tty_exec_and_run_start_with_the_client_window_size(daemon):
             assert term.wait() == 0
         finally:
             term.close()
-    term = _pouch_on_terminal(daemon, "run", "--rm", "-it", "busybox", "stty", "size", rows=41, cols=97)
-    try:
-        term.expect(b"41 97")
-        assert term.wait() == 0
-    finally:
-        term.close()
+
+
+@needs_docker
+def test_docker_cli_tty_exec_starts_with_the_client_window_size(daemon):
+    name = unique_name("dwinsz")
+    with container(daemon, "busybox", "sleep", "1000", name=name):
+        env = dict(os.environ, DOCKER_HOST=daemon.host, DOCKER_CONFIG=os.path.join(daemon.base, "docker"))
+        term = Terminal(["docker", "exec", "-it", name, "stty", "size"], env, rows=29, cols=77)
+        try:
+            term.expect(b"29 77")
+            assert term.wait() == 0
+        finally:
+            term.close()
