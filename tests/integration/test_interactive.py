@@ -13,6 +13,8 @@ import subprocess
 import termios
 import time
 
+import pytest
+
 from tests.integration.conftest import POUCH, container, needs_docker, unique_name, wait_until
 
 
@@ -241,3 +243,64 @@ def test_docker_cli_tty_exec_starts_with_the_client_window_size(daemon):
             assert term.wait() == 0
         finally:
             term.close()
+
+
+def _hijack(daemon, path: str, body: object = None) -> tuple[socket.socket, bytes, bytes]:
+    """POST ``path`` with an upgrade to tcp; the socket, the answer's head and what came after it."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(20)
+    sock.connect(daemon.sock)
+    payload = json.dumps(body).encode() if body is not None else b""
+    sock.sendall(f"POST {path} HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
+                 f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n".encode() + payload)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(4096)
+        assert chunk, data
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    return sock, head, rest
+
+
+def _read_until(sock: socket.socket, data: bytes, wanted: bytes) -> bytes:
+    while wanted not in data:
+        chunk = sock.recv(4096)
+        assert chunk, data
+        data += chunk
+    return data
+
+
+def test_tty_exec_output_is_raw_for_docker_py(daemon):
+    docker = pytest.importorskip("docker")
+    client = docker.DockerClient(base_url=daemon.host, version="1.45")
+    name = unique_name("dpytty")
+    try:
+        with container(daemon, "busybox", "sleep", "1000", name=name):
+            code, output = client.containers.get(name).exec_run(["sh", "-c", "printf 'one\\ntwo\\n'"], tty=True)
+            assert (code, output) == (0, b"one\r\ntwo\r\n")
+            code, output = client.containers.get(name).exec_run(["sh", "-c", "printf 'one\\n'"], tty=False)
+            assert (code, output) == (0, b"one\n")
+    finally:
+        client.close()
+
+
+def test_tty_attach_and_exec_streams_are_raw(daemon):
+    name = unique_name("rawtty")
+    with container(daemon, "-it", "busybox", "sh", name=name):
+        sock, head, rest = _hijack(daemon, f"/v1.45/containers/{name}/attach?stream=1&stdin=1&stdout=1&stderr=1")
+        try:
+            assert b"101" in head.split(b"\r\n")[0] and b"raw-stream" in head
+            sock.sendall(b"echo $((6*7))\r")
+            data = _read_until(sock, rest, b"42\r\n")
+            assert data.startswith(b"echo")  # the terminal's echo, no 8-byte frame header in front
+        finally:
+            sock.close()
+        status, body = _api(daemon, "POST", f"/v1.45/containers/{name}/exec",
+                            {"Cmd": ["echo", "exec-raw"], "Tty": True, "AttachStdout": True, "AttachStderr": True})
+        exec_id = json.loads(body)["Id"]
+        sock, head, rest = _hijack(daemon, f"/v1.45/exec/{exec_id}/start", {"Detach": False, "Tty": True})
+        try:
+            assert b"raw-stream" in head
+            assert _read_until(sock, rest, b"exec-raw\r\n") == b"exec-raw\r\n"
+        finally:
+            sock.close()
