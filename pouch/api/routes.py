@@ -18,6 +18,7 @@ from pouch import API_VERSION, MIN_API_VERSION, __version__
 from pouch.api import attach_streams, container_json, convert, exec_json, image_json, registry_routes, versions
 from pouch.api import filters as list_filters
 from pouch.api.archive_routes import add_archive_routes
+from pouch.api.attach_ws import add_attach_ws_routes
 from pouch.api.build_routes import add_build_routes
 from pouch.api.distribution_routes import add_distribution_routes
 from pouch.api.events_routes import add_events_routes
@@ -88,6 +89,7 @@ def build_router(engine) -> Router:
     add("POST", "/auth", lambda req: registry_routes.auth(engine, req))
     add("DELETE", "/images/{name:path}", images.remove)
     add_lifecycle_routes(router, engine)  # commit, diff, export, history, save, prune
+    add_attach_ws_routes(router, engine)  # GET /containers/{id}/attach/ws
     add_build_routes(router, engine)  # POST /build
     add_network_routes(router, engine)  # /networks
     add_stats_routes(router, engine)  # GET /containers/{id}/stats

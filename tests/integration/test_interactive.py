@@ -304,3 +304,80 @@ def test_tty_attach_and_exec_streams_are_raw(daemon):
             assert _read_until(sock, rest, b"exec-raw\r\n") == b"exec-raw\r\n"
         finally:
             sock.close()
+
+
+# ------------------------------------------------------------------ attach/ws
+class WebSocketClient:
+    """A wsproto client on the daemon's socket."""
+
+    def __init__(self, daemon, path: str) -> None:
+        from wsproto import WSConnection  # noqa: PLC0415 - only these tests use it
+        from wsproto.connection import ConnectionType  # noqa: PLC0415 - only these tests use it
+        from wsproto.events import Request  # noqa: PLC0415 - only these tests use it
+
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(20)
+        self.sock.connect(daemon.sock)
+        self.ws = WSConnection(ConnectionType.CLIENT)
+        self.sock.sendall(self.ws.send(Request(host="docker", target=path)))
+        self.events: list = []
+        self.closed = False
+        self._read_until(lambda: any(type(e).__name__ in ("AcceptConnection", "RejectConnection") for e in self.events))
+        assert type(self.events[0]).__name__ == "AcceptConnection", self.events
+
+    def _read_until(self, done) -> None:
+        from wsproto.events import CloseConnection  # noqa: PLC0415 - only these tests use it
+
+        while not done():
+            data = self.sock.recv(65536)
+            self.ws.receive_data(data or None)
+            for event in self.ws.events():
+                self.events.append(event)
+                if isinstance(event, CloseConnection):
+                    self.closed = True
+            if not data:
+                return
+
+    def output(self) -> bytes:
+        return b"".join(bytes(e.data) if not isinstance(e.data, str) else e.data.encode()
+                        for e in self.events if type(e).__name__ in ("BytesMessage", "TextMessage"))
+
+    def expect(self, wanted: bytes) -> None:
+        self._read_until(lambda: wanted in self.output() or self.closed)
+        assert wanted in self.output(), self.output()
+
+    def send_text(self, text: str) -> None:
+        from wsproto.events import TextMessage  # noqa: PLC0415 - only these tests use it
+
+        self.sock.sendall(self.ws.send(TextMessage(data=text)))
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_attach_ws_reads_output_and_sends_input(daemon):
+    name = unique_name("ws")
+    with container(daemon, "-i", "busybox", "sh", "-c", "echo hello-ws; while read line; do echo got-$line; done",
+                   name=name):
+        ws = WebSocketClient(daemon, f"/v1.45/containers/{name}/attach/ws?logs=1&stream=1&stdin=1&stdout=1&stderr=1")
+        try:
+            ws.expect(b"hello-ws\n")  # from the log (logs=1), raw: no stdcopy header
+            assert ws.output().startswith(b"hello-ws\n")
+            ws.send_text("ping\n")
+            ws.expect(b"got-ping\n")
+        finally:
+            ws.close()
+        assert _status(daemon, name) == "running"  # the client went away, the container runs on
+
+
+def test_attach_ws_closes_when_the_container_exits(daemon):
+    name = unique_name("wsend")
+    with container(daemon, "-i", "busybox", "sh", "-c", "read line; echo bye-$line", name=name):
+        ws = WebSocketClient(daemon, f"/containers/{name}/attach/ws?stream=1&stdin=1&stdout=1")
+        try:
+            ws.send_text("now\n")
+            ws.expect(b"bye-now\n")
+            ws._read_until(lambda: ws.closed)
+            assert ws.closed
+        finally:
+            ws.close()
