@@ -37,6 +37,15 @@ def parse_detach_keys(keys: str) -> bytes:
     return bytes(out)
 
 
+def session_detach_keys(given: str, tty: bool) -> bytes:
+    """The keys a daemon watches an attached session's input for: those the client gave,
+    else the default with a TTY, else none (Pouch does not swallow ctrl-p,ctrl-q from a
+    piped, non-TTY input unless the client asked for detach keys)."""
+    if given:
+        return parse_detach_keys(given)
+    return parse_detach_keys(DEFAULT_DETACH_KEYS) if tty else b""
+
+
 class DetachMatcher:
     """Finds the detach sequence in a byte stream fed in pieces."""
 

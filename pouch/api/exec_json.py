@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pouch.detachkeys import InvalidDetachKeys, parse_detach_keys
 from pouch.errors import InvalidArgument
 from pouch.services.execs import ExecConfig, ExecInspect
 
@@ -36,7 +37,21 @@ def exec_config_from_docker(body: Any) -> ExecConfig:
         attach_stdout=bool(body.get("AttachStdout", True)),
         attach_stderr=bool(body.get("AttachStderr", True)),
         privileged=bool(body.get("Privileged")),
+        detach_keys=checked_detach_keys(body.get("DetachKeys")),
     )
+
+
+def checked_detach_keys(keys: Any) -> str:
+    """``DetachKeys`` of an exec, ``detachKeys`` of an attach: checked now (a 400), kept as given."""
+    if not keys:
+        return ""
+    if not isinstance(keys, str):
+        raise InvalidArgument("DetachKeys must be a string")
+    try:
+        parse_detach_keys(keys)
+    except InvalidDetachKeys as e:
+        raise InvalidArgument(str(e)) from None
+    return keys
 
 
 def exec_config_to_docker(config: ExecConfig) -> dict[str, Any]:

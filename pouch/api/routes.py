@@ -311,6 +311,7 @@ class ContainerRoutes:
         query = attach_streams.AttachQuery(
             stdin=req.query_bool("stdin"), stdout=req.query_bool("stdout"), stderr=req.query_bool("stderr"),
             logs=req.query_bool("logs"), stream=req.query_bool("stream"),
+            detach_keys=exec_json.checked_detach_keys(req.query_str("detachKeys")),
         )
         handler = attach_streams.attach_handler(self.engine, c, query)
         self.service.events.emit_container(c, "attach")

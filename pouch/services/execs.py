@@ -56,6 +56,7 @@ class ExecConfig:
     attach_stdout: bool = True
     attach_stderr: bool = True
     privileged: bool = False
+    detach_keys: str = ""  # as the client gave them (pouch.detachkeys), "" for the default
 
 
 @dataclass(frozen=True)

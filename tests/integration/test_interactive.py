@@ -381,3 +381,57 @@ def test_attach_ws_closes_when_the_container_exits(daemon):
             assert ws.closed
         finally:
             ws.close()
+
+
+# ------------------------------------------------------------------ detach keys, the daemon's side
+def _read_to_end(sock: socket.socket, data: bytes) -> bytes:
+    while chunk := sock.recv(4096):
+        data += chunk
+    return data
+
+
+def test_daemon_ends_an_attach_on_the_detach_keys_given(daemon):
+    name = unique_name("sdet")
+    with container(daemon, "-i", "busybox", "sh", "-c", "while read line; do echo got-$line; done", name=name):
+        path = f"/v1.45/containers/{name}/attach?stream=1&stdin=1&stdout=1&detachKeys=ctrl-x,x"
+        sock, head, rest = _hijack(daemon, path)
+        try:
+            sock.sendall(b"one\n")
+            rest = _read_until(sock, rest, b"got-one\n")
+            sock.sendall(b"two\n\x18x")
+            _read_to_end(sock, rest)  # the daemon ends the session (a timeout if it did not)
+        finally:
+            sock.close()
+        assert _status(daemon, name) == "running"  # stdin was not closed: the loop reads on
+        sock, head, rest = _hijack(daemon, f"/v1.45/containers/{name}/attach?stream=1&stdin=1&stdout=1")
+        try:
+            sock.sendall(b"three\n")
+            _read_until(sock, rest, b"got-three\n")
+        finally:
+            sock.close()
+
+
+def test_daemon_ends_a_tty_exec_on_ctrl_p_ctrl_q(daemon):
+    name = unique_name("sdexec")
+    with container(daemon, "busybox", "sleep", "1000", name=name):
+        status, body = _api(daemon, "POST", f"/v1.45/containers/{name}/exec",
+                            {"Cmd": ["sh"], "Tty": True, "AttachStdin": True, "AttachStdout": True})
+        exec_id = json.loads(body)["Id"]
+        sock, head, rest = _hijack(daemon, f"/v1.45/exec/{exec_id}/start", {"Detach": False, "Tty": True})
+        try:
+            sock.sendall(b"echo $((6*7))\r")
+            rest = _read_until(sock, rest, b"42")
+            sock.sendall(b"\x10\x11")
+            _read_to_end(sock, rest)
+        finally:
+            sock.close()
+        assert json.loads(_api(daemon, "GET", f"/exec/{exec_id}/json")[1])["Running"] is True
+
+
+def test_invalid_detach_keys_are_a_400(daemon):
+    name = unique_name("badkeys")
+    with container(daemon, "busybox", "sleep", "1000", name=name):
+        status, body = _api(daemon, "POST", f"/containers/{name}/exec", {"Cmd": ["true"], "DetachKeys": "ctrl-1"})
+        assert status == 400 and b"Invalid detach keys" in body
+        status, body = _api(daemon, "POST", f"/containers/{name}/attach?stream=1&detachKeys=nope")
+        assert status == 400 and b"Invalid detach keys" in body
