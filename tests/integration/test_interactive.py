@@ -56,6 +56,15 @@ def test_api_kill_answers_once_stopped(daemon):
             assert _api(daemon, "DELETE", f"/containers/{name}")[0] == 204
 
 
+@needs_docker
+def test_docker_cli_kill_then_rm(daemon):
+    for _ in range(3):
+        name = unique_name("dkill")
+        with container(daemon, "busybox", "sleep", "1000", name=name):
+            daemon.docker("kill", name)
+            daemon.docker("rm", name)  # no -f
+
+
 def test_stop_answers_once_stopped(daemon):
     name = unique_name("stop")
     with container(daemon, "busybox", "sleep", "1000", name=name):
