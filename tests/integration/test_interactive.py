@@ -56,6 +56,14 @@ def test_api_kill_answers_once_stopped(daemon):
             assert _api(daemon, "DELETE", f"/containers/{name}")[0] == 204
 
 
+def test_kill_of_a_paused_container(daemon):
+    name = unique_name("pkill")
+    with container(daemon, "busybox", "sleep", "1000", name=name):
+        daemon.cli("pause", name)
+        daemon.cli("kill", name, timeout=30)
+        assert _status(daemon, name) == "exited"
+
+
 @needs_docker
 def test_docker_cli_kill_then_rm(daemon):
     for _ in range(3):
