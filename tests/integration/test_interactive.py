@@ -452,3 +452,14 @@ def test_invalid_detach_keys_are_a_400(daemon):
         assert status == 400 and b"Invalid detach keys" in body
         status, body = _api(daemon, "POST", f"/containers/{name}/attach?stream=1&detachKeys=nope")
         assert status == 400 and b"Invalid detach keys" in body
+
+
+@needs_docker
+def test_docker_cli_run_it_starts_with_the_client_window_size(daemon):
+    env = dict(os.environ, DOCKER_HOST=daemon.host, DOCKER_CONFIG=os.path.join(daemon.base, "docker"))
+    term = Terminal(["docker", "run", "--rm", "-it", "busybox", "stty", "size"], env, rows=31, cols=89)
+    try:
+        term.expect(b"31 89")
+        assert term.wait() == 0
+    finally:
+        term.close()
