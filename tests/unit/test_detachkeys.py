@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from pouch.detachkeys import DEFAULT_DETACH_KEYS, DetachMatcher, InvalidDetachKeys, parse_detach_keys
+from pouch.detachkeys import (
+    DEFAULT_DETACH_KEYS,
+    DetachMatcher,
+    InvalidDetachKeys,
+    parse_detach_keys,
+    session_detach_keys,
+)
 
 
 def test_parse():
@@ -30,3 +36,9 @@ def test_matcher_lets_a_partial_sequence_through():
     assert m.feed(b"x\x10\x10") == b"\x10x\x10"
     assert m.feed(b"\x11") == b""
     assert m.detached
+
+
+def test_the_daemon_watches_given_keys_or_the_default_with_a_tty():
+    assert session_detach_keys("ctrl-x,x", tty=False) == b"\x18x"
+    assert session_detach_keys("", tty=True) == b"\x10\x11"
+    assert session_detach_keys("", tty=False) == b""  # a piped input is passed on untouched
