@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from urllib.parse import quote_plus
 
 from pouch.api.framing import Stream, encode_frame
+from pouch.detachkeys import DetachMatcher, session_detach_keys
 from pouch.engine import Engine
 from pouch.errors import PouchError
 from pouch.fds import wait_readable
@@ -76,15 +77,17 @@ class AttachQuery:
     stderr: bool = False
     logs: bool = False
     stream: bool = False
+    detach_keys: str = ""  # as the client gave them (checked), "" for the default
 
 
 # --- pumping a hijacked connection ---------------------------------------------------------------
 
 
-def pump(conn: StdioConnection, client: socket.socket, leftover: bytes, options: StdioOptions) -> bool:
+def pump(conn: StdioConnection, client: socket.socket, leftover: bytes, options: StdioOptions,
+         detach_keys: bytes = b"") -> bool:
     """Copy output to ``client`` and (with ``options.stdin``) input to ``conn`` until the output
-    ends or the client hangs up (True); ``options.input_end`` says what the end of the client's
-    input does."""
+    ends or the client hangs up or types ``detach_keys`` (True); ``options.input_end`` says what
+    the end of the client's input does."""
     wake_r, wake_w = os.pipe()
     hung_up = False
 
@@ -101,9 +104,10 @@ def pump(conn: StdioConnection, client: socket.socket, leftover: bytes, options:
     reader = threading.Thread(target=copy_output, name="attach-out", daemon=True)
     reader.start()
     try:
-        if options.stdin:
-            _copy_input(conn, client, leftover, wake_r, options.input_end)
-        hung_up = _until_output_end_or_hangup(client, wake_r)
+        if options.stdin and _copy_input(conn, client, leftover, wake_r, options.input_end, detach_keys):
+            hung_up = True  # detached: the session ends as if the client had left, the process runs on
+        else:
+            hung_up = _until_output_end_or_hangup(client, wake_r)
         if hung_up:
             conn.stop_output()  # the client left: release this thread and the connection now
     finally:
@@ -114,20 +118,26 @@ def pump(conn: StdioConnection, client: socket.socket, leftover: bytes, options:
     return hung_up
 
 
-def _copy_input(conn: StdioConnection, client: socket.socket, leftover: bytes, wake_r: int, on_end: InputEnd) -> None:
-    """Client input to the process until the output ends or the input does."""
+def _copy_input(conn: StdioConnection, client: socket.socket, leftover: bytes, wake_r: int, on_end: InputEnd,
+                detach_keys: bytes = b"") -> bool:
+    """Client input to the process until the output ends or the input does; True when the
+    client detached (``detach_keys``, which are not delivered)."""
+    matcher = DetachMatcher(detach_keys)
     try:
-        if leftover:
-            conn.send(leftover)
+        data = leftover
         while True:
+            data = matcher.feed(data)
+            if data:
+                conn.send(data)
+            if matcher.detached:
+                return True
             if wake_r in wait_readable([client, wake_r], None):
-                return  # output ended: the process is gone
+                return False  # output ended: the process is gone
             data = client.recv(INPUT_READ)
             if not data:
                 break
-            conn.send(data)
     except (PouchError, OSError):
-        return  # the process's stdin is gone (it exited): nothing more to deliver
+        return False  # the process's stdin is gone (it exited): nothing more to deliver
     if on_end == InputEnd.CLOSE_STDIN:
         with contextlib.suppress(OSError):
             conn.close_stdin()
@@ -135,6 +145,7 @@ def _copy_input(conn: StdioConnection, client: socket.socket, leftover: bytes, w
         # the answer to the last input may still be on its way: a short grace period
         wait_readable([wake_r], END_OUTPUT_GRACE)
         conn.stop_output()
+    return False
 
 
 def _until_output_end_or_hangup(client: socket.socket, wake_r: int) -> bool:
@@ -177,12 +188,12 @@ def attach_handler(engine: Engine, c: Container, query: AttachQuery) -> HijackHa
         if conn is None:
             return
         options = streams.attach_options(c, stdin=query.stdin, stdout=query.stdout, stderr=query.stderr)
-        pump(conn, client, leftover, options)
+        pump(conn, client, leftover, options, session_detach_keys(query.detach_keys, tty))
 
     return handler
 
 
-def exec_handler(engine: Engine, exec_id: str) -> HijackHandler:
+def exec_handler(engine: Engine, exec_id: str, console_size: tuple[int, int] = (0, 0)) -> HijackHandler:
     """The hijack handler for ``POST /exec/{id}/start`` (not detached).
 
     The session is checked now (so errors answer the request) and its process starts only
@@ -196,13 +207,14 @@ def exec_handler(engine: Engine, exec_id: str) -> HijackHandler:
 
     def handler(client: socket.socket, leftover: bytes) -> None:
         try:
-            attached = execs.start_attached(exec_id)
+            attached = execs.start_attached(exec_id, console_size)
         except PouchError as err:
             client.sendall(frame(StreamKind.STDERR, (err.message + "\n").encode(), config.tty))
             return
         left = True
         try:
-            left = pump(attached.connection, client, leftover, options)
+            left = pump(attached.connection, client, leftover, options,
+                        session_detach_keys(config.detach_keys, config.tty))
         finally:
             if left:  # the process may run on for long: its exit is collected when it comes
                 attached.finish_later()

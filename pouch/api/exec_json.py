@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pouch.detachkeys import InvalidDetachKeys, parse_detach_keys
 from pouch.errors import InvalidArgument
 from pouch.services.execs import ExecConfig, ExecInspect
 
@@ -36,7 +37,21 @@ def exec_config_from_docker(body: Any) -> ExecConfig:
         attach_stdout=bool(body.get("AttachStdout", True)),
         attach_stderr=bool(body.get("AttachStderr", True)),
         privileged=bool(body.get("Privileged")),
+        detach_keys=checked_detach_keys(body.get("DetachKeys")),
     )
+
+
+def checked_detach_keys(keys: Any) -> str:
+    """``DetachKeys`` of an exec, ``detachKeys`` of an attach: checked now (a 400), kept as given."""
+    if not keys:
+        return ""
+    if not isinstance(keys, str):
+        raise InvalidArgument("DetachKeys must be a string")
+    try:
+        parse_detach_keys(keys)
+    except InvalidDetachKeys as e:
+        raise InvalidArgument(str(e)) from None
+    return keys
 
 
 def exec_config_to_docker(config: ExecConfig) -> dict[str, Any]:
@@ -86,6 +101,16 @@ def exec_inspect_from_docker(body: dict[str, Any]) -> ExecInspect:
         privileged=process["privileged"],
     )
     return ExecInspect(body["ID"], body["ContainerID"], config, body["Running"], body["ExitCode"], body["Pid"])
+
+
+def exec_start_console_size(body: Any) -> tuple[int, int]:
+    """``POST /exec/{id}/start``: ``ConsoleSize`` ``[height, width]`` of a tty session at its
+    start (API 1.42; honoured whatever the version: older clients do not send it)."""
+    size = body.get("ConsoleSize") if isinstance(body, dict) else None
+    if (isinstance(size, list) and len(size) == 2
+            and all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n < 65536 for n in size)):
+        return (size[0], size[1])
+    return (0, 0)
 
 
 def exec_start_detached(body: Any) -> bool:

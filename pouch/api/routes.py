@@ -18,6 +18,7 @@ from pouch import API_VERSION, MIN_API_VERSION, __version__
 from pouch.api import attach_streams, container_json, convert, exec_json, image_json, registry_routes, unsupported, versions
 from pouch.api import filters as list_filters
 from pouch.api.archive_routes import add_archive_routes
+from pouch.api.attach_ws import add_attach_ws_routes
 from pouch.api.build_routes import add_build_routes
 from pouch.api.distribution_routes import add_distribution_routes
 from pouch.api.events_routes import add_events_routes
@@ -88,6 +89,7 @@ def build_router(engine) -> Router:
     add("POST", "/auth", lambda req: registry_routes.auth(engine, req))
     add("DELETE", "/images/{name:path}", images.remove)
     add_lifecycle_routes(router, engine)  # commit, diff, export, history, save, prune
+    add_attach_ws_routes(router, engine)  # GET /containers/{id}/attach/ws
     add_build_routes(router, engine)  # POST /build
     add_network_routes(router, engine)  # /networks
     add_stats_routes(router, engine)  # GET /containers/{id}/stats
@@ -312,6 +314,7 @@ class ContainerRoutes:
         query = attach_streams.AttachQuery(
             stdin=req.query_bool("stdin"), stdout=req.query_bool("stdout"), stderr=req.query_bool("stderr"),
             logs=req.query_bool("logs"), stream=req.query_bool("stream"),
+            detach_keys=exec_json.checked_detach_keys(req.query_str("detachKeys")),
         )
         handler = attach_streams.attach_handler(self.engine, c, query)
         self.service.events.emit_container(c, "attach")
@@ -350,13 +353,14 @@ class ExecRoutes:
         return json_response({"Id": exec_id}, status=201)
 
     def start(self, req: Request) -> Response:
-        detach = exec_json.exec_start_detached(req.json())
+        body = req.json()
+        detach = exec_json.exec_start_detached(body)
         execs = self.engine.execs
         session = execs.inspect(req.params["id"])
         if detach:
             execs.start_detached(session.id)
             return empty_response(200)
-        handler = attach_streams.exec_handler(self.engine, session.id)
+        handler = attach_streams.exec_handler(self.engine, session.id, exec_json.exec_start_console_size(body))
         return Hijack(handler=handler, content_type=attach_streams.content_type(session.config.tty))
 
     def resize(self, req: Request) -> Response:

@@ -258,6 +258,7 @@ class Hijack(Response):
 
     handler: Callable[[socket.socket, bytes], None] = field(kw_only=True)
     content_type: str = field(kw_only=True, default="application/vnd.docker.raw-stream")
+    websocket_accept: str = field(kw_only=True, default="")  # set: a WebSocket upgrade (attach/ws) is answered
 
 
 def json_response(obj: Any, status: int = 200) -> Response:
@@ -547,7 +548,11 @@ class _Connection:
         ).lower() == "tcp"
         headers = [h for h in resp.headers if h[0].lower() != "content-type"]
         headers = _merge_headers([("Content-Type", resp.content_type)] + headers)
-        if wants_upgrade and self.h11.their_state is h11.MIGHT_SWITCH_PROTOCOL:
+        if resp.websocket_accept and self.h11.their_state is h11.MIGHT_SWITCH_PROTOCOL:
+            ws_headers = [("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Accept", resp.websocket_accept)]
+            self._send(h11.InformationalResponse(status_code=101, headers=ws_headers, reason=b"Switching Protocols"))
+            status = 101
+        elif wants_upgrade and self.h11.their_state is h11.MIGHT_SWITCH_PROTOCOL:
             headers += [("Connection", "Upgrade"), ("Upgrade", "tcp")]
             self._send(h11.InformationalResponse(status_code=101, headers=headers, reason=b"UPGRADED"))
             status = 101

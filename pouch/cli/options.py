@@ -100,6 +100,7 @@ CREATE_FLAGS += QUOTA_FLAGS  # --disk-quota, --storage-opt (quota_flags.py)
 RUN_FLAGS: list[Flag] = sorted(
     CREATE_FLAGS + [
         F("-d", "--detach", help="Run container in background and print container ID"),
+        F("--detach-keys", kind=STR, help="Override the key sequence for detaching a container"),
         F("--sig-proxy", help="Proxy received signals to the process", default=True),
     ],
     key=lambda f: f.names[-1].lstrip("-"),

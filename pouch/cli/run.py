@@ -14,6 +14,7 @@ import sys
 import time
 
 from pouch.cli.client import APIError, CLIError, quote_name
+from pouch.cli.detach import DETACH_KEYS_FLAG, detach_keys
 from pouch.cli.flags import LIST, STR, F
 from pouch.cli.options import CREATE_FLAGS, RUN_FLAGS, build_create_body, parse_env_list, parse_pull_policy
 from pouch.cli.stream import RawTerminal, copy_output, iter_socket, start_stdin_pump, terminal_size
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
     from pouch.cli.client import Client
     from pouch.cli.main import Context
+    from pouch.cli.stream import StdinPump
 
 
 def _c(name: str) -> str:
@@ -135,7 +137,7 @@ class Session:
     """One attached stream: raw terminal, resize on SIGWINCH, signal proxy, stdin pump, output copy."""
 
     def __init__(self, ctx: Context, sock: Any, leftover: bytes, *, tty: bool, stdin: bool,
-                 resize_path: str | None, kill_path: str | None) -> None:
+                 resize_path: str | None, kill_path: str | None, detach_keys: bytes = b"") -> None:
         self.ctx = ctx
         self.sock = sock
         self.leftover = leftover
@@ -143,7 +145,14 @@ class Session:
         self.stdin = stdin
         self.resize_path = resize_path
         self.kill_path = kill_path
+        self.detach_keys = detach_keys if tty else b""  # as docker's CLI: its own input, with a TTY
+        self._pump: StdinPump | None = None
         self._old_handlers: dict[int, Any] = {}
+
+    @property
+    def detached(self) -> bool:
+        """Whether the user left with the detach keys (the process runs on)."""
+        return self._pump is not None and self._pump.detached
 
     def resize(self) -> None:
         size = terminal_size(1)
@@ -175,7 +184,7 @@ class Session:
                     for sig in PROXIED_SIGNALS:
                         self._install(sig, self._proxy)
                 if self.stdin:
-                    start_stdin_pump(self.sock, 0)
+                    self._pump = start_stdin_pump(self.sock, 0, self.detach_keys)
                 copy_output(iter_socket(self.sock, self.leftover), tty=self.tty,
                             stdout=sys.stdout.buffer, stderr=sys.stderr.buffer)
         finally:
@@ -196,14 +205,23 @@ class _Null:
         return None
 
 
+def _detached(ctx: Context) -> int:
+    """attach and exec -it left with the detach keys: docker's CLI says so and exits 1
+    (run and start -ai exit 0); the process runs on."""
+    ctx.err("read escape sequence")
+    return 1
+
+
 def _check_tty_input(tty: bool, interactive: bool) -> None:
     if tty and interactive and not os.isatty(0):
         raise CLIError("the input device is not a TTY", 1)
 
 
-def _attach(ctx: Context, cid: str, *, stdin: bool, stdout: bool, stderr: bool) -> tuple[Any, bytes]:
-    return ctx.client.hijack(f"{_c(cid)}/attach",
-                             params={"stream": True, "stdin": stdin, "stdout": stdout, "stderr": stderr})
+def _attach(ctx: Context, cid: str, *, stdin: bool, stdout: bool, stderr: bool, keys: str) -> tuple[Any, bytes]:
+    params: dict[str, Any] = {"stream": True, "stdin": stdin, "stdout": stdout, "stderr": stderr}
+    if keys:
+        params["detachKeys"] = keys
+    return ctx.client.hijack(f"{_c(cid)}/attach", params=params)
 
 
 def _wait_status(ctx: Context, pending: Any) -> int:
@@ -229,6 +247,7 @@ def cmd_run(ctx: Context, argv: list[str]) -> int:
     tty, interactive, detach = bool(opts["tty"]), bool(opts["interactive"]), bool(opts["detach"])
     if not detach:
         _check_tty_input(tty, interactive)
+    keys, key_bytes = detach_keys(opts.get("detach_keys"))
     cid = create_container(ctx, body, opts.get("name"), pull=pull, quiet=bool(opts.get("quiet")))
     client = ctx.client
     if detach:
@@ -237,20 +256,24 @@ def cmd_run(ctx: Context, argv: list[str]) -> int:
         return 0
     attach_in = body["AttachStdin"]
     try:
-        sock, leftover = _attach(ctx, cid, stdin=attach_in, stdout=body["AttachStdout"], stderr=body["AttachStderr"])
+        sock, leftover = _attach(ctx, cid, stdin=attach_in, stdout=body["AttachStdout"], stderr=body["AttachStderr"],
+                                 keys=keys)
         condition = "removed" if opts["rm"] else "next-exit"
         waiter = client.send("POST", f"{_c(cid)}/wait", params={"condition": condition})
     except CLIError as e:
         raise CLIError(e.message, 125) from None
     session = Session(ctx, sock, leftover, tty=tty, stdin=attach_in, resize_path=f"{_c(cid)}/resize",
-                      kill_path=f"{_c(cid)}/kill" if opts["sig_proxy"] else None)
+                      kill_path=f"{_c(cid)}/kill" if opts["sig_proxy"] else None, detach_keys=key_bytes)
     session.run(after_attach=lambda: _start(client, cid))
+    if session.detached:
+        return 0  # the container runs on; nobody waits for it
     return _wait_status(ctx, waiter)
 
 
 START_FLAGS = [
     F("-a", "--attach", help="Attach STDOUT/STDERR and forward signals"),
     F("-i", "--interactive", help="Attach container's STDIN"),
+    DETACH_KEYS_FLAG,
 ]
 
 
@@ -267,13 +290,14 @@ def cmd_start(ctx: Context, argv: list[str]) -> int:
         tty = bool(cfg.get("Tty"))
         stdin = bool(opts["interactive"] and cfg.get("OpenStdin"))
         _check_tty_input(tty, stdin)
-        sock, leftover = _attach(ctx, cid, stdin=stdin, stdout=True, stderr=True)
+        keys, key_bytes = detach_keys(opts.get("detach_keys"))
+        sock, leftover = _attach(ctx, cid, stdin=stdin, stdout=True, stderr=True, keys=keys)
         auto_remove = bool((info.get("HostConfig") or {}).get("AutoRemove"))
         waiter = client.send("POST", f"{_c(cid)}/wait", params={"condition": "removed" if auto_remove else "next-exit"})
         session = Session(ctx, sock, leftover, tty=tty, stdin=stdin,
-                          resize_path=f"{_c(cid)}/resize", kill_path=f"{_c(cid)}/kill")
+                          resize_path=f"{_c(cid)}/resize", kill_path=f"{_c(cid)}/kill", detach_keys=key_bytes)
         session.run(after_attach=lambda: _start(client, cid, 1))
-        return _wait_status(ctx, waiter)
+        return 0 if session.detached else _wait_status(ctx, waiter)
 
     from pouch.cli.containers import for_each  # noqa: PLC0415 - lazy: run/create/exec and `start -a` do not load containers and format
 
@@ -297,6 +321,7 @@ def cmd_start(ctx: Context, argv: list[str]) -> int:
 
 ATTACH_DESC = "Attach local standard input, output, and error streams to a running container"
 ATTACH_FLAGS = [
+    DETACH_KEYS_FLAG,
     F("--no-stdin", help="Do not attach STDIN"),
     F("--sig-proxy", help="Proxy all received signals to the process", default=True),
 ]
@@ -316,10 +341,13 @@ def cmd_attach(ctx: Context, argv: list[str]) -> int:
     tty = bool(cfg.get("Tty"))
     stdin = bool(cfg.get("OpenStdin")) and not opts["no_stdin"]
     _check_tty_input(tty, stdin)
-    sock, leftover = _attach(ctx, cid, stdin=stdin, stdout=True, stderr=True)
+    keys, key_bytes = detach_keys(opts.get("detach_keys"))
+    sock, leftover = _attach(ctx, cid, stdin=stdin, stdout=True, stderr=True, keys=keys)
     session = Session(ctx, sock, leftover, tty=tty, stdin=stdin, resize_path=f"{_c(cid)}/resize",
-                      kill_path=f"{_c(cid)}/kill" if opts["sig_proxy"] else None)
+                      kill_path=f"{_c(cid)}/kill" if opts["sig_proxy"] else None, detach_keys=key_bytes)
     session.run()
+    if session.detached:
+        return _detached(ctx)
     state = (client.get(f"{_c(cid)}/json").get("State")) or {}
     return 0 if state.get("Running") else int(state.get("ExitCode") or 0)
 
@@ -329,6 +357,7 @@ def cmd_attach(ctx: Context, argv: list[str]) -> int:
 
 EXEC_FLAGS = [
     F("-d", "--detach", help="Detached mode: run command in the background"),
+    DETACH_KEYS_FLAG,
     F("-e", "--env", kind=LIST, help="Set environment variables"),
     F("-i", "--interactive", help="Keep STDIN open even if not attached"),
     F("--privileged", help="Give extended privileges to the command"),
@@ -366,15 +395,22 @@ def cmd_exec(ctx: Context, argv: list[str]) -> int:
     tty = body["Tty"]
     if not opts["detach"]:
         _check_tty_input(tty, body["AttachStdin"])
+    keys, key_bytes = detach_keys(opts.get("detach_keys"))
+    if keys:
+        body["DetachKeys"] = keys
     exec_id = client.post(f"{_c(args[0])}/exec", body=body)["Id"]
     if opts["detach"]:
         client.request("POST", f"/exec/{exec_id}/start", body={"Detach": True, "Tty": tty}).read()
         return 0
-    sock, leftover = client.hijack(f"/exec/{exec_id}/start", body={"Detach": False, "Tty": tty})
+    start: dict[str, Any] = {"Detach": False, "Tty": tty}
+    size = terminal_size(1) if tty else None
+    if size is not None:
+        start["ConsoleSize"] = list(size)  # the tty starts with the client's size (then SIGWINCH follows it)
+    sock, leftover = client.hijack(f"/exec/{exec_id}/start", body=start)
     session = Session(ctx, sock, leftover, tty=tty, stdin=body["AttachStdin"],
-                      resize_path=f"/exec/{exec_id}/resize", kill_path=None)
+                      resize_path=f"/exec/{exec_id}/resize", kill_path=None, detach_keys=key_bytes)
     session.run()
-    return exec_exit_code(client, exec_id)
+    return _detached(ctx) if session.detached else exec_exit_code(client, exec_id)
 
 
 def exec_exit_code(client: Client, exec_id: str) -> int:

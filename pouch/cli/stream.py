@@ -14,6 +14,7 @@ import _socket  # not `socket`: it imports enum and selectors (~3 ms of start-up
 import os
 
 from pouch.cli.client import IN_ANSWER, ConnectionLost
+from pouch.detachkeys import DetachMatcher
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -89,29 +90,55 @@ def _write(out: BinaryIO, data: bytes) -> None:
         pass
 
 
-def start_stdin_pump(sock: _socket.socket, fd: int) -> Any:
-    """Copy local ``fd`` to the hijacked socket in a daemon thread; at EOF
-    half-close the socket (``shutdown(SHUT_WR)``) so the container sees EOF
-    while its output keeps flowing back."""
-    import threading  # noqa: PLC0415 - CLI start-up: only when stdin is attached
+class StdinPump:
+    """Copies local ``fd`` to the hijacked socket in a daemon thread; at EOF half-closes the
+    socket (``shutdown(SHUT_WR)``) so the container sees EOF while its output keeps flowing
+    back. With ``detach_keys`` (a TTY session), the sequence is not sent: the session is
+    left (both directions shut, so the output copy ends) and ``detached`` is True."""
 
-    def pump() -> None:
+    def __init__(self, sock: _socket.socket, fd: int, detach_keys: bytes = b"") -> None:
+        self.sock = sock
+        self.fd = fd
+        self.matcher = DetachMatcher(detach_keys)
+        self._thread: Any = None
+
+    @property
+    def detached(self) -> bool:
+        return self.matcher.detached
+
+    def start(self) -> StdinPump:
+        import threading  # noqa: PLC0415 - CLI start-up: only when stdin is attached
+
+        self._thread = threading.Thread(target=self._pump, name="pouch-stdin", daemon=True)
+        self._thread.start()
+        return self
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    def _pump(self) -> None:
         try:
             while True:
                 try:
-                    data = os.read(fd, _RECV)
+                    data = os.read(self.fd, _RECV)
                 except OSError:
                     data = b""
                 if not data:
                     break
-                sock.sendall(data)
-            sock.shutdown(_socket.SHUT_WR)
+                forward = self.matcher.feed(data)
+                if forward:
+                    self.sock.sendall(forward)
+                if self.matcher.detached:
+                    self.sock.shutdown(_socket.SHUT_RDWR)
+                    return
+            self.sock.shutdown(_socket.SHUT_WR)
         except OSError:
             pass  # the container went away first; the output side will notice
 
-    thread = threading.Thread(target=pump, name="pouch-stdin", daemon=True)
-    thread.start()
-    return thread
+
+def start_stdin_pump(sock: _socket.socket, fd: int, detach_keys: bytes = b"") -> StdinPump:
+    """:class:`StdinPump`, started."""
+    return StdinPump(sock, fd, detach_keys).start()
 
 
 class RawTerminal:

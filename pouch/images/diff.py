@@ -14,6 +14,7 @@ from the snapshot directories without following any symlink.
 from __future__ import annotations
 
 import os
+import posixpath
 import stat
 from collections.abc import Callable, Iterable, Sequence
 
@@ -71,4 +72,28 @@ def _opaque(path: str) -> bool:
 def container_changes(upper: str, layer_dirs: Sequence[str]) -> list[dict]:
     """IO: the change list of the container whose upper dir is ``upper``."""
     nodes = (node for node, _, _, _ in iter_nodes(upper, overlay=True, select=select_container_files))
-    return list_changes(nodes, lambda p: in_layers(layer_dirs, p))
+    changes = list_changes(nodes, lambda p: in_layers(layer_dirs, p))
+    return without_artefact_dirs(changes, lambda p: _upper_entries(upper, p))
+
+
+def without_artefact_dirs(changes: list[dict], entries: Callable[[str], list[str] | None]) -> list[dict]:
+    """``changes`` less the image's directories that are in the upper dir only because of
+    Pouch's artefacts (``/etc`` holds the mount points of /etc/hosts...; Docker keeps them in
+    its init layer, so ``docker diff`` of a fresh container is empty): a modified directory
+    whose upper entries (``entries(path)``, None when not a directory) are all left out.
+    Deepest first, so a parent that holds only such directories goes too."""
+    kept = {c["Path"] for c in changes}
+    for change in sorted(changes, key=lambda c: c["Path"].count("/"), reverse=True):
+        if change["Kind"] != MODIFIED:
+            continue
+        names = entries(change["Path"])
+        if names and not any(posixpath.join(change["Path"], n) in kept for n in names):
+            kept.discard(change["Path"])
+    return [c for c in changes if c["Path"] in kept]
+
+
+def _upper_entries(upper: str, path: str) -> list[str] | None:
+    try:
+        return os.listdir(os.path.join(upper, path.lstrip("/")))
+    except (NotADirectoryError, FileNotFoundError):
+        return None

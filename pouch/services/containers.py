@@ -77,6 +77,7 @@ from pouch.volumes.service import VolumeService
 log = logging.getLogger(__name__)
 
 WAIT_CANCEL_POLL = 3.0  # seconds between checks that a waiter (POST /wait) is still there (each reads its row)
+KILL_WAIT = 10.0  # seconds kill -s KILL waits for the exit, as dockerd
 
 RLIMITS = {
     "RLIMIT_NOFILE": resource.RLIMIT_NOFILE,
@@ -623,6 +624,10 @@ class ContainerService:
                 c.state.stopped_by_user = True
                 store.save_state(self.db, c)
             self._signal(c, number)
+        # as dockerd: SIGKILL answers once the container has stopped (an immediate inspect or rm
+        # sees it stopped); any other signal answers once delivered, the process may handle it
+        if number == signal_module.SIGKILL and not self.wait_for(lambda: self.is_stopped(c.id), KILL_WAIT):
+            raise PouchError(f"tried to kill container {c.name}, but it did not stop")
 
     def restart(self, ref: str, timeout: int | None = None) -> None:
         c = self.get(ref)

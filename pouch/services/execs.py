@@ -56,6 +56,7 @@ class ExecConfig:
     attach_stdout: bool = True
     attach_stderr: bool = True
     privileged: bool = False
+    detach_keys: str = ""  # as the client gave them (pouch.detachkeys), "" for the default
 
 
 @dataclass(frozen=True)
@@ -112,9 +113,11 @@ class ExecSession:
         return ExecInspect(self.id, self.container_id, self.config, self.running, self.exit_code, self.pid)
 
 
-def exec_process_spec(container_process: dict, config: ExecConfig, user: ResolvedUser | None) -> dict:
+def exec_process_spec(container_process: dict, config: ExecConfig, user: ResolvedUser | None,
+                      console_size: tuple[int, int] = (0, 0)) -> dict:
     """The OCI process of an exec: the container's process with the exec's command,
-    environment, working directory, user and terminal (pure)."""
+    environment, working directory, user and terminal, the terminal's (height, width) at
+    start if given (pure)."""
     process = copy.deepcopy(container_process)
     process["args"] = list(config.cmd)
     process["env"] = merge_env(process.get("env", []), config.env)
@@ -126,6 +129,8 @@ def exec_process_spec(container_process: dict, config: ExecConfig, user: Resolve
     if config.tty and not any(e.startswith("TERM=") for e in process["env"]):
         process["env"].append("TERM=xterm")
     process.pop("consoleSize", None)
+    if config.tty and console_size[0] and console_size[1]:
+        process["consoleSize"] = {"height": console_size[0], "width": console_size[1]}
     return process
 
 
@@ -184,7 +189,7 @@ class ExecService:
             for exec_id in [s.id for s in self._sessions.values() if s.container_id == container_id]:
                 del self._sessions[exec_id]
 
-    def _start(self, session: ExecSession, detach: bool) -> ExecProcess:
+    def _start(self, session: ExecSession, detach: bool, console_size: tuple[int, int] = (0, 0)) -> ExecProcess:
         with self._lock:
             if session.started:
                 raise Conflict(f"Error: Exec command {session.id} has already run")
@@ -198,7 +203,7 @@ class ExecService:
             user = resolve_user(config.user, passwd, group)
         # the container's environment as it is now (``update --env`` included), not as at its start
         container_process = dict(read_container_process(self.config, c.id), env=self.containers.current_env(c))
-        spec = exec_process_spec(container_process, config, user)
+        spec = exec_process_spec(container_process, config, user, console_size)
         handle: ExecProcess = self.runtime.exec_process(
             c.id, spec, tty=config.tty, stdin=config.attach_stdin and not detach, detach=detach, exec_id=session.id[:32])
         session.handle = handle
@@ -251,7 +256,7 @@ class ExecService:
         lifecycle.check(Op.EXEC_START, self.containers.get(session.container_id))
         return session.inspect()
 
-    def start_attached(self, exec_id: str) -> AttachedExec:
+    def start_attached(self, exec_id: str, console_size: tuple[int, int] = (0, 0)) -> AttachedExec:
         """Start the session attached: its stdio, and ``finish()`` to call once it ended.
 
         A front end calls this once the client is ready to read (after the 101 head went
@@ -260,7 +265,7 @@ class ExecService:
         """
         session = self._get(exec_id)
         try:
-            handle = self._start(session, detach=False)
+            handle = self._start(session, detach=False, console_size=console_size)
         except PouchError as err:
             session.exit_code = getattr(err, "exit_code_hint", None) or START_FAILED
             session.running = False

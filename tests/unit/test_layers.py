@@ -20,7 +20,7 @@ TOP = ("pouch.daemon", "pouch.engine", *FRONT_ENDS)
 SERVICE_LEVEL = ("pouch.services", "pouch.build")
 # What the CLI may import besides itself: shared values and pure client-side helpers, no engine.
 CLI_ALLOWED = ("pouch.cli", "pouch.errors", "pouch.models", "pouch.humanize", "pouch.reference",
-               "pouch.registry.auth", "pouch.registry.endpoints", "pouch.build.ignore")
+               "pouch.registry.auth", "pouch.registry.endpoints", "pouch.build.ignore", "pouch.detachkeys")
 
 
 def _module_name(path: str) -> str:

@@ -341,3 +341,20 @@ def test_cli_import_budget():
             "'pouch.config', 'pouch.errors', 'email') if m in sys.modules]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_stdin_pump_detaches_on_the_keys():
+    left, right = socket.socketpair()
+    r, w = os.pipe()
+    os.write(w, b"ls\x10\x11not sent")
+    pump = start_stdin_pump(left, r, b"\x10\x11")
+    pump.join(5)
+    received = b""
+    while chunk := right.recv(100):
+        received += chunk
+    assert received == b"ls" and pump.detached
+    assert left.recv(100) == b""  # the output side ends too: the session is over
+    for fd in (r, w):
+        os.close(fd)
+    for s in (left, right):
+        s.close()

@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from pouch.images.diff import ADDED, DELETED, MODIFIED, in_layers, list_changes
+from pouch.images.diff import ADDED, DELETED, MODIFIED, in_layers, list_changes, without_artefact_dirs
 from pouch.images.layertar import Kind, Node
 
 
@@ -53,3 +53,17 @@ def test_in_layers_whiteouts_and_opaque_dirs(tmp_path):
     assert not in_layers(layers, "/gone")
     assert not in_layers(layers, "/d/f")
     assert in_layers(layers, "/d")
+
+
+def test_directories_holding_only_pouch_artefacts_are_not_changes():
+    upper = {"/etc": ["hosts", "resolv.conf", "systemd"], "/etc/systemd": ["system"],
+             "/etc/systemd/system": ["pouch-app.service"], "/tmp": ["made"], "/var": []}
+    changes = [{"Path": "/etc", "Kind": MODIFIED}, {"Path": "/etc/systemd", "Kind": MODIFIED},
+               {"Path": "/etc/systemd/system", "Kind": MODIFIED}, {"Path": "/tmp", "Kind": MODIFIED},
+               {"Path": "/tmp/made", "Kind": ADDED}, {"Path": "/var", "Kind": MODIFIED}]
+    assert without_artefact_dirs(changes, upper.get) == [
+        {"Path": "/tmp", "Kind": MODIFIED}, {"Path": "/tmp/made", "Kind": ADDED}, {"Path": "/var", "Kind": MODIFIED}]
+    changes.append({"Path": "/etc/passwd", "Kind": MODIFIED})
+    upper["/etc"].append("passwd")
+    paths = [c["Path"] for c in without_artefact_dirs(changes, upper.get)]
+    assert "/etc" in paths and "/etc/passwd" in paths and "/etc/systemd" not in paths
