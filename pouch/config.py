@@ -38,6 +38,7 @@ class DaemonConfig:
     log_max_size: int = 10 * 1024 * 1024  # a container log is rotated past this size
     log_max_files: int = 2  # the current log and one rotated file
     hooks_dir: str = "/etc/pouch/hooks.d"  # host OCI hooks (oci-hooks(5) JSON files)
+    userns_remap: str = ""  # --userns-remap default: every container without --userns gets an id range (pouch/userns)
     enable_lxcfs: bool = False  # lxcfs: pouchd keeps it mounted at /var/lib/lxcfs (pouch/rich/lxcfsd.py)
     lxcfs_path: str = "/usr/bin/lxcfs"
     insecure_registries: tuple[str, ...] = ()  # HOST[:PORT] or CIDR spoken to over plain HTTP (pouch/registry)

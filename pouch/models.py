@@ -557,6 +557,9 @@ class CreateOptions:
     # the file conmon writes the log to, when another owner rotates it (a CRI container's log_directory +
     # log_path: the kubelet renames it and asks to reopen); "": <container dir>/ctr.log, rotated by pouchd
     log_path: str = ""
+    # --userns: "" none (or the daemon's --userns-remap, resolved at create), "host", "auto": a host id
+    # range of its own (pouch/userns; the range is recorded in the container's directory)
+    userns_mode: str = ""
 
     @property
     def network(self) -> NetworkMode:

@@ -35,6 +35,7 @@ from pouch.models import (
     parse_security_opts,
 )
 from pouch.services.names import validate_container_name
+from pouch.userns.ranges import parse_userns_mode
 from pouch.volumes.specs import (
     PROPAGATIONS,
     anonymous_volumes,
@@ -361,6 +362,7 @@ def create_options_from_docker(body: Mapping[str, Any], name: str = "") -> Creat
         networks=endpoints_from_docker(body, _get_str(host, "NetworkMode", "HostConfig.NetworkMode")),
         publish_all=_get_bool(host, "PublishAllPorts", "HostConfig.PublishAllPorts"),
         disk_quota=disk_quota_from_docker(body, host),  # --disk-quota, --storage-opt size=
+        userns_mode=parse_userns_mode(_get_str(host, "UsernsMode", "HostConfig.UsernsMode")),
     )
 
 

@@ -80,6 +80,7 @@ CREATE_FLAGS: list[Flag] = [
     F("--tmpfs", kind=LIST, help="Mount a tmpfs directory"),
     F("-t", "--tty", help="Allocate a pseudo-TTY"),
     F("-u", "--user", kind=STR, help="Username or UID (format: <name|uid>[:<group|gid>])"),
+    F("--userns", kind=STR, help='User namespace: "auto" (a host id range of its own) or "host"'),
     F("-v", "--volume", kind=LIST, help="Bind mount a volume"),
     F("--volumes-from", kind=LIST, help="Mount volumes from the specified container(s)"),
     F("-w", "--workdir", kind=STR, help="Working directory inside the container"),
@@ -416,6 +417,8 @@ def build_create_body(opts: dict[str, Any], image: str, cmd: list[str], *,
         host["Sysctls"] = sysctls
     if get("runtime"):
         host["Runtime"] = get("runtime")
+    if get("userns"):
+        host["UsernsMode"] = get("userns")
     if get("shm_size"):
         host["ShmSize"] = parse_ram(get("shm_size"))
     if get("memory"):

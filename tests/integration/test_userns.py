@@ -1,0 +1,165 @@
+"""``--userns=auto`` and ``pouchd --userns-remap default``: root in the container is an
+unprivileged id range on the host (pouch/userns)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from tests.integration.conftest import container, running_daemon, unique_name
+
+EUID_C = r"""
+#include <stdio.h>
+#include <unistd.h>
+int main(void) { printf("euid=%d uid=%d\n", (int)geteuid(), (int)getuid()); fflush(stdout); sleep(300); return 0; }
+"""
+
+
+def let_others_through(path: str) -> None:
+    """``o+x`` on ``path`` and the directories above it (pytest makes its own 0700): a user
+    namespace's root must reach a daemon's --root and a bind's source, as with Docker."""
+    while path != "/":
+        mode = os.stat(path).st_mode & 0o7777
+        if not mode & 0o001:
+            os.chmod(path, mode | 0o001)
+        path = os.path.dirname(path)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _daemon_root_reachable(daemon):
+    let_others_through(daemon.root)
+
+
+def host_ids(pid: int) -> tuple[list[int], list[int]]:
+    """The Uid and Gid lines (real, effective, saved, fs) of a process, as the host sees them."""
+    fields = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in ("Uid", "Gid"):
+                fields[key] = [int(v) for v in value.split()]
+    return fields["Uid"], fields["Gid"]
+
+
+def base_of(daemon, name: str) -> int:
+    pid = daemon.inspect(name)["State"]["Pid"]
+    with open(f"/proc/{pid}/uid_map") as f:
+        inside, base, size = (int(v) for v in f.read().split())
+    assert (inside, size) == (0, 65536)
+    return base
+
+
+def upper_dir(daemon, cid: str) -> str:
+    return os.path.join(daemon.root, "snapshots", "containers", cid, "upper")
+
+
+@pytest.fixture(scope="module")
+def setuid_image(daemon, tmp_path_factory) -> str:
+    """An image with a setuid-root binary, /euid, that prints its ids and sleeps."""
+    ctx = tmp_path_factory.mktemp("setuid")
+    (ctx / "euid.c").write_text(EUID_C)
+    subprocess.run(["gcc", "-static", "-O1", "-o", str(ctx / "euid"), str(ctx / "euid.c")], check=True)
+    (ctx / "Dockerfile").write_text("FROM busybox\nCOPY euid /euid\nRUN chown 0:0 /euid && chmod 4755 /euid\n")
+    daemon.cli("build", "-t", "userns-setuid:1", str(ctx))
+    yield "userns-setuid:1"
+    daemon.cli("rmi", "-f", "userns-setuid:1", check=False)
+
+
+def test_root_in_the_container_is_an_unprivileged_host_id(daemon):
+    name = unique_name("userns")
+    with container(daemon, "--userns=auto", "busybox", "sleep", "300", name=name):
+        assert daemon.cli("exec", name, "id", "-u").stdout.strip() == "0"
+        base = base_of(daemon, name)
+        assert base >= 100000
+        uids, gids = host_ids(daemon.inspect(name)["State"]["Pid"])
+        assert uids == [base] * 4 and gids == [base] * 4
+        assert daemon.inspect(name)["HostConfig"]["UsernsMode"] == "auto"
+
+
+def test_each_container_gets_its_own_range_freed_on_removal(daemon):
+    a, b = unique_name("userns-a"), unique_name("userns-b")
+    with container(daemon, "--userns=auto", "busybox", "sleep", "300", name=a):
+        first = base_of(daemon, a)
+        with container(daemon, "--userns=auto", "busybox", "sleep", "300", name=b):
+            second = base_of(daemon, b)
+            assert abs(second - first) >= 65536
+        daemon.cli("restart", "-t", "0", a)  # a keeps its range
+        assert base_of(daemon, a) == first
+    c = unique_name("userns-c")
+    with container(daemon, "--userns=auto", "busybox", "sleep", "300", name=c):
+        assert base_of(daemon, c) == first  # a's range was freed with it, the lowest is reused
+
+
+def test_image_files_show_the_image_ids_inside_and_new_files_mapped_ids_in_the_upper_dir(daemon):
+    name = unique_name("userns-files")
+    with container(daemon, "--userns=auto", "busybox", "sh", "-c",
+                   "echo hi > /created; chmod 600 /etc/passwd; sleep 300", name=name) as cid:
+        base = base_of(daemon, name)
+        out = daemon.cli("exec", name, "stat", "-c", "%u:%g %n", "/bin/busybox", "/created", "/etc/passwd", "/").stdout
+        assert out.split("\n")[:4] == ["0:0 /bin/busybox", "0:0 /created", "0:0 /etc/passwd", "0:0 /"]
+        created = os.stat(os.path.join(upper_dir(daemon, cid), "created"))
+        assert (created.st_uid, created.st_gid) == (base, base)  # the upper layer holds host ids
+        copied_up = os.stat(os.path.join(upper_dir(daemon, cid), "etc", "passwd"))
+        assert copied_up.st_uid == base
+
+
+def test_root_in_the_container_cannot_read_a_hosts_root_only_file(daemon, tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    secret = shared / "secret"
+    secret.write_text("host secret\n")
+    os.chmod(secret, 0o600)
+    os.chmod(shared, 0o755)
+    let_others_through(str(shared))
+    name = unique_name("userns-bind")
+    with container(daemon, "--userns=auto", "-v", f"{shared}:/shared", "busybox", "sleep", "300", name=name):
+        read = daemon.cli("exec", name, "cat", "/shared/secret", check=False)
+        assert read.returncode != 0 and "Permission denied" in read.stderr
+        write = daemon.cli("exec", name, "sh", "-c", "echo x > /shared/planted", check=False)
+        assert write.returncode != 0 and not (shared / "planted").exists()
+        # the host's root shows as the overflow id: the container's root is not it
+        assert daemon.cli("exec", name, "stat", "-c", "%u", "/shared/secret").stdout.strip() == "65534"
+
+
+def test_a_setuid_root_binary_is_root_inside_and_an_unprivileged_id_outside(daemon, setuid_image):
+    name = unique_name("userns-suid")
+    with container(daemon, "--userns=auto", "-u", "1000:1000", setuid_image, "/euid", name=name):
+        base = base_of(daemon, name)
+        daemon_logs = daemon.cli("logs", name)
+        assert "euid=0 uid=1000" in daemon_logs.stdout
+        uids, _ = host_ids(daemon.inspect(name)["State"]["Pid"])
+        assert uids[:2] == [base + 1000, base]  # real: the user's, effective: the container's root
+        assert 0 not in uids
+
+
+def test_without_userns_the_container_shares_the_hosts_ids(daemon):
+    name = unique_name("userns-none")
+    with container(daemon, "busybox", "sleep", "300", name=name):
+        uids, _ = host_ids(daemon.inspect(name)["State"]["Pid"])
+        assert uids == [0, 0, 0, 0]
+
+
+def test_privileged_and_host_network_need_the_hosts_namespace(daemon):
+    for flag in ("--privileged", "--network=host"):
+        result = daemon.cli("run", "--rm", "--userns=auto", flag, "busybox", "true", check=False)
+        assert result.returncode != 0 and "--userns=host" in result.stderr
+    assert daemon.cli("run", "--rm", "--userns=bogus", "busybox", "true", check=False).returncode != 0
+
+
+def test_userns_remap_default_gives_every_container_a_range_and_survives_a_restart(tmp_path, busybox_tar):
+    let_others_through(str(tmp_path))
+    with running_daemon(str(tmp_path / "d"), busybox_tar, ("--userns-remap", "default")) as d:
+        name = unique_name("remapped")
+        d.cli("run", "-d", "--name", name, "busybox", "sleep", "300")
+        base = base_of(d, name)
+        assert base >= 100000
+        assert d.inspect(name)["HostConfig"]["UsernsMode"] == "auto"
+        host = unique_name("hostns")
+        d.cli("run", "-d", "--name", host, "--userns=host", "busybox", "sleep", "300")
+        assert host_ids(d.inspect(host)["State"]["Pid"])[0] == [0, 0, 0, 0]
+        d.stop()
+        d.start()
+        d.cli("start", name)
+        assert base_of(d, name) == base
