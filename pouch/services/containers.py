@@ -74,7 +74,7 @@ from pouch.userns.allocator import UsernsAllocator
 from pouch.userns.netns import netns_maker, release_userns_pin
 from pouch.userns.options import resolve_userns
 from pouch.userns.rootfs import mount_rootfs
-from pouch.userns.spec import prepare_userns_spec
+from pouch.userns.spec import hand_over_stdio, prepare_userns_spec
 from pouch.volumes.service import VolumeService
 
 log = logging.getLogger(__name__)
@@ -312,12 +312,12 @@ class ContainerService:
                 os.makedirs(bundle, mode=0o700, exist_ok=True)
                 undo.callback(shutil.rmtree, bundle, ignore_errors=True)
                 spec = self._spec(c, image.image_config, rootfs, hostname, netns_path, user, group)
-                if ids is not None:
-                    spec = prepare_userns_spec(spec, ids, self.config.container_dir(c.id))
                 if opts.rich:
                     spec = self.rich.prepare_spec(c, spec, rootfs)
                 if opts.enable_lxcfs:  # lxcfs: /proc files with the container's limits
                     spec = with_lxcfs(spec, lxcfs_root_for(self.lxcfs))
+                if ids is not None:  # its user namespace, and its files handed to its ids
+                    spec = prepare_userns_spec(spec, ids, self.config.container_dir(c.id))
                 inject_hooks(spec, load_hooks(self.config.hooks_dir), has_bind_mounts=bool(opts.binds or opts.volumes))
                 write_json_atomic(os.path.join(bundle, "config.json"), spec)
                 created = self.runtime.create(
@@ -338,6 +338,8 @@ class ContainerService:
             undo.callback(self.network.remove_sandbox, c.id, attachment)
             assert created is not None
             self.monitor.watch(c.id, created.conmon_pid)
+            if ids is not None:  # conmon's pipes, reopened through /proc (systemd mode's app unit)
+                hand_over_stdio(created.pid, ids)
 
             # 3. let attached clients connect, then run the process
             self.attach_gate.open_and_wait(c.id, timeout=5.0)

@@ -1,8 +1,9 @@
-"""The spec of a user-namespaced container."""
+"""The spec of a user-namespaced container, and the host files it is handed."""
 
 from __future__ import annotations
 
 import os
+import stat
 
 from pouch import mount as mounts
 from pouch.errors import Internal
@@ -10,13 +11,60 @@ from pouch.oci.userns import joins_netns, with_user_namespace
 from pouch.userns.netns import userns_pin
 from pouch.userns.ranges import IdRange
 
+#: the hierarchy systemd rich mode binds a subtree of (cgroup v1 hybrid hosts)
+SYSTEMD_CGROUP_ROOT = "/sys/fs/cgroup/systemd/"
+
 
 def prepare_userns_spec(spec: dict, ids: IdRange, container_dir: str) -> dict:
-    """``spec`` with the user namespace: the one pinned with its network namespace
-    (:mod:`pouch.userns.netns`), or a new one when the runtime makes the netns too."""
+    """``spec`` (rich parts included) with the user namespace: the one pinned with its network
+    namespace (:mod:`pouch.userns.netns`), or a new one when the runtime makes the netns too.
+    The files pouchd binds from the container's directory (/etc/hosts, resolv.conf, hostname,
+    a rich container's run dir and init log) and a systemd container's cgroup subtree are
+    handed to the container's ids (:func:`hand_over`), as Docker's remapping does."""
+    for m in spec.get("mounts", []):
+        source = str(m.get("source", ""))
+        if m.get("type") == "bind" and (_under(source, container_dir) or _under(source, SYSTEMD_CGROUP_ROOT)):
+            hand_over(source, ids)
     pin = userns_pin(container_dir)
     if not joins_netns(spec):
         return with_user_namespace(spec, ids.base, ids.size)
     if not (os.path.exists(pin) and mounts.is_mountpoint(pin)):
         raise Internal("the container's network namespace was made without its user namespace")
     return with_user_namespace(spec, ids.base, ids.size, path=pin)
+
+
+def _under(path: str, parent: str) -> bool:
+    return bool(path) and os.path.realpath(path).startswith(os.path.realpath(parent).rstrip("/") + "/")
+
+
+def shifted(owner: int, ids: IdRange) -> int:
+    """An owner id moved into ``ids`` (ids already in it, or beyond its size, kept)."""
+    return ids.base + owner if owner < ids.size else owner
+
+
+def hand_over(path: str, ids: IdRange) -> None:
+    """``path`` (a file, or a directory tree) owned inside ``ids``: owner ``n`` becomes ``base + n``."""
+    paths = [path]
+    if os.path.isdir(path) and not os.path.islink(path):
+        for top, dirs, files in os.walk(path):
+            paths += [os.path.join(top, name) for name in dirs + files]
+    for p in paths:
+        st = os.lstat(p)
+        uid, gid = shifted(st.st_uid, ids), shifted(st.st_gid, ids)
+        if (uid, gid) != (st.st_uid, st.st_gid):
+            os.lchown(p, uid, gid)
+
+
+def hand_over_stdio(pid: int, ids: IdRange) -> None:
+    """The created container's stdin, stdout and stderr (conmon's pipes, root's and 0600 on the
+    host) owned by its root: a process that reopens them through /proc/PID/fd (systemd's
+    ``StandardOutput=file:``, ``/dev/stdout``) may, as in a container without a user namespace.
+    runc tries the same from inside, where it may not chown what host root owns."""
+    for fd in (0, 1, 2):
+        path = f"/proc/{pid}/fd/{fd}"
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            continue
+        if stat.S_ISFIFO(st.st_mode) and st.st_uid == 0:
+            os.chown(path, ids.base, ids.base)

@@ -4,11 +4,14 @@ unprivileged id range on the host (pouch/userns)."""
 from __future__ import annotations
 
 import os
+import pathlib
+import shutil
 import subprocess
+import tempfile
 
 import pytest
 
-from tests.integration.conftest import container, running_daemon, unique_name
+from tests.integration.conftest import container, running_daemon, unique_name, wait_until
 
 EUID_C = r"""
 #include <stdio.h>
@@ -17,19 +20,27 @@ int main(void) { printf("euid=%d uid=%d\n", (int)geteuid(), (int)getuid()); fflu
 """
 
 
-def let_others_through(path: str) -> None:
-    """``o+x`` on ``path`` and the directories above it (pytest makes its own 0700): a user
-    namespace's root must reach a daemon's --root and a bind's source, as with Docker."""
-    while path != "/":
-        mode = os.stat(path).st_mode & 0o7777
-        if not mode & 0o001:
-            os.chmod(path, mode | 0o001)
-        path = os.path.dirname(path)
+@pytest.fixture(scope="module")
+def daemon(busybox_tar):
+    """This module's own pouchd, its --root under a 0711 directory: a user namespace's root must
+    get through every directory above it (pytest's own tmp dirs are 0700, and pytest sets them
+    back to 0700 when another session starts)."""
+    base = tempfile.mkdtemp(prefix="pouch-userns-", dir="/var/tmp")
+    os.chmod(base, 0o711)
+    try:
+        with running_daemon(os.path.join(base, "d"), busybox_tar) as d:
+            yield d
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _daemon_root_reachable(daemon):
-    let_others_through(daemon.root)
+@pytest.fixture
+def host_dir(daemon):
+    """A fresh directory the user namespaces can reach (under the daemon's 0711 base)."""
+    path = tempfile.mkdtemp(dir=os.path.dirname(daemon.base))
+    os.chmod(path, 0o711)
+    yield pathlib.Path(path)
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def host_ids(pid: int) -> tuple[list[int], list[int]]:
@@ -105,14 +116,13 @@ def test_image_files_show_the_image_ids_inside_and_new_files_mapped_ids_in_the_u
         assert copied_up.st_uid == base
 
 
-def test_root_in_the_container_cannot_read_a_hosts_root_only_file(daemon, tmp_path):
-    shared = tmp_path / "shared"
+def test_root_in_the_container_cannot_read_a_hosts_root_only_file(daemon, host_dir):
+    shared = host_dir / "shared"
     shared.mkdir()
     secret = shared / "secret"
     secret.write_text("host secret\n")
     os.chmod(secret, 0o600)
     os.chmod(shared, 0o755)
-    let_others_through(str(shared))
     name = unique_name("userns-bind")
     with container(daemon, "--userns=auto", "-v", f"{shared}:/shared", "busybox", "sleep", "300", name=name):
         read = daemon.cli("exec", name, "cat", "/shared/secret", check=False)
@@ -148,9 +158,8 @@ def test_privileged_and_host_network_need_the_hosts_namespace(daemon):
     assert daemon.cli("run", "--rm", "--userns=bogus", "busybox", "true", check=False).returncode != 0
 
 
-def test_userns_remap_default_gives_every_container_a_range_and_survives_a_restart(tmp_path, busybox_tar):
-    let_others_through(str(tmp_path))
-    with running_daemon(str(tmp_path / "d"), busybox_tar, ("--userns-remap", "default")) as d:
+def test_userns_remap_default_gives_every_container_a_range_and_survives_a_restart(host_dir, busybox_tar):
+    with running_daemon(str(host_dir / "d"), busybox_tar, ("--userns-remap", "default")) as d:
         name = unique_name("remapped")
         d.cli("run", "-d", "--name", name, "busybox", "sleep", "300")
         base = base_of(d, name)
@@ -163,3 +172,33 @@ def test_userns_remap_default_gives_every_container_a_range_and_survives_a_resta
         d.start()
         d.cli("start", name)
         assert base_of(d, name) == base
+
+
+@pytest.mark.parametrize("mode", ["dumb-init", "sbin-init"])
+def test_rich_modes_run_in_a_user_namespace(daemon, mode):
+    name = unique_name(f"userns-{mode}")
+    with container(daemon, "--userns=auto", "--rich", "--rich-mode", mode, "--prestart-hook", "id -u > /tmp/hook",
+                   "busybox", "sh", "-c", "echo app-is-up; sleep 300", name=name):
+        wait_until(lambda: "app-is-up" in daemon.cli("logs", name).stdout, what="the app's first line")
+        base = base_of(daemon, name)
+        assert host_ids(daemon.inspect(name)["State"]["Pid"])[0] == [base] * 4  # init: root inside only
+        assert daemon.cli("exec", name, "cat", "/tmp/hook").stdout.strip() == "0"
+        daemon.cli("stop", "-t", "5", name)
+        daemon.cli("start", name)
+        assert base_of(daemon, name) == base
+
+
+def test_systemd_boots_in_a_user_namespace(daemon, debian_systemd_tar):
+    if "debian-systemd" not in daemon.cli("images").stdout:
+        daemon.cli("import", debian_systemd_tar, "debian-systemd:bookworm")
+    name = unique_name("userns-systemd")
+    with container(daemon, "--userns=auto", "--rich", "--rich-mode", "systemd", "debian-systemd:bookworm",
+                   "sh", "-c", "echo app-is-up; sleep 1000", name=name):
+        def state() -> str:
+            return daemon.cli("exec", name, "systemctl", "is-system-running", check=False).stdout.strip()
+        wait_until(lambda: state() in ("running", "degraded"), timeout=60, what="systemd to finish booting")
+        assert state() == "running", daemon.cli("exec", name, "systemctl", "--failed", "--no-pager", check=False).stdout
+        assert daemon.cli("exec", name, "systemctl", "is-active", "cron", "rsyslog", "ssh").stdout.split() == ["active"] * 3
+        base = base_of(daemon, name)
+        assert host_ids(daemon.inspect(name)["State"]["Pid"])[0] == [base] * 4
+        wait_until(lambda: "app-is-up" in daemon.cli("logs", name).stdout, what="the app's first line")
