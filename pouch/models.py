@@ -103,6 +103,7 @@ class BindMount:
     read_only: bool = False
     propagation: str = ""  # "", "rprivate", "rshared", "rslave", ...
     create_source: bool = False  # -v (HostConfig.Binds): a missing host directory is made at start; --mount refuses it
+    idmap: bool = False  # -v SRC:DST:idmap (podman's): with --userns=auto, host id n shows as n inside (pouch/userns)
 
 
 @dataclass(frozen=True)

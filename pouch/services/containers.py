@@ -317,7 +317,8 @@ class ContainerService:
                 if opts.enable_lxcfs:  # lxcfs: /proc files with the container's limits
                     spec = with_lxcfs(spec, lxcfs_root_for(self.lxcfs))
                 if ids is not None:  # its user namespace, and its files handed to its ids
-                    spec = prepare_userns_spec(spec, ids, self.config.container_dir(c.id))
+                    spec = prepare_userns_spec(spec, ids, self.config.container_dir(c.id),
+                                               frozenset(b.target for b in opts.binds if b.idmap))
                 inject_hooks(spec, load_hooks(self.config.hooks_dir), has_bind_mounts=bool(opts.binds or opts.volumes))
                 write_json_atomic(os.path.join(bundle, "config.json"), spec)
                 created = self.runtime.create(

@@ -22,19 +22,33 @@ from pouch.userns.idmap import create_netns_in_userns
 from pouch.userns.ranges import IdRange
 
 PIN = "userns.ns"
+BIND_STAGE = "idmap-binds"
 
 
 def userns_pin(container_dir: str) -> str:
     return os.path.join(container_dir, PIN)
 
 
+def bind_stage(container_dir: str) -> str:
+    """Where idmapped clones of ``-v SRC:DST:idmap`` sources wait for runc (pouch/userns/spec.py)."""
+    return os.path.join(container_dir, BIND_STAGE)
+
+
 def release_userns_pin(container_dir: str) -> None:
-    """Unpin the user namespace (idempotent)."""
+    """Unpin the user namespace and detach the staged idmapped binds (idempotent)."""
     pin = userns_pin(container_dir)
     if mounts.is_mountpoint(pin):
         mounts.unmount(pin, lazy=True)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(pin)
+    stage = bind_stage(container_dir)
+    with contextlib.suppress(FileNotFoundError):
+        for name in os.listdir(stage):
+            path = os.path.join(stage, name)
+            if mounts.is_mountpoint(path):
+                mounts.unmount(path, lazy=True)
+            with contextlib.suppress(OSError):
+                os.rmdir(path)
 
 
 def netns_maker(ids: IdRange, container_dir: str) -> Callable[[str], None]:

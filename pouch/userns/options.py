@@ -16,6 +16,8 @@ def resolve_userns(opts: CreateOptions, daemon_default: bool) -> CreateOptions:
     host's user namespace (``--userns=host``), as with Docker's remapping."""
     mode = parse_userns_mode(opts.userns_mode)
     if not wants_userns(mode, daemon_default):
+        if any(b.idmap for b in opts.binds):
+            raise InvalidArgument("an idmap bind needs a user namespace of the container's own (--userns=auto)")
         return opts
     if opts.privileged:
         raise InvalidArgument("--privileged needs the host's user namespace: add --userns=host")

@@ -202,3 +202,21 @@ def test_systemd_boots_in_a_user_namespace(daemon, debian_systemd_tar):
         base = base_of(daemon, name)
         assert host_ids(daemon.inspect(name)["State"]["Pid"])[0] == [base] * 4
         wait_until(lambda: "app-is-up" in daemon.cli("logs", name).stdout, what="the app's first line")
+
+
+def test_an_idmap_bind_shows_host_ids_as_the_containers_own(daemon, host_dir):
+    shared = host_dir / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o755)
+    secret = shared / "secret"
+    secret.write_text("for the container's root\n")
+    os.chmod(secret, 0o600)
+    os.chown(shared / "secret", 0, 0)
+    name = unique_name("userns-idmap")
+    with container(daemon, "--userns=auto", "-v", f"{shared}:/shared:idmap", "busybox", "sleep", "300", name=name):
+        assert daemon.cli("exec", name, "cat", "/shared/secret").stdout == "for the container's root\n"
+        assert daemon.cli("exec", name, "stat", "-c", "%u", "/shared/secret").stdout.strip() == "0"
+        daemon.cli("exec", name, "sh", "-c", "echo made > /shared/made; chown 1000:1000 /shared/made")
+        made = os.stat(shared / "made")
+        assert (made.st_uid, made.st_gid) == (1000, 1000)  # the container's ids, not the range's
+    assert daemon.cli("run", "--rm", "-v", f"{shared}:/s:idmap", "busybox", "true", check=False).returncode != 0

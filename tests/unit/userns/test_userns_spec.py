@@ -10,6 +10,7 @@ from pouch.oci.userns import joins_netns, with_user_namespace
 from pouch.userns.options import resolve_userns
 from pouch.userns.paths import blocking_dirs
 from pouch.userns.rootfs import split_overlay_options
+from pouch.volumes.specs import parse_bind_spec
 
 
 def _spec(netns_path: str = "") -> dict:
@@ -60,3 +61,13 @@ def test_blocking_dirs_names_ancestors_without_o_x():
     assert blocking_dirs("/tmp/p/q/root", modes.__getitem__) == ["/tmp/p"]
     assert blocking_dirs("/tmp/p/q", modes.__getitem__) == ["/tmp/p"]
     assert blocking_dirs("/tmp/x", modes.__getitem__) == []
+
+
+def test_idmap_is_a_bind_option_only():
+    bind = parse_bind_spec("/srv/data:/data:ro,idmap")
+    assert bind.idmap and bind.read_only  # type: ignore[union-attr]
+    assert not parse_bind_spec("/srv/data:/data").idmap  # type: ignore[union-attr]
+    with pytest.raises(InvalidArgument):
+        parse_bind_spec("myvol:/data:idmap")
+    with pytest.raises(InvalidArgument, match="--userns=auto"):
+        resolve_userns(CreateOptions(image="b", binds=(bind,)), daemon_default=False)  # type: ignore[arg-type]
