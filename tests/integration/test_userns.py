@@ -220,3 +220,14 @@ def test_an_idmap_bind_shows_host_ids_as_the_containers_own(daemon, host_dir):
         made = os.stat(shared / "made")
         assert (made.st_uid, made.st_gid) == (1000, 1000)  # the container's ids, not the range's
     assert daemon.cli("run", "--rm", "-v", f"{shared}:/s:idmap", "busybox", "true", check=False).returncode != 0
+
+
+def test_the_containers_root_manages_its_own_network_with_net_admin(daemon):
+    name = unique_name("userns-net")
+    with container(daemon, "--userns=auto", "--cap-add", "NET_ADMIN", "busybox", "sleep", "300", name=name):
+        daemon.cli("exec", name, "ip", "addr", "add", "10.99.99.99/32", "dev", "lo")
+        assert "10.99.99.99" in daemon.cli("exec", name, "ip", "addr", "show", "lo").stdout
+        # ports below 1024 bind without privilege over the host (ip_unprivileged_port_start=0 in its netns)
+        bound = daemon.cli("exec", name, "sh", "-c", "nc -l -p 80 & for i in $(seq 100); do "
+                           "netstat -ltn | grep -q ':80 ' && exit 0; usleep 20000; done; exit 1", check=False)
+        assert bound.returncode == 0, bound.stderr
