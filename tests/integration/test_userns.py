@@ -3,10 +3,12 @@ unprivileged id range on the host (pouch/userns)."""
 
 from __future__ import annotations
 
+import io
 import os
 import pathlib
 import shutil
 import subprocess
+import tarfile
 import tempfile
 
 import pytest
@@ -231,3 +233,25 @@ def test_the_containers_root_manages_its_own_network_with_net_admin(daemon):
         bound = daemon.cli("exec", name, "sh", "-c", "nc -l -p 80 & for i in $(seq 100); do "
                            "netstat -ltn | grep -q ':80 ' && exit 0; usleep 20000; done; exit 1", check=False)
         assert bound.returncode == 0, bound.stderr
+
+
+def test_cp_writes_and_reads_the_containers_ids(daemon, host_dir):
+    name = unique_name("userns-cp")
+    with container(daemon, "--userns=auto", "busybox", "sh", "-c",
+                   "echo x > /made; chown 1000:1000 /made; sleep 300", name=name) as cid:
+        base = base_of(daemon, name)
+        src = host_dir / "in.txt"
+        src.write_text("from the host\n")
+        daemon.cli("cp", str(src), f"{name}:/tmp/in.txt")
+        assert daemon.cli("exec", name, "stat", "-c", "%u:%g", "/tmp/in.txt").stdout.strip() == "0:0"
+        assert os.stat(os.path.join(upper_dir(daemon, cid), "tmp", "in.txt")).st_uid == base
+        wait_until(lambda: daemon.cli("exec", name, "test", "-e", "/made", check=False).returncode == 0,
+                   what="/made")
+        for ref in ("/made", "/bin/busybox"):
+            out = daemon.cli("cp", f"{name}:{ref}", "-", text=False).stdout
+            member = tarfile.open(fileobj=io.BytesIO(out)).getmembers()[0]
+            want = (1000, 1000) if ref == "/made" else (0, 0)
+            assert (member.uid, member.gid) == want, ref
+        daemon.cli("stop", "-t", "0", name)  # a stopped one: its layers mounted without idmapping
+        out = daemon.cli("cp", f"{name}:/made", "-", text=False).stdout
+        assert tarfile.open(fileobj=io.BytesIO(out)).getmembers()[0].uid == 1000
