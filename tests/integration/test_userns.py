@@ -255,3 +255,21 @@ def test_cp_writes_and_reads_the_containers_ids(daemon, host_dir):
         daemon.cli("stop", "-t", "0", name)  # a stopped one: its layers mounted without idmapping
         out = daemon.cli("cp", f"{name}:/made", "-", text=False).stdout
         assert tarfile.open(fileobj=io.BytesIO(out)).getmembers()[0].uid == 1000
+
+
+def test_commit_and_export_write_the_containers_ids(daemon):
+    name = unique_name("userns-commit")
+    image = f"{name}:1"
+    with container(daemon, "--userns=auto", "busybox", "sh", "-c",
+                   "echo x > /made; chown 1000:1000 /made; touch /root-made; sleep 300", name=name):
+        wait_until(lambda: daemon.cli("exec", name, "test", "-e", "/root-made", check=False).returncode == 0,
+                   what="the files")
+        exported = tarfile.open(fileobj=io.BytesIO(daemon.cli("export", name, text=False).stdout))
+        owners = {m.name: (m.uid, m.gid) for m in exported.getmembers()}
+        assert owners["made"] == (1000, 1000) and owners["root-made"] == (0, 0) and owners["bin/busybox"] == (0, 0)
+        daemon.cli("commit", name, image)
+    try:
+        out = daemon.cli("run", "--rm", image, "stat", "-c", "%u:%g %n", "/made", "/root-made").stdout
+        assert out.split("\n")[:2] == ["1000:1000 /made", "0:0 /root-made"]
+    finally:
+        daemon.cli("rmi", "-f", image, check=False)
