@@ -172,8 +172,12 @@ def test_userns_remap_default_gives_every_container_a_range_and_survives_a_resta
         assert host_ids(d.inspect(host)["State"]["Pid"])[0] == [0, 0, 0, 0]
         d.stop()
         d.start()
-        d.cli("start", name)
+        d.cli("restart", "-t", "0", name)  # a new process, after a pouchd restart: the recorded range
         assert base_of(d, name) == base
+        other = unique_name("remapped2")
+        d.cli("run", "-d", "--name", other, "busybox", "sleep", "300")
+        assert abs(base_of(d, other) - base) >= 65536
+        d.cli("rm", "-f", name, other, host)
 
 
 @pytest.mark.parametrize("mode", ["dumb-init", "sbin-init"])
