@@ -178,6 +178,13 @@ def test_userns_remap_default_gives_every_container_a_range_and_survives_a_resta
         d.cli("run", "-d", "--name", other, "busybox", "sleep", "300")
         assert abs(base_of(d, other) - base) >= 65536
         d.cli("rm", "-f", name, other, host)
+        # a build's RUN steps run in user namespaces too; the layers get the image's ids
+        ctx = host_dir / "ctx"
+        ctx.mkdir()
+        (ctx / "Dockerfile").write_text("FROM busybox\nRUN touch /by-root && touch /by-user && chown 1000:1000 /by-user\n")
+        d.cli("build", "-t", "remapped-build:1", str(ctx))
+        out = d.cli("run", "--rm", "--userns=host", "remapped-build:1", "stat", "-c", "%u:%g", "/by-root", "/by-user")
+        assert out.stdout.split() == ["0:0", "1000:1000"]
 
 
 @pytest.mark.parametrize("mode", ["dumb-init", "sbin-init"])
