@@ -24,13 +24,20 @@ def prepare_userns_spec(spec: dict, ids: IdRange, container_dir: str,
     namespace (:mod:`pouch.userns.netns`), or a new one when the runtime makes the netns too.
     The files pouchd binds from the container's directory (/etc/hosts, resolv.conf, hostname,
     a rich container's run dir and init log) and a systemd container's cgroup subtree are
-    handed to the container's ids (:func:`hand_over`), as Docker's remapping does. The binds
+    handed to the container's ids (:func:`hand_over`), as Docker's remapping does; so is a
+    named volume's top directory (its content, copied up from the container's idmapped view of
+    the image, already holds the range's ids, as the writable layer does). The binds
     whose destinations are in ``idmapped`` (``-v SRC:DST:idmap``) come from idmapped clones of
     their sources (:func:`stage_idmapped_binds`)."""
+    volumes_dir = os.path.join(os.path.dirname(os.path.dirname(container_dir)), "volumes")
     for m in spec.get("mounts", []):
         source = str(m.get("source", ""))
-        if m.get("type") == "bind" and (_under(source, container_dir) or _under(source, SYSTEMD_CGROUP_ROOT)):
+        if m.get("type") != "bind":
+            continue
+        if _under(source, container_dir) or _under(source, SYSTEMD_CGROUP_ROOT):
             hand_over(source, ids)
+        elif _under(source, volumes_dir):  # a named volume: its top directory (copy-up wrote the rest)
+            hand_over(source, ids, recursive=False)
     spec = stage_idmapped_binds(spec, ids, container_dir, idmapped)
     pin = userns_pin(container_dir)
     if not joins_netns(spec):
@@ -73,10 +80,10 @@ def shifted(owner: int, ids: IdRange) -> int:
     return ids.base + owner if owner < ids.size else owner
 
 
-def hand_over(path: str, ids: IdRange) -> None:
+def hand_over(path: str, ids: IdRange, recursive: bool = True) -> None:
     """``path`` (a file, or a directory tree) owned inside ``ids``: owner ``n`` becomes ``base + n``."""
     paths = [path]
-    if os.path.isdir(path) and not os.path.islink(path):
+    if recursive and os.path.isdir(path) and not os.path.islink(path):
         for top, dirs, files in os.walk(path):
             paths += [os.path.join(top, name) for name in dirs + files]
     for p in paths:

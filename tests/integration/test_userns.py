@@ -284,3 +284,13 @@ def test_commit_and_export_write_the_containers_ids(daemon):
         assert out.split("\n")[:2] == ["1000:1000 /made", "0:0 /root-made"]
     finally:
         daemon.cli("rmi", "-f", image, check=False)
+
+
+def test_a_named_volume_is_the_containers_and_keeps_the_images_content(daemon):
+    vol = unique_name("uvol")
+    try:
+        out = daemon.cli("run", "--rm", "--userns=auto", "-v", f"{vol}:/data", "-v", f"{vol}-etc:/etc", "busybox",
+                         "sh", "-c", "touch /data/x /etc/y && stat -c '%u:%g' /data /data/x /etc /etc/passwd").stdout
+        assert out.split() == ["0:0"] * 4
+    finally:
+        daemon.cli("volume", "rm", "-f", vol, f"{vol}-etc", check=False)
