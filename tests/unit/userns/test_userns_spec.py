@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import tarfile
+
 import pytest
 
 from pouch.errors import InvalidArgument
+from pouch.images.layertar import unshifted
 from pouch.models import CreateOptions
 from pouch.oci.userns import joins_netns, with_user_namespace
+from pouch.services.archive_root import unshift_id
 from pouch.userns.options import resolve_userns
 from pouch.userns.paths import blocking_dirs
+from pouch.userns.ranges import IdRange
 from pouch.userns.rootfs import split_overlay_options
+from pouch.userns.spec import shifted
 from pouch.volumes.specs import parse_bind_spec
 
 
@@ -71,3 +77,14 @@ def test_idmap_is_a_bind_option_only():
         parse_bind_spec("myvol:/data:idmap")
     with pytest.raises(InvalidArgument, match="--userns=auto"):
         resolve_userns(CreateOptions(image="b", binds=(bind,)), daemon_default=False)  # type: ignore[arg-type]
+
+
+def test_ids_shift_into_the_range_and_back():
+    ids = IdRange(200000)
+    assert shifted(0, ids) == 200000 and shifted(1000, ids) == 201000
+    assert shifted(200000, ids) == 200000 and shifted(70000, ids) == 70000  # already in it, or beyond its size
+    assert unshift_id(201000, 200000) == 1000 and unshift_id(0, 200000) == 0 and unshift_id(5, 0) == 5
+    assert unshift_id(265536, 200000) == 265536  # past the range: kept
+    entry = tarfile.TarInfo("f")
+    entry.uid, entry.gid = 201000, 5
+    assert [(e.uid, e.gid) for e in unshifted([entry], 200000)] == [(1000, 5)]
