@@ -147,6 +147,7 @@ def test_a_setuid_root_binary_is_root_inside_and_an_unprivileged_id_outside(daem
 
 
 def test_without_userns_the_container_shares_the_hosts_ids(daemon):
+    assert "name=userns" not in daemon.api("GET", "/info")["SecurityOptions"]
     name = unique_name("userns-none")
     with container(daemon, "busybox", "sleep", "300", name=name):
         uids, _ = host_ids(daemon.inspect(name)["State"]["Pid"])
@@ -167,6 +168,7 @@ def test_userns_remap_default_gives_every_container_a_range_and_survives_a_resta
         base = base_of(d, name)
         assert base >= 100000
         assert d.inspect(name)["HostConfig"]["UsernsMode"] == "auto"
+        assert "name=userns" in d.api("GET", "/info")["SecurityOptions"]
         host = unique_name("hostns")
         d.cli("run", "-d", "--name", host, "--userns=host", "busybox", "sleep", "300")
         assert host_ids(d.inspect(host)["State"]["Pid"])[0] == [0, 0, 0, 0]
