@@ -40,6 +40,7 @@ class DaemonConfig:
     log_driver: str = "json-file"  # --log-driver: containers' default (runtime/logconfig.py)
     log_opts: dict[str, str] = field(default_factory=dict)  # --log-opt: the default driver's options
     hooks_dir: str = "/etc/pouch/hooks.d"  # host OCI hooks (oci-hooks(5) JSON files)
+    userns_remap: str = ""  # --userns-remap default: every container without --userns gets an id range (pouch/userns)
     enable_lxcfs: bool = False  # lxcfs: pouchd keeps it mounted at /var/lib/lxcfs (pouch/rich/lxcfsd.py)
     lxcfs_path: str = "/usr/bin/lxcfs"
     insecure_registries: tuple[str, ...] = ()  # HOST[:PORT] or CIDR spoken to over plain HTTP (pouch/registry)

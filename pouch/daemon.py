@@ -130,6 +130,8 @@ def _add_engine_options(parser: _Parser) -> None:
 def _add_integration_options(parser: _Parser) -> None:
     """lxcfs, registries, disk quotas and the Kubernetes CRI."""
     # lxcfs (pouch/rich/lxcfsd.py)
+    parser.add_argument("--userns-remap", default="", metavar="default",
+                        help='"default": every container gets a user namespace of its own (as --userns=auto)')
     parser.add_argument("--enable-lxcfs", "--enableLxcfs", dest="enable_lxcfs", action="store_true",
                         help="start and watch lxcfs, for containers run with --enable-lxcfs")
     parser.add_argument("--lxcfs", default="/usr/bin/lxcfs", help="the lxcfs binary (default %(default)s)")
@@ -230,6 +232,7 @@ def config_from(args: argparse.Namespace, config_file: str = DEFAULT_CONFIG_FILE
         log_max_files=max(1, args.log_max_files),
         hooks_dir=os.path.abspath(args.hooks_dir),
         enable_lxcfs=args.enable_lxcfs,
+        userns_remap=_userns_remap(args.userns_remap),
         lxcfs_path=args.lxcfs,
         insecure_registries=tuple(args.insecure_registry),
         registry_mirrors=tuple(validate_mirror(m) for m in args.registry_mirror),
@@ -274,6 +277,14 @@ def _log_opts(driver: str, items: list[str]) -> dict[str, str]:
     except InvalidArgument as e:
         raise InvalidArgument(f"--log-driver/--log-opt: {e.message}") from None
     return opts
+
+
+def _userns_remap(value: str) -> str:
+    """``--userns-remap``: "" or "default". Docker's "default" maps every container to one shared
+    range (user "dockremap" in /etc/subuid); Pouch's gives each container a range of its own."""
+    if value not in ("", "default"):
+        raise InvalidArgument(f'--userns-remap {value!r}: only "default" is supported (a range per container)')
+    return value
 
 
 def _runtimes(added: list[str], default: str) -> dict[str, str]:

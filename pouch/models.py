@@ -103,6 +103,7 @@ class BindMount:
     read_only: bool = False
     propagation: str = ""  # "", "rprivate", "rshared", "rslave", ...
     create_source: bool = False  # -v (HostConfig.Binds): a missing host directory is made at start; --mount refuses it
+    idmap: bool = False  # -v SRC:DST:idmap (podman's): with --userns=auto, host id n shows as n inside (pouch/userns)
 
 
 @dataclass(frozen=True)
@@ -574,6 +575,9 @@ class CreateOptions:
     log_path: str = ""
     log_config: LogConfig = field(default_factory=LogConfig)  # --log-driver/--log-opt (runtime/logconfig.py)
     links: tuple[str, ...] = ()  # --link NAME:ALIAS, legacy links on the default bridge (services/links.py)
+    # --userns: "" none (or the daemon's --userns-remap, resolved at create), "host", "auto": a host id
+    # range of its own (pouch/userns; the range is recorded in the container's directory)
+    userns_mode: str = ""
 
     @property
     def network(self) -> NetworkMode:

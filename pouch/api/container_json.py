@@ -196,7 +196,7 @@ def host_config(options: CreateOptions, name: str = "") -> dict[str, Any]:
         "ReadonlyRootfs": options.read_only,
         "SecurityOpt": _or_null(options.security.given),
         "UTSMode": "",
-        "UsernsMode": "",
+        "UsernsMode": options.userns_mode,
         "ShmSize": options.shm_size,
         "Runtime": options.runtime,
         "ConsoleSize": list(options.console_size),

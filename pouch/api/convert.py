@@ -38,6 +38,7 @@ from pouch.models import (
 from pouch.runtime.logconfig import check_choice
 from pouch.services.links import parse_link
 from pouch.services.names import validate_container_name
+from pouch.userns.ranges import parse_userns_mode
 from pouch.volumes.specs import (
     PROPAGATIONS,
     anonymous_volumes,
@@ -366,6 +367,7 @@ def create_options_from_docker(body: Mapping[str, Any], name: str = "") -> Creat
         disk_quota=disk_quota_from_docker(body, host),  # --disk-quota, --storage-opt size=
         log_config=_parse_log_config(host),
         links=tuple(_parse_link(v) for v in _get_str_list(host, "Links", "HostConfig.Links")),
+        userns_mode=parse_userns_mode(_get_str(host, "UsernsMode", "HostConfig.UsernsMode")),
     )
 
 

@@ -169,7 +169,9 @@ class SystemRoutes:
             "LiveRestoreEnabled": True, "Isolation": "", "InitBinary": "dumb-init",
             "ContainerdCommit": {"ID": "", "Expected": ""}, "RuncCommit": {"ID": "", "Expected": ""},
             "InitCommit": {"ID": "", "Expected": ""},
-            "SecurityOptions": ["name=seccomp,profile=default"], "Warnings": warnings,
+            # dockerd lists name=userns under --userns-remap
+            "SecurityOptions": ["name=seccomp,profile=default", *(["name=userns"] if config.userns_remap else [])],
+            "Warnings": warnings,
             **rich_info(),
         })
 

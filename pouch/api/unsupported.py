@@ -19,7 +19,6 @@ from pouch.errors import InvalidArgument
 # (HostConfig field, docker flag, reason)
 HOST_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("DeviceRequests", "--gpus", "pouchd has no device request driver (GPUs); use --device for device nodes"),
-    ("UsernsMode", "--userns", "user namespaces are not supported"),
     ("Cgroup", "--cgroup", "joining another container's cgroup is not supported"),
     ("Annotations", "--annotation", "OCI annotations are not supported"),
     ("MaskedPaths", "HostConfig.MaskedPaths", "the masked paths are Docker's defaults (--privileged lifts them)"),
@@ -30,7 +29,7 @@ HOST_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("IOMaximumIOps", "--io-maxiops", "Windows only"),
     ("IOMaximumBandwidth", "--io-maxbandwidth", "Windows only"),
 )
-DEFAULTS: dict[str, tuple[Any, ...]] = {"UsernsMode": ("", "host"), "Cgroup": ("",)}
+DEFAULTS: dict[str, tuple[Any, ...]] = {"Cgroup": ("",)}
 SET_WHEN_PRESENT = ("MaskedPaths", "ReadonlyPaths")  # an empty list asks for no masking at all
 
 

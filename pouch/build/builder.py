@@ -322,8 +322,9 @@ class Builder:
         work = tempfile.mkdtemp(prefix="build-", dir=self.images.tmp_dir)
         try:
             layer = os.path.join(work, "layer.tar")
+            ids = self.containers.userns.range_of(container_id)  # under pouchd --userns-remap default
             written = write_layer(self.images.rw_dirs(container_id).upper, layer, overlay=True,
-                                  select=select_container_files)
+                                  select=select_container_files, id_base=ids.base if ids is not None else 0)
             diff_id = written.diff_id if written.entries else None
             return self._commit(state, key, state.runtime, layer, diff_id, created_by, state.cmd_set)
         finally:

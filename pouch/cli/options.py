@@ -84,11 +84,11 @@ CREATE_FLAGS: list[Flag] = [
     F("--stop-timeout", kind=INT, help="Timeout (in seconds) to stop a container"),
     F("--sysctl", kind=LIST, help="Sysctl options"),
     F("--tmpfs", kind=LIST, help="Mount a tmpfs directory"),
-    F("--userns", kind=STR, help="User namespace to use (refused but for \"host\")"),
     F("--cgroupns", kind=STR, help="Cgroup namespace to use (host; private is refused)"),
     F("--isolation", kind=STR, help="Container isolation technology (default only)"),
     F("-t", "--tty", help="Allocate a pseudo-TTY"),
     F("-u", "--user", kind=STR, help="Username or UID (format: <name|uid>[:<group|gid>])"),
+    F("--userns", kind=STR, help='User namespace: "auto" (a host id range of its own) or "host"'),
     F("-v", "--volume", kind=LIST, help="Bind mount a volume"),
     F("--volumes-from", kind=LIST, help="Mount volumes from the specified container(s)"),
     F("-w", "--workdir", kind=STR, help="Working directory inside the container"),
@@ -426,6 +426,8 @@ def build_create_body(opts: dict[str, Any], image: str, cmd: list[str], *,
         host["Sysctls"] = sysctls
     if get("runtime"):
         host["Runtime"] = get("runtime")
+    if get("userns"):
+        host["UsernsMode"] = get("userns")
     if get("shm_size"):
         host["ShmSize"] = parse_ram(get("shm_size"))
     if get("memory"):
@@ -456,7 +458,7 @@ def _refused_by_the_daemon(get: Callable[[str], Any]) -> dict[str, Any]:
         host["DeviceRequests"] = [{"Driver": "", "Count": -1, "Capabilities": [["gpu"]], "Options": {}}]
     if get("link"):
         host["Links"] = [link if ":" in link else f"{link}:{link}" for link in get("link")]
-    for flag, key in (("userns", "UsernsMode"), ("cgroupns", "CgroupnsMode"), ("isolation", "Isolation")):
+    for flag, key in (("cgroupns", "CgroupnsMode"), ("isolation", "Isolation")):
         if get(flag):
             host[key] = get(flag)
     return host

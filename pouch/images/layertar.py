@@ -254,15 +254,28 @@ def _read_file(dir_fd: int, name: str, size: int) -> Iterator[bytes]:
         os.close(fd)
 
 
-def tar_stream(root: str, *, overlay: bool, select: Select | None = None, include_root: bool = False) -> Iterator[bytes]:
-    """The tar of the tree at ``root`` (see the module docstring)."""
+def unshifted(entries: list[tarfile.TarInfo], id_base: int) -> list[tarfile.TarInfo]:
+    """``entries`` with owners in a user-namespaced container's range (host ids ``id_base..+65536``)
+    written as the container's ids (pouch/userns); other owners kept."""
+    if id_base:
+        for info in entries:
+            if id_base <= info.uid < id_base + 65536:
+                info.uid -= id_base
+            if id_base <= info.gid < id_base + 65536:
+                info.gid -= id_base
+    return entries
+
+
+def tar_stream(root: str, *, overlay: bool, select: Select | None = None, include_root: bool = False,
+               id_base: int = 0) -> Iterator[bytes]:
+    """The tar of the tree at ``root`` (see the module docstring); ``id_base``: :func:`unshifted`."""
     written = 0
     links: dict[tuple[int, int], str] = {}
     for node, action, dir_fd, name in iter_nodes(root, overlay=overlay, select=select):
         if node.path == "/":
             if not (include_root or node.opaque):
                 continue
-            entries = tar_entries(node)
+            entries = unshifted(tar_entries(node), id_base)
             entries = entries if include_root else entries[1:]  # an opaque root: only its marker
             for info in entries:
                 data = header(info)
@@ -275,7 +288,7 @@ def tar_stream(root: str, *, overlay: bool, select: Select | None = None, includ
             hardlink_to = links.setdefault(key, node.path)
             if hardlink_to == node.path:
                 hardlink_to = ""
-        entries = tar_entries(node, hardlink_to)
+        entries = unshifted(tar_entries(node, hardlink_to), id_base)
         if action == Action.EMPTY:
             entries[0].size = 0
         for info in entries:
@@ -299,12 +312,13 @@ class WrittenLayer:
     entries: bool  # False: nothing in it (Docker's empty layer)
 
 
-def write_layer(root: str, path: str, *, overlay: bool = True, select: Select | None = None) -> WrittenLayer:
+def write_layer(root: str, path: str, *, overlay: bool = True, select: Select | None = None,
+                id_base: int = 0) -> WrittenLayer:
     """Write the layer tar of ``root`` to the new file ``path``."""
     hasher, size, entries = hashlib.sha256(), 0, False
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     with os.fdopen(fd, "wb") as out:
-        for chunk in tar_stream(root, overlay=overlay, select=select):
+        for chunk in tar_stream(root, overlay=overlay, select=select, id_base=id_base):
             hasher.update(chunk)
             out.write(chunk)
             size += len(chunk)

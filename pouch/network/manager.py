@@ -326,7 +326,7 @@ class NetworkManager:
         configs = endpoint_configs_of(cfg.mode) if cfg.networks is None else tuple(cfg.networks)
         exposed = cfg.exposed_ports if cfg.publish_all else None
         attachment = self._attach(sandbox_id, cfg.mode, configs, cfg.port_bindings, exposed, alongside,
-                                  conflist=cfg.conflist)
+                                  conflist=cfg.conflist, make_netns=cfg.make_netns)
         with contextlib.ExitStack() as undo:
             undo.callback(self.remove_sandbox, sandbox_id, attachment)
             if attachment is not None and attachment.ip_address:
@@ -438,8 +438,10 @@ class NetworkManager:
     def _attach(self, sandbox_id: str, mode: NetworkMode, configs: Sequence[EndpointConfig],
                 port_bindings: Sequence[PortBinding], publish_all: Sequence[str] | None,
                 alongside: Callable[[str | None], None] | None,
-                conflist: Mapping[str, Any] | None = None) -> NetworkAttachment | None:
-        """``publish_all``: the exposed ports -P publishes (None without -P)."""
+                conflist: Mapping[str, Any] | None = None,
+                make_netns: Callable[[str], None] | None = None) -> NetworkAttachment | None:
+        """``publish_all``: the exposed ports -P publishes (None without -P); ``make_netns``: how
+        the namespace is made (``SandboxConfig.make_netns``)."""
         if mode.is_host:
             if alongside:
                 alongside(None)
@@ -459,7 +461,8 @@ class NetworkManager:
             bindings = ports.publish_all(set(publish_all), bindings)
         if conflist is not None:
             return self._setup_netns(sandbox_id, bindings, alongside,
-                                     lambda undo, path, b: [self._add_conflist(undo, sandbox_id, path, conflist, b)])
+                                     lambda undo, path, b: [self._add_conflist(undo, sandbox_id, path, conflist, b)],
+                                     make_netns)
         plan = self._join(sandbox_id, configs)
         primary = plan[0][1] if plan else None  # none: disconnected from each network, lo alone
         if primary is None or primary.internal:
@@ -468,7 +471,8 @@ class NetworkManager:
             bindings = ports.with_default_host_ip(bindings, primary.host_binding_ip)
         try:
             attachment = self._setup_netns(sandbox_id, bindings, alongside,
-                                           lambda undo, path, b: self._add_all(undo, sandbox_id, path, plan, b))
+                                           lambda undo, path, b: self._add_all(undo, sandbox_id, path, plan, b),
+                                           make_netns)
         except BaseException:
             self._leave(sandbox_id)
             raise
@@ -477,13 +481,14 @@ class NetworkManager:
         return attachment
 
     def _setup_netns(self, sandbox_id: str, bindings: tuple[PortBinding, ...],
-                     alongside: Callable[[str | None], None] | None, add: AddInterfaces) -> NetworkAttachment:
+                     alongside: Callable[[str | None], None] | None, add: AddInterfaces,
+                     make_netns: Callable[[str], None] | None = None) -> NetworkAttachment:
         """The namespace, ``add`` run on a thread while ``alongside`` runs here; undone on failure."""
         path = self.netns_path(sandbox_id)
         bindings = self._allocate_ports(sandbox_id, bindings)
         with contextlib.ExitStack() as undo:
             undo.callback(self._release_ports, sandbox_id)
-            netns.create_netns(path)
+            (make_netns or netns.create_netns)(path)
             undo.callback(netns.delete_netns, path)
             outcome: dict[str, object] = {}
 

@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,6 +112,9 @@ class SandboxConfig:
     dns: DNSConfig = field(default_factory=DNSConfig)
     extra_hosts: tuple[str, ...] = ()
     conflist: Mapping[str, Any] | None = None
+    # how its network namespace is made at ``path`` (a user-namespaced container's: owned by its
+    # user namespace, pouch/userns); None: netns.create_netns
+    make_netns: Callable[[str], None] | None = None
 
     @property
     def files(self) -> SandboxFiles:

@@ -217,7 +217,7 @@ def _open_archive(engine, ref: str, path: str) -> tuple[PathStat, ArchiveStream]
     stack = contextlib.ExitStack()
     try:
         root = stack.enter_context(container_root(engine, c, writable=False))
-        proc = subprocess.Popen([*HELPER, "get", *root, "--path", path], stdin=subprocess.DEVNULL,
+        proc = subprocess.Popen([*HELPER, "get", *root, "--path", path, *_id_args(engine, c)], stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         stack.callback(_reap, proc)
         assert proc.stdout is not None and proc.stderr is not None
@@ -252,10 +252,16 @@ def put_archive(engine, ref: str, path: str, stream, *, no_overwrite_dir_non_dir
         _extract(engine, c, ref, path, spool, flags)
 
 
+def _id_args(engine, c) -> list[str]:
+    """A user-namespaced container's range for the helper: the tar carries the container's ids."""
+    ids = engine.containers.userns.range_of(c.id)
+    return ["--id-base", str(ids.base)] if ids is not None else []
+
+
 def _extract(engine, c, ref: str, path: str, tar_file: IO[bytes], flags: list[str]) -> None:
     """The helper extracts ``tar_file`` (a whole tar, read from its start) into ``path``."""
     with container_root(engine, c, writable=True, path=path) as root:
-        proc = subprocess.Popen([*HELPER, "put", *root, "--path", path, *flags], stdin=tar_file,
+        proc = subprocess.Popen([*HELPER, "put", *root, "--path", path, *flags, *_id_args(engine, c)], stdin=tar_file,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
             _out, stderr = proc.communicate()

@@ -227,12 +227,13 @@ class _Exactly:
 class _TarWriter:
     tf: tarfile.TarFile
     excluded_devs: frozenset[int]
+    id_base: int = 0  # a user-namespaced container's range: host id base+n is written as n
     links: dict[tuple[int, int], str] = field(default_factory=dict)
 
     def add(self, path: str, name: str, st: os.stat_result) -> None:
         info = tarfile.TarInfo(name + "/" if stat.S_ISDIR(st.st_mode) else name)
         info.mode = stat.S_IMODE(st.st_mode)
-        info.uid, info.gid = st.st_uid, st.st_gid
+        info.uid, info.gid = unshift_id(st.st_uid, self.id_base), unshift_id(st.st_gid, self.id_base)
         info.uname = info.gname = ""
         info.mtime = st.st_mtime
         kind = stat.S_IFMT(st.st_mode)
@@ -281,7 +282,13 @@ class _TarWriter:
             self.add(entry.path, f"{name}/{entry.name}", st)
 
 
-def write_tar(abs_path: str, out, excluded_devs: frozenset[int] = frozenset()) -> PathStat:
+def unshift_id(host_id: int, id_base: int) -> int:
+    """A host id of a user-namespaced container's range (``id_base``) as the container's id;
+    ids outside the range (image layers seen without idmapping) are kept."""
+    return host_id - id_base if id_base and id_base <= host_id < id_base + 65536 else host_id
+
+
+def write_tar(abs_path: str, out, excluded_devs: frozenset[int] = frozenset(), id_base: int = 0) -> PathStat:
     """Write the archive of ``abs_path`` to ``out``, entries named as Docker names them:
     ``etc/...`` for ``/etc``, ``./...`` for ``/etc/.``, ``passwd`` for ``/etc/passwd``."""
     header, resolved, st = stat_path(abs_path)
@@ -291,7 +298,7 @@ def write_tar(abs_path: str, out, excluded_devs: frozenset[int] = frozenset()) -
     if stat.S_ISDIR(st.st_mode):
         resolved = resolved.rstrip("/") or "/"  # "/etc/" was followed by lstat already
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tf:
-        _TarWriter(tf, excluded_devs).add(resolved, name, st)
+        _TarWriter(tf, excluded_devs, id_base=id_base).add(resolved, name, st)
     return header
 
 
@@ -304,6 +311,7 @@ class _Extractor:
     keep_owner: bool
     excluded_devs: frozenset[int]
     dir_times: list[tuple[str, int]] = field(default_factory=list)
+    id_base: int = 0  # a user-namespaced container's range: owner n is stored as base+n
 
     def parent_dir(self, parts: list[str], entry: str, create: bool = True) -> str:
         """The directory that holds ``parts[-1]``: missing parents are created; a symlink is
@@ -383,6 +391,8 @@ class _Extractor:
 
     def set_metadata(self, path: str, member: tarfile.TarInfo) -> None:
         uid, gid = (member.uid, member.gid) if self.keep_owner else (0, 0)
+        if self.id_base and uid < 65536 and gid < 65536:
+            uid, gid = self.id_base + uid, self.id_base + gid
         os.chown(path, uid, gid, follow_symlinks=False)
         if not member.issym():
             os.chmod(path, member.mode & 0o7777)
@@ -405,7 +415,7 @@ def _lstat_or_none(path: str) -> os.stat_result | None:
 
 
 def extract_tar(stream, abs_dest: str, *, no_overwrite_dir_non_dir: bool = False, keep_owner: bool = False,
-                excluded_devs: frozenset[int] = frozenset()) -> None:
+                excluded_devs: frozenset[int] = frozenset(), id_base: int = 0) -> None:
     """Extract the tar ``stream`` into the directory ``abs_dest`` (its symlinks resolved inside
     the root, the last element too). Owners are the archive's with ``keep_owner``, else root's."""
     dest = os.path.realpath(abs_dest)
@@ -420,7 +430,7 @@ def extract_tar(stream, abs_dest: str, *, no_overwrite_dir_non_dir: bool = False
         raise CopyError(400, "extraction point is not a directory")
     if st.st_dev in excluded_devs:
         raise CopyError(400, f"cannot copy to {shown}: a kernel file system")
-    extractor = _Extractor(dest, no_overwrite_dir_non_dir, keep_owner, excluded_devs)
+    extractor = _Extractor(dest, no_overwrite_dir_non_dir, keep_owner, excluded_devs, id_base=id_base)
     try:
         with tarfile.open(fileobj=stream, mode="r|*") as tf:
             for member in tf:
@@ -482,6 +492,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--path", required=True)
     parser.add_argument("--no-overwrite-dir-non-dir", action="store_true")
     parser.add_argument("--keep-owner", action="store_true")
+    parser.add_argument("--id-base", type=int, default=0, help="a user-namespaced container's range (pouch/userns)")
     parser.add_argument("--mounts", default="[]", help="the container's volumes and binds (archive_mounts.encode)")
     parser.add_argument("--writable-root", action="store_true", help="--root is writable: make missing mount points")
     parser.add_argument("--read-only-root", action="store_true", help="the container's root is read-only (--read-only)")
@@ -496,7 +507,7 @@ def main(argv: list[str]) -> int:
         if args.op == "stat":
             sys.stdout.write(stat_path(path)[0].to_json() + "\n")
         elif args.op == "get":
-            write_tar(path, sys.stdout.buffer, excluded)
+            write_tar(path, sys.stdout.buffer, excluded, args.id_base)
         else:
             writable_mount = archive_mounts.writable_mount_of(path, mounts)
             if writable_mount is False:
@@ -504,7 +515,7 @@ def main(argv: list[str]) -> int:
             if args.read_only_root and writable_mount is None:
                 raise CopyError(400, READ_ONLY_ROOT)
             extract_tar(sys.stdin.buffer, path, no_overwrite_dir_non_dir=args.no_overwrite_dir_non_dir,
-                        keep_owner=args.keep_owner, excluded_devs=excluded)
+                        keep_owner=args.keep_owner, excluded_devs=excluded, id_base=args.id_base)
         sys.stdout.flush()
     except CopyError as err:
         sys.stderr.write(json.dumps({"status": err.status, "message": err.message, "missing": err.missing}))

@@ -62,7 +62,8 @@ def commit_container(
         layer_path = os.path.join(work, "layer.tar")
         upper = images.rw_dirs(c.id).upper
         with _paused(containers, c.id, pause and c.state.status == Status.RUNNING):
-            written = write_layer(upper, layer_path, overlay=True, select=select_container_files)
+            written = write_layer(upper, layer_path, overlay=True, select=select_container_files,
+                                  id_base=_id_base(containers, c.id))
         diff_id = written.diff_id if written.entries else None
         try:
             created_by = " ".join(resolve_args(c.options, image.image_config))
@@ -130,11 +131,18 @@ def export_stream(engine, ref: str) -> Iterator[bytes]:
     return _export_chunks(containers, images, c, image.layer_dirs)
 
 
+def _id_base(containers, container_id: str) -> int:
+    """A user-namespaced container's range (its writable layer holds host ids): 0 for none."""
+    ids = containers.userns.range_of(container_id)
+    return ids.base if ids is not None else 0
+
+
 def _export_chunks(containers, images, c, layer_dirs) -> Iterator[bytes]:
     rootfs = containers.rootfs_path(c)
+    id_base = _id_base(containers, c.id)
     if c.state.status.is_active() and mounts.is_mountpoint(rootfs):
-        yield from tar_stream(rootfs, overlay=False, include_root=True)
+        yield from tar_stream(rootfs, overlay=False, include_root=True, id_base=id_base)
         return
     lowers = images.container_layer_dirs(c.id, layer_dirs)
     with mounts.mounted_layers(lowers, images.tmp_dir, f"export-{c.id[:12]}-") as target:
-        yield from tar_stream(target, overlay=False, include_root=True)
+        yield from tar_stream(target, overlay=False, include_root=True, id_base=id_base)

@@ -72,6 +72,11 @@ from pouch.services.top import TopResult, parse_ps_output
 from pouch.signals import parse_signal
 from pouch.snapshots.quota_manager import DiskQuotas
 from pouch.timestamps import now_rfc3339, rfc3339_of
+from pouch.userns.allocator import UsernsAllocator
+from pouch.userns.netns import netns_maker, release_userns_pin
+from pouch.userns.options import resolve_userns
+from pouch.userns.rootfs import mount_rootfs
+from pouch.userns.spec import hand_over_stdio, prepare_userns_spec
 from pouch.volumes.service import VolumeService
 
 log = logging.getLogger(__name__)
@@ -142,6 +147,7 @@ class ContainerService:
         self.lxcfs = lxcfs  # with pouchd --enable-lxcfs (pouch/rich/lxcfsd.py)
         self.volumes = volumes  # -v, --mount, `pouch volume`
         self.quota = quota  # --disk-quota: the writable layer's limit
+        self.userns = UsernsAllocator(os.path.join(config.root, "containers"))  # --userns=auto: id ranges
 
     # ----------------------------------------------------------------- helpers
     @contextlib.contextmanager
@@ -210,6 +216,7 @@ class ContainerService:
             lxcfs_root_for(self.lxcfs)
         if opts.disk_quota:  # a 400 when --root's filesystem keeps no quotas
             self.quota.check(opts.disk_quota)
+        opts = resolve_userns(opts, self.config.userns_remap == "default")  # --userns, --userns-remap
         opts = with_image_healthcheck(opts, image.config)  # the image's HEALTHCHECK under the user's --health-*
         opts = dataclasses.replace(opts, log_config=logsinks.resolve_create(self.config, opts.log_config, opts.log_path))
         opts = links.check_create(opts, self.get)  # --link: its targets exist, a mode that takes links
@@ -232,6 +239,8 @@ class ContainerService:
             cdir = self.config.container_dir(container_id)
             os.makedirs(os.path.join(cdir, "rootfs"), mode=0o700)
             undo.callback(shutil.rmtree, cdir, ignore_errors=True)
+            if opts.userns_mode == "auto":  # recorded in cdir: freed with it
+                self.userns.allocate(container_id)
             undo.callback(self.images.remove_rw, container_id)
             if opts.disk_quota:  # the rw directory made with its quota (snapshots/quota_manager.py)
                 undo.callback(self.quota.release, container_id)
@@ -295,8 +304,9 @@ class ContainerService:
         created = None
         with contextlib.ExitStack() as undo:
             # 1. root filesystem and the files the container gets from pouchd
+            ids = self.userns.range_of(c.id)  # --userns=auto: its layers idmapped into its range
             if not mounts.is_mountpoint(rootfs):
-                mounts.mount(self.images.rootfs_mount(c.image_id, c.id), rootfs)
+                mount_rootfs(self.images.rootfs_mount(c.image_id, c.id), rootfs, ids, self.config.container_dir(c.id))
                 undo.callback(mounts.unmount, rootfs)
             self.volumes.acquire(c, rootfs)  # propagation checks, volume mounts, copy-up
             undo.callback(self.volumes.release, c.id)
@@ -304,6 +314,9 @@ class ContainerService:
             passwd, group = read_user_files(rootfs)
             user = resolve_user(opts.user or image.image_config.user, passwd, group)
             sandbox = self._sandbox_config(linked, hostname, image.image_config.exposed_ports)
+            if ids is not None:  # its netns made in its user namespace (pouch/userns/netns.py)
+                sandbox = dataclasses.replace(sandbox, make_netns=netns_maker(ids, self.config.container_dir(c.id)))
+                undo.callback(release_userns_pin, self.config.container_dir(c.id))
             joined = self._joined_netns(c)  # container:X: X's sandbox
 
             # 2. network, and meanwhile the bundle and conmon + runc create
@@ -316,6 +329,9 @@ class ContainerService:
                     spec = self.rich.prepare_spec(c, spec, rootfs)
                 if opts.enable_lxcfs:  # lxcfs: /proc files with the container's limits
                     spec = with_lxcfs(spec, lxcfs_root_for(self.lxcfs))
+                if ids is not None:  # its user namespace, and its files handed to its ids
+                    spec = prepare_userns_spec(spec, ids, self.config.container_dir(c.id),
+                                               frozenset(b.target for b in opts.binds if b.idmap))
                 inject_hooks(spec, load_hooks(self.config.hooks_dir), has_bind_mounts=bool(opts.binds or opts.volumes))
                 write_json_atomic(os.path.join(bundle, "config.json"), spec)
                 target = logsinks.open_target(self.config, c, c.image_ref, spec["process"]["env"])  # its log writer
@@ -341,6 +357,8 @@ class ContainerService:
             fault_point(self.config, "start.after-runtime-create")
             assert created is not None
             self.monitor.watch(c.id, created.conmon_pid)
+            if ids is not None:  # conmon's pipes, reopened through /proc (systemd mode's app unit)
+                hand_over_stdio(created.pid, ids)
 
             # 3. let attached clients connect, then run the process; journaled from when a crash
             # should adopt it (recover): at once, or once the rich hooks its app waits for ran
@@ -518,6 +536,7 @@ class ContainerService:
             lambda: self.volumes.release(container_id),
             lambda: self.network.remove_sandbox(container_id, attachment),
             lambda: mounts.unmount(rootfs) if mounts.is_mountpoint(rootfs) else None,
+            lambda: release_userns_pin(self.config.container_dir(container_id)),
             lambda: shutil.rmtree(self.config.bundle_dir(container_id), ignore_errors=True),
         ):
             try:

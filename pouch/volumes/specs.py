@@ -5,7 +5,8 @@ The spellings are Docker's (``volume/mounts/linux_parser.go``, the local driver'
 
 - ``-v SRC:DST[:MODE]`` (``HostConfig.Binds``): an absolute SRC is a bind of a host path,
   anything else the name of a volume; ``-v DST`` alone is an anonymous volume. MODE is a
-  comma list of ``ro``/``rw``, a propagation (binds only), ``nocopy`` (volumes only) and the
+  comma list of ``ro``/``rw``, a propagation (binds only), ``nocopy`` (volumes only), ``idmap``
+  (binds only, podman's: idmapped into the container's user namespace) and the
   SELinux/macOS flags Docker accepts and Pouch ignores (``z``, ``Z``, ``cached``...).
 - ``HostConfig.Mounts`` entries of ``Type: volume`` (``--mount type=volume,...``): ``api/mounts_json.py``.
 - ``Config.Volumes`` (``-v /path`` from the docker CLI) and the image's ``VOLUME``: anonymous.
@@ -95,7 +96,7 @@ def parse_bind_spec(spec: str, field: str = "HostConfig.Binds") -> BindMount | V
     source, target = parts[0], mount_target(parts[1], spec, field)
     read_only: bool | None = None
     propagation = ""
-    nocopy = False
+    nocopy = idmap = False
     for opt in parts[2].split(",") if len(parts) == 3 else ():
         if opt in ("ro", "rw"):
             if read_only is not None:
@@ -107,12 +108,16 @@ def parse_bind_spec(spec: str, field: str = "HostConfig.Binds") -> BindMount | V
             propagation = opt
         elif opt == "nocopy":
             nocopy = True
+        elif opt == "idmap":  # podman's: an idmapped bind (pouch/userns)
+            idmap = True
         elif opt not in _IGNORED_MODES:
             raise InvalidArgument(f"{field}: invalid mode {opt!r} in {spec!r}")
     if source.startswith("/"):
         if nocopy:
             raise InvalidArgument(f"{field}: invalid mode in {spec!r}: nocopy is only for volumes")
-        return BindMount(clean_path(source), target, bool(read_only), propagation, create_source=True)
+        return BindMount(clean_path(source), target, bool(read_only), propagation, create_source=True, idmap=idmap)
+    if idmap:
+        raise InvalidArgument(f"{field}: invalid mode in {spec!r}: idmap is only for bind mounts")
     if propagation:
         raise InvalidArgument(f"{field}: invalid mode in {spec!r}: propagation is only for bind mounts")
     return VolumeMount(name=validate_volume_name(source), target=target, read_only=bool(read_only), nocopy=nocopy)

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.usefixtures("clean_containers")
 
 REFUSED = [
     (("--gpus", "all"), "--gpus (HostConfig.DeviceRequests) is not supported"),
-    (("--userns", "private"), "--userns (HostConfig.UsernsMode) is not supported"),
+    (("--userns", "private"), "invalid --userns mode 'private': use \"host\" or \"auto\""),
     (("--cgroupns", "private"), "--cgroupns (HostConfig.CgroupnsMode) 'private' is not supported"),
     (("--isolation", "hyperv"), "--isolation (HostConfig.Isolation) 'hyperv' is not supported"),
     (("--platform", "linux/arm64"), "--platform linux/arm64 is not supported: this host runs linux/amd64"),

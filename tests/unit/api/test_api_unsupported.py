@@ -23,7 +23,6 @@ def test_defaults_pass():
 
 @pytest.mark.parametrize(("host", "named"), [
     ({"DeviceRequests": [{"Count": -1, "Capabilities": [["gpu"]]}]}, "--gpus (HostConfig.DeviceRequests)"),
-    ({"UsernsMode": "private"}, "--userns"),
     ({"CgroupnsMode": "private"}, "--cgroupns"),
     ({"Isolation": "process"}, "--isolation"),
     ({"Annotations": {"a": "b"}}, "--annotation"),
