@@ -48,11 +48,12 @@ def public_message(err: Exception) -> str:
 
 def path_redactor(private: tuple[str, ...]) -> Callable[[str], str]:
     """A function that shows each path below one of ``private`` (pouchd's --root and
-    --exec-root) by its last element only: an error message never tells where on the host."""
+    --exec-root) by its last element only: an error message never tells where on the host what
+    is inside them. The roots themselves stay (the operator's own settings, named in advice)."""
     prefixes = [p.rstrip("/") for p in private if p.rstrip("/")]
     if not prefixes:
         return lambda message: message
-    pattern = re.compile("(?:" + "|".join(re.escape(p) for p in prefixes) + r")(?:/[^\s'\",:]*)?")
+    pattern = re.compile("(?:" + "|".join(re.escape(p) for p in prefixes) + r")/[^\s'\",:/][^\s'\",:]*")
 
     def redact(message: str) -> str:
         return pattern.sub(lambda m: os.path.basename(m.group(0).rstrip("/")) or "...", message)

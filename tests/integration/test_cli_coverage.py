@@ -439,7 +439,7 @@ def test_tty_without_local_terminal_is_refused_with_stdin(daemon):
 
 def test_version_and_info(daemon):
     version = daemon.cli("version").stdout
-    assert "Server: Pouch Engine" in version and "API version:      1.41" in version
+    assert "Server: Pouch Engine" in version and "API version:      1.45" in version
     info = daemon.cli("info").stdout
     assert "Runtimes: runc" in info and "Default Runtime: runc" in info
     assert "Storage Driver: overlay2" in info

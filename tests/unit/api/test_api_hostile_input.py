@@ -36,6 +36,9 @@ def test_the_redactor_keeps_only_the_last_element_of_a_private_path():
     assert redact("File name too long: '/var/lib/pouch/volumes/aaa'") == "File name too long: 'aaa'"
     assert redact("no such file: /run/pouch/bundles/x/config.json, sorry") == "no such file: config.json, sorry"
     assert redact("bind source /srv/data does not exist") == "bind source /srv/data does not exist"
+    # the roots themselves are the operator's settings, named in advice (the disk-quota errors)
+    assert redact("pouchd --root /var/lib/pouch is on ext4") == "pouchd --root /var/lib/pouch is on ext4"
+    assert redact("not under /var/lib/pouch2/x") == "not under /var/lib/pouch2/x"
 
 
 def test_an_unexpected_oserror_names_the_file_not_where():
