@@ -56,6 +56,14 @@ def _restore(daemon) -> None:
     daemon.env["PATH"] = os.environ["PATH"]
 
 
+def _forget_registry(daemon, host: str) -> None:
+    """Untag every name and digest of ``host`` the test left on the shared daemon (busybox stays)."""
+    image = json.loads(daemon.cli("image", "inspect", "busybox:latest").stdout)[0]
+    for ref in image.get("RepoTags", []) + image.get("RepoDigests", []):
+        if ref.startswith(host + "/"):
+            daemon.cli("rmi", ref, check=False)
+
+
 def test_creds_store_keeps_what_login_stores_and_gives_it_to_push_and_pull(daemon, tmp_path):
     reg = Registry(str(tmp_path / "registry"), htpasswd=("alice", "s3cret")).start()
     store = _with_helper(daemon, tmp_path, {"credsStore": "fakestore"})
@@ -78,6 +86,7 @@ def test_creds_store_keeps_what_login_stores_and_gives_it_to_push_and_pull(daemo
         assert anon.returncode != 0 and "pouch login" in anon.stderr
     finally:
         _restore(daemon)
+        _forget_registry(daemon, reg.host)
         reg.stop()
 
 
@@ -95,4 +104,5 @@ def test_cred_helpers_per_registry_and_a_missing_helper_is_named(daemon, tmp_pat
         assert other.returncode != 0 and "docker-credential-absent" in other.stderr
     finally:
         _restore(daemon)
+        _forget_registry(daemon, reg.host)
         reg.stop()
