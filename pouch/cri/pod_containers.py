@@ -20,6 +20,7 @@ import time
 
 from pouch.cri import api_pb2 as pb
 from pouch.cri import labels as crilabels
+from pouch.cri import lookup
 from pouch.cri.container_options import container_options, resource_changes
 from pouch.cri.labels import CriObject
 from pouch.cri.pod_messages import (
@@ -55,16 +56,8 @@ class PodContainers:
         self.pods = pods
 
     def get(self, container_id: str) -> tuple[Container, CriObject]:
-        if not container_id:
-            raise NotFound("container id is empty")
-        try:
-            c = self.engine.containers.get(container_id)
-        except NotFound:
-            raise NotFound(f"container {container_id} not found") from None
-        obj = crilabels.read(c.options.labels)
-        if obj is None or obj.kind != crilabels.CONTAINER_TYPE or not c.id.startswith(container_id):
-            raise NotFound(f"container {container_id} not found")
-        return c, obj
+        """The pod container with this id (or a unique prefix of it); NotFound otherwise."""
+        return lookup.find(self.engine, container_id, crilabels.CONTAINER_TYPE, "container")
 
     # --------------------------------------------------------------------- RPCs
     def create(self, request: pb.CreateContainerRequest) -> str:

@@ -14,6 +14,7 @@ import time
 
 from pouch.cri import api_pb2 as pb
 from pouch.cri import labels as crilabels
+from pouch.cri import lookup
 from pouch.cri.infra_image import InfraImage
 from pouch.cri.labels import CriObject
 from pouch.cri.pod_messages import (
@@ -65,16 +66,7 @@ class Pods:
 
     def get(self, pod_id: str) -> tuple[Container, CriObject]:
         """The pod with this id (or a unique prefix of it); NotFound otherwise."""
-        if not pod_id:
-            raise NotFound("pod sandbox id is empty")
-        try:
-            c = self.engine.containers.get(pod_id)
-        except NotFound:
-            raise NotFound(f"pod sandbox {pod_id} not found") from None
-        obj = crilabels.read(c.options.labels)
-        if obj is None or obj.kind != crilabels.SANDBOX_TYPE or not c.id.startswith(pod_id):
-            raise NotFound(f"pod sandbox {pod_id} not found")
-        return c, obj
+        return lookup.find(self.engine, pod_id, crilabels.SANDBOX_TYPE, "pod sandbox")
 
     def containers_of(self, pod_id: str) -> list[Container]:
         return [c for c, obj in self.cri_objects(crilabels.CONTAINER_TYPE) if obj.sandbox_id == pod_id]
