@@ -48,3 +48,12 @@ def argument_kind(cmd: Command) -> str:
         return "none"
     first = words[0].lstrip("[")
     return next((kind for prefix, kind in ARGUMENT_KINDS if first.startswith(prefix)), "none")
+
+
+def write_files(outdir: str, files: dict[str, str]) -> None:
+    """Each generated file (a path relative to ``outdir`` -> its text) written, directories made."""
+    for name, text in files.items():
+        path = os.path.join(outdir, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(text)

@@ -8,10 +8,9 @@ definitions (pouch/cli/introspect.py) and pouchd's argparse parser: nothing here
 
 from __future__ import annotations
 
-import os
 import sys
 
-from cli_docs import argument_kind, daemon_options
+from cli_docs import argument_kind, daemon_options, write_files
 
 from pouch.cli import introspect
 from pouch.cli.flags import Flag
@@ -295,11 +294,7 @@ def main(outdir: str) -> None:
         "zsh/_pouch": zsh_pouch(commands), "zsh/_pouchd": zsh_pouchd(),
         "fish/pouch.fish": fish_pouch(commands), "fish/pouchd.fish": fish_pouchd(),
     }
-    for name, text in files.items():
-        path = os.path.join(outdir, name)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w") as f:
-            f.write(text)
+    write_files(outdir, files)
 
 
 if __name__ == "__main__":

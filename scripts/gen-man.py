@@ -8,10 +8,9 @@ and pouchd's argparse parser (with the daemon.json key of each flag):
 
 from __future__ import annotations
 
-import os
 import sys
 
-from cli_docs import daemon_options
+from cli_docs import daemon_options, write_files
 
 from pouch import API_VERSION, __version__
 from pouch.cli import introspect
@@ -121,11 +120,7 @@ def main(outdir: str) -> None:
     commands = introspect.commands()
     pages = {"man1/pouch.1": main_page(commands), "man8/pouchd.8": daemon_page()}
     pages.update({f"man1/{page_name(c)}.1": verb_page(c) for c in commands})
-    for name, text in pages.items():
-        path = os.path.join(outdir, name)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w") as f:
-            f.write(text)
+    write_files(outdir, pages)
 
 
 if __name__ == "__main__":
