@@ -192,11 +192,13 @@ def given_flags(argv: list[str] | None = None) -> dict[str, Any]:
 
 def load_config(flags: dict[str, Any]) -> DaemonConfig:
     """The configuration from these flags and the config file (read now); InvalidArgument on any problem."""
-    options = file_options(build_parser())
+    parser = build_parser()
+    options = file_options(parser)
     path = flags.get("config_file", DEFAULT_CONFIG_FILE)
     doc = read_config_file(path, required="config_file" in flags)
     given = {dest: value for dest, value in flags.items() if dest != "config_file"}
-    values = merge(given, values_from_file(doc, options), options)
+    flag_only = {a.dest: a.default for a in parser.options if a.dest in NOT_IN_FILE and a.default != argparse.SUPPRESS}
+    values = flag_only | merge(given, values_from_file(doc, options), options)  # flag-only settings keep their default
     return config_from(argparse.Namespace(**values), config_file=path)
 
 
@@ -249,7 +251,7 @@ def config_from(args: argparse.Namespace, config_file: str = DEFAULT_CONFIG_FILE
         api_idle_timeout=args.api_idle_timeout,
         max_layer_size=parse_size(args.max_layer_size),
         debug=args.debug,
-        debug_faults=tuple(f for f in getattr(args, "debug_faults", "").split(",") if f),  # a flag only, no file key
+        debug_faults=tuple(f for f in args.debug_faults.split(",") if f),
         group=args.group,
         tls=tls,
         tls_verify=args.tlsverify,
